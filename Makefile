@@ -1,0 +1,31 @@
+# microlearn: `make demo` and `make test` set up everything first (see scripts/setup.sh).
+PY := .venv/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test lint typecheck bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) examples/demo.py
+
+test: setup
+	@$(PY) -m ruff check src tests benchmarks examples
+	@$(PY) -m ruff format --check src tests benchmarks examples
+	@$(PY) -m mypy
+	@$(PY) -m pytest -n 2 -q
+
+lint: setup
+	@$(PY) -m ruff check src tests benchmarks examples
+	@$(PY) -m ruff format --check src tests benchmarks examples
+
+typecheck: setup
+	@$(PY) -m mypy
+
+bench: setup
+	@$(PY) -m pip install -q -e ".[bench]"
+	@$(PY) benchmarks/run.py
+
+clean:
+	rm -rf .venv build dist src/*.egg-info tools/node/node_modules

@@ -1,0 +1,1 @@
+"""Frontends turn fitted estimators of other libraries into microlearn IR."""

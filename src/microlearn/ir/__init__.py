@@ -1,0 +1,5 @@
+"""Intermediate representations: one per model family, produced by frontends, read by every backend."""
+
+from microlearn.ir.trees import TreeEnsemble
+
+__all__ = ["TreeEnsemble"]
