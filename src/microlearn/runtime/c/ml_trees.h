@@ -1,0 +1,139 @@
+/*
+ * ml_trees.h - decision trees, random forests and extra trees, walked from const tables.
+ *
+ * Part of the microlearn runtime. C99, no malloc, no mutable globals; every function is static inline,
+ * so this header can be included from any number of translation units and from C++.
+ *
+ * A model is an ml_trees struct of pointers to const arrays (generated C keeps them in flash; a model
+ * file loaded with ml_model.h points them into the file's buffer). Semantics, exactly scikit-learn's:
+ *   - input: one row of float32 features;
+ *   - internal node i: a NaN input goes left when missing_left[i], else right; any other input goes
+ *     left when x <= threshold[i]. Written as `missing_left ? !(x > t) : (x <= t)`, NaN needs no isnan()
+ *     (IEEE comparisons with NaN are false). Do not build with -ffast-math: it breaks NaN routing.
+ *   - nodes of a tree are in preorder: the left child of node i is i + 1; right[i] is the right child,
+ *     and at a leaf (feature[i] < 0) it is the leaf's row in the leaf tables;
+ *   - classifier: probabilities are the float64 mean of the per-tree leaf probabilities, summed in tree
+ *     order; the class is the first maximum (numpy's argmax); one tree predicts leaf_class;
+ *   - regressor: float32 mean of the leaf values.
+ */
+#ifndef ML_TREES_H
+#define ML_TREES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef ML_TREES_MAX_OUTPUTS
+/* Largest number of classes ml_trees_predict_class() accumulates on the stack. */
+#define ML_TREES_MAX_OUTPUTS 256
+#endif
+
+typedef struct ml_trees {
+    int32_t n_features;
+    int32_t n_outputs;           /* classes of a classifier, 1 for a regressor */
+    int32_t n_trees;
+    int32_t n_nodes;
+    int32_t n_leaves;
+    const int32_t *roots;        /* [n_trees] */
+    const int16_t *feature;      /* [n_nodes] feature index, -1 at a leaf */
+    const uint8_t *missing_left; /* [n_nodes] 1: NaN goes left */
+    const float *threshold;      /* [n_nodes] */
+    const int32_t *right;        /* [n_nodes] right child; leaf row at a leaf */
+    const double *leaf_proba;    /* [n_leaves * n_outputs] classifier, else NULL */
+    const int32_t *leaf_class;   /* [n_leaves] classifier, else NULL */
+    const float *leaf_value;     /* [n_leaves] regressor, else NULL */
+} ml_trees;
+
+/* Row of the leaf tables that tree `tree` reaches for input x. */
+static inline int32_t ml_trees_leaf(const ml_trees *m, int32_t tree, const float *x)
+{
+    int32_t i = m->roots[tree];
+    for (;;) {
+        const int32_t f = m->feature[i];
+        if (f < 0) {
+            return m->right[i];
+        }
+        {
+            const float v = x[f];
+            const float t = m->threshold[i];
+            const int go_left = m->missing_left[i] ? !(v > t) : (v <= t);
+            i = go_left ? i + 1 : m->right[i];
+        }
+    }
+}
+
+/* Class probabilities as float64, exactly as scikit-learn computes them. out: n_outputs doubles. */
+static inline void ml_trees_proba_f64(const ml_trees *m, const float *x, double *out)
+{
+    int32_t c, t;
+    for (c = 0; c < m->n_outputs; c++) {
+        out[c] = 0.0;
+    }
+    for (t = 0; t < m->n_trees; t++) {
+        const double *p = m->leaf_proba + (int32_t)(ml_trees_leaf(m, t, x) * m->n_outputs);
+        for (c = 0; c < m->n_outputs; c++) {
+            out[c] += p[c];
+        }
+    }
+    if (m->n_trees > 1) {
+        for (c = 0; c < m->n_outputs; c++) {
+            out[c] /= (double)m->n_trees;
+        }
+    }
+}
+
+/* Class probabilities as float. out: n_outputs floats. */
+static inline void ml_trees_predict_proba(const ml_trees *m, const float *x, float *out)
+{
+    double acc[ML_TREES_MAX_OUTPUTS];
+    int32_t c;
+    ml_trees_proba_f64(m, x, acc);
+    for (c = 0; c < m->n_outputs; c++) {
+        out[c] = (float)acc[c];
+    }
+}
+
+/* First index of the largest of n doubles (numpy's argmax). */
+static inline int32_t ml_argmax_f64(const double *v, int32_t n)
+{
+    int32_t best = 0, c;
+    for (c = 1; c < n; c++) {
+        if (v[c] > v[best]) {
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* Class index; -1 if the model has more classes than ML_TREES_MAX_OUTPUTS. */
+static inline int32_t ml_trees_predict_class(const ml_trees *m, const float *x)
+{
+    double acc[ML_TREES_MAX_OUTPUTS];
+    if (m->n_trees == 1) {
+        return m->leaf_class[ml_trees_leaf(m, 0, x)];
+    }
+    if (m->n_outputs > ML_TREES_MAX_OUTPUTS) {
+        return -1;
+    }
+    ml_trees_proba_f64(m, x, acc);
+    return ml_argmax_f64(acc, m->n_outputs);
+}
+
+/* Regressor output. */
+static inline float ml_trees_predict_value(const ml_trees *m, const float *x)
+{
+    float sum = 0.0f;
+    int32_t t;
+    for (t = 0; t < m->n_trees; t++) {
+        sum += m->leaf_value[ml_trees_leaf(m, t, x)];
+    }
+    return m->n_trees > 1 ? sum / (float)m->n_trees : sum;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ML_TREES_H */
