@@ -1,3 +1,38 @@
-"""microlearn: scikit-learn models and DSP to exact C and MicroPython for microcontrollers."""
+"""microlearn: scikit-learn models and DSP to exact C and MicroPython for microcontrollers.
 
-__version__ = "0.1.0"
+model = microlearn.convert(fitted_forest, method="table")
+model.predict(X); model.save_c("model.h", name="gesture")
+print(microlearn.verify(fitted_forest, X_test, targets=["host"]))
+"""
+
+from microlearn._version import __version__
+from microlearn.errors import (
+    CompileError,
+    InvalidInputError,
+    MicrolearnError,
+    ModelFileError,
+    NotFittedError,
+    ToolchainError,
+    UnsupportedEstimatorError,
+)
+from microlearn.frontends.sklearn import supported_estimators
+from microlearn.model import Model, convert, methods_for
+from microlearn.verify import Report, TargetResult, verify
+
+__all__ = [
+    "CompileError",
+    "InvalidInputError",
+    "MicrolearnError",
+    "Model",
+    "ModelFileError",
+    "NotFittedError",
+    "Report",
+    "TargetResult",
+    "ToolchainError",
+    "UnsupportedEstimatorError",
+    "__version__",
+    "convert",
+    "methods_for",
+    "supported_estimators",
+    "verify",
+]

@@ -185,5 +185,7 @@ class TreeEnsemble:
         """Reference class index (classifier)."""
         if self.n_trees == 1:
             leaves = self.leaf[self.apply(X)]
-            return self.leaf_class[leaves[:, 0]].astype(np.int64)
-        return np.argmax(self.predict_value(X), axis=1).astype(np.int64)
+            one: npt.NDArray[np.int64] = self.leaf_class[leaves[:, 0]].astype(np.int64)
+            return one
+        many: npt.NDArray[np.int64] = np.argmax(self.predict_value(X), axis=1).astype(np.int64)
+        return many

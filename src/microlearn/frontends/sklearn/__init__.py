@@ -23,7 +23,8 @@ def to_ir(estimator: Any) -> IR:
     name = type(estimator).__name__
     for fe in _FRONTENDS:
         if name in fe.SUPPORTED:
-            return fe.convert(estimator)
+            ir: IR = fe.convert(estimator)
+            return ir
     raise UnsupportedEstimatorError(
         f"microlearn cannot convert {type(estimator).__module__}.{name}. "
         f"Supported estimators: {', '.join(supported_estimators())}."

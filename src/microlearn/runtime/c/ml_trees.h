@@ -84,11 +84,15 @@ static inline void ml_trees_proba_f64(const ml_trees *m, const float *x, double 
     }
 }
 
-/* Class probabilities as float. out: n_outputs floats. */
+/* Class probabilities as float. out: n_outputs floats. Writes nothing if the model has more classes
+ * than ML_TREES_MAX_OUTPUTS (ml_model.h rejects such files; generated code never has them). */
 static inline void ml_trees_predict_proba(const ml_trees *m, const float *x, float *out)
 {
     double acc[ML_TREES_MAX_OUTPUTS];
     int32_t c;
+    if (m->n_outputs > ML_TREES_MAX_OUTPUTS) {
+        return;
+    }
     ml_trees_proba_f64(m, x, acc);
     for (c = 0; c < m->n_outputs; c++) {
         out[c] = (float)acc[c];
@@ -119,6 +123,15 @@ static inline int32_t ml_trees_predict_class(const ml_trees *m, const float *x)
     }
     ml_trees_proba_f64(m, x, acc);
     return ml_argmax_f64(acc, m->n_outputs);
+}
+
+/* acc[0..n) += p[0..n): one tree's vote; generated "inline" code calls it once per tree. */
+static inline void ml_trees_add_f64(double *acc, const double *p, int32_t n)
+{
+    int32_t c;
+    for (c = 0; c < n; c++) {
+        acc[c] += p[c];
+    }
 }
 
 /* Regressor output. */

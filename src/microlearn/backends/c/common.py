@@ -1,0 +1,222 @@
+"""Pieces every C strategy shares: names, literals, the header comment, the public API functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from microlearn._version import __version__
+from microlearn.errors import InvalidInputError
+from microlearn.ir import TreeEnsemble
+
+C_KEYWORDS = frozenset(
+    """auto break case char const continue default do double else enum extern float for goto if inline int
+    long register restrict return short signed sizeof static struct switch typedef union unsigned void
+    volatile while _Bool _Complex _Imaginary bool true false class new delete template this namespace
+    operator private public protected virtual friend using typename""".split()
+)
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_CLASSES = 256  # ML_TREES_MAX_OUTPUTS in ml_trees.h
+
+
+@dataclass(frozen=True)
+class CSource:
+    """Generated C: the header text plus what the host and target builds need to know."""
+
+    name: str
+    header: str
+    method: str
+    kind: str
+    n_features: int
+    n_outputs: int
+    const_bytes: int
+    runtime_headers: tuple[str, ...] = field(default=("ml_trees.h",))
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.h"
+
+
+def check_c_name(name: str) -> None:
+    if not isinstance(name, str) or not _IDENT.match(name) or name in C_KEYWORDS:
+        raise InvalidInputError(
+            f"{name!r} is not a valid C identifier: use letters, digits and '_', not starting with a digit "
+            "and not a C keyword (e.g. name='gesture')"
+        )
+    if name.startswith("ml_"):
+        raise InvalidInputError(f"{name!r}: the prefix 'ml_' is reserved for the microlearn runtime")
+
+
+def f32(v: float | np.floating) -> str:
+    """A C float literal that parses to exactly this float32 value."""
+    x = np.float32(v)
+    if not np.isfinite(x):
+        raise InvalidInputError(f"cannot write non-finite float {x!r} as a C literal")
+    pos = np.format_float_positional(x, unique=True, trim="0")
+    sci = np.format_float_scientific(x, unique=True, trim="0").replace("+", "")
+    return (pos if len(pos) <= len(sci) else sci) + "f"
+
+
+def f64(v: float | np.floating) -> str:
+    """A C double literal that parses to exactly this float64 value."""
+    x = float(v)
+    if not np.isfinite(x):
+        raise InvalidInputError(f"cannot write non-finite double {x!r} as a C literal")
+    s = repr(x)
+    if "e" not in s and "." not in s:
+        s += ".0"
+    return s
+
+
+def array_lines(items: list[str], per_line: int = 8, indent: str = "    ") -> str:
+    rows = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n".join(indent + r for r in rows)
+
+
+def header_comment(ir: TreeEnsemble, name: str, method: str, const_bytes: int, command: str) -> str:
+    lines = [
+        f"{name}.h - {ir.source.split('.')[-1] or 'tree model'} converted by microlearn {__version__}"
+        f' (method "{method}")',
+        f"features: {ir.n_features}",
+    ]
+    if ir.is_classifier:
+        labels = [str(c) for c in (ir.classes if ir.classes is not None else range(ir.n_outputs))]
+        shown = ", ".join(f"{i}={lab}" for i, lab in enumerate(labels[:16]))
+        more = f", ... ({len(labels)} in all)" if len(labels) > 16 else ""
+        lines.append(f"classes: {ir.n_outputs} ({shown}{more})")
+    else:
+        lines.append("output: one float (regression)")
+    lines += [
+        f"trees: {ir.n_trees}   nodes: {ir.n_nodes} ({ir.n_leaves} leaves)   max depth: {ir.max_depth()}",
+        f"const data: {const_bytes} bytes",
+    ]
+    if command:
+        lines.append(f"made by: {command}")
+    lines += [
+        "",
+        "API (all functions static inline; include this header from any number of .c/.cpp files):",
+    ]
+    up = name.upper()
+    if ir.is_classifier:
+        lines += [
+            f"  int32_t {name}_predict(const float *x);            class index 0..{up}_N_CLASSES-1",
+            f"  void {name}_predict_proba(const float *x, float *out);   {up}_N_CLASSES probabilities",
+        ]
+    else:
+        lines.append(f"  float {name}_predict(const float *x);")
+    lines += [
+        f"x points to {up}_N_FEATURES floats; NaN is a missing value, routed as scikit-learn routes it.",
+        "Predictions equal scikit-learn's for every float32 input. Needs ml_trees.h on the include path.",
+        "Do not compile with -ffast-math (it breaks NaN handling).",
+    ]
+    body = "\n".join((" * " + ln).rstrip() for ln in lines)
+    return f"/*\n{body}\n */\n"
+
+
+def guard(name: str) -> str:
+    return f"ML_MODEL_{name.upper()}_H"
+
+
+def defines(ir: TreeEnsemble, name: str) -> str:
+    up = name.upper()
+    out = [f"#define {up}_N_FEATURES {ir.n_features}"]
+    if ir.is_classifier:
+        out.append(f"#define {up}_N_CLASSES {ir.n_outputs}")
+    out.append(f"#define {up}_N_TREES {ir.n_trees}")
+    return "\n".join(out) + "\n"
+
+
+def check_limits(ir: TreeEnsemble) -> None:
+    if ir.is_classifier and ir.n_outputs > MAX_CLASSES:
+        raise InvalidInputError(
+            f"the model has {ir.n_outputs} classes; microlearn's C runtime supports at most {MAX_CLASSES}"
+        )
+    if ir.n_features > 32767:
+        raise InvalidInputError(f"the model has {ir.n_features} features; at most 32767 are supported")
+
+
+def leaf_tables(ir: TreeEnsemble, name: str) -> tuple[str, int]:
+    """The leaf tables (C text, bytes): float64 class probabilities + classes, or float32 values."""
+    if ir.is_classifier:
+        rows = ["    {" + ", ".join(f64(v) for v in row) + "}" for row in ir.leaf_value]
+        text = (
+            f"static const double {name}_leaf_proba[{ir.n_leaves}][{ir.n_outputs}] = {{\n"
+            + ",\n".join(rows)
+            + "\n};\n"
+        )
+        nbytes = 8 * ir.leaf_value.size
+        if ir.n_trees == 1:
+            text += (
+                f"static const int32_t {name}_leaf_class[{ir.n_leaves}] = {{\n"
+                + array_lines([str(int(c)) for c in ir.leaf_class], 16)
+                + "\n};\n"
+            )
+            nbytes += 4 * ir.n_leaves
+        return text, nbytes
+    vals = [f32(v) for v in ir.leaf_value[:, 0]]
+    text = f"static const float {name}_leaf_value[{ir.n_leaves}] = {{\n" + array_lines(vals, 6) + "\n};\n"
+    return text, 4 * ir.n_leaves
+
+
+def api_functions(ir: TreeEnsemble, name: str, leaf_of_tree: list[str], n_trees_expr: str) -> str:
+    """The public functions, given a C expression for the leaf row each tree reaches (uses `x`)."""
+    nc = ir.n_outputs
+    if ir.is_classifier:
+        if ir.n_trees == 1:
+            body_pred = f"    return {name}_leaf_class[{leaf_of_tree[0]}];\n"
+        else:
+            body_pred = (
+                f"    double acc[{nc}];\n"
+                f"    {name}_proba_f64(x, acc);\n"
+                f"    return ml_argmax_f64(acc, {nc});\n"
+            )
+        adds = "".join(
+            f"    ml_trees_add_f64(acc, {name}_leaf_proba[{leaf}], {nc});\n" for leaf in leaf_of_tree
+        )
+        mean = (
+            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(ir.n_trees)};\n    }}\n"
+            if ir.n_trees > 1
+            else ""
+        )
+        return (
+            f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
+            f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
+            f"    int32_t c;\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
+            f"{adds}{mean}}}\n\n"
+            f"/* Class index (0..{nc - 1}) of input x. */\n"
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n{body_pred}}}\n\n"
+            f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
+            f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+            f"    double acc[{nc}];\n"
+            f"    int32_t c;\n"
+            f"    {name}_proba_f64(x, acc);\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
+        )
+    terms = [f"{name}_leaf_value[{leaf}]" for leaf in leaf_of_tree]
+    if ir.n_trees == 1:
+        body = f"    return {terms[0]};\n"
+    else:
+        body = "    float sum = " + terms[0] + ";\n"
+        body += "".join(f"    sum += {t};\n" for t in terms[1:])
+        body += f"    return sum / {f32(ir.n_trees)};\n"
+    return (
+        f"/* Predicted value for input x. */\n"
+        f"static inline float {name}_predict(const float *x)\n{{\n{body}}}\n"
+    )
+
+
+def assemble(ir: TreeEnsemble, name: str, method: str, command: str, const_bytes: int, body: str) -> str:
+    g = guard(name)
+    return (
+        header_comment(ir, name, method, const_bytes, command)
+        + f'#ifndef {g}\n#define {g}\n\n#include <stddef.h>\n#include <stdint.h>\n#include "ml_trees.h"\n\n'
+        + '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
+        + defines(ir, name)
+        + "\n"
+        + body
+        + "\n#ifdef __cplusplus\n}\n#endif\n\n"
+        + f"#endif /* {g} */\n"
+    )

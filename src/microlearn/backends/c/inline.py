@@ -1,0 +1,60 @@
+"""The "inline" method: each tree becomes a C function of nested if/else returning the leaf row."""
+
+from __future__ import annotations
+
+from microlearn.backends.c.common import CSource, api_functions, assemble, check_limits, f32, leaf_tables
+from microlearn.ir import TreeEnsemble
+
+# Nesting deeper than this moves a subtree into a function of its own (clang limits brace depth to 256).
+MAX_NEST = 48
+
+
+def _condition(ir: TreeEnsemble, i: int) -> str:
+    f = int(ir.feature[i])
+    t = f32(ir.threshold[i])
+    # NaN goes left at missing_left nodes: !(x > t) is true for NaN, (x <= t) is false for NaN.
+    return f"!(x[{f}] > {t})" if ir.missing_left[i] else f"x[{f}] <= {t}"
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
+    check_limits(ir)
+    functions: list[str] = []
+
+    def subtree_fn(root: int, fname: str) -> None:
+        lines: list[str] = []
+        pending: list[tuple[int, str]] = []
+
+        def walk(i: int, depth: int) -> None:
+            pad = "    " * (depth + 1)
+            if ir.feature[i] < 0:
+                lines.append(f"{pad}return {int(ir.leaf[i])};")
+                return
+            if depth >= MAX_NEST:
+                sub = f"{name}_node_{i}"
+                pending.append((i, sub))
+                lines.append(f"{pad}return {sub}(x);")
+                return
+            lines.append(f"{pad}if ({_condition(ir, i)}) {{")
+            walk(int(ir.left[i]), depth + 1)
+            lines.append(f"{pad}}} else {{")
+            walk(int(ir.right[i]), depth + 1)
+            lines.append(f"{pad}}}")
+
+        walk(root, 0)
+        for sub_root, sub_name in pending:  # define callees before callers
+            subtree_fn(sub_root, sub_name)
+        functions.append(f"static inline int32_t {fname}(const float *x)\n{{\n" + "\n".join(lines) + "\n}\n")
+
+    for t, root in enumerate(ir.roots):
+        subtree_fn(int(root), f"{name}_tree_{t}")
+    leaves_text, leaf_bytes = leaf_tables(ir, name)
+    leaf_exprs = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
+    body = (
+        leaves_text
+        + "\n/* Each tree returns the row of the leaf tables that input x reaches. */\n"
+        + "\n".join(functions)
+        + "\n"
+        + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
+    )
+    text = assemble(ir, name, "inline", command, leaf_bytes, body)
+    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, leaf_bytes)

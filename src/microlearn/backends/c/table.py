@@ -1,0 +1,56 @@
+"""The "table" method: const node arrays (kept in flash) walked by the loop in ml_trees.h."""
+
+from __future__ import annotations
+
+from microlearn.backends.c.common import (
+    CSource,
+    api_functions,
+    array_lines,
+    assemble,
+    check_limits,
+    f32,
+    leaf_tables,
+)
+from microlearn.ir import TreeEnsemble
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
+    check_limits(ir)
+    n = ir.n_nodes
+    # at a leaf, `right` holds the leaf row (see ml_trees.h)
+    right = [int(ir.leaf[i]) if ir.feature[i] < 0 else int(ir.right[i]) for i in range(n)]
+    leaves_text, leaf_bytes = leaf_tables(ir, name)
+    node_bytes = n * (2 + 1 + 4 + 4) + 4 * ir.n_trees
+    parts = [
+        f"static const int32_t {name}_roots[{ir.n_trees}] = {{\n"
+        + array_lines([str(int(r)) for r in ir.roots], 16)
+        + "\n};\n",
+        f"static const int16_t {name}_feature[{n}] = {{\n"
+        + array_lines([str(int(f)) for f in ir.feature], 16)
+        + "\n};\n",
+        f"static const uint8_t {name}_missing_left[{n}] = {{\n"
+        + array_lines([str(int(m)) for m in ir.missing_left], 24)
+        + "\n};\n",
+        f"static const float {name}_threshold[{n}] = {{\n"
+        + array_lines([f32(t) for t in ir.threshold], 6)
+        + "\n};\n",
+        f"static const int32_t {name}_right[{n}] = {{\n"
+        + array_lines([str(r) for r in right], 12)
+        + "\n};\n",
+        leaves_text,
+    ]
+    cls = ir.is_classifier
+    model = (
+        f"static const ml_trees {name}_model = {{\n"
+        f"    {ir.n_features}, {ir.n_outputs}, {ir.n_trees}, {n}, {ir.n_leaves},\n"
+        f"    {name}_roots, {name}_feature, {name}_missing_left, {name}_threshold, {name}_right,\n"
+        f"    {name + '_leaf_proba[0]' if cls else 'NULL'}, "
+        f"{name + '_leaf_class' if cls and ir.n_trees == 1 else 'NULL'}, "
+        f"{'NULL' if cls else name + '_leaf_value'}\n"
+        "};\n"
+    )
+    leaf_exprs = [f"ml_trees_leaf(&{name}_model, {t}, x)" for t in range(ir.n_trees)]
+    body = "\n".join(parts) + "\n" + model + "\n" + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
+    const_bytes = node_bytes + leaf_bytes
+    text = assemble(ir, name, "table", command, const_bytes, body)
+    return CSource(name, text, "table", ir.kind, ir.n_features, ir.n_outputs, const_bytes)
