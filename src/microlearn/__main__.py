@@ -1,0 +1,5 @@
+import sys
+
+from microlearn.cli import main
+
+sys.exit(main())
