@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from microlearn._version import __version__
 from microlearn.errors import InvalidInputError
@@ -137,27 +139,51 @@ def check_limits(ir: TreeEnsemble) -> None:
         raise InvalidInputError(f"the model has {ir.n_features} features; at most 32767 are supported")
 
 
-def leaf_tables(ir: TreeEnsemble, name: str) -> tuple[str, int]:
-    """The leaf tables (C text, bytes): float64 class probabilities + classes, or float32 values."""
+@dataclass(frozen=True)
+class LeafTables:
+    """The C leaf tables with identical rows stored once; ``row_of_leaf[ir.leaf[i]]`` is node i's row."""
+
+    text: str
+    nbytes: int
+    n_rows: int
+    row_of_leaf: npt.NDArray[np.int64]
+
+
+def _dedup(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(first leaf of each distinct row in order of first appearance, row of every leaf)."""
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return first[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64)
+
+
+def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
+    """Classifier: float64 class probabilities (+ the class of each row for a single tree);
+    regressor: float32 values. Rows are compared bit for bit, so sharing them changes no output."""
     if ir.is_classifier:
-        rows = ["    {" + ", ".join(f64(v) for v in row) + "}" for row in ir.leaf_value]
+        keep, row_of_leaf = _dedup(np.ascontiguousarray(ir.leaf_value).view(np.uint64))
+        vals = ir.leaf_value[keep]
+        n = int(keep.size)
+        rows = ["    {" + ", ".join(f64(v) for v in row) + "}" for row in vals]
         text = (
-            f"static const double {name}_leaf_proba[{ir.n_leaves}][{ir.n_outputs}] = {{\n"
-            + ",\n".join(rows)
-            + "\n};\n"
+            f"static const double {name}_leaf_proba[{n}][{ir.n_outputs}] = {{\n" + ",\n".join(rows) + "\n};\n"
         )
-        nbytes = 8 * ir.leaf_value.size
+        nbytes = 8 * vals.size
         if ir.n_trees == 1:
             text += (
-                f"static const int32_t {name}_leaf_class[{ir.n_leaves}] = {{\n"
-                + array_lines([str(int(c)) for c in ir.leaf_class], 16)
+                f"static const int32_t {name}_leaf_class[{n}] = {{\n"
+                + array_lines([str(int(c)) for c in ir.leaf_class[keep]], 16)
                 + "\n};\n"
             )
-            nbytes += 4 * ir.n_leaves
-        return text, nbytes
-    vals = [f32(v) for v in ir.leaf_value[:, 0]]
-    text = f"static const float {name}_leaf_value[{ir.n_leaves}] = {{\n" + array_lines(vals, 6) + "\n};\n"
-    return text, 4 * ir.n_leaves
+            nbytes += 4 * n
+        return LeafTables(text, nbytes, n, row_of_leaf)
+    v32 = ir.leaf_value[:, 0].astype(np.float32)
+    keep, row_of_leaf = _dedup(v32.view(np.uint32).reshape(-1, 1))
+    n = int(keep.size)
+    literals = [f32(v) for v in v32[keep]]
+    text = f"static const float {name}_leaf_value[{n}] = {{\n" + array_lines(literals, 6) + "\n};\n"
+    return LeafTables(text, 4 * n, n, row_of_leaf)
 
 
 def api_functions(ir: TreeEnsemble, name: str, leaf_of_tree: list[str], n_trees_expr: str) -> str:

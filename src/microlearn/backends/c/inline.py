@@ -18,6 +18,7 @@ def _condition(ir: TreeEnsemble, i: int) -> str:
 
 def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     check_limits(ir)
+    leaves = leaf_tables(ir, name)
     functions: list[str] = []
 
     def subtree_fn(root: int, fname: str) -> None:
@@ -27,7 +28,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         def walk(i: int, depth: int) -> None:
             pad = "    " * (depth + 1)
             if ir.feature[i] < 0:
-                lines.append(f"{pad}return {int(ir.leaf[i])};")
+                lines.append(f"{pad}return {int(leaves.row_of_leaf[ir.leaf[i]])};")
                 return
             if depth >= MAX_NEST:
                 sub = f"{name}_node_{i}"
@@ -47,14 +48,13 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
 
     for t, root in enumerate(ir.roots):
         subtree_fn(int(root), f"{name}_tree_{t}")
-    leaves_text, leaf_bytes = leaf_tables(ir, name)
     leaf_exprs = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
     body = (
-        leaves_text
+        leaves.text
         + "\n/* Each tree returns the row of the leaf tables that input x reaches. */\n"
         + "\n".join(functions)
         + "\n"
         + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
     )
-    text = assemble(ir, name, "inline", command, leaf_bytes, body)
-    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, leaf_bytes)
+    text = assemble(ir, name, "inline", command, leaves.nbytes, body)
+    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, leaves.nbytes)

@@ -17,9 +17,9 @@ from microlearn.ir import TreeEnsemble
 def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     check_limits(ir)
     n = ir.n_nodes
+    leaves = leaf_tables(ir, name)
     # at a leaf, `right` holds the leaf row (see ml_trees.h)
-    right = [int(ir.leaf[i]) if ir.feature[i] < 0 else int(ir.right[i]) for i in range(n)]
-    leaves_text, leaf_bytes = leaf_tables(ir, name)
+    right = [int(leaves.row_of_leaf[ir.leaf[i]]) if ir.feature[i] < 0 else int(ir.right[i]) for i in range(n)]
     node_bytes = n * (2 + 1 + 4 + 4) + 4 * ir.n_trees
     parts = [
         f"static const int32_t {name}_roots[{ir.n_trees}] = {{\n"
@@ -37,12 +37,12 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         f"static const int32_t {name}_right[{n}] = {{\n"
         + array_lines([str(r) for r in right], 12)
         + "\n};\n",
-        leaves_text,
+        leaves.text,
     ]
     cls = ir.is_classifier
     model = (
         f"static const ml_trees {name}_model = {{\n"
-        f"    {ir.n_features}, {ir.n_outputs}, {ir.n_trees}, {n}, {ir.n_leaves},\n"
+        f"    {ir.n_features}, {ir.n_outputs}, {ir.n_trees}, {n}, {leaves.n_rows},\n"
         f"    {name}_roots, {name}_feature, {name}_missing_left, {name}_threshold, {name}_right,\n"
         f"    {name + '_leaf_proba[0]' if cls else 'NULL'}, "
         f"{name + '_leaf_class' if cls and ir.n_trees == 1 else 'NULL'}, "
@@ -51,6 +51,6 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     )
     leaf_exprs = [f"ml_trees_leaf(&{name}_model, {t}, x)" for t in range(ir.n_trees)]
     body = "\n".join(parts) + "\n" + model + "\n" + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
-    const_bytes = node_bytes + leaf_bytes
+    const_bytes = node_bytes + leaves.nbytes
     text = assemble(ir, name, "table", command, const_bytes, body)
     return CSource(name, text, "table", ir.kind, ir.n_features, ir.n_outputs, const_bytes)
