@@ -54,8 +54,10 @@ def check_c_name(name: str) -> None:
 def f32(v: float | np.floating) -> str:
     """A C float literal that parses to exactly this float32 value."""
     x = np.float32(v)
-    if not np.isfinite(x):
-        raise InvalidInputError(f"cannot write non-finite float {x!r} as a C literal")
+    if np.isinf(x):  # scikit-learn's "only NaN goes right" splits have threshold +inf
+        return "INFINITY" if x > 0 else "-INFINITY"
+    if np.isnan(x):
+        raise InvalidInputError("cannot write NaN as a C float literal")
     pos = np.format_float_positional(x, unique=True, trim="0")
     sci = np.format_float_scientific(x, unique=True, trim="0").replace("+", "")
     return (pos if len(pos) <= len(sci) else sci) + "f"
@@ -236,9 +238,11 @@ def api_functions(ir: TreeEnsemble, name: str, leaf_of_tree: list[str], n_trees_
 
 def assemble(ir: TreeEnsemble, name: str, method: str, command: str, const_bytes: int, body: str) -> str:
     g = guard(name)
+    math = "#include <math.h> /* INFINITY */\n" if "INFINITY" in body else ""
     return (
         header_comment(ir, name, method, const_bytes, command)
-        + f'#ifndef {g}\n#define {g}\n\n#include <stddef.h>\n#include <stdint.h>\n#include "ml_trees.h"\n\n'
+        + f"#ifndef {g}\n#define {g}\n\n"
+        + f'#include <stddef.h>\n#include <stdint.h>\n{math}#include "ml_trees.h"\n\n'
         + '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
         + defines(ir, name)
         + "\n"
