@@ -1,5 +1,6 @@
 # microlearn: `make demo` and `make test` set up everything first (see scripts/setup.sh).
 PY := .venv/bin/python
+LINT_DIRS := src tests examples $(wildcard benchmarks)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup demo test lint typecheck bench clean
@@ -11,14 +12,14 @@ demo: setup
 	@$(PY) examples/demo.py
 
 test: setup
-	@$(PY) -m ruff check src tests benchmarks examples
-	@$(PY) -m ruff format --check src tests benchmarks examples
+	@$(PY) -m ruff check $(LINT_DIRS)
+	@$(PY) -m ruff format --check $(LINT_DIRS)
 	@$(PY) -m mypy
 	@$(PY) -m pytest -n 2 -q
 
 lint: setup
-	@$(PY) -m ruff check src tests benchmarks examples
-	@$(PY) -m ruff format --check src tests benchmarks examples
+	@$(PY) -m ruff check $(LINT_DIRS)
+	@$(PY) -m ruff format --check $(LINT_DIRS)
 
 typecheck: setup
 	@$(PY) -m mypy
