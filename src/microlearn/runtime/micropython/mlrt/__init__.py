@@ -1,0 +1,44 @@
+# mlrt: the microlearn runtime for MicroPython (>= 1.22) and CPython. Pure Python, no numpy.
+#
+#   import mlrt
+#   m = mlrt.load("gesture.mlm")        # a path, or the file's bytes
+#   m.predict(features)                 # class index (classifier) or value (regressor)
+#   m.predict_proba(features)           # class probabilities (classifier)
+#
+# Model files are written by microlearn (model.save / model.to_bytes); see docs/model-file.md.
+__version__ = "0.1.0"
+
+FORMAT_MAJOR = 1
+
+
+def load(src):
+    """Load a model file from a path (str) or from bytes / bytearray / memoryview.
+
+    Raises ValueError (with what is wrong) for a malformed, corrupted or unsupported file and
+    MemoryError (with how much the model needs) when the heap is too small for it."""
+    from mlrt import _reader
+
+    if not isinstance(src, str):
+        try:
+            memoryview(src)
+        except TypeError:
+            raise TypeError("mlrt.load takes a path (str) or the file's bytes")
+    try:
+        from mlrt import trees
+
+        head, sec = _reader.read(src, trees.SECTIONS)
+        if head[3] != trees.FAMILY:
+            raise ValueError("mlrt: model family %d is not supported by this mlrt: update mlrt" % head[3])
+        if head[4] not in (trees.CLASSIFIER, trees.REGRESSOR):
+            raise _reader.bad("unknown task %d" % head[4])
+        return trees.Trees(head, sec)
+    except MemoryError:
+        sec = None
+        import gc
+
+        gc.collect()
+        raise MemoryError(
+            "mlrt: not enough RAM to load the model (it needs about the size of the model file, plus "
+            "its largest section while loading): free memory (gc.collect(), fewer globals) or use "
+            "a smaller model (fewer trees, lower max_depth)"
+        )

@@ -1,0 +1,200 @@
+# mlrt model-file reader: header, section table, CRC-32 (docs/model-file.md).
+# Runs on MicroPython >= 1.22 and CPython. Reads section by section, so loading from a path never holds
+# the whole file in RAM: peak = the arrays kept + the largest section, once.
+import struct
+from array import array
+
+MAGIC = b"MLMF"
+VERSION_MAJOR = 1
+HEADER = "<4sHHHHIIIII"
+HEADER_SIZE = 32
+SECTION = "<4sBBHII"
+SECTION_SIZE = 16
+MAX_SECTIONS = 64
+CRITICAL = 1
+
+# dtype code -> (array typecode or None for raw bytes, item size)
+DTYPES = {
+    1: ("B", 1),
+    2: ("b", 1),
+    3: ("H", 2),
+    4: ("h", 2),
+    5: ("I", 4),
+    6: ("i", 4),
+    7: ("f", 4),
+    8: ("d", 8),
+    9: (None, 1),
+    10: ("Q", 8),
+    11: ("q", 8),
+}
+
+try:
+    from binascii import crc32 as _crc32
+except ImportError:  # a port built without binascii.crc32
+    _crc32 = None
+
+_NIBBLE = (
+    0x00000000,
+    0x1DB71064,
+    0x3B6E20C8,
+    0x26D930AC,
+    0x76DC4190,
+    0x6B6B51F4,
+    0x4DB26158,
+    0x5005713C,
+    0xEDB88320,
+    0xF00F9344,
+    0xD6D6A3E8,
+    0xCB61B38C,
+    0x9B64C2B0,
+    0x86D3D2D4,
+    0xA00AE278,
+    0xBDBDF21C,
+)
+
+
+def crc32_py(data, crc=0):
+    """CRC-32 (the zlib one), a nibble at a time; used where binascii.crc32 is missing."""
+    crc ^= 0xFFFFFFFF
+    t = _NIBBLE
+    for b in data:
+        crc = (crc >> 4) ^ t[(crc ^ b) & 15]
+        crc = (crc >> 4) ^ t[(crc ^ (b >> 4)) & 15]
+    return crc ^ 0xFFFFFFFF
+
+
+def crc32(data, crc=0):
+    if _crc32 is None:
+        return crc32_py(data, crc)
+    return _crc32(data, crc) & 0xFFFFFFFF
+
+
+def bad(msg):
+    return ValueError("mlrt: not a valid model file: " + msg)
+
+
+def to_array(typecode, raw):
+    """A typed array holding the little-endian bytes ``raw`` (one copy)."""
+    a = array(typecode)
+    if hasattr(a, "frombytes"):  # CPython
+        a.frombytes(raw)
+        return a
+    return array(typecode, raw)  # MicroPython initialises from raw bytes
+
+
+class _Source:
+    """Sequential reader over a path or a bytes-like object, keeping a running CRC-32."""
+
+    def __init__(self, src):
+        self.f = None
+        self.mv = None
+        if isinstance(src, str):
+            self.f = open(src, "rb")
+            self.size = None
+        else:
+            self.mv = memoryview(src)
+            self.size = len(self.mv)
+        self.pos = 0
+        self.crc = 0
+
+    def read(self, n, crc=True):
+        if self.f is not None:
+            b = self.f.read(n)
+        else:
+            b = bytes(self.mv[self.pos : self.pos + n])
+        if b is None or len(b) != n:
+            raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, n))
+        self.pos += n
+        if crc:
+            self.crc = crc32(b, self.crc)
+        return b
+
+    def skip(self, n):
+        while n > 0:
+            k = 256 if n > 256 else n
+            self.read(k)
+            n -= k
+
+    def at_end(self):
+        if self.f is not None:
+            return not self.f.read(1)
+        return self.pos == self.size
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+def read(src, wanted):
+    """Read a model file. ``wanted``: tag -> dtype code of the sections to keep.
+
+    Returns (header tuple, {tag: array or bytes}). Unknown optional sections are skipped; an unknown
+    critical one, a bad CRC or any inconsistency raises ValueError."""
+    s = _Source(src)
+    try:
+        return _read(s, wanted)
+    finally:
+        s.close()
+
+
+def _read(s, wanted):
+    head = struct.unpack(HEADER, s.read(HEADER_SIZE))
+    magic, major, minor, family, task, n_features, n_outputs, n_sections, file_size, flags = head
+    if magic != MAGIC:
+        raise bad("bad magic %r (expected %r); was it saved by microlearn?" % (magic, MAGIC))
+    if major != VERSION_MAJOR:
+        raise ValueError(
+            "mlrt: model file format %d.%d is not supported (this mlrt reads %d.x): update mlrt or "
+            "re-save the model" % (major, minor, VERSION_MAJOR)
+        )
+    if s.size is not None and file_size != s.size:
+        raise bad("header says %d bytes but there are %d (truncated or padded?)" % (file_size, s.size))
+    if flags != 0:
+        raise bad("unknown header flags %#x" % flags)
+    if n_sections > MAX_SECTIONS:
+        raise bad("%d sections (at most %d)" % (n_sections, MAX_SECTIONS))
+    table_end = HEADER_SIZE + SECTION_SIZE * n_sections
+    if table_end + 4 > file_size:
+        raise bad("the section table runs past the end of the file")
+    entries = []
+    for _ in range(n_sections):
+        tag, dtype, sflags, reserved, offset, count = struct.unpack(SECTION, s.read(SECTION_SIZE))
+        if dtype not in DTYPES or reserved != 0:
+            raise bad("section %r: unknown dtype %d" % (tag, dtype))
+        nbytes = count * DTYPES[dtype][1]
+        if offset % 8 or offset < table_end or offset + nbytes > file_size - 4:
+            raise bad("section %r is misaligned or out of bounds" % tag)
+        if tag in wanted:
+            if wanted[tag] != dtype:
+                raise bad("section %r has dtype %d, expected %d" % (tag, dtype, wanted[tag]))
+        elif sflags & CRITICAL:
+            raise ValueError(
+                "mlrt: the model file needs section %r, which this mlrt does not know: update mlrt" % tag
+            )
+        entries.append((offset, nbytes, tag, dtype))
+    entries.sort()
+    out = {}
+    end = table_end
+    for offset, nbytes, tag, dtype in entries:
+        if offset < end:
+            raise bad("section %r overlaps the one before it" % tag)
+        if tag in out:
+            raise bad("section %r appears twice" % tag)
+        s.skip(offset - s.pos)
+        if tag in wanted:
+            raw = s.read(nbytes)
+            tc = DTYPES[dtype][0]
+            out[tag] = raw if tc is None else to_array(tc, raw)
+            raw = None
+        else:
+            s.skip(nbytes)
+        end = offset + nbytes
+    s.skip(file_size - 4 - s.pos)
+    computed = s.crc
+    (stored,) = struct.unpack("<I", s.read(4, False))
+    if stored != computed:
+        raise bad("CRC-32 mismatch: the file is corrupted; copy it again")
+    if not s.at_end():
+        raise bad("data after the end the header states (%d bytes)" % file_size)
+    return head, out
