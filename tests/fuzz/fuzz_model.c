@@ -1,0 +1,67 @@
+/*
+ * libFuzzer harness for ml_trees_load(): any input must be rejected with an error code or loaded into
+ * a model whose predictions stay inside the buffer (AddressSanitizer) and free of undefined behaviour.
+ * Input byte 0 selects the mode: even = write the correct CRC-32 over the rest before loading (so
+ * mutations reach the checks behind the CRC), odd = load the bytes as they are.
+ * Build: clang -fsanitize=fuzzer,address,undefined -I src/microlearn/runtime/c tests/fuzz/fuzz_model.c
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml_model.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint64_t *store;
+    uint8_t *buf;
+    size_t len;
+    ml_trees m;
+    int rc;
+    if (size < 1) {
+        return 0;
+    }
+    len = size - 1;
+    store = (uint64_t *)malloc(len + (len == 0)); /* 8-byte aligned; ASan flags any read past len */
+    if (store == NULL) {
+        return 0;
+    }
+    buf = (uint8_t *)store;
+    memcpy(buf, data + 1, len);
+    if ((data[0] & 1u) == 0u && len >= 4) {
+        const uint32_t crc = ml_crc32(buf, len - 4);
+        buf[len - 4] = (uint8_t)crc;
+        buf[len - 3] = (uint8_t)(crc >> 8);
+        buf[len - 2] = (uint8_t)(crc >> 16);
+        buf[len - 1] = (uint8_t)(crc >> 24);
+    }
+    rc = ml_trees_load(buf, len, &m);
+    if (rc == ML_MODEL_OK) {
+        float *x = (float *)malloc((size_t)m.n_features * sizeof(float));
+        float *proba = (float *)malloc((size_t)m.n_outputs * sizeof(float));
+        const float probes[5] = {0.0f, -1e30f, 1e30f, NAN, 0.5f};
+        int k;
+        int32_t f, sink = 0;
+        for (k = 0; k < 5 && x != NULL && proba != NULL; k++) {
+            for (f = 0; f < m.n_features; f++) {
+                x[f] = (f % 2) ? probes[k] : probes[(k + 1) % 5];
+            }
+            if (m.leaf_value != NULL) {
+                sink += ml_trees_predict_value(&m, x) > 0.0f;
+            } else {
+                sink += ml_trees_predict_class(&m, x);
+                ml_trees_predict_proba(&m, x, proba);
+            }
+        }
+        free(x);
+        free(proba);
+        (void)sink;
+    } else if (ml_model_strerror(rc)[0] == '\0') {
+        abort();
+    }
+    free(store);
+    return 0;
+}

@@ -1,0 +1,200 @@
+"""ml_model.h: strict builds, predictions through a loaded file equal the generated C, every bad file
+rejected with an error code, and a bounded libFuzzer run (ASan + UBSan) with zero crashes."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+import microlearn
+from microlearn import host
+from microlearn.backends import modelfile
+
+from modelfile_cases import corruptions
+
+STRICT = ["-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion", "-Werror"]
+FUZZ_DIR = Path(__file__).parent / "fuzz"
+
+WRAPPER = r"""
+#include <stddef.h>
+#include "ml_model.h"
+int ml_test_load(const uint8_t *buf, size_t len);
+int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *proba,
+                    float *val);
+int ml_test_load(const uint8_t *buf, size_t len)
+{
+    ml_trees m;
+    return ml_trees_load(buf, len, &m);
+}
+int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *proba,
+                    float *val)
+{
+    ml_trees m;
+    int32_t i;
+    int rc = ml_trees_load(buf, len, &m);
+    if (rc != ML_MODEL_OK) return rc;
+    for (i = 0; i < n; i++) {
+        const float *x = X + (size_t)i * (size_t)m.n_features;
+        if (m.leaf_value != NULL) {
+            val[i] = ml_trees_predict_value(&m, x);
+        } else {
+            cls[i] = ml_trees_predict_class(&m, x);
+            ml_trees_predict_proba(&m, x, proba + (size_t)i * (size_t)m.n_outputs);
+        }
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def lib() -> ctypes.CDLL:
+    lib = host.build({"wrap.c": WRAPPER})
+    lib.ml_test_load.restype = ctypes.c_int
+    lib.ml_test_load.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    lib.ml_test_predict.restype = ctypes.c_int
+    return lib
+
+
+def aligned(data: bytes) -> np.ndarray:
+    buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)
+    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return buf
+
+
+def load_rc(lib: ctypes.CDLL, data: bytes) -> int:
+    buf = aligned(data)
+    return int(lib.ml_test_load(buf.ctypes.data, len(data)))
+
+
+def _ptr(a: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(a.ctypes.data)
+
+
+CASES = {
+    "rfc-digits": (RandomForestClassifier(n_estimators=7, max_depth=7, random_state=0), "digits"),
+    "dtc-wine": (DecisionTreeClassifier(max_depth=8, random_state=0), "wine"),
+    "rfc-breast_cancer": (
+        RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0),
+        "breast_cancer",
+    ),
+    "rfr-diabetes": (RandomForestRegressor(n_estimators=6, max_depth=7, random_state=0), "diabetes"),
+    "etr-friedman": (ExtraTreesRegressor(n_estimators=6, max_depth=7, random_state=0), "friedman"),
+    "dtr-diabetes": (DecisionTreeRegressor(max_depth=8, random_state=0), "diabetes"),
+}
+
+
+def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    if name == "friedman":
+        X, y = datasets.make_friedman1(n_samples=300, random_state=0)
+    else:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = X.copy()
+    X[::7, 1] = np.nan  # NaN routing through the loaded file too
+    return X, y
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_loaded_file_predicts_as_generated_c(lib: ctypes.CDLL, case: str) -> None:
+    est, dname = CASES[case]
+    X, y = _data(dname)
+    est.fit(X, y)
+    model = microlearn.convert(est)
+    data = model.to_bytes()
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    n = X32.shape[0]
+    buf = aligned(data)
+    cls = np.zeros(n, dtype=np.int32)
+    proba = np.zeros((n, max(model.ir.n_outputs, 1)), dtype=np.float32)
+    val = np.zeros(n, dtype=np.float32)
+    rc = lib.ml_test_predict(
+        ctypes.c_void_p(buf.ctypes.data), ctypes.c_size_t(len(data)), _ptr(X32), ctypes.c_int32(n),
+        _ptr(cls), _ptr(proba), _ptr(val),
+    )  # fmt: skip
+    assert rc == 0
+    if model.ir.is_classifier:
+        np.testing.assert_array_equal(cls, model.predict_index(X32))
+        np.testing.assert_array_equal(proba, model.predict_proba(X32))
+        np.testing.assert_array_equal(np.asarray(model.classes_)[cls], est.predict(X32))
+    else:
+        np.testing.assert_array_equal(val, model.predict(X32))
+
+
+def _small_files() -> dict[str, bytes]:
+    X, y = datasets.load_iris(return_X_y=True)
+    return {
+        "rfc": microlearn.convert(
+            RandomForestClassifier(3, max_depth=3, random_state=0).fit(X, y)
+        ).to_bytes(),
+        "dtc": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
+        "rfr": microlearn.convert(RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)).to_bytes(),
+    }
+
+
+def test_every_corruption_is_rejected(lib: ctypes.CDLL) -> None:
+    for name, data in _small_files().items():
+        assert load_rc(lib, data) == 0, name
+        for what, bad in corruptions(data):
+            rc = load_rc(lib, bad)
+            assert rc < 0, f"{name}: {what} accepted by ml_trees_load"
+            with pytest.raises(microlearn.ModelFileError):
+                modelfile.loads(bad)
+
+
+def test_unaligned_buffer_and_null_rejected(lib: ctypes.CDLL) -> None:
+    data = _small_files()["rfc"]
+    buf = aligned(b"\0" + data)
+    assert lib.ml_test_load(buf.ctypes.data + 1, len(data)) == -2  # ML_MODEL_E_ALIGN
+    assert lib.ml_test_load(None, len(data)) == -1
+
+
+@pytest.mark.parametrize("compiler,std", [("gcc", "-std=c99"), ("clang", "-std=c99"), ("g++", "-std=c++11")])
+def test_loader_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
+    src = tmp_path / ("main.cpp" if "+" in compiler else "main.c")
+    src.write_text(
+        '#include "ml_model.h"\n#include "ml_model.h"\n'
+        "int main(void)\n{\n    static const uint64_t buf[8] = {0};\n    ml_trees m;\n"
+        "    int rc = ml_trees_load((const uint8_t *)buf, sizeof buf, &m);\n"
+        "    return rc == ML_MODEL_OK ? ml_trees_predict_class(&m, 0) : (ml_model_strerror(rc)[0] == 'x');\n}\n"
+    )
+    cmd = [compiler, std, *STRICT, "-I", str(host.RUNTIME_C_DIR), "-o", str(tmp_path / "a.out"), str(src)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert subprocess.run([str(tmp_path / "a.out")]).returncode == 0  # all-zero buffer: bad magic, rc != 0
+
+
+def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
+    """libFuzzer from a seed corpus of real files; the harness repairs the CRC of half the inputs so the
+    fuzzer gets past it into the structure checks and the tree walk."""
+    clang = shutil.which("clang")
+    assert clang is not None, "clang is needed: run make setup"
+    exe = tmp_path / "fuzz_model"
+    cmd = [
+        clang, "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+        "-I", str(host.RUNTIME_C_DIR), "-o", str(exe), str(FUZZ_DIR / "fuzz_model.c"),
+    ]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, data in _small_files().items():
+        (corpus / name).write_bytes(b"\0" + data)  # first byte: 0 = repair the CRC
+        (corpus / f"{name}-raw").write_bytes(b"\1" + data)
+    run = subprocess.run(
+        [str(exe), "-max_total_time=15", "-rss_limit_mb=1024", "-max_len=8192", "-seed=1",
+         f"-artifact_prefix={tmp_path}/", str(corpus)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    tail = run.stderr[-3000:]
+    assert run.returncode == 0, tail
+    assert "ERROR:" not in run.stderr and "runtime error" not in run.stderr, tail
+    assert "Done" in run.stderr, tail
