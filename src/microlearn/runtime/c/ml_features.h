@@ -1,0 +1,196 @@
+/*
+ * ml_features.h - time-series features of sensor windows (accelerometer, IMU, vibration), float32.
+ *
+ * A window is n samples of n_axes interleaved channels, as sensors deliver them:
+ *     w[0*n_axes + 0], w[0*n_axes + 1], ..., w[1*n_axes + 0], ...
+ * Channel ch < n_axes is one axis; ch == n_axes is the magnitude sqrt(x0^2 + x1^2 + ...).
+ * ml_feat_stats computes, for one channel, ML_FEAT_N_STATS values in this order:
+ *     mean, std, min, max, rms, ptp (max - min), energy (mean of squares), zero_crossings,
+ *     mean_crossings, skewness, kurtosis (excess, Fisher)
+ * std, skewness and kurtosis are the population (biased) moments, as numpy.std and
+ * scipy.stats.skew/kurtosis with their defaults; skewness and kurtosis of a constant channel are 0.
+ * A crossing is a change of sign between neighbours (0 counts as positive); mean crossings are
+ * crossings of x - mean.
+ *
+ * Exactness: every value is computed by IEEE float32 +, -, *, / and sqrt in a fixed order, the
+ * order microlearn.dsp.features.FeatureExtractor uses, so the device computes bit-identical features
+ * to the ones a model was trained on. That needs no fused multiply-add contraction: the functions
+ * here turn it off for GCC and clang; with other compilers build with contraction off (e.g.
+ * -ffp-contract=off) and never with -ffast-math.
+ *
+ * ml_feat_check rejects windows with NaN, +-inf or |x| > ML_FEAT_MAX_ABS (fourth powers of larger
+ * values overflow float32): call it first. No malloc, no globals; sqrtf from libm.
+ *     ML_FEAT_OK 0,  ML_FEAT_ERR_ARG -1,  ML_FEAT_ERR_RANGE -2
+ */
+#ifndef ML_FEATURES_H
+#define ML_FEATURES_H
+
+#include <math.h>
+#include <stdint.h>
+
+#define ML_FEAT_OK 0
+#define ML_FEAT_ERR_ARG (-1)
+#define ML_FEAT_ERR_RANGE (-2)
+#define ML_FEAT_MAX_ABS 1e8f
+
+#define ML_FEAT_MEAN 0
+#define ML_FEAT_STD 1
+#define ML_FEAT_MIN 2
+#define ML_FEAT_MAX 3
+#define ML_FEAT_RMS 4
+#define ML_FEAT_PTP 5
+#define ML_FEAT_ENERGY 6
+#define ML_FEAT_ZERO_CROSSINGS 7
+#define ML_FEAT_MEAN_CROSSINGS 8
+#define ML_FEAT_SKEWNESS 9
+#define ML_FEAT_KURTOSIS 10
+#define ML_FEAT_N_STATS 11
+
+/* No fused multiply-add: the result must not depend on the compiler or the FPU. */
+#if defined(__clang__)
+#define ML_FEAT_STRICT_FP _Pragma("STDC FP_CONTRACT OFF")
+#define ML_FEAT_FN static inline
+#elif defined(__GNUC__)
+#define ML_FEAT_STRICT_FP
+#define ML_FEAT_FN static inline __attribute__((optimize("fp-contract=off")))
+#else
+#define ML_FEAT_STRICT_FP
+#define ML_FEAT_FN static inline
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+ML_FEAT_FN int ml_feat_check(const float *w, int32_t n_values)
+{
+    int32_t i;
+    if (w == 0 || n_values < 1) {
+        return ML_FEAT_ERR_ARG;
+    }
+    for (i = 0; i < n_values; i++) {
+        const float v = w[i];
+        if (!(v <= ML_FEAT_MAX_ABS && v >= -ML_FEAT_MAX_ABS)) {
+            return ML_FEAT_ERR_RANGE;
+        }
+    }
+    return ML_FEAT_OK;
+}
+
+/* Sample i of channel ch (ch == n_axes: the magnitude, summed over axes in order). */
+ML_FEAT_FN float ml_feat_sample(const float *w, int32_t i, int32_t n_axes, int32_t ch)
+{
+    ML_FEAT_STRICT_FP
+    const float *p = w + i * n_axes;
+    float s;
+    int32_t a;
+    if (ch < n_axes) {
+        return p[ch];
+    }
+    s = p[0] * p[0];
+    for (a = 1; a < n_axes; a++) {
+        const float sq = p[a] * p[a];
+        s = s + sq;
+    }
+    return sqrtf(s);
+}
+
+/* All ML_FEAT_N_STATS statistics of channel ch of a window of n samples. */
+ML_FEAT_FN int ml_feat_stats(const float *w, int32_t n, int32_t n_axes, int32_t ch, float *out)
+{
+    ML_FEAT_STRICT_FP
+    int32_t i, zc = 0, mc = 0;
+    float sum = 0.0f, sumsq = 0.0f, mn, mx, prev, mean, fn, m2 = 0.0f, m3 = 0.0f, m4 = 0.0f, den;
+    int neg_prev;
+    if (w == 0 || out == 0 || n < 1 || n_axes < 1 || ch < 0 || ch > n_axes) {
+        return ML_FEAT_ERR_ARG;
+    }
+    fn = (float)n;
+    prev = ml_feat_sample(w, 0, n_axes, ch);
+    mn = prev;
+    mx = prev;
+    neg_prev = prev < 0.0f;
+    for (i = 0; i < n; i++) {
+        const float v = ml_feat_sample(w, i, n_axes, ch);
+        const float sq = v * v;
+        const int neg = v < 0.0f;
+        sum = sum + v;
+        sumsq = sumsq + sq;
+        if (v < mn) {
+            mn = v;
+        }
+        if (v > mx) {
+            mx = v;
+        }
+        zc += neg != neg_prev;
+        neg_prev = neg;
+    }
+    mean = sum / fn;
+    neg_prev = (ml_feat_sample(w, 0, n_axes, ch) - mean) < 0.0f;
+    for (i = 0; i < n; i++) {
+        const float d = ml_feat_sample(w, i, n_axes, ch) - mean;
+        const float d2 = d * d;
+        const float d3 = d2 * d;
+        const float d4 = d2 * d2;
+        const int neg = d < 0.0f;
+        m2 = m2 + d2;
+        m3 = m3 + d3;
+        m4 = m4 + d4;
+        mc += neg != neg_prev;
+        neg_prev = neg;
+    }
+    m2 = m2 / fn;
+    m3 = m3 / fn;
+    m4 = m4 / fn;
+    out[ML_FEAT_MEAN] = mean;
+    out[ML_FEAT_STD] = sqrtf(m2);
+    out[ML_FEAT_MIN] = mn;
+    out[ML_FEAT_MAX] = mx;
+    out[ML_FEAT_ENERGY] = sumsq / fn;
+    out[ML_FEAT_RMS] = sqrtf(out[ML_FEAT_ENERGY]);
+    out[ML_FEAT_PTP] = mx - mn;
+    out[ML_FEAT_ZERO_CROSSINGS] = (float)zc;
+    out[ML_FEAT_MEAN_CROSSINGS] = (float)mc;
+    den = m2 * out[ML_FEAT_STD];
+    out[ML_FEAT_SKEWNESS] = den > 0.0f ? m3 / den : 0.0f;
+    den = m2 * m2;
+    out[ML_FEAT_KURTOSIS] = den > 0.0f ? m4 / den - 3.0f : 0.0f;
+    return ML_FEAT_OK;
+}
+
+/* Copy channel ch of the window into buf (n floats), e.g. for an FFT. */
+ML_FEAT_FN void ml_feat_channel(const float *w, int32_t n, int32_t n_axes, int32_t ch, float *buf)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        buf[i] = ml_feat_sample(w, i, n_axes, ch);
+    }
+}
+
+/* Band energies from a power spectrum p[0..n_bins-1]: out[b] = sum of p[k] for lo[b] <= k < hi[b],
+ * divided by scale, summed in increasing k. */
+ML_FEAT_FN int ml_feat_bands(const float *p, int32_t n_bins, const int16_t *lo, const int16_t *hi,
+                             int32_t n_bands, float scale, float *out)
+{
+    int32_t b, k;
+    if (p == 0 || lo == 0 || hi == 0 || out == 0 || n_bands < 0 || !(scale > 0.0f)) {
+        return ML_FEAT_ERR_ARG;
+    }
+    for (b = 0; b < n_bands; b++) {
+        float s = 0.0f;
+        if (lo[b] < 0 || hi[b] > n_bins || lo[b] >= hi[b]) {
+            return ML_FEAT_ERR_ARG;
+        }
+        for (k = lo[b]; k < hi[b]; k++) {
+            s = s + p[k];
+        }
+        out[b] = s / scale;
+    }
+    return ML_FEAT_OK;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ML_FEATURES_H */
