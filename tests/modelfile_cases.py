@@ -1,4 +1,4 @@
-"""Malformed model files, each paired with what is wrong with it (shared by the C, Python and MicroPython tests)."""
+"""Malformed model files, each with what is wrong with it (shared by the C, Python and MicroPython tests)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 import microlearn
 from microlearn import host
 from microlearn.backends import modelfile
-
 from modelfile_cases import corruptions
 
 STRICT = ["-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion", "-Werror"]
@@ -163,7 +162,8 @@ def test_loader_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None
         '#include "ml_model.h"\n#include "ml_model.h"\n'
         "int main(void)\n{\n    static const uint64_t buf[8] = {0};\n    ml_trees m;\n"
         "    int rc = ml_trees_load((const uint8_t *)buf, sizeof buf, &m);\n"
-        "    return rc == ML_MODEL_OK ? ml_trees_predict_class(&m, 0) : (ml_model_strerror(rc)[0] == 'x');\n}\n"
+        "    return rc == ML_MODEL_OK ? ml_trees_predict_class(&m, 0)\n"
+        "                             : (ml_model_strerror(rc)[0] == 'x');\n}\n"
     )
     cmd = [compiler, std, *STRICT, "-I", str(host.RUNTIME_C_DIR), "-o", str(tmp_path / "a.out"), str(src)]
     res = subprocess.run(cmd, capture_output=True, text=True)

@@ -39,13 +39,14 @@ const RESET = [
   "__import__('gc').collect()",
 ].join("\n");
 
-function mkdirs(path) {
+function mkdirs(path, made) {
   const parts = path.split("/").filter((p) => p);
   let cur = "";
   for (const p of parts.slice(0, -1)) {
     cur += "/" + p;
     try {
       FS.mkdir(cur);
+      made.push(cur);
     } catch (e) {
       if (!FS.analyzePath(cur).exists) throw e;
     }
@@ -54,10 +55,11 @@ function mkdirs(path) {
 
 function handle(req) {
   const written = [];
+  const made = [];
   const reply = { ok: true, stdout: "", error: null, outputs: {} };
   try {
     for (const [path, b64] of Object.entries(req.files || {})) {
-      mkdirs(path);
+      mkdirs(path, made);
       FS.writeFile(path, Buffer.from(b64, "base64"));
       written.push(path);
     }
@@ -83,6 +85,13 @@ function handle(req) {
         FS.unlink(path);
       } catch {
         // already gone
+      }
+    }
+    for (const dir of made.reverse()) {
+      try {
+        FS.rmdir(dir);
+      } catch {
+        // the code left files in it
       }
     }
   }

@@ -81,6 +81,16 @@ class Trees:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
+        for v in self._proba if self.classifier else self._value:
+            if v - v != 0:  # NaN or infinite
+                raise bad("a leaf holds a NaN or infinite value")
+        # bytes of the arrays the model keeps
+        nn = self.n_nodes
+        self.nbytes = 4 * self.n_trees + 11 * nn
+        if self.classifier:
+            self.nbytes += 8 * len(self._proba) + (4 * self.n_leaves if self._leaf_class is not None else 0)
+        else:
+            self.nbytes += (8 if b"LV64" in sec else 4) * self.n_leaves
         self._fast = None
         if _fast is not None:
             self._fast = _fast.prepare(self)

@@ -1,0 +1,198 @@
+"""mlrt in the real MicroPython (WebAssembly on Node) and in CPython: exact agreement with scikit-learn,
+bad files rejected, the runner's behaviour, mpy-cross builds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.ensemble import RandomForestClassifier
+
+import microlearn
+from microlearn import deploy
+from microlearn import micropython as mpy
+from modelfile_cases import corruptions
+from test_trees_exact import CLF_DATA, REG_DATA, _classifiers, _regressors, near_threshold_rows
+
+sys.path.insert(0, str(mpy.RUNTIME_DIR))
+import mlrt
+
+
+# ------------------------------------------------------------------------------------------ runner
+def test_run_returns_stdout_and_files_are_in_place() -> None:
+    out = mpy.run("print(open('/data/a/b.txt').read(), 6 * 7)", {"/data/a/b.txt": b"hello"})
+    assert out == "hello 42\n"
+
+
+def test_run_raises_with_micropython_traceback() -> None:
+    with pytest.raises(mpy.MicroPythonError) as ei:
+        mpy.run("print('before')\nx = 1\ny = x / 0\n")
+    e = ei.value
+    assert e.exc_type == "ZeroDivisionError"
+    assert 'File "<stdin>", line 3' in e.traceback
+    assert e.stdout == "before\n"
+
+
+def test_runs_do_not_share_state() -> None:
+    mpy.run("import mlrt\nleft_over = 1", mpy.runtime_files())
+    assert mpy.run("print('left_over' in globals())") == "False\n"
+    with pytest.raises(mpy.MicroPythonError, match="ImportError"):
+        mpy.run("import mlrt")  # the files of the previous run are gone too
+
+
+def test_it_is_micropython() -> None:
+    assert mpy.run("import sys; print(sys.implementation.name, sys.platform)") == "micropython webassembly\n"
+
+
+# ------------------------------------------------------------------------------------------ exactness
+def _rows(model: microlearn.Model, X: np.ndarray) -> np.ndarray:
+    X32 = np.asarray(X, dtype=np.float32)
+    rows = np.concatenate([X32, near_threshold_rows(model, X, 60)])
+    rows[::11, 0] = np.nan  # NaN routing
+    return rows
+
+
+CASES = [(f"{type(e).__name__}-{d}", e, d, True) for e in _classifiers() for d in CLF_DATA] + [
+    (f"{type(e).__name__}-{d}", e, d, False) for e in _regressors() for d in REG_DATA
+]
+
+
+@pytest.mark.parametrize("name,est,dname,clf", CASES, ids=[c[0] for c in CASES])
+def test_exact_in_micropython_and_cpython(name: str, est: object, dname: str, clf: bool) -> None:
+    X, y = (CLF_DATA if clf else REG_DATA)[dname]
+    est.fit(X, y)  # type: ignore[attr-defined]
+    model = microlearn.convert(est)
+    data = model.to_bytes()
+    rows = _rows(model, X)
+    got = mpy.run_model(data, rows)
+    m = mlrt.load(data)
+    cpy = np.array([m.predict(list(map(float, r))) for r in rows])
+    if clf:
+        ref = np.searchsorted(est.classes_, est.predict(rows))  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(cpy, ref)
+        if dname in ("iris", "wine"):  # probabilities too, bit for bit (float64 sums as scikit-learn)
+            pr = mpy.run_model(data, rows, proba=True)
+            np.testing.assert_array_equal(pr, est.predict_proba(rows))  # type: ignore[attr-defined]
+            np.testing.assert_array_equal([m.predict_proba(r) for r in rows], pr)
+    else:
+        ref = est.predict(rows)  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(got, ref)  # bit-exact: float64 leaf values (LV64), summed in order
+        np.testing.assert_array_equal(cpy, ref)
+
+
+def test_verify_target_micropython() -> None:
+    X, y = datasets.load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
+    report = microlearn.verify(est, X, targets=["host", "micropython"])
+    r = report["micropython"]
+    assert r.agreement == 1.0
+    assert r.flash_bytes == len(microlearn.convert(est).to_bytes())
+    assert r.ram_bytes is not None and 0 < r.ram_bytes < r.flash_bytes
+
+
+# ------------------------------------------------------------------------------------------ bad files
+@pytest.fixture(scope="module")
+def small_file() -> bytes:
+    X, y = datasets.load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    return microlearn.convert(est).to_bytes()
+
+
+CHECK_ALL = """
+import mlrt
+n = 0
+for i in range({n}):
+    data = open('/bad/%d' % i, 'rb').read()
+    try:
+        mlrt.load(data)
+    except ValueError as e:
+        assert str(e).startswith('mlrt: '), e
+        n += 1
+    else:
+        print('accepted', i)
+    try:
+        mlrt.load('/bad/%d' % i)  # the streaming path reader
+    except ValueError:
+        n += 1
+print(n)
+"""
+
+
+def test_bad_files_rejected_in_micropython(small_file: bytes) -> None:
+    bad = corruptions(small_file)
+    files = {f"/bad/{i}": b for i, (_, b) in enumerate(bad)}
+    out = mpy.run(CHECK_ALL.format(n=len(bad)), {**mpy.runtime_files(), **files})
+    accepted = [bad[int(line.split()[1])][0] for line in out.splitlines() if line.startswith("accepted")]
+    assert accepted == []
+    assert out.splitlines()[-1] == str(2 * len(bad))
+
+
+def test_bad_files_rejected_in_cpython(small_file: bytes) -> None:
+    for what, b in corruptions(small_file):
+        with pytest.raises(ValueError, match=r"^mlrt: "):
+            mlrt.load(b)
+        assert what
+
+
+def test_clear_messages(small_file: bytes) -> None:
+    with pytest.raises(ValueError, match="CRC-32 mismatch"):
+        mlrt.load(small_file[:-1] + bytes([small_file[-1] ^ 1]))
+    with pytest.raises(ValueError, match="bad magic"):
+        mlrt.load(b"GIF89a" + small_file[6:])
+    with pytest.raises(ValueError, match="expected 4 features, got 3"):
+        mlrt.load(small_file).predict([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="path"):
+        mlrt.load(12)  # type: ignore[arg-type]
+
+
+def test_memory_error_is_explained(tmp_path: Path, small_file: bytes) -> None:
+    """A real allocation failure (CPython under an address-space limit) becomes an explained MemoryError."""
+    X, y = datasets.load_digits(return_X_y=True)
+    big = microlearn.convert(RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)).to_bytes()
+    path = tmp_path / "big.mlm"
+    path.write_bytes(big)
+    code = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(mpy.RUNTIME_DIR)!r})\n"
+        "import mlrt, mlrt._reader, mlrt.trees\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        "vm = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 64 * 1024, resource.RLIM_INFINITY))\n"
+        "try:\n    mlrt.load(data)\nexcept MemoryError as e:\n    print('MemoryError:', e)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "MemoryError: mlrt: not enough RAM to load the model" in res.stdout, res.stdout + res.stderr
+
+
+# ------------------------------------------------------------------------------------------ mpy-cross
+@pytest.mark.parametrize("march", ["armv6m", "armv7emsp", "xtensawin", "x64"])
+def test_native_walker_compiles(tmp_path: Path, march: str) -> None:
+    files = deploy.build_mpy(tmp_path, march)
+    fast = tmp_path / "mlrt" / "_fast.mpy"
+    assert fast in files
+    assert fast.read_bytes()[:2] == b"M\x06"  # .mpy version 6
+
+
+def test_compiled_mpy_runs_in_micropython(tmp_path: Path, small_file: bytes) -> None:
+    """The deployable form: bytecode .mpy plus an x64 native walker the WebAssembly port must skip."""
+    files = deploy.build_mpy(tmp_path, "x64")
+    dev = {f"/lib/mlrt/{f.name}": f.read_bytes() for f in files}
+    X, _ = datasets.load_iris(return_X_y=True)
+    m = mlrt.load(small_file)
+    code = "import mlrt\nm = mlrt.load('/m.mlm')\nprint(m._fast is None, [m.predict(r) for r in %r])" % [
+        list(map(float, r)) for r in X[::10]
+    ]
+    out = mpy.run(code, {**dev, "/m.mlm": small_file})
+    assert out == f"True {[m.predict(list(map(float, r))) for r in X[::10]]}\n"
+
+
+def test_package_json_lists_every_module() -> None:
+    import json
+
+    shipped = json.loads((mpy.RUNTIME_DIR / "package.json").read_text())
+    assert shipped == deploy.package_json()
