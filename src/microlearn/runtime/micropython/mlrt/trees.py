@@ -81,9 +81,10 @@ class Trees:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
-        for v in self._proba if self.classifier else self._value:
-            if v - v != 0:  # NaN or infinite
-                raise bad("a leaf holds a NaN or infinite value")
+        for a in (self._proba,) if self.classifier else (self._value, sec[b"LVAL"]):
+            for v in a:
+                if v - v != 0:  # NaN or infinite
+                    raise bad("a leaf holds a NaN or infinite value")
         # bytes of the arrays the model keeps
         nn = self.n_nodes
         self.nbytes = 4 * self.n_trees + 11 * nn
