@@ -173,6 +173,10 @@ def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
 
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
+    if hasattr(estimator, "steps"):  # Pipeline(FeatureExtractor, trees): raw windows in (microlearn.pipeline)
+        from microlearn.pipeline import convert_pipeline
+
+        return convert_pipeline(estimator, method)
     ir = to_ir(estimator)
     m = method or cbackend.DEFAULT_METHOD
     if m not in cbackend.methods_for(ir):

@@ -95,8 +95,6 @@ class FeatureConfig:
     def band_bins(self) -> list[tuple[int, int]]:
         """FFT bins [lo, hi) of each band: the bins k with lo <= k*sr/window < hi."""
         n = int(self.window)
-        if n & (n - 1) or n < 16:
-            raise InvalidInputError(f"band energies need a power-of-two window of at least 16; got {n}")
         if self.sr is None or not math.isfinite(float(self.sr)) or float(self.sr) <= 0:
             raise InvalidInputError("band energies need sr, the sample rate in Hz")
         sr = float(self.sr)
@@ -170,16 +168,28 @@ def channel_stats(V: F32) -> dict[str, F32]:
     }
 
 
-def band_energies(V: F32, bins: Sequence[tuple[int, int]]) -> F32:
-    """Energy per band of each row of V: sum of |rfft(v - mean)|^2 / window over the band's bins."""
-    from microlearn.dsp import _feature_fft
+def dft_tables(n: int) -> tuple[F32, F32]:
+    """cos(2*pi*j/n) and sin(2*pi*j/n), j = 0..n-1, rounded to float32 (the C const tables)."""
+    j = np.arange(n, dtype=np.float64) * (2.0 * np.pi / n)
+    return np.cos(j).astype(np.float32), np.sin(j).astype(np.float32)
 
-    n = V.shape[1]
-    mean = _seqsum(V) / f32(n)
-    P = _feature_fft.power(V - mean[:, None])
-    out = np.empty((V.shape[0], len(bins)), dtype=np.float32)
+
+def band_energies(V: F32, bins: Sequence[tuple[int, int]]) -> F32:
+    """Energy per band of each row of V (n_windows, n): for each band, the sum over its DFT bins k of
+    |X_k|^2 / n, X = DFT(v - mean), each bin a direct float32 DFT sum in C's order (ml_feat_bands)."""
+    m, n = V.shape
+    cos_t, sin_t = dft_tables(n)
+    D = V - (_seqsum(V) / f32(n))[:, None]
+    i = np.arange(n)
+    out = np.empty((m, len(bins)), dtype=np.float32)
     for b, (lo, hi) in enumerate(bins):
-        out[:, b] = _seqsum(P[:, lo:hi]) / f32(n)
+        s = np.zeros(m, dtype=np.float32)
+        for k in range(lo, hi):
+            idx = (k * i) % n
+            re = _seqsum(D * cos_t[idx])
+            im = _seqsum(D * sin_t[idx])
+            s = s + (re * re + im * im)
+        out[:, b] = s / f32(n)
     return out
 
 
@@ -318,3 +328,77 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         cfg = getattr(self, "config_", None) or self.config()
         return np.asarray(cfg.feature_names(), dtype=object)
+
+
+# ---------------------------------------------------------------------------------------------- C
+def features_c(cfg: FeatureConfig, name: str) -> str:
+    """C (to paste in a header after ``#include "ml_features.h"``) defining
+    ``int NAME_features(const float *window, float *out)``: the features of one window exactly as
+    :func:`compute` gives them. Returns ML_FEAT_OK, or an error code (and no features) for a window
+    with NaN, infinities or samples beyond +-1e8."""
+    from microlearn.backends.c.common import array_lines, check_c_name
+    from microlearn.backends.c.common import f32 as lit
+
+    check_c_name(name)
+    up = name.upper()
+    idx = ", ".join(f"ML_FEAT_{s.upper()}" for s in cfg.stats) or "0"
+    k = len(cfg.stats)
+    nb = len(cfg.bands)
+    per = k + nb
+    tables = ""
+    band_code = ""
+    if nb:
+        cos_t, sin_t = dft_tables(int(cfg.window))
+        bins = cfg.band_bins()
+        tables = f"""
+/* DFT tables cos/sin(2*pi*j/{cfg.window}) in float32, and the bins [lo, hi) of each band. */
+static const float {name}_cos[{cfg.window}] = {{
+{array_lines([lit(v) for v in cos_t])}
+}};
+static const float {name}_sin[{cfg.window}] = {{
+{array_lines([lit(v) for v in sin_t])}
+}};
+static const int16_t {name}_band_lo[{nb}] = {{{", ".join(str(lo) for lo, _ in bins)}}};
+static const int16_t {name}_band_hi[{nb}] = {{{", ".join(str(hi) for _, hi in bins)}}};
+"""
+        band_code = f"""
+        rc = ml_feat_bands(window, {cfg.window}, {cfg.n_axes}, ch, {name}_cos, {name}_sin, {name}_band_lo,
+                           {name}_band_hi, {nb}, out + ch * {per} + {k});
+        if (rc != ML_FEAT_OK) {{
+            return rc;
+        }}"""
+    stats_code = ""
+    if k:
+        stats_code = f"""
+        rc = ml_feat_stats(window, {cfg.window}, {cfg.n_axes}, ch, st);
+        if (rc != ML_FEAT_OK) {{
+            return rc;
+        }}
+        for (j = 0; j < {k}; j++) {{
+            out[ch * {per} + j] = st[{name}_stat_index[j]];
+        }}"""
+    return f"""#define {up}_WINDOW {cfg.window}
+#define {up}_N_AXES {cfg.n_axes}
+#define {up}_N_FEATURES_OUT {cfg.n_features}
+
+/* Statistics per channel, in output order ({", ".join(cfg.stats) or "none"}). */
+static const uint8_t {name}_stat_index[{max(k, 1)}] = {{{idx}}};
+{tables}
+/* Features of one window of {cfg.window} samples x {cfg.n_axes} interleaved axes: {cfg.n_features} floats,
+ * per channel ({", ".join(cfg.channel_names())}) {k} statistics then {nb} band energies. */
+static inline int {name}_features(const float *window, float *out)
+{{
+    float st[ML_FEAT_N_STATS];
+    int32_t ch, j;
+    int rc = ml_feat_check(window, {cfg.n_inputs});
+    (void)st;
+    (void)j;
+    (void){name}_stat_index;
+    if (rc != ML_FEAT_OK) {{
+        return rc;
+    }}
+    for (ch = 0; ch < {cfg.n_channels}; ch++) {{{stats_code}{band_code}
+    }}
+    return ML_FEAT_OK;
+}}
+"""

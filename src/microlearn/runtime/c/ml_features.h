@@ -158,33 +158,58 @@ ML_FEAT_FN int ml_feat_stats(const float *w, int32_t n, int32_t n_axes, int32_t 
     return ML_FEAT_OK;
 }
 
-/* Copy channel ch of the window into buf (n floats), e.g. for an FFT. */
-ML_FEAT_FN void ml_feat_channel(const float *w, int32_t n, int32_t n_axes, int32_t ch, float *buf)
+/* Mean of channel ch (as ml_feat_stats computes it). */
+ML_FEAT_FN float ml_feat_mean(const float *w, int32_t n, int32_t n_axes, int32_t ch)
 {
+    ML_FEAT_STRICT_FP
     int32_t i;
+    float sum = 0.0f;
     for (i = 0; i < n; i++) {
-        buf[i] = ml_feat_sample(w, i, n_axes, ch);
+        sum = sum + ml_feat_sample(w, i, n_axes, ch);
     }
+    return sum / (float)n;
 }
 
-/* Band energies from a power spectrum p[0..n_bins-1]: out[b] = sum of p[k] for lo[b] <= k < hi[b],
- * divided by scale, summed in increasing k. */
-ML_FEAT_FN int ml_feat_bands(const float *p, int32_t n_bins, const int16_t *lo, const int16_t *hi,
-                             int32_t n_bands, float scale, float *out)
+/* Band energies of channel ch: for band b, the sum over DFT bins lo[b] <= k < hi[b] (increasing k) of
+ * |X_k|^2 / n, where X = DFT(x - mean) and each bin is the direct sum over samples in order with the
+ * float32 tables cos_t[j] = cos(2*pi*j/n), sin_t[j] = sin(2*pi*j/n). Costs n multiply-adds per bin and
+ * needs no FFT buffer; the bins are those of the requested bands only. */
+ML_FEAT_FN int ml_feat_bands(const float *w, int32_t n, int32_t n_axes, int32_t ch, const float *cos_t,
+                             const float *sin_t, const int16_t *lo, const int16_t *hi, int32_t n_bands,
+                             float *out)
 {
-    int32_t b, k;
-    if (p == 0 || lo == 0 || hi == 0 || out == 0 || n_bands < 0 || !(scale > 0.0f)) {
+    ML_FEAT_STRICT_FP
+    int32_t b, k, i;
+    float mean;
+    if (w == 0 || cos_t == 0 || sin_t == 0 || lo == 0 || hi == 0 || out == 0 || n < 1 || n_axes < 1 ||
+        ch < 0 || ch > n_axes || n_bands < 0) {
         return ML_FEAT_ERR_ARG;
     }
+    mean = ml_feat_mean(w, n, n_axes, ch);
     for (b = 0; b < n_bands; b++) {
         float s = 0.0f;
-        if (lo[b] < 0 || hi[b] > n_bins || lo[b] >= hi[b]) {
+        if (lo[b] < 0 || hi[b] > n / 2 + 1 || lo[b] >= hi[b]) {
             return ML_FEAT_ERR_ARG;
         }
         for (k = lo[b]; k < hi[b]; k++) {
-            s = s + p[k];
+            float re = 0.0f, im = 0.0f, p;
+            int32_t j = 0;
+            for (i = 0; i < n; i++) {
+                const float d = ml_feat_sample(w, i, n_axes, ch) - mean;
+                const float pr = d * cos_t[j];
+                const float pi = d * sin_t[j];
+                re = re + pr;
+                im = im + pi;
+                j += k;
+                if (j >= n) {
+                    j -= n;
+                }
+            }
+            p = re * re;
+            p = p + im * im;
+            s = s + p;
         }
-        out[b] = s / scale;
+        out[b] = s / (float)n;
     }
     return ML_FEAT_OK;
 }
