@@ -92,6 +92,24 @@ class FeatureConfig:
             out += [f"{ch}_band_{lo:g}_{hi:g}hz" for lo, hi in self.bands]
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data (JSON-ready) for ``mlrt.dsp_features.Features`` on a device;
+        with bands it carries the float32 DFT tables, so the device uses exactly the same ones."""
+        d: dict[str, Any] = {
+            "window": int(self.window),
+            "n_axes": int(self.n_axes),
+            "stats": list(self.stats),
+            "magnitude": bool(self.magnitude),
+        }
+        if self.bands:
+            cos_t, sin_t = dft_tables(int(self.window))
+            d["sr"] = float(self.sr or 0)
+            d["bands"] = [list(b) for b in self.bands]
+            d["bins"] = [list(b) for b in self.band_bins()]
+            d["cos"] = [float(v) for v in cos_t]
+            d["sin"] = [float(v) for v in sin_t]
+        return d
+
     def band_bins(self) -> list[tuple[int, int]]:
         """FFT bins [lo, hi) of each band: the bins k with lo <= k*sr/window < hi."""
         n = int(self.window)
