@@ -195,4 +195,8 @@ def test_package_json_lists_every_module() -> None:
     import json
 
     shipped = json.loads((mpy.RUNTIME_DIR / "package.json").read_text())
-    assert shipped == deploy.package_json()
+    listed = {dest for dest, _ in shipped["urls"]}
+    assert {"mlrt/__init__.py", "mlrt/_reader.py", "mlrt/trees.py", "mlrt/_fast.py"} <= listed
+    for dest, url in shipped["urls"]:
+        assert dest == url and (mpy.RUNTIME_DIR / url).is_file(), url
+    assert shipped["version"] == deploy.mlrt_version()
