@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from microlearn.errors import ModelFileError
 from microlearn.ir import TreeEnsemble
+from microlearn.ir.trees import unique_rows
 
 MAGIC = b"MLMF"
 VERSION_MAJOR = 1
@@ -84,15 +85,6 @@ class Section:
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def _dedup_rows(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(first index of each distinct row, in order of first appearance; new row of every old row)."""
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return first[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64)
-
-
 def _labels_json(ir: TreeEnsemble) -> bytes | None:
     if ir.classes is None:
         return None
@@ -124,7 +116,7 @@ def sections_of(ir: TreeEnsemble) -> list[tuple[bytes, npt.NDArray[Any]]]:
     else:
         v32 = ir.leaf_value[:, 0].astype(np.float32)
         keys = np.stack([v32.view(np.uint32).astype(np.uint64), ir.leaf_value[:, 0].view(np.uint64)], axis=1)
-    keep, row_of = _dedup_rows(keys)
+    keep, row_of = unique_rows(keys)
     right = np.where(is_leaf, row_of[np.where(is_leaf, ir.leaf, 0)], ir.right).astype("<i4")
     out: list[tuple[bytes, npt.NDArray[Any]]] = [
         (b"ROOT", ir.roots.astype("<i4")),

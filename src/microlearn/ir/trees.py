@@ -25,7 +25,7 @@ Semantics (those of scikit-learn, which every backend must reproduce exactly):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,19 @@ def float32_threshold(t: npt.ArrayLike) -> npt.NDArray[np.float32]:
     over = t32.astype(np.float64) > t64
     t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
     return t32
+
+
+def unique_rows(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Distinct rows of a 2-D array, in order of first appearance.
+
+    Returns (index of the first occurrence of each distinct row, the distinct row of every input row).
+    Backends store identical leaf rows once with it; compare bits (view floats as unsigned ints) so that
+    sharing rows changes no output."""
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return first[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64)
 
 
 @dataclass(frozen=True)

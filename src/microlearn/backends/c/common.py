@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +11,7 @@ import numpy.typing as npt
 from microlearn._version import __version__
 from microlearn.errors import InvalidInputError
 from microlearn.ir import TreeEnsemble
+from microlearn.ir.trees import unique_rows
 
 C_KEYWORDS = frozenset(
     """auto break case char const continue default do double else enum extern float for goto if inline int
@@ -151,20 +151,11 @@ class LeafTables:
     row_of_leaf: npt.NDArray[np.int64]
 
 
-def _dedup(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(first leaf of each distinct row in order of first appearance, row of every leaf)."""
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return first[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64)
-
-
 def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
     """Classifier: float64 class probabilities (+ the class of each row for a single tree);
     regressor: float32 values. Rows are compared bit for bit, so sharing them changes no output."""
     if ir.is_classifier:
-        keep, row_of_leaf = _dedup(np.ascontiguousarray(ir.leaf_value).view(np.uint64))
+        keep, row_of_leaf = unique_rows(np.ascontiguousarray(ir.leaf_value).view(np.uint64))
         vals = ir.leaf_value[keep]
         n = int(keep.size)
         rows = ["    {" + ", ".join(f64(v) for v in row) + "}" for row in vals]
@@ -181,7 +172,7 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
             nbytes += 4 * n
         return LeafTables(text, nbytes, n, row_of_leaf)
     v32 = ir.leaf_value[:, 0].astype(np.float32)
-    keep, row_of_leaf = _dedup(v32.view(np.uint32).reshape(-1, 1))
+    keep, row_of_leaf = unique_rows(v32.view(np.uint32).reshape(-1, 1))
     n = int(keep.size)
     literals = [f32(v) for v in v32[keep]]
     text = f"static const float {name}_leaf_value[{n}] = {{\n" + array_lines(literals, 6) + "\n};\n"
