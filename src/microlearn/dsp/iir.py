@@ -333,3 +333,37 @@ def interval_samples(interval: float | None, sr: float, n_total: int) -> int:
             f"interval must be a positive number of seconds (>= 1 sample); got {interval!r}"
         )
     return int(n)
+
+
+# ---------------------------------------------------------------------------------------------- C constants
+def sos_c(name: str, sos: Any) -> str:
+    """``static const float NAME_sos[]`` (scipy layout, float32) and ``#define NAME_UPPER_N_SECTIONS``."""
+    from microlearn.backends.c.common import array_lines, check_c_name, f32
+
+    check_c_name(name)
+    s = check_sos(sos)
+    vals = [f32(v) for v in s.astype(np.float32).ravel()]
+    return (
+        f"#define {name.upper()}_N_SECTIONS {s.shape[0]}\n"
+        f"static const float {name}_sos[{s.size}] = {{\n{array_lines(vals, per_line=6)}\n}};\n"
+    )
+
+
+def slm_c_config(
+    name: str,
+    sr: float,
+    weighting: str = "A",
+    time_weighting: str = "fast",
+    sensitivity_dbfs: float | None = None,
+) -> str:
+    """C constants for ``ml_slm_init(&m, NAME_sos, NAME_N_SECTIONS, NAME_ALPHA, NAME_OFFSET_DB)``."""
+    from microlearn.backends.c.common import f32
+
+    m = SoundLevelMeter(sr, weighting, time_weighting, sensitivity_dbfs)
+    up = name.upper()
+    return (
+        f"/* {name}: {str(weighting).upper()}-weighting at {float(sr):g} Hz, {time_weighting} time weighting, "
+        f"{'dBFS' if sensitivity_dbfs is None else f'dB SPL (sensitivity {sensitivity_dbfs:g} dBFS)'} */\n"
+        + sos_c(name, m.sos)
+        + f"#define {up}_ALPHA {f32(m.alpha)}\n#define {up}_OFFSET_DB {f32(m.offset_db)}\n"
+    )
