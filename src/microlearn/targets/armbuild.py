@@ -1,0 +1,344 @@
+"""Cross-compile C for a Cortex-M CPU the way firmware is built, with the shipped bare-metal harness.
+
+``arm-none-eabi-gcc -Os -ffunction-sections -fdata-sections``, linked with ``--gc-sections`` against
+newlib-nano, the harness start-up code and linker script (``harness/``). Images are cached by content
+hash under the user cache dir (``$MICROLEARN_CACHE_DIR`` overrides it), next to the host libraries.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from microlearn import host
+from microlearn.errors import CompileError, InvalidInputError, ToolchainError
+
+HARNESS_DIR = Path(__file__).parent / "harness"
+GCC = "arm-none-eabi-gcc"
+APT_HINT = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi"
+
+GLUE_FILE = "ml_bench_glue.c"
+RAM_BASE = 0x20000000
+
+COMMON_CFLAGS = (
+    "-std=c99",
+    "-Os",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-mthumb",
+    "-Wall",
+    "-Wextra",
+    "-fstack-usage",
+)
+LDFLAGS = ("--specs=nano.specs", "-nostartfiles", "-Wl,--gc-sections")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """A CPU a model can be measured on."""
+
+    name: str
+    gcc_flags: tuple[str, ...]
+    unicorn_model: str  # name of the UC_CPU_ARM_* constant
+    qemu_machine: str | None  # a QEMU board with this core and the harness's memory map, if any
+    description: str
+
+
+CPUS: dict[str, Cpu] = {
+    "cortex-m4f": Cpu(
+        "cortex-m4f",
+        ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+        "UC_CPU_ARM_CORTEX_M4",
+        "mps2-an386",
+        "Cortex-M4 with single-precision FPU (ARMv7E-M, hard float)",
+    ),
+    "cortex-m0plus": Cpu(
+        "cortex-m0plus",
+        ("-mcpu=cortex-m0plus", "-mfloat-abi=soft"),
+        "UC_CPU_ARM_CORTEX_M0",
+        None,
+        "Cortex-M0+ (ARMv6-M, no FPU: float arithmetic in libgcc)",
+    ),
+}
+ALIASES = {
+    "m4f": "cortex-m4f",
+    "m0plus": "cortex-m0plus",
+    "cortex-m0+": "cortex-m0plus",
+    "m0+": "cortex-m0plus",
+}
+
+
+def get_cpu(name: str) -> Cpu:
+    key = ALIASES.get(name.lower(), name.lower())
+    cpu = CPUS.get(key)
+    if cpu is None:
+        raise InvalidInputError(
+            f"unknown CPU {name!r}; choose one of {sorted(CPUS)} (aliases {sorted(ALIASES)})"
+        )
+    return cpu
+
+
+def find_gcc() -> str:
+    path = shutil.which(GCC)
+    if path is None:
+        raise ToolchainError(
+            f"{GCC} not found: install the Arm bare-metal toolchain "
+            f"(Debian/Ubuntu: apt-get install {APT_HINT}) or run scripts/setup.sh"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _gcc_identity(gcc: str) -> str:
+    out = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.splitlines()[0] if out.stdout else gcc
+
+
+def targets_cache_dir() -> Path:
+    path = host.cache_dir().parent / "targets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class ObjectSizes:
+    text: int = 0
+    rodata: int = 0
+    data: int = 0
+    bss: int = 0
+
+    @property
+    def flash(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss
+
+
+@dataclass
+class Image:
+    """A linked ELF and what the build said about it."""
+
+    cpu: Cpu
+    elf: Path
+    map_file: Path
+    objects: dict[str, ObjectSizes]  # per input object (archive members as "libc_nano.a(lib_a-memcpy.o)")
+    members: list[str]  # archive members the linker pulled in
+    stack_usage: dict[str, int]  # function -> static frame bytes (-fstack-usage), glue and user objects
+    section_flash: int  # bytes the image occupies in flash (all loaded sections)
+    section_ram: int  # .data + .bss
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _runtime_headers() -> list[str]:
+    return [f"{h.name}\0{h.read_text()}" for h in sorted(host.RUNTIME_C_DIR.glob("*.h"))]
+
+
+def _harness_files() -> list[str]:
+    return [f"{p.name}\0{p.read_text()}" for p in sorted(HARNESS_DIR.iterdir()) if p.is_file()]
+
+
+def build_image(
+    sources: Mapping[str, str],
+    glue: str,
+    cpu: str | Cpu,
+    *,
+    main: str = "ml_bench_main.c",
+    include_dirs: Sequence[str | Path] = (),
+    cflags: Sequence[str] = (),
+) -> Image:
+    """Compile ``sources`` (file name -> text; ``.c`` files are compiled, the rest are headers beside them)
+    and ``glue`` (C text defining ``void ml_bench_entry(const void *in, void *out)``) with the harness into
+    an ELF for ``cpu``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU). Cached."""
+    c = cpu if isinstance(cpu, Cpu) else get_cpu(cpu)
+    gcc = find_gcc()
+    if GLUE_FILE in sources:
+        raise InvalidInputError(f"{GLUE_FILE} is the glue's file name; rename that source")
+    incs = [str(host.RUNTIME_C_DIR), *(str(d) for d in include_dirs)]
+    extra_headers = [
+        f"{h}\0{h.read_text()}" for d in include_dirs for h in sorted(Path(d).glob("*.h")) if Path(d).is_dir()
+    ]
+    key = host.content_key(
+        "armimage-1",
+        _gcc_identity(gcc),
+        c.name,
+        "\0".join(c.gcc_flags),
+        "\0".join(cflags),
+        main,
+        "\0".join(incs),
+        *_harness_files(),
+        *_runtime_headers(),
+        *extra_headers,
+        glue,
+        *(f"{n}\0{t}" for n, t in sorted(sources.items())),
+    )
+    out = targets_cache_dir() / key
+    if not (out / "info.json").exists():
+        _build_into(out, gcc, c, sources, glue, main, incs, cflags)
+    return _load_image(c, out)
+
+
+def _build_into(
+    out: Path,
+    gcc: str,
+    cpu: Cpu,
+    sources: Mapping[str, str],
+    glue: str,
+    main: str,
+    incs: Sequence[str],
+    cflags: Sequence[str],
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="microlearn-arm-") as tmp:
+        t = Path(tmp)
+        for name, text in sources.items():
+            (t / name).write_text(text)
+        (t / GLUE_FILE).write_text(glue)
+        c_files = [n for n in sorted(sources) if n.endswith(".c")] + [GLUE_FILE]
+        harness_c = [str(HARNESS_DIR / "ml_bench_startup.c"), str(HARNESS_DIR / main)]
+        inc_flags = [f"-I{t}", f"-I{HARNESS_DIR}", *(f"-I{d}" for d in incs)]
+        flags = [*COMMON_CFLAGS, *cpu.gcc_flags, *cflags]
+        cmd = [gcc, *flags, *inc_flags, "-c", *c_files, *harness_c]
+        _run(cmd, t, "compiling for " + cpu.name)
+        objs = [Path(f).with_suffix(".o").name for f in c_files + harness_c]
+        cmd = [
+            gcc,
+            *cpu.gcc_flags,
+            "-mthumb",
+            *LDFLAGS,
+            f"-T{HARNESS_DIR / 'ml_bench.ld'}",
+            "-Wl,-Map=image.map",
+            "-o",
+            "image.elf",
+            *objs,
+            "-lm",
+        ]
+        _run(cmd, t, "linking for " + cpu.name)
+        stack: dict[str, int] = {}
+        for f in c_files:
+            su = t / Path(f).with_suffix(".su").name
+            if su.exists():
+                stack.update(_parse_su(su.read_text()))
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out.parent))
+        shutil.copyfile(t / "image.elf", staging / "image.elf")
+        shutil.copyfile(t / "image.map", staging / "image.map")
+        (staging / "info.json").write_text(json.dumps({"stack_usage": stack}, sort_keys=True))
+        try:
+            os.replace(staging, out)  # atomic: parallel workers never see half an image
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another worker built it first
+            if not (out / "info.json").exists():
+                raise
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise CompileError(f"{what} failed:\n$ {' '.join(cmd)}\n{res.stderr}{res.stdout}")
+
+
+def _parse_su(text: str) -> dict[str, int]:
+    """``file:line:col:function<TAB>bytes<TAB>static`` lines -> {function: bytes}."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[1].strip().isdigit():
+            out[parts[0].rsplit(":", 1)[-1]] = int(parts[1])
+    return out
+
+
+def _load_image(cpu: Cpu, out: Path) -> Image:
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    info = json.loads((out / "info.json").read_text())
+    objects, members = parse_map((out / "image.map").read_text())
+    flash = ram = 0
+    with open(out / "image.elf", "rb") as f:
+        elf = ELFFile(f)
+        for s in elf.iter_sections():
+            if not s["sh_flags"] & SH_FLAGS.SHF_ALLOC or s["sh_size"] == 0:
+                continue
+            if s["sh_type"] != "SHT_NOBITS":
+                flash += s["sh_size"]
+            if s["sh_addr"] >= RAM_BASE:
+                ram += s["sh_size"]
+    return Image(
+        cpu=cpu,
+        elf=out / "image.elf",
+        map_file=out / "image.map",
+        objects=objects,
+        members=members,
+        stack_usage={k: int(v) for k, v in info["stack_usage"].items()},
+        section_flash=flash,
+        section_ram=ram,
+    )
+
+
+_SECTION_LINE = re.compile(r"^ (\.[\w.$]+|COMMON)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+_NAME_ONLY = re.compile(r"^ (\.[\w.$]+|COMMON)\s*$")
+
+
+def _object_name(path: str) -> str:
+    path = path.strip()
+    m = re.match(r"^(.*\.a)\((.*)\)$", path)
+    if m:
+        return f"{Path(m.group(1)).name}({m.group(2)})"
+    return Path(path).name
+
+
+def _kind(section: str, output: str) -> str | None:
+    if output == ".bss" or section.startswith((".bss", "COMMON")):
+        return "bss"
+    if output == ".data" or section.startswith(".data"):
+        return "data"
+    if section.startswith(".rodata") or output == ".rodata":
+        return "rodata"
+    if output in (".text", ".ARM.exidx", ".ARM.extab", ".init_array", ".fini_array", ".preinit_array"):
+        return "text"
+    return None
+
+
+def parse_map(text: str) -> tuple[dict[str, ObjectSizes], list[str]]:
+    """From a GNU ld map: sizes of the kept input sections per object, and the archive members pulled in."""
+    members: list[str] = []
+    if "Archive member included" in text:
+        block = text.split("Archive member included", 1)[1].split("\n\n", 2)
+        body = block[1] if len(block) > 1 else ""
+        for line in body.splitlines():
+            if line and not line[0].isspace():
+                members.append(_object_name(line))
+    body = text.split("Linker script and memory map", 1)[-1]
+    sizes: dict[str, dict[str, int]] = {}
+    output = ""
+    pending: str | None = None
+    for line in body.splitlines():
+        if line.startswith("."):
+            output = line.split()[0]
+            continue
+        m = _SECTION_LINE.match(line)
+        if m:
+            name = m.group(1) or pending or ""
+            pending = None
+            size = int(m.group(3), 16)
+            where = m.group(4)
+            if size == 0 or where.startswith(("load address", "*fill*")) or not name:
+                continue
+            kind = _kind(name, output)
+            if kind is None:
+                continue
+            d = sizes.setdefault(_object_name(where), {})
+            d[kind] = d.get(kind, 0) + size
+            continue
+        n = _NAME_ONLY.match(line)
+        pending = n.group(1) if n else None
+    objects = {k: ObjectSizes(**v) for k, v in sizes.items()}
+    return objects, members

@@ -1,0 +1,39 @@
+/* microlearn bench harness, QEMU variant: run ml_bench_entry over the rows in ml_bench_rows and print
+ * each output as one line of hex through Arm semihosting, then exit. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_bench.h"
+
+extern const uint8_t ml_bench_rows[];
+extern const uint32_t ml_bench_n_rows, ml_bench_in_size, ml_bench_out_size;
+
+static inline uint32_t ml_semihost(uint32_t op, const void *arg) {
+    register uint32_t r0 __asm("r0") = op;
+    register const void *r1 __asm("r1") = arg;
+    __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+int main(void) {
+    static const char hex[] = "0123456789abcdef";
+    char line[2u * 256u + 2u];
+    for (uint32_t r = 0; r < ml_bench_n_rows; ++r) {
+        const uint8_t *row = ml_bench_rows + (size_t)r * ml_bench_in_size;
+        for (uint32_t i = 0; i < ml_bench_in_size; ++i) {
+            ml_bench_in[i] = row[i];
+        }
+        ml_bench_entry(ml_bench_in, ml_bench_out);
+        uint32_t n = ml_bench_out_size < 256u ? ml_bench_out_size : 256u;
+        for (uint32_t i = 0; i < n; ++i) {
+            line[2u * i] = hex[ml_bench_out[i] >> 4];
+            line[2u * i + 1u] = hex[ml_bench_out[i] & 15u];
+        }
+        line[2u * n] = '\n';
+        line[2u * n + 1u] = '\0';
+        (void)ml_semihost(0x04u, line); /* SYS_WRITE0 */
+    }
+    /* SYS_EXIT; on AArch32 r1 holds the reason itself: ADP_Stopped_ApplicationExit */
+    (void)ml_semihost(0x18u, (const void *)(uintptr_t)0x20026u);
+    ml_bench_halt();
+}
