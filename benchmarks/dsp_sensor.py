@@ -88,7 +88,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = [rng.standard_normal(N).astype(np.float32).tobytes() for _ in range(3)]
     cfg = F.FeatureConfig(window=128, n_axes=3)
-    W = (rng.standard_normal((3, 128, 3)) + [0, 0, 9.81]).astype(np.float32)
+    W = (rng.standard_normal((3, 128, 3)) + np.array([0.0, 0.0, 9.81])).astype(np.float32)
     ref = F.compute(cfg, W)
     cfg_b = F.FeatureConfig(window=128, n_axes=3, sr=50.0, bands=((0.5, 3.0), (3.0, 8.0), (8.0, 20.0)))
     ref_b = F.compute(cfg_b, W)

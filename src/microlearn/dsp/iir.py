@@ -362,7 +362,8 @@ def slm_c_config(
     m = SoundLevelMeter(sr, weighting, time_weighting, sensitivity_dbfs)
     up = name.upper()
     return (
-        f"/* {name}: {str(weighting).upper()}-weighting at {float(sr):g} Hz, {time_weighting} time weighting, "
+        f"/* {name}: {str(weighting).upper()}-weighting at {float(sr):g} Hz, "
+        f"{time_weighting} time weighting, "
         f"{'dBFS' if sensitivity_dbfs is None else f'dB SPL (sensitivity {sensitivity_dbfs:g} dBFS)'} */\n"
         + sos_c(name, m.sos)
         + f"#define {up}_ALPHA {f32(m.alpha)}\n#define {up}_OFFSET_DB {f32(m.offset_db)}\n"
