@@ -42,7 +42,7 @@ def thumb_instruction_count(code: bytes) -> int:
 class Emulator:
     """One unicorn instance for one image; call :meth:`run` as often as needed."""
 
-    def __init__(self, image: Image) -> None:
+    def __init__(self, image: Image, *, max_instructions: int = MAX_INSTRUCTIONS) -> None:
         uc_mod: Any = importlib.import_module("unicorn")
         arm_const: Any = importlib.import_module("unicorn.arm_const")
         from elftools.elf.elffile import ELFFile
@@ -83,7 +83,7 @@ class Emulator:
             raise ToolchainError(f"{image.elf} lacks harness symbol {e}: was it built by build_image?") from e
         self._blocks: dict[tuple[int, int], int] = {}
         self._count = 0
-        self._limit = MAX_INSTRUCTIONS
+        self._limit = max_instructions
         uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._on_block)
         # start-up code, as on the CPU: up to main
         uc.reg_write(A.UC_ARM_REG_SP, self.stack_top)
