@@ -246,3 +246,16 @@ def test_cli_report(models: dict[str, object], tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert rc == 0
     assert "cortex-m0plus" in out and "100.00%" in out and "soft-float" in out
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_native_and_python_block_hooks_count_the_same(models: dict[str, object], cpu: str) -> None:
+    model = microlearn.convert(models["rfc"], method="table")
+    image = build_image({"m.h": model.to_c("m")}, cortexm.model_glue("m.h", "m", "classifier"), cpu)
+    inputs = [r.tobytes() for r in ROWS[:20]]
+    fast, slow = Emulator(image, native=True), Emulator(image, native=False)
+    out_f, n_f = fast.run(inputs, 4)
+    out_s, n_s = slow.run(inputs, 4)
+    assert out_f == out_s
+    np.testing.assert_array_equal(n_f, n_s)
+    assert fast.peak_stack() == slow.peak_stack() > 0

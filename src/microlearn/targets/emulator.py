@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from microlearn.errors import InvalidInputError, ToolchainError
 from microlearn.targets.armbuild import Image
+from microlearn.targets.blockcount import NativeBlockCounter
 
 FLASH = (0x00000000, 0x00400000)
 RAM = (0x20000000, 0x00400000)
@@ -42,7 +43,11 @@ def thumb_instruction_count(code: bytes) -> int:
 class Emulator:
     """One unicorn instance for one image; call :meth:`run` as often as needed."""
 
-    def __init__(self, image: Image, *, max_instructions: int = MAX_INSTRUCTIONS) -> None:
+    def __init__(
+        self, image: Image, *, max_instructions: int = MAX_INSTRUCTIONS, native: bool | None = None
+    ) -> None:
+        """``native``: count with the C hook (True), the Python hook (False), or the C hook when the host
+        compiler is there (None)."""
         uc_mod: Any = importlib.import_module("unicorn")
         arm_const: Any = importlib.import_module("unicorn.arm_const")
         from elftools.elf.elffile import ELFFile
@@ -56,12 +61,18 @@ class Emulator:
         uc.ctl_set_cpu_model(getattr(A, image.cpu.unicorn_model))
         for base, size in (FLASH, RAM, PPB):
             uc.mem_map(base, size)
+        flash = bytearray()
         with open(image.elf, "rb") as f:
             elf = ELFFile(f)
             for seg in elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD" or seg["p_filesz"] == 0:
                     continue
-                uc.mem_write(seg["p_paddr"], seg.data())  # load image (flash); reset copies .data
+                addr, data = int(seg["p_paddr"]), seg.data()
+                uc.mem_write(addr, data)  # load image (flash); reset copies .data
+                if addr + len(data) <= FLASH[0] + FLASH[1]:
+                    end = addr - FLASH[0] + len(data)
+                    flash.extend(bytes(max(0, end - len(flash))))
+                    flash[addr - FLASH[0] : end] = data
             syms = {}
             symtab = elf.get_section_by_name(".symtab")
             if not isinstance(symtab, SymbolTableSection):
@@ -84,7 +95,15 @@ class Emulator:
         self._blocks: dict[tuple[int, int], int] = {}
         self._count = 0
         self._limit = max_instructions
-        uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._on_block)
+        self._native: NativeBlockCounter | None = None
+        if native is not False:
+            try:
+                self._native = NativeBlockCounter(uc, bytes(flash), FLASH[0], max_instructions)
+            except (ToolchainError, ImportError, AttributeError):
+                if native:
+                    raise
+        if self._native is None:
+            uc.hook_add(uc_mod.UC_HOOK_BLOCK, self._on_block)
         # start-up code, as on the CPU: up to main
         uc.reg_write(A.UC_ARM_REG_SP, self.stack_top)
         self._call(reset, self._main, "the reset handler")
@@ -104,6 +123,8 @@ class Emulator:
         uc_mod: Any = importlib.import_module("unicorn")
 
         self._count = 0
+        if self._native is not None:
+            self._native.reset()
         try:
             self._uc.emu_start(start | 1, until)
         except uc_mod.UcError as e:
@@ -112,6 +133,10 @@ class Emulator:
                 f"{what} faulted on the emulated {self.image.cpu.name} at pc=0x{pc:08x}: {e} "
                 "(an out-of-bounds access or an unsupported instruction in the measured C)"
             ) from e
+        if self._native is not None:
+            if self._native.uncounted:
+                raise ToolchainError(f"{what} ran code outside flash; its instructions cannot be counted")
+            self._count = self._native.count
         pc = self._uc.reg_read(self._A.UC_ARM_REG_PC)
         if pc & ~1 != until:
             raise ToolchainError(
