@@ -224,14 +224,17 @@ def test_verify_on_both_cpus(models: dict[str, object]) -> None:
     assert "cortex-m4f" in str(report)
 
 
-def test_qemu_agrees_with_unicorn(models: dict[str, object]) -> None:
-    """Outputs and per-call instruction counts from QEMU's mps2-an386 equal the emulator's."""
+@pytest.mark.parametrize("cpu", CPUS)
+def test_qemu_agrees_with_unicorn(models: dict[str, object], cpu: str) -> None:
+    """Outputs and per-call instruction counts from QEMU (mps2-an386: Cortex-M4, microbit: Cortex-M0)
+    equal the emulator's."""
     model = microlearn.convert(models["rfc"], method="table")
     src = {"mlmodel.h": model.to_c("mlmodel")}
     glue = cortexm.model_glue("mlmodel.h", "mlmodel", "classifier")
     inputs = [r.tobytes() for r in ROWS[::2].astype("<f4")]
-    q = run_qemu(src, glue, inputs, 4, cpu="cortex-m4f")
-    u = cortexm.measure(src, glue, "cortex-m4f", inputs, 4)
+    q = run_qemu(src, glue, inputs, 4, cpu=cpu)
+    u = cortexm.measure(src, glue, cpu, inputs, 4)
+    assert len(q.outputs) == len(inputs)
     assert q.outputs == [bytes(r) for r in u.outputs]
     np.testing.assert_array_equal(q.instructions, u.extra["instructions"])
 

@@ -48,8 +48,9 @@ class Cpu:
     name: str
     gcc_flags: tuple[str, ...]
     unicorn_model: str  # name of the UC_CPU_ARM_* constant
-    qemu_machine: str | None  # a QEMU board with this core and the harness's memory map, if any
+    qemu_machine: str | None  # a QEMU board with this core (the QEMU check), if any
     description: str
+    qemu_ldscript: str = "ml_bench.ld"  # the harness memory map that fits that board
 
 
 CPUS: dict[str, Cpu] = {
@@ -64,8 +65,9 @@ CPUS: dict[str, Cpu] = {
         "cortex-m0plus",
         ("-mcpu=cortex-m0plus", "-mfloat-abi=soft"),
         "UC_CPU_ARM_CORTEX_M0",
-        None,
+        "microbit",
         "Cortex-M0+ (ARMv6-M, no FPU: float arithmetic in libgcc)",
+        "ml_bench_microbit.ld",
     ),
 }
 ALIASES = {
@@ -153,12 +155,14 @@ def build_image(
     cpu: str | Cpu,
     *,
     main: str = "ml_bench_main.c",
+    ldscript: str = "ml_bench.ld",
     include_dirs: Sequence[str | Path] = (),
     cflags: Sequence[str] = (),
 ) -> Image:
     """Compile ``sources`` (file name -> text; ``.c`` files are compiled, the rest are headers beside them)
     and ``glue`` (C text defining ``void ml_bench_entry(const void *in, void *out)``) with the harness into
-    an ELF for ``cpu``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU). Cached."""
+    an ELF for ``cpu``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU), ``ldscript`` the
+    harness memory map (``ml_bench.ld``; ``cpu.qemu_ldscript`` for QEMU). Cached."""
     c = cpu if isinstance(cpu, Cpu) else get_cpu(cpu)
     gcc = find_gcc()
     if GLUE_FILE in sources:
@@ -174,6 +178,7 @@ def build_image(
         "\0".join(c.gcc_flags),
         "\0".join(cflags),
         main,
+        ldscript,
         "\0".join(incs),
         *_harness_files(),
         *_runtime_headers(),
@@ -183,7 +188,7 @@ def build_image(
     )
     out = targets_cache_dir() / key
     if not (out / "info.json").exists():
-        _build_into(out, gcc, c, sources, glue, main, incs, cflags)
+        _build_into(out, gcc, c, sources, glue, main, ldscript, incs, cflags)
     return _load_image(c, out)
 
 
@@ -194,6 +199,7 @@ def _build_into(
     sources: Mapping[str, str],
     glue: str,
     main: str,
+    ldscript: str,
     incs: Sequence[str],
     cflags: Sequence[str],
 ) -> None:
@@ -214,7 +220,8 @@ def _build_into(
             *cpu.gcc_flags,
             "-mthumb",
             *LDFLAGS,
-            f"-T{HARNESS_DIR / 'ml_bench.ld'}",
+            f"-L{HARNESS_DIR}",
+            f"-T{HARNESS_DIR / ldscript}",
             "-Wl,-Map=image.map",
             "-o",
             "image.elf",

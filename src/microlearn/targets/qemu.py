@@ -135,7 +135,7 @@ def run_qemu(
     """Run ``ml_bench_entry`` over ``inputs`` in QEMU; outputs and instructions per call."""
     c = get_cpu(cpu)
     if c.qemu_machine is None:
-        raise InvalidInputError(f"no QEMU board for {c.name}; QEMU runs: cortex-m4f (mps2-an386)")
+        raise InvalidInputError(f"no QEMU board for {c.name}")
     if not 0 < out_size <= 256:
         raise InvalidInputError("the QEMU harness prints 1 to 256 output bytes per call")
     sizes = {len(b) for b in inputs}
@@ -146,7 +146,7 @@ def run_qemu(
         raise ToolchainError(f"{QEMU} not found: install it (Debian/Ubuntu: apt-get install qemu-system-arm)")
     srcs = dict(sources)
     srcs["ml_bench_rows.c"] = _rows_c(inputs, sizes.pop(), out_size)
-    image = build_image(srcs, glue, c, main="ml_bench_semihost.c")
+    image = build_image(srcs, glue, c, main="ml_bench_semihost.c", ldscript=c.qemu_ldscript)
     entry = _symbol(image.elf, "ml_bench_entry")
     ret = _return_address(image.elf, _symbol(image.elf, "main"), entry)
     with tempfile.TemporaryDirectory(prefix="microlearn-qemu-") as tmp:
