@@ -169,6 +169,8 @@ def test_bad_arguments() -> None:
         get_cpu("cortex-m55")
     with pytest.raises(InvalidInputError, match="2-D"):
         cortexm.measure_model(TINY_H, "tiny.h", "tiny", "classifier", np.zeros(3), "m4f")
+    with pytest.raises(InvalidInputError, match="takes 2 features"):
+        cortexm.measure_model(TINY_H, "tiny.h", "tiny", "classifier", np.zeros((2, 3)), "m4f")
     with pytest.raises(InvalidInputError, match="kind"):
         cortexm.model_glue("tiny.h", "tiny", "ranker")  # type: ignore[arg-type]
 

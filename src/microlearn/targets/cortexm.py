@@ -13,6 +13,7 @@ the peak stack of one call (painted stack). Static frame sizes (``-fstack-usage`
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -197,6 +198,9 @@ def measure_model(
     """Run a generated tree model (``NAME_predict``) over the rows of ``X`` on the emulated ``cpu``.
     ``outputs``: class indices (int32) for a classifier, float32 values for a regressor."""
     X32 = _rows(X)
+    m = re.search(rf"^#define {re.escape(name.upper())}_N_FEATURES (\d+)", c_header_text, re.MULTILINE)
+    if m is not None and X32.shape[1] != int(m.group(1)):
+        raise InvalidInputError(f"X has {X32.shape[1]} columns; the model {name} takes {m.group(1)} features")
     glue = model_glue(header_name, name, kind)
     run = measure({header_name: c_header_text}, glue, cpu, [r.tobytes() for r in X32], 4)
     dtype = "<i4" if kind == "classifier" else "<f4"
