@@ -26,6 +26,9 @@ GCC = "arm-none-eabi-gcc"
 APT_HINT = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi"
 
 GLUE_FILE = "ml_bench_glue.c"
+GLUE_OBJECT = "ml_bench_glue.o"
+HARNESS_SOURCES = ("ml_bench_startup.c", "ml_bench_main.c", "ml_bench_semihost.c", "ml_bench.h")
+HARNESS_OBJECTS = ("ml_bench_startup.o", "ml_bench_main.o", "ml_bench_semihost.o", "ml_bench_rows.o")
 RAM_BASE = 0x20000000
 
 COMMON_CFLAGS = (
@@ -165,8 +168,9 @@ def build_image(
     harness memory map (``ml_bench.ld``; ``cpu.qemu_ldscript`` for QEMU). Cached."""
     c = cpu if isinstance(cpu, Cpu) else get_cpu(cpu)
     gcc = find_gcc()
-    if GLUE_FILE in sources:
-        raise InvalidInputError(f"{GLUE_FILE} is the glue's file name; rename that source")
+    taken = [n for n in sources if n in (GLUE_FILE, *HARNESS_SOURCES)]
+    if taken:
+        raise InvalidInputError(f"source names {taken} are the harness's; rename those sources")
     incs = [str(host.RUNTIME_C_DIR), *(str(d) for d in include_dirs)]
     extra_headers = [
         f"{h}\0{h.read_text()}" for d in include_dirs for h in sorted(Path(d).glob("*.h")) if Path(d).is_dir()

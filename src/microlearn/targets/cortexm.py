@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +23,17 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import InvalidInputError
-from microlearn.targets.armbuild import ALIASES, CPUS, Cpu, Image, ObjectSizes, build_image, get_cpu
+from microlearn.targets.armbuild import (
+    ALIASES,
+    CPUS,
+    GLUE_OBJECT,
+    HARNESS_OBJECTS,
+    Cpu,
+    Image,
+    ObjectSizes,
+    build_image,
+    get_cpu,
+)
 from microlearn.targets.base import TargetRun
 from microlearn.targets.emulator import Emulator
 
@@ -52,49 +63,58 @@ void ml_bench_entry(const void *in, void *out) {
 """
 
 
+@dataclass
 class SizeReport:
     """What the measured code costs in flash and static RAM, and where it comes from."""
 
-    def __init__(self, image: Image, baseline: Image) -> None:
-        own = [o for o in image.objects if "(" not in o and not o.startswith("ml_bench_")]
-        own.append("ml_bench_glue.o")
-        pulled = [m for m in image.objects if "(" in m and m not in baseline.objects]
-        base_glue = baseline.objects.get("ml_bench_glue.o", ObjectSizes())
+    code_bytes: int
+    const_bytes: int
+    data_bytes: int
+    bss_bytes: int
+    library_bytes: int  # code, const and data of the library members only the measured image pulls in
+    library_members: dict[str, int]  # "libgcc.a(adddf3.o)" -> flash bytes
+    static_ram_bytes: int
+    image_flash_delta: int  # whole image minus baseline, from the ELF section headers
+    image_ram_delta: int
+    softfloat_double: list[str]
+    softfloat_float: list[str]
 
-        def total(names: Sequence[str], attr: str) -> int:
-            return sum(getattr(image.objects.get(n, ObjectSizes()), attr) for n in names)
-
-        self.code_bytes = total(own, "text") - base_glue.text
-        self.const_bytes = total(own, "rodata") - base_glue.rodata
-        self.library_bytes = total(pulled, "flash")
-        self.data_bytes = total(own, "data") - base_glue.data
-        self.bss_bytes = total(own + pulled, "bss") - base_glue.bss
-        self.flash_bytes = self.code_bytes + self.const_bytes + self.data_bytes + self.library_bytes
-        self.static_ram_bytes = self.data_bytes + total(pulled, "data") + self.bss_bytes
-        self.library_members = {m: image.objects[m].flash for m in pulled}
-        self.image_flash_delta = image.section_flash - baseline.section_flash
-        self.image_ram_delta = image.section_ram - baseline.section_ram
-        syms = _function_symbols(image) - _function_symbols(baseline)
-        self.softfloat_double = sorted(s for s in syms if s.startswith("__aeabi_d"))
-        self.softfloat_float = sorted(s for s in syms if s.startswith("__aeabi_f"))
+    @property
+    def flash_bytes(self) -> int:
+        return self.code_bytes + self.const_bytes + self.data_bytes + self.library_bytes
 
     def as_extra(self) -> dict[str, Any]:
-        return {
-            "code_bytes": self.code_bytes,
-            "const_bytes": self.const_bytes,
-            "data_bytes": self.data_bytes,
-            "bss_bytes": self.bss_bytes,
-            "library_bytes": self.library_bytes,
-            "library_members": dict(self.library_members),
-            "image_flash_delta": self.image_flash_delta,
-            "image_ram_delta": self.image_ram_delta,
-            "softfloat_double": list(self.softfloat_double),
-            "softfloat_float": list(self.softfloat_float),
-        }
+        d = asdict(self)
+        d.pop("static_ram_bytes")
+        return d
 
 
 def attribute_sizes(image: Image, baseline: Image) -> SizeReport:
-    return SizeReport(image, baseline)
+    """Sizes of the glue and user objects plus the library members that only ``image`` pulls in, minus
+    the baseline's (empty) glue, from the linker maps of ``image`` and ``baseline``."""
+    own = [o for o in image.objects if "(" not in o and o not in HARNESS_OBJECTS]
+    pulled = [m for m in image.objects if "(" in m and m not in baseline.objects]
+    base_glue = baseline.objects.get(GLUE_OBJECT, ObjectSizes())
+
+    def total(names: Sequence[str], attr: str) -> int:
+        return sum(getattr(image.objects.get(n, ObjectSizes()), attr) for n in names)
+
+    data = total(own, "data") - base_glue.data
+    bss = total(own + pulled, "bss") - base_glue.bss
+    syms = _function_symbols(image) - _function_symbols(baseline)
+    return SizeReport(
+        code_bytes=total(own, "text") - base_glue.text,
+        const_bytes=total(own, "rodata") - base_glue.rodata,
+        data_bytes=data,
+        bss_bytes=bss,
+        library_bytes=total(pulled, "flash"),
+        library_members={m: image.objects[m].flash for m in pulled},
+        static_ram_bytes=data + total(pulled, "data") + bss,
+        image_flash_delta=image.section_flash - baseline.section_flash,
+        image_ram_delta=image.section_ram - baseline.section_ram,
+        softfloat_double=sorted(s for s in syms if s.startswith("__aeabi_d")),
+        softfloat_float=sorted(s for s in syms if s.startswith("__aeabi_f")),
+    )
 
 
 @functools.lru_cache(maxsize=16)
