@@ -21,6 +21,7 @@ from sklearn.tree import (
 )
 
 import microlearn
+from microlearn.backends.c.common import margin_f32
 from microlearn.verify import regression_bound
 
 METHODS = ["table", "inline"]
@@ -218,16 +219,33 @@ def test_infinities_follow_the_reference_walk() -> None:
     np.testing.assert_array_equal(model.predict_index(rows), model.ir.predict_index(rows))
 
 
+def fast_path_undecided(model: microlearn.Model, X: np.ndarray) -> int:
+    """Rows on which the generated float32 vote leaves the decision to the float64 replay."""
+    ir = model.ir
+    rows = ir.leaf[ir.apply(X)]
+    votes = np.zeros((len(X), ir.n_outputs), dtype=np.float32)
+    for t in range(ir.n_trees):
+        votes += ir.leaf_value[rows[:, t]].astype(np.float32)
+    top = np.sort(votes, axis=1)
+    margin = np.float32(margin_f32(ir.n_trees))
+    return int(np.sum(top[:, -1] - top[:, -2] <= margin)) if ir.n_outputs > 1 else 0
+
+
 def test_forest_ties_decided_like_sklearn() -> None:
-    # tiny data sets make fractional leaves and exact ties between classes frequent
+    # tiny data sets make fractional leaves and exact ties between classes frequent, so the C's
+    # float64 replay of near ties is exercised too
     rng = np.random.default_rng(4)
+    replayed = 0
     for seed in range(15):
         X = rng.integers(0, 3, size=(12, 2)).astype(float)
         y = rng.integers(0, 3, 12)
         est = RandomForestClassifier(n_estimators=6, max_depth=2, random_state=seed).fit(X, y)
         grid = np.array([[a, b] for a in np.arange(-1, 4, 0.5) for b in np.arange(-1, 4, 0.5)])
         for method in METHODS:
-            assert_classifier_exact(est, microlearn.convert(est, method=method), grid)
+            model = microlearn.convert(est, method=method)
+            assert_classifier_exact(est, model, grid)
+        replayed += fast_path_undecided(model, grid)
+    assert replayed > 0
 
 
 def test_hundred_thousand_rows() -> None:

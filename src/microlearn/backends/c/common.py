@@ -179,33 +179,102 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
     return LeafTables(text, 4 * n, n, row_of_leaf)
 
 
-def api_functions(ir: TreeEnsemble, name: str, leaf_of_tree: list[str], n_trees_expr: str) -> str:
-    """The public functions, given a C expression for the leaf row each tree reaches (uses `x`)."""
-    nc = ir.n_outputs
-    if ir.is_classifier:
-        if ir.n_trees == 1:
-            body_pred = f"    return {name}_leaf_class[{leaf_of_tree[0]}];\n"
+def margin_f32(n_trees: int) -> float:
+    """A float32 margin above the largest gap between the float32 vote sums and scikit-learn's float64.
+
+    With T trees and probabilities p <= 1: rounding each p to float32 errs by <= 2**-24 p, each of the
+    T - 1 float32 additions by <= 2**-24 T, and the final subtraction by <= 2**-24 T; float64 errs far
+    less. Two classes' sums can so move towards each other by at most 2 * 2**-24 (T**2 + T) + 2**-24 T.
+    (T + 1)**2 * 2**-22 is above that, so a lead larger than it is a strict lead in float64 too, and
+    dividing both by T keeps it strict."""
+    m = np.float32((n_trees + 1) ** 2 * 2.0**-22)
+    if float(m) < (n_trees + 1) ** 2 * 2.0**-22:
+        m = np.nextafter(m, np.float32(np.inf))
+    return float(m)
+
+
+def vote_tables(ir: TreeEnsemble, name: str, leaves: LeafTables) -> tuple[str, int, bool]:
+    """Per leaf row: its pure class, or -(k + 1) for row k of a float32 table of the other rows."""
+    keep = np.unique(leaves.row_of_leaf, return_index=True)[1]
+    rows = ir.leaf_value[keep[np.argsort(leaves.row_of_leaf[keep])]]
+    votes: list[int] = []
+    f32_rows: list[str] = []
+    for row in rows:
+        nz = np.flatnonzero(row)
+        if nz.size == 1 and row[nz[0]] == 1.0:
+            votes.append(int(nz[0]))
         else:
+            f32_rows.append("    {" + ", ".join(f32(v) for v in row) + "}")
+            votes.append(-len(f32_rows))
+    vtype = "int16_t" if len(f32_rows) < 32767 else "int32_t"
+    text = (
+        f"/* Fast path: per leaf row, its class if pure,\n"
+        f" * else -(k + 1) for row k of {name}_leaf_proba_f32. */\n"
+        f"static const {vtype} {name}_leaf_vote[{len(votes)}] = {{\n"
+        + array_lines([str(v) for v in votes], 16)
+        + "\n};\n"
+    )
+    nbytes = len(votes) * (2 if vtype == "int16_t" else 4)
+    if f32_rows:
+        text += (
+            f"static const float {name}_leaf_proba_f32[{len(f32_rows)}][{ir.n_outputs}] = {{\n"
+            + ",\n".join(f32_rows)
+            + "\n};\n"
+        )
+        nbytes += 4 * len(f32_rows) * ir.n_outputs
+    return text, nbytes, bool(f32_rows)
+
+
+def api_functions(
+    ir: TreeEnsemble, name: str, leaf_of_tree: list[str], leaves: LeafTables
+) -> tuple[str, int]:
+    """The public functions (and the bytes of the tables they add), given a C expression for the leaf
+    row each tree reaches (it may use `x`)."""
+    nc = ir.n_outputs
+    T = ir.n_trees
+    if ir.is_classifier:
+        walks = "".join(f"    rows[{t}] = {leaf};\n" for t, leaf in enumerate(leaf_of_tree))
+        mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
+        text = (
+            f"/* Leaf row each tree reaches for input x. */\n"
+            f"static inline void {name}_leaves(const float *x, int32_t *rows)\n{{\n{walks}}}\n\n"
+            f"/* Class probabilities in float64 from the leaf rows, as scikit-learn computes them. */\n"
+            f"static inline void {name}_proba_rows_f64(const int32_t *rows, double *acc)\n{{\n"
+            f"    int32_t c, t;\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            f"        ml_trees_add_f64(acc, {name}_leaf_proba[rows[t]], {nc});\n    }}\n"
+            f"{mean}}}\n\n"
+        )
+        extra = 0
+        if T == 1:
             body_pred = (
-                f"    double acc[{nc}];\n"
-                f"    {name}_proba_f64(x, acc);\n"
+                f"    int32_t rows[1];\n    {name}_leaves(x, rows);\n    return {name}_leaf_class[rows[0]];\n"
+            )
+        else:
+            votes_text, extra, has_f32 = vote_tables(ir, name, leaves)
+            text = votes_text + "\n" + text
+            table = f"{name}_leaf_proba_f32[0]" if has_f32 else "NULL"
+            body_pred = (
+                f"    int32_t rows[{T}];\n    float votes[{nc}];\n    double acc[{nc}];\n"
+                f"    int32_t c, t, best;\n"
+                f"    {name}_leaves(x, rows);\n"
+                f"    for (c = 0; c < {nc}; c++) {{\n        votes[c] = 0.0f;\n    }}\n"
+                f"    for (t = 0; t < {T}; t++) {{\n"
+                f"        ml_trees_vote_f32(votes, {name}_leaf_vote[rows[t]], {table}, {nc});\n    }}\n"
+                f"    best = ml_argmax_margin_f32(votes, {nc}, {f32(margin_f32(T))});\n"
+                f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
+                f"    {name}_proba_rows_f64(rows, acc);\n"
                 f"    return ml_argmax_f64(acc, {nc});\n"
             )
-        adds = "".join(
-            f"    ml_trees_add_f64(acc, {name}_leaf_proba[{leaf}], {nc});\n" for leaf in leaf_of_tree
-        )
-        mean = (
-            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(ir.n_trees)};\n    }}\n"
-            if ir.n_trees > 1
-            else ""
-        )
-        return (
+        text += (
             f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
             f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
-            f"    int32_t c;\n"
-            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
-            f"{adds}{mean}}}\n\n"
-            f"/* Class index (0..{nc - 1}) of input x. */\n"
+            f"    int32_t rows[{T}];\n    {name}_leaves(x, rows);\n"
+            f"    {name}_proba_rows_f64(rows, acc);\n}}\n\n"
+            f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A float32 vote\n"
+            f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
             f"static inline int32_t {name}_predict(const float *x)\n{{\n{body_pred}}}\n\n"
             f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
             f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
@@ -214,16 +283,18 @@ def api_functions(ir: TreeEnsemble, name: str, leaf_of_tree: list[str], n_trees_
             f"    {name}_proba_f64(x, acc);\n"
             f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
         )
+        return text, extra
     terms = [f"{name}_leaf_value[{leaf}]" for leaf in leaf_of_tree]
-    if ir.n_trees == 1:
+    if T == 1:
         body = f"    return {terms[0]};\n"
     else:
         body = "    float sum = " + terms[0] + ";\n"
         body += "".join(f"    sum += {t};\n" for t in terms[1:])
-        body += f"    return sum / {f32(ir.n_trees)};\n"
+        body += f"    return sum / {f32(T)};\n"
     return (
         f"/* Predicted value for input x. */\n"
-        f"static inline float {name}_predict(const float *x)\n{{\n{body}}}\n"
+        f"static inline float {name}_predict(const float *x)\n{{\n{body}}}\n",
+        0,
     )
 
 

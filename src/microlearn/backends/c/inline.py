@@ -49,12 +49,14 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     for t, root in enumerate(ir.roots):
         subtree_fn(int(root), f"{name}_tree_{t}")
     leaf_exprs = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
+    api, api_bytes = api_functions(ir, name, leaf_exprs, leaves)
     body = (
         leaves.text
         + "\n/* Each tree returns the row of the leaf tables that input x reaches. */\n"
         + "\n".join(functions)
         + "\n"
-        + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
+        + api
     )
-    text = assemble(ir, name, "inline", command, leaves.nbytes, body)
-    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, leaves.nbytes)
+    nbytes = leaves.nbytes + api_bytes
+    text = assemble(ir, name, "inline", command, nbytes, body)
+    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, nbytes)

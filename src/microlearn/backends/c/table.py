@@ -50,7 +50,8 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         "};\n"
     )
     leaf_exprs = [f"ml_trees_leaf(&{name}_model, {t}, x)" for t in range(ir.n_trees)]
-    body = "\n".join(parts) + "\n" + model + "\n" + api_functions(ir, name, leaf_exprs, str(ir.n_trees))
-    const_bytes = node_bytes + leaves.nbytes
+    api, api_bytes = api_functions(ir, name, leaf_exprs, leaves)
+    body = "\n".join(parts) + "\n" + model + "\n" + api
+    const_bytes = node_bytes + leaves.nbytes + api_bytes
     text = assemble(ir, name, "table", command, const_bytes, body)
     return CSource(name, text, "table", ir.kind, ir.n_features, ir.n_outputs, const_bytes)

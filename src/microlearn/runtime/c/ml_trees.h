@@ -134,6 +134,42 @@ static inline void ml_trees_add_f64(double *acc, const double *p, int32_t n)
     }
 }
 
+/* One tree's vote in float32 for the fast path of generated forest classifiers.
+ * vote >= 0: the leaf is pure (probability 1 for class `vote`, exact in any arithmetic);
+ * vote < 0: add row (-vote - 1) of rows_f32 (n floats per row). */
+static inline void ml_trees_vote_f32(float *votes, int32_t vote, const float *rows_f32, int32_t n)
+{
+    if (vote >= 0) {
+        votes[vote] += 1.0f;
+    } else {
+        const float *p = rows_f32 + (int32_t)((-vote - 1) * n);
+        int32_t c;
+        for (c = 0; c < n; c++) {
+            votes[c] += p[c];
+        }
+    }
+}
+
+/* First index of the largest of n floats if it exceeds every other by more than margin, else -1.
+ * Generated code passes a margin larger than the float32 path can err, so a non-negative answer is
+ * scikit-learn's float64 argmax; -1 sends it to the exact float64 replay. */
+static inline int32_t ml_argmax_margin_f32(const float *v, int32_t n, float margin)
+{
+    int32_t best = 0, c;
+    float other = -1.0f;
+    for (c = 1; c < n; c++) {
+        if (v[c] > v[best]) {
+            best = c;
+        }
+    }
+    for (c = 0; c < n; c++) {
+        if (c != best && v[c] > other) {
+            other = v[c];
+        }
+    }
+    return (v[best] - other > margin) ? best : -1;
+}
+
 /* Regressor output. */
 static inline float ml_trees_predict_value(const ml_trees *m, const float *x)
 {
