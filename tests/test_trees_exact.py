@@ -21,7 +21,7 @@ from sklearn.tree import (
 )
 
 import microlearn
-from microlearn.backends.c.common import margin_f32
+from microlearn.backends.c.common import fixed_point_scale, margin_q
 from microlearn.verify import regression_bound
 
 METHODS = ["table", "inline"]
@@ -220,15 +220,15 @@ def test_infinities_follow_the_reference_walk() -> None:
 
 
 def fast_path_undecided(model: microlearn.Model, X: np.ndarray) -> int:
-    """Rows on which the generated float32 vote leaves the decision to the float64 replay."""
+    """Rows on which the generated fixed-point vote leaves the decision to the float64 replay."""
     ir = model.ir
     rows = ir.leaf[ir.apply(X)]
-    votes = np.zeros((len(X), ir.n_outputs), dtype=np.float32)
+    scale = 2.0 ** fixed_point_scale(ir.n_trees)
+    votes = np.zeros((len(X), ir.n_outputs), dtype=np.int64)
     for t in range(ir.n_trees):
-        votes += ir.leaf_value[rows[:, t]].astype(np.float32)
+        votes += np.rint(ir.leaf_value[rows[:, t]] * scale).astype(np.int64)
     top = np.sort(votes, axis=1)
-    margin = np.float32(margin_f32(ir.n_trees))
-    return int(np.sum(top[:, -1] - top[:, -2] <= margin)) if ir.n_outputs > 1 else 0
+    return int(np.sum(top[:, -1] - top[:, -2] <= margin_q(ir.n_trees))) if ir.n_outputs > 1 else 0
 
 
 def test_forest_ties_decided_like_sklearn() -> None:

@@ -179,50 +179,55 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
     return LeafTables(text, 4 * n, n, row_of_leaf)
 
 
-def margin_f32(n_trees: int) -> float:
-    """A float32 margin above the largest gap between the float32 vote sums and scikit-learn's float64.
+def fixed_point_scale(n_trees: int) -> int:
+    """Bits of the fixed-point fast path: probabilities are rounded to multiples of 2**-S, with
+    n_trees * 2**S < 2**31, so the sums of all trees fit a uint32 without overflow."""
+    return min(24, 31 - int(n_trees).bit_length())
 
-    With T trees and probabilities p <= 1: rounding each p to float32 errs by <= 2**-24 p, each of the
-    T - 1 float32 additions by <= 2**-24 T, and the final subtraction by <= 2**-24 T; float64 errs far
-    less. Two classes' sums can so move towards each other by at most 2 * 2**-24 (T**2 + T) + 2**-24 T.
-    (T + 1)**2 * 2**-22 is above that, so a lead larger than it is a strict lead in float64 too, and
-    dividing both by T keeps it strict."""
-    m = np.float32((n_trees + 1) ** 2 * 2.0**-22)
-    if float(m) < (n_trees + 1) ** 2 * 2.0**-22:
-        m = np.nextafter(m, np.float32(np.inf))
-    return float(m)
+
+def margin_q(n_trees: int) -> int:
+    """Fixed-point lead (in units of 2**-S) that makes the fast path's class scikit-learn's class.
+
+    Rounding each tree's probability to a multiple of 2**-S errs by at most half a unit, so each class
+    sum is off by at most T/2 units and a lead of more than T + 1 units is a lead of more than one unit
+    in exact arithmetic. scikit-learn's float64 sums err by less than T**2 * 2**-52 (far below a unit
+    while T < 2**14), so the lead stays strict in float64, and also after dividing by T."""
+    return n_trees + 1
 
 
 def vote_tables(ir: TreeEnsemble, name: str, leaves: LeafTables) -> tuple[str, int, bool]:
-    """Per leaf row: its pure class, or -(k + 1) for row k of a float32 table of the other rows."""
+    """Per leaf row: its class if the row is pure, else -(k + 1) for row k of a fixed-point table."""
     keep = np.unique(leaves.row_of_leaf, return_index=True)[1]
     rows = ir.leaf_value[keep[np.argsort(leaves.row_of_leaf[keep])]]
+    scale = 2.0 ** fixed_point_scale(ir.n_trees)
     votes: list[int] = []
-    f32_rows: list[str] = []
+    q_rows: list[str] = []
     for row in rows:
         nz = np.flatnonzero(row)
         if nz.size == 1 and row[nz[0]] == 1.0:
             votes.append(int(nz[0]))
         else:
-            f32_rows.append("    {" + ", ".join(f32(v) for v in row) + "}")
-            votes.append(-len(f32_rows))
-    vtype = "int16_t" if len(f32_rows) < 32767 else "int32_t"
+            q = np.rint(row * scale).astype(np.int64)
+            q_rows.append("    {" + ", ".join(f"{int(v)}u" for v in q) + "}")
+            votes.append(-len(q_rows))
+    vtype = "int16_t" if len(q_rows) < 32767 else "int32_t"
     text = (
         f"/* Fast path: per leaf row, its class if pure,\n"
-        f" * else -(k + 1) for row k of {name}_leaf_proba_f32. */\n"
+        f" * else -(k + 1) for row k of {name}_leaf_proba_q"
+        f" (probabilities times 2^{fixed_point_scale(ir.n_trees)}). */\n"
         f"static const {vtype} {name}_leaf_vote[{len(votes)}] = {{\n"
         + array_lines([str(v) for v in votes], 16)
         + "\n};\n"
     )
     nbytes = len(votes) * (2 if vtype == "int16_t" else 4)
-    if f32_rows:
+    if q_rows:
         text += (
-            f"static const float {name}_leaf_proba_f32[{len(f32_rows)}][{ir.n_outputs}] = {{\n"
-            + ",\n".join(f32_rows)
+            f"static const uint32_t {name}_leaf_proba_q[{len(q_rows)}][{ir.n_outputs}] = {{\n"
+            + ",\n".join(q_rows)
             + "\n};\n"
         )
-        nbytes += 4 * len(f32_rows) * ir.n_outputs
-    return text, nbytes, bool(f32_rows)
+        nbytes += 4 * len(q_rows) * ir.n_outputs
+    return text, nbytes, bool(q_rows)
 
 
 def api_functions(
@@ -252,17 +257,18 @@ def api_functions(
                 f"    int32_t rows[1];\n    {name}_leaves(x, rows);\n    return {name}_leaf_class[rows[0]];\n"
             )
         else:
-            votes_text, extra, has_f32 = vote_tables(ir, name, leaves)
+            votes_text, extra, has_q = vote_tables(ir, name, leaves)
             text = votes_text + "\n" + text
-            table = f"{name}_leaf_proba_f32[0]" if has_f32 else "NULL"
+            table = f"{name}_leaf_proba_q[0]" if has_q else "NULL"
+            one = f"{2 ** fixed_point_scale(T)}u"
             body_pred = (
-                f"    int32_t rows[{T}];\n    float votes[{nc}];\n    double acc[{nc}];\n"
+                f"    int32_t rows[{T}];\n    uint32_t votes[{nc}];\n    double acc[{nc}];\n"
                 f"    int32_t c, t, best;\n"
                 f"    {name}_leaves(x, rows);\n"
-                f"    for (c = 0; c < {nc}; c++) {{\n        votes[c] = 0.0f;\n    }}\n"
+                f"    for (c = 0; c < {nc}; c++) {{\n        votes[c] = 0u;\n    }}\n"
                 f"    for (t = 0; t < {T}; t++) {{\n"
-                f"        ml_trees_vote_f32(votes, {name}_leaf_vote[rows[t]], {table}, {nc});\n    }}\n"
-                f"    best = ml_argmax_margin_f32(votes, {nc}, {f32(margin_f32(T))});\n"
+                f"        ml_trees_vote_q(votes, {name}_leaf_vote[rows[t]], {table}, {nc}, {one});\n    }}\n"
+                f"    best = ml_argmax_margin_q(votes, {nc}, {margin_q(T)}u);\n"
                 f"    if (best >= 0) {{\n        return best;\n    }}\n"
                 f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
                 f"    {name}_proba_rows_f64(rows, acc);\n"
@@ -273,7 +279,7 @@ def api_functions(
             f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
             f"    int32_t rows[{T}];\n    {name}_leaves(x, rows);\n"
             f"    {name}_proba_rows_f64(rows, acc);\n}}\n\n"
-            f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A float32 vote\n"
+            f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A fixed-point vote\n"
             f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
             f"static inline int32_t {name}_predict(const float *x)\n{{\n{body_pred}}}\n\n"
             f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"

@@ -134,15 +134,15 @@ static inline void ml_trees_add_f64(double *acc, const double *p, int32_t n)
     }
 }
 
-/* One tree's vote in float32 for the fast path of generated forest classifiers.
- * vote >= 0: the leaf is pure (probability 1 for class `vote`, exact in any arithmetic);
- * vote < 0: add row (-vote - 1) of rows_f32 (n floats per row). */
-static inline void ml_trees_vote_f32(float *votes, int32_t vote, const float *rows_f32, int32_t n)
+/* One tree's vote in fixed point for the fast path of generated forest classifiers.
+ * vote >= 0: the leaf is pure, probability 1 (= one) for class `vote`;
+ * vote < 0: add row (-vote - 1) of rows_q (n values per row, probabilities scaled by `one`). */
+static inline void ml_trees_vote_q(uint32_t *votes, int32_t vote, const uint32_t *rows_q, int32_t n, uint32_t one)
 {
     if (vote >= 0) {
-        votes[vote] += 1.0f;
+        votes[vote] += one;
     } else {
-        const float *p = rows_f32 + (int32_t)((-vote - 1) * n);
+        const uint32_t *p = rows_q + (int32_t)((-vote - 1) * n);
         int32_t c;
         for (c = 0; c < n; c++) {
             votes[c] += p[c];
@@ -150,13 +150,13 @@ static inline void ml_trees_vote_f32(float *votes, int32_t vote, const float *ro
     }
 }
 
-/* First index of the largest of n floats if it exceeds every other by more than margin, else -1.
- * Generated code passes a margin larger than the float32 path can err, so a non-negative answer is
- * scikit-learn's float64 argmax; -1 sends it to the exact float64 replay. */
-static inline int32_t ml_argmax_margin_f32(const float *v, int32_t n, float margin)
+/* First index of the largest of n sums if it exceeds every other by more than margin, else -1.
+ * Generated code passes a margin larger than the fixed-point sums can err, so a non-negative answer
+ * is scikit-learn's float64 argmax; -1 sends it to the exact float64 replay. */
+static inline int32_t ml_argmax_margin_q(const uint32_t *v, int32_t n, uint32_t margin)
 {
     int32_t best = 0, c;
-    float other = -1.0f;
+    uint32_t other = 0;
     for (c = 1; c < n; c++) {
         if (v[c] > v[best]) {
             best = c;
@@ -167,7 +167,7 @@ static inline int32_t ml_argmax_margin_f32(const float *v, int32_t n, float marg
             other = v[c];
         }
     }
-    return (v[best] - other > margin) ? best : -1;
+    return (n == 1 || v[best] - other > margin) ? best : -1;
 }
 
 /* Regressor output. */
