@@ -304,6 +304,111 @@ def api_functions(
     )
 
 
+@dataclass(frozen=True)
+class VoteCodes:
+    """Classifier leaves as vote codes: a pure leaf's code is its class (probability 1, exact in any
+    arithmetic); any other leaf's code is -(k + 1) for row k of the tables in ``text``, which hold
+    only such rows (float64 for the exact replay, fixed point for the fast vote, classes for one tree)."""
+
+    code_of_leaf: npt.NDArray[np.int64]
+    text: str
+    nbytes: int
+    n_rows: int
+
+
+def vote_codes(ir: TreeEnsemble, name: str) -> VoteCodes:
+    values = np.ascontiguousarray(ir.leaf_value)
+    pure = (np.count_nonzero(values, axis=1) == 1) & (values.max(axis=1) == 1.0)
+    code = np.argmax(values, axis=1).astype(np.int64)
+    other = np.flatnonzero(~pure)
+    if other.size:
+        first, row = unique_rows(values[other].view(np.uint64))
+        code[other] = -(row + 1)
+        rows = values[other][first]
+        cls = ir.leaf_class[other][first]
+    else:
+        rows = np.zeros((0, ir.n_outputs))
+        cls = np.zeros(0, dtype=np.int32)
+    k, nc = rows.shape[0], ir.n_outputs
+    text, nbytes = "", 0
+    if k:
+        text += (
+            f"static const double {name}_leaf_proba[{k}][{nc}] = {{\n"
+            + ",\n".join("    {" + ", ".join(f64(v) for v in r) + "}" for r in rows)
+            + "\n};\n"
+        )
+        nbytes += 8 * k * nc
+        if ir.n_trees == 1:
+            text += (
+                f"static const int32_t {name}_leaf_class[{k}] = {{\n"
+                + array_lines([str(int(c)) for c in cls], 16)
+                + "\n};\n"
+            )
+            nbytes += 4 * k
+        else:
+            scale = 2.0 ** fixed_point_scale(ir.n_trees)
+            q = np.rint(rows * scale).astype(np.int64)
+            text += (
+                f"static const uint32_t {name}_leaf_proba_q[{k}][{nc}] = {{\n"
+                + ",\n".join("    {" + ", ".join(f"{int(v)}u" for v in r) + "}" for r in q)
+                + "\n};\n"
+            )
+            nbytes += 4 * k * nc
+    return VoteCodes(code, text, nbytes, k)
+
+
+def api_functions_codes(ir: TreeEnsemble, name: str, code_of_tree: list[str], codes: VoteCodes) -> str:
+    """Classifier API over trees that return vote codes (see VoteCodes)."""
+    nc, T = ir.n_outputs, ir.n_trees
+    f64rows = f"{name}_leaf_proba[0]" if codes.n_rows else "NULL"
+    walks = "".join(f"    votes[{t}] = {c};\n" for t, c in enumerate(code_of_tree))
+    mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
+    text = (
+        f"/* Vote code of each tree for input x. */\n"
+        f"static inline void {name}_votes(const float *x, int32_t *votes)\n{{\n{walks}}}\n\n"
+        f"/* Class probabilities in float64 from the votes, as scikit-learn computes them. */\n"
+        f"static inline void {name}_proba_votes_f64(const int32_t *votes, double *acc)\n{{\n"
+        f"    int32_t c, t;\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
+        f"    for (t = 0; t < {T}; t++) {{\n"
+        f"        ml_trees_add_vote_f64(acc, votes[t], {f64rows}, {nc});\n    }}\n"
+        f"{mean}}}\n\n"
+        f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
+        f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
+        f"    int32_t votes[{T}];\n    {name}_votes(x, votes);\n"
+        f"    {name}_proba_votes_f64(votes, acc);\n}}\n\n"
+    )
+    if T == 1:
+        pick = f"{name}_leaf_class[-v - 1]" if codes.n_rows else "0"
+        body = f"    const int32_t v = {code_of_tree[0]};\n    return v >= 0 ? v : {pick};\n"
+    else:
+        qrows = f"{name}_leaf_proba_q[0]" if codes.n_rows else "NULL"
+        body = (
+            f"    int32_t votes[{T}];\n    uint32_t sums[{nc}];\n    double acc[{nc}];\n"
+            f"    int32_t c, t, best;\n"
+            f"    {name}_votes(x, votes);\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        sums[c] = 0u;\n    }}\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            f"        ml_trees_vote_q(sums, votes[t], {qrows}, {nc}, {2 ** fixed_point_scale(T)}u);\n    }}\n"
+            f"    best = ml_argmax_margin_q(sums, {nc}, {margin_q(T)}u);\n"
+            f"    if (best >= 0) {{\n        return best;\n    }}\n"
+            f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
+            f"    {name}_proba_votes_f64(votes, acc);\n"
+            f"    return ml_argmax_f64(acc, {nc});\n"
+        )
+    return text + (
+        f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A fixed-point vote\n"
+        f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n{body}}}\n\n"
+        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
+        f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+        f"    double acc[{nc}];\n"
+        f"    int32_t c;\n"
+        f"    {name}_proba_f64(x, acc);\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
+    )
+
+
 def assemble(ir: TreeEnsemble, name: str, method: str, command: str, const_bytes: int, body: str) -> str:
     g = guard(name)
     math = "#include <math.h> /* INFINITY */\n" if "INFINITY" in body else ""

@@ -1,8 +1,20 @@
-"""The "inline" method: each tree becomes a C function of nested if/else returning the leaf row."""
+"""The "inline" method: each tree becomes a C function of nested if/else.
+
+A classifier's tree returns the leaf's vote code (its class if pure, else a row of the few tables of
+impure leaves, see common.VoteCodes); a regressor's tree returns the row of its leaf-value table."""
 
 from __future__ import annotations
 
-from microlearn.backends.c.common import CSource, api_functions, assemble, check_limits, f32, leaf_tables
+from microlearn.backends.c.common import (
+    CSource,
+    api_functions,
+    api_functions_codes,
+    assemble,
+    check_limits,
+    f32,
+    leaf_tables,
+    vote_codes,
+)
 from microlearn.ir import TreeEnsemble
 
 # Nesting deeper than this moves a subtree into a function of its own (clang limits brace depth to 256).
@@ -18,7 +30,14 @@ def _condition(ir: TreeEnsemble, i: int) -> str:
 
 def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     check_limits(ir)
-    leaves = leaf_tables(ir, name)
+    if ir.is_classifier:
+        codes = vote_codes(ir, name)
+        leaf_out = codes.code_of_leaf
+        tables, tables_bytes = codes.text, codes.nbytes
+    else:
+        leaves = leaf_tables(ir, name)
+        leaf_out = leaves.row_of_leaf
+        tables, tables_bytes = leaves.text, leaves.nbytes
     functions: list[str] = []
 
     def subtree_fn(root: int, fname: str) -> None:
@@ -28,7 +47,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         def walk(i: int, depth: int) -> None:
             pad = "    " * (depth + 1)
             if ir.feature[i] < 0:
-                lines.append(f"{pad}return {int(leaves.row_of_leaf[ir.leaf[i]])};")
+                lines.append(f"{pad}return {int(leaf_out[ir.leaf[i]])};")
                 return
             if depth >= MAX_NEST:
                 sub = f"{name}_node_{i}"
@@ -49,14 +68,19 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     for t, root in enumerate(ir.roots):
         subtree_fn(int(root), f"{name}_tree_{t}")
     leaf_exprs = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
-    api, api_bytes = api_functions(ir, name, leaf_exprs, leaves)
+    if ir.is_classifier:
+        api, api_bytes = api_functions_codes(ir, name, leaf_exprs, codes), 0
+        what = "vote code (class if the leaf is pure, else -(row + 1))"
+    else:
+        api, api_bytes = api_functions(ir, name, leaf_exprs, leaves)
+        what = "row of the leaf tables"
     body = (
-        leaves.text
-        + "\n/* Each tree returns the row of the leaf tables that input x reaches. */\n"
+        tables
+        + f"\n/* Each tree returns the {what} that input x reaches. */\n"
         + "\n".join(functions)
         + "\n"
         + api
     )
-    nbytes = leaves.nbytes + api_bytes
+    nbytes = tables_bytes + api_bytes
     text = assemble(ir, name, "inline", command, nbytes, body)
     return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, nbytes)

@@ -150,6 +150,17 @@ static inline void ml_trees_vote_q(uint32_t *votes, int32_t vote, const uint32_t
     }
 }
 
+/* One tree's vote added to float64 sums, exactly: vote >= 0 adds probability 1.0 to that class (a pure
+ * leaf), vote < 0 adds row (-vote - 1) of rows_f64. */
+static inline void ml_trees_add_vote_f64(double *acc, int32_t vote, const double *rows_f64, int32_t n)
+{
+    if (vote >= 0) {
+        acc[vote] += 1.0;
+    } else {
+        ml_trees_add_f64(acc, rows_f64 + (int32_t)((-vote - 1) * n), n);
+    }
+}
+
 /* First index of the largest of n sums if it exceeds every other by more than margin, else -1.
  * Generated code passes a margin larger than the fixed-point sums can err, so a non-negative answer
  * is scikit-learn's float64 argmax; -1 sends it to the exact float64 replay. */
