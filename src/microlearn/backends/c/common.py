@@ -63,6 +63,16 @@ def f32(v: float | np.floating) -> str:
     return (pos if len(pos) <= len(sci) else sci) + "f"
 
 
+def f32_key(v: float | np.floating) -> int:
+    """ml_f32_key of a float32 (see ml_trees.h): integer keys that order exactly like the floats."""
+    u = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
+    if (u & 0x7FFFFFFF) > 0x7F800000:
+        raise InvalidInputError("a threshold cannot be NaN")
+    if u & 0x80000000:
+        return 0 if u == 0x80000000 else -(u & 0x7FFFFFFF)
+    return u
+
+
 def f64(v: float | np.floating) -> str:
     """A C double literal that parses to exactly this float64 value."""
     x = float(v)

@@ -12,6 +12,7 @@ from microlearn.backends.c.common import (
     assemble,
     check_limits,
     f32,
+    f32_key,
     leaf_tables,
     vote_codes,
 )
@@ -23,9 +24,11 @@ MAX_NEST = 48
 
 def _condition(ir: TreeEnsemble, i: int) -> str:
     f = int(ir.feature[i])
-    t = f32(ir.threshold[i])
-    # NaN goes left at missing_left nodes: !(x > t) is true for NaN, (x <= t) is false for NaN.
-    return f"!(x[{f}] > {t})" if ir.missing_left[i] else f"x[{f}] <= {t}"
+    t = ir.threshold[i]
+    # ML_TREES_LE(x, t, key) is x <= t; the _NAN_LEFT form also sends NaN left. On cores without an FPU
+    # they compare integer keys of the float bits instead (ml_trees.h), exactly equivalent.
+    macro = "ML_TREES_LE_NAN_LEFT" if ir.missing_left[i] else "ML_TREES_LE"
+    return f"{macro}(x[{f}], {f32(t)}, {f32_key(t)})"
 
 
 def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:

@@ -25,6 +25,52 @@
 extern "C" {
 #endif
 
+/* On cores without an FPU (gcc/clang define __SOFTFP__, e.g. Cortex-M0+), every float comparison is a
+ * library call; generated "inline" code then compares integer keys of the float bit patterns instead,
+ * which order exactly like the floats. Define ML_TREES_INT_COMPARE to 0 or 1 to choose yourself. */
+#ifndef ML_TREES_INT_COMPARE
+#if defined(__SOFTFP__)
+#define ML_TREES_INT_COMPARE 1
+#else
+#define ML_TREES_INT_COMPARE 0
+#endif
+#endif
+
+/* Integer key of a float: for any two non-NaN floats a, b: a <= b exactly when key(a) <= key(b)
+ * (-0.0 and +0.0 share key 0). NaN maps to INT32_MAX: it is never <= a threshold's key (all finite or
+ * +-inf), so `key <= tkey` sends NaN right, as `x <= t` does. */
+static inline int32_t ml_f32_key(float v)
+{
+    union {
+        float f;
+        uint32_t u;
+    } b;
+    b.f = v;
+    if ((b.u & 0x7FFFFFFFu) > 0x7F800000u) {
+        return INT32_MAX;
+    }
+    if (b.u & 0x80000000u) {
+        return (b.u == 0x80000000u) ? 0 : -(int32_t)(b.u & 0x7FFFFFFFu);
+    }
+    return (int32_t)b.u;
+}
+
+/* The same with NaN mapped to INT32_MIN: `key <= tkey` then sends NaN left, as `!(x > t)` does. */
+static inline int32_t ml_f32_key_nan_low(float v)
+{
+    const int32_t k = ml_f32_key(v);
+    return k == INT32_MAX ? INT32_MIN : k;
+}
+
+/* x <= t, and the same with NaN going left; t is a float32 threshold and k its ml_f32_key. */
+#if ML_TREES_INT_COMPARE
+#define ML_TREES_LE(x, t, k) (ml_f32_key(x) <= (k))
+#define ML_TREES_LE_NAN_LEFT(x, t, k) (ml_f32_key_nan_low(x) <= (k))
+#else
+#define ML_TREES_LE(x, t, k) ((x) <= (t))
+#define ML_TREES_LE_NAN_LEFT(x, t, k) (!((x) > (t)))
+#endif
+
 #ifndef ML_TREES_MAX_OUTPUTS
 /* Largest number of classes ml_trees_predict_class() accumulates on the stack. */
 #define ML_TREES_MAX_OUTPUTS 256
@@ -58,7 +104,12 @@ static inline int32_t ml_trees_leaf(const ml_trees *m, int32_t tree, const float
         {
             const float v = x[f];
             const float t = m->threshold[i];
-            const int go_left = m->missing_left[i] ? !(v > t) : (v <= t);
+#if ML_TREES_INT_COMPARE
+            const int32_t k = ml_f32_key(t);
+            const int go_left = m->missing_left[i] ? ML_TREES_LE_NAN_LEFT(v, t, k) : ML_TREES_LE(v, t, k);
+#else
+            const int go_left = m->missing_left[i] ? ML_TREES_LE_NAN_LEFT(v, t, 0) : ML_TREES_LE(v, t, 0);
+#endif
             i = go_left ? i + 1 : m->right[i];
         }
     }
