@@ -240,6 +240,56 @@ def vote_tables(ir: TreeEnsemble, name: str, leaves: LeafTables) -> tuple[str, i
     return text, nbytes, bool(q_rows)
 
 
+def _classifier_api(
+    ir: TreeEnsemble, name: str, walk_exprs: list[str], *, add_f64: str, vote: str, one_tree: str, q_rows: str
+) -> str:
+    """The classifier functions, whatever each tree's walk yields into w[t] (a leaf row or a vote code):
+    ``add_f64`` adds tree t's float64 probabilities to acc, ``vote`` is tree t's vote code, ``one_tree``
+    the class a single tree predicts from w[0]; ``q_rows`` is the fixed-point table (or NULL)."""
+    nc, T = ir.n_outputs, ir.n_trees
+    walks = "".join(f"    w[{t}] = {e};\n" for t, e in enumerate(walk_exprs))
+    mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
+    if T == 1:
+        body = f"    int32_t w[1];\n    {name}_walk(x, w);\n    return {one_tree};\n"
+    else:
+        body = (
+            f"    int32_t w[{T}];\n    uint32_t sums[{nc}];\n    double acc[{nc}];\n"
+            f"    int32_t c, t, best;\n"
+            f"    {name}_walk(x, w);\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        sums[c] = 0u;\n    }}\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            f"        ml_trees_vote_q(sums, {vote}, {q_rows}, {nc}, {2 ** fixed_point_scale(T)}u);\n    }}\n"
+            f"    best = ml_argmax_margin_q(sums, {nc}, {margin_q(T)}u);\n"
+            f"    if (best >= 0) {{\n        return best;\n    }}\n"
+            f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
+            f"    {name}_proba_walk_f64(w, acc);\n"
+            f"    return ml_argmax_f64(acc, {nc});\n"
+        )
+    return (
+        f"/* What each tree's walk yields for input x. */\n"
+        f"static inline void {name}_walk(const float *x, int32_t *w)\n{{\n{walks}}}\n\n"
+        f"/* Class probabilities in float64 from the walks, as scikit-learn computes them. */\n"
+        f"static inline void {name}_proba_walk_f64(const int32_t *w, double *acc)\n{{\n"
+        f"    int32_t c, t;\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
+        f"    for (t = 0; t < {T}; t++) {{\n        {add_f64};\n    }}\n"
+        f"{mean}}}\n\n"
+        f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
+        f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
+        f"    int32_t w[{T}];\n    {name}_walk(x, w);\n"
+        f"    {name}_proba_walk_f64(w, acc);\n}}\n\n"
+        f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A fixed-point vote\n"
+        f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n{body}}}\n\n"
+        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
+        f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+        f"    double acc[{nc}];\n"
+        f"    int32_t c;\n"
+        f"    {name}_proba_f64(x, acc);\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
+    )
+
+
 def api_functions(
     ir: TreeEnsemble, name: str, leaf_of_tree: list[str], leaves: LeafTables
 ) -> tuple[str, int]:
@@ -248,58 +298,22 @@ def api_functions(
     nc = ir.n_outputs
     T = ir.n_trees
     if ir.is_classifier:
-        walks = "".join(f"    rows[{t}] = {leaf};\n" for t, leaf in enumerate(leaf_of_tree))
-        mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
-        text = (
-            f"/* Leaf row each tree reaches for input x. */\n"
-            f"static inline void {name}_leaves(const float *x, int32_t *rows)\n{{\n{walks}}}\n\n"
-            f"/* Class probabilities in float64 from the leaf rows, as scikit-learn computes them. */\n"
-            f"static inline void {name}_proba_rows_f64(const int32_t *rows, double *acc)\n{{\n"
-            f"    int32_t c, t;\n"
-            f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
-            f"    for (t = 0; t < {T}; t++) {{\n"
-            f"        ml_trees_add_f64(acc, {name}_leaf_proba[rows[t]], {nc});\n    }}\n"
-            f"{mean}}}\n\n"
-        )
-        extra = 0
-        if T == 1:
-            body_pred = (
-                f"    int32_t rows[1];\n    {name}_leaves(x, rows);\n    return {name}_leaf_class[rows[0]];\n"
-            )
-        else:
+        extra, q_rows = 0, "NULL"
+        votes_text = ""
+        if T > 1:
             votes_text, extra, has_q = vote_tables(ir, name, leaves)
-            text = votes_text + "\n" + text
-            table = f"{name}_leaf_proba_q[0]" if has_q else "NULL"
-            one = f"{2 ** fixed_point_scale(T)}u"
-            body_pred = (
-                f"    int32_t rows[{T}];\n    uint32_t votes[{nc}];\n    double acc[{nc}];\n"
-                f"    int32_t c, t, best;\n"
-                f"    {name}_leaves(x, rows);\n"
-                f"    for (c = 0; c < {nc}; c++) {{\n        votes[c] = 0u;\n    }}\n"
-                f"    for (t = 0; t < {T}; t++) {{\n"
-                f"        ml_trees_vote_q(votes, {name}_leaf_vote[rows[t]], {table}, {nc}, {one});\n    }}\n"
-                f"    best = ml_argmax_margin_q(votes, {nc}, {margin_q(T)}u);\n"
-                f"    if (best >= 0) {{\n        return best;\n    }}\n"
-                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
-                f"    {name}_proba_rows_f64(rows, acc);\n"
-                f"    return ml_argmax_f64(acc, {nc});\n"
-            )
-        text += (
-            f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
-            f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
-            f"    int32_t rows[{T}];\n    {name}_leaves(x, rows);\n"
-            f"    {name}_proba_rows_f64(rows, acc);\n}}\n\n"
-            f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A fixed-point vote\n"
-            f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
-            f"static inline int32_t {name}_predict(const float *x)\n{{\n{body_pred}}}\n\n"
-            f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
-            f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
-            f"    double acc[{nc}];\n"
-            f"    int32_t c;\n"
-            f"    {name}_proba_f64(x, acc);\n"
-            f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
+            votes_text += "\n"
+            q_rows = f"{name}_leaf_proba_q[0]" if has_q else "NULL"
+        api = _classifier_api(
+            ir,
+            name,
+            leaf_of_tree,
+            add_f64=f"ml_trees_add_f64(acc, {name}_leaf_proba[w[t]], {nc})",
+            vote=f"{name}_leaf_vote[w[t]]",
+            one_tree=f"{name}_leaf_class[w[0]]",
+            q_rows=q_rows,
         )
-        return text, extra
+        return votes_text + api, extra
     terms = [f"{name}_leaf_value[{leaf}]" for leaf in leaf_of_tree]
     if T == 1:
         body = f"    return {terms[0]};\n"
@@ -369,53 +383,16 @@ def vote_codes(ir: TreeEnsemble, name: str) -> VoteCodes:
 
 def api_functions_codes(ir: TreeEnsemble, name: str, code_of_tree: list[str], codes: VoteCodes) -> str:
     """Classifier API over trees that return vote codes (see VoteCodes)."""
-    nc, T = ir.n_outputs, ir.n_trees
-    f64rows = f"{name}_leaf_proba[0]" if codes.n_rows else "NULL"
-    walks = "".join(f"    votes[{t}] = {c};\n" for t, c in enumerate(code_of_tree))
-    mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
-    text = (
-        f"/* Vote code of each tree for input x. */\n"
-        f"static inline void {name}_votes(const float *x, int32_t *votes)\n{{\n{walks}}}\n\n"
-        f"/* Class probabilities in float64 from the votes, as scikit-learn computes them. */\n"
-        f"static inline void {name}_proba_votes_f64(const int32_t *votes, double *acc)\n{{\n"
-        f"    int32_t c, t;\n"
-        f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] = 0.0;\n    }}\n"
-        f"    for (t = 0; t < {T}; t++) {{\n"
-        f"        ml_trees_add_vote_f64(acc, votes[t], {f64rows}, {nc});\n    }}\n"
-        f"{mean}}}\n\n"
-        f"/* Class probabilities in float64, exactly as scikit-learn computes them. */\n"
-        f"static inline void {name}_proba_f64(const float *x, double *acc)\n{{\n"
-        f"    int32_t votes[{T}];\n    {name}_votes(x, votes);\n"
-        f"    {name}_proba_votes_f64(votes, acc);\n}}\n\n"
-    )
-    if T == 1:
-        pick = f"{name}_leaf_class[-v - 1]" if codes.n_rows else "0"
-        body = f"    const int32_t v = {code_of_tree[0]};\n    return v >= 0 ? v : {pick};\n"
-    else:
-        qrows = f"{name}_leaf_proba_q[0]" if codes.n_rows else "NULL"
-        body = (
-            f"    int32_t votes[{T}];\n    uint32_t sums[{nc}];\n    double acc[{nc}];\n"
-            f"    int32_t c, t, best;\n"
-            f"    {name}_votes(x, votes);\n"
-            f"    for (c = 0; c < {nc}; c++) {{\n        sums[c] = 0u;\n    }}\n"
-            f"    for (t = 0; t < {T}; t++) {{\n"
-            f"        ml_trees_vote_q(sums, votes[t], {qrows}, {nc}, {2 ** fixed_point_scale(T)}u);\n    }}\n"
-            f"    best = ml_argmax_margin_q(sums, {nc}, {margin_q(T)}u);\n"
-            f"    if (best >= 0) {{\n        return best;\n    }}\n"
-            f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
-            f"    {name}_proba_votes_f64(votes, acc);\n"
-            f"    return ml_argmax_f64(acc, {nc});\n"
-        )
-    return text + (
-        f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. A fixed-point vote\n"
-        f" * decides unless two classes are within rounding of a tie; then float64 is replayed. */\n"
-        f"static inline int32_t {name}_predict(const float *x)\n{{\n{body}}}\n\n"
-        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
-        f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
-        f"    double acc[{nc}];\n"
-        f"    int32_t c;\n"
-        f"    {name}_proba_f64(x, acc);\n"
-        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = (float)acc[c];\n    }}\n}}\n"
+    k = codes.n_rows
+    f64_rows = f"{name}_leaf_proba[0]" if k else "NULL"
+    return _classifier_api(
+        ir,
+        name,
+        code_of_tree,
+        add_f64=f"ml_trees_add_vote_f64(acc, w[t], {f64_rows}, {ir.n_outputs})",
+        vote="w[t]",
+        one_tree=f"w[0] >= 0 ? w[0] : {name + '_leaf_class[-w[0] - 1]' if k else '0'}",
+        q_rows=f"{name}_leaf_proba_q[0]" if k else "NULL",
     )
 
 
