@@ -248,6 +248,24 @@ def test_forest_ties_decided_like_sklearn() -> None:
     assert replayed > 0
 
 
+def test_pure_leaf_forests_need_no_float64() -> None:
+    # trees grown to purity: exact fixed-point sums, exact ties (e.g. 2 trees voting apart) -> first class
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 4, size=(200, 3)).astype(float)
+    y = rng.integers(0, 3, 200)
+    X[:, 2] = np.arange(200)  # distinct rows: every leaf pure
+    for n_trees in (2, 4, 7):
+        est = RandomForestClassifier(n_estimators=n_trees, random_state=n_trees).fit(X, y)
+        grid = np.array(
+            [[a, b, c] for a in range(-1, 5) for b in range(-1, 5) for c in (0.0, 50.5, 120.5, 300.0)]
+        )
+        for method in METHODS:
+            model = microlearn.convert(est, method=method)
+            src = model.to_c("pure")
+            assert "these sums are exact" in src and "replay scikit-learn" not in src
+            assert_classifier_exact(est, model, grid)
+
+
 def test_hundred_thousand_rows() -> None:
     X, y = CLF_DATA["digits"]
     est = RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0).fit(X, y)

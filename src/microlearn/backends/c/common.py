@@ -195,6 +195,13 @@ def fixed_point_scale(n_trees: int) -> int:
     return min(24, 31 - int(n_trees).bit_length())
 
 
+def fixed_point_exact(ir: TreeEnsemble) -> bool:
+    """Whether every leaf probability is exactly a multiple of 2**-S (S = fixed_point_scale)."""
+    scale = 2.0 ** fixed_point_scale(ir.n_trees)
+    scaled = ir.leaf_value * scale
+    return bool(np.all(np.rint(scaled) == scaled))
+
+
 def margin_q(n_trees: int) -> int:
     """Fixed-point lead (in units of 2**-S) that makes the fast path's class scikit-learn's class.
 
@@ -241,16 +248,39 @@ def vote_tables(ir: TreeEnsemble, name: str, leaves: LeafTables) -> tuple[str, i
 
 
 def _classifier_api(
-    ir: TreeEnsemble, name: str, walk_exprs: list[str], *, add_f64: str, vote: str, one_tree: str, q_rows: str
+    ir: TreeEnsemble,
+    name: str,
+    walk_exprs: list[str],
+    *,
+    add_f64: str,
+    vote: str,
+    one_tree: str,
+    q_rows: str,
+    q_exact: bool,
 ) -> str:
     """The classifier functions, whatever each tree's walk yields into w[t] (a leaf row or a vote code):
     ``add_f64`` adds tree t's float64 probabilities to acc, ``vote`` is tree t's vote code, ``one_tree``
-    the class a single tree predicts from w[0]; ``q_rows`` is the fixed-point table (or NULL)."""
+    the class a single tree predicts from w[0]; ``q_rows`` is the fixed-point table (or NULL).
+    ``q_exact``: every leaf probability is a multiple of 2**-S (pure leaves, halves, quarters ...), so
+    the fixed-point sums are the exact sums, equal to scikit-learn's float64 ones (no rounding in either,
+    and distinct sums stay distinct after the division by T): then the argmax needs no replay and the
+    model no double arithmetic at all."""
     nc, T = ir.n_outputs, ir.n_trees
     walks = "".join(f"    w[{t}] = {e};\n" for t, e in enumerate(walk_exprs))
     mean = f"    for (c = 0; c < {nc}; c++) {{\n        acc[c] /= {f64(T)};\n    }}\n" if T > 1 else ""
     if T == 1:
         body = f"    int32_t w[1];\n    {name}_walk(x, w);\n    return {one_tree};\n"
+    elif q_exact:
+        body = (
+            f"    int32_t w[{T}];\n    uint32_t sums[{nc}];\n    int32_t c, t;\n"
+            f"    {name}_walk(x, w);\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        sums[c] = 0u;\n    }}\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            f"        ml_trees_vote_q(sums, {vote}, {q_rows}, {nc}, {2 ** fixed_point_scale(T)}u);\n    }}\n"
+            f"    /* every leaf probability is a multiple of 2^-{fixed_point_scale(T)}:\n"
+            f"     * these sums are exact, and so is their argmax */\n"
+            f"    return ml_argmax_u32(sums, {nc});\n"
+        )
     else:
         body = (
             f"    int32_t w[{T}];\n    uint32_t sums[{nc}];\n    double acc[{nc}];\n"
@@ -312,6 +342,7 @@ def api_functions(
             vote=f"{name}_leaf_vote[w[t]]",
             one_tree=f"{name}_leaf_class[w[0]]",
             q_rows=q_rows,
+            q_exact=fixed_point_exact(ir),
         )
         return votes_text + api, extra
     terms = [f"{name}_leaf_value[{leaf}]" for leaf in leaf_of_tree]
@@ -393,6 +424,7 @@ def api_functions_codes(ir: TreeEnsemble, name: str, code_of_tree: list[str], co
         vote="w[t]",
         one_tree=f"w[0] >= 0 ? w[0] : {name + '_leaf_class[-w[0] - 1]' if k else '0'}",
         q_rows=f"{name}_leaf_proba_q[0]" if k else "NULL",
+        q_exact=fixed_point_exact(ir),
     )
 
 

@@ -212,6 +212,18 @@ static inline void ml_trees_add_vote_f64(double *acc, int32_t vote, const double
     }
 }
 
+/* First index of the largest of n uint32 sums (numpy's argmax). */
+static inline int32_t ml_argmax_u32(const uint32_t *v, int32_t n)
+{
+    int32_t best = 0, c;
+    for (c = 1; c < n; c++) {
+        if (v[c] > v[best]) {
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* First index of the largest of n sums if it exceeds every other by more than margin, else -1.
  * Generated code passes a margin larger than the fixed-point sums can err, so a non-negative answer
  * is scikit-learn's float64 argmax; -1 sends it to the exact float64 replay. */
