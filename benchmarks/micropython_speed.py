@@ -3,18 +3,30 @@
 
 Model: RandomForestClassifier(n_estimators=10, max_depth=8) on scikit-learn's digits (the size the
 MicroPython tree runtimes are usually compared on). Run: .venv/bin/python benchmarks/micropython_speed.py
+
+With ``--unix-micropython PATH`` (a MicroPython unix-port binary, x64, which can run native code) it also
+times, in one process, mlrt's viper path and bytecode path, a plain bytecode walker (float thresholds,
+hard votes; generated here) and, with ``--emlearn-trees-mpy PATH`` (emlearn-micropython's native
+``emlearn_trees`` module built for that binary), emlearn_trees predict + argmax on int16 inputs; and it
+checks that both mlrt paths predict exactly what scikit-learn predicts.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 import microlearn
 from microlearn import micropython as mpy
@@ -61,7 +73,163 @@ def model_csv(ir: microlearn.ir.TreeEnsemble) -> bytes:
     return out.getvalue().encode()
 
 
+UNIX_CODE = """
+import sys, time, gc
+sys.path.insert(0, '{d}')
+import mlrt, plain
+from array import array
+m = mlrt.load('{d}/m.mlm')
+mb = mlrt.load('{d}/m.mlm')
+mb._fast = mb._walk = None  # the bytecode path
+raw = open('{d}/x.bin', 'rb').read()
+nf = m.n_features
+rows = [array('f', raw[i * 4 * nf:(i + 1) * 4 * nf]) for i in range(len(raw) // (4 * nf))]
+print('viper' if m._walk is not None else 'no-viper')
+print(' '.join(str(m.predict(r)) for r in rows))
+print(' '.join(str(mb.predict(r)) for r in rows))
+cases = [('none', lambda r: None, rows), ('viper', m.predict, rows), ('bytecode', mb.predict, rows),
+         ('plain', plain.predict, rows)]
+try:
+    import emlearn_trees
+    model = emlearn_trees.new(10, 3000, 10)
+    nfe = nce = 0
+    for line in open('{d}/eml.csv'):
+        tok = line.strip().split(',')
+        if tok[0] == 'r': model.addroot(int(tok[1]))
+        elif tok[0] == 'n': model.addnode(int(tok[3]), int(tok[4]), int(tok[1]), int(float(tok[2])))
+        elif tok[0] == 'l': model.addleaf(int(tok[1]))
+        elif tok[0] == 'f': nfe = int(tok[1])
+        elif tok[0] == 'c': nce = int(tok[1])
+    model.setdata(nfe, nce)
+    out = array('f', range(model.outputs()))
+    def emlearn_predict(x):
+        model.predict(x, out)
+        best = 0
+        for i in range(1, len(out)):
+            if out[i] > out[best]:
+                best = i
+        return best
+    rowsh = [array('h', [int(v) for v in r]) for r in rows]
+    cases.append(('emlearn', emlearn_predict, rowsh))
+    print(' '.join(str(emlearn_predict(r)) for r in rowsh))
+except ImportError:
+    print('')
+best = {{}}
+for rnd in range({rounds}):
+    for name, fn, data in cases:
+        gc.collect()
+        t = time.ticks_us()
+        for i in range({n}):
+            fn(data[i % len(data)])
+        us = time.ticks_diff(time.ticks_us(), t) / {n}
+        best[name] = min(best.get(name, 1e9), us)
+print(' '.join('%s=%.3f' % (k, v) for k, v in best.items()))
+"""
+
+
+def plain_walker(est: RandomForestClassifier) -> str:
+    """A plain MicroPython walker of est: float thresholds, child indices, one hard vote per tree."""
+    feat: list[int] = []
+    thr: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    cls: list[int] = []
+    roots: list[int] = []
+    tree: DecisionTreeClassifier
+    for tree in est.estimators_:
+        t = tree.tree_
+        off = len(feat)
+        roots.append(off)
+        for i in range(t.node_count):
+            leaf = t.children_left[i] < 0
+            feat.append(-1 if leaf else int(t.feature[i]))
+            thr.append(float(t.threshold[i]))
+            left.append(-1 if leaf else int(t.children_left[i]) + off)
+            right.append(-1 if leaf else int(t.children_right[i]) + off)
+            cls.append(int(np.argmax(t.value[i][0])))
+    return f"""from array import array
+FEAT = array('h', {feat})
+THR = array('f', {thr})
+LEFT = array('h', {left})
+RIGHT = array('h', {right})
+CLS = array('B', {cls})
+ROOTS = {roots}
+NC = {len(est.classes_)}
+def predict(x):
+    votes = [0] * NC
+    for i in ROOTS:
+        while LEFT[i] >= 0:
+            if x[FEAT[i]] <= THR[i]:
+                i = LEFT[i]
+            else:
+                i = RIGHT[i]
+        votes[CLS[i]] += 1
+    best = 0
+    for c in range(1, NC):
+        if votes[c] > votes[best]:
+            best = c
+    return best
+"""
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def unix_port(
+    binary: str, emlearn_mpy: str | None, est: RandomForestClassifier, data: bytes, X32: np.ndarray
+) -> None:
+    """Time mlrt (viper, bytecode), a plain walker and emlearn_trees in one MicroPython unix-port run."""
+    ref = np.searchsorted(est.classes_, est.predict(X32))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        shutil.copytree(mpy.RUNTIME_DIR / "mlrt", d / "mlrt")
+        (d / "m.mlm").write_bytes(data)
+        (d / "x.bin").write_bytes(X32.tobytes())
+        (d / "plain.py").write_text(plain_walker(est))
+        if emlearn_mpy:
+            import emlearn
+
+            shutil.copy(emlearn_mpy, d / "emlearn_trees.mpy")
+            emlearn.convert(est, method="loadable").save(file=str(d / "eml.csv"), name="digits", format="csv")
+        (d / "bench.py").write_text(UNIX_CODE.format(d=d, n=4000, rounds=5))
+        version = _run([binary, "-c", "import sys; print(sys.version)"])
+        res = _run([binary, "-X", "heapsize=1M", str(d / "bench.py")])
+    if res.returncode != 0:
+        raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
+    lines = res.stdout.splitlines()
+    if lines[0] != "viper":
+        raise SystemExit("this MicroPython cannot run mlrt's viper walker (built without native emitters?)")
+    for name, line in (("viper", lines[1]), ("bytecode", lines[2])):
+        got = np.array(line.split(), dtype=int)
+        if not np.array_equal(got, ref):
+            n_bad = int((got != ref).sum())
+            raise SystemExit(f"mlrt {name} path disagrees with scikit-learn on {n_bad} rows")
+    eml_agree = ""
+    if lines[3]:
+        eml = np.array(lines[3].split(), dtype=int)
+        eml_agree = f"{(eml == ref).mean():.1%}"
+    us = {k: float(v) for k, v in (kv.split("=") for kv in lines[4].split())}
+    base = us.pop("none")
+    print(f"MicroPython unix port (x64), {version.stdout.strip()}; best of 5, loop ({base:.2f} µs) taken off")
+    print("| predict (class) on digits RF 10 × depth 8 | µs | agreement with scikit-learn |")
+    print("|---|---:|---:|")
+    names = {
+        "viper": "mlrt viper path (array('f') in)",
+        "bytecode": "mlrt bytecode path",
+        "plain": "plain bytecode walker (float thresholds, hard votes)",
+        "emlearn": "emlearn_trees native module + argmax (int16 in)",
+    }
+    agree = {"viper": "100%", "bytecode": "100%", "plain": "", "emlearn": eml_agree}
+    for k, v in us.items():
+        print(f"| {names[k]} | {v - base:.2f} | {agree[k]} |")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--unix-micropython", metavar="PATH", help="a MicroPython unix-port binary (x64)")
+    ap.add_argument("--emlearn-trees-mpy", metavar="PATH", help="emlearn_trees.mpy built for that binary")
+    args = ap.parse_args()
     X, y = load_digits(return_X_y=True)
     est = RandomForestClassifier(n_estimators=10, max_depth=8, random_state=0).fit(X, y)
     model = microlearn.convert(est)
@@ -102,6 +270,8 @@ def main() -> None:
     us_cpy = (time.perf_counter() - t) / N_PRED * 1e6
     print(f"CPython {sys.version.split()[0]}: {us_cpy:.1f} µs/inference; load peak (tracemalloc) {peak:,} B")
     mpy.close()
+    if args.unix_micropython:
+        unix_port(args.unix_micropython, args.emlearn_trees_mpy, est, data, X32)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,34 @@ def test_exact_in_micropython_and_cpython(name: str, est: object, dname: str, cl
         np.testing.assert_array_equal(cpy, ref)
 
 
+def test_threshold_keys_order_as_float32() -> None:
+    """key(v) <= key(t) exactly when v <= t in float32, for every kind of value (+-0, subnormals, inf)."""
+    from array import array
+
+    from mlrt.trees import _keys
+
+    rng = np.random.default_rng(0)
+    special = np.array([0.0, -0.0, 1e-45, -1e-45, 1.17549435e-38, np.inf, -np.inf, 1.0, -1.0], np.float32)
+    scaled = rng.standard_normal(300) * 10.0 ** rng.integers(-40, 38, 300)
+    v = np.concatenate([special, scaled.astype(np.float32)])
+    k = np.array(_keys(array("f", v.tolist())))
+    np.testing.assert_array_equal(k[:, None] <= k[None, :], v[:, None] <= v[None, :])
+
+
+def test_near_ties_fall_back_to_exact_sums() -> None:
+    """Fixed-point votes cannot split a tie of two trees; the float path does, as scikit-learn."""
+    X, y = datasets.load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=2, random_state=2).fit(X, y)  # pure leaves: 1 vs 1
+    data = microlearn.convert(est).to_bytes()
+    m = mlrt.load(data)
+    xb = [m._row(list(map(float, r))) for r in X]
+    ties = sum(m._argmax_votes(r) < 0 for r in xb)
+    assert ties > 0  # the case this test is about occurs
+    ref = np.searchsorted(est.classes_, est.predict(X.astype(np.float32)))
+    np.testing.assert_array_equal([m.predict(list(map(float, r))) for r in X], ref)
+    np.testing.assert_array_equal(mpy.run_model(data, X), ref)
+
+
 def test_verify_target_micropython() -> None:
     X, y = datasets.load_iris(return_X_y=True)
     est = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)

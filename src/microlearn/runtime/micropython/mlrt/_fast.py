@@ -1,56 +1,100 @@
-# mlrt native-code tree walker: the same algorithm as trees.py, compiled to machine code by
-# @micropython.native, so it decides exactly as the bytecode path does. Importing this module fails on
-# CPython (no micropython module) and on ports that cannot run native code (e.g. WebAssembly: "invalid
-# micropython decorator"); mlrt then uses the bytecode path. Precompile with mpy-cross -march=<arch>.
+# mlrt machine-code tree walker (@micropython.viper): the walk of trees.py over the same packed array
+# (Trees._pack), with the same integer keys and fixed-point votes, so it decides exactly as the
+# bytecode path does, in machine words instead of objects.
+# Importing this module fails on CPython (no micropython module) and on ports that cannot run native
+# code (e.g. WebAssembly: "invalid micropython decorator"); mlrt then uses the bytecode path.
+# Precompile with mpy-cross -march=<arch>. Works with 32- and 64-bit machine words: ptr32 loads are
+# sign-normalised with (k ^ s) - s, s = 1 << 31 (a no-op where the word is 32 bits).
 import micropython
 
 
-@micropython.native
-def _leaf(feat, thr, right, miss, i, xf):
-    f = feat[i]
-    while f >= 0:
-        v = xf[f]
-        if v <= thr[i] or (miss[i] and v != v):
-            i += 1
-        else:
-            i = right[i]
-        f = feat[i]
-    return right[i]
-
-
-@micropython.native
-def predict(m, xf):
-    feat, thr, right, miss, roots = m._feat, m._thr, m._right, m._miss, m._roots
-    n = m.n_trees
-    if m.classifier:
-        if n == 1:
-            return m._leaf_class[_leaf(feat, thr, right, miss, roots[0], xf)]
-        nc = m.n_outputs
-        p = m._proba
-        acc = [0.0] * nc
-        for t in range(n):
-            base = _leaf(feat, thr, right, miss, roots[t], xf) * nc
-            for c in range(nc):
-                acc[c] += p[base + c]
-        best = 0
-        top = acc[0] / n
-        for c in range(1, nc):
-            v = acc[c] / n
-            if v > top:
-                best = c
-                top = v
-        return best
-    v = m._value
-    s = 0.0
+@micropython.viper
+def _walk(a: ptr32, xf: ptr32, acc: ptr32) -> int:
+    """Classifier of several trees: argmax of the votes, -1 for a near-tie. Otherwise (a[1] == 0):
+    acc[t] = leaf row of tree t, returns 0."""
+    s = 1
+    s <<= 31  # the sign bit, as a machine word (a constant 1 << 31 would be an object on 32 bits)
+    mag = s - 1
+    inf = mag - 0x7FFFFF  # key of +inf
+    n = a[0]
+    nc = a[1]
+    for c in range(nc):
+        acc[c] = 0
     for t in range(n):
-        s += v[_leaf(feat, thr, right, miss, roots[t], xf)]
-    return s / n if n > 1 else s
+        i = a[2 + t]
+        f = a[i]
+        while not (f & s):
+            v = xf[f & 0xFFFF]
+            if v & s:  # negative float: key -magnitude; a negative NaN becomes a positive one
+                v = 0 - (v & mag)
+                if v < 0 - inf:
+                    v = inf + 1
+            if v <= (a[i + 1] ^ s) - s or (v > inf and f > 0xFFFF):
+                i += 3
+            else:
+                i = a[i + 2]
+            f = a[i]
+        if nc == 0:
+            acc[t] = 0 - 1 - ((f ^ s) - s)
+            continue
+        j = a[i + 1]
+        e = a[i + 2]
+        while j < e:
+            v = a[j]
+            c = v & 0xFF
+            acc[c] = acc[c] + (v >> 8)
+            j += 1
+    if nc == 0:
+        return 0
+    best = 0
+    top = acc[0]
+    second = 0 - 1
+    c = 1
+    while c < nc:
+        v = acc[c]
+        if v > top:
+            second = top
+            top = v
+            best = c
+        elif v > second:
+            second = v
+        c += 1
+    if nc == 1 or top - second > n:
+        return best
+    return 0 - 1
 
 
 def prepare(m):
-    return _Walker()
+    """The walker for model m (trees.Trees)."""
+    return _Walker(m)
 
 
 class _Walker:
-    def predict(self, m, xf):
-        return predict(m, xf)
+    def __init__(self, m):
+        from array import array
+
+        self.a = m._a
+        self.votes = m._a[1] != 0
+        self.acc = array("i", bytes(4 * (m.n_outputs if self.votes else m.n_trees)))
+        self.leaf_class = m._leaf_class if m.classifier else None
+        self.value = None if m.classifier else m._value
+        self.n = m.n_trees
+
+    def predict(self, xf):
+        """Class index or value for xf (array('f')); None where the bytecode path must decide (a
+        near-tie of votes)."""
+        acc = self.acc
+        r = _walk(self.a, xf, acc)
+        if self.votes:
+            return r if r >= 0 else None
+        if self.leaf_class is not None:
+            return self.leaf_class[acc[0]]
+        return self._mean(acc)
+
+    def _mean(self, acc):
+        v = self.value
+        s = 0.0
+        n = self.n
+        for t in range(n):
+            s += v[acc[t]]
+        return s / n if n > 1 else s

@@ -1,15 +1,21 @@
 # mlrt tree ensembles: decision trees, random forests, extra trees; scikit-learn's exact semantics.
 #
-# Inputs are rounded to float32 (array('f', x)) and compared with float32 thresholds, so a port with
-# double floats (unix, WebAssembly) and one with single floats decide every split alike. Classifier
-# probabilities are summed tree by tree in the port's float (double: bit-exact scikit-learn).
+# Inputs are rounded to float32 (array('f', x)) and every split compares integer keys of float32 bits
+# (key(v) <= key(t) exactly when v <= t), so a port with double floats (unix, WebAssembly), one with
+# single floats and one that drops float mantissa bits all decide every split alike, and no float object
+# is made while walking. Classifiers add fixed-point votes (probability x 2**16, only the non-zero ones)
+# and take the argmax where its margin leaves no doubt; otherwise (rare near-ties) the probabilities
+# are summed tree by tree in the port's float (double: bit-exact scikit-learn).
 from array import array
 
-from mlrt._reader import bad
+from mlrt._reader import bad, to_array
 
 FAMILY = 1
 CLASSIFIER = 1
 REGRESSOR = 2
+
+Q = 1 << 16  # fixed-point scale of the votes
+INF = 0x7F800000  # key of +inf; keys above it are NaN
 
 # tag -> dtype code (docs/model-file.md)
 SECTIONS = {
@@ -31,6 +37,12 @@ try:  # native-code walker where the port can run it (see _fast.py)
     from mlrt import _fast
 except Exception:  # CPython, WebAssembly, or a port without viper: the bytecode path below
     _fast = None
+
+
+try:  # can predict tell an array('f') from other arrays (memoryview.itemsize)?
+    _ITEMSIZE = memoryview(array("f")).itemsize == 4
+except AttributeError:
+    _ITEMSIZE = False
 
 
 class Trees:
@@ -85,16 +97,67 @@ class Trees:
             for v in a:
                 if v - v != 0:  # NaN or infinite
                     raise bad("a leaf holds a NaN or infinite value")
-        # bytes of the arrays the model keeps
-        nn = self.n_nodes
-        self.nbytes = 4 * self.n_trees + 11 * nn
+        self._pack()
+        self._feat = self._thr = self._right = self._miss = self._roots = None
+        self.nbytes = 4 * len(self._a)  # bytes of the arrays the model keeps
         if self.classifier:
             self.nbytes += 8 * len(self._proba) + (4 * self.n_leaves if self._leaf_class is not None else 0)
         else:
             self.nbytes += (8 if b"LV64" in sec else 4) * self.n_leaves
-        self._fast = None
+        self._fast = self._walk = None
         if _fast is not None:
             self._fast = _fast.prepare(self)
+            if self._a[1] and _ITEMSIZE:  # a classifier of several trees: votes
+                self._walk = _fast._walk
+                self._acc = self._fast.acc
+
+    def _pack(self):
+        """One array('i') for both walkers: [n_trees, n_vote_classes, root offsets..., nodes..., votes...].
+
+        A split node is 3 ints: feature | MISS << 16, threshold key, offset of the right child (the left
+        one follows at +3). A leaf is -1 - leaf row, then the offsets of its first and past-last vote.
+        A vote is q << 8 | class: leaf probability x 2**16, rounded; zero ones are left out (classifiers
+        of several trees only)."""
+        nn, n, nc = self.n_nodes, self.n_trees, self.n_outputs
+        votes = self.classifier and n > 1
+        p = self._proba if votes else ()
+        nv = 0
+        for v in p:
+            if v * Q >= 0.5:
+                nv += 1
+        base = 2 + n
+        vbase = base + 3 * nn
+        a = to_array("i", bytes(4 * (vbase + nv)))
+        a[0] = n
+        a[1] = nc if votes else 0
+        for t in range(n):
+            a[2 + t] = base + 3 * self._roots[t]
+        feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
+        if votes:  # vst[l]: offset of leaf row l's first vote
+            vst = to_array("i", bytes(4 * (self.n_leaves + 1)))
+            j = vbase
+            for leaf in range(self.n_leaves):
+                vst[leaf] = j
+                for c in range(nc):
+                    q = int(p[leaf * nc + c] * Q + 0.5)
+                    if q:
+                        a[j] = q << 8 | c
+                        j += 1
+            vst[self.n_leaves] = j
+        for i in range(nn):
+            o = base + 3 * i
+            f = feat[i]
+            if f < 0:
+                row = right[i]
+                a[o] = -1 - row
+                if votes:
+                    a[o + 1] = vst[row]
+                    a[o + 2] = vst[row + 1]
+            else:
+                a[o] = f | miss[i] << 16
+                a[o + 1] = tk[i]
+                a[o + 2] = base + 3 * right[i]
+        self._a = a
 
     def _check(self):
         """Every index in range, every walk ends at a leaf: children lie after their parent, inside
@@ -123,35 +186,50 @@ class Trees:
                     raise bad("node %d is malformed (feature, child or threshold)" % i)
 
     # ------------------------------------------------------------------ prediction
-    def _row(self, x):
+    def _f32(self, x):
+        """x as array('f'): x itself when it already is one, else a copy rounded to float32 exactly as
+        scikit-learn's X.astype(float32)."""
         if len(x) != self.n_features:
             raise ValueError("mlrt: expected %d features, got %d" % (self.n_features, len(x)))
-        return array("f", x)  # round to float32 exactly as scikit-learn's X.astype(float32)
+        if _ITEMSIZE and type(x) is array and type(x[0]) is float and memoryview(x).itemsize == 4:
+            return x  # the only float array of 4-byte items is 'f'
+        return array("f", x)
 
-    def _leaf(self, xf, t):
-        feat, thr, right, miss = self._feat, self._thr, self._right, self._miss
-        i = self._roots[t]
-        f = feat[i]
+    def _row(self, x):
+        """The float32 bits of x as signed integers (array('i'))."""
+        return to_array("i", bytes(self._f32(x)))
+
+    def _leaf(self, xb, t):
+        """Offset of the leaf node tree t reaches for float32 bits xb."""
+        a = self._a
+        i = a[2 + t]
+        f = a[i]
         while f >= 0:
-            v = xf[f]
-            if v <= thr[i] or (miss[i] and v != v):  # NaN goes left only where MISS says so
-                i += 1
+            v = xb[f & 0xFFFF]
+            if v < 0:  # negative float: key -magnitude; a negative NaN becomes a positive one
+                v = -(v & 0x7FFFFFFF)
+                if v < -0x7F800000:
+                    v = 0x7F800001
+            if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):  # NaN goes left only where MISS says
+                i += 3
             else:
-                i = right[i]
-            f = feat[i]
-        return right[i]
+                i = a[i + 2]
+            f = a[i]
+        return i
 
     def leaves(self, x):
         """Leaf row each tree reaches, as a list."""
-        xf = self._row(x)
-        return [self._leaf(xf, t) for t in range(self.n_trees)]
+        xb = self._row(x)
+        a = self._a
+        return [-1 - a[self._leaf(xb, t)] for t in range(self.n_trees)]
 
-    def _sums(self, xf):
+    def _sums(self, xb):
         nc = self.n_outputs
         p = self._proba
+        a = self._a
         acc = [0.0] * nc
         for t in range(self.n_trees):
-            base = self._leaf(xf, t) * nc
+            base = (-1 - a[self._leaf(xb, t)]) * nc
             for c in range(nc):
                 acc[c] += p[base + c]
         return acc
@@ -167,30 +245,72 @@ class Trees:
                 acc[c] /= n
         return acc
 
+    def _argmax_exact(self, xb):
+        acc = self._sums(xb)
+        n = self.n_trees
+        for c in range(self.n_outputs):  # divide first: two sums can round to equal means
+            acc[c] /= n
+        best = 0
+        for c in range(1, self.n_outputs):
+            if acc[c] > acc[best]:
+                best = c
+        return best
+
+    def _argmax_votes(self, xb):
+        """Argmax of the fixed-point votes, or -1 where the top two are too close to tell."""
+        a = self._a
+        acc = [0] * self.n_outputs
+        for t in range(2, 2 + self.n_trees):  # the walk of _leaf, inlined
+            i = a[t]
+            f = a[i]
+            while f >= 0:
+                v = xb[f & 0xFFFF]
+                if v < 0:
+                    v = -(v & 0x7FFFFFFF)
+                    if v < -0x7F800000:
+                        v = 0x7F800001
+                if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):
+                    i += 3
+                else:
+                    i = a[i + 2]
+                f = a[i]
+            for j in range(a[i + 1], a[i + 2]):
+                v = a[j]
+                acc[v & 0xFF] += v >> 8
+        return _top(acc, self.n_trees)
+
     def predict(self, x):
         """Class index (classifier; self.classes[i] is its label) or value (regressor)."""
-        xf = self._row(x)
+        if (
+            self._walk is not None
+            and type(x) is array
+            and len(x) == self.n_features
+            and type(x[0]) is float
+            and memoryview(x).itemsize == 4
+        ):  # x is array('f'): straight into the machine-code walker (each call here costs)
+            r = self._walk(self._a, x, self._acc)
+            if r >= 0:
+                return r
         fast = self._fast
         if fast is not None:
-            r = fast.predict(self, xf)
+            r = fast.predict(self._f32(x))
             if r is not None:
                 return r
+        return self._predict(self._row(x))
+
+    # kept apart from predict: MicroPython puts a call's frame on the heap once it has more than a few
+    # locals, which costs more than the walk itself
+    def _predict(self, xb):
         if self.classifier:
             if self.n_trees == 1:
-                return self._leaf_class[self._leaf(xf, 0)]
-            acc = self._sums(xf)
-            n = self.n_trees
-            for c in range(self.n_outputs):  # divide first: two sums can round to equal means
-                acc[c] /= n
-            best = 0
-            for c in range(1, self.n_outputs):
-                if acc[c] > acc[best]:
-                    best = c
-            return best
+                return self._leaf_class[-1 - self._a[self._leaf(xb, 0)]]
+            r = self._argmax_votes(xb)
+            return r if r >= 0 else self._argmax_exact(xb)
         v = self._value
+        a = self._a
         s = 0.0
         for t in range(self.n_trees):
-            s += v[self._leaf(xf, t)]
+            s += v[-1 - a[self._leaf(xb, t)]]
         n = self.n_trees
         return s / n if n > 1 else s
 
@@ -208,6 +328,35 @@ class Trees:
             self.n_nodes,
             ", native" if self._fast is not None else "",
         )
+
+
+def _keys(thr):
+    """Integer keys of float32 values: the bits for v >= 0, minus the magnitude bits for v < 0."""
+    k = to_array("i", bytes(thr))
+    for i in range(len(k)):
+        v = k[i]
+        if v < 0:
+            k[i] = -(v & 0x7FFFFFFF)
+    return k
+
+
+def _top(acc, n):
+    """First index of the largest of acc if it beats every other by more than n (the most n fixed-point
+    votes can err by), else -1."""
+    if len(acc) == 1:
+        return 0
+    best = 0
+    top = acc[0]
+    second = -1
+    for c in range(1, len(acc)):
+        v = acc[c]
+        if v > top:
+            second = top
+            top = v
+            best = c
+        elif v > second:
+            second = v
+    return best if top - second > n else -1
 
 
 def _json_list(raw, n):
