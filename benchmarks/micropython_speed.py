@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,64 @@ print(' '.join('%s=%.3f' % (k, v) for k, v in best.items()))
 """
 
 
+def min_heap(fits: Callable[[int], bool], lo: int = 1024, hi: int = 4 << 20) -> int:
+    """The smallest heap (bytes, to 1 %) with which ``fits(heap)`` succeeds."""
+    if not fits(hi):
+        raise SystemExit(f"does not run even with a {hi:,} B heap")
+    while hi - lo > max(64, lo // 100):
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def unix_min_heap(binary: str, script: Path) -> int:
+    """Smallest -X heapsize with which the unix port runs ``script`` (its peak heap, fragmentation
+    included)."""
+    return min_heap(lambda h: _run([binary, "-X", f"heapsize={h}", str(script)]).returncode == 0, 4096)
+
+
+LOAD_MLRT = """import sys, gc
+sys.path.insert(0, '{d}')
+import mlrt, mlrt._reader, mlrt.trees
+gc.collect()
+"""
+LOAD_EMLEARN = """import sys, gc
+sys.path.insert(0, '{d}')
+import emlearn_trees
+gc.collect()
+"""
+LOAD_EMLEARN_CSV = """model = emlearn_trees.new({n_trees}, {n_nodes}, {n_leaves})
+nfe = nce = 0
+for line in open('{d}/eml.csv'):
+    tok = line.strip().split(',')
+    if tok[0] == 'r': model.addroot(int(tok[1]))
+    elif tok[0] == 'n': model.addnode(int(tok[3]), int(tok[4]), int(tok[1]), int(float(tok[2])))
+    elif tok[0] == 'l': model.addleaf(int(tok[1]))
+    elif tok[0] == 'f': nfe = int(tok[1])
+    elif tok[0] == 'c': nce = int(tok[1])
+model.setdata(nfe, nce)
+"""
+
+
+def load_peaks(binary: str, d: Path, emlearn: bool) -> dict[str, tuple[int, int]]:
+    """(heap to import the runtime, heap to import it and load the digits model) on the unix port."""
+    out = {}
+    runs = [("mlrt", LOAD_MLRT, "m = mlrt.load('{d}/m.mlm')\n")]
+    if emlearn:
+        csv = (d / "eml.csv").read_text().splitlines()
+        count = {k: sum(1 for line in csv if line.startswith(k + ",")) for k in ("r", "n", "l")}
+        body = LOAD_EMLEARN_CSV.replace("{n_trees}", str(count["r"])).replace("{n_nodes}", str(count["n"]))
+        runs.append(("emlearn", LOAD_EMLEARN, body.replace("{n_leaves}", str(count["l"]))))
+    for name, head, body in runs:
+        (d / "imp.py").write_text(head.format(d=d))
+        (d / "load.py").write_text(head.format(d=d) + body.replace("{d}", str(d)))
+        out[name] = (unix_min_heap(binary, d / "imp.py"), unix_min_heap(binary, d / "load.py"))
+    return out
+
+
 def plain_walker(est: RandomForestClassifier) -> str:
     """A plain MicroPython walker of est: float thresholds, child indices, one hard vote per tree."""
     feat: list[int] = []
@@ -194,6 +253,7 @@ def unix_port(
             emlearn.convert(est, method="loadable").save(file=str(d / "eml.csv"), name="digits", format="csv")
         (d / "bench.py").write_text(UNIX_CODE.format(d=d, n=4000, rounds=5))
         version = _run([binary, "-c", "import sys; print(sys.version)"])
+        peaks = load_peaks(binary, d, bool(emlearn_mpy))
         res = _run([binary, "-X", "heapsize=1M", str(d / "bench.py")])
     if res.returncode != 0:
         raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
@@ -223,6 +283,15 @@ def unix_port(
     agree = {"viper": "100%", "bytecode": "100%", "plain": "", "emlearn": eml_agree}
     for k, v in us.items():
         print(f"| {names[k]} | {v - base:.2f} | {agree[k]} |")
+    print(
+        "\nLoad on the unix port: smallest heap (-X heapsize) that imports the runtime / imports and loads:"
+    )
+    files = {
+        "mlrt": "mlrt.load of the 49.9 kB model file",
+        "emlearn": "emlearn_trees from its CSV (streamed)",
+    }
+    for k, (imp, load) in peaks.items():
+        print(f"  {files[k]}: {imp:,} B / {load:,} B (+{load - imp:,} B)")
 
 
 def main() -> None:

@@ -89,13 +89,14 @@ def test_threshold_keys_order_as_float32() -> None:
     """key(v) <= key(t) exactly when v <= t in float32, for every kind of value (+-0, subnormals, inf)."""
     from array import array
 
+    from mlrt._reader import to_array
     from mlrt.trees import _keys
 
     rng = np.random.default_rng(0)
     special = np.array([0.0, -0.0, 1e-45, -1e-45, 1.17549435e-38, np.inf, -np.inf, 1.0, -1.0], np.float32)
     scaled = rng.standard_normal(300) * 10.0 ** rng.integers(-40, 38, 300)
     v = np.concatenate([special, scaled.astype(np.float32)])
-    k = np.array(_keys(array("f", v.tolist())))
+    k = np.array(_keys(to_array("i", array("f", v.tolist()).tobytes())))
     np.testing.assert_array_equal(k[:, None] <= k[None, :], v[:, None] <= v[None, :])
 
 

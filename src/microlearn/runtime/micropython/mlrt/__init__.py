@@ -26,7 +26,7 @@ def load(src):
     try:
         from mlrt import trees
 
-        head, sec = _reader.read(src, trees.SECTIONS)
+        head, sec = _reader.read(src, trees.SECTIONS, trees.AS_BITS)
         if head[3] != trees.FAMILY:
             raise ValueError("mlrt: model family %d is not supported by this mlrt: update mlrt" % head[3])
         if head[4] not in (trees.CLASSIFIER, trees.REGRESSOR):

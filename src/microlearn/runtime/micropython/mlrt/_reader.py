@@ -73,6 +73,15 @@ def bad(msg):
     return ValueError("mlrt: not a valid model file: " + msg)
 
 
+def empty(typecode, n):
+    """array(typecode) of n items whose values the caller overwrites, made without a temporary buffer."""
+    a = array(typecode)
+    if hasattr(a, "frombytes"):  # CPython
+        a.frombytes(bytes(n * a.itemsize))
+        return a
+    return array(typecode, range(n))
+
+
 def to_array(typecode, raw):
     """A typed array holding the little-endian bytes ``raw`` (one copy)."""
     a = array(typecode)
@@ -109,6 +118,19 @@ class _Source:
             self.crc = crc32(b, self.crc)
         return b
 
+    def read_array(self, tc, nbytes, itemsize):
+        """The next nbytes as array(tc). From a file on MicroPython: read straight into the array, so a
+        section is never held twice."""
+        if self.f is None or hasattr(array(tc), "frombytes"):  # bytes source, or CPython
+            return to_array(tc, self.read(nbytes))
+        # an array of the right size without a temporary buffer (the values are overwritten)
+        a = bytearray(nbytes) if tc == "B" else empty(tc, nbytes // itemsize)
+        if self.f.readinto(a) != nbytes:
+            raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, nbytes))
+        self.pos += nbytes
+        self.crc = crc32(a, self.crc)
+        return a
+
     def skip(self, n):
         while n > 0:
             k = 256 if n > 256 else n
@@ -126,19 +148,20 @@ class _Source:
             self.f = None
 
 
-def read(src, wanted):
-    """Read a model file. ``wanted``: tag -> dtype code of the sections to keep.
+def read(src, wanted, as_bits=()):
+    """Read a model file. ``wanted``: tag -> dtype code of the sections to keep; float32 sections whose
+    tag is in ``as_bits`` come as array('i') of their bits.
 
     Returns (header tuple, {tag: array or bytes}). Unknown optional sections are skipped; an unknown
     critical one, a bad CRC or any inconsistency raises ValueError."""
     s = _Source(src)
     try:
-        return _read(s, wanted)
+        return _read(s, wanted, as_bits)
     finally:
         s.close()
 
 
-def _read(s, wanted):
+def _read(s, wanted, as_bits):
     head = struct.unpack(HEADER, s.read(HEADER_SIZE))
     magic, major, minor, family, task, n_features, n_outputs, n_sections, file_size, flags = head
     if magic != MAGIC:
@@ -183,10 +206,8 @@ def _read(s, wanted):
             raise bad("section %r appears twice" % tag)
         s.skip(offset - s.pos)
         if tag in wanted:
-            raw = s.read(nbytes)
-            tc = DTYPES[dtype][0]
-            out[tag] = raw if tc is None else to_array(tc, raw)
-            raw = None
+            tc = "i" if tag in as_bits and dtype == 7 else DTYPES[dtype][0]
+            out[tag] = s.read(nbytes) if tc is None else s.read_array(tc, nbytes, DTYPES[dtype][1])
         else:
             s.skip(nbytes)
         end = offset + nbytes

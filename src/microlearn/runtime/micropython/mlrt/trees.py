@@ -8,7 +8,7 @@
 # are summed tree by tree in the port's float (double: bit-exact scikit-learn).
 from array import array
 
-from mlrt._reader import bad, to_array
+from mlrt._reader import bad, empty, to_array
 
 FAMILY = 1
 CLASSIFIER = 1
@@ -32,6 +32,8 @@ SECTIONS = {
     b"FNAM": 9,
     b"SRCE": 9,
 }
+
+AS_BITS = (b"THRS",)  # read as array('i') of float32 bits: keys are made in place
 
 try:  # native-code walker where the port can run it (see _fast.py)
     from mlrt import _fast
@@ -60,7 +62,7 @@ class Trees:
         self._roots = sec[b"ROOT"]
         self._feat = sec[b"FEAT"]
         self._miss = sec[b"MISS"]
-        self._thr = sec[b"THRS"]
+        self._thr = sec[b"THRS"]  # float32 bits (AS_BITS)
         self._right = sec[b"RGHT"]
         self.n_trees = len(self._roots)
         self.n_nodes = len(self._feat)
@@ -127,14 +129,15 @@ class Trees:
                 nv += 1
         base = 2 + n
         vbase = base + 3 * nn
-        a = to_array("i", bytes(4 * (vbase + nv)))
+        a = empty("i", vbase + nv)  # every item is written below
         a[0] = n
         a[1] = nc if votes else 0
         for t in range(n):
             a[2 + t] = base + 3 * self._roots[t]
         feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
+        self._thr = None
         if votes:  # vst[l]: offset of leaf row l's first vote
-            vst = to_array("i", bytes(4 * (self.n_leaves + 1)))
+            vst = empty("i", self.n_leaves + 1)
             j = vbase
             for leaf in range(self.n_leaves):
                 vst[leaf] = j
@@ -150,9 +153,8 @@ class Trees:
             if f < 0:
                 row = right[i]
                 a[o] = -1 - row
-                if votes:
-                    a[o + 1] = vst[row]
-                    a[o + 2] = vst[row + 1]
+                a[o + 1] = vst[row] if votes else 0
+                a[o + 2] = vst[row + 1] if votes else 0
             else:
                 a[o] = f | miss[i] << 16
                 a[o + 1] = tk[i]
@@ -182,7 +184,7 @@ class Trees:
                 if f < 0:
                     if f != -1 or not 0 <= r < nl:
                         raise bad("leaf %d is malformed" % i)
-                elif f >= nf or not i + 1 < r < stop or thr[i] != thr[i] or miss[i] > 1:
+                elif f >= nf or not i + 1 < r < stop or thr[i] & 0x7FFFFFFF > INF or miss[i] > 1:
                     raise bad("node %d is malformed (feature, child or threshold)" % i)
 
     # ------------------------------------------------------------------ prediction
@@ -330,9 +332,9 @@ class Trees:
         )
 
 
-def _keys(thr):
-    """Integer keys of float32 values: the bits for v >= 0, minus the magnitude bits for v < 0."""
-    k = to_array("i", bytes(thr))
+def _keys(k):
+    """Integer keys of float32 values, in place of their bits (array('i')): the bits for v >= 0, minus
+    the magnitude bits for v < 0 (so -0.0 and 0.0 share key 0)."""
     for i in range(len(k)):
         v = k[i]
         if v < 0:
@@ -368,6 +370,8 @@ def _json_list(raw, n):
         v = json.loads(raw.decode("utf-8"))
     except ImportError:
         return None  # a port without json: labels are not available, indices are
+    except MemoryError:
+        raise
     except Exception:
         raise bad("a JSON section does not parse")
     if not isinstance(v, list) or len(v) != n:
