@@ -170,17 +170,25 @@ ML_FEAT_FN float ml_feat_mean(const float *w, int32_t n, int32_t n_axes, int32_t
     return sum / (float)n;
 }
 
+#ifndef ML_FEAT_BAND_GROUP
+#define ML_FEAT_BAND_GROUP 16 /* bins computed together: 2 * 16 floats + 16 indices on the stack */
+#endif
+
 /* Band energies of channel ch: for band b, the sum over DFT bins lo[b] <= k < hi[b] (increasing k) of
  * |X_k|^2 / n, where X = DFT(x - mean) and each bin is the direct sum over samples in order with the
- * float32 tables cos_t[j] = cos(2*pi*j/n), sin_t[j] = sin(2*pi*j/n). Costs n multiply-adds per bin and
- * needs no FFT buffer; the bins are those of the requested bands only. */
+ * float32 tables cos_t[j] = cos(2*pi*j/n), sin_t[j] = sin(2*pi*j/n). Needs no FFT buffer; the bins are
+ * those of the requested bands only. Up to ML_FEAT_BAND_GROUP bins are summed side by side, so each
+ * sample is read and centred once per group rather than once per bin; every bin still adds its terms
+ * in sample order, so the result is the same to the bit. */
 ML_FEAT_FN int ml_feat_bands(const float *w, int32_t n, int32_t n_axes, int32_t ch, const float *cos_t,
                              const float *sin_t, const int16_t *lo, const int16_t *hi, int32_t n_bands,
                              float *out)
 {
     ML_FEAT_STRICT_FP
-    int32_t b, k, i;
+    int32_t b, k, i, g, m;
     float mean;
+    float re[ML_FEAT_BAND_GROUP], im[ML_FEAT_BAND_GROUP];
+    int32_t j[ML_FEAT_BAND_GROUP];
     if (w == 0 || cos_t == 0 || sin_t == 0 || lo == 0 || hi == 0 || out == 0 || n < 1 || n_axes < 1 ||
         ch < 0 || ch > n_axes || n_bands < 0) {
         return ML_FEAT_ERR_ARG;
@@ -191,23 +199,31 @@ ML_FEAT_FN int ml_feat_bands(const float *w, int32_t n, int32_t n_axes, int32_t 
         if (lo[b] < 0 || hi[b] > n / 2 + 1 || lo[b] >= hi[b]) {
             return ML_FEAT_ERR_ARG;
         }
-        for (k = lo[b]; k < hi[b]; k++) {
-            float re = 0.0f, im = 0.0f, p;
-            int32_t j = 0;
+        for (k = lo[b]; k < hi[b]; k += m) {
+            m = hi[b] - k < ML_FEAT_BAND_GROUP ? hi[b] - k : ML_FEAT_BAND_GROUP;
+            for (g = 0; g < m; g++) {
+                re[g] = 0.0f;
+                im[g] = 0.0f;
+                j[g] = 0;
+            }
             for (i = 0; i < n; i++) {
                 const float d = ml_feat_sample(w, i, n_axes, ch) - mean;
-                const float pr = d * cos_t[j];
-                const float pi = d * sin_t[j];
-                re = re + pr;
-                im = im + pi;
-                j += k;
-                if (j >= n) {
-                    j -= n;
+                for (g = 0; g < m; g++) {
+                    const float pr = d * cos_t[j[g]];
+                    const float pi = d * sin_t[j[g]];
+                    re[g] = re[g] + pr;
+                    im[g] = im[g] + pi;
+                    j[g] += k + g;
+                    if (j[g] >= n) {
+                        j[g] -= n;
+                    }
                 }
             }
-            p = re * re;
-            p = p + im * im;
-            s = s + p;
+            for (g = 0; g < m; g++) {
+                float p = re[g] * re[g];
+                p = p + im[g] * im[g];
+                s = s + p;
+            }
         }
         out[b] = s / (float)n;
     }
