@@ -155,3 +155,30 @@ def test_run_reaches_every_block_and_names_the_choices() -> None:
         dsp.run("fft", x)
     with pytest.raises(InvalidInputError, match="unknown backend 'gpu'; one of: numpy, c, micropython"):
         dsp.run("rfft", x, backend="gpu")
+
+
+@pytest.mark.parametrize("backend", ["c", "micropython"])
+def test_run_gives_the_reference_numbers_in_every_backend(backend: str) -> None:
+    """One call per block through dsp.run, with the reference's arguments, in C and in MicroPython."""
+    y = Y[:2048].astype(np.float64)
+    mel = dict(sr=16000, n_fft=256, hop_length=128, n_mels=24)
+    cases: list[tuple[str, tuple, dict, float]] = [
+        ("rfft", (y[:256],), {}, 1e-5),
+        ("power_spectrum", (y[:512],), {}, 1e-5),
+        ("magnitude_spectrum", (y[:128],), {}, 1e-5),
+        ("get_window", ("blackman", 64), dict(fftbins=False), 1e-6),
+        ("frame", (y[:300], 64, 48), {}, 0.0),
+        ("melspectrogram", (y,), mel, 1e-5),
+        ("power_to_db", (np.abs(y[:200]) + 1e-3,), dict(ref=0.5, top_db=40.0), 1e-3),
+        ("mfcc", (y,), dict(n_mfcc=13, **mel), 1e-2),
+        ("sosfilt", (dsp.a_weighting(16000), y[:256]), {}, 1e-4),
+    ]
+    for name, args, kw, tol in cases:
+        ref = np.asarray(dsp.run(name, *args, **kw))
+        got = np.asarray(dsp.run(name, *args, backend=backend, **kw))
+        assert got.shape == ref.shape, name
+        np.testing.assert_allclose(
+            got, ref, rtol=0, atol=tol * max(1.0, float(np.abs(ref).max())), err_msg=name
+        )
+    with pytest.raises(InvalidInputError, match="NaN"):
+        dsp.run("rfft", np.r_[np.zeros(15), np.nan], backend=backend)
