@@ -26,7 +26,7 @@
  * Windows. ml_window(kind, n, periodic, w) writes the hann, hamming or blackman window of n points,
  * periodic (scipy.signal.get_window(kind, n), fftbins=True) or symmetric (fftbins=False). The cosines
  * come from an exact integer reduction to |angle| <= pi/4 and short polynomials in float32 (within
- * 1e-7 of the float64 window), not from libm. Fill a RAM buffer once at start-up, or store a const
+ * 2e-7 of the float64 window), not from libm. Fill a RAM buffer once at start-up, or store a const
  * table written by Python (microlearn.dsp._audio_c.audio_config_c) and skip this function.
  *
  * Framer. ml_framer cuts a stream that arrives in blocks of any size into frames of frame_length
