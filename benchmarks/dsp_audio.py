@@ -332,10 +332,32 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def goals(rows: list[Row]) -> list[str]:
+    """The targets on Cortex-M4F, each with the measured figure and whether it is met."""
+    by = {(r.block, r.impl, r.cpu): r for r in rows}
+    m4 = CPUS[0]
+    fft = by[("rfft 512", "microlearn ml_rfft", m4)]
+    mel = by[("mel frame 512/40", "microlearn ml_mel_frame", m4)]
+    bq1 = by[("biquad x1", "microlearn ml_sosfilt", m4)]
+    bq4 = by[("biquad x4", "microlearn ml_sosfilt", m4)]
+    per_section = max(float(bq1.per), float(bq4.per) / 4)
+    checks = [
+        (f"rfft 512 <= 30,000 instructions: {fft.instructions:,.0f}", fft.instructions <= 30_000),
+        (f"rfft 512 and mel frame link no library (libm, soft double): {fft.libs}, {mel.libs}",
+         fft.libs == "none" and mel.libs == "none"),
+        (f"mel frame <= 60,000 instructions: {mel.instructions:,.0f}", mel.instructions <= 60_000),
+        (f"biquad <= 25 instructions per sample per section: {per_section:.1f}", per_section <= 25),
+    ]  # fmt: skip
+    return [f"- [{'x' if ok else ' '}] {text}" for text, ok in checks]
+
+
 def main() -> None:
     if _emlearn_include() is None:
         print("emlearn is not installed: its rows are left out (pip install -e .[bench])", file=sys.stderr)
-    print(table(run()))
+    rows = run()
+    print(table(rows))
+    print("\nGoals on Cortex-M4F:")
+    print("\n".join(goals(rows)))
 
 
 if __name__ == "__main__":
