@@ -18,10 +18,10 @@
  * Q15. ml_rfft_q15(buf, n) is the same transform in 16-bit fixed point for cores without an FPU:
  * buf holds n int16 samples (x * 32768) with room for n + 2; on return the interleaved bins are
  *     buf[2k] + i buf[2k + 1] = rfft(x)[k] * 32768 / n      (rounded, saturated to int16)
- * Every stage halves its output (and the first one quarters it), so nothing overflows whatever the
- * input; the price is resolution: each bin is within a few LSB of the exact value (stated and tested
- * in tests/test_dsp_audio_c.py: |error| <= 1 + log2(n) LSB). Integer arithmetic only (32-bit products,
- * arithmetic right shifts).
+ * The same passes as the float FFT, each scaled by its radix (1/2 or 1/4; the first one by twice
+ * that), so every value stays below 1/sqrt(2) in modulus and nothing overflows whatever the input;
+ * the price is resolution: each bin is within 2 + log2(n)/4 LSB of the exact value (tested in
+ * tests/test_dsp_audio_c.py). Integer arithmetic only (32-bit products, arithmetic right shifts).
  *
  * Windows. ml_window(kind, n, periodic, w) writes the hann, hamming or blackman window of n points,
  * periodic (scipy.signal.get_window(kind, n), fftbins=True) or symmetric (fftbins=False). The cosines
@@ -152,6 +152,7 @@ static inline void ml_cfft(float *z, int log2m)
 {
     const int32_t m = (int32_t)1 << log2m;
     int32_t i, h, k;
+    int lh; /* log2(h): twiddle strides are shifts, no division (M0+ has no divide instruction) */
     /* bit-reversed order: for even i < m/2 with j = rev(i): rev(i + 1) = j + m/2, and when i < j also
      * rev(m - 1 - i) = m - 1 - j; that visits every pair once with a quarter of the bit reversals */
     for (i = 0; i < m / 2; i += 2) {
@@ -173,6 +174,7 @@ static inline void ml_cfft(float *z, int log2m)
             p[3] = ai - bi;
         }
         h = 2;
+        lh = 1;
     } else {
         for (i = 0; i < 2 * m; i += 8) {
             float *p = z + i;
@@ -191,10 +193,11 @@ static inline void ml_cfft(float *z, int log2m)
             p[7] = d0i + d1r;
         }
         h = 4;
+        lh = 2;
     }
     /* radix-4 passes: 4h-point transforms from four h-point ones; twiddle W^k = exp(-2 pi i k / 4h) */
-    for (; h < m; h *= 4) {
-        const uint32_t step = (uint32_t)(ML_FFT_MAX_N / (4 * h));
+    for (; h < m; h *= 4, lh += 2) {
+        const uint32_t step = (uint32_t)ML_FFT_MAX_N >> (lh + 2); /* ML_FFT_MAX_N / 4h */
         const int32_t span = 8 * h; /* floats from one 4h block to the next */
         for (k = 0; k < h; k++) {
             float c1, s1, c2, s2, c3, s3;
@@ -238,7 +241,7 @@ static inline int ml_rfft(float *buf, int32_t n)
     if (lg < 0) {
         return ML_FFT_ERR_SIZE;
     }
-    stride = (uint32_t)(ML_FFT_MAX_N / n);
+    stride = (uint32_t)ML_FFT_MAX_N >> lg; /* ML_FFT_MAX_N / n */
     ml_cfft(buf, lg - 1);
     /* split: Z = FFT(even + i odd); X[k] = E[k] + W^k O[k], X[m-k] = conj(E[k] - W^k O[k]) with
      * E = (Z[k] + conj Z[m-k]) / 2, O = (Z[k] - conj Z[m-k]) / 2i, W = exp(-2 pi i / n) */
@@ -315,17 +318,21 @@ static inline int16_t ml_fft_sat16(int32_t v)
     return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
 }
 
-/* cos and sin of 2*pi*t / ML_FFT_MAX_N in Q15 for 0 <= t <= ML_FFT_MAX_N/2. */
+/* cos and sin of 2*pi*t / ML_FFT_MAX_N in Q15 for 0 <= t < 3/4 ML_FFT_MAX_N (|values| <= 32767). */
 ML_FFT_INLINE void ml_fft_cossin_q15(uint32_t t, int32_t *c, int32_t *s)
 {
     const uint32_t q = ML_FFT_QUARTER;
     if (t <= q) {
         *c = ml_fft_sin_q15[q - t];
         *s = ml_fft_sin_q15[t];
-    } else {
+    } else if (t <= 2 * q) {
         t -= q;
         *c = -ml_fft_sin_q15[t];
         *s = ml_fft_sin_q15[q - t];
+    } else {
+        t -= 2 * q;
+        *c = -ml_fft_sin_q15[q - t];
+        *s = -ml_fft_sin_q15[t];
     }
 }
 
@@ -335,6 +342,7 @@ static inline int ml_rfft_q15(int16_t *buf, int32_t n)
     const int lg = ml_fft_log2(n);
     const int32_t m = n / 2;
     int32_t i, h, k;
+    int lh;
     uint32_t stride;
     int32_t z0r, z0i;
     if (buf == 0) {
@@ -351,37 +359,68 @@ static inline int ml_rfft_q15(int16_t *buf, int32_t n)
         }
         ml_fft_swap_q15(buf, i + 1, j + m / 2);
     }
-    /* first radix-2 pass, scaled by 1/4: every later value then has modulus <= 1/sqrt(2) */
-    for (i = 0; i < 2 * m; i += 4) {
-        int16_t *p = buf + i;
-        const int32_t ar = p[0], ai = p[1], br = p[2], bi = p[3];
-        p[0] = (int16_t)((ar + br + 2) >> 2);
-        p[1] = (int16_t)((ai + bi + 2) >> 2);
-        p[2] = (int16_t)((ar - br + 2) >> 2);
-        p[3] = (int16_t)((ai - bi + 2) >> 2);
+    /* first pass, no twiddles, scaled by 1/2 more than the later ones (radix-2: 1/4, radix-4: 1/8): every
+     * later value then has modulus <= 1/sqrt(2), whatever the input */
+    if ((lg - 1) & 1) {
+        for (i = 0; i < 2 * m; i += 4) {
+            int16_t *p = buf + i;
+            const int32_t ar = p[0], ai = p[1], br = p[2], bi = p[3];
+            p[0] = (int16_t)((ar + br + 2) >> 2);
+            p[1] = (int16_t)((ai + bi + 2) >> 2);
+            p[2] = (int16_t)((ar - br + 2) >> 2);
+            p[3] = (int16_t)((ai - bi + 2) >> 2);
+        }
+        h = 2;
+        lh = 1;
+    } else {
+        for (i = 0; i < 2 * m; i += 8) {
+            int16_t *p = buf + i;
+            const int32_t s0r = p[0] + p[2], s0i = p[1] + p[3], d0r = p[0] - p[2], d0i = p[1] - p[3];
+            const int32_t s1r = p[4] + p[6], s1i = p[5] + p[7], d1r = p[4] - p[6], d1i = p[5] - p[7];
+            p[0] = (int16_t)((s0r + s1r + 4) >> 3);
+            p[1] = (int16_t)((s0i + s1i + 4) >> 3);
+            p[2] = (int16_t)((d0r + d1i + 4) >> 3);
+            p[3] = (int16_t)((d0i - d1r + 4) >> 3);
+            p[4] = (int16_t)((s0r - s1r + 4) >> 3);
+            p[5] = (int16_t)((s0i - s1i + 4) >> 3);
+            p[6] = (int16_t)((d0r - d1i + 4) >> 3);
+            p[7] = (int16_t)((d0i + d1r + 4) >> 3);
+        }
+        h = 4;
+        lh = 2;
     }
-    /* radix-2 passes scaled by 1/2: 2h-point transforms, twiddle exp(-2 pi i k / 2h) */
-    for (h = 2; h < m; h *= 2) {
-        const uint32_t step = (uint32_t)(ML_FFT_MAX_N / (2 * h));
+    /* radix-4 passes scaled by 1/4, as ml_cfft's; twiddle products rounded to Q15 */
+    for (; h < m; h *= 4, lh += 2) {
+        const uint32_t step = (uint32_t)ML_FFT_MAX_N >> (lh + 2);
         for (k = 0; k < h; k++) {
-            int32_t c, s;
+            int32_t c1, s1, c2, s2, c3, s3;
             int16_t *p;
-            ml_fft_cossin_q15(step * (uint32_t)k, &c, &s);
-            for (p = buf + 2 * k; p < buf + 2 * m; p += 4 * h) {
-                int16_t *q = p + 2 * h;
-                const int32_t br = q[0], bi = q[1];
-                const int32_t tr = (c * br + s * bi + 16384) >> 15;
-                const int32_t ti = (c * bi - s * br + 16384) >> 15;
-                const int32_t ar = p[0], ai = p[1];
-                p[0] = (int16_t)((ar + tr + 1) >> 1);
-                p[1] = (int16_t)((ai + ti + 1) >> 1);
-                q[0] = (int16_t)((ar - tr + 1) >> 1);
-                q[1] = (int16_t)((ai - ti + 1) >> 1);
+            ml_fft_cossin_q15(step * (uint32_t)k, &c1, &s1);
+            ml_fft_cossin_q15(2u * step * (uint32_t)k, &c2, &s2);
+            ml_fft_cossin_q15(3u * step * (uint32_t)k, &c3, &s3);
+            for (p = buf + 2 * k; p < buf + 2 * m; p += 8 * h) {
+                int16_t *p1 = p + 2 * h, *p2 = p + 4 * h, *p3 = p + 6 * h;
+                const int32_t u1r = (c1 * p2[0] + s1 * p2[1] + 16384) >> 15;
+                const int32_t u1i = (c1 * p2[1] - s1 * p2[0] + 16384) >> 15;
+                const int32_t u3r = (c3 * p3[0] + s3 * p3[1] + 16384) >> 15;
+                const int32_t u3i = (c3 * p3[1] - s3 * p3[0] + 16384) >> 15;
+                const int32_t s1r = u1r + u3r, s1i = u1i + u3i, d1r = u1r - u3r, d1i = u1i - u3i;
+                const int32_t u2r = (c2 * p1[0] + s2 * p1[1] + 16384) >> 15;
+                const int32_t u2i = (c2 * p1[1] - s2 * p1[0] + 16384) >> 15;
+                const int32_t s0r = p[0] + u2r, s0i = p[1] + u2i, d0r = p[0] - u2r, d0i = p[1] - u2i;
+                p[0] = (int16_t)((s0r + s1r + 2) >> 2);
+                p[1] = (int16_t)((s0i + s1i + 2) >> 2);
+                p1[0] = (int16_t)((d0r + d1i + 2) >> 2);
+                p1[1] = (int16_t)((d0i - d1r + 2) >> 2);
+                p2[0] = (int16_t)((s0r - s1r + 2) >> 2);
+                p2[1] = (int16_t)((s0i - s1i + 2) >> 2);
+                p3[0] = (int16_t)((d0r - d1i + 2) >> 2);
+                p3[1] = (int16_t)((d0i + d1r + 2) >> 2);
             }
         }
     }
     /* split, as ml_rfft, on values already scaled by 1/n */
-    stride = (uint32_t)(ML_FFT_MAX_N / n);
+    stride = (uint32_t)ML_FFT_MAX_N >> lg; /* ML_FFT_MAX_N / n */
     z0r = buf[0];
     z0i = buf[1];
     buf[0] = ml_fft_sat16(z0r + z0i);
