@@ -193,6 +193,20 @@ def _mel_args(sr: Any, n_fft: Any, n_mels: Any, fmin: Any, fmax: Any, norm: Any)
     return float(fmin), hi
 
 
+def _mel_edges(
+    sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: str | None
+) -> tuple[F64, F64, F64]:
+    """FFT bin frequencies, the n_mels + 2 band edges (Hz), and the unnormalised triangles (float64)."""
+    lo, hi = _mel_args(sr, n_fft, n_mels, fmin, fmax, norm)
+    fft_freqs = np.arange(1 + n_fft // 2, dtype=np.float64) * (float(sr) / n_fft)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(lo, htk), hz_to_mel(hi, htk), n_mels + 2), htk)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    return fft_freqs, mel_f, np.maximum(0.0, np.minimum(lower, upper))
+
+
 def mel_filters64(
     sr: float,
     n_fft: int,
@@ -203,16 +217,9 @@ def mel_filters64(
     norm: str | None = "slaney",
 ) -> F64:
     """The mel filterbank in float64: triangles between adjacent mel band edges over the FFT bins."""
-    lo, hi = _mel_args(sr, n_fft, n_mels, fmin, fmax, norm)
-    fft_freqs = np.arange(1 + n_fft // 2, dtype=np.float64) * (float(sr) / n_fft)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(lo, htk), hz_to_mel(hi, htk), n_mels + 2), htk)
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    W = np.maximum(0.0, np.minimum(lower, upper))
+    _, mel_f, W = _mel_edges(sr, n_fft, n_mels, fmin, fmax, htk, norm)
     if norm == "slaney":
-        W *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+        W = W * (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
     return np.asarray(W)
 
 
@@ -226,8 +233,15 @@ def mel_filters(
     norm: str | None = "slaney",
 ) -> F32:
     """librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm):
-    (n_mels, 1 + n_fft // 2) float32."""
-    return mel_filters64(sr, n_fft, n_mels, fmin, fmax, htk, norm).astype(np.float32)
+    (n_mels, 1 + n_fft // 2) float32, bit for bit: the triangles are rounded to float32 before the slaney
+    scaling, which is done in float64 and rounded again, as librosa does."""
+    _, mel_f, W = _mel_edges(sr, n_fft, n_mels, fmin, fmax, htk, norm)
+    W32 = W.astype(np.float32)
+    if norm == "slaney":
+        W32 = (W32.astype(np.float64) * (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]).astype(
+            np.float32
+        )
+    return W32
 
 
 @dataclass(frozen=True)
