@@ -84,6 +84,53 @@ void ml_bench_entry(const void *in, void *out)
     return src, glue
 
 
+MP_TIMING = """
+import json, time
+from array import array
+from mlrt.dsp_iir import sosfilt
+from mlrt.dsp_features import Features
+x = array('f', open('/x.bin', 'rb').read())
+w = array('f', open('/w.bin', 'rb').read())
+res = {}
+def best(name, fn, per, k):
+    b = 1e9
+    for r in range(5):
+        t = time.ticks_us()
+        for i in range(k):
+            fn()
+        b = min(b, time.ticks_diff(time.ticks_us(), t))
+    res[name] = b / per / k
+for ns in (1, 4):
+    sos = array('f', open('/sos%d.bin' % ns, 'rb').read())
+    best('sosfilt %d' % ns, lambda: sosfilt(sos, x, array('f', bytes(8 * ns))), len(x), 40)
+for name in ('plain', 'bands'):
+    f = Features(json.loads(open('/%s.json' % name).read()))
+    best('features ' + name, lambda: f.compute(w), 1, 20 if name == 'plain' else 3)
+print(json.dumps(res))
+"""
+
+
+def micropython_timings(sos: dict[int, np.ndarray], cfgs: dict[str, F.FeatureConfig], w: np.ndarray) -> None:
+    """µs per call of mlrt.dsp_iir / mlrt.dsp_features in the real MicroPython (WebAssembly)."""
+    import json
+
+    from microlearn import micropython as mpy
+
+    x = np.random.default_rng(1).standard_normal(256).astype(np.float32)
+    files = {**mpy.runtime_files(), "/x.bin": x.tobytes(), "/w.bin": w.astype(np.float32).tobytes()}
+    for ns, s in sos.items():
+        files[f"/sos{ns}.bin"] = s.astype(np.float32).tobytes()
+    for name, c in cfgs.items():
+        files[f"/{name}.json"] = json.dumps(c.to_dict()).encode()
+    res = json.loads(mpy.run(MP_TIMING, files))
+    mpy.close()
+    print("\nMicroPython 1.27 (WebAssembly on Node; its clock counts whole ms), best of 5 timed loops:")
+    for ns in sos:
+        print(f"  mlrt.dsp_iir.sosfilt, {ns} section(s): {res[f'sosfilt {ns}']:.1f} µs per sample")
+    print(f"  mlrt.dsp_features, HAR 128x3 (44): {res['features plain']:,.0f} µs per window")
+    print(f"  mlrt.dsp_features, HAR + 3 bands (56): {res['features bands']:,.0f} µs per window")
+
+
 def main() -> None:
     rng = np.random.default_rng(0)
     x = [rng.standard_normal(N).astype(np.float32).tobytes() for _ in range(3)]
@@ -124,6 +171,10 @@ def main() -> None:
                 f"{label:44s} {cpu:14s} {r.instructions_mean:12.0f} {'':>10s} {r.flash_bytes:8d}"
                 f"  bit-identical to FeatureExtractor: {same}"
             )
+
+    micropython_timings(
+        {ns: ss.butter(2 * ns, 0.1, output="sos") for ns in (1, 4)}, {"plain": cfg, "bands": cfg_b}, W[0]
+    )
 
 
 if __name__ == "__main__":
