@@ -396,14 +396,7 @@ def melspectrogram(
     hop = _positive(hop_length, "hop_length")
     w = _padded_window(window, n, win_length)
     sp = audio.mel_sparse(audio.mel_filters(sr, n, n_mels, fmin, fmax, htk, norm))
-    if center:
-        if pad_mode not in ("constant", "reflect"):
-            raise InvalidInputError(f"pad_mode must be 'constant' or 'reflect'; got {pad_mode!r}")
-        if pad_mode == "reflect" and a.size <= n // 2:
-            raise InvalidInputError(f"pad_mode='reflect' needs more than n_fft // 2 = {n // 2} samples")
-        a = np.pad(a, n // 2, mode=pad_mode)  # type: ignore[call-overload]
-    if a.size < n:
-        raise InvalidInputError(f"y has {a.size} samples (after padding), fewer than n_fft={n}")
+    a = audio.center_pad(a, n, center, pad_mode)
     x32 = np.ascontiguousarray(a, dtype=np.float32)
     n_frames = 1 + (x32.size - n) // hop
     nm = int(sp.start.size)

@@ -287,14 +287,7 @@ def _mel_run(
     if not 0 <= n_mfcc <= n_mels:
         raise InvalidInputError(f"n_mfcc must be between 1 and n_mels ({n_mels}); got {n_mfcc}")
     blob = mel_filterbank_bytes(sr, n, n_mels, fmin, fmax, htk, norm)
-    if center:
-        if pad_mode not in ("constant", "reflect"):
-            raise InvalidInputError(f"pad_mode must be 'constant' or 'reflect'; got {pad_mode!r}")
-        if pad_mode == "reflect" and a.size <= n // 2:
-            raise InvalidInputError(f"pad_mode='reflect' needs more than n_fft // 2 = {n // 2} samples")
-        a = np.pad(a, n // 2, mode=pad_mode)  # type: ignore[call-overload]
-    if a.size < n:
-        raise InvalidInputError(f"y has {a.size} samples (after padding), fewer than n_fft={n}")
+    a = audio.center_pad(a, n, center, pad_mode)
     code = _MP_MEL.format(
         window=name, win_length=wl, power=float(power), hop=hop, n_mfcc=n_mfcc, lifter=float(lifter)
     )

@@ -287,6 +287,20 @@ def mel_sparse(W: Any) -> SparseMel:
 
 
 # ------------------------------------------------------------------------------------------ spectrograms
+def center_pad(a: F64, n: int, center: bool, pad_mode: str) -> F64:
+    """librosa's stft centring: n // 2 samples of zeros ("constant") or of reflection at both ends when
+    ``center``; then at least n samples must remain, or a clear error."""
+    if center:
+        if pad_mode not in ("constant", "reflect"):
+            raise InvalidInputError(f"pad_mode must be 'constant' or 'reflect'; got {pad_mode!r}")
+        if pad_mode == "reflect" and a.size <= n // 2:
+            raise InvalidInputError(f"pad_mode='reflect' needs more than n_fft // 2 = {n // 2} samples")
+        a = np.pad(a, n // 2, mode=pad_mode)  # type: ignore[call-overload]
+    if a.size < n:
+        raise InvalidInputError(f"y has {a.size} samples (after padding), fewer than n_fft={n}")
+    return a
+
+
 def _frames_centered(
     y: Any, n_fft: int, hop_length: int, win_length: int | None, window: str, center: bool, pad_mode: str
 ) -> tuple[F64, F64]:
@@ -302,14 +316,7 @@ def _frames_centered(
     w = np.zeros(n)
     left = (n - wl) // 2
     w[left : left + wl] = window64(window, wl, fftbins=True)
-    if center:
-        if pad_mode not in ("constant", "reflect"):
-            raise InvalidInputError(f"pad_mode must be 'constant' or 'reflect'; got {pad_mode!r}")
-        if pad_mode == "reflect" and a.size <= n // 2:
-            raise InvalidInputError(f"pad_mode='reflect' needs more than n_fft // 2 = {n // 2} samples")
-        a = np.pad(a, n // 2, mode=pad_mode)  # type: ignore[call-overload]
-    if a.size < n:
-        raise InvalidInputError(f"y has {a.size} samples (after padding), fewer than n_fft={n}")
+    a = center_pad(a, n, center, pad_mode)
     n_frames = 1 + (a.size - n) // hop
     idx = np.arange(n)[None, :] + hop * np.arange(n_frames)[:, None]
     return a[idx], w
