@@ -135,7 +135,6 @@ class Trees:
         for t in range(n):
             a[2 + t] = base + 3 * self._roots[t]
         feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
-        self._thr = None
         if votes:  # vst[l]: offset of leaf row l's first vote
             vst = empty("i", self.n_leaves + 1)
             j = vbase
@@ -291,13 +290,12 @@ class Trees:
             and memoryview(x).itemsize == 4
         ):  # x is array('f'): straight into the machine-code walker (each call here costs)
             r = self._walk(self._a, x, self._acc)
-            if r >= 0:
-                return r
+            return r if r >= 0 else self._argmax_exact(self._row(x))
         fast = self._fast
         if fast is not None:
             r = fast.predict(self._f32(x))
-            if r is not None:
-                return r
+            # None only for a near-tie of votes, which the walker has already found: exact sums
+            return r if r is not None else self._argmax_exact(self._row(x))
         return self._predict(self._row(x))
 
     # kept apart from predict: MicroPython puts a call's frame on the heap once it has more than a few
