@@ -92,16 +92,7 @@ cases = [('none', lambda r: None, rows), ('viper', m.predict, rows), ('bytecode'
          ('plain', plain.predict, rows)]
 try:
     import emlearn_trees
-    model = emlearn_trees.new(10, 3000, 10)
-    nfe = nce = 0
-    for line in open('{d}/eml.csv'):
-        tok = line.strip().split(',')
-        if tok[0] == 'r': model.addroot(int(tok[1]))
-        elif tok[0] == 'n': model.addnode(int(tok[3]), int(tok[4]), int(tok[1]), int(float(tok[2])))
-        elif tok[0] == 'l': model.addleaf(int(tok[1]))
-        elif tok[0] == 'f': nfe = int(tok[1])
-        elif tok[0] == 'c': nce = int(tok[1])
-    model.setdata(nfe, nce)
+    exec(open('{d}/eml_load.py').read())  # model = emlearn_trees loaded from eml.csv
     out = array('f', range(model.outputs()))
     def emlearn_predict(x):
         model.predict(x, out)
@@ -157,7 +148,7 @@ sys.path.insert(0, '{d}')
 import emlearn_trees
 gc.collect()
 """
-LOAD_EMLEARN_CSV = """model = emlearn_trees.new({n_trees}, {n_nodes}, {n_leaves})
+EMLEARN_CSV_LOAD = """model = emlearn_trees.new({n_trees}, {n_nodes}, {n_leaves})
 nfe = nce = 0
 for line in open('{d}/eml.csv'):
     tok = line.strip().split(',')
@@ -170,15 +161,20 @@ model.setdata(nfe, nce)
 """
 
 
+def emlearn_loader(d: Path) -> str:
+    """MicroPython code that loads d/eml.csv into emlearn_trees, sized exactly for its trees, nodes and
+    leaves."""
+    csv = (d / "eml.csv").read_text().splitlines()
+    count = {k: sum(1 for line in csv if line.startswith(k + ",")) for k in ("r", "n", "l")}
+    return EMLEARN_CSV_LOAD.format(d=d, n_trees=count["r"], n_nodes=count["n"], n_leaves=count["l"])
+
+
 def load_peaks(binary: str, d: Path, emlearn: bool) -> dict[str, tuple[int, int]]:
     """(heap to import the runtime, heap to import it and load the digits model) on the unix port."""
     out = {}
     runs = [("mlrt", LOAD_MLRT, "m = mlrt.load('{d}/m.mlm')\n")]
     if emlearn:
-        csv = (d / "eml.csv").read_text().splitlines()
-        count = {k: sum(1 for line in csv if line.startswith(k + ",")) for k in ("r", "n", "l")}
-        body = LOAD_EMLEARN_CSV.replace("{n_trees}", str(count["r"])).replace("{n_nodes}", str(count["n"]))
-        runs.append(("emlearn", LOAD_EMLEARN, body.replace("{n_leaves}", str(count["l"]))))
+        runs.append(("emlearn", LOAD_EMLEARN, (d / "eml_load.py").read_text()))
     for name, head, body in runs:
         (d / "imp.py").write_text(head.format(d=d))
         (d / "load.py").write_text(head.format(d=d) + body.replace("{d}", str(d)))
@@ -251,6 +247,7 @@ def unix_port(
 
             shutil.copy(emlearn_mpy, d / "emlearn_trees.mpy")
             emlearn.convert(est, method="loadable").save(file=str(d / "eml.csv"), name="digits", format="csv")
+            (d / "eml_load.py").write_text(emlearn_loader(d))
         (d / "bench.py").write_text(UNIX_CODE.format(d=d, n=4000, rounds=5))
         version = _run([binary, "-c", "import sys; print(sys.version)"])
         peaks = load_peaks(binary, d, bool(emlearn_mpy))
