@@ -1,0 +1,85 @@
+"""The protocol every model family's IR follows, and what its reference evaluation returns.
+
+A frontend turns a fitted library object into an IR; passes rewrite IRs; backends (C methods, the model
+file codec) and targets read IRs only. ``reference(X32)`` is the library's own result, computed from the
+IR alone in numpy (bit-identical to the library where the family allows it); ``verify`` compares every
+target against it with the comparator of the IR's task.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Task(enum.Enum):
+    """What a model's output means; ``verify`` picks its comparator from this."""
+
+    CLASSIFY = "classify"  # outputs: class index per row (+ class probabilities / decision scores)
+    REGRESS = "regress"  # outputs: n_outputs values per row
+    SCORE = "score"  # outputs: one anomaly score per row (+ inlier/outlier decision)
+    CLUSTER = "cluster"  # outputs: cluster index per row (+ distances)
+    TRANSFORM = "transform"  # outputs: n_outputs transformed features per row (pipeline stages)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the reference library computes for a batch of float32 rows.
+
+    ``outputs`` is (n,) int64 class/cluster indices for CLASSIFY/CLUSTER, (n,) or (n, k) float64 values for
+    REGRESS/SCORE, (n, k) values for TRANSFORM (in the stage's output dtype). ``proba`` and ``scores``
+    (decision_function, raw margins, distances) where the family has them. ``bound`` is, per row, the
+    largest difference allowed between a target's value outputs and ``outputs`` (REGRESS, SCORE,
+    TRANSFORM); ``margin`` is, per row of a CLASSIFY/CLUSTER model, the reference's own distance to a tie,
+    and ``ambiguous`` marks rows where that margin is inside float64 rounding: such rows are counted by
+    ``verify``, not required to agree."""
+
+    outputs: npt.NDArray[Any]
+    proba: npt.NDArray[np.float64] | None = None
+    scores: npt.NDArray[np.float64] | None = None
+    bound: npt.NDArray[np.float64] | None = None
+    ambiguous: npt.NDArray[np.bool_] | None = None
+
+
+@runtime_checkable
+class IR(Protocol):
+    """Every family's IR (a frozen dataclass) has these."""
+
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def n_inputs(self) -> int:
+        """Values per input row (features; for a pipeline, its raw input)."""
+        ...
+
+    @property
+    def n_outputs(self) -> int:
+        """Classes (CLASSIFY), values (REGRESS), 1 (SCORE), clusters (CLUSTER), features out (TRANSFORM)."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """Full class path of what it was converted from, e.g. "sklearn.ensemble.RandomForestClassifier"."""
+        ...
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def classes(self) -> npt.NDArray[np.generic] | None:
+        """Original class labels (CLASSIFY), else None."""
+        ...
+
+    def summary(self) -> list[str]:
+        """Lines describing the model for a generated header comment or a report (plain text, user text
+        already made safe for a C comment by the writer, not here)."""
+        ...
+
+    def reference(self, X: npt.NDArray[np.float32]) -> Reference:
+        """The library's result for float32 rows (n, n_inputs)."""
+        ...
