@@ -25,7 +25,7 @@ def test_unfitted_estimator() -> None:
 def test_unsupported_estimator_lists_supported() -> None:
     with pytest.raises(UnsupportedEstimatorError, match=r"Supported estimators: .*RandomForestClassifier"):
         microlearn.convert(LogisticRegression(max_iter=1000).fit(X, y))
-    assert "DecisionTreeRegressor" in microlearn.supported_estimators()
+    assert "sklearn.tree.DecisionTreeRegressor" in microlearn.supported_estimators()
 
 
 def test_multi_output_rejected() -> None:

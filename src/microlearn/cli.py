@@ -94,12 +94,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from microlearn.backends.c import METHODS
-    from microlearn.frontends.sklearn import supported_estimators
+    from microlearn.backends.c.registry import all_methods
+    from microlearn.frontends.registry import supported_estimators
 
     print("C methods:")
-    for m in METHODS.values():
-        print(f"  {m.name:8s} {m.summary}")
+    for ir_type, ms in all_methods().items():
+        for m in ms:
+            default = " (default)" if m.default else ""
+            print(f"  {ir_type}: {m.name:8s} {m.summary}{default}")
     print("estimators:", ", ".join(supported_estimators()))
     return 0
 

@@ -23,7 +23,7 @@ class Model:
     """A model converted by :func:`microlearn.convert`. Everything it does is generated from ``ir``."""
 
     ir: TreeEnsemble
-    method: str = cbackend.DEFAULT_METHOD
+    method: str = "table"
     _libs: dict[str, ctypes.CDLL] = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------- description
@@ -169,7 +169,7 @@ def _host_wrapper(ir: TreeEnsemble) -> str:
 
 def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
     """Convert a fitted estimator. ``method`` is one of :func:`methods_for` (default "table")."""
-    from microlearn.frontends.sklearn import to_ir
+    from microlearn.frontends.registry import to_ir
 
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
@@ -178,7 +178,9 @@ def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
 
         return convert_pipeline(estimator, method)
     ir = to_ir(estimator)
-    m = method or cbackend.DEFAULT_METHOD
+    if not isinstance(ir, TreeEnsemble):
+        raise InvalidInputError(f"{ir.source} converts, but the Model facade does not take it yet")
+    m = method or cbackend.registry.default_method(ir)
     if m not in cbackend.methods_for(ir):
         raise InvalidInputError(f"unknown method {m!r}; methods for this model: {cbackend.methods_for(ir)}")
     return Model(ir, m)
@@ -186,6 +188,6 @@ def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
 
 def methods_for(estimator: Any) -> list[str]:
     """The C method names valid for this estimator."""
-    from microlearn.frontends.sklearn import to_ir
+    from microlearn.frontends.registry import to_ir
 
     return cbackend.methods_for(estimator.ir if isinstance(estimator, Model) else to_ir(estimator))

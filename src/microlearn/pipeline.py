@@ -21,6 +21,7 @@ from microlearn import host
 from microlearn.backends import c as cbackend
 from microlearn.dsp.features import FeatureConfig, FeatureExtractor, as_windows, features_c
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
+from microlearn.ir.trees import TreeEnsemble
 from microlearn.model import Model
 
 
@@ -55,7 +56,7 @@ class PipelineModel(Model):
             name=name,
             header=pipeline_c(self, name, command),
             method=self.method,
-            kind=trees.kind,
+            task=trees.task,
             n_features=self.features.n_inputs,
             n_outputs=trees.n_outputs,
             const_bytes=trees.const_bytes,
@@ -147,16 +148,18 @@ def split_pipeline(pipe: Any) -> tuple[FeatureExtractor, Any]:
 
 def convert_pipeline(pipe: Any, method: str | None = None) -> PipelineModel:
     """Convert a fitted Pipeline([FeatureExtractor, tree model]) (what microlearn.convert calls)."""
-    from microlearn.frontends.sklearn import to_ir
+    from microlearn.frontends.registry import to_ir
 
     fx, est = split_pipeline(pipe)
     ir = to_ir(est)
+    if not isinstance(ir, TreeEnsemble):
+        raise UnsupportedEstimatorError(f"the final step must be a tree model, not {ir.source}")
     cfg: FeatureConfig = fx.config_
     if ir.n_features != cfg.n_features:
         raise InvalidInputError(
             f"the model takes {ir.n_features} features but the FeatureExtractor makes {cfg.n_features}"
         )
-    m = method or cbackend.DEFAULT_METHOD
+    m = method or "table"
     if m not in cbackend.methods_for(ir):
         raise InvalidInputError(f"unknown method {m!r}; methods for this model: {cbackend.methods_for(ir)}")
     return PipelineModel(ir, m, features=cfg)
