@@ -23,6 +23,7 @@ class FeatureStage:
 
     config: FeatureConfig
     source: str = SOURCE
+    input_rule: str = "windows must hold no NaN or infinite samples and none beyond +-1e8"
 
     @property
     def task(self) -> Task:

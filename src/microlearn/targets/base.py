@@ -77,3 +77,13 @@ class Target(Protocol):
         ...
 
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun: ...
+
+
+# ---------------------------------------------------------------------------------------------- registry
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(target: Target, *aliases: str) -> None:
+    """Make ``target`` (and its aliases) known to ``verify``. The first registration of a name wins."""
+    for name in (target.name, *aliases):
+        TARGETS.setdefault(name, target)

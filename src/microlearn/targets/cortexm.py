@@ -231,7 +231,7 @@ def measure_model(
 def run_model(model: Model, X: npt.NDArray[np.float32], cpu: str) -> TargetRun:
     """A converted :class:`microlearn.Model` on an emulated CPU (the ``verify`` target)."""
     name = "mlmodel"
-    kind: Kind = "classifier" if model.ir.is_classifier else "regressor"
+    kind: Kind = "classifier" if model.ir.task.value == "classify" else "regressor"
     return measure_model(model.to_c(name), f"{name}.h", name, kind, X, cpu)
 
 

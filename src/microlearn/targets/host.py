@@ -14,7 +14,7 @@ from microlearn import host
 from microlearn.backends.c.writer import CFunction, CSource
 from microlearn.errors import InvalidInputError, ToolchainError
 from microlearn.ir.base import Task
-from microlearn.targets.base import Artifacts, TargetRun
+from microlearn.targets.base import Artifacts, TargetRun, register_target
 
 _OUT_C = {"int32": "int32_t", "float": "float", "void": "float", "status": "float"}
 
@@ -47,10 +47,12 @@ class HostLibrary:
     """A generated header compiled for this machine; :meth:`call` runs one API function over rows."""
 
     src: CSource
+    cflags: tuple[str, ...] = host.DEFAULT_CFLAGS
     lib: ctypes.CDLL = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.lib = host.build({self.src.filename: self.src.header, "ml_host_wrapper.c": wrapper_c(self.src)})
+        files = {self.src.filename: self.src.header, "ml_host_wrapper.c": wrapper_c(self.src)}
+        self.lib = host.build(files, cflags=self.cflags)
 
     def has(self, name: str) -> bool:
         return self.src.function(name) is not None
@@ -112,3 +114,6 @@ class HostTarget:
 
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         return run_library(HostLibrary(art.c_source()), art.ir.task, X)
+
+
+register_target(HostTarget())
