@@ -67,8 +67,10 @@ def _final(ir: IR) -> IR:
 
 
 def methods(ir: IR) -> dict[str, Method]:
+    """The methods for ``ir``: the default first, then in order of registration."""
     _load()
-    return dict(_METHODS.get(type(_final(ir)), {}))
+    ms = _METHODS.get(type(_final(ir)), {})
+    return dict(sorted(ms.items(), key=lambda kv: not kv[1].default))
 
 
 def all_methods() -> dict[str, list[Method]]:
