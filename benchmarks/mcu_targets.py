@@ -43,8 +43,8 @@ def main() -> None:
     X32 = X_test.astype(np.float32)
 
     lines = [
-        "| method | CPU | agreement | flash B | code / const / library | RAM B | stack B | instr mean | min | max "
-        "| QEMU = unicorn | soft-float double | soft-float single |",
+        "| method | CPU | agreement | flash B | code / const / library | RAM B | stack B | instr mean | min "
+        "| max | QEMU = unicorn | soft-float double | soft-float single |",
         "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for method in microlearn.methods_for(forest):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -72,76 +72,89 @@ def as_task(t: Any) -> Task:
     raise InvalidInputError(f"task must be one of {[x.value for x in Task]}, not {t!r}")
 
 
+class Decoded(NamedTuple):
+    outputs: npt.NDArray[Any]  # (n,) index / value, or (n, k) values
+    proba: npt.NDArray[np.float32] | None
+    extra: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Glue:
-    """C calling a generated model once per input row, and how to read what it writes."""
+    """C calling a generated model once per input row, and how to read what it writes (see the module
+    docs for the layout of each task's output blob)."""
 
     text: str
-    out_size: int  # bytes written per row
-    decode: Callable[
-        [npt.NDArray[np.uint8]], tuple[npt.NDArray[Any], npt.NDArray[np.float32] | None, dict[str, Any]]
-    ]
+    task: Task
+    n_outputs: int
+    proba: bool  # a classifier also writes its n_outputs probabilities
+
+    @property
+    def out_size(self) -> int:
+        """Bytes written per row."""
+        k = self.n_outputs
+        return {
+            Task.CLASSIFY: 4 + (4 * k if self.proba else 0),
+            Task.CLUSTER: 4,
+            Task.REGRESS: 4 * k,
+            Task.SCORE: 8,
+            Task.TRANSFORM: 4 + 4 * k,
+        }[self.task]
+
+    def decode(self, raw: npt.NDArray[np.uint8]) -> Decoded:
+        """Outputs of every row from the (rows, out_size) bytes the glue wrote."""
+
+        def i32(lo: int, hi: int) -> npt.NDArray[np.int32]:
+            return raw[:, lo:hi].copy().view("<i4").astype(np.int32)
+
+        def f32(lo: int, hi: int) -> npt.NDArray[np.float32]:
+            return raw[:, lo:hi].copy().view("<f4").astype(np.float32)
+
+        end = self.out_size
+        if self.task in (Task.CLASSIFY, Task.CLUSTER):
+            return Decoded(i32(0, 4).reshape(-1), f32(4, end) if self.proba else None, {})
+        if self.task is Task.REGRESS:
+            v = f32(0, end)
+            return Decoded(v.reshape(-1) if self.n_outputs == 1 else v, None, {})
+        if self.task is Task.SCORE:
+            return Decoded(f32(0, 4).reshape(-1), None, {"predict": i32(4, 8).reshape(-1)})
+        status = i32(0, 4).reshape(-1)
+        v = f32(4, end)
+        v[status != 0] = np.nan  # a failed call has no outputs
+        return Decoded(v, None, {"status": status})
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.h$")
 
 
 def model_glue(header_name: str, name: str, task: Any, n_outputs: int = 1, *, proba: bool = False) -> Glue:
     """The glue for a generated model ``name`` (in ``header_name``) of ``task`` with ``n_outputs``
     outputs. ``proba``: a classifier also writes its probabilities (their instructions are counted too)."""
     tk = as_task(task)
+    if not _IDENT.match(name):
+        raise InvalidInputError(f"model name {name!r} is not a C identifier")
+    if not _HEADER.match(header_name):
+        raise InvalidInputError(
+            f"header name {header_name!r}: use letters, digits, '_', '-', '.' and end in .h"
+        )
     k = int(n_outputs)
     if k < 1:
         raise InvalidInputError(f"n_outputs must be at least 1, not {n_outputs}")
+    proba = proba and tk is Task.CLASSIFY
     x = "(const float *)in"
-    if tk is Task.CLASSIFY or tk is Task.CLUSTER:
+    if tk in (Task.CLASSIFY, Task.CLUSTER):
         body = f"    *(int32_t *)out = {name}_predict({x});\n"
-        size = 4
-        if proba and tk is Task.CLASSIFY:
+        if proba:
             body += f"    {name}_predict_proba({x}, (float *)out + 1);\n"
-            size += 4 * k
-        want_proba = proba and tk is Task.CLASSIFY
-
-        def decode(
-            raw: npt.NDArray[np.uint8],
-        ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32] | None, dict[str, Any]]:
-            idx = raw[:, :4].copy().view("<i4").reshape(-1).astype(np.int32)
-            pr = raw[:, 4:].copy().view("<f4").astype(np.float32) if want_proba else None
-            return idx, pr, {}
-
     elif tk is Task.REGRESS:
-        if k == 1:
-            body = f"    *(float *)out = {name}_predict({x});\n"
-        else:
-            body = f"    {name}_predict_values({x}, (float *)out);\n"
-        size = 4 * k
-
-        def decode(
-            raw: npt.NDArray[np.uint8],
-        ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32] | None, dict[str, Any]]:
-            v = raw.copy().view("<f4").astype(np.float32)
-            return (v.reshape(-1) if k == 1 else v), None, {}
-
+        call = (
+            f"{name}_predict_values({x}, (float *)out);" if k > 1 else f"*(float *)out = {name}_predict({x});"
+        )
+        body = f"    {call}\n"
     elif tk is Task.SCORE:
         body = f"    *(float *)out = {name}_score({x});\n    *((int32_t *)out + 1) = {name}_predict({x});\n"
-        size = 8
-
-        def decode(
-            raw: npt.NDArray[np.uint8],
-        ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32] | None, dict[str, Any]]:
-            score = raw[:, :4].copy().view("<f4").reshape(-1).astype(np.float32)
-            pred = raw[:, 4:8].copy().view("<i4").reshape(-1).astype(np.int32)
-            return score, None, {"predict": pred}
-
-    else:  # TRANSFORM
+    else:
         body = f"    *(int32_t *)out = (int32_t){name}_transform({x}, (float *)out + 1);\n"
-        size = 4 + 4 * k
-
-        def decode(
-            raw: npt.NDArray[np.uint8],
-        ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32] | None, dict[str, Any]]:
-            status = raw[:, :4].copy().view("<i4").reshape(-1).astype(np.int32)
-            v = raw[:, 4:].copy().view("<f4").astype(np.float32)
-            v[status != 0] = np.nan  # a failed call has no outputs
-            return v, None, {"status": status}
-
     text = f"""#include <stdint.h>
 
 #include "ml_bench.h"
@@ -150,7 +163,7 @@ def model_glue(header_name: str, name: str, task: Any, n_outputs: int = 1, *, pr
 void ml_bench_entry(const void *in, void *out) {{
 {body}}}
 """
-    return Glue(text, size, decode)
+    return Glue(text, tk, k, proba)
 
 
 def rows(X: Any, n_features: int | None = None, name: str = "model") -> npt.NDArray[np.float32]:
@@ -192,10 +205,10 @@ def run_header(
         [r.tobytes() for r in X32],
         glue.out_size,
     )
-    outputs, pr, extra = glue.decode(run.outputs)
-    run.outputs = outputs
-    run.proba = pr
-    run.extra.update(extra)
+    decoded = glue.decode(run.outputs)
+    run.outputs = decoded.outputs
+    run.proba = decoded.proba
+    run.extra.update(decoded.extra)
     return run
 
 
