@@ -224,6 +224,10 @@ def test_bad_arguments() -> None:
         mcu.measure_model(TINY_H, "tiny.h", "tiny", "classifier", np.zeros((2, 3)), "m4f")
     with pytest.raises(InvalidInputError, match="task must be"):
         mcu.model_glue("tiny.h", "tiny", "ranker")
+    with pytest.raises(InvalidInputError, match="not a C identifier"):
+        mcu.model_glue("tiny.h", "tiny(x); evil", "classify")
+    with pytest.raises(InvalidInputError, match="header name"):
+        mcu.model_glue('tiny.h"\n#include "x.h', "tiny", "classify")
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4f", "rv32imc"])
