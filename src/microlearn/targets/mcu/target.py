@@ -239,6 +239,10 @@ class McuTarget:
         """``art`` gives the generated C (``art.c_source()``)."""
         return self.run_source(art.c_source(), X)
 
+    def __call__(self, model: Any, X: npt.NDArray[np.float32]) -> TargetRun:
+        """The calling convention of verify's function table: (converted model, float32 rows)."""
+        return self.run_source(model.c_source("mlmodel"), X)
+
     def run_source(self, src: GeneratedC, X: npt.NDArray[np.float32]) -> TargetRun:
         return run_header(
             src.header,
@@ -261,15 +265,5 @@ def mcu_targets() -> dict[str, McuTarget]:
 
 def register_targets(targets: dict[str, Any]) -> None:
     """Add the MCUs (and their aliases) to ``microlearn.verify``'s target table."""
-    for name, t in mcu_targets().items():
-        targets.setdefault(name, _ModelRunner(t))
-
-
-@dataclass(frozen=True)
-class _ModelRunner:
-    """verify's current calling convention: (converted model, float32 rows) -> TargetRun."""
-
-    target: McuTarget
-
-    def __call__(self, model: Any, X: npt.NDArray[np.float32]) -> TargetRun:
-        return self.target.run_source(model.c_source("mlmodel"), X)
+    for name, target in mcu_targets().items():
+        targets.setdefault(name, target)
