@@ -216,3 +216,18 @@ def test_split_cuts_deep_trees() -> None:
     right = np.where(feature >= 0, np.arange(n) + 2, -1).astype(np.int32)
     cuts = split.cut_nodes(feature, left, right, np.array([0], dtype=np.int32), 4)
     assert cuts == frozenset({8, 16})
+
+
+def test_feature_extractor_alone_is_a_transform_model() -> None:
+    import microlearn
+
+    W = rng.normal(size=(40, 24)).astype(np.float32)
+    fx = FeatureExtractor(window=8, n_axes=3, sr=8.0, bands=[(1.0, 4.0)]).fit(W)
+    model = microlearn.convert(fx)
+    assert model.task is Task.TRANSFORM and model.methods == ["features"]
+    np.testing.assert_array_equal(model.transform(W), fx.transform(W))  # bit-identical
+    assert "int fx_transform(const float *x, float *out)" in model.to_c("fx")
+    r = microlearn.verify(fx, W)["host"]
+    assert r.agreement == 1.0 and r.max_abs_error == 0.0
+    with pytest.raises(InvalidInputError, match="use transform"):
+        model.predict(W)

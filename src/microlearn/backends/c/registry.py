@@ -76,7 +76,7 @@ def methods(ir: IR) -> dict[str, Method]:
 def all_methods() -> dict[str, list[Method]]:
     """Every registered method, by IR type name."""
     _load()
-    return {t.__name__: list(ms.values()) for t, ms in _METHODS.items()}
+    return {t.__name__: sorted(ms.values(), key=lambda m: not m.default) for t, ms in _METHODS.items()}
 
 
 def methods_for(ir: IR) -> list[str]:
