@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.tree import DecisionTreeClassifier
@@ -131,6 +133,19 @@ def test_comment_text_cannot_leave_the_comment(text: str) -> None:
     assert c.count("*/") == 1 and c.endswith(" */\n") and c.count("/*") == 1
     assert all(0x20 <= ord(ch) < 0x7F for ch in c.replace("\n", ""))
     assert "??" not in c
+
+
+HOSTILE = st.sampled_from("*/?\\\n\r\t a\u00e9\u2603\U0001f600\x00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=HOSTILE, max_size=12), min_size=1, max_size=4))
+def test_comment_text_property(lines: list[str]) -> None:
+    c = writer.comment(lines)
+    inner = c[2:-3]  # between the opening "/*" and the closing "*/"
+    assert "*/" not in inner and "/*" not in inner and "??" not in c
+    assert all(0x20 <= ord(ch) < 0x7F for ch in c.replace("\n", ""))
+    assert c.count("\n") == len(lines) + 2  # one line each: no user text adds a line
 
 
 def test_check_c_name_fullmatch() -> None:
