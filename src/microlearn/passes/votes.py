@@ -35,7 +35,7 @@ def scale_bits(n_trees: int) -> int:
         raise InvalidInputError("a tree ensemble has at least one tree")
     s = min(MAX_SCALE_BITS, SUM_LIMIT_BITS - int(n_trees).bit_length())
     if s < 8:  # the margin argument needs float64's error (< T**2 * 2**-52) below one unit 2**-S
-        raise InvalidInputError(f"{n_trees} trees are too many for the fixed-point vote: use fewer than 2**22")
+        raise InvalidInputError(f"{n_trees} trees are too many for the fixed-point vote: use under 2**22")
     return s
 
 
