@@ -3,6 +3,7 @@ CPU (unicorn), checked against the host C, hand-computed answers, scikit-learn (
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 from pathlib import Path
@@ -240,6 +241,12 @@ def test_missing_toolchain_names_the_packages(
     assert reason is not None and packages in reason
     with pytest.raises(ToolchainError, match=packages):
         mcu.measure_model(TINY_H, "tiny.h", "tiny", "classifier", TINY_X, cpu)
+
+
+def test_a_missing_c_library_names_the_packages() -> None:
+    broken = dataclasses.replace(RV32IMC, cflags=(*RV32IMC.cflags, "--specs=ml-no-such-library.specs"))
+    reason = McuTarget(broken).available()
+    assert reason is not None and "ml-no-such-library.specs" in reason and RV32IMC.apt_packages in reason
 
 
 def test_every_cpu_is_available_here() -> None:
