@@ -59,7 +59,7 @@ class PipelineModel(Model):
             n_features=self.features.n_inputs,
             n_outputs=trees.n_outputs,
             const_bytes=trees.const_bytes,
-            runtime_headers=(*trees.runtime_headers, "ml_features.h"),
+            runtime_headers=(*trees.runtime_headers, "ml_common.h", "ml_features.h"),
         )
 
     # ------------------------------------------------------------------------------------------ host
