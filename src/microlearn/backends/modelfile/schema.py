@@ -8,7 +8,7 @@ and corrupts each invariant to see all three readers refuse it. docs/model-file.
 A count rule names the dimension a section's element count equals: ``"n_nodes"``, or a product with a
 header field, ``"n_leaves*n_outputs"``. ``n_features`` and ``n_outputs`` come from the header; any other
 dimension is fixed by the first section (in declaration order) that uses it, and every later section must
-agree. ``"bytes"`` means any count (text and nested files).
+agree. ``"bytes"`` means any count (text and nested files), a number that exact count.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from microlearn.backends.modelfile.container import (
     DT_U8,
     DTYPES,
     TASK_CLASSIFY,
+    TASK_CLUSTER,
     TASK_NAMES,
     TASK_REGRESS,
+    TASK_SCORE,
+    TASK_TRANSFORM,
     Container,
     fail,
 )
@@ -212,6 +215,58 @@ TREES = FamilySchema(
     ),
 )  # fmt: skip
 
+# The FeatureExtractor stage (microlearn.dsp.FeatureConfig): raw windows of WIND samples x AXES interleaved
+# axes in (n_features = WIND x AXES), per channel (the axes, then the magnitude if MAGN) the statistics
+# STAT then the band energies out (n_outputs = channels x (len(STAT) + n_bands)).
+MAX_WINDOW = 1 << 15
+N_STATS = 11  # len(microlearn.dsp.features.STATS), in that order
+_T = (TASK_TRANSFORM,)
+FEATURES = FamilySchema(
+    code=32,
+    name="feature extractor",
+    outputs={TASK_TRANSFORM: (1, 16 * 17 * 4096)},
+    max_features=MAX_WINDOW * 16,
+    sections=(
+        SectionSpec(b"WIND", DT_I32, True, "1", _T, True, (Range(2, MAX_WINDOW),), "samples per window"),
+        SectionSpec(b"AXES", DT_I32, True, "1", _T, True, (Range(1, 16),), "interleaved axes per sample"),
+        SectionSpec(b"MAGN", DT_U8, True, "1", _T, True, (OneOf((0, 1)),),
+                    "1: a magnitude channel sqrt(sum of squares) follows the axes"),
+        SectionSpec(b"STAT", DT_U8, True, "n_stats", _T, True, (Range(0, N_STATS - 1),),
+                    "statistics per channel, in output order: indices into STATS, no repeats"),
+        SectionSpec(b"BINS", DT_I32, True, "n_bands*2", _T, False, (Range(0, MAX_WINDOW // 2 + 1),),
+                    "band energies: FFT bins [lo, hi) of each band, lo < hi <= WIND / 2 + 1"),
+        SectionSpec(b"DCOS", DT_F32, True, "n_dft", _T, False, (Range(-1.0, 1.0),),
+                    "with bands: cos(2 pi j / WIND) in float32, j < WIND"),
+        SectionSpec(b"DSIN", DT_F32, True, "n_dft", _T, False, (Range(-1.0, 1.0),),
+                    "with bands: sin(2 pi j / WIND) in float32, j < WIND"),
+        SectionSpec(b"BAND", DT_F64, False, "n_bands*2", _T, False, (Finite(),), "the bands in Hz (lo, hi)"),
+        SectionSpec(b"SRAT", DT_F64, False, "1", _T, False, (Range(0.0, 1e12),), "sample rate in Hz"),
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", _T, False, _TEXT, "what it was converted from"),
+    ),
+)  # fmt: skip
+
+# A pipeline: transform stages then a final model, each a complete model file of its own family (stages
+# in STGS, one after another, each padded with zeros to a multiple of 8 bytes; the final model in FINL).
+# The header states the pipeline's input (n_features = the first stage's) and output (task and n_outputs =
+# the final's).
+MAX_STAGES = 8  # ML_PIPELINE_MAX_STAGES in ml_model.h
+_ANY = (TASK_CLASSIFY, TASK_REGRESS, TASK_SCORE, TASK_CLUSTER, TASK_TRANSFORM)
+PIPELINE = FamilySchema(
+    code=64,
+    name="pipeline",
+    outputs={TASK_CLASSIFY: (1, MAX_CLASSES), TASK_REGRESS: (1, 1 << 16), TASK_SCORE: (1, 1),
+             TASK_CLUSTER: (1, 1 << 16), TASK_TRANSFORM: (1, 1 << 20)},
+    max_features=1 << 24,
+    sections=(
+        SectionSpec(b"STGS", DT_U8, True, "bytes", _ANY, True, (),
+                    "the transform stages in order: complete model files, each zero-padded to 8 bytes"),
+        SectionSpec(b"FINL", DT_U8, True, "bytes", _ANY, True, (), "the final model: a complete model file"),
+        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", _ANY, False, (JsonList("n_features"),),
+                    "JSON list of the raw input's column names"),
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", _ANY, False, _TEXT, "e.g. sklearn.pipeline.Pipeline"),
+    ),
+)  # fmt: skip
+
 
 # ---------------------------------------------------------------------------------------------- checking
 @dataclass(frozen=True)
@@ -239,8 +294,12 @@ class Decoded:
 def _count(rule: str, count: int, dims: dict[str, int], tag: bytes) -> None:
     if rule == "bytes":
         return
+    if rule.isdigit():
+        if count != int(rule):
+            raise fail(f"section {tag.decode()} has {count} entries, not {rule}")
+        return
     name, _, factor_name = rule.partition("*")
-    factor = dims[factor_name] if factor_name else 1
+    factor = (int(factor_name) if factor_name.isdigit() else dims[factor_name]) if factor_name else 1
     if factor_name and (factor < 1 or count % factor):
         raise fail(f"section {tag.decode()} has {count} entries, not a multiple of {factor_name} = {factor}")
     n = count // factor

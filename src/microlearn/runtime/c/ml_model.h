@@ -459,6 +459,239 @@ static inline int ml_trees_load(const uint8_t *buf, size_t len, int task, int32_
     return ML_OK;
 }
 
+/* ------------------------------------------------------------------------------- feature-extractor stage */
+
+/* Sections of a FeatureExtractor stage (family 32), in declaration order (index = ML_FEATURES_S_*). */
+enum {
+    ML_FEATURES_S_WIND, ML_FEATURES_S_AXES, ML_FEATURES_S_MAGN, ML_FEATURES_S_STAT, ML_FEATURES_S_BINS,
+    ML_FEATURES_S_DCOS, ML_FEATURES_S_DSIN, ML_FEATURES_S_BAND, ML_FEATURES_S_SRAT, ML_FEATURES_S_SRCE,
+    ML_FEATURES_S_COUNT
+};
+
+#define ML_TASKS_T (1u << ML_TASK_TRANSFORM)
+
+static inline const ml_model_section_spec *ml_features_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_FEATURES_S_COUNT] = {
+        {"WIND", ML_DT_I32, 1, ML_TASKS_T, 1}, {"AXES", ML_DT_I32, 1, ML_TASKS_T, 1},
+        {"MAGN", ML_DT_U8, 1, ML_TASKS_T, 1},  {"STAT", ML_DT_U8, 1, ML_TASKS_T, 1},
+        {"BINS", ML_DT_I32, 1, ML_TASKS_T, 0}, {"DCOS", ML_DT_F32, 1, ML_TASKS_T, 0},
+        {"DSIN", ML_DT_F32, 1, ML_TASKS_T, 0}, {"BAND", ML_DT_F64, 0, ML_TASKS_T, 0},
+        {"SRAT", ML_DT_F64, 0, ML_TASKS_T, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_T, 0},
+    };
+    *n = ML_FEATURES_S_COUNT;
+    return specs;
+}
+
+/* Check a FeatureExtractor stage record (opened with ml_model_open): the declared sections and counts,
+ * window 2..32768, axes 1..16, magnitude 0/1, statistics known and not repeated, band bins inside the
+ * spectrum, DFT tables of one value per sample in [-1, 1], and n_features / n_outputs consistent. */
+static inline int ml_features_stage_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_FEATURES_S_COUNT];
+    uint32_t cnt[ML_FEATURES_S_COUNT];
+    uint32_t n_specs, k, j, nb = 0u, ns;
+    const ml_model_section_spec *specs = ml_features_sections(&n_specs);
+    int32_t window, axes;
+    uint8_t magnitude;
+    int rc;
+    if (f->family != ML_FAMILY_FEATURES) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_TRANSFORM) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (cnt[ML_FEATURES_S_WIND] != 1u || cnt[ML_FEATURES_S_AXES] != 1u || cnt[ML_FEATURES_S_MAGN] != 1u ||
+        (cnt[ML_FEATURES_S_SRAT] != ML_MODEL_ABSENT && cnt[ML_FEATURES_S_SRAT] != 1u)) {
+        return ML_E_FORMAT;
+    }
+    window = *(const int32_t *)(const void *)ptr[ML_FEATURES_S_WIND];
+    axes = *(const int32_t *)(const void *)ptr[ML_FEATURES_S_AXES];
+    magnitude = *ptr[ML_FEATURES_S_MAGN];
+    ns = cnt[ML_FEATURES_S_STAT];
+    if (window < 2 || window > 32768 || axes < 1 || axes > 16 || magnitude > 1u) {
+        return ML_E_VALUE;
+    }
+    for (k = 0; k < ns; k++) {
+        if (ptr[ML_FEATURES_S_STAT][k] > 10u) {
+            return ML_E_VALUE;
+        }
+        for (j = 0; j < k; j++) {
+            if (ptr[ML_FEATURES_S_STAT][j] == ptr[ML_FEATURES_S_STAT][k]) {
+                return ML_E_FORMAT;
+            }
+        }
+    }
+    if (cnt[ML_FEATURES_S_BINS] != ML_MODEL_ABSENT) {
+        const int32_t *bins = (const int32_t *)(const void *)ptr[ML_FEATURES_S_BINS];
+        const float *tabs[2];
+        uint32_t t;
+        if (cnt[ML_FEATURES_S_BINS] % 2u != 0u || cnt[ML_FEATURES_S_DCOS] != (uint32_t)window ||
+            cnt[ML_FEATURES_S_DSIN] != (uint32_t)window ||
+            (cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT && cnt[ML_FEATURES_S_BAND] != cnt[ML_FEATURES_S_BINS])) {
+            return ML_E_FORMAT;
+        }
+        nb = cnt[ML_FEATURES_S_BINS] / 2u;
+        for (k = 0; k < nb; k++) {
+            if (bins[2u * k] < 0 || bins[2u * k] >= bins[2u * k + 1u] || bins[2u * k + 1u] > window / 2 + 1) {
+                return ML_E_VALUE;
+            }
+        }
+        tabs[0] = (const float *)(const void *)ptr[ML_FEATURES_S_DCOS];
+        tabs[1] = (const float *)(const void *)ptr[ML_FEATURES_S_DSIN];
+        for (t = 0; t < 2u; t++) {
+            for (k = 0; k < (uint32_t)window; k++) {
+                if (!(tabs[t][k] >= -1.0f && tabs[t][k] <= 1.0f)) {
+                    return ML_E_VALUE;
+                }
+            }
+        }
+    } else if (cnt[ML_FEATURES_S_DCOS] != ML_MODEL_ABSENT || cnt[ML_FEATURES_S_DSIN] != ML_MODEL_ABSENT ||
+               cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT) {
+        return ML_E_FORMAT;
+    }
+    if (cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT) {
+        const double *bands = (const double *)(const void *)ptr[ML_FEATURES_S_BAND];
+        for (k = 0; k < cnt[ML_FEATURES_S_BAND]; k++) {
+            if (bands[k] - bands[k] != 0.0) {
+                return ML_E_VALUE;
+            }
+        }
+    }
+    if (cnt[ML_FEATURES_S_SRAT] == 1u) {
+        const double sr = *(const double *)(const void *)ptr[ML_FEATURES_S_SRAT];
+        if (!(sr >= 0.0 && sr <= 1e12)) {
+            return ML_E_VALUE;
+        }
+    }
+    if (ns + nb == 0u || (int64_t)f->n_features != (int64_t)window * axes ||
+        (int64_t)f->n_outputs != (int64_t)(axes + magnitude) * (int64_t)(ns + nb)) {
+        return ML_E_FORMAT;
+    }
+    return ML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- pipelines */
+
+#ifndef ML_PIPELINE_MAX_STAGES
+#define ML_PIPELINE_MAX_STAGES 8
+#endif
+
+enum { ML_PIPELINE_S_STGS, ML_PIPELINE_S_FINL, ML_PIPELINE_S_FNAM, ML_PIPELINE_S_SRCE, ML_PIPELINE_S_COUNT };
+
+#define ML_TASKS_ANY 0x3Eu /* tasks 1 .. 5 */
+
+static inline const ml_model_section_spec *ml_pipeline_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_PIPELINE_S_COUNT] = {
+        {"STGS", ML_DT_U8, 1, ML_TASKS_ANY, 1},
+        {"FINL", ML_DT_U8, 1, ML_TASKS_ANY, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_ANY, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_ANY, 0},
+    };
+    *n = ML_PIPELINE_S_COUNT;
+    return specs;
+}
+
+/* A checked pipeline file: its stage records (each an opened, checked model file inside the buffer) and
+ * the final tree model, loaded. Running the stages from the file is not part of this runtime: a program
+ * runs a pipeline through its generated C (NAME_predict on raw input); ml_pipeline_open lets it check
+ * that a file it received is the pipeline it was built for. */
+typedef struct ml_pipeline {
+    int32_t n_stages;
+    ml_model_file stages[ML_PIPELINE_MAX_STAGES];
+    ml_model_file final_file;
+    ml_trees final;
+} ml_pipeline;
+
+/* Check a pipeline file (family 64) against what the program expects (task, n_features of the raw
+ * input, n_outputs), every stage record (its own container and family checks; they must chain), and load
+ * the final model (a tree ensemble). Returns ML_OK or an ML_E_* code. */
+static inline int ml_pipeline_open(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs,
+                                   ml_pipeline *out)
+{
+    const uint8_t *ptr[ML_PIPELINE_S_COUNT];
+    uint32_t cnt[ML_PIPELINE_S_COUNT];
+    uint32_t n_specs, off;
+    const ml_model_section_spec *specs = ml_pipeline_sections(&n_specs);
+    ml_model_file f;
+    int32_t n_in;
+    int rc;
+    if (out == NULL) {
+        return ML_E_ARG;
+    }
+    out->n_stages = 0;
+    rc = ml_model_open(buf, len, &f);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rc = ml_model_expect(&f, ML_FAMILY_PIPELINE, task, n_features, n_outputs);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rc = ml_model_bind(&f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n_in = n_features;
+    off = 0u;
+    while (off < cnt[ML_PIPELINE_S_STGS]) {
+        const uint8_t *rec = ptr[ML_PIPELINE_S_STGS] + off;
+        const uint32_t left = cnt[ML_PIPELINE_S_STGS] - off;
+        uint32_t size, k;
+        ml_model_file *st;
+        if (out->n_stages >= ML_PIPELINE_MAX_STAGES) {
+            return ML_E_CAPACITY;
+        }
+        if (left < ML_MODEL_HEADER_SIZE + 4u) {
+            return ML_E_FORMAT;
+        }
+        size = ml_model_rd32(rec + 24);
+        if (size < ML_MODEL_HEADER_SIZE + 4u || size > left || ((size + 7u) & ~7u) > left) {
+            return ML_E_FORMAT;
+        }
+        for (k = size; k < ((size + 7u) & ~7u); k++) {
+            if (rec[k] != 0u) {
+                return ML_E_FORMAT;
+            }
+        }
+        st = &out->stages[out->n_stages];
+        rc = ml_model_open(rec, size, st);
+        if (rc != ML_OK) {
+            return rc == ML_E_SIZE ? ML_E_FORMAT : rc;
+        }
+        if (st->task != ML_TASK_TRANSFORM || st->n_features != n_in) {
+            return ML_E_FORMAT;
+        }
+        if (st->family == ML_FAMILY_FEATURES) {
+            rc = ml_features_stage_check(st);
+        } else {
+            rc = ML_E_FAMILY; /* a stage family this runtime does not check */
+        }
+        if (rc != ML_OK) {
+            return rc;
+        }
+        n_in = st->n_outputs;
+        out->n_stages++;
+        off += (size + 7u) & ~7u;
+    }
+    if (out->n_stages == 0) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_open(ptr[ML_PIPELINE_S_FINL], cnt[ML_PIPELINE_S_FINL], &out->final_file);
+    if (rc != ML_OK) {
+        return rc == ML_E_SIZE ? ML_E_FORMAT : rc;
+    }
+    if (out->final_file.family != ML_FAMILY_TREES) {
+        return ML_E_FAMILY;
+    }
+    return ml_trees_load(ptr[ML_PIPELINE_S_FINL], cnt[ML_PIPELINE_S_FINL], task, n_in, n_outputs, &out->final);
+}
+
 #ifdef __cplusplus
 }
 #endif
