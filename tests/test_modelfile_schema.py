@@ -30,7 +30,7 @@ import mlrt
 from mlrt import _reader
 
 # family code -> the C function that returns its declared sections
-C_TABLES = {1: "ml_trees_sections"}
+C_TABLES = {1: "ml_trees_sections", 32: "ml_features_sections", 64: "ml_pipeline_sections"}
 
 C_PROGRAM = r"""
 #include <stdio.h>
