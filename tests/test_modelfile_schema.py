@@ -281,3 +281,35 @@ def test_filterbank_file_is_named_by_every_model_loader(clib: ctypes.CDLL) -> No
 
     with pytest.raises(ValueError, match="model file"):
         MelFilterbank(_files()["tree"])
+
+
+# ---------------------------------------------------------------------------------------------- votes
+def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
+    """mlrt computes the votes of passes/votes.py from PROB: the same scale and margin as the generated C,
+    and the same integer vote for every leaf row."""
+    import re
+
+    from microlearn.passes import votes
+    from mlrt import trees as mtrees
+
+    for t in [*range(1, 300), 511, 512, 4096, 65535, 1 << 20]:
+        assert mtrees.scale_bits(t) == votes.scale_bits(t), t
+        assert mtrees.margin(t) == votes.margin(t), t
+    Xd, yd = datasets.load_digits(return_X_y=True)
+    for n_trees in (3, 40):
+        model = microlearn.convert(RandomForestClassifier(n_trees, max_depth=6, random_state=0).fit(Xd, yd))
+        text = model.to_c("vt")
+        s = votes.scale_bits(n_trees)
+        assert f"times 2^{s})" in text
+        assert re.search(rf"ml_argmax_margin_q\(sums, 10, {votes.margin(n_trees)}u\)", text)
+        m = mlrt.load(model.to_bytes())
+        a, nc = m._a, m.n_outputs
+        proba = np.asarray(m._proba, dtype=np.float64).reshape(-1, nc)
+        want = votes.quantize(proba, n_trees)
+        base = 2 + m.n_trees
+        for i in range(m.n_nodes):  # every leaf: its votes are the non-zero quantized row
+            o = base + 3 * i
+            if a[o] < 0:
+                row = -1 - a[o]
+                got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
+                assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
