@@ -153,6 +153,18 @@ def test_loaded_file_predicts_as_generated_c(lib: ctypes.CDLL, case: str) -> Non
         np.testing.assert_array_equal(val, model.predict(X32))
 
 
+def _pipeline_file() -> bytes:
+    from sklearn.pipeline import Pipeline
+
+    from microlearn.dsp.features import FeatureExtractor
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((60, 16 * 2)).astype(np.float32)
+    fx = FeatureExtractor(window=16, n_axes=2, stats=("mean", "std"), sr=16.0, bands=((0.0, 4.0),))
+    p = Pipeline([("f", fx), ("m", RandomForestClassifier(2, max_depth=2, random_state=0))])
+    return microlearn.convert(p.fit(W, np.arange(60) % 3)).to_bytes()
+
+
 def _small_files() -> dict[str, bytes]:
     X, y = datasets.load_iris(return_X_y=True)
     return {
@@ -281,8 +293,8 @@ def test_loader_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None
 
 
 def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
-    """libFuzzer from a seed corpus of real files; the harness repairs the CRC of half the inputs so the
-    fuzzer gets past it into the structure checks and the tree walk."""
+    """libFuzzer from a seed corpus of real files (trees and a feature pipeline); the harness repairs the
+    CRC of half the inputs so the fuzzer gets past it into the structure checks and the tree walk."""
     clang = shutil.which("clang")
     assert clang is not None, "clang is needed: run make setup"
     exe = tmp_path / "fuzz_model"
@@ -294,7 +306,7 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, data in _small_files().items():
+    for name, data in {**_small_files(), "pipeline": _pipeline_file()}.items():
         (corpus / name).write_bytes(b"\0" + data)  # first byte: 0 = repair the CRC
         (corpus / f"{name}-raw").write_bytes(b"\1" + data)
     run = subprocess.run(

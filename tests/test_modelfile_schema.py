@@ -289,8 +289,9 @@ def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
     and the same integer vote for every leaf row."""
     import re
 
-    from microlearn.passes import votes
     from mlrt import trees as mtrees
+
+    from microlearn.passes import votes
 
     for t in [*range(1, 300), 511, 512, 4096, 65535, 1 << 20]:
         assert mtrees.scale_bits(t) == votes.scale_bits(t), t

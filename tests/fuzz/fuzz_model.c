@@ -5,7 +5,8 @@
  * mutations reach the checks behind the CRC), odd = load the bytes as they are. The shape passed to
  * ml_trees_load is the one the header states (the most trusting program), so every deep check is reached;
  * the same bytes are also loaded as a fixed 3-class, 4-feature program would, which must never succeed
- * for another shape.
+ * for another shape. Pipeline files (family 64) go through ml_pipeline_open, which checks every nested
+ * stage record and loads the final trees.
  * Build: clang -fsanitize=fuzzer,address,undefined -I src/microlearn/runtime/c tests/fuzz/fuzz_model.c
  */
 #include <math.h>
@@ -66,7 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf[len - 1] = (uint8_t)(crc >> 24);
     }
     rc = ml_model_open(buf, len, &file);
-    if (rc == ML_OK) {
+    if (rc == ML_OK && file.family == ML_FAMILY_PIPELINE) {
+        ml_pipeline p;
+        rc = ml_pipeline_open(buf, len, file.task, file.n_features, file.n_outputs, &p);
+        if (rc == ML_OK) {
+            if (p.n_stages < 1 || p.n_stages > ML_PIPELINE_MAX_STAGES) {
+                abort();
+            }
+            ml_fuzz_predict(&p.final);
+        }
+    } else if (rc == ML_OK) {
         rc = ml_trees_load(buf, len, file.task, file.n_features, file.n_outputs, &m);
         if (rc == ML_OK) {
             ml_fuzz_predict(&m);
