@@ -94,6 +94,8 @@ def test_mlrt_pipeline_equals_sklearn_in_real_micropython(fitted: dict[str, SkPi
     r = fitted["regressor"]
     mr = mlrt.load(_bytes(r))
     np.testing.assert_allclose([mr.predict(list(map(float, w))) for w in W], r.predict(W), rtol=1e-12)
+    # the MicroPython target's runner takes a pipeline file like any model file
+    np.testing.assert_allclose(mpy.run_model(_bytes(r), W[:8]), r.predict(W[:8]), rtol=1e-12)
 
 
 C_PROGRAM = r"""

@@ -78,7 +78,11 @@ class Pipeline:
             raise bad("the final model takes %d values but the stages make %d" % (h[5], n_in))
         if h[4] != head[4] or h[6] != head[6]:
             raise bad("the pipeline header's task and outputs are not the final model's")
-        self.classes = getattr(self.final, "classes", None)
+        final = self.final
+        self.classes = getattr(final, "classes", None)
+        self.classifier = getattr(final, "classifier", False)
+        self.kind = getattr(final, "kind", "")
+        self.nbytes = getattr(final, "nbytes", 0)  # the arrays the final model keeps (stages: a few tables)
         sec.clear()
 
     def _features(self, x):
