@@ -94,14 +94,15 @@ class Op:
             np.clip(X, self.c.astype(X.dtype), self.hi.astype(X.dtype), out=X)
             return
         c = self.const(X.dtype)
-        if self.code == "sub":
-            X -= c
-        elif self.code == "add":
-            X += c
-        elif self.code == "mul":
-            X *= c
-        else:
-            X /= c
+        with np.errstate(all="ignore"):  # overflow to inf is IEEE's (and the device's) result
+            if self.code == "sub":
+                X -= c
+            elif self.code == "add":
+                X += c
+            elif self.code == "mul":
+                X *= c
+            else:
+                X /= c
 
     def wide(self) -> bool:
         """Whether the operation on float32 data is computed in float64 (then rounded to float32)."""

@@ -1,0 +1,1 @@
+"""IR -> IR passes shared by every backend."""
