@@ -297,13 +297,17 @@ class Normalize:
         A = self.transform(X)
         bound = None
         if self.norm == "l2":
-            # the sum of squares in another float32 order: each of n products and n-1 additions errs by at
-            # most 2**-24 relatively, the square root halves it, the division adds one rounding
-            X32 = np.asarray(X, dtype=np.float64)
+            # the sum of squares in another float32 order: in any order it is within gamma = (n+1) 2**-24
+            # (relatively) of the exact one, so two orders differ by 2 gamma, the square root halves that
+            # and rounds, and the division rounds once more on each side
+            X64 = np.asarray(X, dtype=np.float64)
             n = self.n_features
             rel = (n + 1) * EPS32 / (1 - (n + 1) * EPS32)
-            bound = np.max(np.abs(A), axis=1, initial=0.0).astype(np.float64) * (rel / 2 + 2 * EPS32) * 1.01
-            bound = np.where(np.all(np.isfinite(X32), axis=1), bound, np.inf)
+            bound = np.max(np.abs(A), axis=1, initial=0.0).astype(np.float64) * (rel + 4 * EPS32) * 1.01
+            exact = np.sqrt(np.sum(X64 * X64, axis=1))
+            tiny = self.tiny(np.float32)
+            near_tiny = np.abs(exact - tiny) <= 2 * (rel + 2 * EPS32) * tiny  # 1 or the norm: either side
+            bound = np.where(np.all(np.isfinite(X64), axis=1) & ~near_tiny, bound, np.inf)
         return Reference(outputs=A, bound=bound)
 
 
