@@ -80,6 +80,8 @@ class Op:
             raise ValueError("clip bounds are one per feature")
         if not np.all(np.isfinite(self.c)) or (self.hi is not None and not np.all(np.isfinite(self.hi))):
             raise ValueError("stage constants must be finite")
+        if self.code == "div" and np.any(self.c == 0):
+            raise ValueError("a stage cannot divide by zero")
 
     def const(self, data_dtype: np.dtype[Any]) -> npt.NDArray[np.floating[Any]]:
         """The constant array as scikit-learn holds it when transforming data of ``data_dtype``."""
