@@ -72,7 +72,9 @@ def check_node_equivalence(stage: Elementwise, trees: TreeEnsemble, folded: Tree
     return checked
 
 
-def forest_after(est: Any, X: npt.NDArray[np.float64], y: Any, regress: bool = False) -> tuple[Any, TreeEnsemble]:
+def forest_after(
+    est: Any, X: npt.NDArray[np.float64], y: Any, regress: bool = False
+) -> tuple[Any, TreeEnsemble]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         Z = est.fit_transform(X).astype(np.float32)
@@ -120,7 +122,9 @@ def test_fold_scaler_every_float32_near_thresholds(est: Any) -> None:
 
 def test_fold_regressor_and_float32_fit() -> None:
     X, y = data(3)
-    stage, trees = forest_after(MinMaxScaler(), X.astype(np.float32).astype(np.float64), y * 1.5, regress=True)
+    stage, trees = forest_after(
+        MinMaxScaler(), X.astype(np.float32).astype(np.float64), y * 1.5, regress=True
+    )
     folded = fold_stage(stage, trees)
     assert folded is not None
     check_node_equivalence(stage, trees, folded, 3)
@@ -239,4 +243,6 @@ def test_preimage_threshold_identity_and_extremes() -> None:
     out = preimage_threshold(lambda x: x, t)
     assert out is not None and np.array_equal(out, t)
     assert preimage_threshold(lambda x: x + np.float32(1), np.array([-np.inf], dtype=np.float32)) is not None
-    assert preimage_threshold(lambda x: np.maximum(x, np.float32(0)), np.array([-1.0], dtype=np.float32)) is None
+    assert (
+        preimage_threshold(lambda x: np.maximum(x, np.float32(0)), np.array([-1.0], dtype=np.float32)) is None
+    )

@@ -21,6 +21,7 @@ from microlearn import micropython
 from microlearn.frontends.sklearn.preprocessing import CONVERTERS
 from microlearn.ir.transform import Normalize, Project
 
+
 def _codec() -> Any:
     try:
         return importlib.import_module("microlearn.backends.modelfile.transform")
@@ -40,7 +41,12 @@ def _codec() -> Any:
 
 stage_sections = _codec().stage_sections
 
-TYPECODES = {np.dtype(np.uint8): "B", np.dtype(np.int32): "i", np.dtype(np.float32): "f", np.dtype(np.float64): "d"}
+TYPECODES = {
+    np.dtype(np.uint8): "B",
+    np.dtype(np.int32): "i",
+    np.dtype(np.float32): "f",
+    np.dtype(np.float64): "d",
+}
 
 
 def convert(est: Any) -> Any:
@@ -120,7 +126,9 @@ def check(stage: Any, X: npt.NDArray[np.float32], got: npt.NDArray[np.float32]) 
 @pytest.mark.parametrize(("name", "stage", "X"), STAGES, ids=[s[0] for s in STAGES])
 def test_mlrt_cpython(mlrt_transform: Any, name: str, stage: Any, X: npt.NDArray[np.float32]) -> None:
     fam, n_in, n_out, secs = records(stage)
-    st = mlrt_transform.from_sections(fam, n_in, n_out, {t: array(TYPECODES[a.dtype], a.tobytes()) for t, a in secs.items()})
+    st = mlrt_transform.from_sections(
+        fam, n_in, n_out, {t: array(TYPECODES[a.dtype], a.tobytes()) for t, a in secs.items()}
+    )
     got = np.array([list(st.transform(array("f", row.tobytes()))) for row in X], dtype=np.float32)
     check(stage, X, got)
 
@@ -151,7 +159,9 @@ def test_mlrt_micropython_every_stage() -> None:
     for _name, stage, X in STAGES:
         fam, n_in, n_out, secs = records(stage)
         X = X[:120]
-        files = {f"/sec/{t.decode().replace(' ', '_')}{TYPECODES[a.dtype]}": a.tobytes() for t, a in secs.items()}
+        files = {
+            f"/sec/{t.decode().replace(' ', '_')}{TYPECODES[a.dtype]}": a.tobytes() for t, a in secs.items()
+        }
         files = {**micropython.runtime_files(), **files, "/x.bin": X.astype("<f4").tobytes()}
         res = micropython.execute(_MP % (fam, n_in, n_out, n_in), files, outputs=["/out.bin"])
         got = np.frombuffer(res.outputs["/out.bin"] or b"", dtype="<f4").reshape(X.shape[0], n_out)

@@ -62,7 +62,9 @@ def train(rng: np.random.Generator, n: int = 300) -> npt.NDArray[np.float64]:
 
 
 def rows(rng: np.random.Generator, n: int = 2000, nan: bool = True) -> npt.NDArray[np.float32]:
-    X = (rng.normal(size=(n, 6)) * [1, 10, 100, 1e-3, 1e5, 1] * 1.5 + [0, 5, -3, 1e3, 7, 4]).astype(np.float32)
+    X = (rng.normal(size=(n, 6)) * [1, 10, 100, 1e-3, 1e5, 1] * 1.5 + [0, 5, -3, 1e3, 7, 4]).astype(
+        np.float32
+    )
     X[::37, 0] = 0.0
     X[::41, 1] = -0.0
     X[::43, 2] = np.float32(1e-42)  # subnormal

@@ -237,7 +237,9 @@ def pairwise_sum32(A: F32) -> F32:
         while i < n - n % 8:
             acc += A[:, i : i + 8]
             i += 8
-        r = ((acc[:, 0] + acc[:, 1]) + (acc[:, 2] + acc[:, 3])) + ((acc[:, 4] + acc[:, 5]) + (acc[:, 6] + acc[:, 7]))
+        r = ((acc[:, 0] + acc[:, 1]) + (acc[:, 2] + acc[:, 3])) + (
+            (acc[:, 4] + acc[:, 5]) + (acc[:, 6] + acc[:, 7])
+        )
         while i < n:
             r = r + A[:, i]
             i += 1

@@ -78,7 +78,10 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
             calls.append(f"    ml_tf_{op.code}_f(out, {name}, {n});")
             nbytes += 4 * n
     body = "\n".join(calls)
-    fn = f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n{body}\n    return ML_TF_OK;\n}}\n"
+    fn = (
+        f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
+        f"{body}\n    return ML_TF_OK;\n}}\n"
+    )
     code = _head(prefix, st.summary(), n, n) + "\n".join(tables) + fn
     return StageC(prefix, code, n, n, nbytes)
 
@@ -94,7 +97,9 @@ def emit_impute(st: Impute, prefix: str) -> StageC:
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
         f"    ml_tf_impute(in, out, {prefix}_keep, {prefix}_fill, {k});\n    return ML_TF_OK;\n}}\n"
     )
-    return StageC(prefix, _head(prefix, st.summary(), st.n_features, k) + tables + fn, st.n_features, k, 6 * k)
+    return StageC(
+        prefix, _head(prefix, st.summary(), st.n_features, k) + tables + fn, st.n_features, k, 6 * k
+    )
 
 
 def emit_normalize(st: Normalize, prefix: str) -> StageC:

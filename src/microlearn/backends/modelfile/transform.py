@@ -1,12 +1,13 @@
 """Preprocessing stages in model files: one family per stage IR, task TRANSFORM (a pipeline file holds
 them as stage records). n_features / n_outputs of the header are the stage's inputs / outputs.
 
-| family | IR | sections |
-|---|---|---|
-| 20 | Elementwise | OPS (u8, one code per operation: 1 sub, 2 add, 3 mul, 4 div, 5 clip; +16: float64), C32 (f32: the float32 constants and clip bounds, n per operation, lo then hi for clip), C64 (f64: the constants of the float64 operations) |
-| 21 | Impute | KEEP (i32: input feature of each output), FILL (f32: the value NaN becomes) |
-| 22 | Normalize | NORM (u8: 1 l1, 2 l2, 3 max) |
-| 23 | Project | COMP (f64, n_outputs x n_features, row-major), OFFS (f64: mean . components), SCAL (f64, optional: whitening) |
+* 20 Elementwise: OPS (u8, one code per operation: 1 sub, 2 add, 3 mul, 4 div, 5 clip; +16 when it runs
+  in float64), C32 (f32: constants of the float32 operations and clip bounds, n per operation, lo then
+  hi for clip), C64 (f64: constants of the float64 operations).
+* 21 Impute: KEEP (i32: the input feature of each output), FILL (f32: the value NaN becomes).
+* 22 Normalize: NORM (u8: 1 l1, 2 l2, 3 max).
+* 23 Project: COMP (f64, n_outputs x n_features, row-major), OFFS (f64: mean . components), SCAL (f64,
+  optional: whitening).
 
 mlrt/transform.py reads the same sections (``mlrt.transform.from_sections``).
 """
@@ -58,7 +59,12 @@ def stage_sections(stage: Any) -> tuple[int, int, int, Sections]:
             [(b"KEEP", stage.keep.astype(np.int32)), (b"FILL", stage.fill.astype(np.float32))],
         )
     if isinstance(stage, Normalize):
-        return FAMILY_NORMALIZE, stage.n_features, stage.n_features, [(b"NORM", np.array([NORM_CODES[stage.norm]], np.uint8))]
+        return (
+            FAMILY_NORMALIZE,
+            stage.n_features,
+            stage.n_features,
+            [(b"NORM", np.array([NORM_CODES[stage.norm]], np.uint8))],
+        )
     if isinstance(stage, Project):
         secs = [(b"COMP", stage.components.reshape(-1).copy()), (b"OFFS", stage.offset.copy())]
         if stage.scale is not None:
