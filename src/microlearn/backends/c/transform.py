@@ -141,3 +141,22 @@ def emit_stage(stage: Any, prefix: str) -> StageC:
     if isinstance(stage, Project):
         return emit_project(stage, prefix)
     raise UnsupportedEstimatorError(f"no C for the stage {type(stage).__name__}")
+
+
+def chain(stages: list[StageC], final: str, name: str, kind: str) -> str:
+    """``NAME_predict(x)`` running ``stages`` in order into ``final``'s ``FINAL_predict`` (a tree model
+    header generated under the prefix ``final``): a class index (-1 when a stage refuses the input) for
+    ``kind == "classifier"``, else a float (NaN then). Buffers live on the stack."""
+    check_c_name(name)
+    ret, bad = ("int32_t", "-1") if kind == "classifier" else ("float", "NAN")
+    lines = [f"static inline {ret} {name}_predict(const float *x)", "{"]
+    src = "x"
+    for k, s in enumerate(stages):
+        lines.append(f"    float b{k}[{s.n_out}];")
+    for k, s in enumerate(stages):
+        lines.append(f"    if ({s.prefix}_transform({src}, b{k}) != ML_TF_OK) {{")
+        lines.append(f"        return {bad};\n    }}")
+        src = f"b{k}"
+    lines.append(f"    return {final}_predict({src});")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
