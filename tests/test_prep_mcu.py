@@ -117,3 +117,70 @@ def test_pipeline_on_mcu_folded_and_not(pre: str, cpu: str) -> None:
     # folding removes the stage's code and constants and its work per call
     assert fold.flash_bytes < plain.flash_bytes
     assert (fold.instructions_mean or 0) < (plain.instructions_mean or 0)
+
+
+def _windows(n: int, seed: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    t = np.arange(32) / 25.0
+    W = np.empty((n, 32, 3))
+    for i, c in enumerate(y):
+        W[i, :, 0] = (0.3 + 0.4 * c) * np.sin(2 * np.pi * (1 + c) * t + rng.uniform(0, 6)) + rng.normal(
+            0, 0.3, 32
+        )
+        W[i, :, 1] = rng.normal(0.2 * c, 0.5, 32)
+        W[i, :, 2] = 9.81 + rng.normal(0, 0.3, 32)
+    return W.reshape(n, -1).astype(np.float32), y
+
+
+@pytest.mark.parametrize("target", ["host", *CPUS])
+def test_feature_extractor_scaler_forest(target: str) -> None:
+    """[FeatureExtractor, StandardScaler, RF]: raw windows in, scikit-learn's class out, with the scaler
+    run in C and folded."""
+    from microlearn import host
+    from microlearn.dsp.features import FeatureExtractor, features_c
+
+    W, y = _windows(260, 5)
+    pipe = make_pipeline(
+        FeatureExtractor(window=32, stats=("mean", "std", "min", "max", "rms")),
+        StandardScaler(),
+        RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0),
+    )
+    pipe.fit(W[:200], y[:200])
+    Wt = W[200:]
+    want = np.searchsorted(pipe.classes_, pipe.predict(Wt))
+    fx = pipe.steps[0][1]
+    stage = convert(pipe.steps[1][1])
+    trees = to_ir(pipe.steps[2][1])
+    rest, folded = fold_stages([stage], trees)
+    assert rest == ()
+    nf = fx.config_.n_features
+    for stages, forest in (([stage], trees), ([], folded)):
+        inner = pipeline_header(stages, forest)
+        text = (
+            '#include "ml_features.h"\n'
+            + inner.replace("pipe_predict", "inner_predict")
+            + features_c(fx.config_, "fx")
+            + "static inline int32_t pipe_predict(const float *w)\n{\n"
+            + f"    float f[{nf}];\n    if (fx_features(w, f) != ML_FEAT_OK) {{\n        return -1;\n    }}\n"
+            + "    return inner_predict(f);\n}\n"
+        )
+        if target == "host":
+            src = (
+                '#include <stddef.h>\n#include "pipe.h"\n'
+                "void run(const float *W, int32_t n, int32_t *out);\n"
+                "void run(const float *W, int32_t n, int32_t *out)\n{\n"
+                "    for (int32_t i = 0; i < n; i++)\n"
+                f"        out[i] = pipe_predict(W + (size_t)i * {W.shape[1]});\n}}\n"
+            )
+            lib = host.build({"pipe.h": text, "pipe.c": src})
+            got = np.zeros(Wt.shape[0], dtype=np.int32)
+            lib.run.restype = None
+            import ctypes
+
+            lib.run(
+                ctypes.c_void_p(Wt.ctypes.data), ctypes.c_int32(Wt.shape[0]), ctypes.c_void_p(got.ctypes.data)
+            )
+        else:
+            got = run_pipeline(text, Wt, target).outputs
+        assert np.array_equal(got, want)
