@@ -182,3 +182,69 @@ def test_mlrt_refuses_bad_records(mlrt_transform: Any) -> None:
         T.Normalize(2, 2).transform(array("f", [1.0, float("nan")]))
     with pytest.raises(ValueError, match="family"):
         T.from_sections(99, 1, 1, {})
+
+
+_MP_PIPE = """
+from array import array
+import mlrt, os
+from mlrt import transform as T
+stages = []
+for k in range(%d):
+    sec = {}
+    for name in os.listdir('/s%%d' %% k):
+        sec[name[:4].replace('_', ' ').encode()] = array(name[4], open('/s%%d/%%s' %% (k, name), 'rb').read())
+    fam, n_in, n_out = [int(v) for v in open('/s%%d.hdr' %% k).read().split()]
+    stages.append(T.from_sections(fam, n_in, n_out, sec))
+m = mlrt.load('/model.mlm')
+raw = open('/x.bin', 'rb').read()
+n = %d
+out = array('i')
+for r in range(len(raw) // (4 * n)):
+    x = array('f', raw[4 * n * r:4 * n * (r + 1)])
+    for st in stages:
+        x = st.transform(x)
+    out.append(m.predict(x))
+open('/out.bin', 'wb').write(out)
+"""
+
+
+@pytest.mark.parametrize("pre", ["scaler", "imputer+scaler", "minmax"])
+def test_mlrt_pipeline_micropython_folded_and_not(pre: str) -> None:
+    """[stages, RF] in the real MicroPython: mlrt stages feeding mlrt's forest, and the folded forest
+    alone, both predict scikit-learn's class on every row."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from microlearn.frontends.sklearn import to_ir
+    from microlearn.model import Model
+    from microlearn.passes.fold import fold_stages
+
+    rng = np.random.default_rng(31)
+    Xt = rng.normal(size=(400, 4)) * [1, 1e4, 1e-3, 50] + [0, -3e4, 1e-3, 7]
+    y = (Xt[:, 0] > 0).astype(np.int64) + (Xt[:, 1] > -3e4) + (Xt[:, 3] > 7)
+    X = (rng.normal(size=(150, 4)) * [1.5, 1.5e4, 1.5e-3, 75] + [0, -3e4, 1e-3, 7]).astype(np.float32)
+    steps: list[Any] = {
+        "scaler": [StandardScaler()],
+        "imputer+scaler": [SimpleImputer(strategy="median"), StandardScaler()],
+        "minmax": [MinMaxScaler()],
+    }[pre]
+    if pre == "imputer+scaler":
+        Xt[::7, 2] = np.nan
+        X[::5, 0] = np.nan
+    pipe = make_pipeline(*steps, RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0))
+    pipe.fit(Xt, y)
+    want = np.searchsorted(pipe.classes_, pipe.predict(X))
+    stages = [convert(s) for _, s in pipe.steps[:-1]]
+    trees = to_ir(pipe.steps[-1][1])
+    rest, folded = fold_stages(stages, trees)
+    assert rest == ()
+    for st, forest in ((stages, trees), ([], folded)):
+        files = {**micropython.runtime_files(), "/model.mlm": Model(forest).to_bytes(), "/x.bin": X.tobytes()}
+        for k, s in enumerate(st):
+            fam, n_in, n_out, secs = records(s)
+            files[f"/s{k}.hdr"] = f"{fam} {n_in} {n_out}".encode()
+            for t, a in secs.items():
+                files[f"/s{k}/{t.decode().replace(' ', '_')}{TYPECODES[a.dtype]}"] = a.tobytes()
+        res = micropython.execute(_MP_PIPE % (len(st), X.shape[1]), files, outputs=["/out.bin"])
+        got = np.frombuffer(res.outputs["/out.bin"] or b"", dtype="<i4")
+        assert np.array_equal(got, want)
