@@ -215,3 +215,67 @@ def test_generated_c_is_deterministic_and_safe_names() -> None:
     assert a.code == b.code and a.const_bytes == 48
     with pytest.raises(ValueError):
         emit_stage(convert(est), "bad name")
+
+
+MATRIX: list[Any] = [
+    StandardScaler(),
+    MinMaxScaler(clip=True),
+    MaxAbsScaler(),
+    RobustScaler(),
+    SimpleImputer(strategy="most_frequent"),
+    Normalizer("l1"),
+    Normalizer("l2"),
+    Normalizer("max"),
+    PCA(n_components=4),
+    PCA(n_components=4, whiten=True),
+]
+
+
+@pytest.mark.parametrize("est", MATRIX, ids=repr)
+def test_every_stage_before_a_forest_on_host(est: Any) -> None:
+    """[stage, RF] in C on this machine: scikit-learn's class on every row; folded too where it folds."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from microlearn.backends import c as cbackend
+    from microlearn.backends.c.transform import chain
+    from microlearn.frontends.sklearn import to_ir
+    from microlearn.passes.fold import fold_stages
+
+    rng = np.random.default_rng(41)
+    Xt = rng.normal(size=(500, 6)) * [1, 10, 100, 1e-3, 1e5, 1] + [0, 5, -3, 1e3, 7, 4]
+    y = (Xt[:, 0] + Xt[:, 1] / 10 > 0).astype(np.int64) + (Xt[:, 4] > 7)
+    X = (rng.normal(size=(2000, 6)) * [1, 10, 100, 1e-3, 1e5, 1] * 1.3 + [0, 5, -3, 1e3, 7, 4]).astype(
+        np.float32
+    )
+    if isinstance(est, SimpleImputer):
+        Xt[::5, 1] = np.nan
+        X[::3, 1] = np.nan
+    pipe = make_pipeline(est, RandomForestClassifier(n_estimators=8, max_depth=8, random_state=0)).fit(Xt, y)
+    want = np.searchsorted(pipe.classes_, pipe.predict(X))
+    stage, trees = convert(pipe.steps[0][1]), to_ir(pipe.steps[1][1])
+    rest, folded = fold_stages([stage], trees)
+    foldable = not isinstance(est, Normalizer | PCA)
+    assert (rest == ()) == foldable
+    variants = [([stage], trees)] + ([([], folded)] if foldable else [])
+    for stages, forest in variants:
+        scs = [emit_stage(s, f"s{k}") for k, s in enumerate(stages)]
+        text = "\n".join(
+            [
+                '#include <stdint.h>\n#include <math.h>\n#include "ml_transform.h"\n',
+                *(s.code for s in scs),
+                cbackend.generate(forest, "table", "trees").header,
+                chain(scs, "trees", "pipe", "classifier"),
+            ]
+        )
+        src = (
+            '#include <stddef.h>\n#include "pipe.h"\n'
+            "void run(const float *X, int32_t n, int32_t *out);\n"
+            "void run(const float *X, int32_t n, int32_t *out)\n{\n"
+            "    for (int32_t i = 0; i < n; i++) out[i] = pipe_predict(X + (size_t)i * 6);\n}\n"
+        )
+        lib = host.build({"pipe.h": text, "pipe.c": src}, cflags=STRICT)
+        got = np.zeros(X.shape[0], dtype=np.int32)
+        lib.run.restype = None
+        lib.run(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(X.shape[0]), ctypes.c_void_p(got.ctypes.data))
+        assert np.array_equal(got, want)
