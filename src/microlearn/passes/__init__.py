@@ -1,1 +1,1 @@
-"""IR -> IR passes shared by every backend."""
+"""IR -> IR (or IR -> derived tables) steps shared by every backend; no C text here."""
