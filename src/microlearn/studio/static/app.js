@@ -468,6 +468,8 @@ function labelSelection(k) {
   if (!S.signal) return showError("load or record data before labelling");
   let [a, b] = S.sel || [S.cursor, S.cursor + S.winLen];
   b = Math.min(b, S.signal.n);
+  S.sel = null;
+  S.anchor = null;
   addLabel(Math.max(0, a), b, names[k]);
 }
 
@@ -866,6 +868,7 @@ async function startLive(kind) {
     } finally {
       live.busy = false;
     }
+    if (S.live === live && live.next + cfg.window <= live.n) pump(); // samples that came in meanwhile
   }
 }
 
