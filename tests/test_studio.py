@@ -9,7 +9,9 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import os
 import shutil
+import tempfile
 import threading
 import wave
 from collections.abc import Iterator
@@ -32,7 +34,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: run `make setup`")
 
-SHOTS = Path(__file__).parent / "_screenshots"
+SHOTS = Path(os.environ.get("MICROLEARN_STUDIO_SHOTS", Path(tempfile.gettempdir()) / "microlearn-studio-shots"))
 SENSOR = {"kind": "sensor", "window": 50, "hop": 25, "n_axes": 3, "stats": list(FeatureConfig().stats),
           "magnitude": True, "sr": 50}  # fmt: skip
 AUDIO = {"kind": "audio", "sr": 8000, "window": 2048, "hop": 1024, "n_fft": 256, "hop_length": 256,
@@ -180,7 +182,7 @@ def error_text(page: Any) -> str:
 
 
 def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -473,5 +475,6 @@ def test_phone_viewport_and_keyboard_reach(browser: Any, server: Any, files: dic
         pg.keyboard.press("Tab")
         reached.add(pg.evaluate("document.activeElement.id"))
     assert set(controls) <= reached, set(controls) - reached
+    SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / "phone.png"), full_page=False)
     pg.close()
