@@ -60,15 +60,18 @@ def micropython_dir() -> Path:
     return d
 
 
-def resolve(url_path: str, mp_dir: Path) -> Path | None:
-    """The file a URL path maps to, or None (never a file outside the three roots)."""
+def resolve(url_path: str, mp_dir: Path, mounts: dict[str, Path] | None = None) -> Path | None:
+    """The file a URL path maps to, or None (never a file outside the three roots and ``mounts``,
+    extra folders by first path segment, e.g. a benchmark's data)."""
     path = unquote(urlsplit(url_path).path)
     if path in ("", "/"):
         path = "/index.html"
     parts = [p for p in path.split("/") if p]
     if any(p in (".", "..") or "\\" in p or p.startswith(".") for p in parts):
         return None
-    if parts[0] == "mp":
+    if mounts and parts[0] in mounts:
+        root, rel = mounts[parts[0]], parts[1:]
+    elif parts[0] == "mp":
         root, rel = mp_dir, parts[1:]
         if rel not in ([f] for f in MP_FILES):
             return None
@@ -84,13 +87,15 @@ def resolve(url_path: str, mp_dir: Path) -> Path | None:
 
 class _Handler(SimpleHTTPRequestHandler):
     mp_dir: Path
+    mounts: dict[str, Path]
 
-    def __init__(self, *args: Any, mp_dir: Path, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, mp_dir: Path, mounts: dict[str, Path], **kwargs: Any) -> None:
         self.mp_dir = mp_dir
+        self.mounts = mounts
         super().__init__(*args, directory=str(STATIC_DIR), **kwargs)
 
     def send_head(self) -> Any:
-        f = resolve(self.path, self.mp_dir)
+        f = resolve(self.path, self.mp_dir, self.mounts)
         if f is None:
             self.send_error(HTTPStatus.NOT_FOUND, "not found")
             return None
@@ -127,9 +132,10 @@ class StudioServer(ThreadingHTTPServer):
         return self
 
 
-def make_server(port: int = 8765, host: str = "127.0.0.1") -> StudioServer:
-    """A server for the studio on host:port (port 0: any free port)."""
-    handler = partial(_Handler, mp_dir=micropython_dir())
+def make_server(port: int = 8765, host: str = "127.0.0.1", mounts: dict[str, Path] | None = None) -> StudioServer:
+    """A server for the studio on host:port (port 0: any free port); ``mounts`` adds folders served
+    under /NAME/ (benchmarks and tests use it for their data)."""
+    handler = partial(_Handler, mp_dir=micropython_dir(), mounts=dict(mounts or {}))
     return StudioServer((host, port), handler)
 
 

@@ -60,6 +60,7 @@ function pyMessage(d) {
 const py = (code, files = {}, outputs = []) => call({ op: "run", code, files, outputs });
 const need = (modules) => call({ op: "need", modules });
 const pyStr = (s) => JSON.stringify(String(s)); // a JSON string literal is a valid Python literal
+window.studioPython = py; // for benchmarks: run code in the page's MicroPython
 
 const mpReady = call({ op: "hello" }).then((d) => {
   S.mpStartMs = d.result;
