@@ -165,6 +165,7 @@ def main() -> None:
         want = rf.predict(rows).tolist()
         flat_rows = [float(v) for v in X[:N_TIMED].astype(np.float32).ravel()]
         res: dict[str, dict[str, list[float]]] = {}
+        timelines: list[dict[str, float]] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             # ------------------------------------------------------------------ MicroPython (the studio)
@@ -176,6 +177,7 @@ def main() -> None:
                     "window.studio && window.studio.firstPredictionAt !== null",
                     "window.studio.firstPredictionAt",
                 )
+                timelines.append(page.evaluate("window.studio.timeline"))
                 got = [int(s) for s in page.locator("[data-testid=label]").all_inner_texts()]
                 assert got == want, "the studio's predictions differ from scikit-learn's"
                 page.evaluate(
@@ -223,6 +225,10 @@ def main() -> None:
             f"| {name} | {m['ms']:.0f} ({min(r['ms']):.0f}–{max(r['ms']):.0f}) | {m['app']:,.0f} "
             f"| {m['us']:.0f} ({min(r['us']):.0f}–{max(r['us']):.0f}) |"
         )
+    steps = sorted(timelines[0], key=lambda k: statistics.median(t[k] for t in timelines))
+    print("\nstudio start-up, median ms from navigation start: " + ", ".join(
+        f"{k} {statistics.median(t[k] for t in timelines):.0f}" for k in steps))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"\nmodel + CSV transferred: {statistics.median(next(iter(res.values()))['data']):,.0f} B (same for both)")
     if len(med) == 2:
         a, b = med.values()

@@ -30,7 +30,7 @@ const S = {
 window.studio = S;
 
 // ------------------------------------------------------------------------------------------ MicroPython
-const worker = new Worker("worker.js", { type: "module" });
+const worker = window.studioWorker || new Worker("worker.js", { type: "module" });
 const pending = new Map();
 let nextId = 1;
 worker.onmessage = (e) => {
@@ -62,8 +62,13 @@ const need = (modules) => call({ op: "need", modules });
 const pyStr = (s) => JSON.stringify(String(s)); // a JSON string literal is a valid Python literal
 window.studioPython = py; // for benchmarks: run code in the page's MicroPython
 
+// start-up timeline (ms from navigation start), for benchmarks/studio.py
+S.timeline = { "app-start": performance.now() };
+const markT = (k) => (S.timeline[k] = performance.now());
 const mpReady = call({ op: "hello" }).then((d) => {
   S.mpStartMs = d.result;
+  for (const [k, v] of Object.entries(d.marks || {})) S.timeline[k] = v - performance.timeOrigin;
+  markT("mp-ready");
   setStatus(`MicroPython ready (started in ${Math.round(d.result)} ms)`);
 });
 mpReady.catch((e) => showError(`MicroPython could not start: ${e.message}`));
@@ -204,6 +209,7 @@ async function loadModelBytes(bytes, name) {
   const info = JSON.parse(r.result);
   S.model = { name, bytes, info, source: "file" };
   S.preds = [];
+  markT("model-loaded");
   renderModelInfo();
   setStatus(`Loaded ${name}`);
 }
@@ -285,6 +291,7 @@ async function loadDataFile(file) {
   const cfg = pipeline();
   if (cfg.kind === "sensor" && !S.pipeLocked) $("pipe-axes").value = sig.axes;
   setSignal(sig);
+  markT("data-loaded");
   setStatus(`Loaded ${name}: ${sig.n} ${cfg.kind === "rows" ? "rows" : "samples"} × ${sig.axes}`);
 }
 
@@ -349,8 +356,8 @@ async function runModel() {
   const p = await predictRows(feats, nf);
   S.preds = p.preds;
   S.latencyUs = S.windows.length ? (1000 * p.ms) / S.windows.length : null;
-  if (S.firstPredictionAt === null && S.preds.length) S.firstPredictionAt = performance.now();
   renderAll();
+  if (S.firstPredictionAt === null && S.preds.length) S.firstPredictionAt = markT("first-prediction");
   renderModelInfo();
   setStatus(`${S.preds.length} predictions`);
 }

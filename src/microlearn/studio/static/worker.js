@@ -36,6 +36,9 @@ async function need(modules) {
   });
 }
 
+const marks = {}; // absolute times (ms since the epoch) of the start-up steps, for the page's timeline
+const mark = (k) => (marks[k] = performance.timeOrigin + performance.now());
+mark("worker-start");
 const ready = (async () => {
   const t0 = performance.now();
   const [interp] = await Promise.all([
@@ -47,8 +50,11 @@ const ready = (async () => {
     }),
   ]);
   mp = interp;
+  mark("wasm-ready");
   await need([...CORE, "studio_mp"]);
-  mp.runPython("import studio_mp");
+  mark("sources-fetched");
+  mp.runPython("import studio_mp, mlrt._reader, mlrt.trees");
+  mark("imported");
   return performance.now() - t0;
 })();
 
@@ -74,7 +80,7 @@ self.onmessage = async (e) => {
   try {
     const startMs = await ready;
     if (op === "hello") {
-      self.postMessage({ id, ok: true, result: startMs });
+      self.postMessage({ id, ok: true, result: startMs, marks });
     } else if (op === "need") {
       await need(e.data.modules);
       self.postMessage({ id, ok: true });
