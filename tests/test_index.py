@@ -13,7 +13,7 @@ import pytest
 from microlearn import micropython as mpy
 
 sys.path.insert(0, str(mpy.RUNTIME_DIR))
-from mlrt.index import Index, IndexError_
+from mlrt.index import Index, IndexFileError
 
 KINDS = ("brute", "lsh", "pq", "vafile")
 
@@ -111,21 +111,21 @@ def test_torn_last_write_is_dropped(tmp_path: Path, data: tuple[np.ndarray, np.n
 
 
 def test_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="kind"):
+    with pytest.raises(IndexFileError, match="kind"):
         Index(str(tmp_path / "a"), 8, "hnsw")
-    with pytest.raises(IndexError_, match="multiple of 4"):
+    with pytest.raises(IndexFileError, match="multiple of 4"):
         Index(str(tmp_path / "b"), 6, "pq")
     ix = Index(str(tmp_path / "c"), 4)
     ix.add(5, [1.0, 2.0, 3.0, 4.0])
-    with pytest.raises(IndexError_, match="4"):
+    with pytest.raises(IndexFileError, match="4"):
         ix.add(6, [1.0, 2.0])
-    with pytest.raises(IndexError_, match="time order"):
+    with pytest.raises(IndexFileError, match="time order"):
         ix.add(4, [1.0, 2.0, 3.0, 4.0])
-    with pytest.raises(IndexError_, match="NaN"):
+    with pytest.raises(IndexFileError, match="NaN"):
         ix.add(7, [1.0, float("nan"), 3.0, 4.0])
-    with pytest.raises(IndexError_, match="dim"):
+    with pytest.raises(IndexFileError, match="dim"):
         Index(str(tmp_path / "c"), 8)
-    assert issubclass(IndexError_, ValueError)
+    assert issubclass(IndexFileError, ValueError)
 
 
 def test_same_answers_in_micropython(tmp_path: Path) -> None:

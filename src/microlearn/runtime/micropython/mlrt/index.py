@@ -34,7 +34,7 @@ INF = float("inf")
 _POP = bytes(bin(i).count("1") for i in range(256))
 
 
-class IndexError_(ValueError):
+class IndexFileError(ValueError):
     pass
 
 
@@ -173,7 +173,7 @@ def _truncate(path, size):
 class Index:
     def __init__(self, path, dim=None, kind="brute", train_after=1000, candidates=None, seed=1):
         if not isinstance(path, str) or not path:
-            raise IndexError_("mlrt.index: path must be a directory name (str)")
+            raise IndexFileError("mlrt.index: path must be a directory name (str)")
         self.path = path
         if not _exists(path):
             os.mkdir(path)
@@ -182,16 +182,18 @@ class Index:
             with open(mp) as f:
                 meta = json.load(f)
             if dim is not None and dim != meta["dim"]:
-                raise IndexError_("mlrt.index: %s holds vectors of dim %d, not %d" % (path, meta["dim"], dim))
+                raise IndexFileError(
+                    "mlrt.index: %s holds vectors of dim %d, not %d" % (path, meta["dim"], dim)
+                )
             if kind != meta["kind"] and kind != "brute":
-                raise IndexError_("mlrt.index: %s is a %r index" % (path, meta["kind"]))
+                raise IndexFileError("mlrt.index: %s is a %r index" % (path, meta["kind"]))
         else:
             if not isinstance(dim, int) or not 1 <= dim <= 1024:
-                raise IndexError_("mlrt.index: dim must be an int 1..1024")
+                raise IndexFileError("mlrt.index: dim must be an int 1..1024")
             if kind not in KINDS:
-                raise IndexError_("mlrt.index: kind must be one of %s" % ", ".join(KINDS))
+                raise IndexFileError("mlrt.index: kind must be one of %s" % ", ".join(KINDS))
             if kind == "pq" and dim % 4:
-                raise IndexError_("mlrt.index: pq needs dim to be a multiple of 4")
+                raise IndexFileError("mlrt.index: pq needs dim to be a multiple of 4")
             meta = {"version": 1, "dim": dim, "kind": kind, "train_after": max(16, train_after), "seed": seed}
             self._write_meta(meta)
         self.meta = meta
@@ -333,15 +335,19 @@ class Index:
     def add(self, key, vector, t_ms=None, label=None):
         """Add a vector under an int key; t_ms (default: key) orders and filters; label is optional."""
         if not isinstance(key, int):
-            raise IndexError_("mlrt.index: key must be an int")
+            raise IndexFileError("mlrt.index: key must be an int")
         if len(vector) != self.dim:
-            raise IndexError_("mlrt.index: the vector has %d values, the index %d" % (len(vector), self.dim))
+            raise IndexFileError(
+                "mlrt.index: the vector has %d values, the index %d" % (len(vector), self.dim)
+            )
         t = key if t_ms is None else t_ms
         for x in vector:
             if not -3.4e38 <= x <= 3.4e38:
-                raise IndexError_("mlrt.index: the vector holds NaN or inf")
+                raise IndexFileError("mlrt.index: the vector holds NaN or inf")
         if self.last_t is not None and t < self.last_t:
-            raise IndexError_("mlrt.index: vectors are added in time order (t_ms %d < %d)" % (t, self.last_t))
+            raise IndexFileError(
+                "mlrt.index: vectors are added in time order (t_ms %d < %d)" % (t, self.last_t)
+            )
         v = array("f", vector)
         self.vecs.append((key, t) + tuple(v))
         self.last_t = t
@@ -356,7 +362,7 @@ class Index:
 
     def set_label(self, key, label):
         if label is not None and not isinstance(label, str):
-            raise IndexError_("mlrt.index: a label is a str (or None to remove it)")
+            raise IndexFileError("mlrt.index: a label is a str (or None to remove it)")
         with open(self.path + "/labels.log", "a") as f:
             f.write(json.dumps([key, label]) + "\n")
         self.labels[key] = label
@@ -387,7 +393,9 @@ class Index:
         """The k nearest [(key, distance), ...], nearest first, among vectors with t0_ms <= t < t1_ms
         and the given label."""
         if len(vector) != self.dim:
-            raise IndexError_("mlrt.index: the query has %d values, the index %d" % (len(vector), self.dim))
+            raise IndexFileError(
+                "mlrt.index: the query has %d values, the index %d" % (len(vector), self.dim)
+            )
         self.flush()
         q = array("f", vector)
         lo = -(1 << 62) if t0_ms is None else t0_ms
