@@ -260,14 +260,18 @@ class Station:
             self.nbuf = 0
             self._window(self.win_t0)
         if self._last_flush is None:
-            self._last_flush = self._last_agg = t_ms
+            self._last_flush = t_ms
         if t_ms - self._last_flush >= self.settings["flush_s"] * 1000:
             self.flush()
             self._last_flush = t_ms
-        pa = self.settings["publish_aggregates_s"]
-        if pa and t_ms - self._last_agg >= pa * 1000:
-            self._publish_aggregate(self._last_agg, t_ms)
-            self._last_agg = t_ms
+        pa = self.settings["publish_aggregates_s"] * 1000
+        if pa:
+            p0 = t_ms - t_ms % pa
+            if self._last_agg is None or p0 < self._last_agg:
+                self._last_agg = p0
+            elif p0 > self._last_agg:  # a period (aligned to multiples of pa) is complete: publish it
+                self._publish_aggregate(self._last_agg, self._last_agg + pa)
+                self._last_agg = p0
 
     def _window(self, t0):
         self.n_windows += 1
@@ -285,9 +289,9 @@ class Station:
                 self.emit("prediction", self.last_pred)
 
     def _publish_aggregate(self, t0, t1):
-        rows = self.store.aggregate(t0, t1, max(1, t1 - t0), stats=("count", "mean", "min", "max"))
+        rows = self.store.aggregate(t0, t1, t1 - t0, stats=("count", "mean", "min", "max"))
         if rows:
-            t, d = rows[-1]
+            t, d = rows[0]
             self.emit(
                 "aggregate",
                 {
