@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -157,10 +157,10 @@ def test_station_publishes_predictions_and_aggregates(
 class Hook(BaseHTTPRequestHandler):
     fail_first = 0
     delay = 0.0
-    seen: list[tuple[float, dict[str, Any]]] = []
+    seen: ClassVar[list[tuple[float, dict[str, Any]]]] = []
     calls = 0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).calls += 1
         time.sleep(self.delay)
@@ -179,7 +179,7 @@ class Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def hook() -> Iterator[tuple[str, type[Hook]]]:
     class H(Hook):
-        seen: list[tuple[float, dict[str, Any]]] = []  # noqa: RUF012
+        seen: ClassVar[list[tuple[float, dict[str, Any]]]] = []
         calls = 0
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
