@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import importlib
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -183,8 +185,62 @@ def _cmd_station(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mpremote(args: list[str], port: str | None, check: bool = True) -> None:
+    exe = shutil.which("mpremote")
+    base = [exe] if exe else [sys.executable, "-m", "mpremote"]
+    res = subprocess.run([*base, *(["connect", port] if port else []), *args], capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise ToolchainError(
+            f"mpremote {' '.join(args)} failed ({res.stderr.strip() or res.stdout.strip()}); is the board "
+            "connected (see `mpremote devs`) and not in use by another program?"
+        )
+
+
+def deploy_station(port: str | None = None, model: str | Path | None = None) -> list[str]:
+    """Copy the station (device_files(): the package, its UI, mlrt, Microdot, a /main.py that starts it)
+    to a board with mpremote, and a model file to /data/model.mlm; returns the device paths written."""
+    files = device_files()
+    if model is not None:
+        mp = Path(model)
+        if not mp.is_file():
+            raise InvalidInputError(f"model file {mp} does not exist")
+        files["/data/model.mlm"] = mp.read_bytes()
+    dirs = sorted({p.rsplit("/", 1)[0] for p in files} - {""})
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in dirs:
+            parts = d.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                _mpremote(["fs", "mkdir", ":/" + "/".join(parts[:i])], port, check=False)  # may exist
+        for i, (dev, data) in enumerate(sorted(files.items())):
+            local = Path(tmp) / f"{i}"
+            local.write_bytes(data)
+            _mpremote(["fs", "cp", str(local), ":" + dev], port)
+    return sorted(files)
+
+
+def _hook_deploy(sub: Any) -> None:
+    """Add --station to `microlearn deploy` (registered before this module by cli.EXTENSIONS)."""
+    dp = getattr(sub, "choices", {}).get("deploy")
+    if dp is None:
+        return
+    dp.add_argument(
+        "--station", action="store_true", help="also copy the station application (docs/station.md)"
+    )
+    plain = dp.get_default("func")
+
+    def func(args: argparse.Namespace) -> int:
+        if not args.station:
+            return int(plain(args))
+        written = deploy_station(args.port, args.model)
+        print(f"copied {len(written)} files; reset the board: it starts the station (see docs/station.md)")
+        return 0
+
+    dp.set_defaults(func=func)
+
+
 def add_parser(sub: Any) -> None:
-    """`microlearn station` (cli.py calls this through cli.EXTENSIONS)."""
+    """`microlearn station` and `microlearn deploy --station` (cli.py calls this through cli.EXTENSIONS)."""
+    _hook_deploy(sub)
     p = sub.add_parser("station", help="run the station application on this computer with a simulated sensor")
     p.add_argument(
         "--simulate", action="store_true", help="use a simulated sensor source (required on a host)"

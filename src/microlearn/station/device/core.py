@@ -64,7 +64,13 @@ def _mkdir(p):
 
 
 def _token(nbytes=16):
-    return "".join("%02x" % b for b in os.urandom(nbytes))
+    try:
+        b = os.urandom(nbytes)
+    except (AttributeError, OSError):  # a port without os.urandom: the hardware RNG behind random
+        import random
+
+        b = bytes(random.getrandbits(8) for _ in range(nbytes))
+    return "".join("%02x" % x for x in b)
 
 
 def write_atomic(path, data):

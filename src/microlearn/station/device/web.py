@@ -12,7 +12,6 @@ import struct
 import time
 
 from microdot import Microdot, Request, Response
-from microdot.cors import CORS
 
 Request.max_content_length = 512 * 1024
 Request.max_body_length = 512 * 1024
@@ -71,9 +70,35 @@ def _safe_path(root, rel):
 
 def make_app(station, static_dir, roots=None, outbox=None):
     """The Microdot app for `station`; static_dir holds the UI; roots maps URL prefixes ("/studio/") to
-    directories of extra static files."""
+    directories of extra static files. Every handler is a coroutine, so on CPython too it runs in the
+    event loop beside the sensor loop (Microdot would run plain functions in a thread pool)."""
     app = Microdot()
-    CORS(app, allowed_origins="*", allowed_headers=["Authorization", "Content-Type", "X-CSRF-Token"])
+    default_options = app.options_handler
+
+    # CORS, so the studio served from elsewhere can POST a model with its token. "*" (not the caller's
+    # origin): browsers then never send this station's session cookie from another site.
+    def options(req):
+        h = default_options(req)
+        h["Access-Control-Allow-Origin"] = "*"
+        m = (req.headers.get("Access-Control-Request-Method") or "").upper()
+        if m in ("GET", "POST"):
+            h["Access-Control-Allow-Methods"] = m
+        asked = [x.strip() for x in (req.headers.get("Access-Control-Request-Headers") or "").split(",")]
+        ok = [x for x in asked if x.lower() in ("authorization", "content-type", "x-csrf-token")]
+        if ok:
+            h["Access-Control-Allow-Headers"] = ", ".join(ok)
+        h["Access-Control-Max-Age"] = "600"
+        return h
+
+    app.options_handler = options
+
+    async def cors(req, res):
+        if req.headers.get("Origin"):
+            res.headers["Access-Control-Allow-Origin"] = "*"
+        return res
+
+    app.after_request(cors)
+    app.after_error_request(cors)
     sessions = {}  # sid -> [expiry s, csrf]
     roots = dict(roots or {})
 
@@ -107,7 +132,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return True, None
 
     @app.before_request
-    def guard(req):
+    async def guard(req):
         if req.path.startswith("/api/"):
             ok, why = authorized(req)
             if not ok:
@@ -131,11 +156,11 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return Response.send_file(path, content_type=TYPES.get(ext, "application/octet-stream"), max_age=60)
 
     @app.get("/")
-    def index(req):
+    async def index(req):
         return send(static_dir + "/index.html")
 
     @app.get("/static/<path:path>")
-    def static(req, path):
+    async def static(req, path):
         p = _safe_path(static_dir, path)
         return send(p) if p else _err("not found", 404)
 
@@ -163,7 +188,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return res
 
     @app.post("/logout")
-    def logout(req):
+    async def logout(req):
         sid = req.cookies.get("sid")
         s = session_of(req)
         if s is not None and _eq(req.headers.get("X-CSRF-Token"), s[1]):
@@ -173,20 +198,20 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return res
 
     @app.get("/api/session")
-    def session(req):
+    async def session(req):
         s = session_of(req)
         return {"csrf": s[1] if s else None, "name": station.settings["name"]}
 
     # -------------------------------------------------------------- data
     @app.get("/api/status")
-    def status(req):
+    async def status(req):
         st = station.status()
         if outbox is not None:
             st["outbox"] = outbox.stats()
         return st
 
     @app.get("/api/live")
-    def live(req):
+    async def live(req):
         last = station.last
         return {
             "t_ms": last[0] if last else None,
@@ -204,7 +229,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return t0, t1
 
     @app.get("/api/history")
-    def history(req):
+    async def history(req):
         t0, t1 = window_args(req)
         n = min(max(_int(req.args, "n", 600), 3), 4000)
         method = req.args.get("method", "minmax")
@@ -215,7 +240,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return {"field": field, "t0": t0, "t1": t1, "points": [[t, v] for t, v in pts]}
 
     @app.get("/api/aggregate")
-    def aggregate(req):
+    async def aggregate(req):
         t0, t1 = window_args(req)
         step = _int(req.args, "step", 60000)
         stats = tuple((req.args.get("stats") or "count,mean,min,max,std").split(","))
@@ -225,7 +250,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return {"fields": list(station.fields), "step": step, "rows": [[t, d] for t, d in rows]}
 
     @app.get("/api/windows")
-    def windows(req):
+    async def windows(req):
         t0, t1 = window_args(req)
         limit = min(max(_int(req.args, "limit", 200), 1), 2000)
         preds = {}
@@ -252,7 +277,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return {"window_ms": station.window * station.period_ms, "windows": out}
 
     @app.post("/api/search")
-    def search(req):
+    async def search(req):
         d = req.json or {}
         try:
             t = int(d["t_ms"])
@@ -262,11 +287,11 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return {"t_ms": t, "similar": station.similar(t, k, d.get("t0"), d.get("t1"), d.get("label"))}
 
     @app.get("/api/labels")
-    def labels(req):
+    async def labels(req):
         return {"labels": [[k, v] for k, v in station.index.labels.items() if v is not None]}
 
     @app.post("/api/labels")
-    def set_label(req):
+    async def set_label(req):
         d = req.json if req.content_type and req.content_type.startswith("application/json") else req.form
         try:
             t = int(d["t_ms"])
@@ -278,7 +303,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
 
     # -------------------------------------------------------------- export
     @app.get("/api/export.csv")
-    def export_csv(req):
+    async def export_csv(req):
         t0, t1 = window_args(req)
 
         def rows():
@@ -297,7 +322,7 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return res
 
     @app.get("/api/export.npy")
-    def export_npy(req):
+    async def export_npy(req):
         t0, t1 = window_args(req)
         n = 0
         for _ in station.store.range(t0, t1):
@@ -331,11 +356,11 @@ def make_app(station, static_dir, roots=None, outbox=None):
 
     # -------------------------------------------------------------- model and settings
     @app.get("/api/model")
-    def model(req):
+    async def model(req):
         return station.model_info
 
     @app.post("/api/model")
-    def upload(req):
+    async def upload(req):
         data = req.body
         if not data:
             return _err("POST the model file's bytes (Content-Type: application/octet-stream)", 400)
@@ -353,11 +378,11 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return s
 
     @app.get("/api/settings")
-    def get_settings(req):
+    async def get_settings(req):
         return public_settings()
 
     @app.post("/api/settings")
-    def post_settings(req):
+    async def post_settings(req):
         d = req.json
         if not isinstance(d, dict):
             return _err("POST a JSON object of settings", 400)
@@ -368,22 +393,22 @@ def make_app(station, static_dir, roots=None, outbox=None):
         return public_settings()
 
     @app.get("/api/outbox")
-    def outbox_stats(req):
+    async def outbox_stats(req):
         return outbox.stats() if outbox is not None else {}
 
     @app.get("/<root>/<path:path>")
-    def extra(req, root, path):
+    async def extra(req, root, path):
         d = roots.get(root)
         p = _safe_path(d, path) if d else None
         return send(p) if p else _err("not found", 404)
 
     @app.get("/<root>/")
-    def extra_index(req, root):
+    async def extra_index(req, root):
         d = roots.get(root)
         return send(d + "/index.html") if d else _err("not found", 404)
 
     @app.errorhandler(ValueError)
-    def bad_value(req, e):
+    async def bad_value(req, e):
         return _err(str(e), 400)
 
     return app
