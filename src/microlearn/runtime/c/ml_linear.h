@@ -201,10 +201,20 @@ static inline int32_t ml_linear_class_q(const ml_linear_q *m, const float *x, in
         const int16_t *w = m->w + (size_t)c * (size_t)n;
         const int64_t bm = m->bm[c];
         const int32_t t = m->bt[c] - emax;
-        int64_t acc = 0;
-        for (i = 0; i < n; i++) {
-            acc += (int32_t)(xq[i] * (int32_t)w[i]);
+        /* |xq| <= 2^15, |w| < 2^15: each product fits an int32. The sum is kept as two 32-bit halves
+         * (no int64 in the loop: cores without an FPU have few registers): lo sums the low 16 bits
+         * (n < 2^16 terms fit), hi the high parts (arithmetic shift, as gcc, clang and Arm compilers do). */
+        const int32_t *xp = xq;
+        const int16_t *we = w + n;
+        uint32_t lo = 0u;
+        int32_t hi = 0;
+        int64_t acc;
+        while (w != we) {
+            const int32_t p = *xp++ * (int32_t)*w++;
+            lo += (uint32_t)p & 0xFFFFu;
+            hi += p >> 16;
         }
+        acc = (int64_t)hi * 65536 + (int64_t)lo;
         if (bm != 0) {
             const int neg = bm < 0;
             uint64_t mag = (uint64_t)(neg ? -bm : bm);
