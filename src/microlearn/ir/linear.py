@@ -328,3 +328,36 @@ class Linear:
             scores = np.asarray(s, dtype=np.float64)
         proba = np.asarray(self._proba(s), dtype=np.float64) if self.has_proba else None
         return Reference(outputs=idx, proba=proba, scores=scores, ambiguous=self.ambiguous(X32, s))
+
+
+def proba_bound(ir: Linear, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Per row: how far float32 probabilities (scores within ``value_bound``, expf within 2 ulp, every
+    other operation rounded once) may be from scikit-learn's (docs/linear.md, "Probabilities")."""
+    X32 = np.asarray(X, dtype=np.float32)
+    d = ir.value_bound(X32).max(axis=1)  # score error, largest over the rows of coef
+    ref = ir.reference(X32)
+    assert ref.proba is not None
+    p = ref.proba
+    k = ir.k
+    u = U32
+    rounding = (2 * ir.n_outputs + 16) * u  # expf 4u, sums, divisions, 1 - p; scikit-learn's float32 too
+    if ir.proba == "softmax":
+        rel = np.expm1(2 * d) + rounding
+        out: npt.NDArray[np.float64] = (p * rel[:, None]).max(axis=1) + 2.0**-120
+        return out
+    if ir.proba == "logistic":
+        if k == 1 or ir.normalize == "none":
+            return d / 4 + rounding + 2.0**-120
+        rho = np.expm1(d) + rounding  # relative error of each sigmoid
+        rel = (1 + rho) / np.maximum(1 - rho, 0.5) - 1 + rounding
+        return (p * rel[:, None]).max(axis=1) + 2.0**-120
+    # modified Huber: (clip(s, -1, 1) + 1) / 2 is 1/2-Lipschitz
+    e = d / 2 + 4 * u
+    if k == 1 or ir.normalize == "none":
+        return e + rounding
+    S = ir.decision(X32).astype(np.float64)
+    msum = ((np.clip(S, -1, 1) + 1) / 2).sum(axis=1)
+    denom = msum - k * e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(denom > 0, e * (1 + k) / denom + rounding, np.inf)
+    return np.asarray(b, dtype=np.float64)

@@ -9,6 +9,7 @@ of docs/linear.md.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -111,6 +112,8 @@ def _arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
 
 def emit(ir: Linear, name: str, command: str = "") -> CSource:
     check_c_name(name)
+    if not isinstance(name, str) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is None:
+        raise InvalidInputError(f"{name!r} is not a valid C identifier: use letters, digits and '_' only")
     n, k = ir.n_features, ir.k
     if n > MAX_FEATURES or k > MAX_ROWS:
         raise InvalidInputError(
@@ -228,6 +231,8 @@ def _api(ir: Linear, name: str, replay: str) -> str:
         )
     kind = {"logistic": 1, "softmax": 2, "modified_huber": 3}.get(ir.proba, 0)
     norm = {"none": 0, "ovr": 1, "ovr_nonzero": 2}[ir.normalize]
+    # scikit-learn's expit (scipy) is 0 from about -709.7827 (float64) or -88.72284 (float32) down
+    zero_below = "-88.72284f" if ir.dtype == "float32" else "-709.7827f"
     text = (
         f"/* Class index of input x: scikit-learn's predict. A fast path with a proven error bound decides\n"
         f" * unless the top two scores are within it; then scikit-learn's float64 arithmetic is replayed. */\n"
@@ -253,6 +258,6 @@ def _api(ir: Linear, name: str, replay: str) -> str:
             f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
             f"    float s[{k}];\n"
             f"    ml_linear_scores_f32(&{name}_f32, x, s);\n"
-            f"    ml_linear_proba(s, {k}, {kind}, {norm}, out);\n}}\n"
+            f"    ml_linear_proba(s, {k}, {kind}, {norm}, {zero_below}, out);\n}}\n"
         )
     return text

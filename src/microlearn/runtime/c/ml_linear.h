@@ -265,18 +265,18 @@ static inline float ml_linear_sigmoid(float s)
 
 /* Class probabilities from float32 scores s (k of them) into out (k, or 2 when k == 1).
  * kind: 1 logistic, 2 softmax, 3 modified Huber; norm: 0 none, 1 ovr (a zero sum gives uniform),
- * 2 ovr_nonzero (divide only where the sum is not zero). */
-static inline void ml_linear_proba(const float *s, int32_t k, int kind, int norm, float *out)
+ * 2 ovr_nonzero (divide only where the sum is not zero). zero_below: the score under which scikit-learn's
+ * sigmoid (in its dtype) is 0, so that a row of such scores sums to 0 there. */
+static inline void ml_linear_proba(const float *s, int32_t k, int kind, int norm, float zero_below, float *out)
 {
     int32_t c;
-    float sum = 0.0f;
-    if (kind == 2) {
-        float mx = s[0];
-        for (c = 1; c < k; c++) {
-            if (s[c] > mx) {
-                mx = s[c];
-            }
+    float sum = 0.0f, mx = s[0];
+    for (c = 1; c < k; c++) {
+        if (s[c] > mx) {
+            mx = s[c];
         }
+    }
+    if (kind == 2) {
         for (c = 0; c < k; c++) {
             out[c] = expf(s[c] - mx);
             sum += out[c];
@@ -286,22 +286,51 @@ static inline void ml_linear_proba(const float *s, int32_t k, int kind, int norm
         }
         return;
     }
-    for (c = 0; c < k; c++) {
-        float p;
-        if (kind == 1) {
-            p = ml_linear_sigmoid(s[c]);
-        } else {
-            const float t = s[c] > 1.0f ? 1.0f : (s[c] < -1.0f ? -1.0f : s[c]);
-            p = (t + 1.0f) / 2.0f;
-        }
-        out[k == 1 ? 1 : c] = p;
-    }
     if (k == 1) {
+        if (kind == 1) {
+            out[1] = ml_linear_sigmoid(s[0]);
+        } else {
+            const float t = s[0] > 1.0f ? 1.0f : (s[0] < -1.0f ? -1.0f : s[0]);
+            out[1] = (t + 1.0f) / 2.0f;
+        }
         out[0] = 1.0f - out[1];
         return;
     }
+    if (kind == 1 && norm != 0 && mx <= 0.0f) {
+        /* every sigmoid is below 1/2 and may underflow in float32: normalise the ratios
+         * sigmoid(s[c]) / sigmoid(mx) = e^(s[c] - mx) (1 + e^mx) / (1 + e^s[c]) instead */
+        if (mx <= zero_below) {
+            if (norm == 1) {
+                for (c = 0; c < k; c++) {
+                    out[c] = 1.0f / (float)k;
+                }
+            } else {
+                for (c = 0; c < k; c++) {
+                    out[c] = 0.0f;
+                }
+            }
+            return;
+        }
+        for (c = 0; c < k; c++) {
+            out[c] = expf(s[c] - mx) * (1.0f + expf(mx)) / (1.0f + expf(s[c]));
+            sum += out[c];
+        }
+        for (c = 0; c < k; c++) {
+            out[c] /= sum;
+        }
+        return;
+    }
     for (c = 0; c < k; c++) {
+        if (kind == 1) {
+            out[c] = ml_linear_sigmoid(s[c]);
+        } else {
+            const float t = s[c] > 1.0f ? 1.0f : (s[c] < -1.0f ? -1.0f : s[c]);
+            out[c] = (t + 1.0f) / 2.0f;
+        }
         sum += out[c];
+    }
+    if (norm == 0) {
+        return;
     }
     if (sum == 0.0f) {
         if (norm == 1) {
@@ -311,10 +340,8 @@ static inline void ml_linear_proba(const float *s, int32_t k, int kind, int norm
         }
         return;
     }
-    if (norm != 0) {
-        for (c = 0; c < k; c++) {
-            out[c] /= sum;
-        }
+    for (c = 0; c < k; c++) {
+        out[c] /= sum;
     }
 }
 
