@@ -129,7 +129,8 @@ void b_fast(const float *x, int32_t n, int32_t *out) {{
 }}
 void b_decision(const float *x, int32_t n, float *out) {{
     int32_t r;
-    for (r = 0; r < n; r++) {name}_decision_function(x + (size_t)r * {up}_N_FEATURES, out + (size_t)r * {up}_N_SCORES);
+    for (r = 0; r < n; r++)
+        {name}_decision_function(x + (size_t)r * {up}_N_FEATURES, out + (size_t)r * {up}_N_SCORES);
 }}
 #else
 void b_values(const float *x, int32_t n, float *out) {{
@@ -146,13 +147,25 @@ void b_values(const float *x, int32_t n, float *out) {{
 #ifdef HAS_PROBA
 void b_proba(const float *x, int32_t n, float *out) {{
     int32_t r;
-    for (r = 0; r < n; r++) {name}_predict_proba(x + (size_t)r * {up}_N_FEATURES, out + (size_t)r * {up}_N_CLASSES);
+    for (r = 0; r < n; r++)
+        {name}_predict_proba(x + (size_t)r * {up}_N_FEATURES, out + (size_t)r * {up}_N_CLASSES);
 }}
 #endif
 """
 
-STRICT = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion",
-          "-Werror", "-fPIC", "-shared")
+STRICT = (
+    "-std=c99",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Wconversion",
+    "-Wshadow",
+    "-Wdouble-promotion",
+    "-Werror",
+    "-fPIC",
+    "-shared",
+)
 
 
 class HostModel:
@@ -173,7 +186,9 @@ class HostModel:
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         out = np.zeros((X32.shape[0], width), dtype=dtype)
         getattr(self.lib, fn)(
-            X32.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(X32.shape[0]), out.ctypes.data_as(ctypes.c_void_p)
+            X32.ctypes.data_as(ctypes.c_void_p),
+            ctypes.c_int32(X32.shape[0]),
+            out.ctypes.data_as(ctypes.c_void_p),
         )
         return out
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from linear_cases import MULTI_OUTPUT, classifiers, fitted, regressors, rows_near
 from sklearn import linear_model as lm
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+from linear_cases import MULTI_OUTPUT, classifiers, fitted, regressors, rows_near
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.sklearn.linear import convert
 from microlearn.ir.base import IR, Task
@@ -141,7 +141,9 @@ def test_ir_invariants() -> None:
     scale=st.sampled_from([1e-30, 1e-3, 1.0, 1e4, 1e30]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_ambiguous_rows_are_the_only_ones_a_reordered_sum_may_flip(k: int, n: int, scale: float, seed: int) -> None:
+def test_ambiguous_rows_are_the_only_ones_a_reordered_sum_may_flip(
+    k: int, n: int, scale: float, seed: int
+) -> None:
     """Random models: summing in another order (here: reversed, in float64, as a device replay might)
     changes the class only on rows the reference marks ambiguous."""
     rng = np.random.default_rng(seed)

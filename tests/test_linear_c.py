@@ -12,8 +12,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from linear_cases import MULTI_OUTPUT, HostModel, classifiers, fitted, host_model, near_ties, regressors, rows_near
 
+from linear_cases import (
+    MULTI_OUTPUT,
+    HostModel,
+    classifiers,
+    fitted,
+    host_model,
+    near_ties,
+    regressors,
+    rows_near,
+)
 from microlearn.backends.c.linear import emit, int_tables
 from microlearn.errors import InvalidInputError
 from microlearn.frontends.sklearn.linear import convert
@@ -141,14 +150,29 @@ def test_integer_tables_are_exact() -> None:
 def _strict_compile(cc: str, text: str, lang: str, tmp: Path) -> None:
     (tmp / "lm.h").write_text(text)
     (tmp / "a.c").write_text('#include "lm.h"\nint32_t f(const float *x) { return lm_predict(x); }\n')
-    (tmp / "b.c").write_text('#include "lm.h"\nint main(void) { float x[64] = {0}; return (int)lm_predict(x); }\n')
+    (tmp / "b.c").write_text(
+        '#include "lm.h"\nint main(void) { float x[64] = {0}; return (int)lm_predict(x); }\n'
+    )
     std = ["-x", "c++", "-std=c++11"] if lang == "c++" else ["-std=c99"]
     flags = ["-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion", "-Werror"]
     for intp in ("0", "1"):
         res = subprocess.run(
-            [cc, *std, *flags, f"-DML_LINEAR_INT={intp}", f"-I{RUNTIME_C_DIR}", f"-I{tmp}",
-             str(tmp / "a.c"), str(tmp / "b.c"), "-o", str(tmp / "a.out"), "-lm"],
-            capture_output=True, text=True, check=False,
+            [
+                cc,
+                *std,
+                *flags,
+                f"-DML_LINEAR_INT={intp}",
+                f"-I{RUNTIME_C_DIR}",
+                f"-I{tmp}",
+                str(tmp / "a.c"),
+                str(tmp / "b.c"),
+                "-o",
+                str(tmp / "a.out"),
+                "-lm",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert res.returncode == 0, res.stderr
 
@@ -165,7 +189,9 @@ def test_output_is_stable_and_user_text_is_inert() -> None:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    X = pd.DataFrame(rows_near("binary").astype(np.float64), columns=["a */ int x = 1; /*", "b", "c", "d", "e", "f"])
+    X = pd.DataFrame(
+        rows_near("binary").astype(np.float64), columns=["a */ int x = 1; /*", "b", "c", "d", "e", "f"]
+    )
     y = np.where(X["b"] > 0, "yes */ #error", "no\nline")
     ir = convert(LogisticRegression().fit(X, y))
     h1, h2 = emit(ir, "lm").header, emit(ir, "lm").header

@@ -97,7 +97,11 @@ class Linear:
             raise ValueError("coefficients and intercepts must be finite")
         if np.any(np.abs(c) > F32_MAX) or np.any(np.abs(b) > F32_MAX):
             raise ValueError("coefficients and intercepts must lie within the float32 range")
-        if self.dtype not in ("float32", "float64") or self.intercept_dtype not in ("float32", "float64", "weak"):
+        if self.dtype not in ("float32", "float64") or self.intercept_dtype not in (
+            "float32",
+            "float64",
+            "weak",
+        ):
             raise ValueError("unknown dtype")
         if self.dtype == "float32" and np.any(c.astype(np.float32).astype(np.float64) != c):
             raise ValueError("float32 coefficients must be exact float32 values")
@@ -170,14 +174,19 @@ class Linear:
             more = f", ... ({len(labels)} in all)" if len(labels) > 16 else ""
             lines.append(f"classes: {self.n_outputs} ({shown}{more})")
             rule = "score > 0" if self.binary else "first largest score"
-            lines.append(f"decision: {rule}; probabilities: {self.proba}"
-                         + (f" (normalised: {self.normalize})" if self.normalize != "none" else ""))
+            lines.append(
+                f"decision: {rule}; probabilities: {self.proba}"
+                + (f" (normalised: {self.normalize})" if self.normalize != "none" else "")
+            )
         else:
             lines.append(f"outputs: {self.k} value{'s' if self.k > 1 else ''} (regression)")
         lines.append(f"coefficients: {self.k} x {self.n_features} {self.dtype} (scikit-learn's arithmetic)")
         if self.feature_names is not None:
-            lines.append("feature names: " + ", ".join(self.feature_names[:16])
-                         + (" ..." if len(self.feature_names) > 16 else ""))
+            lines.append(
+                "feature names: "
+                + ", ".join(self.feature_names[:16])
+                + (" ..." if len(self.feature_names) > 16 else "")
+            )
         return lines
 
     # ------------------------------------------------------------------ scikit-learn's arithmetic
@@ -194,7 +203,7 @@ class Linear:
         X = np.asarray(X)
         if X.dtype != np.float32:
             raise TypeError("Linear.decision takes float32 rows")
-        W = self.coef.astype(np.float32 if self.dtype == "float32" else np.float64)
+        W: npt.NDArray[Any] = self.coef.astype(np.float32 if self.dtype == "float32" else np.float64)
         b = self._intercept_operand()
         if self.layout == "vector":
             s = X @ W[0] + b
@@ -288,7 +297,9 @@ class Linear:
         S = self.abs_sums(X)
         return self.sklearn_error(S) + self.float32_error(S)
 
-    def ambiguous(self, X: npt.NDArray[np.float32], s: npt.NDArray[Any] | None = None) -> npt.NDArray[np.bool_]:
+    def ambiguous(
+        self, X: npt.NDArray[np.float32], s: npt.NDArray[Any] | None = None
+    ) -> npt.NDArray[np.bool_]:
         """Rows whose class is within rounding of a tie: scikit-learn's own margin is not larger than
         scikit-learn's rounding bound plus the replay's, for the top class and some other class."""
         if s is None:
@@ -343,18 +354,17 @@ def proba_bound(ir: Linear, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float6
     rounding = (2 * ir.n_outputs + 16) * u  # expf 4u, sums, divisions, 1 - p; scikit-learn's float32 too
     if ir.proba == "softmax":
         rel = np.expm1(2 * d) + rounding
-        out: npt.NDArray[np.float64] = (p * rel[:, None]).max(axis=1) + 2.0**-120
-        return out
+        return np.asarray((p * rel[:, None]).max(axis=1) + 2.0**-120, dtype=np.float64)
     if ir.proba == "logistic":
         if k == 1 or ir.normalize == "none":
-            return d / 4 + rounding + 2.0**-120
+            return np.asarray(d / 4 + rounding + 2.0**-120, dtype=np.float64)
         rho = np.expm1(d) + rounding  # relative error of each sigmoid
         rel = (1 + rho) / np.maximum(1 - rho, 0.5) - 1 + rounding
-        return (p * rel[:, None]).max(axis=1) + 2.0**-120
+        return np.asarray((p * rel[:, None]).max(axis=1) + 2.0**-120, dtype=np.float64)
     # modified Huber: (clip(s, -1, 1) + 1) / 2 is 1/2-Lipschitz
     e = d / 2 + 4 * u
     if k == 1 or ir.normalize == "none":
-        return e + rounding
+        return np.asarray(e + rounding, dtype=np.float64)
     S = ir.decision(X32).astype(np.float64)
     msum = ((np.clip(S, -1, 1) + 1) / 2).sum(axis=1)
     denom = msum - k * e

@@ -9,15 +9,14 @@ of docs/linear.md.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn._version import __version__
-from microlearn.backends.c.common import CSource, array_lines, check_c_name, f32, f64
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, f64, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir.base import Task
 from microlearn.ir.linear import U32, Linear, gamma
@@ -97,30 +96,18 @@ def int_tables(ir: Linear) -> IntTables:
     return IntTables(S, wq, rq, bm, bt, btmax)
 
 
-def _comment(lines: list[str]) -> str:
-    """A C block comment; user text can neither close it nor carry control characters."""
-    out = []
-    for ln in lines:
-        safe = "".join(ch if ch.isprintable() else "?" for ch in ln).replace("*/", "* /").replace("/*", "/ *")
-        out.append((" * " + safe).rstrip())
-    return "/*\n" + "\n".join(out) + "\n */\n"
-
-
 def _arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
     return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
 
 
 def emit(ir: Linear, name: str, command: str = "") -> CSource:
     check_c_name(name)
-    if not isinstance(name, str) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is None:
-        raise InvalidInputError(f"{name!r} is not a valid C identifier: use letters, digits and '_' only")
     n, k = ir.n_features, ir.k
     if n > MAX_FEATURES or k > MAX_ROWS:
         raise InvalidInputError(
             f"the model has {n} features and {k} rows of coefficients; the C runtime takes at most "
             f"{MAX_FEATURES} of each"
         )
-    up = name.upper()
     cls = ir.task == Task.CLASSIFY
     w32 = ir.coef.astype(np.float32)
     b32 = ir.intercept.astype(np.float32)
@@ -136,9 +123,7 @@ def emit(ir: Linear, name: str, command: str = "") -> CSource:
         parts.append(_arr("float", f"{name}_err_b", [f32(v) for v in fb.b], 6))
         err = f"{name}_err_a, {name}_err_b"
         nbytes += 8 * k
-    parts.append(
-        f"static const ml_linear_f32 {name}_f32 = {{{n}, {k}, {name}_w, {name}_b, {err}}};\n"
-    )
+    parts.append(f"static const ml_linear_f32 {name}_f32 = {{{n}, {k}, {name}_w, {name}_b, {err}}};\n")
     replay_bytes = q_bytes = 0
     if cls:
         if ir.exact32:
@@ -165,54 +150,37 @@ def emit(ir: Linear, name: str, command: str = "") -> CSource:
         parts.append("\n".join(q) + "\n")
         q_bytes = 2 * t.wq.size + 24 * k
     body = "\n".join(parts) + "\n" + _api(ir, name, replay if cls else "")
-    header_lines = [
-        f"{name}.h - {ir.source.split('.')[-1] or 'linear model'} converted by microlearn {__version__}"
-        ' (method "float")',
-        *ir.summary(),
-        f"const data: {nbytes + replay_bytes} bytes (cores with an FPU), "
-        f"{nbytes - (8 * k if cls else 0) + replay_bytes + q_bytes if cls else nbytes} bytes (without)",
+    const_bytes = nbytes + replay_bytes
+    int_bytes = nbytes - 4 * w32.size - 8 * k + replay_bytes + q_bytes if cls else nbytes
+    notes = [
+        "Link with -lm (expf, predict_proba only). Classes equal scikit-learn's; values within the bounds",
+        f"of docs/linear.md. predict without an FPU (ML_LINEAR_INT) uses {int_bytes} bytes of tables.",
     ]
-    if command:
-        header_lines.append(f"made by: {command}")
-    header_lines += ["", "API (static inline; include this header from any number of .c/.cpp files):"]
-    header_lines += _api_doc(ir, name)
-    header_lines += [
-        f"x points to {up}_N_FEATURES floats. Needs ml_linear.h on the include path; link with -lm",
-        "(expf, predict_proba only). Classes equal scikit-learn's (docs/linear.md).",
-    ]
-    g = f"ML_MODEL_{up}_H"
-    defines = [f"#define {up}_N_FEATURES {n}"]
-    if cls:
-        defines.append(f"#define {up}_N_CLASSES {ir.n_outputs}")
-        defines.append(f"#define {up}_N_SCORES {k}")
-    else:
-        defines.append(f"#define {up}_N_OUTPUTS {k}")
-    text = (
-        _comment(header_lines)
-        + f"#ifndef {g}\n#define {g}\n\n"
-        + '#include <stddef.h>\n#include <stdint.h>\n\n#include "ml_linear.h"\n\n'
-        + '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
-        + "\n".join(defines)
-        + "\n\n"
-        + body
-        + "\n#ifdef __cplusplus\n}\n#endif\n\n"
-        + f"#endif /* {g} */\n"
+    extra = [("N_SCORES", k)] if cls else []
+    return header(
+        ir,
+        name,
+        "float",
+        body,
+        api=_api_functions(ir),
+        const_bytes=const_bytes,
+        runtime_headers=("ml_linear.h",),
+        command=command,
+        notes=notes,
+        extra_defines=extra,
     )
-    kind = "classifier" if cls else "regressor"
-    return CSource(name, text, "float", kind, n, ir.n_outputs, nbytes + replay_bytes, ("ml_linear.h",))
 
 
-def _api_doc(ir: Linear, name: str) -> list[str]:
-    up = name.upper()
+def _api_functions(ir: Linear) -> list[CFunction]:
     if ir.task == Task.CLASSIFY:
-        out = [f"  int32_t {name}_predict(const float *x);     class index 0..{up}_N_CLASSES-1"]
+        out = [CFunction("predict", "int32")]
         if ir.has_proba:
-            out.append(f"  void {name}_predict_proba(const float *x, float *out);   {up}_N_CLASSES values")
-        out.append(f"  void {name}_decision_function(const float *x, float *out);   {up}_N_SCORES values")
+            out.append(CFunction("predict_proba", "void", ir.n_outputs))
+        out.append(CFunction("decision_function", "void", ir.k))
         return out
     if ir.k == 1:
-        return [f"  float {name}_predict(const float *x);"]
-    return [f"  void {name}_predict_values(const float *x, float *out);   {up}_N_OUTPUTS values"]
+        return [CFunction("predict", "float")]
+    return [CFunction("predict_values", "void", ir.k)]
 
 
 def _api(ir: Linear, name: str, replay: str) -> str:
@@ -234,8 +202,8 @@ def _api(ir: Linear, name: str, replay: str) -> str:
     # scikit-learn's expit (scipy) is 0 from about -709.7827 (float64) or -88.72284 (float32) down
     zero_below = "-88.72284f" if ir.dtype == "float32" else "-709.7827f"
     text = (
-        f"/* Class index of input x: scikit-learn's predict. A fast path with a proven error bound decides\n"
-        f" * unless the top two scores are within it; then scikit-learn's float64 arithmetic is replayed. */\n"
+        "/* Class index of input x: scikit-learn's predict. A fast path with a proven error bound decides\n"
+        " * unless the top two scores are within it; then scikit-learn's float64 arithmetic is replayed.\n */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
         f"    double d[{k}];\n"
         f"#if ML_LINEAR_INT\n"
@@ -261,3 +229,12 @@ def _api(ir: Linear, name: str, replay: str) -> str:
             f"    ml_linear_proba(s, {k}, {kind}, {norm}, {zero_below}, out);\n}}\n"
         )
     return text
+
+
+register_method(
+    Linear,
+    "float",
+    "float32 dot products under a proven error bound (integers without an FPU), float64 replay of near ties",
+    emit,
+    default=True,
+)

@@ -6,31 +6,14 @@ and how scikit-learn evaluates them (dtype, product layout, probability rule), n
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
+from microlearn.frontends.registry import class_path, register
 from microlearn.ir.base import Task
 from microlearn.ir.linear import F32_MAX, Dtype, InterceptDtype, Layout, Linear, Normalize, Proba
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-try:  # the shared frontend registry (frontends/registry.py)
-    from microlearn.frontends.registry import register as _register
-except ImportError:  # pragma: no cover - before the registry exists: convert() is called directly
-    _register = None
-
-
-def register(*paths: str) -> Callable[[F], F]:
-    def deco(fn: F) -> F:
-        if _register is not None:
-            return _register(*paths)(fn)  # type: ignore[no-any-return]
-        return fn
-
-    return deco
-
 
 CLASSIFIERS = (
     "sklearn.linear_model.LogisticRegression",
@@ -58,12 +41,6 @@ OVR = "sklearn.multiclass.OneVsRestClassifier"
 SUPPORTED = (*CLASSIFIERS, *REGRESSORS, OVR)
 
 
-def class_path(cls: type) -> str:
-    """Public class path: private module parts dropped (sklearn.linear_model._logistic -> linear_model)."""
-    parts = [p for p in cls.__module__.split(".") if not p.startswith("_")]
-    return ".".join([*parts, cls.__name__])
-
-
 def _check_fitted(est: Any) -> None:
     from sklearn.exceptions import NotFittedError as SkNotFitted
     from sklearn.utils.validation import check_is_fitted
@@ -79,7 +56,9 @@ def _check_fitted(est: Any) -> None:
 def _dtype_of(a: Any, what: str, name: str) -> str:
     dt = np.asarray(a).dtype
     if dt not in (np.float32, np.float64):
-        raise UnsupportedEstimatorError(f"{name}.{what} has dtype {dt}; microlearn converts float32/float64 models")
+        raise UnsupportedEstimatorError(
+            f"{name}.{what} has dtype {dt}; microlearn converts float32/float64 models"
+        )
     return str(dt)
 
 
@@ -98,7 +77,9 @@ def _intercept(est: Any, k: int, name: str) -> tuple[np.ndarray[Any, Any], Inter
 
 def _check_range(coef: np.ndarray[Any, Any], b: np.ndarray[Any, Any], name: str) -> None:
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(b))):
-        raise InvalidInputError(f"{name} has NaN or infinite coefficients: refit it (check the training data)")
+        raise InvalidInputError(
+            f"{name} has NaN or infinite coefficients: refit it (check the training data)"
+        )
     if np.any(np.abs(coef) > F32_MAX) or np.any(np.abs(b) > F32_MAX):
         raise InvalidInputError(
             f"{name} has coefficients beyond the float32 range; scale the features or the target and refit"
@@ -130,13 +111,17 @@ def convert_classifier(est: Any) -> Linear:
     coef = np.asarray(est.coef_)
     classes = np.asarray(est.classes_)
     if coef.ndim not in (1, 2):
-        raise UnsupportedEstimatorError(f"{name}.coef_ has shape {coef.shape}; expected (n_classes or 1, n_features)")
+        raise UnsupportedEstimatorError(
+            f"{name}.coef_ has shape {coef.shape}; expected (n_classes or 1, n_features)"
+        )
     layout: Layout = "vector" if coef.ndim == 1 else "matrix"  # binary RidgeClassifier: X @ coef_
     coef = coef.reshape(1, -1) if coef.ndim == 1 else coef
     if len(classes) < 2:
         raise UnsupportedEstimatorError(f"{name} was fitted on a single class; fit it on at least two")
     if getattr(getattr(est, "_label_binarizer", None), "y_type_", "").startswith("multilabel"):
-        raise UnsupportedEstimatorError(f"{name} was fitted on multilabel targets; microlearn converts one label")
+        raise UnsupportedEstimatorError(
+            f"{name} was fitted on multilabel targets; microlearn converts one label"
+        )
     k = coef.shape[0]
     if not (k == len(classes) or (k == 1 and len(classes) == 2)):
         raise UnsupportedEstimatorError(f"{name}.coef_ has {k} rows for {len(classes)} classes")
@@ -193,7 +178,9 @@ def convert_ovr(est: Any) -> Linear:
     estimator (the ``ovr`` scheme LogisticRegression no longer offers itself)."""
     _check_fitted(est)
     if est.multilabel_:
-        raise UnsupportedEstimatorError("OneVsRestClassifier was fitted on multilabel targets; microlearn converts one label")
+        raise UnsupportedEstimatorError(
+            "OneVsRestClassifier was fitted on multilabel targets; microlearn converts one label"
+        )
     subs = [convert_classifier(e) if class_path(type(e)) in CLASSIFIERS else None for e in est.estimators_]
     if any(s is None for s in subs):
         bad = sorted({type(e).__name__ for e, s in zip(est.estimators_, subs, strict=True) if s is None})
@@ -206,7 +193,9 @@ def convert_ovr(est: Any) -> Linear:
         raise UnsupportedEstimatorError("OneVsRestClassifier: every estimator must be binary")
     kinds = {(s.dtype, s.intercept_dtype, s.proba) for s in lin}
     if len(kinds) != 1:
-        raise UnsupportedEstimatorError("OneVsRestClassifier: the estimators differ in dtype or probability rule")
+        raise UnsupportedEstimatorError(
+            "OneVsRestClassifier: the estimators differ in dtype or probability rule"
+        )
     s0 = lin[0]
     return Linear(
         task=Task.CLASSIFY,
@@ -232,4 +221,6 @@ def convert(est: Any) -> Linear:
         return convert_regressor(est)
     if path == OVR:
         return convert_ovr(est)
-    raise UnsupportedEstimatorError(f"{path} is not a supported linear model; supported: {', '.join(SUPPORTED)}")
+    raise UnsupportedEstimatorError(
+        f"{path} is not a supported linear model; supported: {', '.join(SUPPORTED)}"
+    )
