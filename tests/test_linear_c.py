@@ -206,3 +206,21 @@ def test_bad_names() -> None:
     for bad in ("1x", "int", "ml_model", "a-b", "model\n"):
         with pytest.raises(InvalidInputError):
             emit(ir, bad)
+
+
+@pytest.mark.parametrize("int_path", PATHS, ids=["f32", "int"])
+def test_exact_ties_are_replayed(int_path: bool) -> None:
+    """Integer coefficients and inputs: rows that tie exactly go to the replay, which takes the first
+    class (binary: class 0) exactly as scikit-learn does."""
+    W = np.array([[1.0, 2.0, -1.0], [2.0, 1.0, 0.0], [0.0, 3.0, 1.0]])
+    X = np.random.default_rng(0).integers(-3, 4, size=(200, 3)).astype(np.float32)
+    for ir in (
+        Linear(Task.CLASSIFY, W, np.array([0.5, 0.5, -0.5]), classes=np.arange(3)),
+        Linear(Task.CLASSIFY, W[:1], np.array([0.0]), classes=np.arange(2)),
+    ):
+        hm = HostModel(ir, int_path)
+        s = np.sort(ir.decision(X), axis=1)
+        ties = s[:, -1] == (s[:, -2] if ir.k > 1 else 0.0)
+        assert ties.sum() >= 5
+        assert np.all(hm.fast(X)[ties] == -1)
+        assert np.array_equal(hm.predict(X), ir.reference(X).outputs)

@@ -203,7 +203,8 @@ def _api(ir: Linear, name: str, replay: str) -> str:
     zero_below = "-88.72284f" if ir.dtype == "float32" else "-709.7827f"
     text = (
         "/* Class index of input x: scikit-learn's predict. A fast path with a proven error bound decides\n"
-        " * unless the top two scores are within it; then scikit-learn's float64 arithmetic is replayed.\n */\n"
+        " * unless the top two scores are within it; then scikit-learn's float64 arithmetic is\n"
+        " * replayed. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
         f"    double d[{k}];\n"
         f"#if ML_LINEAR_INT\n"

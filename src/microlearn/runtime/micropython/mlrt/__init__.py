@@ -14,6 +14,7 @@ FORMAT_MAJOR = 1
 # (dtype, critical, tasks bit mask, required)), optionally AS_BITS, and load(head, sections).
 FAMILIES = {
     1: "trees",
+    2: "linear",
     32: "features",
     64: "pipeline",
 }
