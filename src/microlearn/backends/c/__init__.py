@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from microlearn.backends.c import inline, table
+from microlearn.backends.c import inline, packed, table
 from microlearn.backends.c.common import CSource, check_c_name
 from microlearn.errors import InvalidInputError
 from microlearn.ir import TreeEnsemble
@@ -21,6 +21,7 @@ class Method:
 METHODS: dict[str, Method] = {
     "table": Method("table", "const node arrays in flash, walked by the loop in ml_trees.h", table.emit),
     "inline": Method("inline", "one C function of nested if/else per tree", inline.emit),
+    **{m: Method(m, packed.SUMMARIES[m], packed.emitter(m)) for m in packed.INPUTS},
 }
 
 DEFAULT_METHOD = "table"
