@@ -516,8 +516,8 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
             f"                total += (uint32_t){name}_row_entry[e] >> {cbits};\n            }}\n"
             f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
-            f"                const uint32_t c = (uint32_t){name}_row_entry[e] & {(1 << cbits) - 1}u;\n"
-            f"                acc[c] = ml_pk_add_f64(acc[c], "
+            f"                const uint32_t cls = (uint32_t){name}_row_entry[e] & {(1 << cbits) - 1}u;\n"
+            f"                acc[cls] = ml_pk_add_f64(acc[cls], "
             f"ml_pk_ratio_f64((uint32_t){name}_row_entry[e] >> {cbits}, total));\n"
             f"            }}\n"
         )
@@ -526,12 +526,16 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             f" * computes them (fl(count / total) per leaf, summed in tree order, divided by {T}),\n"
             f" * in integer arithmetic. */\n"
             f"static inline void {name}_proba_bits(const uint32_t *w, uint64_t *acc)\n{{\n"
-            f"    int32_t c, t;\n"
-            f"    ml_pk_zero_u64(acc, {nc});\n"
+            + ("    int32_t c, t;\n" if T > 1 else "    int32_t t;\n")
+            + f"    ml_pk_zero_u64(acc, {nc});\n"
             f"    for (t = 0; t < {T}; t++) {{\n"
-            f"        if (w[t] < {nc}u) {{\n"
-            f"            acc[w[t]] = ml_pk_add_f64(acc[w[t]], ML_PK_F64_ONE);\n"
-            f"        }} else {{\n{add_row}        }}\n    }}\n"
+            + (
+                f"        if (w[t] < {nc}u) {{\n"
+                f"            acc[w[t]] = ml_pk_add_f64(acc[w[t]], ML_PK_F64_ONE);\n"
+                f"        }} else {{\n{add_row}        }}\n    }}\n"
+                if k
+                else "        acc[w[t]] = ml_pk_add_f64(acc[w[t]], ML_PK_F64_ONE);\n    }\n"
+            )
             + (
                 f"    for (c = 0; c < {nc}; c++) {{\n"
                 f"        acc[c] = ml_pk_div_f64_u32(acc[c], {T}u);\n    }}\n"
@@ -584,12 +588,16 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
         pred = (
             f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
             + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
-            + f"    int32_t c, t;\n    {name}_walk{sfx}(x, w);\n"
+            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
             f"    ml_pk_zero_u32(sums, {nc});\n"
             f"    for (t = 0; t < {T}; t++) {{\n"
-            f"        if (w[t] < {nc}u) {{\n            sums[w[t]] += {one}u;\n        }} else {{\n"
-            + vote_row
-            + "        }\n    }\n"
+            + (
+                f"        if (w[t] < {nc}u) {{\n            sums[w[t]] += {one}u;\n        }} else {{\n"
+                + vote_row
+                + "        }\n    }\n"
+                if k
+                else f"        sums[w[t]] += {one}u;\n    }}\n"
+            )
         )
         if exact:
             pred += (
