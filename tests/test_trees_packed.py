@@ -182,7 +182,11 @@ def _replay_lib(model: microlearn.Model, flags: tuple[str, ...] = host.DEFAULT_C
     return host.build({"m.h": model.to_c("m"), "g.c": glue}, cflags=flags)
 
 
-@pytest.mark.parametrize("flags", [host.DEFAULT_CFLAGS, INT_FLAGS], ids=["float", "int-keys"])
+@pytest.mark.parametrize(
+    "flags",
+    [host.DEFAULT_CFLAGS, (*INT_FLAGS, "-DML_PK_HW_DIVIDE=0")],
+    ids=["float-divider", "int-keys-reciprocal-table"],
+)
 def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...]) -> None:
     # tiny data: fractional leaves and exact ties are frequent, so the replay decides many rows
     rng = np.random.default_rng(4)
@@ -318,7 +322,7 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
         for method in ("packed", "packed_u8", "packed_i16"):
             name = f"{key}_{method}"
             microlearn.convert(est, method=method).save_c(tmp_path / f"{name}.h", name=name)
-            for flag in ("-DML_TREES_INT_COMPARE=0", "-DML_TREES_INT_COMPARE=1"):
+            for flag in ("-DML_TREES_INT_COMPARE=0", "-DML_TREES_INT_COMPARE=1 -DML_PK_HW_DIVIDE=0"):
                 src = tmp_path / f"{name}.{'cpp' if '++' in compiler else 'c'}"
                 src.write_text(
                     f'#include "{name}.h"\nint call(const float *x);\nint call(const float *x) '
@@ -328,7 +332,7 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
                     compiler,
                     std,
                     *STRICT,
-                    flag,
+                    *flag.split(),
                     "-I",
                     str(tmp_path),
                     "-c",

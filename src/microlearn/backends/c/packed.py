@@ -113,19 +113,20 @@ def _size(ctype: str) -> int:
 
 
 def _reciprocals(rows: list[npt.NDArray[np.int64]], scale: int) -> tuple[int, list[int], Fraction]:
-    """The fast vote's per-row reciprocals: recip = round(2**(scale + shift) / total), with the largest
+    """The fast vote's per-row reciprocals: recip = round(2**(scale + shift) / total) (computed as
+    (2**(scale + shift) + total // 2) // total, the same in C), with the largest
     shift for which count * recip stays below 2**32 in every row, and the largest error, in units of
     2**-scale, of (count * recip) >> shift against the exact count * 2**scale / total.
 
     Each class sum then errs by at most n_trees * err units, so a lead of more than 2 * n_trees * err + 1
     units is a lead of more than one unit in exact arithmetic, which scikit-learn's float64 sums (off by
     less than n_trees**2 * 2**-52) cannot overturn: the same argument as common.margin_q."""
-    shift = 32
+    shift = 31 - scale  # 2**(scale + shift) fits a uint32: cores with a divider compute recip at run time
     while shift > 0:
         ok = True
         for cnt in rows:
             total = int(cnt.sum())
-            recip = (2 * (1 << (scale + shift)) + total) // (2 * total)
+            recip = ((1 << (scale + shift)) + total // 2) // total
             if int(cnt.max()) * recip >= 1 << 32:
                 ok = False
                 break
@@ -135,7 +136,7 @@ def _reciprocals(rows: list[npt.NDArray[np.int64]], scale: int) -> tuple[int, li
     recips, err = [], Fraction(0)
     for cnt in rows:
         total = int(cnt.sum())
-        recip = (2 * (1 << (scale + shift)) + total) // (2 * total)
+        recip = ((1 << (scale + shift)) + total // 2) // total
         recips.append(recip)
         for n in cnt:
             if n:
@@ -186,11 +187,12 @@ def _classifier_leaves(ir: TreeEnsemble, name: str) -> Leaves:
                 + array_lines([str(int(s)) for s in starts], 16)
                 + f"\n}};\nstatic const {etype} {name}_row_entry[{len(entries)}] = {{\n"
                 + array_lines([str(e) for e in entries], 12)
-                + f"\n}};\nstatic const uint32_t {name}_row_recip[{k}] = {{\n"
+                + "\n};\n#if !ML_PK_HW_DIVIDE\n"
+                + f"static const uint32_t {name}_row_recip[{k}] = {{\n"
                 + array_lines([f"{r}u" for r in recip], 8)
-                + "\n};\n"
+                + "\n};\n#endif\n"
             )
-            nbytes += (k + 1) * _size(stype) + len(entries) * _size(etype) + 4 * k
+            nbytes += (k + 1) * _size(stype) + len(entries) * _size(etype)  # + 4 * k without a divider
             if ir.n_trees == 1:
                 text += (
                     f"static const {_uint(nc)} {name}_row_class[{k}] = {{\n"
@@ -240,7 +242,7 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
     ll = np.flatnonzero(kind == 3)
     pair_list = sorted({(int(code[L[inner[j]]]), int(code[R[inner[j]]])) for j in ll})
     pair_index = {p: k for k, p in enumerate(pair_list)}
-    nan_any = bool(np.any(ir.missing_left[inner]))
+    nan_any = inp.lo is None and bool(np.any(ir.missing_left[inner]))  # integers have no NaN
     # thresholds: as floats (the float method) or as integers of the input type
     if inp.lo is None:
         tvals = ir.threshold[inner].astype(np.float32)
@@ -312,7 +314,7 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             tfield = ivals[j] - kmin
         recs.append(
             k
-            | (int(ir.missing_left[i]) << s_nan)
+            | (int(nan_any and ir.missing_left[i]) << s_nan)
             | (int(f[i]) << s_feat)
             | (tfield << s_thr)
             | (fld << s_fld)
@@ -546,10 +548,18 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
         )
         vote_row = (
             f"            const uint32_t r = w[t] - {nc}u;\n"
-            f"            uint32_t e;\n"
+            f"            uint32_t e, recip;\n"
+            "#if ML_PK_HW_DIVIDE\n"
+            f"            uint32_t total = 0u;\n"
+            f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
+            f"                total += (uint32_t){name}_row_entry[e] >> {cbits};\n            }}\n"
+            f"            recip = ({1 << (S + leaves.shift)}u + (total >> 1)) / total;\n"
+            "#else\n"
+            f"            recip = {name}_row_recip[r];\n"
+            "#endif\n"
             f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
             f"                sums[{name}_row_entry[e] & {(1 << cbits) - 1}u] += "
-            f"(((uint32_t){name}_row_entry[e] >> {cbits}) * {name}_row_recip[r]) >> {leaves.shift};\n"
+            f"(((uint32_t){name}_row_entry[e] >> {cbits}) * recip) >> {leaves.shift};\n"
             f"            }}\n"
         )
         to_bits = ""

@@ -22,6 +22,18 @@
 extern "C" {
 #endif
 
+/* Cores with a hardware divider compute each impure leaf's reciprocal when they need it; the others
+ * (Cortex-M0+, RV32 without M) read it from a table. Define ML_PK_HW_DIVIDE to 0 or 1 to choose. */
+#ifndef ML_PK_HW_DIVIDE
+#if defined(__arm__) && !defined(__ARM_FEATURE_IDIV)
+#define ML_PK_HW_DIVIDE 0
+#elif defined(__riscv) && !defined(__riscv_div)
+#define ML_PK_HW_DIVIDE 0
+#else
+#define ML_PK_HW_DIVIDE 1
+#endif
+#endif
+
 #define ML_PK_F64_ONE 0x3FF0000000000000u
 #define ML_PK_F64_FRAC 0x000FFFFFFFFFFFFFu
 #define ML_PK_F64_HIDDEN 0x0010000000000000u
