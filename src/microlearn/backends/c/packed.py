@@ -506,6 +506,68 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             f"/* Predicted value for input x. */\n"
             f"static inline float {name}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
         )
+    parts = classifier_parts(ir, name, leaves)
+    k, one, S = leaves.n_rows, parts.one, fixed_point_scale(T)
+    exact, margin = parts.exact, parts.margin
+    if T == 1:
+        pred = f"    uint32_t w[1];\n    {name}_walk{sfx}(x, w);\n" + (
+            f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_row_class[w[0] - {nc}u];\n"
+            if leaves.counts and k
+            else f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_leaf_class[w[0] - {nc}u];\n"
+            if k
+            else "    return (int32_t)w[0];\n"
+        )
+    else:
+        pred = (
+            f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
+            + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
+            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+            f"    ml_pk_zero_u32(sums, {nc});\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            + (
+                f"        if (w[t] < {nc}u) {{\n            sums[w[t]] += {one}u;\n        }} else {{\n"
+                f"            {name}_vote_row(sums, w[t]);\n        }}\n    }}\n"
+                if k
+                else f"        sums[w[t]] += {one}u;\n    }}\n"
+            )
+        )
+        if exact:
+            pred += (
+                f"    /* every leaf probability is a multiple of 2^-{S}: these sums are exact, and so is\n"
+                f"     * their argmax */\n    return ml_argmax_u32(sums, {nc});\n"
+            )
+        else:
+            pred += (
+                f"    best = ml_argmax_margin_q(sums, {nc}, {margin}u);\n"
+                f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
+                f"    {name}_proba_bits(w, acc);\n"
+                f"    return ml_pk_argmax_u64(acc, {nc});\n"
+            )
+    return (
+        parts.text + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
+        f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
+        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
+        f"static inline void {name}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
+        f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
+        f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
+    )
+
+
+@dataclass
+class ClassifierParts:
+    """What every packed classifier shares: NAME_proba_bits (the exact replay), NAME_vote_row (an
+    impure leaf's fixed-point vote), and the constants of the fast vote."""
+
+    text: str
+    one: int
+    exact: bool
+    margin: int
+
+
+def classifier_parts(ir: TreeEnsemble, name: str, leaves: Leaves) -> ClassifierParts:
+    nc, T = ir.n_outputs, ir.n_trees
     k = leaves.n_rows
     S = fixed_point_scale(T)
     one = 1 << S
@@ -547,7 +609,7 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             + "}\n\n"
         )
         vote_row = (
-            f"            const uint32_t r = w[t] - {nc}u;\n"
+            f"            const uint32_t r = code - {nc}u;\n"
             f"            uint32_t e, recip;\n"
             "#if ML_PK_HW_DIVIDE\n"
             f"            uint32_t total = 0u;\n"
@@ -562,7 +624,6 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             f"(((uint32_t){name}_row_entry[e] >> {cbits}) * recip) >> {leaves.shift};\n"
             f"            }}\n"
         )
-        to_bits = ""
     else:
         rows = f"{name}_leaf_proba[0]" if k else "NULL"
         proba = (
@@ -581,56 +642,18 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             f"        b.d = d[c];\n        acc[c] = b.u;\n    }}\n}}\n\n"
         )
         q = f"{name}_leaf_proba_q[0]" if k else "NULL"
-        vote_row = f"            ml_trees_vote_q(sums, {nc - 1} - (int32_t)w[t], {q}, {nc}, {one}u);\n"
-        to_bits = ""
-    del to_bits
+        vote_row = f"            ml_trees_vote_q(sums, {nc - 1} - (int32_t)code, {q}, {nc}, {one}u);\n"
     exact = leaves.exact if leaves.counts else fixed_point_exact(ir)
     margin = leaves.margin if leaves.counts else margin_q(T)
-    if T == 1:
-        pred = f"    uint32_t w[1];\n    {name}_walk{sfx}(x, w);\n" + (
-            f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_row_class[w[0] - {nc}u];\n"
-            if leaves.counts and k
-            else f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_leaf_class[w[0] - {nc}u];\n"
-            if k
-            else "    return (int32_t)w[0];\n"
+    text = proba
+    if k and T > 1:
+        text += (
+            f"/* Add the fixed-point vote of impure leaf `code` (>= {nc}) to sums. */\n"
+            f"static inline void {name}_vote_row(uint32_t *sums, uint32_t code)\n{{\n"
+            + vote_row.replace("\n            ", "\n    ").replace("            ", "    ", 1)
+            + "}\n\n"
         )
-    else:
-        pred = (
-            f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
-            + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
-            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
-            f"    ml_pk_zero_u32(sums, {nc});\n"
-            f"    for (t = 0; t < {T}; t++) {{\n"
-            + (
-                f"        if (w[t] < {nc}u) {{\n            sums[w[t]] += {one}u;\n        }} else {{\n"
-                + vote_row
-                + "        }\n    }\n"
-                if k
-                else f"        sums[w[t]] += {one}u;\n    }}\n"
-            )
-        )
-        if exact:
-            pred += (
-                f"    /* every leaf probability is a multiple of 2^-{S}: these sums are exact, and so is\n"
-                f"     * their argmax */\n    return ml_argmax_u32(sums, {nc});\n"
-            )
-        else:
-            pred += (
-                f"    best = ml_argmax_margin_q(sums, {nc}, {margin}u);\n"
-                f"    if (best >= 0) {{\n        return best;\n    }}\n"
-                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
-                f"    {name}_proba_bits(w, acc);\n"
-                f"    return ml_pk_argmax_u64(acc, {nc});\n"
-            )
-    return (
-        proba + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
-        f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
-        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
-        f"static inline void {name}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
-        f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
-        f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
-        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
-    )
+    return ClassifierParts(text, one, exact, margin)
 
 
 def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str) -> str:
