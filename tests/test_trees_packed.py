@@ -22,7 +22,8 @@ from microlearn.backends.c.packed import INPUTS, int_threshold
 from microlearn.passes.counts import row_counts
 from microlearn.verify import regression_bound
 
-FLOAT_METHODS = ["packed"]
+FLOAT_METHODS = ["packed", "fast"]
+INT_METHODS = ["packed_u8", "packed_i8", "packed_i16", "fast_u8", "fast_i8", "fast_i16"]
 INT_FLAGS = (*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1")
 
 ROUTINES = """#include "ml_trees_packed.h"
@@ -126,38 +127,41 @@ def _rows_at_thresholds(model: microlearn.Model, X: np.ndarray, n: int = 150) ->
     return rows
 
 
+@pytest.mark.parametrize("method", FLOAT_METHODS)
 @pytest.mark.parametrize("data", ["iris", "wine", "digits", "breast_cancer"])
-def test_packed_classifiers_match_sklearn(data: str) -> None:
+def test_packed_classifiers_match_sklearn(data: str, method: str) -> None:
     X, y = getattr(datasets, f"load_{data}")(return_X_y=True)
     for est in (
         RandomForestClassifier(n_estimators=7, max_depth=6, random_state=0).fit(X, y),
         ExtraTreesClassifier(n_estimators=5, max_depth=8, random_state=0).fit(X, y),
         DecisionTreeClassifier(max_depth=5, random_state=0).fit(X, y),
     ):
-        model = microlearn.convert(est, method="packed")
+        model = microlearn.convert(est, method=method)
         assert_exact(est, model, X)
         assert_exact(est, model, _rows_at_thresholds(model, X))
 
 
-def test_packed_regressors_match_sklearn() -> None:
+@pytest.mark.parametrize("method", FLOAT_METHODS)
+def test_packed_regressors_match_sklearn(method: str) -> None:
     X, y = datasets.load_diabetes(return_X_y=True)
     for est in (
         RandomForestRegressor(n_estimators=6, max_depth=7, random_state=0).fit(X, y),
         DecisionTreeRegressor(max_depth=6, random_state=0).fit(X, y),
     ):
-        model = microlearn.convert(est, method="packed")
+        model = microlearn.convert(est, method=method)
         assert_exact(est, model, X)
         assert_exact(est, model, _rows_at_thresholds(model, X))
 
 
-def test_packed_missing_values_and_infinities() -> None:
+@pytest.mark.parametrize("method", FLOAT_METHODS)
+def test_packed_missing_values_and_infinities(method: str) -> None:
     X, y = datasets.load_wine(return_X_y=True)
     X = X.copy()
     rng = np.random.default_rng(1)
     X[rng.random(X.shape) < 0.15] = np.nan
     est = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
-    model = microlearn.convert(est, method="packed")
-    assert "NaN goes left" in model.to_c("m")
+    model = microlearn.convert(est, method=method)
+    assert "NaN goes left" in model.to_c("m") or "ML_TREES_LE_NAN_LEFT" in model.to_c("m")
     Xt = X.copy()
     Xt[rng.random(X.shape) < 0.1] = np.inf
     Xt[rng.random(X.shape) < 0.1] = -np.inf
@@ -187,14 +191,15 @@ def _replay_lib(model: microlearn.Model, flags: tuple[str, ...] = host.DEFAULT_C
     [host.DEFAULT_CFLAGS, (*INT_FLAGS, "-DML_PK_HW_DIVIDE=0")],
     ids=["float-divider", "int-keys-reciprocal-table"],
 )
-def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("method", FLOAT_METHODS)
+def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...], method: str) -> None:
     # tiny data: fractional leaves and exact ties are frequent, so the replay decides many rows
     rng = np.random.default_rng(4)
     for seed in range(8):
         X = rng.integers(0, 3, size=(14, 2)).astype(float)
         y = rng.integers(0, 3, 14)
         est = RandomForestClassifier(n_estimators=3 + seed, max_depth=2, random_state=seed).fit(X, y)
-        model = microlearn.convert(est, method="packed")
+        model = microlearn.convert(est, method=method)
         src = model.to_c("m")
         assert "row_entry" in src and "leaf_proba" not in src  # counts, no float64 table
         grid = np.array([[a, b] for a in np.arange(-1, 4, 0.5) for b in np.arange(-1, 4, 0.5)], np.float32)
@@ -215,13 +220,14 @@ def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...]) -> N
         np.testing.assert_array_equal(est.classes_[pred], est.predict(grid))
 
 
-def test_weighted_forest_keeps_float64_rows() -> None:
+@pytest.mark.parametrize("method", FLOAT_METHODS)
+def test_weighted_forest_keeps_float64_rows(method: str) -> None:
     X, y = datasets.load_wine(return_X_y=True)
     w = np.random.default_rng(0).random(len(y)) + 0.1
     est = RandomForestClassifier(
         n_estimators=4, max_depth=3, random_state=0, bootstrap=False, max_features=None
     ).fit(X, y, sample_weight=w)  # leaf values are ratios of float weights, not of small integers
-    model = microlearn.convert(est, method="packed")
+    model = microlearn.convert(est, method=method)
     src = model.to_c("m")
     assert "leaf_proba" in src and "row_entry" not in src
     assert_exact(est, model, X)
@@ -230,7 +236,7 @@ def test_weighted_forest_keeps_float64_rows() -> None:
 
 @pytest.mark.parametrize("method", ["packed_u8", "packed_i8", "packed_i16"])
 def test_integer_thresholds_decide_like_floats(method: str) -> None:
-    inp = INPUTS[method]
+    inp = INPUTS[method.replace("fast", "packed")]
     assert inp.lo is not None and inp.hi is not None
     values = np.arange(inp.lo, inp.hi + 1, dtype=np.float64) if inp.hi < 1000 else None
     rng = np.random.default_rng(0)
@@ -257,9 +263,9 @@ def test_integer_thresholds_decide_like_floats(method: str) -> None:
             assert (v <= k) == (v <= float(t)), (t, v, k)
 
 
-@pytest.mark.parametrize("method", ["packed_u8", "packed_i8", "packed_i16"])
+@pytest.mark.parametrize("method", INT_METHODS)
 def test_integer_input_methods_match_sklearn(method: str) -> None:
-    inp = INPUTS[method]
+    inp = INPUTS[method.replace("fast", "packed")]
     assert inp.lo is not None and inp.hi is not None
     rng = np.random.default_rng(2)
     X = rng.integers(inp.lo, inp.hi + 1, size=(400, 5)).astype(np.float64)
@@ -291,7 +297,7 @@ def test_methods_are_listed_and_output_is_stable() -> None:
     X, y = datasets.load_iris(return_X_y=True)
     est = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
     methods = microlearn.methods_for(est)
-    for m in ("packed", "packed_u8", "packed_i8", "packed_i16"):
+    for m in ("packed", "packed_u8", "packed_i8", "packed_i16", "fast", "fast_u8", "fast_i8", "fast_i16"):
         assert m in methods
         assert microlearn.convert(est, method=m).to_c("m") == microlearn.convert(est, method=m).to_c("m")
 
@@ -319,7 +325,7 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} is not installed")
     for key, est in _small_models().items():
-        for method in ("packed", "packed_u8", "packed_i16"):
+        for method in ("packed", "packed_u8", "packed_i16", "fast", "fast_i8"):
             name = f"{key}_{method}"
             microlearn.convert(est, method=method).save_c(tmp_path / f"{name}.h", name=name)
             for flag in ("-DML_TREES_INT_COMPARE=0", "-DML_TREES_INT_COMPARE=1 -DML_PK_HW_DIVIDE=0"):
@@ -353,22 +359,24 @@ def test_packed_on_emulated_cpus(cpu: str) -> None:
     X, _ = datasets.load_wine(return_X_y=True)
     rows = np.vstack([X[::4], np.array([[np.nan] * 13, [np.inf] * 13], np.float64)]).astype(np.float32)
     for key, est in _small_models().items():
-        model = microlearn.convert(est, method="packed")
-        run = cortexm.run_model(model, rows, cpu)
-        if model.ir.is_classifier:
-            np.testing.assert_array_equal(run.outputs, model.predict_index(rows))
-            assert run.extra["softfloat_double"] == [], key  # the replay is integer arithmetic
-        else:
-            np.testing.assert_array_equal(run.outputs, model.predict(rows))
+        for method in FLOAT_METHODS:
+            model = microlearn.convert(est, method=method)
+            run = cortexm.run_model(model, rows, cpu)
+            if model.ir.is_classifier:
+                np.testing.assert_array_equal(run.outputs, model.predict_index(rows))
+                assert run.extra["softfloat_double"] == [], key  # the replay is integer arithmetic
+            else:
+                np.testing.assert_array_equal(run.outputs, model.predict(rows))
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus"])
-def test_uint8_method_with_native_input_on_emulated_cpus(cpu: str) -> None:
+@pytest.mark.parametrize("method", ["packed_u8", "fast_u8"])
+def test_uint8_method_with_native_input_on_emulated_cpus(cpu: str, method: str) -> None:
     from microlearn.targets import cortexm
 
     X, y = datasets.load_digits(return_X_y=True)
     est = RandomForestClassifier(n_estimators=4, max_depth=6, random_state=0).fit(X, y)
-    header = microlearn.convert(est, method="packed_u8").to_c("d")
+    header = microlearn.convert(est, method=method).to_c("d")
     glue = (
         '#include <stdint.h>\n#include "ml_bench.h"\n#include "d.h"\n'
         "void ml_bench_entry(const void *in, void *out) {\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from microlearn.backends.c import inline, packed, table
+from microlearn.backends.c import inline, packed, packed_inline, table
 from microlearn.backends.c.common import CSource, check_c_name
 from microlearn.errors import InvalidInputError
 from microlearn.ir import TreeEnsemble
@@ -22,6 +22,7 @@ METHODS: dict[str, Method] = {
     "table": Method("table", "const node arrays in flash, walked by the loop in ml_trees.h", table.emit),
     "inline": Method("inline", "one C function of nested if/else per tree", inline.emit),
     **{m: Method(m, packed.SUMMARIES[m], packed.emitter(m)) for m in packed.INPUTS},
+    **{m: Method(m, packed_inline.SUMMARIES[m], packed_inline.emitter(m)) for m in packed_inline.METHODS},
 }
 
 DEFAULT_METHOD = "table"

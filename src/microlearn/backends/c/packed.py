@@ -431,10 +431,9 @@ def _roots(ir: TreeEnsemble, name: str, leaves: Leaves, n: int) -> tuple[str, in
     return text, len(vals) * np.dtype(rtype.replace("_t", "")).itemsize
 
 
-def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed") -> CSource:
-    check_limits(ir)
-    inp = INPUTS[method]
-    leaves = _classifier_leaves(ir, name) if ir.is_classifier else _regressor_leaves(ir, name)
+def walk_text(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> tuple[str, int]:
+    """The packed node stream, its tables and NAME_walk[_sfx](x, w) (each tree's vote code), with the
+    bytes of const data they hold."""
     lay = _layout(ir, name, leaves, inp)
     roots_text, roots_bytes = _roots(ir, name, leaves, lay.n_nodes)
     up = name.upper()
@@ -472,11 +471,20 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed")
         f"    int32_t t;\n"
         f"    for (t = 0; t < {T}; t++) {{\n        w[t] = {name}_tree(x, {name}_roots[t]);\n    }}\n}}\n\n"
     )
+    return macros + "\n" + lay.text + roots_text + "\n" + walk, lay.nbytes + roots_bytes
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed") -> CSource:
+    check_limits(ir)
+    inp = INPUTS[method]
+    sfx = f"_{inp.suffix}" if inp.suffix else ""
+    leaves = _classifier_leaves(ir, name) if ir.is_classifier else _regressor_leaves(ir, name)
+    walk, walk_bytes = walk_text(ir, name, leaves, inp)
     api = _api(ir, name, leaves, inp, sfx)
-    body = macros + "\n" + leaves.text + lay.text + roots_text + "\n" + walk + api
+    body = leaves.text + walk + api
     if inp.lo is not None:
         body += _float_entry(ir, name, inp, sfx)
-    nbytes = leaves.nbytes + lay.nbytes + roots_bytes
+    nbytes = leaves.nbytes + walk_bytes
     summary_method = method
     text = _assemble(ir, name, summary_method, command, nbytes, body, inp)
     return CSource(

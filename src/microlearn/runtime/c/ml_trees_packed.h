@@ -191,6 +191,25 @@ static inline int32_t ml_pk_argmax_u64(const uint64_t *v, int32_t n)
     return best;
 }
 
+/* First index of the largest of n sums if it beats every other by more than margin, else -1: the
+ * same answer as ml_argmax_margin_q (ml_trees.h) in one pass. */
+static inline int32_t ml_pk_argmax_margin(const uint32_t *v, int32_t n, uint32_t margin)
+{
+    int32_t best = 0, c;
+    uint32_t top = v[0], second = 0u;
+    for (c = 1; c < n; c++) {
+        const uint32_t s = v[c];
+        if (s > top) {
+            second = top;
+            top = s;
+            best = c;
+        } else if (s > second) {
+            second = s;
+        }
+    }
+    return (n == 1 || top - second > margin) ? best : -1;
+}
+
 /* The float nearest a non-negative float64 bit pattern (for predict_proba). */
 static inline float ml_pk_f64_to_float(uint64_t bits)
 {
