@@ -5,7 +5,7 @@ bands, slaney; window + FFT + power + filterbank, no log), one biquad section an
 
 Instructions are those of the call alone: the same glue without the call (it still copies the input) is
 measured and subtracted. Flash is the glue and its data plus every library member (libgcc, libm) only the
-measured image pulls in, against an empty image (targets.cortexm.measure); for the FFTs that is the
+measured image pulls in, against an empty image (targets.mcu.measure); for the FFTs that is the
 function, the sine table it reads and the copy loop. Every output computed on the emulated CPU is checked
 against numpy / librosa (``err``: max |C - reference| / max |reference|).
 
@@ -23,7 +23,8 @@ import numpy as np
 import scipy.signal as ss
 
 from microlearn.dsp import _audio_c, audio
-from microlearn.targets import cortexm
+from microlearn.targets import mcu
+from microlearn.targets.base import TargetRun
 
 CPUS = ("cortex-m4f", "cortex-m0plus")
 FFT_SIZES = (256, 512, 1024)
@@ -194,15 +195,15 @@ def _measure(
     out_size: int,
     inc: list[str],
     cflags: list[str] | None = None,
-) -> tuple[cortexm.TargetRun, float]:
+) -> tuple[TargetRun, float]:
     full, base = _with_call(glue)
     fl = cflags or []
-    r = cortexm.measure(sources, full, cpu, inputs, out_size, include_dirs=inc, cflags=fl)
-    b = cortexm.measure(sources, base, cpu, inputs[:1], out_size, include_dirs=inc, cflags=fl)
+    r = mcu.measure(sources, full, cpu, inputs, out_size, include_dirs=inc, cflags=fl)
+    b = mcu.measure(sources, base, cpu, inputs[:1], out_size, include_dirs=inc, cflags=fl)
     return r, (r.instructions_mean or 0.0) - (b.instructions_mean or 0.0)
 
 
-def _libs(r: cortexm.TargetRun) -> str:
+def _libs(r: TargetRun) -> str:
     members = r.extra.get("library_members", {})
     names = sorted({m.split("(")[0].replace(".a", "") for m in members})
     dbl = r.extra.get("softfloat_double", [])
@@ -224,9 +225,7 @@ def run() -> list[Row]:
     incs = [inc] if inc else []
     rows: list[Row] = []
 
-    def add(
-        block: str, impl: str, cpu: str, m: tuple[cortexm.TargetRun, float], err: str, per: int = 0
-    ) -> None:
+    def add(block: str, impl: str, cpu: str, m: tuple[TargetRun, float], err: str, per: int = 0) -> None:
         r, ins = m
         rows.append(
             Row(block, impl, cpu, ins, f"{ins / per:.1f}" if per else "", r.flash_bytes, _libs(r), err)

@@ -17,7 +17,7 @@ import scipy.signal as ss
 
 from microlearn.dsp import features as F  # noqa: N812
 from microlearn.dsp import iir
-from microlearn.targets import cortexm
+from microlearn.targets import mcu
 
 N = 256  # samples per biquad call
 CPUS = ("cortex-m4f", "cortex-m0plus")
@@ -141,10 +141,10 @@ def main() -> None:
     ref_b = F.compute(cfg_b, W)
     print(f"{'block':44s} {'cpu':14s} {'instr/call':>12s} {'per unit':>10s} {'flash B':>8s}")
     for cpu in CPUS:
-        base = cortexm.measure({}, _empty_glue(), cpu, x, 4 * N).instructions_mean or 0.0
+        base = mcu.measure({}, _empty_glue(), cpu, x, 4 * N).instructions_mean or 0.0
         for ns in (1, 4):
             src, glue = _biquad_glue(ns)
-            r = cortexm.measure(src, glue, cpu, x, 4 * N)
+            r = mcu.measure(src, glue, cpu, x, 4 * N)
             per = ((r.instructions_mean or 0) - base) / N
             print(
                 f"{f'ml_sosfilt {ns} section(s), {N} samples':44s} {cpu:14s} {r.instructions_mean:12.0f} "
@@ -153,7 +153,7 @@ def main() -> None:
             em = _emlearn_glue(ns)
             if em is not None:
                 s2, g2, inc = em
-                r2 = cortexm.measure(s2, g2, cpu, x, 4 * N, include_dirs=inc)
+                r2 = mcu.measure(s2, g2, cpu, x, 4 * N, include_dirs=inc)
                 per2 = ((r2.instructions_mean or 0) - base) / N
                 print(
                     f"{f'emlearn eml_iir {ns} section(s), {N} samples':44s} {cpu:14s} "
@@ -164,7 +164,7 @@ def main() -> None:
             ("HAR features + 3 bands (56)", cfg_b, ref_b),
         ):
             src, glue = _features_glue(c)
-            r = cortexm.measure(src, glue, cpu, [w.tobytes() for w in W], 4 * c.n_features)
+            r = mcu.measure(src, glue, cpu, [w.tobytes() for w in W], 4 * c.n_features)
             got = r.outputs.view("<f4").reshape(len(W), -1)
             same = bool(np.array_equal(got, rf))
             print(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("trees.py", "micropython_speed.py", "dsp_sensor.py", "dsp_audio.py"):
+for script in ("trees.py", "mcu_targets.py", "micropython_speed.py", "dsp_sensor.py", "dsp_audio.py"):
     print(f"== {script}", flush=True)
     sys.argv = [str(HERE / script)]
     runpy.run_path(str(HERE / script), run_name="__main__")

@@ -23,7 +23,7 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, Rando
 from sklearn.model_selection import train_test_split
 
 import microlearn
-from microlearn.targets import cortexm
+from microlearn.targets import mcu
 from microlearn.verify import regression_bound
 
 CPUS = ("cortex-m4f", "cortex-m0plus")
@@ -85,7 +85,7 @@ def _agreement(case: Case, outputs: np.ndarray) -> float:
 
 
 def _measure(sources: dict[str, str], glue: str, cpu: str, rows: np.ndarray, incs: list[str]) -> Any:
-    return cortexm.measure(sources, glue, cpu, [r.tobytes() for r in rows], 4, include_dirs=incs)
+    return mcu.measure(sources, glue, cpu, [r.tobytes() for r in rows], 4, include_dirs=incs)
 
 
 def run_microlearn(case: Case, cpu: str) -> list[Row]:
@@ -93,7 +93,7 @@ def run_microlearn(case: Case, cpu: str) -> list[Row]:
     kind = "classifier" if case.is_classifier else "regressor"
     for method in microlearn.methods_for(case.estimator):
         header = microlearn.convert(case.estimator, method=method).to_c("model")
-        run = cortexm.measure_model(header, "model.h", "model", kind, case.X_test.astype(np.float32), cpu)
+        run = mcu.measure_model(header, "model.h", "model", kind, case.X_test.astype(np.float32), cpu)
         rows.append(
             Row(
                 case.label,

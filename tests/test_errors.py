@@ -25,7 +25,7 @@ def test_unfitted_estimator() -> None:
 def test_unsupported_estimator_lists_supported() -> None:
     with pytest.raises(UnsupportedEstimatorError, match=r"Supported estimators: .*RandomForestClassifier"):
         microlearn.convert(LogisticRegression(max_iter=1000).fit(X, y))
-    assert "DecisionTreeRegressor" in microlearn.supported_estimators()
+    assert "sklearn.tree.DecisionTreeRegressor" in microlearn.supported_estimators()
 
 
 def test_multi_output_rejected() -> None:
@@ -97,3 +97,29 @@ def test_nan_is_a_value_not_an_error() -> None:
     rows = X[:3].copy()
     rows[:, 2] = np.nan
     np.testing.assert_array_equal(microlearn.convert(CLF).predict(rows), CLF.predict(rows))
+
+
+def test_dataframe_columns_checked_like_sklearn() -> None:
+    pd = pytest.importorskip("pandas")
+    cols = ["sepal length", "sepal width", "petal length", "petal width"]
+    df = pd.DataFrame(X, columns=cols)
+    est = RandomForestClassifier(n_estimators=5, random_state=0).fit(df, y)
+    model = microlearn.convert(est)
+    assert model.feature_names == tuple(cols)
+    np.testing.assert_array_equal(model.predict(df), est.predict(df))
+    np.testing.assert_array_equal(model.predict(X), est.predict(df))  # plain arrays carry no names
+    reordered = df[cols[::-1]]
+    with pytest.raises(ValueError, match="feature names"):
+        est.predict(reordered)  # scikit-learn refuses it ...
+    with pytest.raises(InvalidInputError, match="another order"):
+        model.predict(reordered)  # ... and so does microlearn, instead of mis-predicting
+    with pytest.raises(InvalidInputError, match="unseen at fit time"):
+        model.predict(df.rename(columns={"petal width": "petal wdth"}))
+    with pytest.raises(InvalidInputError, match="another order"):
+        microlearn.verify(est, reordered)
+    assert "petal width" in model.to_c("iris").split("*/")[0]  # names are in the header comment
+
+
+def test_newline_in_c_name_rejected() -> None:
+    with pytest.raises(InvalidInputError, match="not a valid C identifier"):
+        microlearn.convert(CLF).to_c("model\n")

@@ -13,7 +13,7 @@ from sklearn.tree import DecisionTreeClassifier
 import microlearn
 from microlearn import host
 from microlearn.backends.c.common import f32_key
-from microlearn.model import _host_wrapper
+from microlearn.targets.host import HostLibrary
 
 INT_FLAGS = (*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1")
 
@@ -59,9 +59,7 @@ def test_int_compare_build_matches_sklearn(method: str) -> None:
         DecisionTreeClassifier(random_state=0).fit(X, y),
     ):
         model = microlearn.convert(est, method=method)
-        lib = host.build(
-            {"hostmodel.h": model.to_c("hostmodel"), "hostmodel.c": _host_wrapper(model.ir)}, cflags=INT_FLAGS
-        )
+        lib = HostLibrary(model.c_source("hostmodel"), cflags=INT_FLAGS)
         ir = model.ir
         inner = np.flatnonzero((ir.feature >= 0) & np.isfinite(ir.threshold))
         rows = X[rng.integers(0, len(X), 300)].astype(np.float32)
@@ -76,15 +74,10 @@ def test_int_compare_build_matches_sklearn(method: str) -> None:
                 np.nan,
             )
             rows[r, ir.feature[node]] = choice[r % 5]
-        out = np.empty(len(rows), dtype=np.int32)
-        lib.ml_host_predict(
-            ctypes.c_void_p(rows.ctypes.data), ctypes.c_int32(len(rows)), ctypes.c_void_p(out.ctypes.data)
-        )
+        out = lib.call("predict", rows)
         np.testing.assert_array_equal(est.classes_[out], est.predict(rows))
         inf_rows = rows.copy()
         inf_rows[::3, 0] = np.inf
         inf_rows[1::3, 1] = -np.inf
-        lib.ml_host_predict(
-            ctypes.c_void_p(inf_rows.ctypes.data), ctypes.c_int32(len(rows)), ctypes.c_void_p(out.ctypes.data)
-        )
+        out = lib.call("predict", inf_rows)
         np.testing.assert_array_equal(out, ir.predict_index(inf_rows))

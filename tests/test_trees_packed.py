@@ -352,16 +352,14 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
 
 @pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus"])
 def test_packed_on_emulated_cpus(cpu: str) -> None:
-    from microlearn.targets import cortexm
+    from microlearn.targets.mcu.target import McuTarget
 
-    if cortexm.get_cpu(cpu) is None:  # pragma: no cover - get_cpu raises for unknown names
-        pytest.skip(cpu)
     X, _ = datasets.load_wine(return_X_y=True)
     rows = np.vstack([X[::4], np.array([[np.nan] * 13, [np.inf] * 13], np.float64)]).astype(np.float32)
     for key, est in _small_models().items():
         for method in FLOAT_METHODS:
             model = microlearn.convert(est, method=method)
-            run = cortexm.run_model(model, rows, cpu)
+            run = McuTarget(cpu).run_source(model.c_source("m"), rows)
             if model.ir.is_classifier:
                 np.testing.assert_array_equal(run.outputs, model.predict_index(rows))
                 assert run.extra["softfloat_double"] == [], key  # the replay is integer arithmetic

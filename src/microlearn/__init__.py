@@ -15,7 +15,7 @@ from microlearn.errors import (
     ToolchainError,
     UnsupportedEstimatorError,
 )
-from microlearn.frontends.sklearn import supported_estimators
+from microlearn.frontends.registry import supported_estimators
 from microlearn.model import Model, convert, methods_for
 from microlearn.verify import Report, TargetResult, verify
 

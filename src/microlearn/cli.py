@@ -17,7 +17,7 @@ from microlearn._version import __version__
 from microlearn.errors import InvalidInputError, MicrolearnError
 
 # Modules that add subcommands: each defines add_parser(subparsers) and sets `func` on its parser.
-EXTENSIONS = ("microlearn.deploy", "microlearn.targets.cli")
+EXTENSIONS = ("microlearn.deploy", "microlearn.studio")
 
 
 def load_estimator(path: str | Path) -> Any:
@@ -93,13 +93,30 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if all(r.agreement == 1.0 for r in report.values()) else 1
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from microlearn.targets.mcu import describe
+    from microlearn.verify import verify
+
+    est = load_estimator(args.model)
+    X = load_data(args.data)
+    report = verify(est, X, targets=args.target, method=args.method)
+    print(report)
+    for r in report.values():
+        if "cpu" in r.extra:
+            lines = describe(r.extra, r.stack_bytes)
+            print(f"\n{r.target}: {lines[0]}\n" + "\n".join(f"  {ln}" for ln in lines[1:]))
+    return 0 if all(r.agreement == 1.0 for r in report.values()) else 1
+
+
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from microlearn.backends.c import METHODS
-    from microlearn.frontends.sklearn import supported_estimators
+    from microlearn.backends.c.registry import all_methods
+    from microlearn.frontends.registry import supported_estimators
 
     print("C methods:")
-    for m in METHODS.values():
-        print(f"  {m.name:8s} {m.summary}")
+    for ir_type, ms in all_methods().items():
+        for m in ms:
+            default = " (default)" if m.default else ""
+            print(f"  {ir_type}: {m.name:8s} {m.summary}{default}")
     print("estimators:", ", ".join(supported_estimators()))
     return 0
 
@@ -126,6 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--targets", nargs="+", default=["host"], help="targets to run on (default: host)")
     v.add_argument("--method", default=None, help="C method (default: table)")
     v.set_defaults(func=_cmd_verify)
+
+    from microlearn.targets.mcu.arch import ALIASES, ARCHS
+
+    r = sub.add_parser(
+        "report",
+        help="flash, RAM, stack and instructions per inference on emulated microcontrollers",
+        description="Cross-compile the converted model for each target CPU, run every row on the emulated "
+        "CPU and print flash, RAM, stack, instructions per inference and agreement with the estimator.",
+    )
+    r.add_argument("model", help="joblib or pickle file of a fitted estimator (loading it runs its code)")
+    r.add_argument("--data", required=True, help=".npy or .csv file of input rows")
+    r.add_argument(
+        "--target",
+        nargs="+",
+        default=["cortex-m4f"],
+        help=f"targets (default cortex-m4f): {', '.join([*ARCHS, *ALIASES])}, host",
+    )
+    r.add_argument("--method", default=None, help="C method: table (default) or inline")
+    r.set_defaults(func=_cmd_report)
 
     m = sub.add_parser("methods", help="list C methods and supported estimators")
     m.set_defaults(func=_cmd_methods)

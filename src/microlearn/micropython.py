@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import MicrolearnError, ToolchainError
+from microlearn.ir.base import Task
+from microlearn.targets.base import Artifacts, TargetRun
 
 RUNTIME_DIR = Path(__file__).parent / "runtime" / "micropython"
 PACKAGE = "@micropython/micropython-webassembly-pyscript"
@@ -229,21 +231,37 @@ def run_model(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) -> npt.
     return run_model_full(model_bytes, X, proba).outputs
 
 
-def _target(model: Any, X: npt.NDArray[np.float32]) -> Any:
-    from microlearn.targets.base import TargetRun
-
-    data = model.to_bytes()
-    run = run_model_full(data, X)
-    proba = run_model(data, X, proba=True).astype(np.float32) if model.ir.is_classifier else None
+def _target_run(model_file: bytes, classifier: bool, X: npt.NDArray[np.float32]) -> TargetRun:
+    run = run_model_full(model_file, X)
+    proba = run_model(model_file, X, proba=True).astype(np.float32) if classifier else None
     return TargetRun(
         outputs=run.outputs,
-        flash_bytes=len(data),
+        flash_bytes=len(model_file),
         ram_bytes=run.retained_bytes,
         proba=proba,
-        extra={"model_file_bytes": len(data), "load_alloc_bytes": run.load_alloc_bytes},
+        extra={"model_file_bytes": len(model_file), "load_alloc_bytes": run.load_alloc_bytes},
     )
+
+
+@dataclass
+class MicroPythonTarget:
+    """The model file run by mlrt in the real MicroPython (WebAssembly, through Node) as a verify target."""
+
+    name: str = "micropython"
+
+    def available(self) -> str | None:
+        """None when Node and the MicroPython WebAssembly package are here, else what is missing."""
+        try:
+            find_node()
+        except ToolchainError as e:
+            return str(e)
+        return None
+
+    def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
+        """``art`` gives the IR and the model file (``art.model_file()``)."""
+        return _target_run(art.model_file(), art.ir.task is Task.CLASSIFY, X)
 
 
 def register_targets(targets: dict[str, Any]) -> None:
     """Add the "micropython" verify target (the model file run by mlrt in the WebAssembly MicroPython)."""
-    targets.setdefault("micropython", _target)
+    targets.setdefault("micropython", MicroPythonTarget())

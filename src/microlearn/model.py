@@ -1,8 +1,11 @@
-"""The converted model: C generation, host predictions through the generated C, model files."""
+"""The converted model: C generation, host predictions through the generated C, model files.
+
+``Model`` holds any IR (a tree ensemble, a pipeline of stages and a final model, later every family):
+what it generates comes from the C method registry, what it predicts on this machine from the host
+target (``targets/host.py``) running that C."""
 
 from __future__ import annotations
 
-import ctypes
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,44 +16,68 @@ import numpy.typing as npt
 
 from microlearn import host
 from microlearn._validation import as_float32_rows
-from microlearn.backends import c as cbackend
-from microlearn.errors import InvalidInputError
-from microlearn.ir import TreeEnsemble
+from microlearn.backends.c import registry as cregistry
+from microlearn.backends.c.writer import CSource
+from microlearn.errors import InvalidInputError, ModelFileError
+from microlearn.ir.base import IR, Task
+from microlearn.ir.pipeline import Pipeline
+from microlearn.targets.host import HostLibrary
 
 
 @dataclass
 class Model:
     """A model converted by :func:`microlearn.convert`. Everything it does is generated from ``ir``."""
 
-    ir: TreeEnsemble
-    method: str = cbackend.DEFAULT_METHOD
-    _libs: dict[str, ctypes.CDLL] = field(default_factory=dict, repr=False, compare=False)
+    ir: IR
+    method: str = ""
+    _libs: dict[str, HostLibrary] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.method:
+            self.method = cregistry.default_method(self.ir)
+        elif self.method not in cregistry.methods_for(self.ir):
+            raise InvalidInputError(
+                f"unknown method {self.method!r}; methods for this model: {cregistry.methods_for(self.ir)}"
+            )
 
     # ---------------------------------------------------------------- description
     @property
+    def task(self) -> Task:
+        return self.ir.task
+
+    @property
     def kind(self) -> str:
-        return self.ir.kind
+        return {Task.CLASSIFY: "classifier", Task.REGRESS: "regressor"}.get(self.ir.task, self.ir.task.value)
+
+    @property
+    def n_inputs(self) -> int:
+        """Values per input row (for a pipeline: its raw input, e.g. window x axes)."""
+        return self.ir.n_inputs
 
     @property
     def n_features(self) -> int:
-        return self.ir.n_features
+        return self.ir.n_inputs
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        return self.ir.feature_names
 
     @property
     def classes_(self) -> npt.NDArray[Any] | None:
-        if not self.ir.is_classifier:
+        if self.ir.task is not Task.CLASSIFY:
             return None
         return self.ir.classes if self.ir.classes is not None else np.arange(self.ir.n_outputs)
 
     @property
     def methods(self) -> list[str]:
-        return cbackend.methods_for(self.ir)
+        return cregistry.methods_for(self.ir)
 
     def with_method(self, method: str) -> Model:
         return Model(self.ir, method)
 
     # ---------------------------------------------------------------- C
-    def c_source(self, name: str = "model", command: str = "") -> cbackend.CSource:
-        return cbackend.generate(self.ir, self.method, name, command)
+    def c_source(self, name: str = "model", command: str = "") -> CSource:
+        return cregistry.generate(self.ir, self.method, name, command)
 
     def to_c(self, name: str = "model") -> str:
         """The generated C header as text (byte-identical for the same model, method and name)."""
@@ -58,7 +85,7 @@ class Model:
 
     def save_c(self, path: str | Path, name: str | None = None, *, runtime: bool = True) -> Path:
         """Write the header to ``path``; with ``runtime`` (default) also copy the runtime headers it
-        includes (ml_trees.h) into the same directory, so that directory is all a firmware build needs."""
+        includes into the same directory, so that directory is all a firmware build needs."""
         p = Path(path)
         nm = name or p.stem
         src = self.c_source(nm)
@@ -70,58 +97,97 @@ class Model:
         return p
 
     # ---------------------------------------------------------------- host predictions
-    def _lib(self) -> ctypes.CDLL:
+    def _host(self) -> HostLibrary:
         lib = self._libs.get(self.method)
         if lib is None:
-            src = self.c_source("hostmodel")
-            lib = host.build({"hostmodel.h": src.header, "hostmodel.c": _host_wrapper(self.ir)})
-            for fn in ("ml_host_predict", "ml_host_predict_proba", "ml_host_predict_value"):
-                if hasattr(lib, fn):
-                    getattr(lib, fn).restype = None
+            lib = HostLibrary(self.c_source("hostmodel"))
             self._libs[self.method] = lib
         return lib
 
     def _rows(self, X: Any) -> npt.NDArray[np.float32]:
-        return as_float32_rows(X, self.ir.n_features)
+        X32 = as_float32_rows(X, self.ir.n_inputs, self.ir.feature_names)
+        if isinstance(self.ir, Pipeline):
+            self._stages(X32)  # a clear error for a row a stage rejects, before any prediction
+        return X32
+
+    def _stages(self, X32: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        try:
+            out: npt.NDArray[np.float32] = self._host().call("stages", X32)
+        except InvalidInputError as e:
+            assert isinstance(self.ir, Pipeline)
+            rule = getattr(self.ir.stages[0], "input_rule", "")
+            raise InvalidInputError(f"{e}: {rule}" if rule else str(e)) from None
+        return out
+
+    def _need(self, fn: str, what: str) -> None:
+        if not self._host().has(fn):
+            have = ", ".join(f.name for f in self._host().src.api if f.name != "stages")
+            raise InvalidInputError(
+                f"{what} is not available for this {self.kind} model ({self.ir.source}): use predict "
+                f"(its generated C has {have})"
+            )
 
     def predict_index(self, X: Any) -> npt.NDArray[np.int32]:
-        """Class indices computed by the generated C on this machine (classifier)."""
-        self._need_classifier("predict_index")
-        X32 = self._rows(X)
-        out = np.empty(X32.shape[0], dtype=np.int32)
-        self._lib().ml_host_predict(_ptr(X32), ctypes.c_int32(X32.shape[0]), _ptr(out))
+        """Class (or cluster) indices computed by the generated C on this machine."""
+        if self.ir.task not in (Task.CLASSIFY, Task.CLUSTER):
+            raise InvalidInputError(
+                f"predict_index is for classifiers; this model is a {self.kind}: use predict"
+            )
+        out: npt.NDArray[np.int32] = self._host().call("predict", self._rows(X))
         return out
 
     def predict(self, X: Any) -> npt.NDArray[Any]:
-        """Predictions computed by the generated C: original class labels, or float32 values."""
-        if self.ir.is_classifier:
+        """Predictions computed by the generated C: class labels, values (float32), cluster indices,
+        or 1/-1 (inlier/outlier)."""
+        task = self.ir.task
+        if task is Task.CLASSIFY:
             classes = self.classes_
             assert classes is not None
             return np.asarray(classes)[self.predict_index(X)]
-        X32 = self._rows(X)
-        out = np.empty(X32.shape[0], dtype=np.float32)
-        self._lib().ml_host_predict_value(_ptr(X32), ctypes.c_int32(X32.shape[0]), _ptr(out))
+        if task is Task.TRANSFORM:
+            raise InvalidInputError("this model is a transform: use transform")
+        lib = self._host()
+        fn = "predict" if lib.has("predict") else "predict_values"
+        out: npt.NDArray[Any] = lib.call(fn, self._rows(X))
         return out
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.float32]:
-        """Class probabilities computed by the generated C (classifier)."""
-        self._need_classifier("predict_proba")
-        X32 = self._rows(X)
-        out = np.empty((X32.shape[0], self.ir.n_outputs), dtype=np.float32)
-        self._lib().ml_host_predict_proba(_ptr(X32), ctypes.c_int32(X32.shape[0]), _ptr(out))
+        """Class probabilities computed by the generated C (classifiers that have them)."""
+        self._need("predict_proba", "predict_proba")
+        out: npt.NDArray[np.float32] = self._host().call("predict_proba", self._rows(X))
         return out
 
-    def _need_classifier(self, what: str) -> None:
-        if not self.ir.is_classifier:
-            raise InvalidInputError(f"{what} is for classifiers; this model is a regressor: use predict")
+    def decision_function(self, X: Any) -> npt.NDArray[np.float32]:
+        """Decision scores computed by the generated C (models that have them)."""
+        self._need("decision_function", "decision_function")
+        out: npt.NDArray[np.float32] = self._host().call("decision_function", self._rows(X))
+        return out
+
+    def score(self, X: Any) -> npt.NDArray[np.float32]:
+        """Anomaly scores computed by the generated C (SCORE models)."""
+        self._need("score", "score")
+        out: npt.NDArray[np.float32] = self._host().call("score", self._rows(X))
+        return out
+
+    def transform(self, X: Any) -> npt.NDArray[np.float32]:
+        """A transform's output; for a pipeline, what its stages make of the raw input (the final
+        model's input), computed by the generated C."""
+        if isinstance(self.ir, Pipeline):
+            return self._stages(as_float32_rows(X, self.ir.n_inputs, self.ir.feature_names))
+        self._need("transform", "transform")
+        out: npt.NDArray[np.float32] = self._host().call("transform", self._rows(X))
+        return out
 
     # ---------------------------------------------------------------- model files
     def to_bytes(self) -> bytes:
         """The model file (see docs/model-file.md)."""
-        from microlearn.backends import modelfile  # type: ignore[attr-defined,unused-ignore]
+        from microlearn.backends import modelfile
 
-        data: bytes = modelfile.dumps(self.ir)
-        return data
+        dumps: Any = modelfile.dumps
+        try:
+            return bytes(dumps(self.ir))
+        except ModelFileError as e:  # an IR the format does not hold (yet)
+            raise ModelFileError(f"{e}. The C header (save_c) holds every model microlearn converts.") from e
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -130,62 +196,26 @@ class Model:
 
     def __repr__(self) -> str:
         ir = self.ir
-        what = f"{ir.n_outputs} classes" if ir.is_classifier else "regression"
-        return (
-            f"<microlearn.Model {ir.source.split('.')[-1]} method={self.method!r}: {ir.n_features} features, "
-            f"{what}, {ir.n_trees} trees, {ir.n_nodes} nodes>"
-        )
-
-
-def _ptr(a: npt.NDArray[Any]) -> ctypes.c_void_p:
-    return ctypes.c_void_p(a.ctypes.data)
-
-
-def _host_wrapper(ir: TreeEnsemble) -> str:
-    nf = ir.n_features
-    out = [
-        '#include <stddef.h>\n#include "hostmodel.h"\n',
-        "void ml_host_predict(const float *X, int32_t n, int32_t *out);",
-        "void ml_host_predict_proba(const float *X, int32_t n, float *out);",
-        "void ml_host_predict_value(const float *X, int32_t n, float *out);\n",
-    ]
-    if ir.is_classifier:
-        out.append(
-            "void ml_host_predict(const float *X, int32_t n, int32_t *out)\n{\n"
-            f"    for (int32_t i = 0; i < n; i++) out[i] = hostmodel_predict(X + (size_t)i * {nf});\n}}\n"
-        )
-        out.append(
-            "void ml_host_predict_proba(const float *X, int32_t n, float *out)\n{\n"
-            f"    for (int32_t i = 0; i < n; i++)\n"
-            f"        hostmodel_predict_proba(X + (size_t)i * {nf}, out + (size_t)i * {ir.n_outputs});\n}}\n"
-        )
-    else:
-        out.append(
-            "void ml_host_predict_value(const float *X, int32_t n, float *out)\n{\n"
-            f"    for (int32_t i = 0; i < n; i++) out[i] = hostmodel_predict(X + (size_t)i * {nf});\n}}\n"
-        )
-    return "\n".join(out)
+        what = {
+            Task.CLASSIFY: f"{ir.n_outputs} classes",
+            Task.REGRESS: "regression" if ir.n_outputs == 1 else f"regression, {ir.n_outputs} outputs",
+        }.get(ir.task, f"{ir.task.value}, {ir.n_outputs} outputs")
+        head = ir.summary()[0] if isinstance(ir, Pipeline) else ir.source.split(".")[-1]
+        return f"<microlearn.Model {head} method={self.method!r}: {ir.n_inputs} inputs, {what}>"
 
 
 def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
-    """Convert a fitted estimator. ``method`` is one of :func:`methods_for` (default "table")."""
-    from microlearn.frontends.sklearn import to_ir
+    """Convert a fitted estimator (or a fitted scikit-learn Pipeline of supported steps).
+    ``method`` is one of :func:`methods_for` (default: the family's default method)."""
+    from microlearn.frontends.registry import to_ir
 
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
-    if hasattr(estimator, "steps"):  # Pipeline(FeatureExtractor, trees): raw windows in (microlearn.pipeline)
-        from microlearn.pipeline import convert_pipeline
-
-        return convert_pipeline(estimator, method)
-    ir = to_ir(estimator)
-    m = method or cbackend.DEFAULT_METHOD
-    if m not in cbackend.methods_for(ir):
-        raise InvalidInputError(f"unknown method {m!r}; methods for this model: {cbackend.methods_for(ir)}")
-    return Model(ir, m)
+    return Model(to_ir(estimator), method or "")
 
 
 def methods_for(estimator: Any) -> list[str]:
-    """The C method names valid for this estimator."""
-    from microlearn.frontends.sklearn import to_ir
+    """The C method names valid for this estimator (or converted Model)."""
+    from microlearn.frontends.registry import to_ir
 
-    return cbackend.methods_for(estimator.ir if isinstance(estimator, Model) else to_ir(estimator))
+    return cregistry.methods_for(estimator.ir if isinstance(estimator, Model) else to_ir(estimator))

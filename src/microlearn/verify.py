@@ -1,7 +1,9 @@
-"""Run the same rows through the reference library and through each target; report agreement and cost."""
+"""Run the same rows through the IR's reference (the library's result) and through each target; report
+agreement and cost. Nothing here is family-specific: the comparator is chosen by ``ir.task``."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,50 +12,72 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn._validation import as_float32_rows
-from microlearn.errors import InvalidInputError
-from microlearn.ir import TreeEnsemble
-from microlearn.model import Model, convert
-from microlearn.targets.base import TargetRun
+from microlearn.errors import InvalidInputError, MicrolearnError
+from microlearn.ir.base import IR, Reference, Task
+from microlearn.targets.base import TARGETS, Artifacts, Target, TargetRun
 
-EPS32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32, 2**-24
+# Modules whose targets register themselves (microlearn.targets.base.register_target) when imported,
+# or through a register_targets(table) function (the older form: name -> fn(model, X32) -> TargetRun).
+TARGET_MODULES = (
+    "microlearn.targets.host",
+    "microlearn.targets.mcu",
+    "microlearn.targets.cortexm",
+    "microlearn.micropython",
+)
 
-TargetFn = Callable[[Model, npt.NDArray[np.float32]], TargetRun]
+__all__ = ["TARGETS", "Report", "TargetResult", "format_table", "verify"]
 
 
-def _run_host(model: Model, X: npt.NDArray[np.float32]) -> TargetRun:
-    if model.ir.is_classifier:
-        return TargetRun(outputs=model.predict_index(X), proba=model.predict_proba(X))
-    return TargetRun(outputs=model.predict(X))
+@dataclass
+class FunctionTarget:
+    """Adapter for a target given as ``fn(model, X32) -> TargetRun`` (a ``microlearn.Model``)."""
 
+    name: str
+    fn: Callable[[Any, npt.NDArray[np.float32]], TargetRun]
 
-# Target name -> function running a converted model over float32 rows. Other modules add their targets.
-TARGETS: dict[str, TargetFn] = {"host": _run_host}
+    def available(self) -> str | None:
+        return None
+
+    def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
+        from microlearn.model import Model
+
+        return self.fn(Model(art.ir, art.method), X)
 
 
 def _register_optional_targets() -> None:
-    """Targets whose modules may be absent in a partial install register themselves here."""
-    for modname in ("microlearn.targets.cortexm", "microlearn.micropython"):
+    """Import the target modules present in this install; each registers its targets."""
+    for modname in TARGET_MODULES:
         try:
-            mod = __import__(modname, fromlist=["register_targets"])
+            mod = importlib.import_module(modname)
         except ImportError:
             continue
         reg = getattr(mod, "register_targets", None)
-        if reg is not None:
-            reg(TARGETS)
+        if reg is None:
+            continue
+        legacy: dict[str, Any] = {}
+        reg(legacy)
+        for name, fn in legacy.items():
+            if name not in TARGETS:
+                TARGETS[name] = fn if isinstance(fn, Target) else FunctionTarget(name, fn)
+
+
+register_targets = _register_optional_targets
 
 
 @dataclass
 class TargetResult:
     target: str
     n_rows: int
-    agreement: float  # fraction of rows equal to the reference (regression: within the bound)
-    max_abs_error: float | None  # classifier: of probabilities; regressor: of values
+    agreement: float  # fraction of the decidable rows equal to the reference (values: within the bound)
+    max_abs_error: float | None  # classifier: of probabilities; others: of values
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     stack_bytes: int | None = None
     instructions_mean: float | None = None
     instructions_min: int | None = None
     instructions_max: int | None = None
+    n_ambiguous: int = 0  # rows whose reference margin is inside float64 rounding (not in agreement)
+    n_ambiguous_differ: int = 0  # of those, rows where the target chose another class
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +99,7 @@ class Report(Mapping[str, TargetResult]):
 
     def __str__(self) -> str:
         head = f"{self.estimator}, method {self.method!r}, {self.n_rows} rows"
+        amb = any(r.n_ambiguous for r in self.results.values())
         cols = [
             "target",
             "agreement",
@@ -85,20 +110,23 @@ class Report(Mapping[str, TargetResult]):
             "instr mean",
             "instr max",
         ]
+        if amb:
+            cols.append("ambiguous (differ)")
         rows = []
         for r in self.results.values():
-            rows.append(
-                [
-                    r.target,
-                    f"{100 * r.agreement:.2f}%",
-                    "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}",
-                    _fmt(r.flash_bytes),
-                    _fmt(r.ram_bytes),
-                    _fmt(r.stack_bytes),
-                    "-" if r.instructions_mean is None else f"{r.instructions_mean:,.0f}",
-                    _fmt(r.instructions_max),
-                ]
-            )
+            row = [
+                r.target,
+                f"{100 * r.agreement:.2f}%",
+                "-" if r.max_abs_error is None else f"{r.max_abs_error:.2e}",
+                _fmt(r.flash_bytes),
+                _fmt(r.ram_bytes),
+                _fmt(r.stack_bytes),
+                "-" if r.instructions_mean is None else f"{r.instructions_mean:,.0f}",
+                _fmt(r.instructions_max),
+            ]
+            if amb:
+                row.append(f"{r.n_ambiguous} ({r.n_ambiguous_differ})")
+            rows.append(row)
         return head + "\n" + format_table(cols, rows)
 
 
@@ -117,18 +145,90 @@ def format_table(cols: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
-def regression_bound(ir: TreeEnsemble, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Per row, the largest difference allowed between the C (float32) and scikit-learn (float64) output.
+# ---------------------------------------------------------------------------------------------- comparators
+@dataclass
+class Comparison:
+    agreement: float
+    max_abs_error: float | None
+    n_ambiguous: int = 0
+    n_ambiguous_differ: int = 0
 
-    The C sums T float32-rounded leaf values in float32 and divides by T: every one of the T roundings of
-    a leaf value, T-1 additions and one division errs by at most 2**-24 of a magnitude no larger than
-    sum|v|, so |C - sklearn| <= (2T + 1) * 2**-24 * sum_t |v_t| / T (plus float64's own error, far smaller,
-    covered by using 2T + 2)."""
-    leaves = ir.leaf[ir.apply(X)]
-    absv = np.abs(ir.leaf_value[leaves, 0]).sum(axis=1)
-    T = ir.n_trees
-    bound: npt.NDArray[np.float64] = (2 * T + 2) * EPS32 * absv / T
-    return bound
+
+def _row_diff(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    d = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    d = np.where(
+        np.isnan(d),
+        np.where(np.isnan(np.asarray(a, np.float64)) == np.isnan(np.asarray(b, np.float64)), 0.0, np.inf),
+        d,
+    )
+    return d.reshape(d.shape[0], -1).max(axis=1) if d.ndim > 1 else d
+
+
+def compare_index(ref: Reference, run: TargetRun) -> Comparison:
+    """CLASSIFY / CLUSTER: the same index on every row; rows the reference itself cannot decide
+    (``ref.ambiguous``) are counted apart."""
+    out = np.asarray(run.outputs).astype(np.int64).reshape(-1)
+    want = np.asarray(ref.outputs).astype(np.int64).reshape(-1)
+    amb = np.zeros(want.shape, dtype=bool) if ref.ambiguous is None else np.asarray(ref.ambiguous, dtype=bool)
+    same = out == want
+    firm = ~amb
+    agreement = float(np.mean(same[firm])) if firm.any() else 1.0
+    err = None
+    if run.proba is not None and ref.proba is not None:
+        err = float(np.max(_row_diff(run.proba, ref.proba), initial=0.0))
+    return Comparison(agreement, err, int(amb.sum()), int((~same & amb).sum()))
+
+
+def compare_values(ref: Reference, run: TargetRun) -> Comparison:
+    """REGRESS / SCORE / TRANSFORM: every row within ``ref.bound`` (exact equality without a bound)."""
+    diff = _row_diff(run.outputs, ref.outputs)
+    bound = np.zeros(diff.shape) if ref.bound is None else np.asarray(ref.bound, dtype=np.float64)
+    agreement = float(np.mean(diff <= bound)) if len(diff) else 1.0
+    return Comparison(agreement, float(np.max(diff, initial=0.0)))
+
+
+COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
+    Task.CLASSIFY: compare_index,
+    Task.CLUSTER: compare_index,
+    Task.REGRESS: compare_values,
+    Task.SCORE: compare_values,
+    Task.TRANSFORM: compare_values,
+}
+
+
+def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.float32]) -> None:
+    """The IR's reference must be the library's own result; raise if the two disagree."""
+    task = ir.task
+    if task is Task.CLASSIFY and hasattr(estimator, "predict"):
+        classes = ir.classes if ir.classes is not None else np.arange(ir.n_outputs)
+        got = np.asarray(estimator.predict(X32))
+        want = np.asarray(classes)[np.asarray(ref.outputs, dtype=np.int64)]
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != want) & firm))
+    elif task is Task.REGRESS and hasattr(estimator, "predict"):
+        got64 = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
+        want64 = np.asarray(ref.outputs, dtype=np.float64).reshape(len(X32), -1)
+        tol = np.zeros(len(X32)) if ref.bound is None else np.asarray(ref.bound, np.float64)
+        bad = int(np.sum(np.abs(got64 - want64).max(axis=1) > tol))
+    elif task is Task.TRANSFORM and hasattr(estimator, "transform"):
+        got64 = np.asarray(estimator.transform(X32), dtype=np.float64).reshape(len(X32), -1)
+        want64 = np.asarray(ref.outputs, dtype=np.float64).reshape(len(X32), -1)
+        tol = np.zeros(len(X32)) if ref.bound is None else np.asarray(ref.bound, np.float64)
+        bad = int(np.sum(np.abs(got64 - want64).max(axis=1) > tol))
+    else:
+        return
+    if bad:
+        raise MicrolearnError(
+            f"microlearn's reference of this {type(estimator).__name__} disagrees with the estimator itself "
+            f"on {bad} of {len(X32)} rows: the conversion is wrong for this model; please report it"
+        )
+
+
+def regression_bound(ir: IR, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """Per row, the largest difference allowed between a target's values and the reference
+    (``ir.reference(X).bound``; zero where the IR states none)."""
+    b = ir.reference(X).bound
+    return np.zeros(len(X)) if b is None else np.asarray(b, dtype=np.float64)
 
 
 def verify(
@@ -139,46 +239,46 @@ def verify(
     method: str | None = None,
     **options: Any,
 ) -> Report:
-    """Predict ``X`` with ``estimator`` and with the converted model on every target; compare."""
+    """Run ``X`` (for a pipeline: its raw input, e.g. windows) through the converted model on every
+    target and compare each with the IR's reference (checked once against ``estimator`` itself)."""
+    from microlearn.model import Model, convert
+
     _register_optional_targets()
     if isinstance(targets, str):
         targets = (targets,)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise InvalidInputError(f"unknown target(s) {unknown}; available: {sorted(TARGETS)}")
-    model = estimator if isinstance(estimator, Model) else convert(estimator, method, **options)
     if isinstance(estimator, Model):
         raise InvalidInputError("verify needs the original fitted estimator, to compare against it")
-    X32 = as_float32_rows(X, model.n_features)
+    model = convert(estimator, method, **options)
     ir = model.ir
-    if ir.is_classifier:
-        ref_idx = np.searchsorted(np.asarray(model.classes_), estimator.predict(X32))
-        ref_proba = np.asarray(estimator.predict_proba(X32), dtype=np.float64)
-    else:
-        ref_val = np.asarray(estimator.predict(X32), dtype=np.float64)
-        bound = regression_bound(ir, X32)
+    X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
+    ref = ir.reference(X32)
+    _cross_check(ir, ref, estimator, X32)
+    compare = COMPARATORS[ir.task]
+    art = Artifacts(ir, model.method)
     results: dict[str, TargetResult] = {}
     for t in targets:
-        run = TARGETS[t](model, X32)
-        if ir.is_classifier:
-            out = np.asarray(run.outputs).astype(np.int64)
-            agreement = float(np.mean(out == ref_idx)) if len(out) else 1.0
-            err = None if run.proba is None else float(np.max(np.abs(run.proba - ref_proba), initial=0.0))
-        else:
-            diff = np.abs(np.asarray(run.outputs, dtype=np.float64) - ref_val)
-            agreement = float(np.mean(diff <= bound)) if len(diff) else 1.0
-            err = float(np.max(diff, initial=0.0))
+        target = TARGETS[t]
+        why = target.available()
+        if why is not None:
+            raise InvalidInputError(f"target {t!r} cannot run here: {why}")
+        run = target.run(art, X32)
+        c = compare(ref, run)
         results[t] = TargetResult(
             target=t,
             n_rows=X32.shape[0],
-            agreement=agreement,
-            max_abs_error=err,
+            agreement=c.agreement,
+            max_abs_error=c.max_abs_error,
             flash_bytes=run.flash_bytes,
             ram_bytes=run.ram_bytes,
             stack_bytes=run.stack_bytes,
             instructions_mean=run.instructions_mean,
             instructions_min=run.instructions_min,
             instructions_max=run.instructions_max,
+            n_ambiguous=c.n_ambiguous,
+            n_ambiguous_differ=c.n_ambiguous_differ,
             extra=dict(run.extra),
         )
     return Report(type(estimator).__name__, model.method, X32.shape[0], results)

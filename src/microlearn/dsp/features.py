@@ -350,73 +350,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 # ---------------------------------------------------------------------------------------------- C
 def features_c(cfg: FeatureConfig, name: str) -> str:
-    """C (to paste in a header after ``#include "ml_features.h"``) defining
-    ``int NAME_features(const float *window, float *out)``: the features of one window exactly as
-    :func:`compute` gives them. Returns ML_FEAT_OK, or an error code (and no features) for a window
-    with NaN, infinities or samples beyond +-1e8."""
-    from microlearn.backends.c.common import array_lines, check_c_name
-    from microlearn.backends.c.common import f32 as lit
+    """C defining ``int NAME_features(const float *window, float *out)`` (see
+    :func:`microlearn.backends.c.features.features_c`, the FeatureExtractor stage emitter)."""
+    from microlearn.backends.c.features import features_c as emit
 
-    check_c_name(name)
-    up = name.upper()
-    idx = ", ".join(f"ML_FEAT_{s.upper()}" for s in cfg.stats) or "0"
-    k = len(cfg.stats)
-    nb = len(cfg.bands)
-    per = k + nb
-    tables = ""
-    band_code = ""
-    if nb:
-        cos_t, sin_t = dft_tables(int(cfg.window))
-        bins = cfg.band_bins()
-        tables = f"""
-/* DFT tables cos/sin(2*pi*j/{cfg.window}) in float32, and the bins [lo, hi) of each band. */
-static const float {name}_cos[{cfg.window}] = {{
-{array_lines([lit(v) for v in cos_t])}
-}};
-static const float {name}_sin[{cfg.window}] = {{
-{array_lines([lit(v) for v in sin_t])}
-}};
-static const int16_t {name}_band_lo[{nb}] = {{{", ".join(str(lo) for lo, _ in bins)}}};
-static const int16_t {name}_band_hi[{nb}] = {{{", ".join(str(hi) for _, hi in bins)}}};
-"""
-        band_code = f"""
-        rc = ml_feat_bands(window, {cfg.window}, {cfg.n_axes}, ch, {name}_cos, {name}_sin, {name}_band_lo,
-                           {name}_band_hi, {nb}, out + ch * {per} + {k});
-        if (rc != ML_FEAT_OK) {{
-            return rc;
-        }}"""
-    stats_code = ""
-    if k:
-        stats_code = f"""
-        rc = ml_feat_stats(window, {cfg.window}, {cfg.n_axes}, ch, st);
-        if (rc != ML_FEAT_OK) {{
-            return rc;
-        }}
-        for (j = 0; j < {k}; j++) {{
-            out[ch * {per} + j] = st[{name}_stat_index[j]];
-        }}"""
-    return f"""#define {up}_WINDOW {cfg.window}
-#define {up}_N_AXES {cfg.n_axes}
-#define {up}_N_FEATURES_OUT {cfg.n_features}
-
-/* Statistics per channel, in output order ({", ".join(cfg.stats) or "none"}). */
-static const uint8_t {name}_stat_index[{max(k, 1)}] = {{{idx}}};
-{tables}
-/* Features of one window of {cfg.window} samples x {cfg.n_axes} interleaved axes: {cfg.n_features} floats,
- * per channel ({", ".join(cfg.channel_names())}) {k} statistics then {nb} band energies. */
-static inline int {name}_features(const float *window, float *out)
-{{
-    float st[ML_FEAT_N_STATS];
-    int32_t ch, j;
-    int rc = ml_feat_check(window, {cfg.n_inputs});
-    (void)st;
-    (void)j;
-    (void){name}_stat_index;
-    if (rc != ML_FEAT_OK) {{
-        return rc;
-    }}
-    for (ch = 0; ch < {cfg.n_channels}; ch++) {{{stats_code}{band_code}
-    }}
-    return ML_FEAT_OK;
-}}
-"""
+    return emit(cfg, name)

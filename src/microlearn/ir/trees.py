@@ -25,14 +25,24 @@ Semantics (those of scikit-learn, which every backend must reproduce exactly):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.ir.base import Reference, Task
+from microlearn.passes.leaves import unique_rows as unique_rows  # kept importable here for the model file
+
 Kind = Literal["classifier", "regressor"]
 
 LEAF = -1
+EPS32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32, 2**-24
+SHOWN = 16  # labels / names listed in a summary before "... (n in all)"
+
+
+def _shown(items: list[str]) -> str:
+    more = f", ... ({len(items)} in all)" if len(items) > SHOWN else ""
+    return ", ".join(items[:SHOWN]) + more
 
 
 def float32_threshold(t: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -48,19 +58,6 @@ def float32_threshold(t: npt.ArrayLike) -> npt.NDArray[np.float32]:
     over = t32.astype(np.float64) > t64
     t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
     return t32
-
-
-def unique_rows(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Distinct rows of a 2-D array, in order of first appearance.
-
-    Returns (index of the first occurrence of each distinct row, the distinct row of every input row).
-    Backends store identical leaf rows once with it; compare bits (view floats as unsigned ints) so that
-    sharing rows changes no output."""
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return first[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -126,6 +123,52 @@ class TreeEnsemble:
             raise ValueError("leaf values must be finite")
         if self.classes is not None and len(self.classes) != self.n_outputs:
             raise ValueError("classes must have one label per output")
+
+    # ------------------------------------------------------------------ the IR protocol (ir.base.IR)
+    @property
+    def task(self) -> Task:
+        return Task.CLASSIFY if self.kind == "classifier" else Task.REGRESS
+
+    @property
+    def n_inputs(self) -> int:
+        return self.n_features
+
+    def summary(self) -> list[str]:
+        """Plain-text lines describing the model (labels and names are the user's text, unescaped)."""
+        lines = [f"model: {self.source or 'tree ensemble'}", f"features: {self.n_features}"]
+        if self.feature_names is not None:
+            lines.append("feature names: " + _shown(list(self.feature_names)))
+        if self.is_classifier:
+            labels = [str(c) for c in (self.classes if self.classes is not None else range(self.n_outputs))]
+            lines.append(
+                f"classes: {self.n_outputs} (" + _shown([f"{i}={c}" for i, c in enumerate(labels)]) + ")"
+            )
+        else:
+            lines.append("output: one value (regression)")
+        nodes = f"nodes: {self.n_nodes} ({self.n_leaves} leaves)"
+        lines.append(f"trees: {self.n_trees}   {nodes}   max depth: {self.max_depth()}")
+        return lines
+
+    def reference(self, X: npt.NDArray[np.float32]) -> Reference:
+        """scikit-learn's result, bit for bit: class index and float64 probabilities (classifier), or
+        float64 values with the per-row bound a float32 device sum may differ by (regressor)."""
+        X32 = np.asarray(X, dtype=np.float32)
+        if self.is_classifier:
+            return Reference(outputs=self.predict_index(X32), proba=self.predict_value(X32))
+        return Reference(outputs=self.predict_value(X32)[:, 0], bound=self.regression_bound(X32))
+
+    def regression_bound(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Per row, the largest difference allowed between a float32 device sum and scikit-learn's float64.
+
+        The device sums T float32-rounded leaf values in float32 and divides by T: every one of the T
+        roundings of a leaf value, T-1 additions and one division errs by at most 2**-24 of a magnitude no
+        larger than sum|v|, so |device - sklearn| <= (2T + 1) * 2**-24 * sum_t |v_t| / T (plus float64's
+        own error, far smaller, covered by using 2T + 2)."""
+        leaves = self.leaf[self.apply(X)]
+        absv = np.abs(self.leaf_value[leaves, 0]).sum(axis=1)
+        T = self.n_trees
+        bound: npt.NDArray[np.float64] = (2 * T + 2) * EPS32 * absv / T
+        return bound
 
     # ------------------------------------------------------------------ sizes
     @property

@@ -1,66 +1,25 @@
-"""Pieces every C strategy shares: names, literals, the header comment, the public API functions."""
+"""What the tree-ensemble C methods ("table", "inline") share: leaf tables, vote tables, the API.
+
+The header itself is written by :mod:`microlearn.backends.c.writer`; the literals live there too (and
+are re-exported here for the DSP generators that import them from this module)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn._version import __version__
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, f64, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir import TreeEnsemble
-from microlearn.ir.trees import unique_rows
+from microlearn.passes import votes
+from microlearn.passes.leaves import float32_values, float_rows
 
-C_KEYWORDS = frozenset(
-    """auto break case char const continue default do double else enum extern float for goto if inline int
-    long register restrict return short signed sizeof static struct switch typedef union unsigned void
-    volatile while _Bool _Complex _Imaginary bool true false class new delete template this namespace
-    operator private public protected virtual friend using typename""".split()
-)
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+__all__ = ["CSource", "array_lines", "check_c_name", "f32", "f32_key", "f64"]
+
 MAX_CLASSES = 256  # ML_TREES_MAX_OUTPUTS in ml_trees.h
-
-
-@dataclass(frozen=True)
-class CSource:
-    """Generated C: the header text plus what the host and target builds need to know."""
-
-    name: str
-    header: str
-    method: str
-    kind: str
-    n_features: int
-    n_outputs: int
-    const_bytes: int
-    runtime_headers: tuple[str, ...] = field(default=("ml_trees.h",))
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.h"
-
-
-def check_c_name(name: str) -> None:
-    if not isinstance(name, str) or not _IDENT.match(name) or name in C_KEYWORDS:
-        raise InvalidInputError(
-            f"{name!r} is not a valid C identifier: use letters, digits and '_', not starting with a digit "
-            "and not a C keyword (e.g. name='gesture')"
-        )
-    if name.startswith("ml_"):
-        raise InvalidInputError(f"{name!r}: the prefix 'ml_' is reserved for the microlearn runtime")
-
-
-def f32(v: float | np.floating) -> str:
-    """A C float literal that parses to exactly this float32 value."""
-    x = np.float32(v)
-    if np.isinf(x):  # scikit-learn's "only NaN goes right" splits have threshold +inf
-        return "INFINITY" if x > 0 else "-INFINITY"
-    if np.isnan(x):
-        raise InvalidInputError("cannot write NaN as a C float literal")
-    pos = np.format_float_positional(x, unique=True, trim="0")
-    sci = np.format_float_scientific(x, unique=True, trim="0").replace("+", "")
-    return (pos if len(pos) <= len(sci) else sci) + "f"
+RUNTIME = ("ml_trees.h",)
 
 
 def f32_key(v: float | np.floating) -> int:
@@ -71,75 +30,6 @@ def f32_key(v: float | np.floating) -> int:
     if u & 0x80000000:
         return 0 if u == 0x80000000 else -(u & 0x7FFFFFFF)
     return u
-
-
-def f64(v: float | np.floating) -> str:
-    """A C double literal that parses to exactly this float64 value."""
-    x = float(v)
-    if not np.isfinite(x):
-        raise InvalidInputError(f"cannot write non-finite double {x!r} as a C literal")
-    s = repr(x)
-    if "e" not in s and "." not in s:
-        s += ".0"
-    return s
-
-
-def array_lines(items: list[str], per_line: int = 8, indent: str = "    ") -> str:
-    rows = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
-    return ",\n".join(indent + r for r in rows)
-
-
-def header_comment(ir: TreeEnsemble, name: str, method: str, const_bytes: int, command: str) -> str:
-    lines = [
-        f"{name}.h - {ir.source.split('.')[-1] or 'tree model'} converted by microlearn {__version__}"
-        f' (method "{method}")',
-        f"features: {ir.n_features}",
-    ]
-    if ir.is_classifier:
-        labels = [str(c) for c in (ir.classes if ir.classes is not None else range(ir.n_outputs))]
-        shown = ", ".join(f"{i}={lab}" for i, lab in enumerate(labels[:16]))
-        more = f", ... ({len(labels)} in all)" if len(labels) > 16 else ""
-        lines.append(f"classes: {ir.n_outputs} ({shown}{more})")
-    else:
-        lines.append("output: one float (regression)")
-    lines += [
-        f"trees: {ir.n_trees}   nodes: {ir.n_nodes} ({ir.n_leaves} leaves)   max depth: {ir.max_depth()}",
-        f"const data: {const_bytes} bytes",
-    ]
-    if command:
-        lines.append(f"made by: {command}")
-    lines += [
-        "",
-        "API (all functions static inline; include this header from any number of .c/.cpp files):",
-    ]
-    up = name.upper()
-    if ir.is_classifier:
-        lines += [
-            f"  int32_t {name}_predict(const float *x);            class index 0..{up}_N_CLASSES-1",
-            f"  void {name}_predict_proba(const float *x, float *out);   {up}_N_CLASSES probabilities",
-        ]
-    else:
-        lines.append(f"  float {name}_predict(const float *x);")
-    lines += [
-        f"x points to {up}_N_FEATURES floats; NaN is a missing value, routed as scikit-learn routes it.",
-        "Predictions equal scikit-learn's for every float32 input. Needs ml_trees.h on the include path.",
-        "Do not compile with -ffast-math (it breaks NaN handling).",
-    ]
-    body = "\n".join((" * " + ln).rstrip() for ln in lines)
-    return f"/*\n{body}\n */\n"
-
-
-def guard(name: str) -> str:
-    return f"ML_MODEL_{name.upper()}_H"
-
-
-def defines(ir: TreeEnsemble, name: str) -> str:
-    up = name.upper()
-    out = [f"#define {up}_N_FEATURES {ir.n_features}"]
-    if ir.is_classifier:
-        out.append(f"#define {up}_N_CLASSES {ir.n_outputs}")
-    out.append(f"#define {up}_N_TREES {ir.n_trees}")
-    return "\n".join(out) + "\n"
 
 
 def check_limits(ir: TreeEnsemble) -> None:
@@ -165,7 +55,7 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
     """Classifier: float64 class probabilities (+ the class of each row for a single tree);
     regressor: float32 values. Rows are compared bit for bit, so sharing them changes no output."""
     if ir.is_classifier:
-        keep, row_of_leaf = unique_rows(np.ascontiguousarray(ir.leaf_value).view(np.uint64))
+        keep, row_of_leaf = float_rows(ir.leaf_value)
         vals = ir.leaf_value[keep]
         n = int(keep.size)
         rows = ["    {" + ", ".join(f64(v) for v in row) + "}" for row in vals]
@@ -182,7 +72,7 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
             nbytes += 4 * n
         return LeafTables(text, nbytes, n, row_of_leaf)
     v32 = ir.leaf_value[:, 0].astype(np.float32)
-    keep, row_of_leaf = unique_rows(v32.view(np.uint32).reshape(-1, 1))
+    keep, row_of_leaf = float32_values(v32)
     n = int(keep.size)
     literals = [f32(v) for v in v32[keep]]
     text = f"static const float {name}_leaf_value[{n}] = {{\n" + array_lines(literals, 6) + "\n};\n"
@@ -190,53 +80,44 @@ def leaf_tables(ir: TreeEnsemble, name: str) -> LeafTables:
 
 
 def fixed_point_scale(n_trees: int) -> int:
-    """Bits of the fixed-point fast path: probabilities are rounded to multiples of 2**-S, with
-    n_trees * 2**S < 2**31, so the sums of all trees fit a uint32 without overflow."""
-    return min(24, 31 - int(n_trees).bit_length())
+    """Bits S of the fixed-point votes (passes.votes, the scheme mlrt uses too)."""
+    return votes.scale_bits(n_trees)
 
 
 def fixed_point_exact(ir: TreeEnsemble) -> bool:
-    """Whether every leaf probability is exactly a multiple of 2**-S (S = fixed_point_scale)."""
-    scale = 2.0 ** fixed_point_scale(ir.n_trees)
-    scaled = ir.leaf_value * scale
-    return bool(np.all(np.rint(scaled) == scaled))
+    """Whether every leaf probability is exactly a multiple of 2**-S (passes.votes.exact)."""
+    return votes.exact(ir.leaf_value, ir.n_trees)
 
 
 def margin_q(n_trees: int) -> int:
-    """Fixed-point lead (in units of 2**-S) that makes the fast path's class scikit-learn's class.
-
-    Rounding each tree's probability to a multiple of 2**-S errs by at most half a unit, so each class
-    sum is off by at most T/2 units and a lead of more than T + 1 units is a lead of more than one unit
-    in exact arithmetic. scikit-learn's float64 sums err by less than T**2 * 2**-52 (far below a unit
-    while T < 2**14), so the lead stays strict in float64, and also after dividing by T."""
-    return n_trees + 1
+    """Fixed-point lead that makes the fast path's class scikit-learn's class (passes.votes.margin)."""
+    return votes.margin(n_trees)
 
 
 def vote_tables(ir: TreeEnsemble, name: str, leaves: LeafTables) -> tuple[str, int, bool]:
     """Per leaf row: its class if the row is pure, else -(k + 1) for row k of a fixed-point table."""
     keep = np.unique(leaves.row_of_leaf, return_index=True)[1]
     rows = ir.leaf_value[keep[np.argsort(leaves.row_of_leaf[keep])]]
-    scale = 2.0 ** fixed_point_scale(ir.n_trees)
-    votes: list[int] = []
+    vote: list[int] = []
     q_rows: list[str] = []
     for row in rows:
         nz = np.flatnonzero(row)
         if nz.size == 1 and row[nz[0]] == 1.0:
-            votes.append(int(nz[0]))
+            vote.append(int(nz[0]))
         else:
-            q = np.rint(row * scale).astype(np.int64)
+            q = votes.quantize(row, ir.n_trees)
             q_rows.append("    {" + ", ".join(f"{int(v)}u" for v in q) + "}")
-            votes.append(-len(q_rows))
+            vote.append(-len(q_rows))
     vtype = "int16_t" if len(q_rows) < 32767 else "int32_t"
     text = (
         f"/* Fast path: per leaf row, its class if pure,\n"
         f" * else -(k + 1) for row k of {name}_leaf_proba_q"
         f" (probabilities times 2^{fixed_point_scale(ir.n_trees)}). */\n"
-        f"static const {vtype} {name}_leaf_vote[{len(votes)}] = {{\n"
-        + array_lines([str(v) for v in votes], 16)
+        f"static const {vtype} {name}_leaf_vote[{len(vote)}] = {{\n"
+        + array_lines([str(v) for v in vote], 16)
         + "\n};\n"
     )
-    nbytes = len(votes) * (2 if vtype == "int16_t" else 4)
+    nbytes = len(vote) * (2 if vtype == "int16_t" else 4)
     if q_rows:
         text += (
             f"static const uint32_t {name}_leaf_proba_q[{len(q_rows)}][{ir.n_outputs}] = {{\n"
@@ -377,7 +258,7 @@ def vote_codes(ir: TreeEnsemble, name: str) -> VoteCodes:
     code = np.argmax(values, axis=1).astype(np.int64)
     other = np.flatnonzero(~pure)
     if other.size:
-        first, row = unique_rows(values[other].view(np.uint64))
+        first, row = float_rows(values[other])
         code[other] = -(row + 1)
         rows = values[other][first]
         cls = ir.leaf_class[other][first]
@@ -401,8 +282,7 @@ def vote_codes(ir: TreeEnsemble, name: str) -> VoteCodes:
             )
             nbytes += 4 * k
         else:
-            scale = 2.0 ** fixed_point_scale(ir.n_trees)
-            q = np.rint(rows * scale).astype(np.int64)
+            q = votes.quantize(rows, ir.n_trees)
             text += (
                 f"static const uint32_t {name}_leaf_proba_q[{k}][{nc}] = {{\n"
                 + ",\n".join("    {" + ", ".join(f"{int(v)}u" for v in r) + "}" for r in q)
@@ -428,17 +308,29 @@ def api_functions_codes(ir: TreeEnsemble, name: str, code_of_tree: list[str], co
     )
 
 
-def assemble(ir: TreeEnsemble, name: str, method: str, command: str, const_bytes: int, body: str) -> str:
-    g = guard(name)
-    math = "#include <math.h> /* INFINITY */\n" if "INFINITY" in body else ""
-    return (
-        header_comment(ir, name, method, const_bytes, command)
-        + f"#ifndef {g}\n#define {g}\n\n"
-        + f'#include <stddef.h>\n#include <stdint.h>\n{math}#include "ml_trees.h"\n\n'
-        + '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
-        + defines(ir, name)
-        + "\n"
-        + body
-        + "\n#ifdef __cplusplus\n}\n#endif\n\n"
-        + f"#endif /* {g} */\n"
+def tree_api(ir: TreeEnsemble) -> tuple[CFunction, ...]:
+    if ir.is_classifier:
+        return (CFunction("predict", "int32"), CFunction("predict_proba", "void", ir.n_outputs))
+    return (CFunction("predict", "float"),)
+
+
+NOTES = (
+    "NaN is a missing value, routed as scikit-learn routes it.",
+    "Predictions equal scikit-learn's for every float32 input.",
+    "Do not compile with -ffast-math (it breaks NaN handling).",
+)
+
+
+def assemble(ir: TreeEnsemble, name: str, method: str, command: str, const_bytes: int, body: str) -> CSource:
+    return header(
+        ir,
+        name,
+        method,
+        body,
+        api=tree_api(ir),
+        const_bytes=const_bytes,
+        runtime_headers=RUNTIME,
+        command=command,
+        notes=NOTES,
+        extra_defines=(("N_TREES", ir.n_trees),),
     )

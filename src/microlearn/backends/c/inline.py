@@ -16,10 +16,11 @@ from microlearn.backends.c.common import (
     leaf_tables,
     vote_codes,
 )
+from microlearn.backends.c.registry import register_method
 from microlearn.ir import TreeEnsemble
+from microlearn.passes import split
 
-# Nesting deeper than this moves a subtree into a function of its own (clang limits brace depth to 256).
-MAX_NEST = 48
+MAX_NEST = split.MAX_NEST  # deeper nesting moves a subtree into a function of its own (passes.split)
 
 
 def _condition(ir: TreeEnsemble, i: int) -> str:
@@ -42,6 +43,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         leaf_out = leaves.row_of_leaf
         tables, tables_bytes = leaves.text, leaves.nbytes
     functions: list[str] = []
+    cuts = split.cut_nodes(ir.feature, ir.left, ir.right, ir.roots, MAX_NEST)
 
     def subtree_fn(root: int, fname: str) -> None:
         lines: list[str] = []
@@ -52,7 +54,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
             if ir.feature[i] < 0:
                 lines.append(f"{pad}return {int(leaf_out[ir.leaf[i]])};")
                 return
-            if depth >= MAX_NEST:
+            if i in cuts and depth > 0:
                 sub = f"{name}_node_{i}"
                 pending.append((i, sub))
                 lines.append(f"{pad}return {sub}(x);")
@@ -85,5 +87,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         + api
     )
     nbytes = tables_bytes + api_bytes
-    text = assemble(ir, name, "inline", command, nbytes, body)
-    return CSource(name, text, "inline", ir.kind, ir.n_features, ir.n_outputs, nbytes)
+    return assemble(ir, name, "inline", command, nbytes, body)
+
+
+register_method(TreeEnsemble, "inline", "one C function of nested if/else per tree", emit)

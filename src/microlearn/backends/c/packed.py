@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.backends.c.common import (
+    NOTES,
     CSource,
     array_lines,
     check_limits,
@@ -39,12 +40,13 @@ from microlearn.backends.c.common import (
     f32_key,
     fixed_point_exact,
     fixed_point_scale,
-    guard,
-    header_comment,
     leaf_tables,
     margin_q,
+    tree_api,
     vote_codes,
 )
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import header
 from microlearn.errors import InvalidInputError
 from microlearn.ir import TreeEnsemble
 from microlearn.passes.counts import leaf_counts
@@ -485,18 +487,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed")
     if inp.lo is not None:
         body += _float_entry(ir, name, inp, sfx)
     nbytes = leaves.nbytes + walk_bytes
-    summary_method = method
-    text = _assemble(ir, name, summary_method, command, nbytes, body, inp)
-    return CSource(
-        name,
-        text,
-        method,
-        ir.kind,
-        ir.n_features,
-        ir.n_outputs,
-        nbytes,
-        runtime_headers=("ml_trees.h", "ml_trees_packed.h"),
-    )
+    return assemble(ir, name, method, command, nbytes, body, inp)
 
 
 def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) -> str:
@@ -697,30 +688,30 @@ def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str) -> str:
     )
 
 
-def _assemble(
+def assemble(
     ir: TreeEnsemble, name: str, method: str, command: str, nbytes: int, body: str, inp: InputType
-) -> str:
-    g = guard(name)
-    comment = header_comment(ir, name, method, nbytes, command)
+) -> CSource:
+    """The header around ``body``, by the shared writer; integer methods name their typed entry."""
+    notes: tuple[str, ...] = NOTES
     if inp.lo is not None:
-        note = (
-            f" * Input: {inp.ctype} features ({name}_predict_{inp.suffix}); thresholds are stored as\n"
-            f" * integers, so"
-            f" the decision equals the float model's for every {inp.ctype} value.\n */\n"
+        typed = f"{name}_predict_{inp.suffix}(const {inp.ctype} *x)"
+        notes = (
+            f"Firmware calls the typed functions, e.g. {typed}: thresholds are",
+            "stored as integers (floor of the float threshold), so every decision equals the float model's",
+            f"for every {inp.ctype} value. The float functions convert each value to {inp.ctype} first",
+            f"(for host checks: exact for inputs that hold {inp.ctype} values).",
         )
-        comment = comment[: -len(" */\n")] + " *\n" + note
-    math_h = "#include <math.h> /* INFINITY */\n" if "INFINITY" in body else ""
-    return (
-        comment
-        + f"#ifndef {g}\n#define {g}\n\n"
-        + f'#include <stddef.h>\n#include <stdint.h>\n{math_h}#include "ml_trees_packed.h"\n\n'
-        + '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
-        + f"#define {name.upper()}_N_FEATURES {ir.n_features}\n"
-        + (f"#define {name.upper()}_N_CLASSES {ir.n_outputs}\n" if ir.is_classifier else "")
-        + f"#define {name.upper()}_N_TREES {ir.n_trees}\n"
-        + body
-        + "\n#ifdef __cplusplus\n}\n#endif\n\n"
-        + f"#endif /* {g} */\n"
+    return header(
+        ir,
+        name,
+        method,
+        body,
+        api=tree_api(ir),
+        const_bytes=nbytes,
+        runtime_headers=("ml_trees.h", "ml_trees_packed.h"),
+        command=command,
+        notes=notes,
+        extra_defines=(("N_TREES", ir.n_trees),),
     )
 
 
@@ -729,3 +720,7 @@ def emitter(method: str):  # type: ignore[no-untyped-def]
         return emit(ir, name, command, method)
 
     return _emit
+
+
+for _m in INPUTS:
+    register_method(TreeEnsemble, _m, SUMMARIES[_m], emitter(_m))

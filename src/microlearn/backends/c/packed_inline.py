@@ -16,14 +16,15 @@ import numpy as np
 from microlearn.backends.c.common import CSource, check_limits, f32, f32_key
 from microlearn.backends.c.packed import (
     INPUTS,
-    _assemble,
     _classifier_leaves,
     _float_entry,
     _regressor_leaves,
+    assemble,
     classifier_parts,
     int_threshold,
     walk_text,
 )
+from microlearn.backends.c.registry import register_method
 from microlearn.ir import TreeEnsemble
 
 METHODS = {"fast": "packed", "fast_u8": "packed_u8", "fast_i8": "packed_i8", "fast_i16": "packed_i16"}
@@ -179,17 +180,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "fast") -
     text = leaves.text + ("\n" + parts.text if parts is not None else "") + "\n".join(subs) + "\n" + api
     if inp.lo is not None:
         text += _float_entry(ir, name, inp, sfx)
-    text_all = _assemble(ir, name, method, command, leaves.nbytes + walk_bytes, text, inp)
-    return CSource(
-        name,
-        text_all,
-        method,
-        ir.kind,
-        ir.n_features,
-        ir.n_outputs,
-        leaves.nbytes + walk_bytes,
-        runtime_headers=("ml_trees.h", "ml_trees_packed.h"),
-    )
+    return assemble(ir, name, method, command, leaves.nbytes + walk_bytes, text, inp)
 
 
 def emitter(method: str):  # type: ignore[no-untyped-def]
@@ -197,3 +188,7 @@ def emitter(method: str):  # type: ignore[no-untyped-def]
         return emit(ir, name, command, method)
 
     return _emit
+
+
+for _m in METHODS:
+    register_method(TreeEnsemble, _m, SUMMARIES[_m], emitter(_m))

@@ -11,6 +11,7 @@ from microlearn.backends.c.common import (
     f32,
     leaf_tables,
 )
+from microlearn.backends.c.registry import register_method
 from microlearn.ir import TreeEnsemble
 
 
@@ -53,5 +54,9 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
     api, api_bytes = api_functions(ir, name, leaf_exprs, leaves)
     body = "\n".join(parts) + "\n" + model + "\n" + api
     const_bytes = node_bytes + leaves.nbytes + api_bytes
-    text = assemble(ir, name, "table", command, const_bytes, body)
-    return CSource(name, text, "table", ir.kind, ir.n_features, ir.n_outputs, const_bytes)
+    return assemble(ir, name, "table", command, const_bytes, body)
+
+
+register_method(
+    TreeEnsemble, "table", "const node arrays in flash, walked by the loop in ml_trees.h", emit, default=True
+)

@@ -8,9 +8,10 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
+from microlearn.frontends.registry import class_path, register
 from microlearn.ir.trees import LEAF, TreeEnsemble, float32_threshold
 
-SUPPORTED = {
+KIND = {
     "DecisionTreeClassifier": "classifier",
     "DecisionTreeRegressor": "regressor",
     "ExtraTreeClassifier": "classifier",
@@ -50,9 +51,19 @@ def _preorder(tree: Any) -> npt.NDArray[np.int64]:
     return np.asarray(order, dtype=np.int64)
 
 
+@register(
+    "sklearn.tree.DecisionTreeClassifier",
+    "sklearn.tree.DecisionTreeRegressor",
+    "sklearn.tree.ExtraTreeClassifier",
+    "sklearn.tree.ExtraTreeRegressor",
+    "sklearn.ensemble.RandomForestClassifier",
+    "sklearn.ensemble.RandomForestRegressor",
+    "sklearn.ensemble.ExtraTreesClassifier",
+    "sklearn.ensemble.ExtraTreesRegressor",
+)
 def convert(est: Any) -> TreeEnsemble:
     name = type(est).__name__
-    kind = SUPPORTED[name]
+    kind = KIND[name]
     _check_fitted(est)
     if getattr(est, "n_outputs_", 1) != 1:
         raise UnsupportedEstimatorError(
@@ -128,6 +139,6 @@ def convert(est: Any) -> TreeEnsemble:
         leaf_value=np.concatenate(value_parts, axis=0),
         leaf_class=np.concatenate(class_parts),
         classes=classes,
-        source=f"{type(est).__module__.split('.')[0]}.{name}",
+        source=class_path(type(est)),
         feature_names=None if feature_names is None else tuple(str(f) for f in feature_names),
     )

@@ -25,11 +25,12 @@
 extern "C" {
 #endif
 
-/* On cores without an FPU (gcc/clang define __SOFTFP__, e.g. Cortex-M0+), every float comparison is a
- * library call; generated "inline" code then compares integer keys of the float bit patterns instead,
- * which order exactly like the floats. Define ML_TREES_INT_COMPARE to 0 or 1 to choose yourself. */
+/* On cores without an FPU (Arm: gcc/clang define __SOFTFP__, e.g. Cortex-M0+; RISC-V: no __riscv_flen,
+ * e.g. rv32imc), every float comparison is a library call; generated "inline" code then compares integer
+ * keys of the float bit patterns instead, which order exactly like the floats. Define
+ * ML_TREES_INT_COMPARE to 0 or 1 to choose yourself. */
 #ifndef ML_TREES_INT_COMPARE
-#if defined(__SOFTFP__)
+#if defined(__SOFTFP__) || (defined(__riscv) && !defined(__riscv_flen))
 #define ML_TREES_INT_COMPARE 1
 #else
 #define ML_TREES_INT_COMPARE 0

@@ -1,7 +1,7 @@
-"""Run the same harness image on QEMU (``mps2-an386``, a Cortex-M4 board) as an independent check.
+"""Run the same harness code on QEMU (the CPU's ``Arch.qemu`` board) as an independent check.
 
-The image's main (``harness/ml_bench_semihost.c``) calls ``ml_bench_entry`` on each row stored in flash and
-prints the output bytes as hex through Arm semihosting. With ``-d in_asm,exec,nochain`` QEMU logs every
+The image's main (``harness/common/ml_bench_semihost.c``) calls ``ml_bench_entry`` on each row stored in
+flash and prints the output bytes as hex through semihosting. With ``-d in_asm,exec,nochain`` QEMU logs every
 translated block once and every execution of a block, from which the instructions of each call (from
 ``ml_bench_entry`` to the return into main) are counted, independently of unicorn.
 """
@@ -20,9 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import InvalidInputError, ToolchainError
-from microlearn.targets.armbuild import build_image, get_cpu
-
-QEMU = "qemu-system-arm"
+from microlearn.targets.mcu.arch import Arch, get_arch
+from microlearn.targets.mcu.build import build_image
 
 
 @dataclass
@@ -43,7 +42,8 @@ def _rows_c(inputs: Sequence[bytes], in_size: int, out_size: int) -> str:
     )
 
 
-def _symbol(elf: Path, name: str) -> int:
+def _function_range(elf: Path, name: str) -> tuple[int, int]:
+    """[start, end) of function ``name`` (the Thumb bit cleared)."""
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
@@ -52,38 +52,9 @@ def _symbol(elf: Path, name: str) -> int:
         if isinstance(symtab, SymbolTableSection):
             syms = symtab.get_symbol_by_name(name)
             if syms:
-                return int(syms[0]["st_value"]) & ~1
+                start = int(syms[0]["st_value"]) & ~1
+                return start, start + max(1, int(syms[0]["st_size"]))
     raise ToolchainError(f"{elf} has no symbol {name}")
-
-
-def _return_address(elf: Path, main: int, entry: int) -> int:
-    """Address after main's ``bl ml_bench_entry`` (a BL ends a translated block; a new one starts there)."""
-    from elftools.elf.elffile import ELFFile
-
-    with open(elf, "rb") as f:
-        text = ELFFile(f).get_section_by_name(".text")
-        if text is None:
-            raise ToolchainError(f"{elf} has no .text")
-        base = int(text["sh_addr"])
-        code = text.data()
-    i = main - base
-    while i + 4 <= len(code):
-        hw1 = code[i] | code[i + 1] << 8
-        if hw1 >> 11 == 0x1E:
-            hw2 = code[i + 2] | code[i + 3] << 8
-            if hw2 & 0xD000 == 0xD000:  # BL
-                s = (hw1 >> 10) & 1
-                j1, j2 = (hw2 >> 13) & 1, (hw2 >> 11) & 1
-                i1, i2 = 1 - (j1 ^ s), 1 - (j2 ^ s)
-                off = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3FF) << 12) | ((hw2 & 0x7FF) << 1)
-                if s:
-                    off -= 1 << 25
-                if base + i + 4 + off == entry:
-                    return base + i + 4
-            i += 4
-        else:
-            i += 4 if hw1 >> 11 >= 0x1D else 2
-    raise ToolchainError("main does not call ml_bench_entry with a BL")
 
 
 _IN = re.compile(r"^IN:")
@@ -91,8 +62,10 @@ _INSN = re.compile(r"^0x([0-9a-f]+):")
 _TRACE = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
 
 
-def count_calls(log: str, entry: int, ret: int) -> list[int]:
-    """Instructions per call of ``entry`` from a QEMU ``-d in_asm,exec,nochain`` log."""
+def count_calls(log: str, entry: int, caller: tuple[int, int]) -> list[int]:
+    """Instructions per call of ``entry`` from a QEMU ``-d in_asm,exec,nochain`` log: from the block at
+    ``entry`` up to the first block back in the ``caller`` function's address range (a call ends a
+    translated block, so the return address starts a new one)."""
     sizes: dict[int, int] = {}
     counts: list[int] = []
     current: int | None = None
@@ -115,7 +88,7 @@ def count_calls(log: str, entry: int, ret: int) -> list[int]:
             pc = int(t.group(1), 16)
             if pc == entry:
                 current = 0
-            elif pc == ret and current is not None:
+            elif caller[0] <= pc < caller[1] and current is not None:
                 counts.append(current)
                 current = None
             if current is not None:
@@ -129,33 +102,37 @@ def run_qemu(
     inputs: Sequence[bytes],
     out_size: int,
     *,
-    cpu: str = "cortex-m4f",
+    cpu: str | Arch = "cortex-m4f",
     timeout: float = 60.0,
 ) -> QemuRun:
     """Run ``ml_bench_entry`` over ``inputs`` in QEMU; outputs and instructions per call."""
-    c = get_cpu(cpu)
-    if c.qemu_machine is None:
+    c = get_arch(cpu)
+    q = c.qemu
+    if q is None:
         raise InvalidInputError(f"no QEMU board for {c.name}")
     if not 0 < out_size <= 256:
         raise InvalidInputError("the QEMU harness prints 1 to 256 output bytes per call")
     sizes = {len(b) for b in inputs}
     if len(sizes) != 1:
         raise InvalidInputError("the QEMU harness needs inputs of one size")
-    qemu = shutil.which(QEMU)
+    qemu = shutil.which(q.binary)
     if qemu is None:
-        raise ToolchainError(f"{QEMU} not found: install it (Debian/Ubuntu: apt-get install qemu-system-arm)")
+        raise ToolchainError(
+            f"{q.binary} not found: install it (Debian/Ubuntu: apt-get install {q.apt_package})"
+        )
     srcs = dict(sources)
     srcs["ml_bench_rows.c"] = _rows_c(inputs, sizes.pop(), out_size)
-    image = build_image(srcs, glue, c, main="ml_bench_semihost.c", ldscript=c.qemu_ldscript)
-    entry = _symbol(image.elf, "ml_bench_entry")
-    ret = _return_address(image.elf, _symbol(image.elf, "main"), entry)
+    image = build_image(srcs, glue, c, main="ml_bench_semihost.c", ldscript=q.ldscript)
+    entry = _function_range(image.elf, "ml_bench_entry")[0]
+    caller = _function_range(image.elf, "main")
     with tempfile.TemporaryDirectory(prefix="microlearn-qemu-") as tmp:
         log = Path(tmp) / "exec.log"
         out = Path(tmp) / "semihosting.txt"
         cmd = [
             qemu,
             "-M",
-            c.qemu_machine,
+            q.machine,
+            *q.args,
             "-nographic",
             "-monitor",
             "none",
@@ -178,7 +155,7 @@ def run_qemu(
             raise ToolchainError(f"QEMU did not finish within {timeout} s: {' '.join(cmd)}") from e
         if res.returncode != 0:
             raise ToolchainError(f"QEMU failed ({res.returncode}):\n{res.stderr}")
-        counts = count_calls(log.read_text(), entry, ret)
+        counts = count_calls(log.read_text(), entry, caller)
         lines = [ln for ln in out.read_text().splitlines() if ln.strip()]
     outputs = [bytes.fromhex(ln.strip()) for ln in lines]
     return QemuRun(outputs=outputs, instructions=np.asarray(counts, dtype=np.int64))

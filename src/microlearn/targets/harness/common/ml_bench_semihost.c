@@ -1,19 +1,14 @@
 /* microlearn bench harness, QEMU variant: run ml_bench_entry over the rows in ml_bench_rows and print
- * each output as one line of hex through Arm semihosting, then exit. */
+ * each output as one line of hex through semihosting (ml_semihost() of the CPU's ml_bench_arch.h), then
+ * exit. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ml_bench.h"
+#include "ml_bench_arch.h"
 
 extern const uint8_t ml_bench_rows[];
 extern const uint32_t ml_bench_n_rows, ml_bench_in_size, ml_bench_out_size;
-
-static inline uint32_t ml_semihost(uint32_t op, const void *arg) {
-    register uint32_t r0 __asm("r0") = op;
-    register const void *r1 __asm("r1") = arg;
-    __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
 
 int main(void) {
     static const char hex[] = "0123456789abcdef";
@@ -33,7 +28,8 @@ int main(void) {
         line[2u * n + 1u] = '\0';
         (void)ml_semihost(0x04u, line); /* SYS_WRITE0 */
     }
-    /* SYS_EXIT; on AArch32 r1 holds the reason itself: ADP_Stopped_ApplicationExit */
+    /* SYS_EXIT; on a 32-bit CPU (AArch32, RV32) the argument is the reason itself:
+     * ADP_Stopped_ApplicationExit */
     (void)ml_semihost(0x18u, (const void *)(uintptr_t)0x20026u);
     ml_bench_halt();
 }

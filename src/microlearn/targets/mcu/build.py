@@ -1,8 +1,9 @@
-"""Cross-compile C for a Cortex-M CPU the way firmware is built, with the shipped bare-metal harness.
+"""Cross-compile C for a microcontroller CPU the way firmware is built, with the shipped bare-metal harness.
 
-``arm-none-eabi-gcc -Os -ffunction-sections -fdata-sections``, linked with ``--gc-sections`` against
-newlib-nano, the harness start-up code and linker script (``harness/``). Images are cached by content
-hash under the user cache dir (``$MICROLEARN_CACHE_DIR`` overrides it), next to the host libraries.
+``<gcc> -Os -ffunction-sections -fdata-sections`` with the CPU's flags (:class:`~.arch.Arch`), linked with
+``--gc-sections`` against the CPU's small C library (newlib-nano on Arm, picolibc on RISC-V), the harness
+start-up code and linker script (``harness/common`` + ``harness/<arch.harness>``). Images are cached by
+content hash under the user cache dir (``$MICROLEARN_CACHE_DIR`` overrides it), next to the host libraries.
 """
 
 from __future__ import annotations
@@ -20,85 +21,79 @@ from pathlib import Path
 
 from microlearn import host
 from microlearn.errors import CompileError, InvalidInputError, ToolchainError
+from microlearn.targets.mcu.arch import Arch, get_arch
 
-HARNESS_DIR = Path(__file__).parent / "harness"
-GCC = "arm-none-eabi-gcc"
-APT_HINT = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi"
+HARNESS_ROOT = Path(__file__).parent.parent / "harness"
+COMMON_HARNESS = HARNESS_ROOT / "common"
 
 GLUE_FILE = "ml_bench_glue.c"
 GLUE_OBJECT = "ml_bench_glue.o"
-HARNESS_SOURCES = ("ml_bench_startup.c", "ml_bench_main.c", "ml_bench_semihost.c", "ml_bench.h")
+HARNESS_SOURCES = (
+    "ml_bench_startup.c",
+    "ml_bench_main.c",
+    "ml_bench_semihost.c",
+    "ml_bench.h",
+    "ml_bench_arch.h",
+)
 HARNESS_OBJECTS = ("ml_bench_startup.o", "ml_bench_main.o", "ml_bench_semihost.o", "ml_bench_rows.o")
-RAM_BASE = 0x20000000
 
 COMMON_CFLAGS = (
     "-std=c99",
     "-Os",
     "-ffunction-sections",
     "-fdata-sections",
-    "-mthumb",
     "-Wall",
     "-Wextra",
     "-fstack-usage",
 )
-LDFLAGS = ("--specs=nano.specs", "-nostartfiles", "-Wl,--gc-sections")
+LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections")
 
 
-@dataclass(frozen=True)
-class Cpu:
-    """A CPU a model can be measured on."""
-
-    name: str
-    gcc_flags: tuple[str, ...]
-    unicorn_model: str  # name of the UC_CPU_ARM_* constant
-    qemu_machine: str | None  # a QEMU board with this core (the QEMU check), if any
-    description: str
-    qemu_ldscript: str = "ml_bench.ld"  # the harness memory map that fits that board
+def harness_dir(arch: Arch) -> Path:
+    return HARNESS_ROOT / arch.harness
 
 
-CPUS: dict[str, Cpu] = {
-    "cortex-m4f": Cpu(
-        "cortex-m4f",
-        ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
-        "UC_CPU_ARM_CORTEX_M4",
-        "mps2-an386",
-        "Cortex-M4 with single-precision FPU (ARMv7E-M, hard float)",
-    ),
-    "cortex-m0plus": Cpu(
-        "cortex-m0plus",
-        ("-mcpu=cortex-m0plus", "-mfloat-abi=soft"),
-        "UC_CPU_ARM_CORTEX_M0",
-        "microbit",
-        "Cortex-M0+ (ARMv6-M, no FPU: float arithmetic in libgcc)",
-        "ml_bench_microbit.ld",
-    ),
-}
-ALIASES = {
-    "m4f": "cortex-m4f",
-    "m0plus": "cortex-m0plus",
-    "cortex-m0+": "cortex-m0plus",
-    "m0+": "cortex-m0plus",
-}
-
-
-def get_cpu(name: str) -> Cpu:
-    key = ALIASES.get(name.lower(), name.lower())
-    cpu = CPUS.get(key)
-    if cpu is None:
-        raise InvalidInputError(
-            f"unknown CPU {name!r}; choose one of {sorted(CPUS)} (aliases {sorted(ALIASES)})"
-        )
-    return cpu
-
-
-def find_gcc() -> str:
-    path = shutil.which(GCC)
+def find_gcc(arch: Arch) -> str:
+    """The CPU's cross compiler, checked to find the C library its flags name (``--specs=...``)."""
+    path = shutil.which(arch.gcc)
     if path is None:
         raise ToolchainError(
-            f"{GCC} not found: install the Arm bare-metal toolchain "
-            f"(Debian/Ubuntu: apt-get install {APT_HINT}) or run scripts/setup.sh"
+            f"{arch.gcc} not found: install the {arch.name} bare-metal toolchain "
+            f"(Debian/Ubuntu: apt-get install {arch.apt_packages}) or run scripts/setup.sh"
+        )
+    missing = _missing_specs(
+        path, tuple(f for f in (*arch.cflags, *arch.ldflags) if f.startswith("--specs="))
+    )
+    if missing:
+        raise ToolchainError(
+            f"{arch.gcc} cannot find {', '.join(missing)}: install the {arch.name} C library "
+            f"(Debian/Ubuntu: apt-get install {arch.apt_packages}) or run scripts/setup.sh"
         )
     return path
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_specs(gcc: str, flags: tuple[str, ...]) -> list[str]:
+    missing = []
+    for flag in flags:
+        name = flag.split("=", 1)[1]
+        res = subprocess.run([gcc, f"-print-file-name={name}"], capture_output=True, text=True, check=False)
+        if not Path(res.stdout.strip()).is_absolute():  # gcc echoes the bare name when it has no such file
+            missing.append(name)
+    return missing
+
+
+def toolchain_missing(arch: Arch) -> str | None:
+    """None when ``arch`` can be built and emulated here, else what to install."""
+    try:
+        find_gcc(arch)
+        __import__("unicorn")
+        __import__("elftools")
+    except ToolchainError as e:
+        return str(e)
+    except ImportError:
+        return "the Python packages unicorn and pyelftools are needed (pip install unicorn pyelftools)"
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -133,7 +128,7 @@ class ObjectSizes:
 class Image:
     """A linked ELF and what the build said about it."""
 
-    cpu: Cpu
+    arch: Arch
     elf: Path
     map_file: Path
     objects: dict[str, ObjectSizes]  # per input object (archive members as "libc_nano.a(lib_a-memcpy.o)")
@@ -148,14 +143,19 @@ def _runtime_headers() -> list[str]:
     return [f"{h.name}\0{h.read_text()}" for h in sorted(host.RUNTIME_C_DIR.glob("*.h"))]
 
 
-def _harness_files() -> list[str]:
-    return [f"{p.name}\0{p.read_text()}" for p in sorted(HARNESS_DIR.iterdir()) if p.is_file()]
+def _harness_files(arch: Arch) -> list[str]:
+    return [
+        f"{d.name}/{p.name}\0{p.read_text()}"
+        for d in (COMMON_HARNESS, harness_dir(arch))
+        for p in sorted(d.iterdir())
+        if p.is_file()
+    ]
 
 
 def build_image(
     sources: Mapping[str, str],
     glue: str,
-    cpu: str | Cpu,
+    arch: str | Arch,
     *,
     main: str = "ml_bench_main.c",
     ldscript: str = "ml_bench.ld",
@@ -164,10 +164,10 @@ def build_image(
 ) -> Image:
     """Compile ``sources`` (file name -> text; ``.c`` files are compiled, the rest are headers beside them)
     and ``glue`` (C text defining ``void ml_bench_entry(const void *in, void *out)``) with the harness into
-    an ELF for ``cpu``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU), ``ldscript`` the
-    harness memory map (``ml_bench.ld``; ``cpu.qemu_ldscript`` for QEMU). Cached."""
-    c = cpu if isinstance(cpu, Cpu) else get_cpu(cpu)
-    gcc = find_gcc()
+    an ELF for ``arch``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU), ``ldscript`` the
+    harness memory map (``ml_bench.ld``; ``arch.qemu.ldscript`` for QEMU). Cached."""
+    c = get_arch(arch)
+    gcc = find_gcc(c)
     taken = [n for n in sources if n in (GLUE_FILE, *HARNESS_SOURCES)]
     if taken:
         raise InvalidInputError(f"source names {taken} are the harness's; rename those sources")
@@ -176,15 +176,16 @@ def build_image(
         f"{h}\0{h.read_text()}" for d in include_dirs for h in sorted(Path(d).glob("*.h")) if Path(d).is_dir()
     ]
     key = host.content_key(
-        "armimage-1",
+        "mcuimage-2",
         _gcc_identity(gcc),
         c.name,
-        "\0".join(c.gcc_flags),
+        "\0".join(c.cflags),
+        "\0".join(c.ldflags),
         "\0".join(cflags),
         main,
         ldscript,
         "\0".join(incs),
-        *_harness_files(),
+        *_harness_files(c),
         *_runtime_headers(),
         *extra_headers,
         glue,
@@ -199,7 +200,7 @@ def build_image(
 def _build_into(
     out: Path,
     gcc: str,
-    cpu: Cpu,
+    arch: Arch,
     sources: Mapping[str, str],
     glue: str,
     main: str,
@@ -207,32 +208,34 @@ def _build_into(
     incs: Sequence[str],
     cflags: Sequence[str],
 ) -> None:
-    with tempfile.TemporaryDirectory(prefix="microlearn-arm-") as tmp:
+    hdir = harness_dir(arch)
+    with tempfile.TemporaryDirectory(prefix="microlearn-mcu-") as tmp:
         t = Path(tmp)
         for name, text in sources.items():
             (t / name).write_text(text)
         (t / GLUE_FILE).write_text(glue)
         c_files = [n for n in sorted(sources) if n.endswith(".c")] + [GLUE_FILE]
-        harness_c = [str(HARNESS_DIR / "ml_bench_startup.c"), str(HARNESS_DIR / main)]
-        inc_flags = [f"-I{t}", f"-I{HARNESS_DIR}", *(f"-I{d}" for d in incs)]
-        flags = [*COMMON_CFLAGS, *cpu.gcc_flags, *cflags]
+        harness_c = [str(hdir / "ml_bench_startup.c"), str(COMMON_HARNESS / main)]
+        inc_flags = [f"-I{t}", f"-I{hdir}", f"-I{COMMON_HARNESS}", *(f"-I{d}" for d in incs)]
+        flags = [*COMMON_CFLAGS, *arch.cflags, *cflags]
         cmd = [gcc, *flags, *inc_flags, "-c", *c_files, *harness_c]
-        _run(cmd, t, "compiling for " + cpu.name)
+        _run(cmd, t, "compiling for " + arch.name)
         objs = [Path(f).with_suffix(".o").name for f in c_files + harness_c]
         cmd = [
             gcc,
-            *cpu.gcc_flags,
-            "-mthumb",
+            *arch.cflags,
+            *arch.ldflags,
             *LDFLAGS,
-            f"-L{HARNESS_DIR}",
-            f"-T{HARNESS_DIR / ldscript}",
+            f"-L{hdir}",
+            f"-L{COMMON_HARNESS}",
+            f"-T{hdir / ldscript}",
             "-Wl,-Map=image.map",
             "-o",
             "image.elf",
             *objs,
-            "-lm",
+            *arch.libs,
         ]
-        _run(cmd, t, "linking for " + cpu.name)
+        _run(cmd, t, "linking for " + arch.name)
         stack: dict[str, int] = {}
         for f in c_files:
             su = t / Path(f).with_suffix(".su").name
@@ -266,7 +269,7 @@ def _parse_su(text: str) -> dict[str, int]:
     return out
 
 
-def _load_image(cpu: Cpu, out: Path) -> Image:
+def _load_image(arch: Arch, out: Path) -> Image:
     from elftools.elf.constants import SH_FLAGS
     from elftools.elf.elffile import ELFFile
 
@@ -280,10 +283,10 @@ def _load_image(cpu: Cpu, out: Path) -> Image:
                 continue
             if s["sh_type"] != "SHT_NOBITS":
                 flash += s["sh_size"]
-            if s["sh_addr"] >= RAM_BASE:
+            if arch.ram[0] <= s["sh_addr"] < arch.ram[0] + arch.ram[1]:
                 ram += s["sh_size"]
     return Image(
-        cpu=cpu,
+        arch=arch,
         elf=out / "image.elf",
         map_file=out / "image.map",
         objects=objects,
@@ -307,11 +310,11 @@ def _object_name(path: str) -> str:
 
 
 def _kind(section: str, output: str) -> str | None:
-    if output == ".bss" or section.startswith((".bss", "COMMON")):
+    if output == ".bss" or section.startswith((".bss", ".sbss", "COMMON", ".scommon")):
         return "bss"
-    if output == ".data" or section.startswith(".data"):
+    if output == ".data" or section.startswith((".data", ".sdata")):
         return "data"
-    if section.startswith(".rodata") or output == ".rodata":
+    if section.startswith((".rodata", ".srodata")) or output == ".rodata":
         return "rodata"
     if output in (".text", ".ARM.exidx", ".ARM.extab", ".init_array", ".fini_array", ".preinit_array"):
         return "text"

@@ -1,7 +1,8 @@
-"""A native ``UC_HOOK_BLOCK`` callback that counts Thumb instructions, compiled with the host C compiler.
+"""A native ``UC_HOOK_BLOCK`` callback that counts instructions, compiled with the host C compiler.
 
 unicorn calls a Python hook once per executed block (about a microsecond each); a tree walk runs hundreds
-of blocks per inference. This hook, in C, decodes instruction lengths from a copy of the flash image and
+of blocks per inference. This hook, in C, decodes instruction lengths (Thumb-2 or RISC-V with compressed
+instructions, as :func:`~.arch.instruction_count`) from a copy of the flash image and
 adds them to a counter in its user data, and stops the emulation past a limit, at native speed. The
 counts are the same as the Python hook's (a test checks it); without a host compiler the emulator keeps
 the Python hook.
@@ -14,6 +15,7 @@ import importlib
 from typing import Any
 
 from microlearn import host
+from microlearn.targets.mcu.arch import ISA_CODES
 
 HOOK_C = r"""#include <stdint.h>
 
@@ -25,6 +27,7 @@ typedef struct ml_blockcount {
     uint64_t limit;     /* stop the emulation when count exceeds it */
     uint64_t uncounted; /* blocks outside the copied code (not counted) */
     int (*stop)(void *uc);
+    uint32_t isa;       /* 0: Thumb-2, 1: RISC-V with C */
 } ml_blockcount;
 
 void ml_blockcount_hook(void *uc, uint64_t address, uint32_t size, void *user);
@@ -38,10 +41,17 @@ void ml_blockcount_hook(void *uc, uint64_t address, uint32_t size, void *user) {
     const uint8_t *p = s->code + (address - s->base);
     uint32_t i = 0;
     uint64_t n = 0;
-    while (i + 1u < size) {
-        uint32_t hw = (uint32_t)p[i] | ((uint32_t)p[i + 1u] << 8);
-        i += (hw >> 11) >= 0x1Du ? 4u : 2u;
-        n += 1u;
+    if (s->isa == 0u) {
+        while (i + 1u < size) {
+            uint32_t hw = (uint32_t)p[i] | ((uint32_t)p[i + 1u] << 8);
+            i += (hw >> 11) >= 0x1Du ? 4u : 2u;
+            n += 1u;
+        }
+    } else {
+        while (i + 1u < size) {
+            i += (p[i] & 3u) == 3u ? 4u : 2u;
+            n += 1u;
+        }
     }
     s->count += n;
     if (s->count > s->limit) {
@@ -60,13 +70,14 @@ class _State(ctypes.Structure):
         ("limit", ctypes.c_uint64),
         ("uncounted", ctypes.c_uint64),
         ("stop", ctypes.c_void_p),
+        ("isa", ctypes.c_uint32),
     ]
 
 
 class NativeBlockCounter:
     """Installs the C hook on a unicorn ``Uc``; ``count`` reads the counter, ``reset()`` zeroes it."""
 
-    def __init__(self, uc: Any, code: bytes, base: int, limit: int) -> None:
+    def __init__(self, uc: Any, code: bytes, base: int, limit: int, isa: str) -> None:
         uc_mod: Any = importlib.import_module("unicorn")
         lowlevel: Any = importlib.import_module("unicorn.unicorn_py3.unicorn")
         uclib = lowlevel.uclib
@@ -81,6 +92,7 @@ class NativeBlockCounter:
             limit,
             0,
             ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p),
+            ISA_CODES[isa],
         )
         handle = ctypes.c_size_t()
         fn = ctypes.cast(lib.ml_blockcount_hook, ctypes.c_void_p)

@@ -1,0 +1,15 @@
+/* microlearn bench harness, Cortex-M: the semihosting call (Arm: BKPT 0xAB, operation in r0,
+ * argument in r1, result in r0). */
+#ifndef ML_BENCH_ARCH_H
+#define ML_BENCH_ARCH_H
+
+#include <stdint.h>
+
+static inline uint32_t ml_semihost(uint32_t op, const void *arg) {
+    register uint32_t r0 __asm("r0") = op;
+    register const void *r1 __asm("r1") = arg;
+    __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+#endif
