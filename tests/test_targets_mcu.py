@@ -216,6 +216,15 @@ def test_hang_and_fault_are_clear_errors(cpu: str) -> None:
         emu.run([b"\0"], 4)
 
 
+@pytest.mark.parametrize("cpu", CPUS)
+def test_a_fault_under_qemu_ends_the_run_with_a_clear_error(cpu: str) -> None:
+    undefined = ".word 0" if cpu == "rv32imc" else "udf #0"  # an undefined instruction on each CPU
+    glue = '#include "ml_bench.h"\nvoid ml_bench_entry(const void *in, void *out) { (void)in; (void)out;'
+    glue += f' __asm volatile("{undefined}"); }}\n'
+    with pytest.raises(ToolchainError, match="call 0 of ml_bench_entry faulted on QEMU"):
+        run_qemu({}, glue, [b"\0" * 4], 4, cpu=cpu, timeout=30)
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(InvalidInputError, match="unknown CPU"):
         get_arch("cortex-m55")
