@@ -91,7 +91,7 @@ def emit_stage(stage: FeatureStage, prefix: str) -> StageC:
         f"\nstatic inline int {prefix}_transform(const float *in, float *out)\n{{\n"
         f"    return {prefix}_features(in, out);\n}}\n"
     )
-    return StageC(text, ("ml_features.h",), nbytes)
+    return StageC(text, ("ml_common.h", "ml_features.h"), nbytes)  # ml_features.h includes ml_common.h
 
 
 register_stage(FeatureStage, emit_stage)
