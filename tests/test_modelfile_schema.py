@@ -103,7 +103,7 @@ def test_every_family_is_declared_alike_in_c_and_mlrt(clib: ctypes.CDLL) -> None
     for code, fam in fams.items():
         want = declared(fam.schema)
         mod = _reader.family_module(mlrt.FAMILIES, code)
-        got = [(tag, *spec) for tag, spec in mod.SECTIONS.items()]
+        got = [(tag, *spec) for tag, spec in _reader.family_sections(mod, code).items()]
         assert sorted(got) == sorted(want), f"mlrt.{mlrt.FAMILIES[code]}.SECTIONS differs from schema.py"
         if code in C_TABLES:
             assert c_rows[code] == want, f"{C_TABLES[code]}() in ml_model.h differs from schema.py"
