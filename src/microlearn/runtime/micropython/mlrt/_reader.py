@@ -264,4 +264,9 @@ def _read(s, families):
     for tag, spec in wanted.items():
         if spec[3] and spec[2] & task_bit and tag not in out:
             raise bad("required section %s is missing" % tag.decode())
+        if spec[0] == 9 and tag in out:  # text sections: UTF-8 (schema.py Utf8 / JsonList)
+            try:
+                out[tag].decode("utf-8")
+            except Exception:
+                raise bad("section %s is not UTF-8" % tag.decode())
     return head, out, mod
