@@ -30,10 +30,13 @@ WRAPPER = r"""
 int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls);
 int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls)
 {
+    ml_model_file f;
     ml_trees m;
     int32_t i;
-    int rc = ml_trees_load(buf, len, &m);
-    if (rc != ML_MODEL_OK) return rc;
+    int rc = ml_model_open(buf, len, &f); /* the file's own shape: this test checks the file, not a program */
+    if (rc != ML_OK) return rc;
+    rc = ml_trees_load(buf, len, ML_TASK_CLASSIFY, f.n_features, f.n_outputs, &m);
+    if (rc != ML_OK) return rc;
     for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)m.n_features);
     return 0;
 }
