@@ -18,7 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
 from microlearn import micropython
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.transform import Normalize, Project
 
 
@@ -50,8 +50,7 @@ TYPECODES = {
 
 
 def convert(est: Any) -> Any:
-    mod = type(est).__module__.split(".")[1]
-    return CONVERTERS[f"sklearn.{mod}.{type(est).__name__}"](est)
+    return to_ir(est)
 
 
 def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
@@ -215,7 +214,6 @@ def test_mlrt_pipeline_micropython_folded_and_not(pre: str) -> None:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
 
-    from microlearn.frontends.sklearn import to_ir
     from microlearn.model import Model
     from microlearn.passes.fold import fold_stages
 

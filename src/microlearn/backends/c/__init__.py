@@ -1,6 +1,7 @@
 """IR -> C. Every method module registers itself (registry.register_method); this imports them."""
 
 from microlearn.backends.c import features, inline, registry, table
+from microlearn.backends.c import transform as transform
 from microlearn.backends.c.registry import generate, methods_for
 from microlearn.backends.c.writer import CSource, check_c_name
 
