@@ -1,0 +1,142 @@
+# mlrt.writer: write model files (docs/model-file.md) from MicroPython or CPython, no numpy.
+# The one place on the device/browser side that knows how a model file is laid out for writing; the
+# host loader (microlearn.backends.modelfile.loads), ml_model.h and mlrt.load read what it writes.
+#
+#   from mlrt.writer import trees_file
+#   data = trees_file(n_features, n_classes, trees, labels=["idle", "walk"])
+#   open("model.mlm", "wb").write(data)
+#
+# A tree is (feature, threshold, right, leaf_proba): per node in preorder (left child = next node),
+# feature -1 at a leaf; threshold a float (stored as float32; go left when x <= threshold); right the
+# node index (within the tree) of the right child, or at a leaf the index into leaf_proba of its row;
+# leaf_proba a list of rows of n_classes float probabilities.
+import struct
+from array import array
+
+from mlrt._reader import crc32
+
+MAGIC = b"MLMF"
+MAJOR = 1
+MINOR = 0
+FAMILY_TREES = 1
+CLASSIFIER = 1
+REGRESSOR = 2
+CRITICAL = 1
+# dtype codes
+U8, I16, I32, F32, F64, TEXT = 1, 4, 6, 7, 8, 9
+_ITEM = {U8: 1, I16: 2, I32: 4, F32: 4, F64: 8, TEXT: 1}
+_TC = {U8: "B", I16: "h", I32: "i", F32: "f", F64: "d"}
+MAX_FEATURES = 32767
+MAX_CLASSES = 256
+
+
+def _le(dtype, values):
+    """Little-endian bytes of values as dtype (array on little-endian ports, struct otherwise)."""
+    if _LITTLE:
+        return bytes(array(_TC[dtype], values))
+    return struct.pack("<%d%s" % (len(values), _TC[dtype]), *values)
+
+
+_LITTLE = bytes(array("H", [1]))[0] == 1
+
+
+def container(family, task, n_features, n_outputs, sections):
+    """A model file: sections is a list of (tag, dtype, critical, payload bytes) in file order."""
+    n = len(sections)
+    if n > 64:
+        raise ValueError("a model file holds at most 64 sections")
+    table_end = 32 + 16 * n
+    offset = (table_end + 7) & ~7
+    table = []
+    for tag, dtype, critical, payload in sections:
+        if len(tag) != 4 or len(payload) % _ITEM[dtype]:
+            raise ValueError("bad section %r" % tag)
+        table.append(struct.pack("<4sBBHII", tag, dtype, CRITICAL if critical else 0, 0, offset,
+                                 len(payload) // _ITEM[dtype]))
+        offset = (offset + len(payload) + 7) & ~7
+    size = offset + 4
+    buf = bytearray(size)
+    buf[0:32] = struct.pack("<4sHHHHIIIII", MAGIC, MAJOR, MINOR, family, task, n_features, n_outputs,
+                            n, size, 0)
+    pos = 32
+    for entry, (_, _, _, payload) in zip(table, sections):
+        buf[pos:pos + 16] = entry
+        pos += 16
+        off = struct.unpack_from("<I", entry, 8)[0]
+        buf[off:off + len(payload)] = payload
+    buf[size - 4:size] = struct.pack("<I", crc32(memoryview(buf)[0:size - 4]))
+    return bytes(buf)
+
+
+def _text_list(items):
+    import json
+
+    return json.dumps(list(items)).encode("utf-8")
+
+
+def trees_file(n_features, n_classes, trees, labels=None, feature_names=None,
+               source="microlearn.studio.RandomForest"):
+    """A tree-ensemble classifier file (family 1) from trees as described at the top of this module.
+    Identical leaf rows are stored once."""
+    if not 1 <= n_features <= MAX_FEATURES:
+        raise ValueError("n_features must be 1..%d" % MAX_FEATURES)
+    if not 1 <= n_classes <= MAX_CLASSES:
+        raise ValueError("n_classes must be 1..%d" % MAX_CLASSES)
+    if not trees:
+        raise ValueError("no trees")
+    roots, feat, miss, thrs, right = [], [], [], [], []
+    rows, row_of, lcls = [], {}, []
+    for feature, threshold, rgt, leaf_proba in trees:
+        base = len(feat)
+        roots.append(base)
+        n = len(feature)
+        for i in range(n):
+            f = feature[i]
+            if f < 0:
+                p = [float(v) for v in leaf_proba[rgt[i]]]
+                if len(p) != n_classes:
+                    raise ValueError("a leaf row needs %d probabilities" % n_classes)
+                key = tuple(p)
+                r = row_of.get(key)
+                if r is None:
+                    r = row_of[key] = len(rows)
+                    rows.append(p)
+                    best = 0
+                    for c in range(1, n_classes):
+                        if p[c] > p[best]:
+                            best = c
+                    lcls.append(best)
+                feat.append(-1)
+                thrs.append(0.0)
+                right.append(r)
+            else:
+                if not 0 <= f < n_features or not i + 1 < rgt[i] < n:
+                    raise ValueError("node %d of tree %d is malformed" % (i, len(roots) - 1))
+                feat.append(f)
+                thrs.append(threshold[i])
+                right.append(base + rgt[i])
+            miss.append(0)
+    flat = []
+    for p in rows:
+        flat.extend(p)
+    secs = [
+        (b"ROOT", I32, True, _le(I32, roots)),
+        (b"FEAT", I16, True, _le(I16, feat)),
+        (b"MISS", U8, True, bytes(miss)),
+        (b"THRS", F32, True, _le(F32, thrs)),
+        (b"RGHT", I32, True, _le(I32, right)),
+        (b"PROB", F64, True, _le(F64, flat)),
+    ]
+    if len(trees) == 1:
+        secs.append((b"LCLS", I32, True, _le(I32, lcls)))
+    if labels is not None:
+        if len(labels) != n_classes:
+            raise ValueError("labels must name %d classes" % n_classes)
+        secs.append((b"LABL", TEXT, False, _text_list(labels)))
+    if feature_names is not None:
+        if len(feature_names) != n_features:
+            raise ValueError("feature_names must name %d features" % n_features)
+        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
+    if source:
+        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    return container(FAMILY_TREES, CLASSIFIER, n_features, n_classes, secs)

@@ -1,0 +1,182 @@
+"""Training in mlrt (CART tree/forest, k-NN, logistic regression) and mlrt.writer: the files it writes are
+accepted by the host loader (modelfile.loads), the C loader (ml_model.h) and mlrt, and all three predict
+alike; the same training run in the real MicroPython writes the same bytes as in CPython."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import datasets
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from microlearn import host
+from microlearn import micropython as mp
+from microlearn.backends import modelfile
+
+sys.path.insert(0, str(mp.RUNTIME_DIR))
+import mlrt  # noqa: E402
+from mlrt import train, train_trees, writer  # noqa: E402
+
+WRAPPER = r"""
+#include <stddef.h>
+#include "ml_model.h"
+int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls);
+int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls)
+{
+    ml_trees m;
+    int32_t i;
+    int rc = ml_trees_load(buf, len, &m);
+    if (rc != ML_MODEL_OK) return rc;
+    for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)m.n_features);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def clib() -> ctypes.CDLL:
+    lib = host.build({"wrap.c": WRAPPER})
+    lib.ml_test_predict.restype = ctypes.c_int
+    return lib
+
+
+def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray) -> np.ndarray:
+    buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)  # 8-byte aligned, as the loader wants
+    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    out = np.zeros(len(X32), dtype=np.int32)
+    rc = lib.ml_test_predict(
+        ctypes.c_void_p(buf.ctypes.data),
+        ctypes.c_size_t(len(data)),
+        ctypes.c_void_p(X32.ctypes.data),
+        ctypes.c_int32(len(X32)),
+        ctypes.c_void_p(out.ctypes.data),
+    )
+    assert rc == 0, f"ml_trees_load rejected the file written by mlrt.writer (code {rc})"
+    return out
+
+
+def rows(X: np.ndarray) -> list[list[float]]:
+    return [list(map(float, r)) for r in np.asarray(X, dtype=np.float32)]
+
+
+def check_everywhere(lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarray, labels: list[str]) -> None:
+    data = model.to_file(labels, [f"f{i}" for i in range(X.shape[1])])
+    ir = modelfile.loads(data)
+    assert list(ir.classes) == labels
+    m = mlrt.load(data)
+    own = [model.predict(r) for r in rows(X)]
+    via_mlrt = [m.predict(r) for r in rows(X)]
+    assert own == via_mlrt
+    assert ir.predict_index(X.astype(np.float32)).tolist() == own
+    assert c_predict(lib, data, X).tolist() == own
+
+
+@pytest.mark.parametrize("kind", ["tree", "forest"])
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer"])
+def test_trained_trees_file_read_alike_by_host_c_and_mlrt(clib: ctypes.CDLL, kind: str, name: str) -> None:
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    nc = int(y.max()) + 1
+    model = train.fit(kind, rows(X), y.tolist(), nc, {"n_trees": 5, "max_depth": 6, "seed": 3})
+    check_everywhere(clib, model, X, [f"c{i}" for i in range(nc)])
+    acc = np.mean([model.predict(r) == t for r, t in zip(rows(X), y, strict=True)])
+    assert acc > 0.9  # a CART on its own training data
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    nf=st.integers(1, 4),
+    nc=st.integers(2, 4),
+    seed=st.integers(0, 10_000),
+    depth=st.integers(1, 6),
+    n_trees=st.integers(1, 3),
+)
+def test_random_data_and_ties(clib: ctypes.CDLL, n: int, nf: int, nc: int, seed: int, depth: int, n_trees: int) -> None:
+    rng = np.random.default_rng(seed)
+    # few distinct values (ties, duplicates), negative zero and tiny/huge magnitudes
+    X = rng.choice(np.array([-1e30, -2.5, -0.0, 0.0, 1e-38, 0.1, 0.1000001, 3.0, 7e20]), size=(n, nf))
+    y = rng.integers(0, nc, size=n)
+    model = train_trees.fit(rows(X), y.tolist(), nc, n_trees=n_trees, max_depth=depth, seed=seed)
+    probe = np.concatenate([X, rng.normal(size=(20, nf)) * 5])
+    check_everywhere(clib, model, probe, [f"k{i}" for i in range(nc)])
+    # splits separate the training rows exactly: a deep single tree fits every distinct row's majority
+    if n_trees == 1 and depth == 6 and n <= 8:
+        for r, t in zip(rows(X), y, strict=True):
+            same = [int(c) for rr, c in zip(rows(X), y, strict=True) if rr == r]
+            assert model.predict_proba(r)[t] == pytest.approx(same.count(int(t)) / len(same))
+
+
+def test_writer_rejects_bad_trees() -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        writer.trees_file(2, 2, [([0, -1, -1], [0.5, 0, 0], [5, 0, 1], [[1, 0], [0, 1]])])
+    with pytest.raises(ValueError, match="probabilities"):
+        writer.trees_file(2, 2, [([-1], [0.0], [0], [[1.0]])])
+    with pytest.raises(ValueError, match="labels"):
+        writer.trees_file(1, 2, [([-1], [0.0], [0], [[1.0, 0.0]])], labels=["a"])
+
+
+def test_micropython_writes_the_same_bytes_as_cpython() -> None:
+    X, y = datasets.load_iris(return_X_y=True)
+    Xl = rows(X)
+    code = (
+        "import json\nfrom mlrt import train\n"
+        "d = json.loads(open('/d.json').read())\n"
+        "m = train.fit('forest', d['X'], d['y'], 3, {'n_trees': 4, 'max_depth': 5, 'seed': 7})\n"
+        "open('/m.mlm', 'wb').write(m.to_file(['a', 'b', 'c']))\n"
+    )
+    files = {**mp.runtime_files(), "/d.json": json.dumps({"X": Xl, "y": y.tolist()}).encode()}
+    got = mp.execute(code, files, outputs=["/m.mlm"]).outputs["/m.mlm"]
+    want = train.fit("forest", Xl, y.tolist(), 3, {"n_trees": 4, "max_depth": 5, "seed": 7}).to_file(["a", "b", "c"])
+    assert got == want
+    assert (mp.run_model(got, X) == modelfile.loads(got).predict_index(X.astype(np.float32))).all()
+
+
+def test_split_is_stratified_and_seeded() -> None:
+    y = [0] * 40 + [1] * 20 + [2] * 4
+    tr, va = train.split(len(y), 0.25, 5, y)
+    assert sorted(tr + va) == list(range(len(y)))
+    assert [sum(1 for i in va if y[i] == c) for c in range(3)] == [10, 5, 1]
+    assert (tr, va) == train.split(len(y), 0.25, 5, y)
+    assert train.split(len(y), 0.25, 6, y) != (tr, va)
+    assert train.confusion([0, 1, 1], [0, 0, 1], 2) == [[1, 0], [1, 1]]
+
+
+def test_knn_equals_scikit_learn_on_standardised_rows() -> None:
+    X, y = datasets.load_wine(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(X))
+    tr, te = idx[:120], idx[120:]
+    m = train.fit("knn", rows(X[tr]), y[tr].tolist(), 3, {"k": 1})
+    Z = (X - np.asarray(m.mean)) / np.asarray(m.scale)
+    ref = KNeighborsClassifier(n_neighbors=1).fit(Z[tr], y[tr]).predict(Z[te])
+    assert [m.predict(r) for r in rows(X[te])] == ref.tolist()
+
+
+def test_logistic_regression_close_to_scikit_learn() -> None:
+    X, y = datasets.load_iris(return_X_y=True)
+    m = train.fit("logistic", rows(X), y.tolist(), 3, {"iterations": 200})
+    ours = np.array([m.predict(r) for r in rows(X)])
+    Z = (X - np.asarray(m.mean)) / np.asarray(m.scale)
+    ref = LogisticRegression(C=1.0, max_iter=1000).fit(Z, y).predict(Z)
+    assert np.mean(ours == ref) >= 0.95
+    assert np.mean(ours == y) >= 0.9
+    W, b = m.coef()  # the raw-feature form a linear model file will hold
+    raw = np.argmax(X @ np.asarray(W).T + np.asarray(b), axis=1)
+    assert (raw == ours).all()
+
+
+def test_training_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="label some windows"):
+        train.fit("tree", [], [], 2)
+    with pytest.raises(ValueError, match="NaN"):
+        train.fit("tree", [[float("nan")], [1.0]], [0, 1], 2)
+    with pytest.raises(ValueError, match="unknown model kind"):
+        train.fit("svm", [[0.0], [1.0]], [0, 1], 2)
