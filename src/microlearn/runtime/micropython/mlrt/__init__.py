@@ -15,6 +15,7 @@ FORMAT_MAJOR = 1
 FAMILIES = {
     1: "trees",
     32: "features",
+    33: "transform",
     64: "pipeline",
 }
 
