@@ -1,6 +1,6 @@
 """The C stages (backends/c/transform.py + ml_transform.h) on this machine against the stage references:
 the same float32 bits for every scaler, the imputer and the max / l1 normalizer; PCA and the l2 normalizer
-within their stated bounds; refused inputs give ML_TF_E_VALUE."""
+within their stated bounds; refused inputs give ML_E_NAN."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def test_normalizer_c(norm: str, n_features: int) -> None:
         assert same_bits(out, ref.outputs)
     bad = X[:4].copy()
     bad[0, 0], bad[1, 1], bad[2, 2] = np.nan, np.inf, -np.inf
-    assert list(run_c(stage, bad)[1][:3]) == [6, 6, 6]  # ML_TF_E_VALUE
+    assert list(run_c(stage, bad)[1][:3]) == [-9, -9, -9]  # ML_E_NAN
 
 
 @pytest.mark.parametrize("whiten", [False, True])
@@ -177,7 +177,7 @@ def test_pca_c_within_bound(whiten: bool) -> None:
     assert agree > 0.99
     bad = X[:2].copy()
     bad[0, 1] = np.nan
-    assert run_c(stage, bad)[1][0] == 6
+    assert run_c(stage, bad)[1][0] == -9  # ML_E_NAN
 
 
 @settings(max_examples=25, deadline=None)
@@ -213,7 +213,7 @@ def test_clip_signed_zero_like_numpy() -> None:
 def test_generated_c_is_deterministic_and_safe_names() -> None:
     est = StandardScaler().fit(data(4)[0])
     a, b = emit_stage(convert(est), "s0"), emit_stage(convert(est), "s0")
-    assert a.text == b.text and a.const_bytes == 48 and a.runtime_headers == ("ml_transform.h",)
+    assert a.text == b.text and a.const_bytes == 48 and a.runtime_headers == ("ml_common.h", "ml_transform.h")
     with pytest.raises(ValueError):
         emit_stage(convert(est), "bad name")
 

@@ -1,7 +1,7 @@
 """C for preprocessing stages (ir/transform.py): const tables plus calls into ml_transform.h.
 
 Each stage becomes ``static inline int PREFIX_transform(const float *in, float *out)`` (0, or
-``ML_TF_E_VALUE`` for an input the stage refuses) over ``PREFIX_N_IN`` inputs and ``PREFIX_N_OUT``
+``ML_E_NAN`` for an input the stage refuses) over ``PREFIX_N_IN`` inputs and ``PREFIX_N_OUT``
 outputs. ``in`` and ``out`` must not overlap.
 """
 
@@ -17,7 +17,7 @@ from microlearn.backends.c.writer import CFunction, CSource, check_c_name, comme
 from microlearn.errors import UnsupportedEstimatorError
 from microlearn.ir.transform import Elementwise, Impute, Normalize, Project
 
-RUNTIME = ("ml_transform.h",)
+RUNTIME = ("ml_common.h", "ml_transform.h")
 MAX_FEATURES = 65535  # keep indices are uint16
 
 
@@ -70,7 +70,7 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
     body = "\n".join(calls)
     fn = (
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
-        f"{body}\n    return ML_TF_OK;\n}}\n"
+        f"{body}\n    return ML_OK;\n}}\n"
     )
     code = _head(prefix, st.summary(), n, n) + "\n".join(tables) + fn
     return _stage(code, nbytes)
@@ -85,7 +85,7 @@ def emit_impute(st: Impute, prefix: str) -> StageC:
     )
     fn = (
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
-        f"    ml_tf_impute(in, out, {prefix}_keep, {prefix}_fill, {k});\n    return ML_TF_OK;\n}}\n"
+        f"    ml_tf_impute(in, out, {prefix}_keep, {prefix}_fill, {k});\n    return ML_OK;\n}}\n"
     )
     return _stage(_head(prefix, st.summary(), st.n_features, k) + tables + fn, 6 * k)
 
@@ -144,7 +144,7 @@ def emit_standalone(stage: Any, name: str, command: str = "") -> CSource:
         const_bytes=sc.const_bytes,
         runtime_headers=sc.runtime_headers,
         command=command,
-        notes=["Returns 0, or ML_TF_E_VALUE (and no output) for an input the stage refuses."],
+        notes=["Returns 0, or ML_E_NAN (and no output) for an input the stage refuses."],
     )
 
 
