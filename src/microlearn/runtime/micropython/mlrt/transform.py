@@ -35,7 +35,8 @@ class Elementwise:
     the wide ops in ``c64``."""
 
     def __init__(self, n, ops, c32, c64):
-        self.n_inputs = self.n_outputs = n
+        self.n_inputs = self.n_features = self.n_outputs = n
+        self.nbytes = 4 * len(c32) + 8 * len(c64)
         plan = []
         i32 = i64 = 0
         for code in ops:
@@ -103,8 +104,9 @@ class Impute:
             if not last < k < n_in:
                 raise ValueError("mlrt: imputer feature index out of range or not increasing")
             last = k
-        self.n_inputs = n_in
+        self.n_inputs = self.n_features = n_in
         self.n_outputs = len(keep)
+        self.nbytes = 8 * len(keep)
         self._keep = keep
         self._fill = fill
 
@@ -162,7 +164,8 @@ class Normalize:
     def __init__(self, n, norm):
         if norm not in (NORM_L1, NORM_L2, NORM_MAX):
             raise ValueError("mlrt: unknown norm %d" % norm)
-        self.n_inputs = self.n_outputs = n
+        self.n_inputs = self.n_features = self.n_outputs = n
+        self.nbytes = 36
         self.norm = norm
         self._acc = array("f", bytes(36))
 
@@ -203,8 +206,9 @@ class Project:
     def __init__(self, n_in, n_out, comp, offset, scale=None):
         if len(comp) != n_in * n_out or len(offset) != n_out or (scale is not None and len(scale) != n_out):
             raise ValueError("mlrt: PCA arrays do not match its sizes")
-        self.n_inputs = n_in
+        self.n_inputs = self.n_features = n_in
         self.n_outputs = n_out
+        self.nbytes = 8 * (len(comp) + len(offset) + (len(scale) if scale is not None else 0))
         self._c = comp
         self._off = offset
         self._scale = scale
