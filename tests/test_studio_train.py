@@ -21,8 +21,8 @@ from microlearn import micropython as mp
 from microlearn.backends import modelfile
 
 sys.path.insert(0, str(mp.RUNTIME_DIR))
-import mlrt  # noqa: E402
-from mlrt import train, train_trees, writer  # noqa: E402
+import mlrt
+from mlrt import train, train_trees, writer
 
 WRAPPER = r"""
 #include <stddef.h>
@@ -67,7 +67,9 @@ def rows(X: np.ndarray) -> list[list[float]]:
     return [list(map(float, r)) for r in np.asarray(X, dtype=np.float32)]
 
 
-def check_everywhere(lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarray, labels: list[str]) -> None:
+def check_everywhere(
+    lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarray, labels: list[str]
+) -> None:
     data = model.to_file(labels, [f"f{i}" for i in range(X.shape[1])])
     ir = modelfile.loads(data)
     assert list(ir.classes) == labels
@@ -99,7 +101,9 @@ def test_trained_trees_file_read_alike_by_host_c_and_mlrt(clib: ctypes.CDLL, kin
     depth=st.integers(1, 6),
     n_trees=st.integers(1, 3),
 )
-def test_random_data_and_ties(clib: ctypes.CDLL, n: int, nf: int, nc: int, seed: int, depth: int, n_trees: int) -> None:
+def test_random_data_and_ties(
+    clib: ctypes.CDLL, n: int, nf: int, nc: int, seed: int, depth: int, n_trees: int
+) -> None:
     rng = np.random.default_rng(seed)
     # few distinct values (ties, duplicates), negative zero and tiny/huge magnitudes
     X = rng.choice(np.array([-1e30, -2.5, -0.0, 0.0, 1e-38, 0.1, 0.1000001, 3.0, 7e20]), size=(n, nf))
@@ -134,7 +138,9 @@ def test_micropython_writes_the_same_bytes_as_cpython() -> None:
     )
     files = {**mp.runtime_files(), "/d.json": json.dumps({"X": Xl, "y": y.tolist()}).encode()}
     got = mp.execute(code, files, outputs=["/m.mlm"]).outputs["/m.mlm"]
-    want = train.fit("forest", Xl, y.tolist(), 3, {"n_trees": 4, "max_depth": 5, "seed": 7}).to_file(["a", "b", "c"])
+    want = train.fit("forest", Xl, y.tolist(), 3, {"n_trees": 4, "max_depth": 5, "seed": 7}).to_file(
+        ["a", "b", "c"]
+    )
     assert got == want
     assert (mp.run_model(got, X) == modelfile.loads(got).predict_index(X.astype(np.float32))).all()
 

@@ -1,3 +1,5 @@
+# ruff: noqa: UP031, SIM115  (MicroPython code: %-formatting and plain open() as mlrt uses them)
+# mypy: ignore-errors
 # The studio's MicroPython side: runs inside MicroPython (WebAssembly in the page, or on a device) and
 # uses only mlrt. The page passes numbers as little-endian float32/int32 files and settings as JSON.
 #
@@ -188,8 +190,9 @@ class _Audio:
         n_mels = int(cfg.get("n_mels", 40))
         if self.window < self.n_fft:
             raise ValueError("an audio window must hold at least n_fft = %d samples" % self.n_fft)
-        fb = MelFilterbank(mel_filterbank_bytes(self.sr, self.n_fft, n_mels, float(cfg.get("fmin") or 0.0),
-                                                cfg.get("fmax")))
+        fb = MelFilterbank(
+            mel_filterbank_bytes(self.sr, self.n_fft, n_mels, float(cfg.get("fmin") or 0.0), cfg.get("fmax"))
+        )
         self.mel = MelSpectrogram(fb, "hann")
         self.mfcc = MFCC(int(cfg["n_mfcc"]), n_mels)
         self.n_axes = 1
@@ -279,15 +282,17 @@ def train(settings_json, xpath, ypath):
     gc.collect()
     info = json.loads(_info(model, len(data) if data else None))
     info["classes"] = classes
-    return json.dumps({
-        "kind": kind,
-        "n_train": len(itr),
-        "n_val": len(iva),
-        "val_accuracy": ev["accuracy"],
-        "train_accuracy": tr_ev["accuracy"],
-        "confusion": ev["confusion"],
-        "val_index": iva,
-        "val_pred": ev["predictions"],
-        "file_bytes": len(data) if data else None,
-        "info": info,
-    })
+    return json.dumps(
+        {
+            "kind": kind,
+            "n_train": len(itr),
+            "n_val": len(iva),
+            "val_accuracy": ev["accuracy"],
+            "train_accuracy": tr_ev["accuracy"],
+            "confusion": ev["confusion"],
+            "val_index": iva,
+            "val_pred": ev["predictions"],
+            "file_bytes": len(data) if data else None,
+            "info": info,
+        }
+    )
