@@ -23,6 +23,7 @@ command that installs it:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -202,8 +203,10 @@ def main() -> None:
                 ctx.close()
             # ------------------------------------------------------------------ Pyodide
             if pyo is not None:
+                lock = json.loads((pyo / "pyodide-lock.json").read_text())
                 r = res.setdefault(
-                    f"Pyodide {PYODIDE_VERSION} (CPython 3.13)", {"ms": [], "app": [], "data": [], "us": []}
+                    f"Pyodide {PYODIDE_VERSION} (CPython {lock['info']['python']})",
+                    {"ms": [], "app": [], "data": [], "us": []},
                 )
                 for _ in range(args.rounds):
                     t, b, (ctx, page) = run_round(
