@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Callable
 
 import numpy as np
 
+from microlearn import host
 from microlearn.backends import modelfile as mf
+
+
+def c_errors() -> dict[str, int]:
+    """The ml_error enum of ml_common.h, by name."""
+    text = (host.RUNTIME_C_DIR / "ml_common.h").read_text()
+    return {k: int(v) for k, v in re.findall(r"^\s+(ML_(?:OK|E_[A-Z_]+)) = (-?\d+)", text, re.M)}
+
+
+ML_E = c_errors()
 
 
 def fix_crc(b: bytearray) -> bytes:

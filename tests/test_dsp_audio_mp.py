@@ -287,7 +287,7 @@ def test_filterbank_file_is_librosa_exactly(kw: dict[str, Any]) -> None:
     # librosa rounds to float32 before its Slaney scaling, the reference after: at most 1 float32 ulp
     np.testing.assert_allclose(D, W, rtol=1.2e-7, atol=0)
     np.testing.assert_array_equal(D != 0, W != 0)
-    assert blob[:4] == b"MLMF" and len(blob) < W.nbytes / 4
+    assert blob[:4] == b"MLFB" and len(blob) < W.nbytes / 4
     if kw["n_fft"] == 64:
         assert not W.any(axis=1).all()  # the file holds empty bands too
     fb = _device().dsp_mel.MelFilterbank(blob)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.tree import DecisionTreeClassifier
@@ -133,6 +135,19 @@ def test_comment_text_cannot_leave_the_comment(text: str) -> None:
     assert "??" not in c
 
 
+HOSTILE = st.sampled_from("*/?\\\n\r\t a\u00e9\u2603\U0001f600\x00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=HOSTILE, max_size=12), min_size=1, max_size=4))
+def test_comment_text_property(lines: list[str]) -> None:
+    c = writer.comment(lines)
+    inner = c[2:-3]  # between the opening "/*" and the closing "*/"
+    assert "*/" not in inner and "/*" not in inner and "??" not in c
+    assert all(0x20 <= ord(ch) < 0x7F for ch in c.replace("\n", ""))
+    assert c.count("\n") == len(lines) + 2  # one line each: no user text adds a line
+
+
 def test_check_c_name_fullmatch() -> None:
     for bad in ("model\n", "model ", "1x", "int", "ml_x", "a-b", ""):
         with pytest.raises(InvalidInputError):
@@ -216,3 +231,18 @@ def test_split_cuts_deep_trees() -> None:
     right = np.where(feature >= 0, np.arange(n) + 2, -1).astype(np.int32)
     cuts = split.cut_nodes(feature, left, right, np.array([0], dtype=np.int32), 4)
     assert cuts == frozenset({8, 16})
+
+
+def test_feature_extractor_alone_is_a_transform_model() -> None:
+    import microlearn
+
+    W = rng.normal(size=(40, 24)).astype(np.float32)
+    fx = FeatureExtractor(window=8, n_axes=3, sr=8.0, bands=[(1.0, 4.0)]).fit(W)
+    model = microlearn.convert(fx)
+    assert model.task is Task.TRANSFORM and model.methods == ["features"]
+    np.testing.assert_array_equal(model.transform(W), fx.transform(W))  # bit-identical
+    assert "int fx_transform(const float *x, float *out)" in model.to_c("fx")
+    r = microlearn.verify(fx, W)["host"]
+    assert r.agreement == 1.0 and r.max_abs_error == 0.0
+    with pytest.raises(InvalidInputError, match="use transform"):
+        model.predict(W)

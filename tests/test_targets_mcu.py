@@ -3,9 +3,9 @@ CPU (unicorn), checked against the host C, hand-computed answers, scikit-learn (
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import microlearn
 from microlearn.errors import InvalidInputError, ToolchainError
 from microlearn.ir.base import Task
 from microlearn.targets import mcu
+from microlearn.targets.base import Artifacts
 from microlearn.targets.mcu import McuTarget, build_image, get_arch, run_qemu
 from microlearn.targets.mcu.arch import ARCHS, RV32IMC, instruction_count
 from microlearn.targets.mcu.emulator import Emulator
@@ -242,6 +243,12 @@ def test_missing_toolchain_names_the_packages(
         mcu.measure_model(TINY_H, "tiny.h", "tiny", "classifier", TINY_X, cpu)
 
 
+def test_a_missing_c_library_names_the_packages() -> None:
+    broken = dataclasses.replace(RV32IMC, cflags=(*RV32IMC.cflags, "--specs=ml-no-such-library.specs"))
+    reason = McuTarget(broken).available()
+    assert reason is not None and "ml-no-such-library.specs" in reason and RV32IMC.apt_packages in reason
+
+
 def test_every_cpu_is_available_here() -> None:
     assert {name: McuTarget(name).available() for name in ARCHS} == dict.fromkeys(ARCHS)
 
@@ -309,14 +316,10 @@ def models() -> dict[str, Any]:
 ROWS = np.vstack([X32[::3], np.array([[5.0, 3.0, np.nan, np.nan]], np.float32)])
 
 
-@dataclass
-class _Artifacts:
-    """What verify hands a target: here only the generated C."""
-
-    model: Any
-
-    def c_source(self) -> Any:
-        return self.model.c_source("mlmodel")
+def _art(est: Any, method: str = "table") -> Artifacts:
+    """What verify hands a target."""
+    model = microlearn.convert(est, method=method)
+    return Artifacts(model.ir, model.method)
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -324,7 +327,7 @@ class _Artifacts:
 @pytest.mark.parametrize("method", ["table", "inline"])
 def test_converted_models_agree_with_host(models: dict[str, Any], key: str, cpu: str, method: str) -> None:
     model = microlearn.convert(models[key], method=method)
-    run = McuTarget(cpu).run(_Artifacts(model), ROWS)
+    run = McuTarget(cpu).run(Artifacts(model.ir, model.method), ROWS)
     if model.ir.is_classifier:
         np.testing.assert_array_equal(run.outputs, model.predict_index(ROWS))
     else:
@@ -356,10 +359,43 @@ def test_more_trees_cost_more_flash_and_time() -> None:
     small = RandomForestClassifier(n_estimators=2, max_depth=4, random_state=0).fit(X, y)
     large = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=0).fit(X, y)
     target = McuTarget("rv32imc")
-    runs = [target.run(_Artifacts(microlearn.convert(e, method="table")), X32[::10]) for e in (small, large)]
+    runs = [target.run(_art(e), X32[::10]) for e in (small, large)]
     assert runs[1].flash_bytes > runs[0].flash_bytes + 100  # type: ignore[operator]
     assert runs[1].instructions_mean > runs[0].instructions_mean  # type: ignore[operator]
     assert runs[1].extra["const_bytes"] > runs[0].extra["const_bytes"]
+
+
+def test_probabilities_on_request_and_the_api_is_checked(models: dict[str, Any]) -> None:
+    art = _art(models["rfc"])
+    run = McuTarget("rv32imc", proba=True).run(art, ROWS[:8])
+    host = microlearn.convert(models["rfc"])
+    assert run.proba is not None
+    np.testing.assert_array_equal(run.outputs, host.predict_index(ROWS[:8]))
+    np.testing.assert_array_equal(run.proba, host.predict_proba(ROWS[:8]))
+    src = art.c_source()
+    with pytest.raises(InvalidInputError, match="has no mlmodel_score"):
+        mcu.run_header(src.header, src.name, "score", ROWS[:2], "rv32imc", api=[f.name for f in src.api])
+
+
+def test_feature_pipeline_runs_on_its_raw_windows() -> None:
+    """A FeatureExtractor pipeline: the MCU gets the raw window (128 samples x 3 axes) per row."""
+    from sklearn.pipeline import Pipeline
+
+    from microlearn.dsp.features import FeatureExtractor
+
+    rng = np.random.default_rng(0)
+    W = rng.normal(0.0, 1.0, (60, 128 * 3)).astype(np.float32)
+    W[::2, 0::3] *= 3.0  # class 1: more energy on the first axis
+    labels = np.arange(60) % 2 == 0
+    fx = FeatureExtractor(sr=50.0, bands=[(0.5, 2.0), (2.0, 8.0)])
+    pipe = Pipeline([("f", fx), ("clf", RandomForestClassifier(3, max_depth=4, random_state=0))]).fit(
+        W, labels
+    )
+    report = microlearn.verify(pipe, W[:6], targets=["rv32imc"])
+    r = report["rv32imc"]
+    assert r.agreement == 1.0 and r.n_rows == 6
+    assert r.instructions_mean > 10_000  # type: ignore[operator]  # the features are computed on the CPU
+    assert "__addsf3" in r.extra["softfloat_float"]
 
 
 @pytest.mark.parametrize("cpu", CPUS)

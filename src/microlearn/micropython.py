@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import MicrolearnError, ToolchainError
+from microlearn.ir.base import Task
+from microlearn.targets.base import Artifacts, TargetRun
 
 RUNTIME_DIR = Path(__file__).parent / "runtime" / "micropython"
 PACKAGE = "@micropython/micropython-webassembly-pyscript"
@@ -229,9 +231,7 @@ def run_model(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) -> npt.
     return run_model_full(model_bytes, X, proba).outputs
 
 
-def _target_run(model_file: bytes, classifier: bool, X: npt.NDArray[np.float32]) -> Any:
-    from microlearn.targets.base import TargetRun
-
+def _target_run(model_file: bytes, classifier: bool, X: npt.NDArray[np.float32]) -> TargetRun:
     run = run_model_full(model_file, X)
     proba = run_model(model_file, X, proba=True).astype(np.float32) if classifier else None
     return TargetRun(
@@ -257,15 +257,9 @@ class MicroPythonTarget:
             return str(e)
         return None
 
-    def run(self, art: Any, X: npt.NDArray[np.float32]) -> Any:
+    def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         """``art`` gives the IR and the model file (``art.model_file()``)."""
-        from microlearn.ir.base import Task
-
         return _target_run(art.model_file(), art.ir.task is Task.CLASSIFY, X)
-
-    def __call__(self, model: Any, X: npt.NDArray[np.float32]) -> Any:
-        """The calling convention of verify's function table: (converted model, float32 rows)."""
-        return _target_run(model.to_bytes(), model.ir.is_classifier, X)
 
 
 def register_targets(targets: dict[str, Any]) -> None:

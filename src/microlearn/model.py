@@ -18,7 +18,7 @@ from microlearn import host
 from microlearn._validation import as_float32_rows
 from microlearn.backends.c import registry as cregistry
 from microlearn.backends.c.writer import CSource
-from microlearn.errors import InvalidInputError
+from microlearn.errors import InvalidInputError, ModelFileError
 from microlearn.ir.base import IR, Task
 from microlearn.ir.pipeline import Pipeline
 from microlearn.targets.host import HostLibrary
@@ -183,8 +183,11 @@ class Model:
         """The model file (see docs/model-file.md)."""
         from microlearn.backends import modelfile
 
-        dumps: Any = modelfile.dumps  # raises ModelFileError for an IR the format does not hold
-        return bytes(dumps(self.ir))
+        dumps: Any = modelfile.dumps
+        try:
+            return bytes(dumps(self.ir))
+        except ModelFileError as e:  # an IR the format does not hold (yet)
+            raise ModelFileError(f"{e}. The C header (save_c) holds every model microlearn converts.") from e
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)

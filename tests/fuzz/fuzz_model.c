@@ -1,8 +1,12 @@
 /*
- * libFuzzer harness for ml_trees_load(): any input must be rejected with an error code or loaded into
- * a model whose predictions stay inside the buffer (AddressSanitizer) and free of undefined behaviour.
+ * libFuzzer harness for ml_model.h: any input must be rejected with an error code or loaded into a
+ * model whose predictions stay inside the buffer (AddressSanitizer) and free of undefined behaviour.
  * Input byte 0 selects the mode: even = write the correct CRC-32 over the rest before loading (so
- * mutations reach the checks behind the CRC), odd = load the bytes as they are.
+ * mutations reach the checks behind the CRC), odd = load the bytes as they are. The shape passed to
+ * ml_trees_load is the one the header states (the most trusting program), so every deep check is reached;
+ * the same bytes are also loaded as a fixed 3-class, 4-feature program would, which must never succeed
+ * for another shape. Pipeline files (family 64) go through ml_pipeline_open, which checks every nested
+ * stage record and loads the final trees.
  * Build: clang -fsanitize=fuzzer,address,undefined -I src/microlearn/runtime/c tests/fuzz/fuzz_model.c
  */
 #include <math.h>
@@ -14,11 +18,35 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void ml_fuzz_predict(const ml_trees *m)
+{
+    float *x = (float *)malloc((size_t)m->n_features * sizeof(float));
+    float *proba = (float *)malloc((size_t)m->n_outputs * sizeof(float));
+    const float probes[5] = {0.0f, -1e30f, 1e30f, NAN, 0.5f};
+    int k;
+    int32_t f, sink = 0;
+    for (k = 0; k < 5 && x != NULL && proba != NULL; k++) {
+        for (f = 0; f < m->n_features; f++) {
+            x[f] = (f % 2) ? probes[k] : probes[(k + 1) % 5];
+        }
+        if (m->leaf_value != NULL) {
+            sink += ml_trees_predict_value(m, x) > 0.0f;
+        } else {
+            sink += ml_trees_predict_class(m, x);
+            ml_trees_predict_proba(m, x, proba);
+        }
+    }
+    free(x);
+    free(proba);
+    (void)sink;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t *store;
     uint8_t *buf;
     size_t len;
+    ml_model_file file;
     ml_trees m;
     int rc;
     if (size < 1) {
@@ -38,29 +66,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf[len - 2] = (uint8_t)(crc >> 16);
         buf[len - 1] = (uint8_t)(crc >> 24);
     }
-    rc = ml_trees_load(buf, len, &m);
-    if (rc == ML_MODEL_OK) {
-        float *x = (float *)malloc((size_t)m.n_features * sizeof(float));
-        float *proba = (float *)malloc((size_t)m.n_outputs * sizeof(float));
-        const float probes[5] = {0.0f, -1e30f, 1e30f, NAN, 0.5f};
-        int k;
-        int32_t f, sink = 0;
-        for (k = 0; k < 5 && x != NULL && proba != NULL; k++) {
-            for (f = 0; f < m.n_features; f++) {
-                x[f] = (f % 2) ? probes[k] : probes[(k + 1) % 5];
+    rc = ml_model_open(buf, len, &file);
+    if (rc == ML_OK && file.family == ML_FAMILY_PIPELINE) {
+        ml_pipeline p;
+        rc = ml_pipeline_open(buf, len, file.task, file.n_features, file.n_outputs, &p);
+        if (rc == ML_OK) {
+            if (p.n_stages < 1 || p.n_stages > ML_PIPELINE_MAX_STAGES) {
+                abort();
             }
-            if (m.leaf_value != NULL) {
-                sink += ml_trees_predict_value(&m, x) > 0.0f;
-            } else {
-                sink += ml_trees_predict_class(&m, x);
-                ml_trees_predict_proba(&m, x, proba);
-            }
+            ml_fuzz_predict(&p.final);
         }
-        free(x);
-        free(proba);
-        (void)sink;
-    } else if (ml_model_strerror(rc)[0] == '\0') {
+    } else if (rc == ML_OK) {
+        rc = ml_trees_load(buf, len, file.task, file.n_features, file.n_outputs, &m);
+        if (rc == ML_OK) {
+            ml_fuzz_predict(&m);
+        }
+    }
+    if (ml_strerror(rc)[0] == '\0' || (rc != ML_OK && strcmp(ml_strerror(rc), "unknown error code") == 0)) {
         abort();
+    }
+    rc = ml_trees_load(buf, len, ML_TASK_CLASSIFY, 4, 3, &m);
+    if (rc == ML_OK) {
+        if (m.n_features != 4 || m.n_outputs != 3) {
+            abort();
+        }
+        ml_fuzz_predict(&m);
     }
     free(store);
     return 0;

@@ -27,7 +27,7 @@ from microlearn.errors import InvalidInputError
 
 F32 = npt.NDArray[np.float32]
 
-FILTERBANK_MAGIC = b"MLMF"
+FILTERBANK_MAGIC = b"MLFB"  # not the model magic: model loaders name this file instead of misreading it
 FILTERBANK_VERSION = 1
 _HEAD = struct.Struct("<4sHHHHI")
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -37,7 +37,7 @@ _F32_MAX = float(np.finfo(np.float32).max)
 def filterbank_bytes(W: Any) -> bytes:
     """A dense filterbank (n_mels, n_bins) as the file ``mlrt.dsp_mel.MelFilterbank`` loads.
 
-    Little-endian: ``b"MLMF"``, u16 version (1), u16 n_mels, u16 n_bins, u16 0, u32 n_weights; then per
+    Little-endian: ``b"MLFB"``, u16 version (1), u16 n_mels, u16 n_bins, u16 0, u32 n_weights; then per
     band u16 first bin, u16 count; then the n_weights float32 weights, band after band. Each band keeps
     the span from its first to its last non-zero weight (an all-zero band has count 0)."""
     A = np.asarray(W, dtype=np.float32)
@@ -62,6 +62,8 @@ def filterbank_from_bytes(blob: bytes) -> F32:
     if len(blob) < _HEAD.size:
         raise InvalidInputError("not a filterbank file: truncated header")
     magic, version, n_mels, n_bins, _, n_w = _HEAD.unpack_from(blob, 0)
+    if magic == b"MLMF":
+        raise InvalidInputError("this is a model file (microlearn.backends.modelfile), not a filterbank")
     if magic != FILTERBANK_MAGIC or version != FILTERBANK_VERSION:
         raise InvalidInputError("not a filterbank file of version 1 (bad magic or version)")
     end = _HEAD.size + 4 * n_mels + 4 * n_w

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.errors import InvalidInputError
+
 MAX_SCALE_BITS = 21
 SUM_LIMIT_BITS = 30  # every class sum < 2**30: a MicroPython small int on 32-bit ports
 
@@ -30,10 +32,10 @@ SUM_LIMIT_BITS = 30  # every class sum < 2**30: a MicroPython small int on 32-bi
 def scale_bits(n_trees: int) -> int:
     """S: votes are leaf probabilities times 2**S, rounded to the nearest integer."""
     if n_trees < 1:
-        raise ValueError("a tree ensemble has at least one tree")
+        raise InvalidInputError("a tree ensemble has at least one tree")
     s = min(MAX_SCALE_BITS, SUM_LIMIT_BITS - int(n_trees).bit_length())
-    if s < 8:
-        raise ValueError(f"{n_trees} trees are too many for the fixed-point vote (at most 2**22)")
+    if s < 8:  # the margin argument needs float64's error (< T**2 * 2**-52) below one unit 2**-S
+        raise InvalidInputError(f"{n_trees} trees are too many for the fixed-point vote: use under 2**22")
     return s
 
 

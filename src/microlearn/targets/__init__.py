@@ -1,1 +1,1 @@
-"""Where generated code runs: the host, emulated Cortex-M CPUs, MicroPython."""
+"""Where generated code runs: the host, emulated microcontrollers (``targets.mcu``), MicroPython."""

@@ -5,8 +5,8 @@ The stage computes the same float32 operations in the same order as
 
 from __future__ import annotations
 
-from microlearn.backends.c.registry import StageC, register_stage
-from microlearn.backends.c.writer import array_lines, check_c_name
+from microlearn.backends.c.registry import StageC, register_method, register_stage
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, header
 from microlearn.backends.c.writer import f32 as lit
 from microlearn.dsp.features import FeatureConfig, dft_tables
 from microlearn.ir.features import FeatureStage
@@ -91,7 +91,31 @@ def emit_stage(stage: FeatureStage, prefix: str) -> StageC:
         f"\nstatic inline int {prefix}_transform(const float *in, float *out)\n{{\n"
         f"    return {prefix}_features(in, out);\n}}\n"
     )
-    return StageC(text, ("ml_features.h",), nbytes)
+    return StageC(text, ("ml_common.h", "ml_features.h"), nbytes)  # ml_features.h includes ml_common.h
 
 
 register_stage(FeatureStage, emit_stage)
+
+
+def emit(stage: FeatureStage, name: str, command: str = "") -> CSource:
+    """A FeatureExtractor on its own: ``int NAME_transform(const float *x, float *out)``."""
+    sc = emit_stage(stage, name)
+    return header(
+        stage,
+        name,
+        "features",
+        sc.text,
+        api=(CFunction("transform", "status", stage.n_outputs),),
+        const_bytes=sc.const_bytes,
+        runtime_headers=sc.runtime_headers,
+        command=command,
+        notes=(
+            "x is one window of interleaved samples; out gets the features, bit-identical to",
+            "microlearn.dsp.FeatureExtractor's. Returns 0, or an ML_FEAT_ERR_ code ("
+            + stage.input_rule
+            + ").",
+        ),
+    )
+
+
+register_method(FeatureStage, "features", "ml_features.h calls with the window's const config", emit, True)

@@ -67,14 +67,16 @@ def _final(ir: IR) -> IR:
 
 
 def methods(ir: IR) -> dict[str, Method]:
+    """The methods for ``ir``: the default first, then in order of registration."""
     _load()
-    return dict(_METHODS.get(type(_final(ir)), {}))
+    ms = _METHODS.get(type(_final(ir)), {})
+    return dict(sorted(ms.items(), key=lambda kv: not kv[1].default))
 
 
 def all_methods() -> dict[str, list[Method]]:
     """Every registered method, by IR type name."""
     _load()
-    return {t.__name__: list(ms.values()) for t, ms in _METHODS.items()}
+    return {t.__name__: sorted(ms.values(), key=lambda m: not m.default) for t, ms in _METHODS.items()}
 
 
 def methods_for(ir: IR) -> list[str]:

@@ -20,7 +20,7 @@
  *
  * ml_feat_check rejects windows with NaN, +-inf or |x| > ML_FEAT_MAX_ABS (fourth powers of larger
  * values overflow float32): call it first. No malloc, no globals; sqrtf from libm.
- *     ML_FEAT_OK 0,  ML_FEAT_ERR_ARG -1,  ML_FEAT_ERR_RANGE -2
+ *     ML_FEAT_OK = ML_OK 0,  ML_FEAT_ERR_ARG = ML_E_ARG,  ML_FEAT_ERR_RANGE = ML_E_NAN (ml_common.h)
  */
 #ifndef ML_FEATURES_H
 #define ML_FEATURES_H
@@ -28,9 +28,11 @@
 #include <math.h>
 #include <stdint.h>
 
-#define ML_FEAT_OK 0
-#define ML_FEAT_ERR_ARG (-1)
-#define ML_FEAT_ERR_RANGE (-2)
+#include "ml_common.h"
+
+#define ML_FEAT_OK ML_OK
+#define ML_FEAT_ERR_ARG ML_E_ARG
+#define ML_FEAT_ERR_RANGE ML_E_NAN
 #define ML_FEAT_MAX_ABS 1e8f
 
 #define ML_FEAT_MEAN 0

@@ -40,25 +40,26 @@
  *     }
  * A completed frame can be read until the next push.
  *
- * Return codes (int): ML_FFT_OK 0; ML_FFT_ERR_ARG -1 (NULL pointer, bad kind or length);
- * ML_FFT_ERR_SIZE -2 (n not a power of two in 16 .. ML_FFT_MAX_N); ML_FFT_ERR_STATE -3 (no frame
- * ready). All functions are static inline: include from any number of .c/.cpp files. C99.
+ * Return codes (int, ml_common.h): ML_FFT_OK = ML_OK 0; ML_FFT_ERR_ARG = ML_E_ARG (NULL pointer, bad kind
+ * or length); ML_FFT_ERR_SIZE = ML_E_SIZE (n not a power of two in 16 .. ML_FFT_MAX_N); ML_FFT_ERR_STATE =
+ * ML_E_STATE (no frame ready). All functions are static inline: include from any number of .c/.cpp files. C99.
  */
 #ifndef ML_FFT_H
 #define ML_FFT_H
 
 #include <stdint.h>
 
+#include "ml_common.h"
 #include "ml_fft_table.h"
 
 #if !((defined(__ARM_FP) && (__ARM_FP & 4)) && defined(__GNUC__))
 #include <math.h>
 #endif
 
-#define ML_FFT_OK 0
-#define ML_FFT_ERR_ARG (-1)
-#define ML_FFT_ERR_SIZE (-2)
-#define ML_FFT_ERR_STATE (-3)
+#define ML_FFT_OK ML_OK
+#define ML_FFT_ERR_ARG ML_E_ARG
+#define ML_FFT_ERR_SIZE ML_E_SIZE
+#define ML_FFT_ERR_STATE ML_E_STATE
 #define ML_FFT_MIN_N 16
 #define ML_FFT_QUARTER (ML_FFT_MAX_N / 4)
 

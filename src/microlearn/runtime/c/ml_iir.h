@@ -13,10 +13,10 @@
  *
  * No malloc, no globals, no libm. All functions are static inline (include from any number of
  * .c/.cpp files). Errors are return codes:
- *     ML_IIR_OK            0
- *     ML_IIR_ERR_ARG      -1   NULL pointer, n_sections < 1 or n < 0
- *     ML_IIR_ERR_COEF     -2   a0 of some section is not 1 (normalise the coefficients)
- *     ML_IIR_ERR_NONFINITE -3  the input held NaN or +-inf (the state has been reset to zero;
+ *     ML_IIR_OK            = ML_OK (0)
+ *     ML_IIR_ERR_ARG       = ML_E_ARG    NULL pointer, n_sections < 1 or n < 0
+ *     ML_IIR_ERR_COEF      = ML_E_VALUE  a0 of some section is not 1 (normalise the coefficients)
+ *     ML_IIR_ERR_NONFINITE = ML_E_NAN    the input held NaN or +-inf (the state has been reset to zero;
  *                              the output of that block is not valid)
  */
 #ifndef ML_IIR_H
@@ -24,10 +24,12 @@
 
 #include <stdint.h>
 
-#define ML_IIR_OK 0
-#define ML_IIR_ERR_ARG (-1)
-#define ML_IIR_ERR_COEF (-2)
-#define ML_IIR_ERR_NONFINITE (-3)
+#include "ml_common.h"
+
+#define ML_IIR_OK ML_OK
+#define ML_IIR_ERR_ARG ML_E_ARG
+#define ML_IIR_ERR_COEF ML_E_VALUE
+#define ML_IIR_ERR_NONFINITE ML_E_NAN
 
 #ifdef __cplusplus
 extern "C" {

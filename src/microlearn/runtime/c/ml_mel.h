@@ -26,8 +26,8 @@
  * dct the n_mfcc x n_mels orthonormal DCT-II matrix (row major). log10f (libm) is used by
  * ml_power_to_db only.
  *
- * Return codes as ml_fft.h, plus ML_MEL_ERR_BANK -4: a band reaches past the spectrum, or n_fft does not
- * match. No malloc, no globals, every function static inline.
+ * Return codes as ml_fft.h, plus ML_MEL_ERR_BANK = ML_E_SHAPE: a band reaches past the spectrum, or n_fft
+ * does not match. No malloc, no globals, every function static inline.
  */
 #ifndef ML_MEL_H
 #define ML_MEL_H
@@ -37,7 +37,7 @@
 
 #include "ml_fft.h"
 
-#define ML_MEL_ERR_BANK (-4)
+#define ML_MEL_ERR_BANK ML_E_SHAPE
 
 #ifdef __cplusplus
 extern "C" {

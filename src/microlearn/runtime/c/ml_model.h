@@ -3,18 +3,27 @@
  *
  * Part of the microlearn runtime. C99, no malloc, no mutable globals, every function static inline.
  *
- *     ml_trees model;
- *     int rc = ml_trees_load(file_bytes, file_len, &model);   // file_bytes: 8-byte aligned, e.g. in flash
- *     if (rc != ML_MODEL_OK) { puts(ml_model_strerror(rc)); return; }
- *     int32_t cls = ml_trees_predict_class(&model, x);
+ *     ml_trees model;   // the program was written for a 3-class classifier of 4 features
+ *     int rc = ml_trees_load(file_bytes, file_len, ML_TASK_CLASSIFY, 4, 3, &model);
+ *     if (rc != ML_OK) { puts(ml_strerror(rc)); return; }
+ *     int32_t cls = ml_trees_predict_class(&model, x);      // x: 4 floats; proba: 3 floats
+ *
+ * The loader takes what the program was written for (task, number of features, number of outputs) and
+ * refuses any other file with ML_E_SHAPE (a model of another family: ML_E_FAMILY), so a file can never
+ * make prediction read past the caller's input or write past its output buffer.
  *
  * Zero copy: the struct points into the buffer, which must stay alive and unchanged while the model is
  * used. The loader accepts a file only when it is entirely well formed: size, magic, version, CRC-32,
- * section table (bounds, alignment, dtypes, overlaps), counts, and every node (feature index in range,
- * children after their parent inside the same tree, so every walk ends at a leaf, leaf rows in range,
- * no NaN threshold, no NaN or infinite leaf value). Anything else returns a negative error code, so a
- * hostile or corrupted file can never make prediction read outside the buffer or loop.
+ * section table (bounds, alignment, dtypes, duplicates, overlaps), counts, every node (feature index in
+ * range, children after their parent inside the same tree, so every walk ends at a leaf, leaf rows in
+ * range) and every value (no NaN threshold, probabilities in [0, 1] with rows summing to 1, finite leaf
+ * values). The sections and invariants are those declared in microlearn/backends/modelfile/schema.py; a
+ * test compares ml_trees_sections() with that declaration. Errors are the ML_E_* codes of ml_common.h.
  * Needs a little-endian CPU with IEEE-754 float and double (every Cortex-M, RISC-V, Xtensa, x86).
+ *
+ * Pipeline files (family 64) are checked by ml_pipeline_open(): every stage record and the final model
+ * are verified, and the final tree model is loaded; running the stages from the file is left to the
+ * generated C of the pipeline (see docs/model-file.md).
  */
 #ifndef ML_MODEL_H
 #define ML_MODEL_H
@@ -22,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ml_common.h"
 #include "ml_trees.h"
 
 #ifdef __cplusplus
@@ -33,39 +43,53 @@ extern "C" {
 #define ML_MODEL_SECTION_SIZE 16u
 #define ML_MODEL_MAX_SECTIONS 64u
 
-enum {
-    ML_MODEL_OK = 0,
-    ML_MODEL_E_ARG = -1,      /* NULL buffer or output */
-    ML_MODEL_E_ALIGN = -2,    /* buffer not 8-byte aligned */
-    ML_MODEL_E_SIZE = -3,     /* truncated, or length differs from the header's */
-    ML_MODEL_E_MAGIC = -4,    /* not a model file */
-    ML_MODEL_E_VERSION = -5,  /* format version or a required feature this loader does not know */
-    ML_MODEL_E_CRC = -6,      /* CRC-32 mismatch: corrupted */
-    ML_MODEL_E_SECTION = -7,  /* section table malformed (bounds, alignment, dtype, duplicates) */
-    ML_MODEL_E_FAMILY = -8,   /* not a tree ensemble, or unknown task */
-    ML_MODEL_E_RANGE = -9,    /* counts inconsistent or beyond this runtime's limits */
-    ML_MODEL_E_TREE = -10,    /* a node or leaf is malformed */
-    ML_MODEL_E_PLATFORM = -11 /* big-endian CPU */
-};
+/* header task codes */
+#define ML_TASK_CLASSIFY 1
+#define ML_TASK_REGRESS 2
+#define ML_TASK_SCORE 3
+#define ML_TASK_CLUSTER 4
+#define ML_TASK_TRANSFORM 5
 
-static inline const char *ml_model_strerror(int code)
-{
-    switch (code) {
-    case ML_MODEL_OK: return "ok";
-    case ML_MODEL_E_ARG: return "NULL argument";
-    case ML_MODEL_E_ALIGN: return "model buffer must be 8-byte aligned";
-    case ML_MODEL_E_SIZE: return "model file truncated or of the wrong length";
-    case ML_MODEL_E_MAGIC: return "not a microlearn model file (bad magic)";
-    case ML_MODEL_E_VERSION: return "model file needs a newer runtime (format version or section)";
-    case ML_MODEL_E_CRC: return "model file corrupted (CRC-32 mismatch)";
-    case ML_MODEL_E_SECTION: return "model file section table malformed";
-    case ML_MODEL_E_FAMILY: return "model file is not a tree ensemble this runtime supports";
-    case ML_MODEL_E_RANGE: return "model file counts inconsistent or beyond runtime limits";
-    case ML_MODEL_E_TREE: return "model file has a malformed node or leaf";
-    case ML_MODEL_E_PLATFORM: return "model files need a little-endian CPU";
-    default: return "unknown error";
-    }
-}
+/* header family codes */
+#define ML_FAMILY_TREES 1u
+#define ML_FAMILY_FEATURES 32u
+#define ML_FAMILY_PIPELINE 64u
+
+/* section dtype codes */
+#define ML_DT_U8 1u
+#define ML_DT_I8 2u
+#define ML_DT_U16 3u
+#define ML_DT_I16 4u
+#define ML_DT_U32 5u
+#define ML_DT_I32 6u
+#define ML_DT_F32 7u
+#define ML_DT_F64 8u
+#define ML_DT_TEXT 9u
+#define ML_DT_U64 10u
+#define ML_DT_I64 11u
+
+#define ML_MODEL_ABSENT 0xFFFFFFFFu
+
+/* One declared section of a family: tag, dtype, critical bit, tasks whose files may hold it (bit t for
+ * task code t) and whether those files must. */
+typedef struct ml_model_section_spec {
+    char tag[5];
+    uint8_t dtype;
+    uint8_t critical;
+    uint8_t tasks;
+    uint8_t required;
+} ml_model_section_spec;
+
+/* A file whose header, CRC and section table passed ml_model_open(). */
+typedef struct ml_model_file {
+    const uint8_t *buf;
+    uint32_t size;
+    uint32_t family;
+    int32_t task;
+    int32_t n_features;
+    int32_t n_outputs;
+    uint32_t n_sections;
+} ml_model_file;
 
 static inline uint32_t ml_model_rd32(const uint8_t *p)
 {
@@ -97,232 +121,575 @@ static inline uint32_t ml_crc32(const uint8_t *p, size_t n)
 static inline uint32_t ml_model_dtype_size(uint32_t dtype)
 {
     switch (dtype) {
-    case 1: case 2: case 9: return 1;
-    case 3: case 4: return 2;
-    case 5: case 6: case 7: return 4;
-    case 8: case 10: case 11: return 8;
+    case ML_DT_U8: case ML_DT_I8: case ML_DT_TEXT: return 1;
+    case ML_DT_U16: case ML_DT_I16: return 2;
+    case ML_DT_U32: case ML_DT_I32: case ML_DT_F32: return 4;
+    case ML_DT_F64: case ML_DT_U64: case ML_DT_I64: return 8;
     default: return 0;
     }
 }
 
-/* The sections a tree ensemble uses, in this order (index = ML_MODEL_S_*). */
-enum {
-    ML_MODEL_S_ROOT, ML_MODEL_S_FEAT, ML_MODEL_S_MISS, ML_MODEL_S_THRS, ML_MODEL_S_RGHT,
-    ML_MODEL_S_PROB, ML_MODEL_S_LCLS, ML_MODEL_S_LVAL, ML_MODEL_S_COUNT
-};
-
-static inline int ml_model_tag_index(const uint8_t *tag, uint32_t *dtype)
+static inline int ml_model_tag_is(const uint8_t *tag, const char *name)
 {
-    static const char tags[ML_MODEL_S_COUNT][5] = {"ROOT", "FEAT", "MISS", "THRS", "RGHT", "PROB", "LCLS", "LVAL"};
-    static const uint8_t dtypes[ML_MODEL_S_COUNT] = {6, 4, 1, 7, 6, 8, 6, 7};
-    int k;
-    for (k = 0; k < ML_MODEL_S_COUNT; k++) {
-        if (tag[0] == (uint8_t)tags[k][0] && tag[1] == (uint8_t)tags[k][1] && tag[2] == (uint8_t)tags[k][2] &&
-            tag[3] == (uint8_t)tags[k][3]) {
-            *dtype = dtypes[k];
-            return k;
-        }
-    }
-    return -1;
+    return tag[0] == (uint8_t)name[0] && tag[1] == (uint8_t)name[1] && tag[2] == (uint8_t)name[2] &&
+           tag[3] == (uint8_t)name[3];
 }
 
-/* Check every node of every tree; see the comment at the top. */
-static inline int ml_model_check_trees(const ml_trees *m)
+/* Check everything every model file shares: length, magic, version, CRC-32, header flags and the section
+ * table (dtype known, reserved bytes 0, 8-byte aligned, inside the data, no tag twice, no overlaps).
+ * buf: len bytes, 8-byte aligned. Fills *out. Returns ML_OK or an ML_E_* code. */
+static inline int ml_model_open(const uint8_t *buf, size_t len, ml_model_file *out)
 {
-    int32_t t, i;
+    const uint16_t endian_probe = 1u;
+    uint32_t file_size, n_sections, table_end, s, k;
+    if (out == NULL) {
+        return ML_E_ARG;
+    }
+    out->buf = NULL;
+    out->size = 0u;
+    out->family = 0u;
+    out->task = 0;
+    out->n_features = 0;
+    out->n_outputs = 0;
+    out->n_sections = 0u;
+    if (buf == NULL) {
+        return ML_E_ARG;
+    }
+    if (*(const uint8_t *)(const void *)&endian_probe != 1u) {
+        return ML_E_PLATFORM;
+    }
+    if (((uintptr_t)(const void *)buf & 7u) != 0u) {
+        return ML_E_ALIGN;
+    }
+    if (len >= 4u && buf[0] == 'M' && buf[1] == 'L' && buf[2] == 'F' && buf[3] == 'B') {
+        return ML_E_NOT_MODEL; /* a mel filterbank file */
+    }
+    if (len >= 4u && (buf[0] != 'M' || buf[1] != 'L' || buf[2] != 'M' || buf[3] != 'F')) {
+        return ML_E_MAGIC;
+    }
+    if (len < ML_MODEL_HEADER_SIZE + 4u) {
+        return ML_E_SIZE;
+    }
+    if (ml_model_rd16(buf + 4) != ML_MODEL_FORMAT_MAJOR) {
+        return ML_E_VERSION;
+    }
+    file_size = ml_model_rd32(buf + 24);
+    if ((size_t)file_size != len || len > 0x7FFFFFFFu) {
+        return ML_E_SIZE;
+    }
+    if (ml_crc32(buf, len - 4u) != ml_model_rd32(buf + len - 4u)) {
+        return ML_E_CRC;
+    }
+    if (ml_model_rd32(buf + 28) != 0u) {
+        return ML_E_VERSION; /* header flags of a later version */
+    }
+    n_sections = ml_model_rd32(buf + 20);
+    if (n_sections > ML_MODEL_MAX_SECTIONS) {
+        return ML_E_FORMAT;
+    }
+    table_end = ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * n_sections;
+    if (table_end > file_size - 4u) {
+        return ML_E_FORMAT;
+    }
+    for (s = 0; s < n_sections; s++) {
+        const uint8_t *e = buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * s;
+        const uint32_t size = ml_model_dtype_size(e[4]);
+        const uint32_t offset = ml_model_rd32(e + 8);
+        const uint64_t end = (uint64_t)offset + (uint64_t)ml_model_rd32(e + 12) * size;
+        if (size == 0u || ml_model_rd16(e + 6) != 0u || (offset & 7u) != 0u || offset < table_end ||
+            end > (uint64_t)(file_size - 4u)) {
+            return ML_E_FORMAT; /* also a corrupted count: never trusted as a size to allocate */
+        }
+        for (k = 0; k < s; k++) {
+            const uint8_t *o = buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * k;
+            const uint32_t o_off = ml_model_rd32(o + 8);
+            const uint64_t o_end = (uint64_t)o_off + (uint64_t)ml_model_rd32(o + 12) * ml_model_dtype_size(o[4]);
+            if (ml_model_tag_is(e, (const char *)o) || ((uint64_t)offset < o_end && (uint64_t)o_off < end)) {
+                return ML_E_FORMAT; /* a tag twice, or two sections overlapping */
+            }
+        }
+    }
+    out->buf = buf;
+    out->size = file_size;
+    out->family = ml_model_rd16(buf + 8);
+    out->task = (int32_t)ml_model_rd16(buf + 10);
+    out->n_features = (int32_t)(ml_model_rd32(buf + 12) & 0x7FFFFFFFu);
+    out->n_outputs = (int32_t)(ml_model_rd32(buf + 16) & 0x7FFFFFFFu);
+    if (ml_model_rd32(buf + 12) > 0x7FFFFFFFu || ml_model_rd32(buf + 16) > 0x7FFFFFFFu) {
+        return ML_E_FORMAT;
+    }
+    out->n_sections = n_sections;
+    return ML_OK;
+}
+
+/* Is the file what the program was written for? ML_E_FAMILY for another family, ML_E_SHAPE for another
+ * task, number of features or number of outputs. */
+static inline int ml_model_expect(const ml_model_file *f, uint32_t family, int task, int32_t n_features,
+                                  int32_t n_outputs)
+{
+    if (f->family != family) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != (int32_t)task || f->n_features != n_features || f->n_outputs != n_outputs) {
+        return ML_E_SHAPE;
+    }
+    return ML_OK;
+}
+
+/* Match the section table against a family's declared sections: ptr[k]/cnt[k] receive section k of specs
+ * (cnt[k] = ML_MODEL_ABSENT when absent). An unknown critical section: ML_E_VERSION; a known one with
+ * another dtype or in a file of a task it does not belong to, or a required one missing: ML_E_FORMAT. */
+static inline int ml_model_bind(const ml_model_file *f, const ml_model_section_spec *specs, uint32_t n_specs,
+                                const uint8_t **ptr, uint32_t *cnt)
+{
+    uint32_t s, k;
+    const uint32_t task_bit = (f->task >= 0 && f->task < 8) ? (1u << (uint32_t)f->task) : 0u;
+    for (k = 0; k < n_specs; k++) {
+        ptr[k] = NULL;
+        cnt[k] = ML_MODEL_ABSENT;
+    }
+    for (s = 0; s < f->n_sections; s++) {
+        const uint8_t *e = f->buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * s;
+        for (k = 0; k < n_specs; k++) {
+            if (ml_model_tag_is(e, specs[k].tag)) {
+                break;
+            }
+        }
+        if (k == n_specs) {
+            if ((e[5] & 1u) != 0u) {
+                return ML_E_VERSION; /* a critical section this loader does not know */
+            }
+            continue;
+        }
+        if (e[4] != specs[k].dtype || (specs[k].tasks & task_bit) == 0u) {
+            return ML_E_FORMAT;
+        }
+        ptr[k] = f->buf + ml_model_rd32(e + 8);
+        cnt[k] = ml_model_rd32(e + 12);
+    }
+    for (k = 0; k < n_specs; k++) {
+        if (specs[k].required && (specs[k].tasks & task_bit) != 0u && cnt[k] == ML_MODEL_ABSENT) {
+            return ML_E_FORMAT;
+        }
+    }
+    return ML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- tree ensembles */
+
+/* Sections of a tree ensemble (family 1), in declaration order (index = ML_TREES_S_*). */
+enum {
+    ML_TREES_S_ROOT, ML_TREES_S_FEAT, ML_TREES_S_MISS, ML_TREES_S_THRS, ML_TREES_S_RGHT, ML_TREES_S_PROB,
+    ML_TREES_S_LCLS, ML_TREES_S_LVAL, ML_TREES_S_LV64, ML_TREES_S_LABL, ML_TREES_S_FNAM, ML_TREES_S_SRCE,
+    ML_TREES_S_COUNT
+};
+
+#define ML_TASKS_CR ((1u << ML_TASK_CLASSIFY) | (1u << ML_TASK_REGRESS))
+#define ML_TASKS_C (1u << ML_TASK_CLASSIFY)
+#define ML_TASKS_R (1u << ML_TASK_REGRESS)
+
+static inline const ml_model_section_spec *ml_trees_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_TREES_S_COUNT] = {
+        {"ROOT", ML_DT_I32, 1, ML_TASKS_CR, 1}, {"FEAT", ML_DT_I16, 1, ML_TASKS_CR, 1},
+        {"MISS", ML_DT_U8, 1, ML_TASKS_CR, 1},  {"THRS", ML_DT_F32, 1, ML_TASKS_CR, 1},
+        {"RGHT", ML_DT_I32, 1, ML_TASKS_CR, 1}, {"PROB", ML_DT_F64, 1, ML_TASKS_C, 1},
+        {"LCLS", ML_DT_I32, 1, ML_TASKS_C, 0},  {"LVAL", ML_DT_F32, 1, ML_TASKS_R, 1},
+        {"LV64", ML_DT_F64, 0, ML_TASKS_R, 0},  {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
+    };
+    *n = ML_TREES_S_COUNT;
+    return specs;
+}
+
+/* Check every node of every tree and every leaf value; see the comment at the top. */
+static inline int ml_model_check_trees(const ml_trees *m, const double *lv64)
+{
+    int32_t t, i, c;
     if (m->roots[0] != 0) {
-        return ML_MODEL_E_TREE;
+        return ML_E_FORMAT;
     }
     for (t = 0; t < m->n_trees; t++) {
         const int32_t start = m->roots[t];
         const int32_t stop = (t + 1 < m->n_trees) ? m->roots[t + 1] : m->n_nodes;
         if (start < 0 || stop <= start || stop > m->n_nodes) {
-            return ML_MODEL_E_TREE;
+            return ML_E_FORMAT;
         }
         for (i = start; i < stop; i++) {
             const int32_t f = m->feature[i];
             const int32_t r = m->right[i];
+            if (m->missing_left[i] > 1u) {
+                return ML_E_VALUE;
+            }
+            if (m->threshold[i] != m->threshold[i]) {
+                return ML_E_VALUE; /* NaN threshold */
+            }
             if (f == -1) {
                 if (r < 0 || r >= m->n_leaves) {
-                    return ML_MODEL_E_TREE;
+                    return ML_E_FORMAT;
                 }
-            } else {
-                const float thr = m->threshold[i];
-                if (f < 0 || f >= m->n_features || r <= i + 1 || r >= stop || m->missing_left[i] > 1u ||
-                    thr != thr) {
-                    return ML_MODEL_E_TREE;
-                }
+            } else if (f < 0 || f >= m->n_features || r <= i + 1 || r >= stop) {
+                return ML_E_FORMAT;
             }
         }
     }
     if (m->leaf_proba != NULL) {
-        for (i = 0; i < m->n_leaves * m->n_outputs; i++) {
-            const double p = m->leaf_proba[i];
-            if (p - p != 0.0) { /* NaN or infinite */
-                return ML_MODEL_E_TREE;
+        const double tol = (double)m->n_outputs * (1.0 / 1048576.0); /* n_outputs x 2^-20 */
+        for (i = 0; i < m->n_leaves; i++) {
+            double sum = 0.0;
+            for (c = 0; c < m->n_outputs; c++) {
+                const double p = m->leaf_proba[i * m->n_outputs + c];
+                if (!(p >= 0.0 && p <= 1.0)) { /* also NaN */
+                    return ML_E_VALUE;
+                }
+                sum += p;
+            }
+            if (sum - 1.0 > tol || 1.0 - sum > tol) {
+                return ML_E_VALUE;
             }
         }
     }
     if (m->leaf_class != NULL) {
         for (i = 0; i < m->n_leaves; i++) {
             if (m->leaf_class[i] < 0 || m->leaf_class[i] >= m->n_outputs) {
-                return ML_MODEL_E_TREE;
+                return ML_E_VALUE;
             }
         }
     }
     if (m->leaf_value != NULL) {
         for (i = 0; i < m->n_leaves; i++) {
             const float v = m->leaf_value[i];
-            if (v - v != 0.0f) {
-                return ML_MODEL_E_TREE;
+            if (v - v != 0.0f) { /* NaN or infinite */
+                return ML_E_VALUE;
+            }
+            if (lv64 != NULL && (lv64[i] - lv64[i] != 0.0 || (float)lv64[i] != v)) {
+                return ML_E_VALUE; /* LV64 not finite, or LVAL not LV64 rounded to float32 */
             }
         }
     }
-    return ML_MODEL_OK;
+    return ML_OK;
 }
 
 /* Load a tree-ensemble model file: fill *out with pointers into buf (8-byte aligned, len bytes).
- * Returns ML_MODEL_OK or a negative ML_MODEL_E_* code (then *out is zeroed and must not be used). */
-static inline int ml_trees_load(const uint8_t *buf, size_t len, ml_trees *out)
+ * task, n_features, n_outputs: what the program was written for (ML_TASK_CLASSIFY with the number of
+ * classes, or ML_TASK_REGRESS with 1); another file is refused with ML_E_SHAPE, a file of another family
+ * with ML_E_FAMILY. Returns ML_OK or a negative ML_E_* code (then *out is zeroed and must not be used). */
+static inline int ml_trees_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs,
+                                ml_trees *out)
 {
-    const uint16_t endian_probe = 1u;
-    uint32_t off[ML_MODEL_S_COUNT], cnt[ML_MODEL_S_COUNT];
-    uint32_t n_features, n_outputs, n_sections, file_size, table_end, s;
-    uint16_t task;
-    int k, rc;
+    const uint8_t *ptr[ML_TREES_S_COUNT];
+    uint32_t cnt[ML_TREES_S_COUNT];
+    uint32_t n_specs;
+    const ml_model_section_spec *specs = ml_trees_sections(&n_specs);
+    ml_model_file f;
     ml_trees m;
+    int rc;
 
     if (out == NULL) {
-        return ML_MODEL_E_ARG;
+        return ML_E_ARG;
     }
     {
         const ml_trees zero = {0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
         *out = zero;
         m = zero;
     }
-    if (buf == NULL) {
-        return ML_MODEL_E_ARG;
+    rc = ml_model_open(buf, len, &f);
+    if (rc != ML_OK) {
+        return rc;
     }
-    if (*(const uint8_t *)(const void *)&endian_probe != 1u) {
-        return ML_MODEL_E_PLATFORM;
+    rc = ml_model_expect(&f, ML_FAMILY_TREES, task, n_features, n_outputs);
+    if (rc != ML_OK) {
+        return rc;
     }
-    if (((uintptr_t)(const void *)buf & 7u) != 0u) {
-        return ML_MODEL_E_ALIGN;
+    if (task != ML_TASK_CLASSIFY && task != ML_TASK_REGRESS) {
+        return ML_E_FAMILY; /* a tree ensemble classifies or regresses */
     }
-    if (len < ML_MODEL_HEADER_SIZE + 4u) {
-        return ML_MODEL_E_SIZE;
+    if (n_features < 1 || n_features > 32767 || n_outputs < 1 || (task == ML_TASK_REGRESS && n_outputs != 1)) {
+        return ML_E_FORMAT;
     }
-    if (buf[0] != 'M' || buf[1] != 'L' || buf[2] != 'M' || buf[3] != 'F') {
-        return ML_MODEL_E_MAGIC;
+    if (n_outputs > ML_TREES_MAX_OUTPUTS) {
+        return ML_E_CAPACITY;
     }
-    if (ml_model_rd16(buf + 4) != ML_MODEL_FORMAT_MAJOR) {
-        return ML_MODEL_E_VERSION;
+    rc = ml_model_bind(&f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
     }
-    file_size = ml_model_rd32(buf + 24);
-    if ((size_t)file_size != len || len > 0x7FFFFFFFu) {
-        return ML_MODEL_E_SIZE;
+    if (cnt[ML_TREES_S_ROOT] < 1u || cnt[ML_TREES_S_FEAT] < cnt[ML_TREES_S_ROOT] ||
+        cnt[ML_TREES_S_FEAT] > 0x7FFFFFFFu || cnt[ML_TREES_S_MISS] != cnt[ML_TREES_S_FEAT] ||
+        cnt[ML_TREES_S_THRS] != cnt[ML_TREES_S_FEAT] || cnt[ML_TREES_S_RGHT] != cnt[ML_TREES_S_FEAT]) {
+        return ML_E_FORMAT;
     }
-    if (ml_crc32(buf, len - 4u) != ml_model_rd32(buf + len - 4u)) {
-        return ML_MODEL_E_CRC;
-    }
-    if (ml_model_rd32(buf + 28) != 0u) {
-        return ML_MODEL_E_VERSION; /* header flags of a later version */
-    }
-    task = ml_model_rd16(buf + 10);
-    if (ml_model_rd16(buf + 8) != 1u || (task != 1u && task != 2u)) {
-        return ML_MODEL_E_FAMILY;
-    }
-    n_features = ml_model_rd32(buf + 12);
-    n_outputs = ml_model_rd32(buf + 16);
-    n_sections = ml_model_rd32(buf + 20);
-    if (n_sections > ML_MODEL_MAX_SECTIONS) {
-        return ML_MODEL_E_SECTION;
-    }
-    table_end = ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * n_sections;
-    if (table_end > file_size - 4u) {
-        return ML_MODEL_E_SECTION;
-    }
-    for (k = 0; k < ML_MODEL_S_COUNT; k++) {
-        off[k] = 0u;
-        cnt[k] = 0xFFFFFFFFu; /* absent */
-    }
-    for (s = 0; s < n_sections; s++) {
-        const uint8_t *e = buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * s;
-        const uint32_t dtype = e[4], size = ml_model_dtype_size(e[4]);
-        const uint32_t offset = ml_model_rd32(e + 8), count = ml_model_rd32(e + 12);
-        uint32_t want = 0u;
-        const int idx = ml_model_tag_index(e, &want);
-        if (size == 0u || ml_model_rd16(e + 6) != 0u || (offset & 7u) != 0u || offset < table_end ||
-            (uint64_t)offset + (uint64_t)count * size > (uint64_t)(file_size - 4u)) {
-            return ML_MODEL_E_SECTION;
+    m.n_features = n_features;
+    m.n_outputs = n_outputs;
+    m.n_trees = (int32_t)cnt[ML_TREES_S_ROOT];
+    m.n_nodes = (int32_t)cnt[ML_TREES_S_FEAT];
+    m.roots = (const int32_t *)(const void *)ptr[ML_TREES_S_ROOT];
+    m.feature = (const int16_t *)(const void *)ptr[ML_TREES_S_FEAT];
+    m.missing_left = ptr[ML_TREES_S_MISS];
+    m.threshold = (const float *)(const void *)ptr[ML_TREES_S_THRS];
+    m.right = (const int32_t *)(const void *)ptr[ML_TREES_S_RGHT];
+    if (task == ML_TASK_CLASSIFY) {
+        const uint32_t np = cnt[ML_TREES_S_PROB];
+        if (np == 0u || np % (uint32_t)n_outputs != 0u) {
+            return ML_E_FORMAT;
         }
-        if (idx < 0) {
-            if ((e[5] & 1u) != 0u) {
-                return ML_MODEL_E_VERSION; /* a critical section this loader does not know */
+        m.n_leaves = (int32_t)(np / (uint32_t)n_outputs);
+        m.leaf_proba = (const double *)(const void *)ptr[ML_TREES_S_PROB];
+        if (cnt[ML_TREES_S_LCLS] != ML_MODEL_ABSENT) {
+            if (cnt[ML_TREES_S_LCLS] != (uint32_t)m.n_leaves) {
+                return ML_E_FORMAT;
             }
-            continue;
-        }
-        if (dtype != want || cnt[idx] != 0xFFFFFFFFu) {
-            return ML_MODEL_E_SECTION;
-        }
-        off[idx] = offset;
-        cnt[idx] = count;
-    }
-    for (k = ML_MODEL_S_ROOT; k <= ML_MODEL_S_RGHT; k++) {
-        if (cnt[k] == 0xFFFFFFFFu) {
-            return ML_MODEL_E_SECTION;
-        }
-    }
-    if (n_features < 1u || n_features > 32767u || cnt[ML_MODEL_S_ROOT] < 1u ||
-        cnt[ML_MODEL_S_FEAT] < cnt[ML_MODEL_S_ROOT] || cnt[ML_MODEL_S_MISS] != cnt[ML_MODEL_S_FEAT] ||
-        cnt[ML_MODEL_S_THRS] != cnt[ML_MODEL_S_FEAT] || cnt[ML_MODEL_S_RGHT] != cnt[ML_MODEL_S_FEAT]) {
-        return ML_MODEL_E_RANGE;
-    }
-    m.n_features = (int32_t)n_features;
-    m.n_trees = (int32_t)cnt[ML_MODEL_S_ROOT];
-    m.n_nodes = (int32_t)cnt[ML_MODEL_S_FEAT];
-    m.roots = (const int32_t *)(const void *)(buf + off[ML_MODEL_S_ROOT]);
-    m.feature = (const int16_t *)(const void *)(buf + off[ML_MODEL_S_FEAT]);
-    m.missing_left = buf + off[ML_MODEL_S_MISS];
-    m.threshold = (const float *)(const void *)(buf + off[ML_MODEL_S_THRS]);
-    m.right = (const int32_t *)(const void *)(buf + off[ML_MODEL_S_RGHT]);
-    if (task == 1u) {
-        const uint32_t np = cnt[ML_MODEL_S_PROB];
-        if (np == 0xFFFFFFFFu || cnt[ML_MODEL_S_LVAL] != 0xFFFFFFFFu) {
-            return ML_MODEL_E_SECTION;
-        }
-        if (n_outputs < 1u || n_outputs > (uint32_t)ML_TREES_MAX_OUTPUTS || np == 0u || np % n_outputs != 0u) {
-            return ML_MODEL_E_RANGE;
-        }
-        m.n_outputs = (int32_t)n_outputs;
-        m.n_leaves = (int32_t)(np / n_outputs);
-        m.leaf_proba = (const double *)(const void *)(buf + off[ML_MODEL_S_PROB]);
-        if (cnt[ML_MODEL_S_LCLS] != 0xFFFFFFFFu) {
-            if (cnt[ML_MODEL_S_LCLS] != (uint32_t)m.n_leaves) {
-                return ML_MODEL_E_RANGE;
-            }
-            m.leaf_class = (const int32_t *)(const void *)(buf + off[ML_MODEL_S_LCLS]);
+            m.leaf_class = (const int32_t *)(const void *)ptr[ML_TREES_S_LCLS];
         } else if (m.n_trees == 1) {
-            return ML_MODEL_E_SECTION; /* a single tree predicts leaf_class */
+            return ML_E_FORMAT; /* a single tree predicts leaf_class */
         }
     } else {
-        if (cnt[ML_MODEL_S_LVAL] == 0xFFFFFFFFu || cnt[ML_MODEL_S_PROB] != 0xFFFFFFFFu ||
-            cnt[ML_MODEL_S_LCLS] != 0xFFFFFFFFu) {
-            return ML_MODEL_E_SECTION;
+        if (cnt[ML_TREES_S_LVAL] == 0u ||
+            (cnt[ML_TREES_S_LV64] != ML_MODEL_ABSENT && cnt[ML_TREES_S_LV64] != cnt[ML_TREES_S_LVAL])) {
+            return ML_E_FORMAT;
         }
-        if (n_outputs != 1u || cnt[ML_MODEL_S_LVAL] == 0u) {
-            return ML_MODEL_E_RANGE;
-        }
-        m.n_outputs = 1;
-        m.n_leaves = (int32_t)cnt[ML_MODEL_S_LVAL];
-        m.leaf_value = (const float *)(const void *)(buf + off[ML_MODEL_S_LVAL]);
+        m.n_leaves = (int32_t)cnt[ML_TREES_S_LVAL];
+        m.leaf_value = (const float *)(const void *)ptr[ML_TREES_S_LVAL];
     }
-    rc = ml_model_check_trees(&m);
-    if (rc != ML_MODEL_OK) {
+    rc = ml_model_check_trees(&m, (const double *)(const void *)ptr[ML_TREES_S_LV64]);
+    if (rc != ML_OK) {
         return rc;
     }
     *out = m;
-    return ML_MODEL_OK;
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------------- feature-extractor stage */
+
+/* Sections of a FeatureExtractor stage (family 32), in declaration order (index = ML_FEATURES_S_*). */
+enum {
+    ML_FEATURES_S_WIND, ML_FEATURES_S_AXES, ML_FEATURES_S_MAGN, ML_FEATURES_S_STAT, ML_FEATURES_S_BINS,
+    ML_FEATURES_S_DCOS, ML_FEATURES_S_DSIN, ML_FEATURES_S_BAND, ML_FEATURES_S_SRAT, ML_FEATURES_S_SRCE,
+    ML_FEATURES_S_COUNT
+};
+
+#define ML_TASKS_T (1u << ML_TASK_TRANSFORM)
+
+static inline const ml_model_section_spec *ml_features_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_FEATURES_S_COUNT] = {
+        {"WIND", ML_DT_I32, 1, ML_TASKS_T, 1}, {"AXES", ML_DT_I32, 1, ML_TASKS_T, 1},
+        {"MAGN", ML_DT_U8, 1, ML_TASKS_T, 1},  {"STAT", ML_DT_U8, 1, ML_TASKS_T, 1},
+        {"BINS", ML_DT_I32, 1, ML_TASKS_T, 0}, {"DCOS", ML_DT_F32, 1, ML_TASKS_T, 0},
+        {"DSIN", ML_DT_F32, 1, ML_TASKS_T, 0}, {"BAND", ML_DT_F64, 0, ML_TASKS_T, 0},
+        {"SRAT", ML_DT_F64, 0, ML_TASKS_T, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_T, 0},
+    };
+    *n = ML_FEATURES_S_COUNT;
+    return specs;
+}
+
+/* Check a FeatureExtractor stage record (opened with ml_model_open): the declared sections and counts,
+ * window 2..32768, axes 1..16, magnitude 0/1, statistics known and not repeated, band bins inside the
+ * spectrum, DFT tables of one value per sample in [-1, 1], and n_features / n_outputs consistent. */
+static inline int ml_features_stage_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_FEATURES_S_COUNT];
+    uint32_t cnt[ML_FEATURES_S_COUNT];
+    uint32_t n_specs, k, j, nb = 0u, ns;
+    const ml_model_section_spec *specs = ml_features_sections(&n_specs);
+    int32_t window, axes;
+    uint8_t magnitude;
+    int rc;
+    if (f->family != ML_FAMILY_FEATURES) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_TRANSFORM) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (cnt[ML_FEATURES_S_WIND] != 1u || cnt[ML_FEATURES_S_AXES] != 1u || cnt[ML_FEATURES_S_MAGN] != 1u ||
+        (cnt[ML_FEATURES_S_SRAT] != ML_MODEL_ABSENT && cnt[ML_FEATURES_S_SRAT] != 1u)) {
+        return ML_E_FORMAT;
+    }
+    window = *(const int32_t *)(const void *)ptr[ML_FEATURES_S_WIND];
+    axes = *(const int32_t *)(const void *)ptr[ML_FEATURES_S_AXES];
+    magnitude = *ptr[ML_FEATURES_S_MAGN];
+    ns = cnt[ML_FEATURES_S_STAT];
+    if (window < 2 || window > 32768 || axes < 1 || axes > 16 || magnitude > 1u) {
+        return ML_E_VALUE;
+    }
+    for (k = 0; k < ns; k++) {
+        if (ptr[ML_FEATURES_S_STAT][k] > 10u) {
+            return ML_E_VALUE;
+        }
+        for (j = 0; j < k; j++) {
+            if (ptr[ML_FEATURES_S_STAT][j] == ptr[ML_FEATURES_S_STAT][k]) {
+                return ML_E_FORMAT;
+            }
+        }
+    }
+    if (cnt[ML_FEATURES_S_BINS] != ML_MODEL_ABSENT) {
+        const int32_t *bins = (const int32_t *)(const void *)ptr[ML_FEATURES_S_BINS];
+        const float *tabs[2];
+        uint32_t t;
+        if (cnt[ML_FEATURES_S_BINS] % 2u != 0u || cnt[ML_FEATURES_S_DCOS] != (uint32_t)window ||
+            cnt[ML_FEATURES_S_DSIN] != (uint32_t)window ||
+            (cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT && cnt[ML_FEATURES_S_BAND] != cnt[ML_FEATURES_S_BINS])) {
+            return ML_E_FORMAT;
+        }
+        nb = cnt[ML_FEATURES_S_BINS] / 2u;
+        for (k = 0; k < nb; k++) {
+            if (bins[2u * k] < 0 || bins[2u * k] >= bins[2u * k + 1u] || bins[2u * k + 1u] > window / 2 + 1) {
+                return ML_E_VALUE;
+            }
+        }
+        tabs[0] = (const float *)(const void *)ptr[ML_FEATURES_S_DCOS];
+        tabs[1] = (const float *)(const void *)ptr[ML_FEATURES_S_DSIN];
+        for (t = 0; t < 2u; t++) {
+            for (k = 0; k < (uint32_t)window; k++) {
+                if (!(tabs[t][k] >= -1.0f && tabs[t][k] <= 1.0f)) {
+                    return ML_E_VALUE;
+                }
+            }
+        }
+    } else if (cnt[ML_FEATURES_S_DCOS] != ML_MODEL_ABSENT || cnt[ML_FEATURES_S_DSIN] != ML_MODEL_ABSENT ||
+               cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT) {
+        return ML_E_FORMAT;
+    }
+    if (cnt[ML_FEATURES_S_BAND] != ML_MODEL_ABSENT) {
+        const double *bands = (const double *)(const void *)ptr[ML_FEATURES_S_BAND];
+        for (k = 0; k < cnt[ML_FEATURES_S_BAND]; k++) {
+            if (bands[k] - bands[k] != 0.0) {
+                return ML_E_VALUE;
+            }
+        }
+    }
+    if (cnt[ML_FEATURES_S_SRAT] == 1u) {
+        const double sr = *(const double *)(const void *)ptr[ML_FEATURES_S_SRAT];
+        if (!(sr >= 0.0 && sr <= 1e12)) {
+            return ML_E_VALUE;
+        }
+    }
+    if (ns + nb == 0u || (int64_t)f->n_features != (int64_t)window * axes ||
+        (int64_t)f->n_outputs != (int64_t)(axes + magnitude) * (int64_t)(ns + nb)) {
+        return ML_E_FORMAT;
+    }
+    return ML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- pipelines */
+
+#ifndef ML_PIPELINE_MAX_STAGES
+#define ML_PIPELINE_MAX_STAGES 8
+#endif
+
+enum { ML_PIPELINE_S_STGS, ML_PIPELINE_S_FINL, ML_PIPELINE_S_FNAM, ML_PIPELINE_S_SRCE, ML_PIPELINE_S_COUNT };
+
+#define ML_TASKS_ANY 0x3Eu /* tasks 1 .. 5 */
+
+static inline const ml_model_section_spec *ml_pipeline_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_PIPELINE_S_COUNT] = {
+        {"STGS", ML_DT_U8, 1, ML_TASKS_ANY, 1},
+        {"FINL", ML_DT_U8, 1, ML_TASKS_ANY, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_ANY, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_ANY, 0},
+    };
+    *n = ML_PIPELINE_S_COUNT;
+    return specs;
+}
+
+/* A checked pipeline file: its stage records (each an opened, checked model file inside the buffer) and
+ * the final tree model, loaded. Running the stages from the file is not part of this runtime: a program
+ * runs a pipeline through its generated C (NAME_predict on raw input); ml_pipeline_open lets it check
+ * that a file it received is the pipeline it was built for. */
+typedef struct ml_pipeline {
+    int32_t n_stages;
+    ml_model_file stages[ML_PIPELINE_MAX_STAGES];
+    ml_model_file final_file;
+    ml_trees final;
+} ml_pipeline;
+
+/* Check a pipeline file (family 64) against what the program expects (task, n_features of the raw
+ * input, n_outputs), every stage record (its own container and family checks; they must chain), and load
+ * the final model (a tree ensemble). Returns ML_OK or an ML_E_* code. */
+static inline int ml_pipeline_open(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs,
+                                   ml_pipeline *out)
+{
+    const uint8_t *ptr[ML_PIPELINE_S_COUNT];
+    uint32_t cnt[ML_PIPELINE_S_COUNT];
+    uint32_t n_specs, off;
+    const ml_model_section_spec *specs = ml_pipeline_sections(&n_specs);
+    ml_model_file f;
+    int32_t n_in;
+    int rc;
+    if (out == NULL) {
+        return ML_E_ARG;
+    }
+    out->n_stages = 0;
+    rc = ml_model_open(buf, len, &f);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rc = ml_model_expect(&f, ML_FAMILY_PIPELINE, task, n_features, n_outputs);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rc = ml_model_bind(&f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n_in = n_features;
+    off = 0u;
+    while (off < cnt[ML_PIPELINE_S_STGS]) {
+        const uint8_t *rec = ptr[ML_PIPELINE_S_STGS] + off;
+        const uint32_t left = cnt[ML_PIPELINE_S_STGS] - off;
+        uint32_t size, k;
+        ml_model_file *st;
+        if (out->n_stages >= ML_PIPELINE_MAX_STAGES) {
+            return ML_E_CAPACITY;
+        }
+        if (left < ML_MODEL_HEADER_SIZE + 4u) {
+            return ML_E_FORMAT;
+        }
+        size = ml_model_rd32(rec + 24);
+        if (size < ML_MODEL_HEADER_SIZE + 4u || size > left || ((size + 7u) & ~7u) > left) {
+            return ML_E_FORMAT;
+        }
+        for (k = size; k < ((size + 7u) & ~7u); k++) {
+            if (rec[k] != 0u) {
+                return ML_E_FORMAT;
+            }
+        }
+        st = &out->stages[out->n_stages];
+        rc = ml_model_open(rec, size, st);
+        if (rc != ML_OK) {
+            return rc == ML_E_SIZE ? ML_E_FORMAT : rc;
+        }
+        if (st->task != ML_TASK_TRANSFORM || st->n_features != n_in) {
+            return ML_E_FORMAT;
+        }
+        if (st->family == ML_FAMILY_FEATURES) {
+            rc = ml_features_stage_check(st);
+        } else {
+            rc = ML_E_FAMILY; /* a stage family this runtime does not check */
+        }
+        if (rc != ML_OK) {
+            return rc;
+        }
+        n_in = st->n_outputs;
+        out->n_stages++;
+        off += (size + 7u) & ~7u;
+    }
+    if (out->n_stages == 0) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_open(ptr[ML_PIPELINE_S_FINL], cnt[ML_PIPELINE_S_FINL], &out->final_file);
+    if (rc != ML_OK) {
+        return rc == ML_E_SIZE ? ML_E_FORMAT : rc;
+    }
+    if (out->final_file.family != ML_FAMILY_TREES) {
+        return ML_E_FAMILY;
+    }
+    return ml_trees_load(ptr[ML_PIPELINE_S_FINL], cnt[ML_PIPELINE_S_FINL], task, n_in, n_outputs, &out->final);
 }
 
 #ifdef __cplusplus

@@ -13,7 +13,7 @@
  * Levels are 10*log10(mean square) + offset_db, with mean squares below ML_SLM_MS_FLOOR read as
  * ML_SLM_MS_FLOOR. The Leq sum is compensated (Kahan), so long intervals keep float32 accuracy; do
  * not build with -ffast-math. Uses log10f (libm) in ml_slm_read only. Return codes as ml_iir.h, plus
- *     ML_SLM_ERR_EMPTY  -4   ml_slm_read with no samples since the last read
+ *     ML_SLM_ERR_EMPTY = ML_E_STATE   ml_slm_read with no samples since the last read
  */
 #ifndef ML_SLM_H
 #define ML_SLM_H
@@ -25,7 +25,7 @@
 
 #define ML_SLM_MAX_SECTIONS 4
 #define ML_SLM_MS_FLOOR 1e-30f
-#define ML_SLM_ERR_EMPTY (-4)
+#define ML_SLM_ERR_EMPTY ML_E_STATE
 
 #ifdef __cplusplus
 extern "C" {

@@ -54,22 +54,43 @@ def harness_dir(arch: Arch) -> Path:
 
 
 def find_gcc(arch: Arch) -> str:
+    """The CPU's cross compiler, checked to find the C library its flags name (``--specs=...``)."""
     path = shutil.which(arch.gcc)
     if path is None:
         raise ToolchainError(
             f"{arch.gcc} not found: install the {arch.name} bare-metal toolchain "
             f"(Debian/Ubuntu: apt-get install {arch.apt_packages}) or run scripts/setup.sh"
         )
+    missing = _missing_specs(
+        path, tuple(f for f in (*arch.cflags, *arch.ldflags) if f.startswith("--specs="))
+    )
+    if missing:
+        raise ToolchainError(
+            f"{arch.gcc} cannot find {', '.join(missing)}: install the {arch.name} C library "
+            f"(Debian/Ubuntu: apt-get install {arch.apt_packages}) or run scripts/setup.sh"
+        )
     return path
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_specs(gcc: str, flags: tuple[str, ...]) -> list[str]:
+    missing = []
+    for flag in flags:
+        name = flag.split("=", 1)[1]
+        res = subprocess.run([gcc, f"-print-file-name={name}"], capture_output=True, text=True, check=False)
+        if not Path(res.stdout.strip()).is_absolute():  # gcc echoes the bare name when it has no such file
+            missing.append(name)
+    return missing
 
 
 def toolchain_missing(arch: Arch) -> str | None:
     """None when ``arch`` can be built and emulated here, else what to install."""
-    if shutil.which(arch.gcc) is None:
-        return f"{arch.gcc} not found (Debian/Ubuntu: apt-get install {arch.apt_packages})"
     try:
+        find_gcc(arch)
         __import__("unicorn")
         __import__("elftools")
+    except ToolchainError as e:
+        return str(e)
     except ImportError:
         return "the Python packages unicorn and pyelftools are needed (pip install unicorn pyelftools)"
     return None

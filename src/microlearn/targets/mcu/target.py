@@ -14,54 +14,29 @@ follows, docs/architecture.md), so a new family needs no change here:
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.backends.c.writer import CSource
 from microlearn.errors import InvalidInputError
 from microlearn.ir.base import Task
-from microlearn.targets.base import TargetRun
+from microlearn.targets.base import Artifacts, TargetRun
 from microlearn.targets.mcu.arch import ALIASES, ARCHS, Arch, get_arch
 from microlearn.targets.mcu.build import toolchain_missing
 from microlearn.targets.mcu.measure import measure
 
-_KINDS = {"classifier": Task.CLASSIFY, "regressor": Task.REGRESS}
-
-
-class GeneratedC(Protocol):
-    """What a target needs of generated C (``backends.c`` ``CSource``): the header and its shape."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def header(self) -> str: ...
-
-    @property
-    def n_features(self) -> int: ...
-
-    @property
-    def n_outputs(self) -> int: ...
-
-
-def task_of(src: Any) -> Task:
-    """The task of generated C: its ``task`` (a :class:`Task` or its value) or, older, its ``kind``."""
-    t = getattr(src, "task", None)
-    if t is None:
-        t = _KINDS.get(getattr(src, "kind", ""), getattr(src, "kind", None))
-    return as_task(t)
+_KINDS = {"classifier": Task.CLASSIFY, "regressor": Task.REGRESS}  # the names measure_model takes
 
 
 def as_task(t: Any) -> Task:
+    """A :class:`Task`, its value ("classify") or a kind ("classifier", "regressor") as a Task."""
     if isinstance(t, Task):
         return t
-    if isinstance(t, enum.Enum):
-        t = t.value
     if isinstance(t, str):
         if t in _KINDS:
             return _KINDS[t]
@@ -87,6 +62,7 @@ class Glue:
     task: Task
     n_outputs: int
     proba: bool  # a classifier also writes its n_outputs probabilities
+    calls: tuple[str, ...]  # the model's API functions it calls, e.g. ("predict", "predict_proba")
 
     @property
     def out_size(self) -> int:
@@ -143,17 +119,21 @@ def model_glue(header_name: str, name: str, task: Any, n_outputs: int = 1, *, pr
     proba = proba and tk is Task.CLASSIFY
     x = "(const float *)in"
     if tk in (Task.CLASSIFY, Task.CLUSTER):
+        calls: tuple[str, ...] = ("predict", "predict_proba") if proba else ("predict",)
         body = f"    *(int32_t *)out = {name}_predict({x});\n"
         if proba:
             body += f"    {name}_predict_proba({x}, (float *)out + 1);\n"
+    elif tk is Task.REGRESS and k > 1:
+        calls = ("predict_values",)
+        body = f"    {name}_predict_values({x}, (float *)out);\n"
     elif tk is Task.REGRESS:
-        call = (
-            f"{name}_predict_values({x}, (float *)out);" if k > 1 else f"*(float *)out = {name}_predict({x});"
-        )
-        body = f"    {call}\n"
+        calls = ("predict",)
+        body = f"    *(float *)out = {name}_predict({x});\n"
     elif tk is Task.SCORE:
+        calls = ("score", "predict")
         body = f"    *(float *)out = {name}_score({x});\n    *((int32_t *)out + 1) = {name}_predict({x});\n"
     else:
+        calls = ("transform",)
         body = f"    *(int32_t *)out = (int32_t){name}_transform({x}, (float *)out + 1);\n"
     text = f"""#include <stdint.h>
 
@@ -163,7 +143,7 @@ def model_glue(header_name: str, name: str, task: Any, n_outputs: int = 1, *, pr
 void ml_bench_entry(const void *in, void *out) {{
 {body}}}
 """
-    return Glue(text, tk, k, proba)
+    return Glue(text, tk, k, proba, calls)
 
 
 def rows(X: Any, n_features: int | None = None, name: str = "model") -> npt.NDArray[np.float32]:
@@ -189,15 +169,23 @@ def run_header(
     proba: bool = False,
     header_name: str | None = None,
     extra_sources: Mapping[str, str] | None = None,
+    api: Sequence[str] | None = None,
 ) -> TargetRun:
     """Run the generated model ``name`` (header text ``header``) over the rows of ``X`` on the emulated
-    ``cpu``: outputs decoded by task (see the module docs), costs measured as :func:`measure` does."""
+    ``cpu``: outputs decoded by task (see the module docs), costs measured as :func:`measure` does.
+    ``api``: the functions the header provides (``predict``, ...), checked against what the glue calls."""
     if n_features is None:
         m = re.search(rf"^#define {re.escape(name.upper())}_N_FEATURES (\d+)", header, re.MULTILINE)
         n_features = int(m.group(1)) if m else None
     X32 = rows(X, n_features, name)
     header_name = header_name or f"{name}.h"
     glue = model_glue(header_name, name, task, n_outputs, proba=proba)
+    missing = [] if api is None else [f"{name}_{c}" for c in glue.calls if c not in api]
+    if missing:
+        raise InvalidInputError(
+            f"the generated C has no {', '.join(missing)}, which a {glue.task.value} model must provide "
+            f"(it has: {', '.join(f'{name}_{a}' for a in api or ())})"
+        )
     run = measure(
         {header_name: header, **(extra_sources or {})},
         glue.text,
@@ -235,24 +223,25 @@ class McuTarget:
         """None when this machine can build and emulate for the CPU, else what is missing."""
         return toolchain_missing(self.arch)
 
-    def run(self, art: Any, X: npt.NDArray[np.float32]) -> TargetRun:
+    def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         """``art`` gives the generated C (``art.c_source()``)."""
         return self.run_source(art.c_source(), X)
 
-    def __call__(self, model: Any, X: npt.NDArray[np.float32]) -> TargetRun:
-        """The calling convention of verify's function table: (converted model, float32 rows)."""
-        return self.run_source(model.c_source("mlmodel"), X)
-
-    def run_source(self, src: GeneratedC, X: npt.NDArray[np.float32]) -> TargetRun:
+    def run_source(self, src: CSource, X: npt.NDArray[np.float32]) -> TargetRun:
+        """The generated C's model over the rows of ``X``; with ``proba`` a classifier's probabilities
+        too, where it has them."""
+        api = [f.name for f in src.api]
         return run_header(
             src.header,
             src.name,
-            task_of(src),
+            src.task,
             X,
             self.arch,
             n_outputs=src.n_outputs,
             n_features=src.n_features,
-            proba=self.proba,
+            proba=self.proba and "predict_proba" in api,
+            header_name=src.filename,
+            api=api or None,
         )
 
 

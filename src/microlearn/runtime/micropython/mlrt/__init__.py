@@ -6,9 +6,17 @@
 #   m.predict_proba(features)           # class probabilities (classifier)
 #
 # Model files are written by microlearn (model.save / model.to_bytes); see docs/model-file.md.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 FORMAT_MAJOR = 1
+
+# model family code (file header) -> mlrt module that reads it. A module exposes SECTIONS (tag ->
+# (dtype, critical, tasks bit mask, required)), optionally AS_BITS, and load(head, sections).
+FAMILIES = {
+    1: "trees",
+    32: "features",
+    64: "pipeline",
+}
 
 
 def load(src):
@@ -24,14 +32,8 @@ def load(src):
         except TypeError:
             raise TypeError("mlrt.load takes a path (str) or the file's bytes")
     try:
-        from mlrt import trees
-
-        head, sec = _reader.read(src, trees.SECTIONS, trees.AS_BITS)
-        if head[3] != trees.FAMILY:
-            raise ValueError("mlrt: model family %d is not supported by this mlrt: update mlrt" % head[3])
-        if head[4] not in (trees.CLASSIFIER, trees.REGRESSOR):
-            raise _reader.bad("unknown task %d" % head[4])
-        return trees.Trees(head, sec)
+        head, sec, mod = _reader.read(src, FAMILIES)
+        return mod.load(head, sec)
     except MemoryError:
         sec = None
         import gc

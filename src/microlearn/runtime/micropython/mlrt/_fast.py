@@ -59,7 +59,7 @@ def _walk(a: ptr32, xf: ptr32, acc: ptr32) -> int:
         elif v > second:
             second = v
         c += 1
-    if nc == 1 or top - second > n:
+    if nc == 1 or top - second > n + 1:  # trees.margin(n)
         return best
     return 0 - 1
 

@@ -69,8 +69,20 @@ def crc32(data, crc=0):
     return _crc32(data, crc) & 0xFFFFFFFF
 
 
+# other microlearn files: named instead of "bad magic"
+OTHER_MAGICS = {b"MLFB": "a mel filterbank file (load it with mlrt.dsp_mel.MelFilterbank), not a model file"}
+
+
 def bad(msg):
     return ValueError("mlrt: not a valid model file: " + msg)
+
+
+def check_magic(magic):
+    if magic == MAGIC:
+        return
+    if magic in OTHER_MAGICS:
+        raise ValueError("mlrt: this is " + OTHER_MAGICS[magic])
+    raise bad("bad magic %r (expected %r); was it saved by microlearn?" % (magic, MAGIC))
 
 
 def empty(typecode, n):
@@ -99,7 +111,8 @@ class _Source:
         self.mv = None
         if isinstance(src, str):
             self.f = open(src, "rb")
-            self.size = None
+            self.size = self.f.seek(0, 2)  # the real length: a header's size is never trusted
+            self.f.seek(0)
         else:
             self.mv = memoryview(src)
             self.size = len(self.mv)
@@ -131,6 +144,11 @@ class _Source:
         self.crc = crc32(a, self.crc)
         return a
 
+    def peek4(self):
+        b = self.f.read(4)
+        self.f.seek(0)
+        return b
+
     def skip(self, n):
         while n > 0:
             k = 256 if n > 256 else n
@@ -138,8 +156,6 @@ class _Source:
             n -= k
 
     def at_end(self):
-        if self.f is not None:
-            return not self.f.read(1)
         return self.pos == self.size
 
     def close(self):
@@ -148,38 +164,52 @@ class _Source:
             self.f = None
 
 
-def read(src, wanted, as_bits=()):
-    """Read a model file. ``wanted``: tag -> dtype code of the sections to keep; float32 sections whose
-    tag is in ``as_bits`` come as array('i') of their bits.
+def read(src, families):
+    """Read a model file. ``families``: family code -> module name (mlrt.FAMILIES); the module's
+    ``SECTIONS`` (tag -> (dtype, critical, tasks bit mask, required)) says which sections to keep and its
+    ``AS_BITS`` which float32 sections come as array('i') of their bits.
 
-    Returns (header tuple, {tag: array or bytes}). Unknown optional sections are skipped; an unknown
-    critical one, a bad CRC or any inconsistency raises ValueError."""
+    Returns (header tuple, {tag: array or bytes}, family module). Unknown optional sections are skipped;
+    an unknown critical one, a bad CRC or any inconsistency raises ValueError."""
     s = _Source(src)
     try:
-        return _read(s, wanted, as_bits)
+        return _read(s, families)
     finally:
         s.close()
 
 
-def _read(s, wanted, as_bits):
+def family_module(families, family):
+    name = families.get(family)
+    if name is None:
+        raise ValueError("mlrt: model family %d is not supported by this mlrt: update mlrt" % family)
+    return __import__("mlrt." + name, None, None, ("SECTIONS",))
+
+
+def _read(s, families):
+    if s.size >= 4:
+        check_magic(bytes(s.mv[:4]) if s.mv is not None else s.peek4())
     head = struct.unpack(HEADER, s.read(HEADER_SIZE))
     magic, major, minor, family, task, n_features, n_outputs, n_sections, file_size, flags = head
-    if magic != MAGIC:
-        raise bad("bad magic %r (expected %r); was it saved by microlearn?" % (magic, MAGIC))
+    check_magic(magic)
     if major != VERSION_MAJOR:
         raise ValueError(
             "mlrt: model file format %d.%d is not supported (this mlrt reads %d.x): update mlrt or "
             "re-save the model" % (major, minor, VERSION_MAJOR)
         )
-    if s.size is not None and file_size != s.size:
+    if file_size != s.size:
+        # also before any section is read: a corrupted size is a format error, never a MemoryError
         raise bad("header says %d bytes but there are %d (truncated or padded?)" % (file_size, s.size))
     if flags != 0:
-        raise bad("unknown header flags %#x" % flags)
+        raise ValueError("mlrt: unknown header flags %#x: update mlrt" % flags)
     if n_sections > MAX_SECTIONS:
         raise bad("%d sections (at most %d)" % (n_sections, MAX_SECTIONS))
     table_end = HEADER_SIZE + SECTION_SIZE * n_sections
     if table_end + 4 > file_size:
         raise bad("the section table runs past the end of the file")
+    mod = family_module(families, family)
+    wanted = mod.SECTIONS
+    as_bits = getattr(mod, "AS_BITS", ())
+    task_bit = 1 << task if task < 8 else 0
     entries = []
     for _ in range(n_sections):
         tag, dtype, sflags, reserved, offset, count = struct.unpack(SECTION, s.read(SECTION_SIZE))
@@ -188,9 +218,12 @@ def _read(s, wanted, as_bits):
         nbytes = count * DTYPES[dtype][1]
         if offset % 8 or offset < table_end or offset + nbytes > file_size - 4:
             raise bad("section %r is misaligned or out of bounds" % tag)
-        if tag in wanted:
-            if wanted[tag] != dtype:
-                raise bad("section %r has dtype %d, expected %d" % (tag, dtype, wanted[tag]))
+        spec = wanted.get(tag)
+        if spec is not None:
+            if spec[0] != dtype:
+                raise bad("section %r has dtype %d, expected %d" % (tag, dtype, spec[0]))
+            if not spec[2] & task_bit:
+                raise bad("section %r does not belong in a file of task %d" % (tag, task))
         elif sflags & CRITICAL:
             raise ValueError(
                 "mlrt: the model file needs section %r, which this mlrt does not know: update mlrt" % tag
@@ -210,6 +243,7 @@ def _read(s, wanted, as_bits):
             out[tag] = s.read(nbytes) if tc is None else s.read_array(tc, nbytes, DTYPES[dtype][1])
         else:
             s.skip(nbytes)
+            out[tag] = None  # seen (for the duplicate check), not kept
         end = offset + nbytes
     s.skip(file_size - 4 - s.pos)
     computed = s.crc
@@ -218,4 +252,9 @@ def _read(s, wanted, as_bits):
         raise bad("CRC-32 mismatch: the file is corrupted; copy it again")
     if not s.at_end():
         raise bad("data after the end the header states (%d bytes)" % file_size)
-    return head, out
+    for tag in [t for t in out if out[t] is None]:
+        del out[tag]
+    for tag, spec in wanted.items():
+        if spec[3] and spec[2] & task_bit and tag not in out:
+            raise bad("required section %s is missing" % tag.decode())
+    return head, out, mod

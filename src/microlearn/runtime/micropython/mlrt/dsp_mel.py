@@ -8,7 +8,7 @@
 #   db = power_to_db(mel, top_db=None)    # 10 log10(max(amin, S)) - 10 log10(max(amin, |ref|))
 #   cc = MFCC(13, fb.n_mels).compute(db)  # DCT-II (orthonormal) of the log-mel, first n_mfcc
 #
-# Filterbank file (little-endian): b"MLMF", u16 version (1), u16 n_mels, u16 n_bins (n_fft // 2 + 1),
+# Filterbank file (little-endian): b"MLFB", u16 version (1), u16 n_mels, u16 n_bins (n_fft // 2 + 1),
 # u16 0, u32 n_weights; n_mels x (u16 first bin, u16 count); n_weights float32 weights, band after band.
 import math
 import struct
@@ -16,7 +16,7 @@ from array import array
 
 from mlrt.dsp_fft import RFFT, get_window
 
-MAGIC = b"MLMF"
+MAGIC = b"MLFB"  # its own magic: model loaders (mlrt.load, ml_model.h) refuse it by name
 VERSION = 1
 _HEAD = "<4sHHHHI"
 _HEAD_SIZE = 16
@@ -38,6 +38,8 @@ class MelFilterbank:
         if len(src) < _HEAD_SIZE:
             raise ValueError("mel filterbank: truncated header")
         magic, version, n_mels, n_bins, _, n_w = struct.unpack_from(_HEAD, src, 0)
+        if magic == b"MLMF":
+            raise ValueError("mel filterbank: this is a model file (load it with mlrt.load)")
         if magic != MAGIC:
             raise ValueError("mel filterbank: not a filterbank file (bad magic)")
         if version != VERSION:

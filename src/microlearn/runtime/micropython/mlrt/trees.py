@@ -3,9 +3,11 @@
 # Inputs are rounded to float32 (array('f', x)) and every split compares integer keys of float32 bits
 # (key(v) <= key(t) exactly when v <= t), so a port with double floats (unix, WebAssembly), one with
 # single floats and one that drops float mantissa bits all decide every split alike, and no float object
-# is made while walking. Classifiers add fixed-point votes (probability x 2**16, only the non-zero ones)
-# and take the argmax where its margin leaves no doubt; otherwise (rare near-ties) the probabilities
-# are summed tree by tree in the port's float (double: bit-exact scikit-learn).
+# is made while walking. Classifiers add fixed-point votes (microlearn.passes.votes, the scheme the C
+# methods use: probability x 2**S, S = min(21, 30 - bitlen(n_trees)), rounded half to even; only the
+# non-zero ones) and take the argmax where it leads by more than n_trees + 1 units; otherwise (rare
+# near-ties) the probabilities are summed tree by tree in the port's float (double: bit-exact
+# scikit-learn).
 from array import array
 
 from mlrt._reader import bad, empty, to_array
@@ -14,24 +16,43 @@ FAMILY = 1
 CLASSIFIER = 1
 REGRESSOR = 2
 
-Q = 1 << 16  # fixed-point scale of the votes
 INF = 0x7F800000  # key of +inf; keys above it are NaN
+ROW_SUM_TOL = 1.0 / 1048576  # probability rows sum to 1 within n_outputs x 2**-20
 
-# tag -> dtype code (docs/model-file.md)
+_C = 1 << CLASSIFIER
+_R = 1 << REGRESSOR
+
+# tag -> (dtype code, critical, tasks bit mask, required): microlearn/backends/modelfile/schema.py TREES
 SECTIONS = {
-    b"ROOT": 6,
-    b"FEAT": 4,
-    b"MISS": 1,
-    b"THRS": 7,
-    b"RGHT": 6,
-    b"PROB": 8,
-    b"LCLS": 6,
-    b"LVAL": 7,
-    b"LV64": 8,
-    b"LABL": 9,
-    b"FNAM": 9,
-    b"SRCE": 9,
+    b"ROOT": (6, 1, _C | _R, 1),
+    b"FEAT": (4, 1, _C | _R, 1),
+    b"MISS": (1, 1, _C | _R, 1),
+    b"THRS": (7, 1, _C | _R, 1),
+    b"RGHT": (6, 1, _C | _R, 1),
+    b"PROB": (8, 1, _C, 1),
+    b"LCLS": (6, 1, _C, 0),
+    b"LVAL": (7, 1, _R, 1),
+    b"LV64": (8, 0, _R, 0),
+    b"LABL": (9, 0, _C, 0),
+    b"FNAM": (9, 0, _C | _R, 0),
+    b"SRCE": (9, 0, _C | _R, 0),
 }
+
+
+def scale_bits(n_trees):
+    """S of the vote scheme: votes are leaf probabilities x 2**S (microlearn.passes.votes)."""
+    s = 30 - len(bin(n_trees)) + 2
+    return 21 if s > 21 else s
+
+
+def margin(n_trees):
+    """Lead (in units of 2**-S) above which the votes' class is scikit-learn's class."""
+    return n_trees + 1
+
+
+def load(head, sec):
+    return Trees(head, sec)
+
 
 AS_BITS = (b"THRS",)  # read as array('i') of float32 bits: keys are made in place
 
@@ -56,9 +77,6 @@ class Trees:
         self.kind = "classifier" if self.classifier else "regressor"
         self.n_features = n_features
         self.n_outputs = n_outputs
-        for tag in (b"ROOT", b"FEAT", b"MISS", b"THRS", b"RGHT"):
-            if tag not in sec:
-                raise bad("required section %s is missing" % tag.decode())
         self._roots = sec[b"ROOT"]
         self._feat = sec[b"FEAT"]
         self._miss = sec[b"MISS"]
@@ -69,9 +87,9 @@ class Trees:
         self.classes = None
         self.feature_names = None
         self._leaf_class = None
+        if task not in (CLASSIFIER, REGRESSOR):
+            raise bad("task %d is not one a tree ensemble has" % task)
         if self.classifier:
-            if b"PROB" not in sec or b"LVAL" in sec:
-                raise bad("a classifier needs PROB and no LVAL")
             self._proba = sec[b"PROB"]
             if not 1 <= n_outputs <= 256 or len(self._proba) % n_outputs:
                 raise bad("PROB does not hold n_leaves x %d probabilities" % n_outputs)
@@ -87,18 +105,24 @@ class Trees:
                 raise bad("a single-tree classifier needs LCLS")
             self.classes = _json_list(sec.get(b"LABL"), n_outputs)
         else:
-            if b"LVAL" not in sec or b"PROB" in sec or n_outputs != 1:
-                raise bad("a regressor needs LVAL, one output and no PROB")
+            if n_outputs != 1:
+                raise bad("a regressor has one output")
             self._value = sec.get(b"LV64") or sec[b"LVAL"]
             self.n_leaves = len(sec[b"LVAL"])
             if len(self._value) != self.n_leaves:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
-        for a in (self._proba,) if self.classifier else (self._value, sec[b"LVAL"]):
-            for v in a:
-                if v - v != 0:  # NaN or infinite
-                    raise bad("a leaf holds a NaN or infinite value")
+        if self.classifier:
+            _check_proba(self._proba, n_outputs)
+        else:
+            _check_values(sec[b"LVAL"], sec.get(b"LV64"))
+        text = sec.get(b"SRCE")
+        if text is not None:
+            try:
+                text.decode("utf-8")
+            except Exception:
+                raise bad("SRCE is not UTF-8")
         self._pack()
         self._feat = self._thr = self._right = self._miss = self._roots = None
         self.nbytes = 4 * len(self._a)  # bytes of the arrays the model keeps
@@ -118,14 +142,15 @@ class Trees:
 
         A split node is 3 ints: feature | MISS << 16, threshold key, offset of the right child (the left
         one follows at +3). A leaf is -1 - leaf row, then the offsets of its first and past-last vote.
-        A vote is q << 8 | class: leaf probability x 2**16, rounded; zero ones are left out (classifiers
-        of several trees only)."""
+        A vote is q << 8 | class: leaf probability x 2**S (scale_bits), rounded half to even; zero ones
+        are left out (classifiers of several trees only)."""
         nn, n, nc = self.n_nodes, self.n_trees, self.n_outputs
         votes = self.classifier and n > 1
         p = self._proba if votes else ()
+        one = 1 << scale_bits(n)
         nv = 0
         for v in p:
-            if v * Q >= 0.5:
+            if round(v * one):
                 nv += 1
         base = 2 + n
         vbase = base + 3 * nn
@@ -141,7 +166,7 @@ class Trees:
             for leaf in range(self.n_leaves):
                 vst[leaf] = j
                 for c in range(nc):
-                    q = int(p[leaf * nc + c] * Q + 0.5)
+                    q = round(p[leaf * nc + c] * one)
                     if q:
                         a[j] = q << 8 | c
                         j += 1
@@ -180,11 +205,13 @@ class Trees:
             for i in range(start, stop):
                 f = feat[i]
                 r = right[i]
+                if thr[i] & 0x7FFFFFFF > INF or miss[i] > 1:
+                    raise bad("node %d has a NaN threshold or a MISS other than 0 or 1" % i)
                 if f < 0:
                     if f != -1 or not 0 <= r < nl:
                         raise bad("leaf %d is malformed" % i)
-                elif f >= nf or not i + 1 < r < stop or thr[i] & 0x7FFFFFFF > INF or miss[i] > 1:
-                    raise bad("node %d is malformed (feature, child or threshold)" % i)
+                elif f >= nf or not i + 1 < r < stop:
+                    raise bad("node %d is malformed (feature or child)" % i)
 
     # ------------------------------------------------------------------ prediction
     def _f32(self, x):
@@ -278,7 +305,7 @@ class Trees:
             for j in range(a[i + 1], a[i + 2]):
                 v = a[j]
                 acc[v & 0xFF] += v >> 8
-        return _top(acc, self.n_trees)
+        return _top(acc, margin(self.n_trees))
 
     def predict(self, x):
         """Class index (classifier; self.classes[i] is its label) or value (regressor)."""
@@ -341,8 +368,8 @@ def _keys(k):
 
 
 def _top(acc, n):
-    """First index of the largest of acc if it beats every other by more than n (the most n fixed-point
-    votes can err by), else -1."""
+    """First index of the largest of acc if it beats every other by more than n (margin(n_trees)), else
+    -1."""
     if len(acc) == 1:
         return 0
     best = 0
@@ -357,6 +384,32 @@ def _top(acc, n):
         elif v > second:
             second = v
     return best if top - second > n else -1
+
+
+def _check_proba(p, nc):
+    """Every probability in [0, 1] and every row summing to 1 (schema.py: Range, RowSums)."""
+    tol = nc * ROW_SUM_TOL
+    for r in range(0, len(p), nc):
+        s = 0.0
+        for c in range(r, r + nc):
+            v = p[c]
+            if not 0.0 <= v <= 1.0:  # also NaN
+                raise bad("a leaf probability is outside [0, 1]")
+            s += v
+        if not -tol <= s - 1.0 <= tol:
+            raise bad("a leaf's probabilities do not sum to 1")
+
+
+def _check_values(lval, lv64):
+    """Finite leaf values; LVAL = LV64 rounded to float32 (schema.py: Finite, Float32Of)."""
+    for v in lval:
+        if v - v != 0:  # NaN or infinite
+            raise bad("a leaf holds a NaN or infinite value")
+    if lv64 is not None:
+        f = array("f", lv64)
+        for i in range(len(f)):
+            if lv64[i] - lv64[i] != 0 or f[i] != lval[i]:
+                raise bad("LVAL must be LV64 rounded to float32")
 
 
 def _json_list(raw, n):
@@ -374,4 +427,7 @@ def _json_list(raw, n):
         raise bad("a JSON section does not parse")
     if not isinstance(v, list) or len(v) != n:
         raise bad("a JSON section does not list %d items" % n)
+    for x in v:
+        if type(x) is not str and type(x) is not int:
+            raise bad("a JSON section lists something other than strings and integers")
     return v

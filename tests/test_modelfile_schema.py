@@ -1,0 +1,316 @@
+"""The three model-file readers (modelfile.loads, ml_model.h, mlrt) against the one declaration in
+schema.py: the same section tables, and every declared value invariant, once broken (CRC repaired),
+refused by all three."""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import sys
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.tree import DecisionTreeClassifier
+
+import microlearn
+from microlearn import host
+from microlearn import micropython as mpy
+from microlearn.backends import modelfile as mf
+from microlearn.backends.modelfile import schema
+from microlearn.backends.modelfile.container import DTYPES, Header
+from microlearn.backends.modelfile.registry import families
+from microlearn.dsp._audio_mp import mel_filterbank_bytes
+from modelfile_cases import ML_E, fix_crc
+
+sys.path.insert(0, str(mpy.RUNTIME_DIR))
+import mlrt
+from mlrt import _reader
+
+# family code -> the C function that returns its declared sections
+C_TABLES = {1: "ml_trees_sections", 32: "ml_features_sections", 64: "ml_pipeline_sections"}
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include "ml_model.h"
+int ml_test_tables(char *out, int cap);
+int ml_test_load(const uint8_t *buf, size_t len);
+int ml_test_tables(char *out, int cap)
+{
+    int n = 0;
+    uint32_t k, count;
+    const ml_model_section_spec *s;
+%s
+    return n;
+}
+int ml_test_load(const uint8_t *buf, size_t len)
+{
+    ml_model_file f;
+    ml_trees m;
+    int rc = ml_model_open(buf, len, &f);
+    if (rc != ML_OK) return rc;
+    if (f.family == ML_FAMILY_TREES) return ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
+    return ML_E_FAMILY;
+}
+"""
+
+
+def _table_code() -> str:
+    out = []
+    for code, fn in C_TABLES.items():
+        out.append(
+            f"    s = {fn}(&count);\n    for (k = 0; k < count; k++) {{\n"
+            f'        n += snprintf(out + n, (size_t)(cap - n), "{code} %.4s %u %u %u %u\\n", s[k].tag,\n'
+            "                      (unsigned)s[k].dtype, (unsigned)s[k].critical, (unsigned)s[k].tasks,\n"
+            "                      (unsigned)s[k].required);\n    }"
+        )
+    return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def clib() -> ctypes.CDLL:
+    lib = host.build({"schema_test.c": C_PROGRAM % _table_code()})
+    lib.ml_test_load.restype = ctypes.c_int
+    lib.ml_test_load.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return lib
+
+
+def c_load(lib: ctypes.CDLL, data: bytes) -> int:
+    buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)
+    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return int(lib.ml_test_load(buf.ctypes.data, len(data)))
+
+
+def declared(s: schema.FamilySchema) -> list[tuple[bytes, int, int, int, int]]:
+    """(tag, dtype, critical, tasks bit mask, required) of each declared section."""
+    return [
+        (x.tag, x.dtype, int(x.critical), sum(1 << t for t in x.tasks), int(x.required)) for x in s.sections
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def test_every_family_is_declared_alike_in_c_and_mlrt(clib: ctypes.CDLL) -> None:
+    buf = ctypes.create_string_buffer(1 << 14)
+    clib.ml_test_tables(buf, len(buf))
+    c_rows: dict[int, list[tuple[bytes, int, int, int, int]]] = {}
+    for line in buf.value.decode().splitlines():
+        code, tag, *nums = line.split()
+        c_rows.setdefault(int(code), []).append((tag.encode(), *map(int, nums)))  # type: ignore[arg-type]
+    fams = families()
+    assert set(fams) == set(mlrt.FAMILIES), "mlrt.FAMILIES must list every registered family"
+    for code, fam in fams.items():
+        want = declared(fam.schema)
+        mod = _reader.family_module(mlrt.FAMILIES, code)
+        got = [(tag, *spec) for tag, spec in mod.SECTIONS.items()]
+        assert sorted(got) == sorted(want), f"mlrt.{mlrt.FAMILIES[code]}.SECTIONS differs from schema.py"
+        if code in C_TABLES:
+            assert c_rows[code] == want, f"{C_TABLES[code]}() in ml_model.h differs from schema.py"
+    assert set(C_TABLES) <= set(fams)
+
+
+def test_docs_table_matches_schema() -> None:
+    """docs/model-file.md's tree-section table says what schema.TREES declares."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "model-file.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`") and len(cells[0]) == 6:
+            rows.setdefault(cells[0].strip("`").encode(), (cells[1], cells[3]))
+    for s in schema.TREES.sections:
+        assert rows[s.tag] == (DTYPES[s.dtype][0], "yes" if s.critical else "no"), s.tag
+
+
+# ---------------------------------------------------------------------------------------------- invariants
+X, y = datasets.load_iris(return_X_y=True)
+
+
+def _files() -> dict[str, bytes]:
+    return {
+        "forest": microlearn.convert(
+            RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
+        ).to_bytes(),
+        "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
+        "regressor": microlearn.convert(
+            RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)
+        ).to_bytes(),
+    }
+
+
+def _violations(data: bytes) -> Iterator[tuple[str, bytes, bool, str]]:
+    """(what, file, checked by C) for each declared invariant of each present section, broken in one
+    element with the CRC repaired. C does not read the optional text sections."""
+    c = mf.container.unpack(data)
+    fam = families()[c.header.family]
+    for spec in fam.schema.sections:
+        s = c.sections.get(spec.tag)
+        if s is None or s.count == 0:
+            continue
+        a = c.array(spec.tag)
+        fmt = "<" + {1: "B", 2: "b", 3: "H", 4: "h", 5: "I", 6: "i", 7: "f", 8: "d", 9: "B"}[s.dtype]
+        size = struct.calcsize(fmt)
+
+        def put(i: int, v: object, s: mf.container.Section = s, fmt: str = fmt, size: int = size) -> bytes:
+            b = bytearray(data)
+            struct.pack_into(fmt, b, s.offset + i * size, v)
+            return fix_crc(b)
+
+        name = spec.tag.decode()
+        for inv in spec.checks:
+            for what, bad, in_c in _break(inv, name, a, put, c.header):
+                yield what, bad, in_c, type(inv).__name__
+
+
+def _break(
+    inv: schema.Invariant, name: str, a: np.ndarray, put: Callable[[int, object], bytes], h: Header
+) -> Iterator[tuple[str, bytes, bool]]:
+    if True:
+        if True:
+            if isinstance(inv, schema.Range):
+                i = int(np.flatnonzero(a > 0)[0])
+                yield f"{name}: sign bit of {a[i]} flipped", put(i, -float(a[i])), True
+                yield f"{name}: {inv.hi} + 0.5", put(i, inv.hi + 0.5), True
+            elif isinstance(inv, schema.RowSums):
+                i = int(np.flatnonzero((a > 0) & (a < 1))[0]) if np.any((a > 0) & (a < 1)) else 0
+                yield f"{name}: a row scaled", put(i, float(a[i]) * 0.75), True
+            elif isinstance(inv, schema.Finite):
+                yield f"{name}: infinity", put(0, float("inf")), True
+                yield f"{name}: NaN", put(0, float("nan")), True
+            elif isinstance(inv, schema.NotNaN):
+                yield f"{name}: NaN", put(0, float("nan")), True
+            elif isinstance(inv, schema.OneOf):
+                yield f"{name}: {max(inv.values) + 1}", put(0, max(inv.values) + 1), True
+            elif isinstance(inv, schema.Index):
+                bound = {"n_features": h.n_features, "n_outputs": h.n_outputs}[inv.dim]
+                i = int(np.flatnonzero(a >= 0)[0])
+                yield f"{name}: index = {inv.dim}", put(i, bound), True
+                yield f"{name}: index -2", put(i, -2), True
+            elif isinstance(inv, schema.StartsAtZeroIncreasing):
+                yield f"{name}: first not 0", put(0, 1), True
+                if a.size > 1:
+                    yield f"{name}: not increasing", put(1, 0), True
+            elif isinstance(inv, schema.Float32Of):
+                yield (
+                    f"{name}: not {inv.tag.decode()} in float32",
+                    put(0, float(np.nextafter(a[0], np.inf))),
+                    True,
+                )
+            elif isinstance(inv, schema.JsonList):
+                yield f"{name}: not JSON", put(0, ord("{")), False
+                if a.size > 2:
+                    yield f"{name}: list cut short", put(int(a.size) - 1, ord(" ")), False
+            elif isinstance(inv, schema.Utf8):
+                yield f"{name}: not UTF-8", put(0, 0xFF), False
+
+
+ALL = [
+    (f"{kind}: {what}", bad, in_c, inv)
+    for kind, data in _files().items()
+    for what, bad, in_c, inv in _violations(data)
+]
+CASES = [case[:3] for case in ALL]
+
+
+def test_every_invariant_is_broken_somewhere() -> None:
+    """The cases below break every invariant type schema.py declares for the tree family."""
+    kinds = {type(inv).__name__ for s in schema.TREES.sections for inv in s.checks}
+    assert kinds == {case[3] for case in ALL}
+
+
+@pytest.mark.parametrize("what,bad,in_c", CASES, ids=[c[0] for c in CASES])
+def test_all_three_readers_refuse(clib: ctypes.CDLL, what: str, bad: bytes, in_c: bool) -> None:
+    with pytest.raises(microlearn.ModelFileError):
+        mf.loads(bad)
+    with pytest.raises(ValueError, match="mlrt"):
+        mlrt.load(bad)
+    if in_c:
+        assert c_load(clib, bad) in (ML_E["ML_E_VALUE"], ML_E["ML_E_FORMAT"]), what
+
+
+def test_sign_flipped_probability_refused_in_real_micropython() -> None:
+    """The report that started this: a leaf probability's sign bit flipped (CRC repaired) gave IndexError,
+    OverflowError or a silently wrong class in mlrt."""
+    bads = [bad for what, bad, _ in CASES if "sign bit" in what][:2]
+    assert bads
+    files = {**mpy.runtime_files(), **{f"/b{i}.mlm": b for i, b in enumerate(bads)}}
+    code = (
+        f"import mlrt\nfor i in range({len(bads)}):\n    try:\n        mlrt.load('/b' + str(i) + '.mlm')\n"
+        "        print('loaded')\n    except ValueError as e:\n"
+        "        print('refused', 'outside [0, 1]' in str(e))\n"
+    )
+    assert mpy.run(code, files) == "refused True\n" * len(bads)
+
+
+def test_corrupt_size_is_a_format_error_not_memory(tmp_path: object) -> None:
+    """A section count and file size corrupted together: a format error, never 'not enough RAM'."""
+    data = bytearray(_files()["forest"])
+    head, _ = mf.read_sections(bytes(data))
+    names = [bytes(data[32 + 16 * k : 36 + 16 * k]) for k in range(head[7])]
+    struct.pack_into("<I", data, 32 + 16 * names.index(b"PROB") + 12, 50_000_000)
+    struct.pack_into("<I", data, 24, 400_000_008)
+    bad = fix_crc(data)
+    with pytest.raises(microlearn.ModelFileError):
+        mf.loads(bad)
+    with pytest.raises(ValueError, match="not a valid model file"):
+        mlrt.load(bad)
+    out = mpy.run(
+        "import mlrt\ntry:\n    mlrt.load('/m.mlm')\nexcept ValueError as e:\n    print('ValueError', e)\n",
+        {**mpy.runtime_files(), "/m.mlm": bad},
+    )
+    assert out.startswith("ValueError mlrt: not a valid model file")
+
+
+# ---------------------------------------------------------------------------------------------- other files
+def test_filterbank_file_is_named_by_every_model_loader(clib: ctypes.CDLL) -> None:
+    fb = mel_filterbank_bytes(16000, 512, n_mels=8)
+    assert fb[:4] == b"MLFB"
+    with pytest.raises(microlearn.ModelFileError, match="mel filterbank"):
+        mf.loads(fb)
+    with pytest.raises(ValueError, match="mel filterbank"):
+        mlrt.load(fb)
+    assert c_load(clib, fb) == ML_E["ML_E_NOT_MODEL"]
+    out = mpy.run(
+        "import mlrt\ntry:\n    mlrt.load('/fb.bin')\nexcept ValueError as e:\n    print(e)\n",
+        {**mpy.runtime_files(), "/fb.bin": fb},
+    )
+    assert "mel filterbank" in out
+    from mlrt.dsp_mel import MelFilterbank
+
+    with pytest.raises(ValueError, match="model file"):
+        MelFilterbank(_files()["tree"])
+
+
+# ---------------------------------------------------------------------------------------------- votes
+def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
+    """mlrt computes the votes of passes/votes.py from PROB: the same scale and margin as the generated C,
+    and the same integer vote for every leaf row."""
+    import re
+
+    from mlrt import trees as mtrees
+
+    from microlearn.passes import votes
+
+    for t in [*range(1, 300), 511, 512, 4096, 65535, 1 << 20]:
+        assert mtrees.scale_bits(t) == votes.scale_bits(t), t
+        assert mtrees.margin(t) == votes.margin(t), t
+    Xd, yd = datasets.load_digits(return_X_y=True)
+    for n_trees in (3, 40):
+        model = microlearn.convert(RandomForestClassifier(n_trees, max_depth=6, random_state=0).fit(Xd, yd))
+        text = model.to_c("vt")
+        s = votes.scale_bits(n_trees)
+        assert f"times 2^{s})" in text
+        assert re.search(rf"ml_argmax_margin_q\(sums, 10, {votes.margin(n_trees)}u\)", text)
+        m = mlrt.load(model.to_bytes())
+        a, nc = m._a, m.n_outputs
+        proba = np.asarray(m._proba, dtype=np.float64).reshape(-1, nc)
+        want = votes.quantize(proba, n_trees)
+        base = 2 + m.n_trees
+        for i in range(m.n_nodes):  # every leaf: its votes are the non-zero quantized row
+            o = base + 3 * i
+            if a[o] < 0:
+                row = -1 - a[o]
+                got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
+                assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
