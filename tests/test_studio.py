@@ -22,12 +22,13 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
 
 import microlearn
 from microlearn import micropython as mp
 from microlearn.backends import modelfile
 from microlearn.dsp import audio
-from microlearn.dsp.features import FeatureConfig, compute, sliding_windows
+from microlearn.dsp.features import FeatureConfig, FeatureExtractor, compute, sliding_windows
 from microlearn.studio import make_server, resolve
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -103,6 +104,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     srf = RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0).fit(F, yw)
     microlearn.convert(srf).save(d / "motion.mlm")
     (d / "motion.json").write_text(json.dumps(SENSOR))
+    pipe = Pipeline(
+        [("features", FeatureExtractor(window=50, n_axes=3, sr=50, bands=[(0, 2), (2, 6)])),
+         ("clf", RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0))]
+    ).fit(W, yw)  # fmt: skip
+    microlearn.convert(pipe).save(d / "motion_pipeline.mlm")
+    out.update(motion_W=W, motion_pipe=pipe)
     out.update(motion=sig, motion_F=F, motion_rf=srf)
     # audio: tone / noise, 8 kHz 16-bit mono
     sr = AUDIO["sr"]
@@ -245,6 +252,20 @@ def test_sensor_pipeline_on_npy_equals_host_features_and_sklearn(page: Any, file
     feats = np.array(page.evaluate("Array.from(window.studio.lastFeatures.feats)"), dtype=np.float32)
     assert np.array_equal(feats.reshape(F.shape), F)  # mlrt.dsp_features is bit-identical to the host
     assert got == files["motion_rf"].predict(F).tolist()
+
+
+def test_pipeline_model_file_on_raw_samples(page: Any, files: dict[str, Any]) -> None:
+    d = files["dir"]
+    page.get_by_test_id("model-file").set_input_files(d / "motion_pipeline.mlm")
+    page.wait_for_function("window.studio.model !== null")
+    assert page.get_by_test_id("pipe-kind").input_value() == "model"
+    page.locator("#pipe-hop").fill("25")
+    page.locator("#pipe-hop").dispatch_event("change")
+    page.get_by_test_id("data-file").set_input_files(d / "motion.npy")
+    W = files["motion_W"]
+    got = page_labels(page, len(W))
+    assert got == files["motion_pipe"].predict(W).tolist()
+    assert "windows of 50 × 3" in page.get_by_test_id("model-info").inner_text()
 
 
 def test_wav_through_the_audio_pipeline(page: Any, files: dict[str, Any]) -> None:

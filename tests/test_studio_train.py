@@ -27,14 +27,17 @@ from mlrt import train, train_trees, writer
 WRAPPER = r"""
 #include <stddef.h>
 #include "ml_model.h"
-int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls);
-int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls)
+int ml_test_predict(const uint8_t *buf, size_t len, int32_t nf, int32_t nc, const float *X, int32_t n,
+                    int32_t *cls);
+/* a program written for a classifier of nf features and nc classes loads the file */
+int ml_test_predict(const uint8_t *buf, size_t len, int32_t nf, int32_t nc, const float *X, int32_t n,
+                    int32_t *cls)
 {
     ml_trees m;
     int32_t i;
-    int rc = ml_trees_load(buf, len, &m);
-    if (rc != ML_MODEL_OK) return rc;
-    for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)m.n_features);
+    int rc = ml_trees_load(buf, len, ML_TASK_CLASSIFY, nf, nc, &m);
+    if (rc != ML_OK) return rc;
+    for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)nf);
     return 0;
 }
 """
@@ -47,7 +50,7 @@ def clib() -> ctypes.CDLL:
     return lib
 
 
-def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray) -> np.ndarray:
+def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray, n_classes: int) -> np.ndarray:
     buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)  # 8-byte aligned, as the loader wants
     buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     X32 = np.ascontiguousarray(X, dtype=np.float32)
@@ -55,6 +58,8 @@ def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray) -> np.ndarray:
     rc = lib.ml_test_predict(
         ctypes.c_void_p(buf.ctypes.data),
         ctypes.c_size_t(len(data)),
+        ctypes.c_int32(X32.shape[1]),
+        ctypes.c_int32(n_classes),
         ctypes.c_void_p(X32.ctypes.data),
         ctypes.c_int32(len(X32)),
         ctypes.c_void_p(out.ctypes.data),
@@ -78,7 +83,7 @@ def check_everywhere(
     via_mlrt = [m.predict(r) for r in rows(X)]
     assert own == via_mlrt
     assert ir.predict_index(X.astype(np.float32)).tolist() == own
-    assert c_predict(lib, data, X).tolist() == own
+    assert c_predict(lib, data, X, len(labels)).tolist() == own
 
 
 @pytest.mark.parametrize("kind", ["tree", "forest"])
