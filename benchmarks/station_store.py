@@ -1,7 +1,8 @@
 """mlrt.store: append rate, bytes per record on flash, RAM, and the bytes a query reads, in CPython and
 in the real MicroPython (WebAssembly on Node).
 
-1. A day of a 3-axis accelerometer at 10 Hz (864,000 records, then one more hour under tracemalloc) with the default levels (1 s, 1 min, 1 h):
+1. A day of a 3-axis accelerometer at 10 Hz (864,000 records, then one more hour under tracemalloc)
+   with the default levels (1 s, 1 min, 1 h):
    append rate, flash bytes per record (records alone and with the levels), RAM (tracemalloc peak while
    appending, and the store object's retained size), bytes read by a one-day aggregate per hour.
 2. A year at 1-minute resolution (525,600 records, 3 fields) with levels (1 h, 1 day): bytes read by
