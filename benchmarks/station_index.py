@@ -48,7 +48,9 @@ def truth(X: np.ndarray, Q: np.ndarray) -> list[set[int]]:
     ]
 
 
-def cpython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]]) -> dict[str, float]:
+def cpython(
+    X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]], cand: int | None = None
+) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp())
     try:
         ix = Index(str(tmp / "ix"), X.shape[1], kind, train_after=1000)
@@ -57,7 +59,7 @@ def cpython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]]) -> dic
             ix.add(i, v)
         ix.close()
         add_us = (time.perf_counter() - t) / len(X) * 1e6
-        ix = Index(str(tmp / "ix"))
+        ix = Index(str(tmp / "ix"), candidates=cand)
         t = time.perf_counter()
         got = [ix.search(q, 10) for q in Q.tolist()]
         q_ms = (time.perf_counter() - t) / len(Q) * 1e3
@@ -134,6 +136,8 @@ def main() -> None:
     ap.add_argument("--dims", default="16,32,64")
     ap.add_argument("--mp-sizes", default="2000")
     ap.add_argument("--no-micropython", action="store_true")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--candidates", type=int, default=None, help="re-ranked candidates of lsh and pq")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     rows = []
@@ -145,11 +149,13 @@ def main() -> None:
                 continue  # the 100k runs at one dimension keep the benchmark to minutes
             X, Q = data(n, d)
             ref = truth(X, Q)
-            for kind in KINDS:
-                runs = [("CPython", cpython(X, Q, kind, ref))]
+            for kind in a.kinds.split(","):
+                runs = [("CPython", cpython(X, Q, kind, ref, a.candidates))]
                 if not a.no_micropython and str(n) in a.mp_sizes.split(",") and d == 32:
                     runs.append(("MicroPython (wasm)", micropython(X, Q, kind, ref, 5)))
                 for rt, r in runs:
+                    if a.candidates and kind in ("lsh", "pq"):
+                        kind = f"{kind} ({a.candidates} cand.)"
                     rows.append({"runtime": rt, "n": n, "dim": d, "kind": kind, **r})
                     print(
                         f"| {rt} | {n} | {d} | {kind} | {r['recall']:.2f} | {r['query_ms']:.0f} | "

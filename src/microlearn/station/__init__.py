@@ -171,11 +171,11 @@ def _cmd_station(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    data = args.data or os.path.join(tempfile.gettempdir(), "microlearn-station")
+    data = args.data or os.path.join(tempfile.gettempdir(), f"microlearn-station-{args.source}")
     run = start(data, port=args.port, host=args.host, source=args.source, speed=args.speed)
-    print(f"microlearn station ({args.source}, simulated) on {run.url}/  data in {data}")
+    print(f"microlearn station ({args.source}, simulated) on {run.url}/  data in {data}", flush=True)
     token = run.station.settings["token"]
-    print(f"API token: {token}  (send Authorization: Bearer <token>, or paste it in the page)")
+    print(f"API token: {token}  (send Authorization: Bearer <token>, or paste it in the page)", flush=True)
     try:
         run.thread.join()
     except KeyboardInterrupt:
@@ -248,6 +248,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for the network)")
     p.add_argument("--source", default="accelerometer", choices=("accelerometer", "sound"))
-    p.add_argument("--data", default=None, help="data directory (default: <tmp>/microlearn-station)")
+    p.add_argument("--data", default=None, help="data directory (default: <tmp>/microlearn-station-<source>)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times real time")
     p.set_defaults(func=_cmd_station)
