@@ -253,27 +253,25 @@ def make_app(station, static_dir, roots=None, outbox=None):
     async def windows(req):
         t0, t1 = window_args(req)
         limit = min(max(_int(req.args, "limit", 200), 1), 2000)
+        ents = station.index.entries(t0, t1, limit)  # a binary search, then only these records
         preds = {}
-        for t, v in station.preds.range(t0, t1):
-            preds[t] = v
-        out = []
+        if ents:
+            for t, v in station.preds.range(ents[0][1], ents[-1][1] + 1):
+                preds[t] = v
         labels = station.index.labels
-        for _, r in station.index.vecs.scan():
-            if t0 <= r[1] < t1:
-                p = preds.get(r[0])
-                out.append(
-                    {
-                        "t_ms": r[0],
-                        "label": labels.get(r[0]),
-                        "output": p[0] if p else None,
-                        "score": p[1] if p else None,
-                        "predicted": station.label_of(p[0])
-                        if p and station.model_info.get("classifier")
-                        else None,
-                    }
-                )
-                if len(out) > limit:
-                    out.pop(0)
+        clf = station.model_info.get("classifier")
+        out = []
+        for key, t in ents:
+            p = preds.get(key)
+            out.append(
+                {
+                    "t_ms": key,
+                    "label": labels.get(key),
+                    "output": p[0] if p else None,
+                    "score": p[1] if p else None,
+                    "predicted": station.label_of(p[0]) if p and clf else None,
+                }
+            )
         return {"window_ms": station.window * station.period_ms, "windows": out}
 
     @app.post("/api/search")
