@@ -201,15 +201,22 @@ def test_pipeline_c_chains_stages_on_raw_input() -> None:
         [("f", FeatureExtractor(window=8, n_axes=3)), ("c", RandomForestClassifier(5, random_state=0))]
     ).fit(W, lab)
     ir = to_ir(pipe)
+    assert isinstance(ir, Pipeline)
+    F = ir.transform_stages(W)
     for method in registry.methods_for(ir):
         art = Artifacts(ir, method, name="pipe")
         src = art.c_source()
-        assert (
-            "int32_t pipe_predict(const float *x)" in src.header
-            and "#define PIPE_N_FEATURES 24" in src.header
-        )
+        assert "int32_t pipe_predict(const float *x)" in src.header
+        assert "#define PIPE_N_FEATURES 24" in src.header
         run = HostTarget().run(art, W)
-        np.testing.assert_array_equal(pipe.classes_[run.outputs], pipe.predict(W))
+        # the chain gives what the final model alone gives on the stages' output ...
+        alone = HostTarget().run(Artifacts(ir.final, method, name="fin"), F)
+        np.testing.assert_array_equal(run.outputs, alone.outputs)
+        assert run.proba is not None and alone.proba is not None
+        np.testing.assert_array_equal(run.proba, alone.proba)
+        if method in ("table", "inline"):  # ... which for these float32-exact methods is scikit-learn's
+            np.testing.assert_array_equal(pipe.classes_[run.outputs], pipe.predict(W))
+    assert {"table", "inline"} <= set(registry.methods_for(ir))
 
 
 def test_one_vote_scheme() -> None:
@@ -267,3 +274,21 @@ def test_mlrt_uses_the_same_vote_scheme() -> None:
     for T in [*range(1, 1100), 4095, 4096, 65535, 65536, (1 << 21) - 1]:
         assert mod.scale_bits(T) == votes.scale_bits(T), T
         assert mod.margin(T) == votes.margin(T), T
+
+
+def test_pipelines_offer_only_float32_methods() -> None:
+    class Toy:  # an IR type of this test only
+        task = Task.CLASSIFY
+
+    def emit(ir: object, name: str, command: str = "") -> writer.CSource:
+        raise AssertionError("not generated here")
+
+    registry.register_method(Toy, "exact", "float32 input", emit, default=True)
+    registry.register_method(Toy, "bytes", "uint8 input", emit, inputs="uint8")
+    assert registry.methods_for(Toy()) == ["exact", "bytes"]  # type: ignore[arg-type]
+    cfg = FeatureConfig(window=8, n_axes=1, stats=("mean",), magnitude=False)
+    toy = Toy()
+    toy.n_inputs = 1  # type: ignore[attr-defined]
+    toy.source = "toy"  # type: ignore[attr-defined]
+    p = Pipeline((FeatureStage(cfg),), toy)  # type: ignore[arg-type]
+    assert registry.methods_for(p) == ["exact"]

@@ -23,6 +23,7 @@ class Method:
     summary: str
     emit: Callable[..., CSource]  # emit(ir, name, command) -> CSource
     default: bool = False
+    inputs: str = "float32"  # the input values on which the method equals ir.reference ("uint8", ...)
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,24 @@ _STAGES: dict[type, EmitStage] = {}
 
 
 def register_method(
-    ir_type: type, name: str, summary: str, emit: Callable[..., CSource], default: bool = False
+    ir_type: type,
+    name: str,
+    summary: str,
+    emit: Callable[..., CSource],
+    default: bool = False,
+    inputs: str = "float32",
 ) -> None:
-    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``)."""
+    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``).
+
+    ``inputs`` says on which input values the method equals the IR's reference: "float32" (every
+    float32 value), or an integer type ("uint8", "int8", "int16") for methods whose thresholds are
+    stored as integers. A pipeline offers only "float32" methods: its stages make arbitrary floats."""
     table = _METHODS.setdefault(ir_type, {})
     if name in table and table[name].emit is not emit:
         raise ValueError(f"C method {name!r} is registered twice for {ir_type.__name__}")
     if default and any(m.default for n, m in table.items() if n != name):
         raise ValueError(f"{ir_type.__name__} already has a default C method")
-    table[name] = Method(name, summary, emit, default)
+    table[name] = Method(name, summary, emit, default, inputs)
 
 
 def register_stage(ir_type: type, emit_stage: EmitStage) -> None:
@@ -67,9 +77,12 @@ def _final(ir: IR) -> IR:
 
 
 def methods(ir: IR) -> dict[str, Method]:
-    """The methods for ``ir``: the default first, then in order of registration."""
+    """The methods for ``ir``: the default first, then in order of registration (for a pipeline, its
+    final model's methods that take any float32 input)."""
     _load()
     ms = _METHODS.get(type(_final(ir)), {})
+    if isinstance(ir, Pipeline):
+        ms = {n: m for n, m in ms.items() if m.inputs == "float32"}
     return dict(sorted(ms.items(), key=lambda kv: not kv[1].default))
 
 
