@@ -155,34 +155,34 @@ def test_check_c_name_fullmatch() -> None:
     writer.check_c_name("gesture_2")
 
 
-def test_header_with_hostile_labels_compiles_to_no_extra_code(tmp_path: Path) -> None:
-    labels = np.array(["a */ int x = 1; /*", "b\n#define EVIL 1", "\u00e9t\u00e9"])
-    est = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, labels[y])
-    ir = to_ir(est)
-    hdr = registry.generate(ir, "table", "m").header
-    (tmp_path / "m.h").write_text(hdr)
-    (tmp_path / "a.c").write_text('#include "m.h"\ntypedef int x;\n#ifdef EVIL\n#error injected\n#endif\n')
+@pytest.mark.parametrize("family", ["trees", "linear"])
+def test_header_with_hostile_labels_compiles_to_no_extra_code(tmp_path: Path, family: str) -> None:
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import LogisticRegression
+
     from microlearn.host import RUNTIME_C_DIR
 
-    res = subprocess.run(
-        [
-            "gcc",
-            "-std=c99",
-            "-Wall",
-            "-Werror",
-            "-c",
-            "-I",
-            str(RUNTIME_C_DIR),
-            "-o",
-            str(tmp_path / "a.o"),
-            "a.c",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stderr  # `typedef int x;` would clash with an injected `int x = 1;`
-    assert hdr.isascii()
+    labels = np.array(["a */ int x = 1; /*", "b\n#define EVIL 1", "\u00e9t\u00e9"])
+    names = ["c */ int z = 3; /*", "??/", "f\r\n#error injected", "\u2603", "e"]
+    df = pd.DataFrame(X, columns=names)
+    est = (
+        DecisionTreeClassifier(max_depth=3, random_state=0)
+        if family == "trees"
+        else LogisticRegression(max_iter=500)
+    ).fit(df, labels[y])
+    ir = to_ir(est)
+    assert ir.feature_names == tuple(names)
+    for method in registry.methods_for(ir):
+        hdr = registry.generate(ir, method, "m").header
+        assert hdr.isascii() and hdr.split("*/")[0].count("/*") == 1
+        (tmp_path / "m.h").write_text(hdr)
+        # `typedef int x;` / `z` would clash with an injected `int x = 1;` / `int z = 3;`
+        (tmp_path / "a.c").write_text(
+            '#include "m.h"\ntypedef int x;\ntypedef int z;\n#ifdef EVIL\n#error injected\n#endif\n'
+        )
+        cmd = ["gcc", "-std=c99", "-Wall", "-Werror", "-c", "-I", str(RUNTIME_C_DIR), "-o", "a.o", "a.c"]
+        res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+        assert res.returncode == 0, (method, res.stderr)
 
 
 def test_host_target_runs_any_task(forest: RandomForestClassifier) -> None:
