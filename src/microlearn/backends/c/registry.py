@@ -23,7 +23,10 @@ class Method:
     summary: str
     emit: Callable[..., CSource]  # emit(ir, name, command) -> CSource
     default: bool = False
-    inputs: str = "float32"  # the input values on which the method equals ir.reference ("uint8", ...)
+    # the values the method decides exactly on: "float32" (every float32), or an integer C type whose
+    # values only (e.g. "uint8_t"); a pipeline's stages hand the final model float32 values, so a pipeline
+    # offers only "float32" methods
+    inputs: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,8 @@ def register_method(
     default: bool = False,
     inputs: str = "float32",
 ) -> None:
-    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``).
-
-    ``inputs`` says on which input values the method equals the IR's reference: "float32" (every
-    float32 value), or an integer type ("uint8", "int8", "int16") for methods whose thresholds are
-    stored as integers. A pipeline offers only "float32" methods: its stages make arbitrary floats."""
+    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``);
+    ``inputs`` names the input values it is exact for (see :class:`Method`)."""
     table = _METHODS.setdefault(ir_type, {})
     if name in table and table[name].emit is not emit:
         raise ValueError(f"C method {name!r} is registered twice for {ir_type.__name__}")
@@ -77,8 +77,7 @@ def _final(ir: IR) -> IR:
 
 
 def methods(ir: IR) -> dict[str, Method]:
-    """The methods for ``ir``: the default first, then in order of registration (for a pipeline, its
-    final model's methods that take any float32 input)."""
+    """The methods for ``ir``: the default first, then in order of registration."""
     _load()
     ms = _METHODS.get(type(_final(ir)), {})
     if isinstance(ir, Pipeline):
