@@ -16,7 +16,9 @@ FORMAT_MAJOR = 1
 # load(head, sections) (head[3] is the family code).
 FAMILIES = {
     1: "trees",
+    2: "linear",
     32: "features",
+    33: "transform",
     64: "pipeline",
 }
 
