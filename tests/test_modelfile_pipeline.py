@@ -221,3 +221,18 @@ def _bytes_any(p: SkPipeline) -> bytes:
     ir = to_ir(p)
     assert isinstance(ir, Pipeline)
     return mf.dumps(ir)
+
+
+def test_pipeline_of_an_unknown_task_is_refused(clib: ctypes.CDLL, fitted: dict[str, SkPipeline]) -> None:
+    """Found by the fuzzer: a pipeline header whose task no section belongs to made no section required,
+    and the C loader walked a NULL STGS (mlrt: KeyError). Now a format error in all three readers."""
+    data = _bytes(fitted["classifier"])
+    for task in (0, 6, 256):
+        b = bytearray(data)
+        struct.pack_into("<H", b, 10, task)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            mf.loads(bad)
+        with pytest.raises(ValueError, match="mlrt: not a valid model file"):
+            mlrt.load(bad)
+        assert c_open(clib, bad, task, WINDOW * AXES, 4)[0] == ML_E["ML_E_FORMAT"]

@@ -237,16 +237,21 @@ static inline int ml_model_expect(const ml_model_file *f, uint32_t family, int t
 }
 
 /* Match the section table against a family's declared sections: ptr[k]/cnt[k] receive section k of specs
- * (cnt[k] = ML_MODEL_ABSENT when absent). An unknown critical section: ML_E_VERSION; a known one with
- * another dtype or in a file of a task it does not belong to, or a required one missing: ML_E_FORMAT. */
+ * (cnt[k] = ML_MODEL_ABSENT when absent). An unknown critical section: ML_E_VERSION; a task none of the
+ * family's sections belongs to, a known section with another dtype or in a file of a task it does not
+ * belong to, or a required one missing: ML_E_FORMAT. */
 static inline int ml_model_bind(const ml_model_file *f, const ml_model_section_spec *specs, uint32_t n_specs,
                                 const uint8_t **ptr, uint32_t *cnt)
 {
-    uint32_t s, k;
+    uint32_t s, k, tasks = 0u;
     const uint32_t task_bit = (f->task >= 0 && f->task < 8) ? (1u << (uint32_t)f->task) : 0u;
     for (k = 0; k < n_specs; k++) {
         ptr[k] = NULL;
         cnt[k] = ML_MODEL_ABSENT;
+        tasks |= specs[k].tasks;
+    }
+    if ((tasks & task_bit) == 0u) {
+        return ML_E_FORMAT; /* a task no section of this family belongs to */
     }
     for (s = 0; s < f->n_sections; s++) {
         const uint8_t *e = f->buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * s;
