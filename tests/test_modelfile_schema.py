@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn import datasets
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.tree import DecisionTreeClassifier
@@ -351,3 +353,34 @@ def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
                 row = -1 - a[o]
                 got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
                 assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
+
+
+# ---------------------------------------------------------------------------------------------- random damage
+FILES = _files()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(sorted(FILES)),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=3),
+)
+def test_random_damage_gives_the_readers_own_errors(which: str, edits: list[tuple[int, int]]) -> None:
+    """Bytes changed anywhere (CRC repaired): modelfile.loads raises ModelFileError or loads, mlrt raises
+    ValueError("mlrt: ...") or loads, never IndexError, KeyError, OverflowError ...; for tree files the
+    two agree on whether the file is valid."""
+    b = bytearray(FILES[which])
+    for pos, val in edits:
+        b[pos % (len(b) - 4)] = val
+    bad = fix_crc(b)
+    py_ok = mlrt_ok = True
+    try:
+        mf.loads(bad)
+    except microlearn.ModelFileError:
+        py_ok = False
+    try:
+        mlrt.load(bad)
+    except ValueError as e:
+        assert str(e).startswith("mlrt:"), e
+        mlrt_ok = False
+    if which in ("forest", "tree", "regressor"):
+        assert py_ok == mlrt_ok
