@@ -1,4 +1,4 @@
-"""Linear models side by side on emulated Cortex-M4F and Cortex-M0+: microlearn, m2cgen, micromlgen.
+"""Linear models side by side on emulated Cortex-M4F, Cortex-M0+ and rv32imc: microlearn, m2cgen, micromlgen.
 
 Every contender's C is compiled by the same harness (arm-none-eabi-gcc -Os, --gc-sections, microlearn's
 bare-metal start-up) and called once per test row in the emulator; each gets the input type its code
@@ -33,7 +33,7 @@ from microlearn.backends.c.linear import emit
 from microlearn.frontends.sklearn.linear import convert
 from microlearn.targets.mcu.measure import measure
 
-CPUS = ("cortex-m4f", "cortex-m0plus")
+CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 OUT = Path(__file__).parent / "out"
 DOCS = Path(__file__).parents[1] / "docs" / "linear.md"
 BEGIN, END = "<!-- benchmarks/linear.py: begin -->", "<!-- benchmarks/linear.py: end -->"
@@ -85,6 +85,13 @@ def microlearn_source(c: Case) -> Source:
         f"{{\n    *({ret} *)out = lm_predict((const float *)in);\n}}\n"
     )
     return Source({"lm.h": h}, glue, "<f4")
+
+
+def microlearn_float_source(c: Case) -> Source:
+    """The same header with the float32 fast path forced on every core (ML_LINEAR_INT=0): what the
+    integer path buys on cores without an FPU."""
+    src = microlearn_source(c)
+    return Source(src.files, "#define ML_LINEAR_INT 0\n" + src.glue, src.in_dtype)
 
 
 def m2cgen_source(c: Case) -> Source:
@@ -141,6 +148,7 @@ def micromlgen_source(c: Case) -> Source:
 
 CONTENDERS: dict[str, Callable[[Case], Source]] = {
     "microlearn": microlearn_source,
+    "microlearn, float32 path forced": microlearn_float_source,
     "m2cgen 0.10": m2cgen_source,
     "micromlgen 1.1": micromlgen_source,
 }
@@ -162,15 +170,18 @@ def run(c: Case, src: Source, cpu: str) -> tuple[str, int | None, float | None]:
 
 def table() -> str:
     lines = [
-        "| model | contender | agreement | M4F flash B | M4F instructions | M0+ flash B | M0+ instructions |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| model | contender | agreement | M4F flash B | M4F instr. | M0+ flash B | M0+ instr. "
+        "| rv32imc flash B | rv32imc instr. |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cases():
         for name, make in CONTENDERS.items():
+            if make is microlearn_float_source and not c.classify:
+                continue  # regression is float32 on every core
             try:
                 src = make(c)
             except Exception as e:  # a contender that cannot convert this model
-                lines.append(f"| {c.label} | {name} | not supported ({type(e).__name__}) | | | | |")
+                lines.append(f"| {c.label} | {name} | not supported ({type(e).__name__}) |" + " |" * 6)
                 continue
             cells = []
             agree = ""
