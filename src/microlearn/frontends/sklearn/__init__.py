@@ -2,4 +2,5 @@
 
 from microlearn.frontends.sklearn import features as features
 from microlearn.frontends.sklearn import linear as linear
+from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees
