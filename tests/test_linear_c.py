@@ -49,7 +49,7 @@ def _check_classes(hm: HostModel, X: np.ndarray) -> tuple[int, int]:  # type: ig
 
 
 @pytest.mark.parametrize("int_path", PATHS, ids=["f32", "int"])
-@pytest.mark.parametrize("data", ["binary", "multiclass", "digits"])
+@pytest.mark.parametrize("data", ["binary", "digits"])
 @pytest.mark.parametrize("name", CLS)
 def test_classifier_c(name: str, data: str, int_path: bool) -> None:
     hm = host_model(name, data, "float64", int_path)
