@@ -65,3 +65,17 @@ def test_integer_path_needs_no_floating_point(cpu: str) -> None:
     assert soft.extra["softfloat_float"]  # the control: float32 arithmetic there is library calls
     assert soft.instructions_mean is not None and run.instructions_mean is not None
     assert run.instructions_mean * 3 < soft.instructions_mean
+
+
+def test_scaler_pipeline_every_target() -> None:
+    """A StandardScaler before the linear model: one pipeline, scikit-learn's classes everywhere."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from linear_cases import XD, YD
+
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+    est.fit(XD[:400], YD[:400])
+    report = microlearn.verify(est, XD[400:440], targets=["host", *MCUS, "micropython"])
+    assert all(r.agreement == 1.0 for r in report.values()), str(report)
