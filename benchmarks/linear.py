@@ -189,6 +189,13 @@ def table() -> str:
                 agree, flash, instr = run(c, src, cpu)
                 cells += [f"{flash:,}" if flash else "-", f"{instr:,.0f}" if instr else "-"]
             lines.append(f"| {c.label} | {name} | {agree} | " + " | ".join(cells) + " |")
+    amb = []
+    for c in cases():
+        if c.classify:
+            ref = convert(c.est).reference(c.X)
+            assert ref.ambiguous is not None
+            amb.append(f"{c.label.split(',')[0]} {int(ref.ambiguous.sum())} of {len(c.X)}")
+    lines += ["", "Test rows within rounding of a tie (`Reference.ambiguous`): " + ", ".join(amb) + "."]
     return "\n".join(lines) + "\n"
 
 
