@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import microlearn
@@ -24,7 +24,7 @@ def test_unfitted_estimator() -> None:
 
 def test_unsupported_estimator_lists_supported() -> None:
     with pytest.raises(UnsupportedEstimatorError, match=r"Supported estimators: .*RandomForestClassifier"):
-        microlearn.convert(LogisticRegression(max_iter=1000).fit(X, y))
+        microlearn.convert(SVC().fit(X, y))
     assert "sklearn.tree.DecisionTreeRegressor" in microlearn.supported_estimators()
 
 
