@@ -21,20 +21,23 @@ from microlearn import micropython as mp
 from microlearn.backends import modelfile
 
 sys.path.insert(0, str(mp.RUNTIME_DIR))
-import mlrt  # noqa: E402
-from mlrt import train, train_trees, writer  # noqa: E402
+import mlrt
+from mlrt import train, train_trees, writer
 
 WRAPPER = r"""
 #include <stddef.h>
 #include "ml_model.h"
-int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls);
-int ml_test_predict(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls)
+int ml_test_predict(const uint8_t *buf, size_t len, int32_t nf, int32_t nc, const float *X, int32_t n,
+                    int32_t *cls);
+/* a program written for a classifier of nf features and nc classes loads the file */
+int ml_test_predict(const uint8_t *buf, size_t len, int32_t nf, int32_t nc, const float *X, int32_t n,
+                    int32_t *cls)
 {
     ml_trees m;
     int32_t i;
-    int rc = ml_trees_load(buf, len, &m);
-    if (rc != ML_MODEL_OK) return rc;
-    for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)m.n_features);
+    int rc = ml_trees_load(buf, len, ML_TASK_CLASSIFY, nf, nc, &m);
+    if (rc != ML_OK) return rc;
+    for (i = 0; i < n; i++) cls[i] = ml_trees_predict_class(&m, X + (size_t)i * (size_t)nf);
     return 0;
 }
 """
@@ -47,7 +50,7 @@ def clib() -> ctypes.CDLL:
     return lib
 
 
-def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray) -> np.ndarray:
+def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray, n_classes: int) -> np.ndarray:
     buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)  # 8-byte aligned, as the loader wants
     buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     X32 = np.ascontiguousarray(X, dtype=np.float32)
@@ -55,6 +58,8 @@ def c_predict(lib: ctypes.CDLL, data: bytes, X: np.ndarray) -> np.ndarray:
     rc = lib.ml_test_predict(
         ctypes.c_void_p(buf.ctypes.data),
         ctypes.c_size_t(len(data)),
+        ctypes.c_int32(X32.shape[1]),
+        ctypes.c_int32(n_classes),
         ctypes.c_void_p(X32.ctypes.data),
         ctypes.c_int32(len(X32)),
         ctypes.c_void_p(out.ctypes.data),
@@ -67,7 +72,9 @@ def rows(X: np.ndarray) -> list[list[float]]:
     return [list(map(float, r)) for r in np.asarray(X, dtype=np.float32)]
 
 
-def check_everywhere(lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarray, labels: list[str]) -> None:
+def check_everywhere(
+    lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarray, labels: list[str]
+) -> None:
     data = model.to_file(labels, [f"f{i}" for i in range(X.shape[1])])
     ir = modelfile.loads(data)
     assert list(ir.classes) == labels
@@ -76,7 +83,7 @@ def check_everywhere(lib: ctypes.CDLL, model: train_trees.TreeModel, X: np.ndarr
     via_mlrt = [m.predict(r) for r in rows(X)]
     assert own == via_mlrt
     assert ir.predict_index(X.astype(np.float32)).tolist() == own
-    assert c_predict(lib, data, X).tolist() == own
+    assert c_predict(lib, data, X, len(labels)).tolist() == own
 
 
 @pytest.mark.parametrize("kind", ["tree", "forest"])
@@ -99,7 +106,9 @@ def test_trained_trees_file_read_alike_by_host_c_and_mlrt(clib: ctypes.CDLL, kin
     depth=st.integers(1, 6),
     n_trees=st.integers(1, 3),
 )
-def test_random_data_and_ties(clib: ctypes.CDLL, n: int, nf: int, nc: int, seed: int, depth: int, n_trees: int) -> None:
+def test_random_data_and_ties(
+    clib: ctypes.CDLL, n: int, nf: int, nc: int, seed: int, depth: int, n_trees: int
+) -> None:
     rng = np.random.default_rng(seed)
     # few distinct values (ties, duplicates), negative zero and tiny/huge magnitudes
     X = rng.choice(np.array([-1e30, -2.5, -0.0, 0.0, 1e-38, 0.1, 0.1000001, 3.0, 7e20]), size=(n, nf))
@@ -134,7 +143,9 @@ def test_micropython_writes_the_same_bytes_as_cpython() -> None:
     )
     files = {**mp.runtime_files(), "/d.json": json.dumps({"X": Xl, "y": y.tolist()}).encode()}
     got = mp.execute(code, files, outputs=["/m.mlm"]).outputs["/m.mlm"]
-    want = train.fit("forest", Xl, y.tolist(), 3, {"n_trees": 4, "max_depth": 5, "seed": 7}).to_file(["a", "b", "c"])
+    want = train.fit("forest", Xl, y.tolist(), 3, {"n_trees": 4, "max_depth": 5, "seed": 7}).to_file(
+        ["a", "b", "c"]
+    )
     assert got == want
     assert (mp.run_model(got, X) == modelfile.loads(got).predict_index(X.astype(np.float32))).all()
 

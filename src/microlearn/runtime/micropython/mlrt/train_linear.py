@@ -47,8 +47,10 @@ class Logistic:
     def coef(self):
         """(W, b) on the raw features: scores = W x + b."""
         W = [[w[f] / self.scale[f] for f in range(self.n_features)] for w in self.W]
-        b = [self.b[k] - sum(self.W[k][f] * self.mean[f] / self.scale[f] for f in range(self.n_features))
-             for k in range(self.n_classes)]
+        b = [
+            self.b[k] - sum(self.W[k][f] * self.mean[f] / self.scale[f] for f in range(self.n_features))
+            for k in range(self.n_classes)
+        ]
         return W, b
 
 

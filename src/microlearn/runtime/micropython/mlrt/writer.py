@@ -51,20 +51,24 @@ def container(family, task, n_features, n_outputs, sections):
     for tag, dtype, critical, payload in sections:
         if len(tag) != 4 or len(payload) % _ITEM[dtype]:
             raise ValueError("bad section %r" % tag)
-        table.append(struct.pack("<4sBBHII", tag, dtype, CRITICAL if critical else 0, 0, offset,
-                                 len(payload) // _ITEM[dtype]))
+        table.append(
+            struct.pack(
+                "<4sBBHII", tag, dtype, CRITICAL if critical else 0, 0, offset, len(payload) // _ITEM[dtype]
+            )
+        )
         offset = (offset + len(payload) + 7) & ~7
     size = offset + 4
     buf = bytearray(size)
-    buf[0:32] = struct.pack("<4sHHHHIIIII", MAGIC, MAJOR, MINOR, family, task, n_features, n_outputs,
-                            n, size, 0)
+    buf[0:32] = struct.pack(
+        "<4sHHHHIIIII", MAGIC, MAJOR, MINOR, family, task, n_features, n_outputs, n, size, 0
+    )
     pos = 32
     for entry, (_, _, _, payload) in zip(table, sections):
-        buf[pos:pos + 16] = entry
+        buf[pos : pos + 16] = entry
         pos += 16
         off = struct.unpack_from("<I", entry, 8)[0]
-        buf[off:off + len(payload)] = payload
-    buf[size - 4:size] = struct.pack("<I", crc32(memoryview(buf)[0:size - 4]))
+        buf[off : off + len(payload)] = payload
+    buf[size - 4 : size] = struct.pack("<I", crc32(memoryview(buf)[0 : size - 4]))
     return bytes(buf)
 
 
@@ -74,8 +78,9 @@ def _text_list(items):
     return json.dumps(list(items)).encode("utf-8")
 
 
-def trees_file(n_features, n_classes, trees, labels=None, feature_names=None,
-               source="microlearn.studio.RandomForest"):
+def trees_file(
+    n_features, n_classes, trees, labels=None, feature_names=None, source="microlearn.studio.RandomForest"
+):
     """A tree-ensemble classifier file (family 1) from trees as described at the top of this module.
     Identical leaf rows are stored once."""
     if not 1 <= n_features <= MAX_FEATURES:
