@@ -184,6 +184,14 @@ def test_negative_or_zero_scale_is_not_folded() -> None:
     assert fold_stage(zero, trees) is None  # inf * 0 is NaN: not monotone, not NaN-free
 
 
+def test_constants_that_overflow_or_underflow_in_float32_are_not_folded() -> None:
+    """StandardScaler casts its constants to float32: 1e-50 becomes 0 (x / 0), 1e39 becomes inf."""
+    trees = _stump(0.5)
+    assert fold_stage(Elementwise(1, (Op("div", np.array([1e-50]), "x"),)), trees) is None
+    assert fold_stage(Elementwise(1, (Op("sub", np.array([1e39]), "x"),)), trees) is None
+    assert fold_stage(Elementwise(1, (Op("div", np.array([1e-50]), "f64"),)), trees) is not None
+
+
 def test_threshold_below_the_image_is_not_folded() -> None:
     """clip(x, 1, 2) <= 0.5 holds for no x: no float32 threshold says so, the stage stays."""
     stage = Elementwise(1, (Op("clip", np.array([1.0]), "x", hi=np.array([2.0])),))
