@@ -191,3 +191,23 @@ def test_training_rejects_bad_input() -> None:
         train.fit("tree", [[float("nan")], [1.0]], [0, 1], 2)
     with pytest.raises(ValueError, match="unknown model kind"):
         train.fit("svm", [[0.0], [1.0]], [0, 1], 2)
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "n_mels"), [(8000, 256, 24), (16000, 512, 40), (22050, 1024, 64)])
+def test_studio_mel_filterbank_matches_librosa_definition(sr: int, n_fft: int, n_mels: int) -> None:
+    """The page builds its mel filterbank in MicroPython (no host): the same weights as
+    microlearn.dsp.audio.mel_filters (librosa's), in the file format mlrt.dsp_mel reads."""
+    from microlearn.dsp import audio
+    from microlearn.dsp._audio_mp import filterbank_from_bytes
+    from microlearn.studio import STATIC_DIR
+
+    sys.path.insert(0, str(STATIC_DIR / "py"))
+    import studio_mp
+
+    blob = studio_mp.mel_filterbank_bytes(float(sr), n_fft, n_mels)
+    got = filterbank_from_bytes(blob)
+    want = audio.mel_filters(sr, n_fft, n_mels)
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-9)
+    from mlrt.dsp_mel import MelFilterbank
+
+    assert MelFilterbank(blob).n_mels == n_mels

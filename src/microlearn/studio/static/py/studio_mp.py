@@ -177,7 +177,9 @@ def mel_filterbank_bytes(sr, n_fft, n_mels, fmin=0.0, fmax=None):
                 weights.append(row[k])
         else:
             table.append((0, 0))
-    head = struct.pack("<4sHHHHI", b"MLMF", 1, n_mels, n_bins, 0, len(weights))
+    from mlrt.dsp_mel import MAGIC, VERSION  # the filterbank file's own header
+
+    head = struct.pack("<4sHHHHI", MAGIC, VERSION, n_mels, n_bins, 0, len(weights))
     body = b"".join(struct.pack("<HH", s, c) for s, c in table)
     return head + body + bytes(weights)
 
