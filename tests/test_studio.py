@@ -376,12 +376,16 @@ def test_label_train_download_and_check_on_the_host(page: Any, files: dict[str, 
     path = tmp_path / "trained.mlm"
     dl.value.save_as(path)
     data = path.read_bytes()
-    ir = modelfile.loads(data)  # the host loader accepts the file written in MicroPython
+    ir = modelfile.loads(data)  # the host loader accepts the pipeline file written in MicroPython
+    W = files["motion_W"]
+    assert type(ir).__name__ == "Pipeline" and ir.n_inputs == 150
     assert list(ir.classes) == ["still", "shake"]
-    host = [str(ir.classes[i]) for i in ir.predict_index(F)]
-    assert host == got  # the host predicts what the page showed
-    assert [str(ir.classes[i]) for i in mp.run_model(data, F)] == got
-    assert ir.feature_names is not None and ir.feature_names[0] == "x_mean"
+    host = [str(ir.classes[i]) for i in ir.reference(W).outputs]
+    assert host == got  # the host predicts on raw windows what the page showed
+    assert [str(ir.classes[i]) for i in mp.run_model(data, W)] == got
+    final = ir.final
+    assert final.feature_names is not None and final.feature_names[0] == "x_mean"
+    assert [str(final.classes[i]) for i in final.predict_index(F)] == got
     shot(page, "trained")
 
 

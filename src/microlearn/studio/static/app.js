@@ -647,7 +647,9 @@ async function train() {
     const { feats, nf } = await computeFeatures(cfg, flat, axes, starts);
     const kind = $("train-kind").value;
     const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear"] };
-    await need(["train", "writer", ...(modules[kind] || [])]);
+    // a sensor pipeline's trees are handed out as a pipeline file, which mlrt reads back with these
+    const pipeMods = cfg.kind === "sensor" ? ["pipeline", "features", "transform"] : [];
+    await need(["train", "writer", ...(modules[kind] || []), ...pipeMods]);
     let fnames = null;
     if (cfg.kind === "rows" && S.signal && S.signal.header && S.signal.header.length === nf) fnames = S.signal.header;
     const settings = {
@@ -658,6 +660,7 @@ async function train() {
       seed: num("train-seed"),
       params: { n_trees: num("train-trees"), max_depth: num("train-depth"), k: num("train-k"), C: num("train-c") },
       feature_names: fnames,
+      pipeline: cfg,
     };
     if (cfg.kind !== "rows") {
       const r = await py(`_r = __import__("json").dumps(studio_mp.feature_names(__import__("json").loads(${pyStr(JSON.stringify(cfg))})))`);
@@ -721,7 +724,8 @@ function renderTrainResult(res, names) {
   } else {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = `Model file written in MicroPython by mlrt.writer: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from that file.`;
+    const what = pipeline().kind === "sensor" ? "a pipeline file (feature stage + trees) taking raw windows" : "a tree-ensemble file";
+    note.textContent = `Model file written in MicroPython by mlrt.writer, ${what}: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from the file.`;
     box.append(note);
   }
 }

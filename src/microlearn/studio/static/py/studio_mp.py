@@ -296,7 +296,21 @@ def train(settings_json, xpath, ypath):
     data = None
     if kind in ("tree", "forest"):
         data = model.to_file(classes, st.get("feature_names"))
-        model = mlrt.load(data)
+        model = mlrt.load(data)  # the page predicts through the file's own reader
+        pipe = st.get("pipeline") or {}
+        if pipe.get("kind") == "sensor":  # one file with its features: a pipeline (family 64)
+            from mlrt import writer
+
+            fx = writer.features_file(
+                int(pipe["window"]),
+                int(pipe["n_axes"]),
+                pipe["stats"],
+                bool(pipe.get("magnitude", True)),
+                pipe.get("sr"),
+                pipe.get("bands") or (),
+            )
+            data = writer.pipeline_file([fx], data)
+            mlrt.load(data)  # every file the page hands out has been read back by mlrt
     MODEL = model
     MODEL_FILE = data
     ev = tr.evaluate(model, [X[i] for i in iva], [y[i] for i in iva], nc)
