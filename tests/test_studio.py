@@ -218,11 +218,28 @@ def test_server_maps_only_the_three_roots(server: Any) -> None:
         assert r.read(4) == b"\0asm"
 
 
-def test_cli_has_studio_command() -> None:
-    from microlearn.cli import build_parser
+def test_cli_serves_the_studio() -> None:
+    import subprocess
+    import sys
+    from urllib.request import urlopen
 
-    args = build_parser().parse_args(["studio", "--port", "9999", "--no-browser"])
-    assert args.port == 9999 and args.no_browser
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microlearn", "studio", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("microlearn studio at http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urlopen(url) as r:
+            assert b'data-testid="model-file"' in r.read()
+        with urlopen(url + "mlrt/trees.py") as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------- running
