@@ -246,3 +246,24 @@ def test_feature_extractor_alone_is_a_transform_model() -> None:
     assert r.agreement == 1.0 and r.max_abs_error == 0.0
     with pytest.raises(InvalidInputError, match="use transform"):
         model.predict(W)
+
+
+def test_mlrt_uses_the_same_vote_scheme() -> None:
+    """mlrt (pure MicroPython, no microlearn import) restates passes.votes; both must give the same S and
+    margin for every tree count."""
+    import importlib.util
+    import sys
+
+    from microlearn.micropython import RUNTIME_DIR
+
+    sys.path.insert(0, str(RUNTIME_DIR))
+    try:
+        spec = importlib.util.spec_from_file_location("mlrt_trees_check", RUNTIME_DIR / "mlrt" / "trees.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(RUNTIME_DIR))
+    for T in [*range(1, 1100), 4095, 4096, 65535, 65536, (1 << 21) - 1]:
+        assert mod.scale_bits(T) == votes.scale_bits(T), T
+        assert mod.margin(T) == votes.margin(T), T

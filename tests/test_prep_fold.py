@@ -18,8 +18,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
-from microlearn.frontends.sklearn import to_ir
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.transform import Elementwise, Impute, Op
 from microlearn.ir.trees import LEAF, TreeEnsemble
 from microlearn.passes.fold import (
@@ -39,8 +38,7 @@ SPECIALS = np.array(
 
 
 def convert(est: Any) -> Any:
-    mod = type(est).__module__.split(".")[1]
-    return CONVERTERS[f"sklearn.{mod}.{type(est).__name__}"](est)
+    return to_ir(est)
 
 
 def probes(center: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.float32]:

@@ -1,7 +1,22 @@
 """IR -> C. Every method module registers itself (registry.register_method); this imports them."""
 
-from microlearn.backends.c import features, inline, registry, table
+from microlearn.backends.c import features, inline, registry, table  # noqa: I001
+from microlearn.backends.c import linear
+from microlearn.backends.c import packed, packed_inline
+from microlearn.backends.c import transform as transform
 from microlearn.backends.c.registry import generate, methods_for
 from microlearn.backends.c.writer import CSource, check_c_name
 
-__all__ = ["CSource", "check_c_name", "features", "generate", "inline", "methods_for", "registry", "table"]
+__all__ = [
+    "CSource",
+    "check_c_name",
+    "features",
+    "generate",
+    "inline",
+    "linear",
+    "methods_for",
+    "packed",
+    "packed_inline",
+    "registry",
+    "table",
+]

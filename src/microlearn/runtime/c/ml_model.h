@@ -577,6 +577,16 @@ static inline int ml_features_stage_check(const ml_model_file *f)
 
 /* ---------------------------------------------------------------------------------------------- pipelines */
 
+/* Check a transform stage record of any stage family this runtime knows: one case per family (a new stage
+ * family adds its ml_<family>_sections() table, its check and one line here). */
+static inline int ml_model_check_stage(const ml_model_file *st)
+{
+    switch (st->family) {
+    case ML_FAMILY_FEATURES: return ml_features_stage_check(st);
+    default: return ML_E_FAMILY; /* a stage family this runtime does not check */
+    }
+}
+
 #ifndef ML_PIPELINE_MAX_STAGES
 #define ML_PIPELINE_MAX_STAGES 8
 #endif
@@ -667,11 +677,7 @@ static inline int ml_pipeline_open(const uint8_t *buf, size_t len, int task, int
         if (st->task != ML_TASK_TRANSFORM || st->n_features != n_in) {
             return ML_E_FORMAT;
         }
-        if (st->family == ML_FAMILY_FEATURES) {
-            rc = ml_features_stage_check(st);
-        } else {
-            rc = ML_E_FAMILY; /* a stage family this runtime does not check */
-        }
+        rc = ml_model_check_stage(st);
         if (rc != ML_OK) {
             return rc;
         }

@@ -1,0 +1,726 @@
+"""The compact ("packed") methods: internal nodes as fixed-width records in a bit stream.
+
+Layout (docs/trees.md, "Compact methods"):
+
+* Only internal nodes are stored, in preorder, tree after tree. A node's record holds its kind (bit 0:
+  the left child is a leaf, bit 1: the right child is a leaf), a NaN bit (only when some node sends
+  NaN left), the feature index, the threshold (an index into a sorted table of the model's distinct
+  thresholds, or the value itself, whichever is smaller) and one field F: the right child's offset
+  when both children are internal (the left child is always the next record), else the leaf child's
+  vote code, and when both children are leaves, both codes (or an index into a table of code pairs).
+  Every width is sized for the model.
+* A vote code (classifier) is the class of a pure leaf, or n_classes + k for the k-th distinct impure
+  leaf row; a regressor's code is the row of its distinct float32 leaf values.
+* Impure leaf rows are small integer class counts (passes/counts.py) when they can be recovered
+  exactly: the fast fixed-point vote divides them, and the rare near-tie replay recomputes
+  scikit-learn's float64 arithmetic from them with integer routines (ml_trees_packed.h). Otherwise the
+  rows stay float64 (with their fixed-point copy) as in the other methods.
+
+``packed`` takes float32 inputs and is exact for every float32 value (NaN and +-inf included);
+``packed_u8``, ``packed_i8`` and ``packed_i16`` take integer inputs and store each threshold t as the
+integer floor(t) (clamped to the type): for every value v of the type, v <= floor(t) exactly when
+v <= t, so they decide exactly as the float model does on every input of their type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+from microlearn.backends.c.common import (
+    NOTES,
+    CSource,
+    array_lines,
+    check_limits,
+    f32,
+    f32_key,
+    fixed_point_exact,
+    fixed_point_scale,
+    leaf_tables,
+    margin_q,
+    tree_api,
+    vote_codes,
+)
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import header
+from microlearn.errors import InvalidInputError
+from microlearn.ir import TreeEnsemble
+from microlearn.passes.counts import leaf_counts
+
+MAX_RECORD_BITS = 25  # ml_pk_bits reads 4 bytes at a byte offset
+
+
+@dataclass(frozen=True)
+class InputType:
+    """The C type a method's predict takes, and the integer range of its values (None: float)."""
+
+    suffix: str
+    ctype: str
+    lo: int | None
+    hi: int | None
+
+
+INPUTS = {
+    "packed": InputType("", "float", None, None),
+    "packed_u8": InputType("u8", "uint8_t", 0, 255),
+    "packed_i8": InputType("i8", "int8_t", -128, 127),
+    "packed_i16": InputType("i16", "int16_t", -32768, 32767),
+}
+
+SUMMARIES = {
+    "packed": "bit-packed node records, threshold table, leaves as vote codes, impure leaves as counts",
+    "packed_u8": "packed, uint8 inputs (thresholds as integers, exact for every uint8 value)",
+    "packed_i8": "packed, int8 inputs (thresholds as integers, exact for every int8 value)",
+    "packed_i16": "packed, int16 inputs (thresholds as integers, exact for every int16 value)",
+}
+
+
+def _bits(v: int) -> int:
+    """Bits to hold 0..v."""
+    return max(1, int(v).bit_length())
+
+
+def _uint(v: int) -> str:
+    return "uint8_t" if v < 256 else "uint16_t" if v < 65536 else "uint32_t"
+
+
+def int_threshold(t: float, lo: int, hi: int) -> int:
+    """floor(t) clamped to [lo - 1, hi]: for every integer v in [lo, hi], v <= t iff v <= the result."""
+    if math.isinf(t):
+        return hi if t > 0 else lo - 1
+    return min(hi, max(lo - 1, math.floor(t)))
+
+
+@dataclass
+class Leaves:
+    """Vote codes of the IR's leaves plus the C tables behind the codes."""
+
+    code_of_leaf: npt.NDArray[np.int64]
+    n_codes: int
+    text: str
+    nbytes: int
+    counts: bool  # impure rows as counts (else float64 rows)
+    n_rows: int  # impure rows (classifier) / distinct values (regressor)
+    shift: int = 0  # counts: the fast vote adds (count * recip) >> shift
+    margin: int = 0  # fixed-point lead that proves the class (see _reciprocals)
+    exact: bool = False  # the fixed-point sums are the exact sums: no replay needed
+
+
+def _size(ctype: str) -> int:
+    return {"uint8_t": 1, "int8_t": 1, "uint16_t": 2, "int16_t": 2, "uint32_t": 4, "int32_t": 4}[ctype]
+
+
+def _reciprocals(rows: list[npt.NDArray[np.int64]], scale: int) -> tuple[int, list[int], Fraction]:
+    """The fast vote's per-row reciprocals: recip = round(2**(scale + shift) / total) (computed as
+    (2**(scale + shift) + total // 2) // total, the same in C), with the largest
+    shift for which count * recip stays below 2**32 in every row, and the largest error, in units of
+    2**-scale, of (count * recip) >> shift against the exact count * 2**scale / total.
+
+    Each class sum then errs by at most n_trees * err units, so a lead of more than 2 * n_trees * err + 1
+    units is a lead of more than one unit in exact arithmetic, which scikit-learn's float64 sums (off by
+    less than n_trees**2 * 2**-52) cannot overturn: the same argument as common.margin_q."""
+    shift = 31 - scale  # 2**(scale + shift) fits a uint32: cores with a divider compute recip at run time
+    while shift > 0:
+        ok = True
+        for cnt in rows:
+            total = int(cnt.sum())
+            recip = ((1 << (scale + shift)) + total // 2) // total
+            if int(cnt.max()) * recip >= 1 << 32:
+                ok = False
+                break
+        if ok:
+            break
+        shift -= 1
+    recips, err = [], Fraction(0)
+    for cnt in rows:
+        total = int(cnt.sum())
+        recip = ((1 << (scale + shift)) + total // 2) // total
+        recips.append(recip)
+        for n in cnt:
+            if n:
+                got = (int(n) * recip) >> shift
+                err = max(err, abs(Fraction(got) - Fraction(int(n) << scale, total)))
+    return shift, recips, err
+
+
+def _classifier_leaves(ir: TreeEnsemble, name: str) -> Leaves:
+    nc = ir.n_outputs
+    values = np.ascontiguousarray(ir.leaf_value)
+    pure = (np.count_nonzero(values, axis=1) == 1) & (values.max(axis=1) == 1.0)
+    impure = np.flatnonzero(~pure)
+    counts = leaf_counts(values[impure]) if impure.size else []
+    if all(c is not None for c in counts):
+        code = np.argmax(values, axis=1).astype(np.int64)
+        rows: dict[tuple[int, ...], int] = {}
+        order: list[npt.NDArray[np.int64]] = []
+        row_class: list[int] = []
+        for leaf, cnt in zip(impure, counts, strict=True):
+            assert cnt is not None
+            key = tuple(int(v) for v in cnt)
+            if key not in rows:
+                rows[key] = len(order)
+                order.append(cnt)
+                row_class.append(int(ir.leaf_class[leaf]))
+            code[leaf] = nc + rows[key]
+        k = len(order)
+        text, nbytes = "", 0
+        S = fixed_point_scale(ir.n_trees)
+        shift, margin, exact = 0, margin_q(ir.n_trees), True
+        if k:
+            cbits = _bits(nc - 1)
+            entries = [(int(n) << cbits) | c for cnt in order for c, n in enumerate(cnt) if n]
+            etype = _uint(max(entries))
+            starts = np.cumsum([0] + [int(np.count_nonzero(c)) for c in order])
+            stype = _uint(int(starts[-1]))
+            shift, recip, err = _reciprocals(order, S)
+            exact = err == 0
+            margin = math.ceil(2 * ir.n_trees * err) + 1
+            text += (
+                f"/* Impure leaf rows as class counts: row k is entries [start[k], start[k + 1]), each\n"
+                f" * (count << {cbits}) | class; the leaf's probabilities are count / (the row's sum).\n"
+                f" * recip[k] = round(2^{S + shift} / sum): (count * recip[k]) >> {shift} is the\n"
+                f" * probability"
+                f" times 2^{S} within {float(err):.3g}. */\n"
+                f"static const {stype} {name}_row_start[{k + 1}] = {{\n"
+                + array_lines([str(int(s)) for s in starts], 16)
+                + f"\n}};\nstatic const {etype} {name}_row_entry[{len(entries)}] = {{\n"
+                + array_lines([str(e) for e in entries], 12)
+                + "\n};\n#if !ML_PK_HW_DIVIDE\n"
+                + f"static const uint32_t {name}_row_recip[{k}] = {{\n"
+                + array_lines([f"{r}u" for r in recip], 8)
+                + "\n};\n#endif\n"
+            )
+            nbytes += (k + 1) * _size(stype) + len(entries) * _size(etype)  # + 4 * k without a divider
+            if ir.n_trees == 1:
+                text += (
+                    f"static const {_uint(nc)} {name}_row_class[{k}] = {{\n"
+                    + array_lines([str(c) for c in row_class], 16)
+                    + "\n};\n"
+                )
+                nbytes += k * _size(_uint(nc))
+        return Leaves(code, nc + k, text, nbytes, True, k, shift, margin, exact)
+    vc = vote_codes(ir, name)
+    code = np.where(vc.code_of_leaf >= 0, vc.code_of_leaf, nc - vc.code_of_leaf - 1)
+    return Leaves(code.astype(np.int64), nc + vc.n_rows, vc.text, vc.nbytes, False, vc.n_rows)
+
+
+def _regressor_leaves(ir: TreeEnsemble, name: str) -> Leaves:
+    lt = leaf_tables(ir, name)
+    return Leaves(lt.row_of_leaf.astype(np.int64), lt.n_rows, lt.text, lt.nbytes, False, lt.n_rows)
+
+
+@dataclass
+class Layout:
+    """The packed node stream and the widths of its record fields."""
+
+    text: str
+    nbytes: int
+    n_nodes: int
+    macros: dict[str, int]
+    thr_mode: str  # "table" (index into the distinct thresholds) or "node" (value per node)
+    pairs: bool  # both-leaf nodes keep an index into a pair table
+    nan_bit: bool
+    walk: str  # C statements deciding go_left for node record w at node i
+
+
+def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layout:
+    f, L, R = ir.feature, ir.left, ir.right
+    inner = np.flatnonzero(f >= 0)
+    n = int(inner.size)
+    pos = np.cumsum(f >= 0) - 1  # record index of every internal node
+    code = np.full(ir.n_nodes, -1, dtype=np.int64)
+    is_leaf = f < 0
+    code[is_leaf] = leaves.code_of_leaf[ir.leaf[is_leaf]]
+    kind = np.zeros(n, dtype=np.int64)
+    kind |= is_leaf[L[inner]].astype(np.int64)
+    kind |= is_leaf[R[inner]].astype(np.int64) << 1
+    offsets = np.where(kind == 0, pos[R[inner]] - pos[inner], 0)
+    cb = _bits(leaves.n_codes - 1)
+    ob = _bits(int(offsets.max()) if n else 0)
+    ll = np.flatnonzero(kind == 3)
+    pair_list = sorted({(int(code[L[inner[j]]]), int(code[R[inner[j]]])) for j in ll})
+    pair_index = {p: k for k, p in enumerate(pair_list)}
+    nan_any = inp.lo is None and bool(np.any(ir.missing_left[inner]))  # integers have no NaN
+    # thresholds: as floats (the float method) or as integers of the input type
+    if inp.lo is None:
+        tvals = ir.threshold[inner].astype(np.float32)
+        tkeys = [int(v) for v in tvals.view(np.uint32)]
+        distinct = sorted(set(tkeys), key=lambda u: f32_key(np.array([u], np.uint32).view(np.float32)[0]))
+        table_bits = _bits(len(distinct) - 1) if n else 1
+        table_cost = 4 * len(distinct)
+        node_bits, node_cost = 0, 4 * n
+    else:
+        assert inp.hi is not None
+        ivals = [int_threshold(float(t), inp.lo, inp.hi) for t in ir.threshold[inner]]
+        distinct_i = sorted(set(ivals))
+        table_bits = _bits(len(distinct_i) - 1) if n else 1
+        table_cost = 2 * len(distinct_i) if inp.hi > 127 else len(distinct_i)
+        kmin = min(ivals) if ivals else 0
+        node_bits = _bits(max(ivals) - kmin) if ivals else 1
+        node_cost = 0
+    fb = _bits(ir.n_features - 1)
+    head = 2 + int(nan_any) + fb
+    pb = _bits(len(pair_list) - 1) if pair_list else 0
+    best: tuple[int, str, bool, int, int] | None = None
+    for thr_mode in ("table", "node"):
+        tb = table_bits if thr_mode == "table" else node_bits
+        for pairs in (False, True):
+            fld = max(ob, cb, pb if pairs else 2 * cb) if n else 1
+            w = head + tb + fld
+            if w > MAX_RECORD_BITS:
+                continue
+            cost = (n * w + 7) // 8 + 3
+            cost += table_cost if thr_mode == "table" else node_cost
+            if pairs:
+                cost += 2 * len(pair_list) * (1 if cb <= 8 else 2 if cb <= 16 else 4)
+            cand = (cost, thr_mode, pairs, tb, fld)
+            if best is None or cand[0] < best[0]:
+                best = cand
+    if best is None:
+        raise InvalidInputError(
+            "this model is too large for the packed methods (a node record would exceed "
+            f"{MAX_RECORD_BITS} bits): use method='table'"
+        )
+    _, thr_mode, pairs, tb, fb_field = best
+    if inp.lo is None and thr_mode == "node":
+        tb = 0
+    # record, from bit 0: kind (2) | nan (0/1) | feature | threshold (tb) | field
+    s_nan = 2
+    s_feat = 2 + int(nan_any)
+    s_thr = s_feat + fb
+    s_fld = s_thr + tb
+    width = s_fld + fb_field
+    recs = []
+    for j, i in enumerate(inner):
+        k = int(kind[j])
+        if k == 0:
+            fld = int(offsets[j])
+        elif k == 1:
+            fld = int(code[L[i]])
+        elif k == 2:
+            fld = int(code[R[i]])
+        elif pairs:
+            fld = pair_index[(int(code[L[i]]), int(code[R[i]]))]
+        else:
+            fld = int(code[L[i]]) | (int(code[R[i]]) << cb)
+        if inp.lo is None:
+            tv = int(ir.threshold[i : i + 1].view(np.uint32)[0])
+            tfield = distinct.index(tv) if thr_mode == "table" else 0
+        elif thr_mode == "table":
+            tfield = distinct_i.index(ivals[j])
+        else:
+            tfield = ivals[j] - kmin
+        recs.append(
+            k
+            | (int(nan_any and ir.missing_left[i]) << s_nan)
+            | (int(f[i]) << s_feat)
+            | (tfield << s_thr)
+            | (fld << s_fld)
+        )
+    nbytes_stream = (n * width + 7) // 8 + 3
+    acc = 0
+    for j, r in enumerate(recs):
+        acc |= r << (j * width)
+    stream = acc.to_bytes(nbytes_stream, "little")
+    up = name.upper()
+    text = (
+        f"/* {n} internal nodes, {width}-bit records from bit 0: kind (2: left/right child is a leaf)"
+        f"{' | NaN goes left (1)' if nan_any else ''} | feature ({fb}) | threshold ({tb})"
+        f" | field ({fb_field})\n * (right offset, or the leaf's vote code"
+        f"{', or a pair-table index' if pairs else ', or both codes'}). */\n"
+        f"static const uint8_t {name}_nodes[{nbytes_stream}] = {{\n"
+        + array_lines([str(b) for b in stream], 20)
+        + "\n};\n"
+    )
+    nbytes = nbytes_stream
+    macros = {
+        f"{up}_PK_NODES": n,
+        f"{up}_PK_WIDTH": width,
+        f"{up}_PK_FEAT_SHIFT": s_feat,
+        f"{up}_PK_FEAT_MASK": (1 << fb) - 1,
+        f"{up}_PK_THR_SHIFT": s_thr,
+        f"{up}_PK_THR_MASK": (1 << tb) - 1 if tb else 0,
+        f"{up}_PK_FIELD_SHIFT": s_fld,
+        f"{up}_PK_FIELD_MASK": (1 << fb_field) - 1,
+        f"{up}_PK_CODE_BITS": cb,
+        f"{up}_PK_CODE_MASK": (1 << cb) - 1,
+    }
+    # thresholds and the comparison
+    if inp.lo is None:
+        if thr_mode == "table":
+            fl = [np.array([u], np.uint32).view(np.float32)[0] for u in distinct]
+            idx = f"(w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK"
+            cnt = len(distinct)
+        else:
+            fl = list(ir.threshold[inner].astype(np.float32))
+            idx = "i"
+            cnt = n
+        text += (
+            "#if ML_TREES_INT_COMPARE\n"
+            f"/* thresholds as ml_f32_key integers (cores without an FPU) */\n"
+            f"static const int32_t {name}_thr[{cnt}] = {{\n"
+            + array_lines([str(f32_key(v)) for v in fl], 8)
+            + "\n};\n#else\n"
+            f"static const float {name}_thr[{cnt}] = {{\n"
+            + array_lines([f32(v) for v in fl], 6)
+            + "\n};\n#endif\n"
+        )
+        nbytes += 4 * cnt
+        xv = f"x[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
+        t = f"{name}_thr[{idx}]"
+        if nan_any:
+            walk = (
+                "#if ML_TREES_INT_COMPARE\n"
+                f"        go_left = ((w >> 2) & 1u) ? ml_f32_key_nan_low({xv}) <= {t}\n"
+                f"                                  : ml_f32_key({xv}) <= {t};\n"
+                "#else\n"
+                f"        go_left = ((w >> 2) & 1u) ? !({xv} > {t}) : ({xv} <= {t});\n"
+                "#endif\n"
+            )
+        else:
+            walk = (
+                "#if ML_TREES_INT_COMPARE\n"
+                f"        go_left = ml_f32_key({xv}) <= {t};\n"
+                "#else\n"
+                f"        go_left = {xv} <= {t};\n"
+                "#endif\n"
+            )
+    else:
+        xv = f"(int32_t)x[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
+        if thr_mode == "table":
+            ttype = "int16_t" if inp.hi is not None and inp.hi > 127 else "int8_t"
+            if any(v < -128 or v > 127 for v in distinct_i):
+                ttype = "int32_t" if any(v < -32768 or v > 32767 for v in distinct_i) else "int16_t"
+            text += (
+                f"static const {ttype} {name}_thr[{len(distinct_i)}] = {{\n"
+                + array_lines([str(v) for v in distinct_i], 16)
+                + "\n};\n"
+            )
+            nbytes += len(distinct_i) * np.dtype(ttype.replace("_t", "")).itemsize
+            t = f"(int32_t){name}_thr[(w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK]"
+        else:
+            t = f"((int32_t)((w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK) + ({kmin}))"
+        walk = f"        go_left = {xv} <= {t};\n"
+    if pairs:
+        ctype = "uint8_t" if cb <= 8 else "uint16_t" if cb <= 16 else "uint32_t"
+        text += (
+            f"/* vote codes of (left, right) leaf children of nodes whose children are both leaves */\n"
+            f"static const {ctype} {name}_pairs[{2 * len(pair_list)}] = {{\n"
+            + array_lines([str(v) for p in pair_list for v in p], 16)
+            + "\n};\n"
+        )
+        nbytes += 2 * len(pair_list) * np.dtype(ctype.replace("_t", "")).itemsize
+    return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk)
+
+
+def _roots(ir: TreeEnsemble, name: str, leaves: Leaves, n: int) -> tuple[str, int]:
+    """Record index of each tree's root, or n + code for a tree that is a single leaf."""
+    pos = np.cumsum(ir.feature >= 0) - 1
+    vals = []
+    for r in ir.roots:
+        r = int(r)
+        vals.append(int(pos[r]) if ir.feature[r] >= 0 else n + int(leaves.code_of_leaf[ir.leaf[r]]))
+    rtype = _uint(max(vals))
+    text = (
+        f"static const {rtype} {name}_roots[{len(vals)}] = {{\n"
+        + array_lines([str(v) for v in vals], 16)
+        + "\n};\n"
+    )
+    return text, len(vals) * np.dtype(rtype.replace("_t", "")).itemsize
+
+
+def walk_text(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> tuple[str, int]:
+    """The packed node stream, its tables and NAME_walk[_sfx](x, w) (each tree's vote code), with the
+    bytes of const data they hold."""
+    lay = _layout(ir, name, leaves, inp)
+    roots_text, roots_bytes = _roots(ir, name, leaves, lay.n_nodes)
+    up = name.upper()
+    T = ir.n_trees
+    xt = inp.ctype
+    sfx = f"_{inp.suffix}" if inp.suffix else ""
+    macros = "".join(f"#define {k} {v}u\n" for k, v in lay.macros.items())
+    pick = (
+        (f"{name}_pairs[2u * fld]", f"{name}_pairs[2u * fld + 1u]")
+        if lay.pairs
+        else (f"(fld & {up}_PK_CODE_MASK)", f"(fld >> {up}_PK_CODE_BITS)")
+    )
+    walk = (
+        f"/* The vote code tree `root` reaches for input x. */\n"
+        f"static inline uint32_t {name}_tree(const {xt} *x, uint32_t root)\n{{\n"
+        f"    uint32_t i = root;\n"
+        f"    if (i >= {up}_PK_NODES) {{\n        return i - {up}_PK_NODES;\n    }}\n"
+        f"    for (;;) {{\n"
+        f"        const uint32_t w = ml_pk_bits({name}_nodes, i * {up}_PK_WIDTH, 0x1FFFFFFu);\n"
+        f"        const uint32_t fld = (w >> {up}_PK_FIELD_SHIFT) & {up}_PK_FIELD_MASK;\n"
+        f"        int go_left;\n" + lay.walk.replace("[i]", "[i]") + "        if (go_left) {\n"
+        "            if (w & 1u) {\n"
+        f"                return (w & 2u) ? {pick[0]} : fld;\n"
+        "            }\n"
+        "            i += 1u;\n"
+        "        } else {\n"
+        "            if (w & 2u) {\n"
+        f"                return (w & 1u) ? {pick[1]} : fld;\n"
+        "            }\n"
+        "            i += (w & 1u) ? 1u : fld;\n"
+        "        }\n"
+        "    }\n}\n\n"
+        f"/* Each tree's vote code for input x. */\n"
+        f"static inline void {name}_walk{sfx}(const {xt} *x, uint32_t *w)\n{{\n"
+        f"    int32_t t;\n"
+        f"    for (t = 0; t < {T}; t++) {{\n        w[t] = {name}_tree(x, {name}_roots[t]);\n    }}\n}}\n\n"
+    )
+    return macros + "\n" + lay.text + roots_text + "\n" + walk, lay.nbytes + roots_bytes
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed") -> CSource:
+    check_limits(ir)
+    inp = INPUTS[method]
+    sfx = f"_{inp.suffix}" if inp.suffix else ""
+    leaves = _classifier_leaves(ir, name) if ir.is_classifier else _regressor_leaves(ir, name)
+    walk, walk_bytes = walk_text(ir, name, leaves, inp)
+    api = _api(ir, name, leaves, inp, sfx)
+    body = leaves.text + walk + api
+    if inp.lo is not None:
+        body += _float_entry(ir, name, inp, sfx)
+    nbytes = leaves.nbytes + walk_bytes
+    return assemble(ir, name, method, command, nbytes, body, inp)
+
+
+def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) -> str:
+    nc, T = ir.n_outputs, ir.n_trees
+    xt = inp.ctype
+    if not ir.is_classifier:
+        body = f"    uint32_t w[{T}];\n    float sum;\n    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+        body += f"    sum = {name}_leaf_value[w[0]];\n"
+        if T > 1:
+            body += f"    for (t = 1; t < {T}; t++) {{\n        sum += {name}_leaf_value[w[t]];\n    }}\n"
+            body += f"    return sum / {f32(T)};\n"
+        else:
+            body += "    (void)t;\n    return sum;\n"
+        return (
+            f"/* Predicted value for input x. */\n"
+            f"static inline float {name}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
+        )
+    parts = classifier_parts(ir, name, leaves)
+    k, one, S = leaves.n_rows, parts.one, fixed_point_scale(T)
+    exact, margin = parts.exact, parts.margin
+    if T == 1:
+        pred = f"    uint32_t w[1];\n    {name}_walk{sfx}(x, w);\n" + (
+            f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_row_class[w[0] - {nc}u];\n"
+            if leaves.counts and k
+            else f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_leaf_class[w[0] - {nc}u];\n"
+            if k
+            else "    return (int32_t)w[0];\n"
+        )
+    else:
+        pred = (
+            f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
+            + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
+            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+            f"    ml_pk_zero_u32(sums, {nc});\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            + (
+                f"        if (w[t] < {nc}u) {{\n            sums[w[t]] += {one}u;\n        }} else {{\n"
+                f"            {name}_vote_row(sums, w[t]);\n        }}\n    }}\n"
+                if k
+                else f"        sums[w[t]] += {one}u;\n    }}\n"
+            )
+        )
+        if exact:
+            pred += (
+                f"    /* every leaf probability is a multiple of 2^-{S}: these sums are exact, and so is\n"
+                f"     * their argmax */\n    return ml_argmax_u32(sums, {nc});\n"
+            )
+        else:
+            pred += (
+                f"    best = ml_argmax_margin_q(sums, {nc}, {margin}u);\n"
+                f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
+                f"    {name}_proba_bits(w, acc);\n"
+                f"    return ml_pk_argmax_u64(acc, {nc});\n"
+            )
+    return (
+        parts.text + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
+        f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
+        f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
+        f"static inline void {name}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
+        f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
+        f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
+        f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
+    )
+
+
+@dataclass
+class ClassifierParts:
+    """What every packed classifier shares: NAME_proba_bits (the exact replay), NAME_vote_row (an
+    impure leaf's fixed-point vote), and the constants of the fast vote."""
+
+    text: str
+    one: int
+    exact: bool
+    margin: int
+
+
+def classifier_parts(ir: TreeEnsemble, name: str, leaves: Leaves) -> ClassifierParts:
+    nc, T = ir.n_outputs, ir.n_trees
+    k = leaves.n_rows
+    S = fixed_point_scale(T)
+    one = 1 << S
+    cbits = _bits(nc - 1)
+    # float64 probabilities (as bit patterns) from the walks, exactly as scikit-learn computes them
+    if leaves.counts:
+        add_row = (
+            f"            const uint32_t r = w[t] - {nc}u;\n"
+            f"            uint32_t e, total = 0u;\n"
+            f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
+            f"                total += (uint32_t){name}_row_entry[e] >> {cbits};\n            }}\n"
+            f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
+            f"                const uint32_t cls = (uint32_t){name}_row_entry[e] & {(1 << cbits) - 1}u;\n"
+            f"                acc[cls] = ml_pk_add_f64(acc[cls], "
+            f"ml_pk_ratio_f64((uint32_t){name}_row_entry[e] >> {cbits}, total));\n"
+            f"            }}\n"
+        )
+        proba = (
+            f"/* Class probabilities as float64 bit patterns from the walks, exactly as scikit-learn\n"
+            f" * computes them (fl(count / total) per leaf, summed in tree order, divided by {T}),\n"
+            f" * in integer arithmetic. */\n"
+            f"static inline void {name}_proba_bits(const uint32_t *w, uint64_t *acc)\n{{\n"
+            + ("    int32_t c, t;\n" if T > 1 else "    int32_t t;\n")
+            + f"    ml_pk_zero_u64(acc, {nc});\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            + (
+                f"        if (w[t] < {nc}u) {{\n"
+                f"            acc[w[t]] = ml_pk_add_f64(acc[w[t]], ML_PK_F64_ONE);\n"
+                f"        }} else {{\n{add_row}        }}\n    }}\n"
+                if k
+                else "        acc[w[t]] = ml_pk_add_f64(acc[w[t]], ML_PK_F64_ONE);\n    }\n"
+            )
+            + (
+                f"    for (c = 0; c < {nc}; c++) {{\n"
+                f"        acc[c] = ml_pk_div_f64_u32(acc[c], {T}u);\n    }}\n"
+                if T > 1
+                else ""
+            )
+            + "}\n\n"
+        )
+        vote_row = (
+            f"            const uint32_t r = code - {nc}u;\n"
+            f"            uint32_t e, recip;\n"
+            "#if ML_PK_HW_DIVIDE\n"
+            f"            uint32_t total = 0u;\n"
+            f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
+            f"                total += (uint32_t){name}_row_entry[e] >> {cbits};\n            }}\n"
+            f"            recip = ({1 << (S + leaves.shift)}u + (total >> 1)) / total;\n"
+            "#else\n"
+            f"            recip = {name}_row_recip[r];\n"
+            "#endif\n"
+            f"            for (e = {name}_row_start[r]; e < {name}_row_start[r + 1u]; e++) {{\n"
+            f"                sums[{name}_row_entry[e] & {(1 << cbits) - 1}u] += "
+            f"(((uint32_t){name}_row_entry[e] >> {cbits}) * recip) >> {leaves.shift};\n"
+            f"            }}\n"
+        )
+    else:
+        rows = f"{name}_leaf_proba[0]" if k else "NULL"
+        proba = (
+            f"/* Class probabilities as float64 bit patterns from the walks, exactly as scikit-learn\n"
+            f" * computes them. */\n"
+            f"static inline void {name}_proba_bits(const uint32_t *w, uint64_t *acc)\n{{\n"
+            f"    double d[{nc}];\n    int32_t c, t;\n"
+            f"    for (c = 0; c < {nc}; c++) {{\n        d[c] = 0.0;\n    }}\n"
+            f"    for (t = 0; t < {T}; t++) {{\n"
+            f"        ml_trees_add_vote_f64(d, w[t] < {nc}u ? (int32_t)w[t] : {nc - 1} - (int32_t)w[t],\n"
+            f"                              {rows}, {nc});\n"
+            f"    }}\n"
+            + (f"    for (c = 0; c < {nc}; c++) {{\n        d[c] /= {float(T)!r};\n    }}\n" if T > 1 else "")
+            + f"    for (c = 0; c < {nc}; c++) {{\n"
+            f"        union {{\n            double d;\n            uint64_t u;\n        }} b;\n"
+            f"        b.d = d[c];\n        acc[c] = b.u;\n    }}\n}}\n\n"
+        )
+        q = f"{name}_leaf_proba_q[0]" if k else "NULL"
+        vote_row = f"            ml_trees_vote_q(sums, {nc - 1} - (int32_t)code, {q}, {nc}, {one}u);\n"
+    exact = leaves.exact if leaves.counts else fixed_point_exact(ir)
+    margin = leaves.margin if leaves.counts else margin_q(T)
+    text = proba
+    if k and T > 1:
+        text += (
+            f"/* Add the fixed-point vote of impure leaf `code` (>= {nc}) to sums. */\n"
+            f"static inline void {name}_vote_row(uint32_t *sums, uint32_t code)\n{{\n"
+            + vote_row.replace("\n            ", "\n    ").replace("            ", "    ", 1)
+            + "}\n\n"
+        )
+    return ClassifierParts(text, one, exact, margin)
+
+
+def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str) -> str:
+    """NAME_predict(const float *x) for an integer method: each value converted to the input type (for
+    host checks; exact for inputs that hold values of the type)."""
+    nf = ir.n_features
+    assert inp.lo is not None and inp.hi is not None
+    lo, hi = float(inp.lo), float(inp.hi)
+    conv = (
+        f"static inline void {name}_from_float(const float *x, {inp.ctype} *v)\n{{\n"
+        f"    int32_t i;\n"
+        f"    for (i = 0; i < {nf}; i++) {{\n"
+        f"        v[i] = x[i] > {lo!r}f ? (x[i] < {hi!r}f ? ({inp.ctype})x[i] : {inp.hi}) : {inp.lo};\n"
+        f"    }}\n}}\n\n"
+    )
+    if ir.is_classifier:
+        return (
+            "\n/* The same from float inputs holding values of the input type (other values are truncated\n"
+            " * and clamped to it): for host checks; a firmware calls the typed functions above. */\n"
+            + conv
+            + f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
+            f"    return {name}_predict{sfx}(v);\n}}\n\n"
+            f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
+            f"    {name}_predict_proba{sfx}(v, out);\n}}\n"
+        )
+    return (
+        "\n/* The same from float inputs holding values of the input type: for host checks. */\n"
+        + conv
+        + f"static inline float {name}_predict(const float *x)\n{{\n"
+        f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n    return {name}_predict{sfx}(v);\n}}\n"
+    )
+
+
+def assemble(
+    ir: TreeEnsemble, name: str, method: str, command: str, nbytes: int, body: str, inp: InputType
+) -> CSource:
+    """The header around ``body``, by the shared writer; integer methods name their typed entry."""
+    notes: tuple[str, ...] = NOTES
+    if inp.lo is not None:
+        typed = f"{name}_predict_{inp.suffix}(const {inp.ctype} *x)"
+        notes = (
+            f"Firmware calls the typed functions, e.g. {typed}: thresholds are",
+            "stored as integers (floor of the float threshold), so every decision equals the float model's",
+            f"for every {inp.ctype} value. The float functions convert each value to {inp.ctype} first",
+            f"(for host checks: exact for inputs that hold {inp.ctype} values).",
+        )
+    return header(
+        ir,
+        name,
+        method,
+        body,
+        api=tree_api(ir),
+        const_bytes=nbytes,
+        runtime_headers=("ml_trees.h", "ml_trees_packed.h"),
+        command=command,
+        notes=notes,
+        extra_defines=(("N_TREES", ir.n_trees),),
+    )
+
+
+def emitter(method: str):  # type: ignore[no-untyped-def]
+    def _emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
+        return emit(ir, name, command, method)
+
+    return _emit
+
+
+for _m in INPUTS:
+    register_method(TreeEnsemble, _m, SUMMARIES[_m], emitter(_m))
