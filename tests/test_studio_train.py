@@ -257,3 +257,19 @@ def test_pipeline_file_from_mlrt_writer(clib: ctypes.CDLL, bands: tuple[tuple[fl
     )  # fmt: skip
     assert rc == 0, f"ml_pipeline_open rejected the pipeline file (code {rc})"
     assert out.tolist() == own
+
+
+def test_logistic_regression_file_read_alike_by_host_and_mlrt() -> None:
+    X, y = datasets.load_wine(return_X_y=True)
+    m = train.fit("logistic", rows(X), y.tolist(), 3, {"iterations": 60})
+    data = m.to_file(["a", "b", "c"], [f"f{i}" for i in range(X.shape[1])])
+    ir = modelfile.loads(data)
+    assert type(ir).__name__ == "Linear" and list(ir.classes) == ["a", "b", "c"]
+    host = ir.reference(X.astype(np.float32)).outputs.tolist()
+    via_mlrt = [mlrt.load(data).predict(r) for r in rows(X)]
+    assert host == via_mlrt
+    own = [m.predict(r) for r in rows(X)]  # standardised arithmetic: equal but for rounding near ties
+    assert np.mean(np.array(own) == np.array(host)) >= 0.99
+    assert (mp.run_model(data, X) == np.array(host)).all()
+    with pytest.raises(ValueError, match="one row"):
+        writer.linear_file([[1.0, 2.0]], [0.0])

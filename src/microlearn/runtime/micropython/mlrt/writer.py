@@ -225,3 +225,46 @@ def pipeline_file(stages, final, source="microlearn.studio.Pipeline"):
         (b"SRCE", TEXT, False, source.encode("utf-8")),
     ]
     return container(FAMILY_PIPELINE, head[4], first[5], head[6], secs)
+
+
+FAMILY_LINEAR = 2
+# MODE codes (microlearn.backends.modelfile.linear): dtype, intercept dtype, layout, probability rule,
+# normalisation. Models trained here score in float64 with a float64 intercept, one row per class.
+_LINEAR_MODE_SOFTMAX = bytes([0, 0, 1, 2, 0])
+
+
+def linear_file(
+    coef, intercept, labels=None, feature_names=None, source="microlearn.studio.LogisticRegression"
+):
+    """A linear classifier file (family 2): coef is one row of n_features floats per class (n_classes >= 2
+    rows), scores x . w + b in float64, probabilities by softmax."""
+    k = len(coef)
+    if k < 2 or len(intercept) != k:
+        raise ValueError("a linear classifier here has one row of coefficients and one intercept per class")
+    n = len(coef[0])
+    if not 1 <= n <= 65535:
+        raise ValueError("n_features must be 1..65535")
+    flat = []
+    for row in coef:
+        if len(row) != n:
+            raise ValueError("coefficient rows differ in length")
+        flat.extend(float(v) for v in row)
+    for v in flat + [float(b) for b in intercept]:
+        if v - v != 0:
+            raise ValueError("a coefficient or intercept is NaN or infinite")
+    secs = [
+        (b"COEF", F64, True, _le(F64, flat)),
+        (b"INTC", F64, True, _le(F64, [float(b) for b in intercept])),
+        (b"MODE", U8, True, _LINEAR_MODE_SOFTMAX),
+    ]
+    if labels is not None:
+        if len(labels) != k:
+            raise ValueError("labels must name %d classes" % k)
+        secs.append((b"LABL", TEXT, False, _text_list(labels)))
+    if feature_names is not None:
+        if len(feature_names) != n:
+            raise ValueError("feature_names must name %d features" % n)
+        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
+    if source:
+        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    return container(FAMILY_LINEAR, CLASSIFIER, n, k, secs)

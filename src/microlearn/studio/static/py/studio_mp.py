@@ -40,6 +40,7 @@ def _info(m, nbytes):
             pipe["window"] = fx.window
             pipe["n_axes"] = fx.n_axes
     d = {
+        "family": type(m).__name__,
         "pipeline": pipe,
         "kind": getattr(m, "kind", "classifier"),
         "n_features": m.n_features,
@@ -294,6 +295,9 @@ def train(settings_json, xpath, ypath):
     params["seed"] = int(st.get("seed", 1))
     model = tr.fit(kind, [X[i] for i in itr], [y[i] for i in itr], nc, params)
     data = None
+    if kind == "logistic":
+        data = model.to_file(classes, st.get("feature_names"))
+        model = mlrt.load(data)  # the page predicts through the file's own reader
     if kind in ("tree", "forest"):
         data = model.to_file(classes, st.get("feature_names"))
         model = mlrt.load(data)  # the page predicts through the file's own reader
