@@ -7,12 +7,14 @@ a tree), then verified on cortex-m4f, cortex-m0plus and rv32imc with the family'
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.base import is_classifier, is_regressor
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
@@ -32,7 +34,11 @@ PATHS = [p for p in supported_estimators() if p.startswith("sklearn.") and p != 
 def _fitted(path: str) -> Any:
     module, name = path.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)
-    est = cls()
+    needs = inspect.signature(cls).parameters.get("estimator")
+    # a meta-estimator (OneVsRestClassifier ...) wraps a linear model
+    est = (
+        cls() if needs is None or needs.default is not needs.empty else cls(LogisticRegression(max_iter=500))
+    )
     est.set_params(**{k: v for k, v in SMALL.items() if k in est.get_params()})
     if is_classifier(est):
         return est.fit(X, y)
