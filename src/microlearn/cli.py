@@ -17,7 +17,7 @@ from microlearn._version import __version__
 from microlearn.errors import InvalidInputError, MicrolearnError
 
 # Modules that add subcommands: each defines add_parser(subparsers) and sets `func` on its parser.
-EXTENSIONS = ("microlearn.deploy", "microlearn.studio")
+EXTENSIONS = ("microlearn.deploy", "microlearn.studio", "microlearn.station")
 
 
 def load_estimator(path: str | Path) -> Any:
