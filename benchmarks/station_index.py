@@ -4,7 +4,9 @@ kind, in CPython and in the real MicroPython (WebAssembly on Node).
 Vectors: clustered synthetic "mel-band energy" vectors (40 cluster centres, unit noise), 10k and 100k
 of dimension 16, 32 and 64; 20 queries drawn like the data. The exact neighbours come from numpy.
 RAM: CPython tracemalloc peak during one search (the scan's buffers, candidate lists, the query tables);
-MicroPython: heap allocated during one search with the collector off, an upper bound of its peak (this
+MicroPython (2,000 vectors: this WebAssembly build frees no memory within one run, so building larger
+indexes there exhausts the host): heap allocated during one search with the collector off, an upper
+bound of its peak (this
 WebAssembly build frees nothing within one run, so its peak cannot be observed directly).
 
     .venv/bin/python benchmarks/station_index.py [--sizes 10000,100000] [--dims 16,32,64] [--no-micropython]
@@ -46,7 +48,9 @@ def truth(X: np.ndarray, Q: np.ndarray) -> list[set[int]]:
     ]
 
 
-def cpython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]]) -> dict[str, float]:
+def cpython(
+    X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]], cand: int | None = None
+) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp())
     try:
         ix = Index(str(tmp / "ix"), X.shape[1], kind, train_after=1000)
@@ -55,7 +59,7 @@ def cpython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]]) -> dic
             ix.add(i, v)
         ix.close()
         add_us = (time.perf_counter() - t) / len(X) * 1e6
-        ix = Index(str(tmp / "ix"))
+        ix = Index(str(tmp / "ix"), candidates=cand)
         t = time.perf_counter()
         got = [ix.search(q, 10) for q in Q.tolist()]
         q_ms = (time.perf_counter() - t) / len(Q) * 1e3
@@ -128,10 +132,12 @@ def micropython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]], n_
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--sizes", default="2000,10000,100000")
     ap.add_argument("--dims", default="16,32,64")
-    ap.add_argument("--mp-sizes", default="10000")
+    ap.add_argument("--mp-sizes", default="2000")
     ap.add_argument("--no-micropython", action="store_true")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--candidates", type=int, default=None, help="re-ranked candidates of lsh and pq")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     rows = []
@@ -143,11 +149,13 @@ def main() -> None:
                 continue  # the 100k runs at one dimension keep the benchmark to minutes
             X, Q = data(n, d)
             ref = truth(X, Q)
-            for kind in KINDS:
-                runs = [("CPython", cpython(X, Q, kind, ref))]
+            for kind in a.kinds.split(","):
+                runs = [("CPython", cpython(X, Q, kind, ref, a.candidates))]
                 if not a.no_micropython and str(n) in a.mp_sizes.split(",") and d == 32:
                     runs.append(("MicroPython (wasm)", micropython(X, Q, kind, ref, 5)))
                 for rt, r in runs:
+                    if a.candidates and kind in ("lsh", "pq"):
+                        kind = f"{kind} ({a.candidates} cand.)"
                     rows.append({"runtime": rt, "n": n, "dim": d, "kind": kind, **r})
                     print(
                         f"| {rt} | {n} | {d} | {kind} | {r['recall']:.2f} | {r['query_ms']:.0f} | "

@@ -39,7 +39,7 @@ def classifiers() -> dict[str, Any]:
         "ridgec": lm.RidgeClassifier(),
         "perceptron": lm.Perceptron(random_state=0),
         "passive_aggressive": lm.PassiveAggressiveClassifier(random_state=0),
-        "ovr_logreg": OneVsRestClassifier(lm.LogisticRegression(max_iter=500)),
+        "ovr_logreg": OneVsRestClassifier(lm.LogisticRegression(max_iter=60)),
         "ovr_mhuber": OneVsRestClassifier(lm.SGDClassifier(loss="modified_huber", random_state=0)),
     }
 

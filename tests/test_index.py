@@ -74,6 +74,10 @@ def test_search_recall_filters_and_reopen(
         assert all(lab[k] == "a" for k in got)
         if kind != "lsh":
             assert got == true_knn(X, q, 5, lab == "a")
+    # the entries in a time window, by binary search
+    assert ix.entries(200_000, 500_000) == [(i, 1000 * i) for i in range(200, 500)]
+    assert ix.entries(200_500, 500_001, last=3) == [(i, 1000 * i) for i in (498, 499, 500)]
+    assert ix.entries(10**12, 10**13) == []
     before = [ix.search(q.tolist(), 10) for q in Q[:5]]
     ix.set_label(2, "c")
     ix.close()

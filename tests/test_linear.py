@@ -57,7 +57,7 @@ def test_regressor_reference_is_sklearn(name: str, data: str, dtype: str) -> Non
     p = est.predict(X)
     assert np.array_equal(ref.outputs, p) and ref.outputs.shape == p.shape
     assert ir.decision(X).dtype == p.dtype
-    assert ref.bound is not None and ref.bound.shape == p.shape and np.all(ref.bound > 0)
+    assert ref.bound is not None and ref.bound.shape == (X.shape[0],) and np.all(ref.bound > 0)
 
 
 def test_ambiguous_marks_exact_ties_and_nothing_on_real_rows() -> None:
@@ -161,3 +161,34 @@ def test_ambiguous_rows_are_the_only_ones_a_reordered_sum_may_flip(
     other = (rev[:, 0] > 0).astype(int) if k == 1 else np.argmax(rev, axis=1)
     assert ref.ambiguous is not None
     assert np.all((other == ref.outputs) | ref.ambiguous)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lm.LogisticRegressionCV(cv=3, Cs=3, max_iter=300),
+        lambda: lm.RidgeClassifierCV(),
+        lambda: lm.RidgeCV(),
+        lambda: lm.LassoCV(cv=3, alphas=5),
+        lambda: lm.ElasticNetCV(cv=3, alphas=5),
+    ],
+    ids=["LogisticRegressionCV", "RidgeClassifierCV", "RidgeCV", "LassoCV", "ElasticNetCV"],
+)
+def test_cv_variants(make: object) -> None:
+    from linear_cases import XM, XR, YM, YR
+
+    est = make()  # type: ignore[operator]
+    classify = hasattr(est, "predict_proba") or "Classifier" in type(est).__name__
+    X, y = (XM, YM) if classify else (XR, YR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    ir = convert(est)
+    Xt = rows_near("multiclass" if classify else "regression")
+    ref = ir.reference(Xt)
+    if classify:
+        assert np.array_equal(np.asarray(ir.classes)[ref.outputs], est.predict(Xt))
+        if ir.has_proba:
+            assert np.array_equal(ref.proba, est.predict_proba(Xt))
+    else:
+        assert np.array_equal(ref.outputs, est.predict(Xt))

@@ -306,7 +306,18 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, data in {**_small_files(), "pipeline": _pipeline_file()}.items():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import MinMaxScaler
+
+    from microlearn.frontends.registry import to_ir
+
+    X, y = datasets.load_iris(return_X_y=True)
+    more = {
+        "pipeline": _pipeline_file(),
+        "linear": microlearn.convert(LogisticRegression(max_iter=300).fit(X, y)).to_bytes(),
+        "scaler": modelfile.dumps(to_ir(MinMaxScaler().fit(X))),
+    }
+    for name, data in {**_small_files(), **more}.items():
         (corpus / name).write_bytes(b"\0" + data)  # first byte: 0 = repair the CRC
         (corpus / f"{name}-raw").write_bytes(b"\1" + data)
     run = subprocess.run(

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn import datasets
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.tree import DecisionTreeClassifier
@@ -30,7 +32,13 @@ import mlrt
 from mlrt import _reader
 
 # family code -> the C function that returns its declared sections
-C_TABLES = {1: "ml_trees_sections", 32: "ml_features_sections", 64: "ml_pipeline_sections"}
+C_TABLES = {
+    1: "ml_trees_sections",
+    2: "ml_linear_sections",
+    32: "ml_features_sections",
+    33: "ml_transform_sections",
+    64: "ml_pipeline_sections",
+}
 
 C_PROGRAM = r"""
 #include <stdio.h>
@@ -53,6 +61,8 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (rc != ML_OK) return rc;
     if (f.family == ML_FAMILY_TREES) return ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
     if (f.family == ML_FAMILY_FEATURES) return ml_features_stage_check(&f);
+    if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
+    if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
 """
@@ -63,7 +73,7 @@ def _table_code() -> str:
     for code, fn in C_TABLES.items():
         out.append(
             f"    s = {fn}(&count);\n    for (k = 0; k < count; k++) {{\n"
-            f'        n += snprintf(out + n, (size_t)(cap - n), "{code} %.4s %u %u %u %u\\n", s[k].tag,\n'
+            f'        n += snprintf(out + n, (size_t)(cap - n), "{code}|%.4s|%u|%u|%u|%u\\n", s[k].tag,\n'
             "                      (unsigned)s[k].dtype, (unsigned)s[k].critical, (unsigned)s[k].tasks,\n"
             "                      (unsigned)s[k].required);\n    }"
         )
@@ -97,7 +107,7 @@ def test_every_family_is_declared_alike_in_c_and_mlrt(clib: ctypes.CDLL) -> None
     clib.ml_test_tables(buf, len(buf))
     c_rows: dict[int, list[tuple[bytes, int, int, int, int]]] = {}
     for line in buf.value.decode().splitlines():
-        code, tag, *nums = line.split()
+        code, tag, *nums = line.split("|")
         c_rows.setdefault(int(code), []).append((tag.encode(), *map(int, nums)))  # type: ignore[arg-type]
     fams = families()
     assert set(fams) == set(mlrt.FAMILIES), "mlrt.FAMILIES must list every registered family"
@@ -130,12 +140,27 @@ X, y = datasets.load_iris(return_X_y=True)
 
 
 def _files() -> dict[str, bytes]:
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
+
     from microlearn.dsp.features import FeatureConfig
+    from microlearn.frontends.registry import to_ir
     from microlearn.ir.features import FeatureStage
 
     bands = FeatureConfig(window=16, n_axes=2, stats=("mean", "max"), sr=16.0, bands=((0.0, 3.0), (3.0, 8.0)))
+    Xn = X.copy()
+    Xn[::5, 1] = np.nan
     return {
         "feature stage": mf.dumps(FeatureStage(bands)),
+        "linear classifier": microlearn.convert(LogisticRegression(max_iter=500).fit(X, y)).to_bytes(),
+        "linear regressor": microlearn.convert(Ridge().fit(X, X[:, 0])).to_bytes(),
+        "scaler stage": mf.dumps(to_ir(StandardScaler().fit(X))),
+        "imputer stage": mf.dumps(to_ir(SimpleImputer().fit(Xn))),
+        "pca stage": mf.dumps(to_ir(PCA(2, whiten=True).fit(X))),
+        "min-max stage": mf.dumps(to_ir(MinMaxScaler().fit(X))),
+        "normalizer stage": mf.dumps(to_ir(Normalizer().fit(X))),
         "forest": microlearn.convert(
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
@@ -222,10 +247,11 @@ CASES = [case[:3] for case in ALL]
 
 
 def test_every_invariant_is_broken_somewhere() -> None:
-    """The cases below break every invariant of every section the tree and feature-stage files hold."""
+    """The cases below break every declared invariant of every family (pipelines: their records are
+    files of these families)."""
     declared = {
         (s.tag.decode(), type(inv).__name__)
-        for fam in (schema.TREES, schema.FEATURES)
+        for fam in (f.schema for f in families().values() if f.code != schema.PIPELINE.code)
         for s in fam.sections
         for inv in s.checks
     }
@@ -327,3 +353,34 @@ def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
                 row = -1 - a[o]
                 got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
                 assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
+
+
+# ---------------------------------------------------------------------------------------------- random damage
+FILES = _files()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(sorted(FILES)),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=3),
+)
+def test_random_damage_gives_the_readers_own_errors(which: str, edits: list[tuple[int, int]]) -> None:
+    """Bytes changed anywhere (CRC repaired): modelfile.loads raises ModelFileError or loads, mlrt raises
+    ValueError("mlrt: ...") or loads, never IndexError, KeyError, OverflowError ...; for tree files the
+    two agree on whether the file is valid."""
+    b = bytearray(FILES[which])
+    for pos, val in edits:
+        b[pos % (len(b) - 4)] = val
+    bad = fix_crc(b)
+    py_ok = mlrt_ok = True
+    try:
+        mf.loads(bad)
+    except microlearn.ModelFileError:
+        py_ok = False
+    try:
+        mlrt.load(bad)
+    except ValueError as e:
+        assert str(e).startswith("mlrt:"), e
+        mlrt_ok = False
+    if which in ("forest", "tree", "regressor"):
+        assert py_ok == mlrt_ok

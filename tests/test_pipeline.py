@@ -156,3 +156,25 @@ def test_pipeline_model_file_runs_in_micropython(fitted: tuple[Pipeline, np.ndar
     report = microlearn.verify(pipe, W[:60], targets=["micropython"])
     assert report["micropython"].agreement == 1.0
     assert report["micropython"].flash_bytes == len(data)
+
+
+def test_convert_and_verify_fold_scalers_into_trees() -> None:
+    from sklearn.preprocessing import StandardScaler
+
+    from microlearn.ir.trees import TreeEnsemble
+
+    W, y = _har(300, 3)
+    pipe = Pipeline(
+        [
+            ("features", FeatureExtractor(stats=("mean", "std", "rms"))),
+            ("scale", StandardScaler()),
+            ("clf", RandomForestClassifier(6, max_depth=6, random_state=0)),
+        ]
+    ).fit(W[:200], y[:200])
+    plain, folded = microlearn.convert(pipe), microlearn.convert(pipe, fold=True)
+    assert isinstance(plain.ir, PipelineIR) and len(plain.ir.stages) == 2
+    assert isinstance(folded.ir, PipelineIR) and len(folded.ir.stages) == 1  # the scaler is gone
+    assert isinstance(folded.ir.final, TreeEnsemble)
+    np.testing.assert_array_equal(folded.predict(W[200:]), pipe.predict(W[200:]))
+    assert "ml_transform.h" in plain.to_c("a") and "ml_transform.h" not in folded.to_c("a")
+    assert microlearn.verify(pipe, W[200:], fold=True)["host"].agreement == 1.0

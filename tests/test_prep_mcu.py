@@ -1,8 +1,8 @@
 """Stages and pipelines through ``microlearn.verify`` on the host, the emulated Cortex-M4F (float FPU,
 soft double), Cortex-M0+ (soft float and double) and rv32imc (soft float): every exact stage gives
 scikit-learn's float32 bits; [scaler, RF], [imputer, scaler, RF], [minmax, RF] and [FeatureExtractor,
-StandardScaler, RF] give scikit-learn's class on every row, with the stages run in C and folded into the
-thresholds (passes/fold.py)."""
+StandardScaler, RF] (that one also in the WebAssembly MicroPython) give scikit-learn's class on every
+row, with the stages run in C and folded into the thresholds (passes/fold.py)."""
 
 from __future__ import annotations
 
@@ -135,10 +135,11 @@ def test_feature_extractor_scaler_forest() -> None:
     )
     pipe.fit(W[:200], y[:200])
     Wt = W[200:]
-    rep = microlearn.verify(pipe, Wt, targets=TARGET_NAMES)
+    targets = (*TARGET_NAMES, "micropython")
+    rep = microlearn.verify(pipe, Wt, targets=targets)
     want = np.searchsorted(pipe.classes_, pipe.predict(Wt))
     folded = fold_pipeline(to_ir(pipe))
     assert isinstance(folded, Pipeline) and len(folded.stages) == 1
-    for t in TARGET_NAMES:
+    for t in targets:
         assert rep[t].agreement == 1.0, (t, rep[t])
         assert np.array_equal(np.asarray(run_ir(folded, Wt, t).outputs).astype(np.int64), want), t

@@ -103,6 +103,8 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(StoreError, match="holds fields"):
         Store(str(tmp_path / "s"), fields=("a", "c"))
+    with pytest.raises(StoreError, match="max_bytes"):
+        Store(str(tmp_path / "u"), segment_bytes=8192, max_bytes=50_000)
     with pytest.raises(StoreError, match="levels"):
         Store(str(tmp_path / "t"), levels=(1000, 1500))
     with pytest.raises(StoreError, match="unknown stat"):
@@ -280,7 +282,11 @@ def test_retention_by_age_and_size(tmp_path: Path) -> None:
     assert [t for t, _ in kept] == [t for t in ts if t >= kept[0][0]]
     # the aggregate levels keep the whole history
     assert_matches_pandas(s.aggregate(0, 1 << 50, 60_000)[:10], pandas_agg(ts, vals, 0, 1 << 50, 60_000)[:10])
-    s2 = fill(tmp_path / "b", ts, vals, segment_bytes=8192, max_bytes=200_000)
+    s2 = Store(str(tmp_path / "b"), fields=FIELDS, segment_bytes=8192, max_bytes=200_000)
+    for t, v in zip(ts, vals.tolist(), strict=True):
+        s2.append(t, v)
+        if t % 10_000 == 0:  # never above the budget, at any time
+            assert s2.nbytes() <= 200_000
     assert s2.nbytes() <= 200_000
     assert records(s2)[-1][0] == ts[-1]
     assert sum(p.stat().st_size for p in (tmp_path / "b").glob("*.seg")) == s2.nbytes()

@@ -218,11 +218,28 @@ def test_server_maps_only_the_three_roots(server: Any) -> None:
         assert r.read(4) == b"\0asm"
 
 
-def test_cli_has_studio_command() -> None:
-    from microlearn.cli import build_parser
+def test_cli_serves_the_studio() -> None:
+    import subprocess
+    import sys
+    from urllib.request import urlopen
 
-    args = build_parser().parse_args(["studio", "--port", "9999", "--no-browser"])
-    assert args.port == 9999 and args.no_browser
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microlearn", "studio", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("microlearn studio at http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urlopen(url) as r:
+            assert b'data-testid="model-file"' in r.read()
+        with urlopen(url + "mlrt/trees.py") as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -376,12 +393,16 @@ def test_label_train_download_and_check_on_the_host(page: Any, files: dict[str, 
     path = tmp_path / "trained.mlm"
     dl.value.save_as(path)
     data = path.read_bytes()
-    ir = modelfile.loads(data)  # the host loader accepts the file written in MicroPython
+    ir = modelfile.loads(data)  # the host loader accepts the pipeline file written in MicroPython
+    W = files["motion_W"]
+    assert type(ir).__name__ == "Pipeline" and ir.n_inputs == 150
     assert list(ir.classes) == ["still", "shake"]
-    host = [str(ir.classes[i]) for i in ir.predict_index(F)]
-    assert host == got  # the host predicts what the page showed
-    assert [str(ir.classes[i]) for i in mp.run_model(data, F)] == got
-    assert ir.feature_names is not None and ir.feature_names[0] == "x_mean"
+    host = [str(ir.classes[i]) for i in ir.reference(W).outputs]
+    assert host == got  # the host predicts on raw windows what the page showed
+    assert [str(ir.classes[i]) for i in mp.run_model(data, W)] == got
+    final = ir.final
+    assert final.feature_names is not None and final.feature_names[0] == "x_mean"
+    assert [str(final.classes[i]) for i in final.predict_index(F)] == got
     shot(page, "trained")
 
 
@@ -411,18 +432,30 @@ def test_export_and_import_labelled_windows(page: Any, files: dict[str, Any], tm
     assert imported == ["46", "46"]
 
 
-def test_knn_and_logistic_train_but_have_no_file_yet(page: Any, files: dict[str, Any]) -> None:
+def test_logistic_downloads_a_linear_file_and_knn_has_none(
+    page: Any, files: dict[str, Any], tmp_path: Path
+) -> None:
     label_motion(page, files)
-    for kind in ("knn", "logistic"):
-        page.get_by_test_id("train-kind").select_option(kind)
-        page.get_by_test_id("train").click()
-        page.wait_for_function(
-            f"window.studio.train && window.studio.train.kind === '{kind}'", timeout=180_000
-        )
-        got = page_labels(page, len(files["motion_F"]))
-        assert got.count("still") >= 20 and got.count("shake") >= 20
+    F = files["motion_F"]
+    page.get_by_test_id("train-kind").select_option("logistic")
+    page.get_by_test_id("train").click()
+    page.wait_for_function("window.studio.train && window.studio.train.kind === 'logistic'", timeout=180_000)
+    got = page_labels(page, len(F))
+    assert got.count("still") >= 20 and got.count("shake") >= 20
+    with page.expect_download() as dl:
         page.get_by_test_id("download").click()
-        assert "no model-file format yet" in error_text(page)
+    path = tmp_path / "logistic.mlm"
+    dl.value.save_as(path)
+    ir = modelfile.loads(path.read_bytes())
+    assert type(ir).__name__ == "Linear"
+    assert [str(ir.classes[i]) for i in ir.reference(F).outputs] == got
+    page.get_by_test_id("train-kind").select_option("knn")
+    page.get_by_test_id("train").click()
+    page.wait_for_function("window.studio.train && window.studio.train.kind === 'knn'", timeout=180_000)
+    got = page_labels(page, len(F))
+    assert got.count("still") >= 20 and got.count("shake") >= 20
+    page.get_by_test_id("download").click()
+    assert "no model-file format yet" in error_text(page)
 
 
 # ---------------------------------------------------------------------------------------------- bad input

@@ -330,7 +330,8 @@ class Linear:
             bound = self.value_bound(X32)
             if self.k == 1:
                 return Reference(outputs=vals[:, 0], bound=bound[:, 0])
-            return Reference(outputs=vals, bound=bound)
+            # one bound per row (verify compares each row's largest difference): the largest output's
+            return Reference(outputs=vals, bound=bound.max(axis=1))
         if self.k == 1:
             idx = (s[:, 0] > 0).astype(np.int64)
             scores = np.asarray(s[:, 0], dtype=np.float64)

@@ -165,9 +165,18 @@ class Elementwise(TransformStage):
         return A
 
     def monotone(self) -> bool:
-        """Non-decreasing per feature (and never NaN for a non-NaN input): only positive multipliers and
-        divisors. Finite constants are an invariant of :class:`Op`."""
-        return all(op.code not in ("mul", "div") or bool(np.all(op.c > 0)) for op in self.ops)
+        """Non-decreasing per feature on float32 input, and never NaN for a non-NaN input: every constant
+        finite and every multiplier and divisor positive *as applied* (a float64 constant cast to float32
+        may overflow to inf or underflow to 0)."""
+        for op in self.ops:
+            c = op.const(np.dtype(np.float32))
+            if not np.all(np.isfinite(c)):
+                return False
+            if op.code in ("mul", "div") and not np.all(c > 0):
+                return False
+            if op.hi is not None and not np.all(np.isfinite(op.hi.astype(np.float32))):
+                return False
+        return True
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
     calls: list[str] = [f"    ml_tf_copy(in, out, {n});"]
     nbytes = 0
     for k, op in enumerate(st.ops):
-        name = f"{prefix}_c{k}"
+        name = f"{prefix}_{op.code}{k}"
         if op.code == "clip":
             assert op.hi is not None
             tables.append(_array("float", f"{name}_lo", _floats(op.c)))
@@ -72,7 +72,7 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
         f"{body}\n    return ML_OK;\n}}\n"
     )
-    code = _head(prefix, st.summary(), n, n) + "\n".join(tables) + fn
+    code = _head(prefix, st.summary(), n, n) + "".join(tables) + fn
     return _stage(code, nbytes)
 
 

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ml_common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

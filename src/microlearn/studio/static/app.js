@@ -257,7 +257,8 @@ function renderModelInfo() {
   const i = m.info;
   add("model", m.name);
   if (i.pipeline) add("pipeline", `${i.pipeline.n_stages} stage(s) in the file` + (i.pipeline.window ? `, windows of ${i.pipeline.window} × ${i.pipeline.n_axes}` : ""));
-  const fam = i.n_trees ? `tree ensemble, ${i.n_trees} tree${i.n_trees > 1 ? "s" : ""}, ${i.n_nodes} nodes` : i.kind;
+  const names = { Linear: "linear model", KNN: "k-nearest neighbours (kept in RAM)", Logistic: "logistic regression (kept in RAM)" };
+  const fam = i.n_trees ? `tree ensemble, ${i.n_trees} tree${i.n_trees > 1 ? "s" : ""}, ${i.n_nodes} nodes` : names[i.family] || i.family || i.kind;
   add("family", fam);
   add("task", i.classifier ? `classifier, ${i.n_outputs} classes` : "regressor");
   add("features", i.n_features);
@@ -646,8 +647,10 @@ async function train() {
     const t0 = performance.now();
     const { feats, nf } = await computeFeatures(cfg, flat, axes, starts);
     const kind = $("train-kind").value;
-    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear"] };
-    await need(["train", "writer", ...(modules[kind] || [])]);
+    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear", "linear"] };
+    // a sensor pipeline's trees are handed out as a pipeline file, which mlrt reads back with these
+    const pipeMods = cfg.kind === "sensor" ? ["pipeline", "features", "transform"] : [];
+    await need(["train", "writer", ...(modules[kind] || []), ...pipeMods]);
     let fnames = null;
     if (cfg.kind === "rows" && S.signal && S.signal.header && S.signal.header.length === nf) fnames = S.signal.header;
     const settings = {
@@ -658,6 +661,7 @@ async function train() {
       seed: num("train-seed"),
       params: { n_trees: num("train-trees"), max_depth: num("train-depth"), k: num("train-k"), C: num("train-c") },
       feature_names: fnames,
+      pipeline: cfg,
     };
     if (cfg.kind !== "rows") {
       const r = await py(`_r = __import__("json").dumps(studio_mp.feature_names(__import__("json").loads(${pyStr(JSON.stringify(cfg))})))`);
@@ -716,12 +720,14 @@ function renderTrainResult(res, names) {
   if (!res.file_bytes) {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = `${res.kind === "knn" ? "k-NN" : "Logistic regression"} models predict here but have no model-file format yet: train a tree or forest to download or deploy.`;
+    note.textContent = "k-NN models predict here but have no model-file format yet: train a tree, forest or logistic regression to download or deploy.";
     box.append(note);
   } else {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = `Model file written in MicroPython by mlrt.writer: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from that file.`;
+    const what =
+      res.kind === "logistic" ? "a linear-model file (features in; keep the pipeline JSON with it)" : pipeline().kind === "sensor" ? "a pipeline file (feature stage + trees) taking raw windows" : "a tree-ensemble file";
+    note.textContent = `Model file written in MicroPython by mlrt.writer, ${what}: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from the file.`;
     box.append(note);
   }
 }
@@ -729,7 +735,7 @@ function renderTrainResult(res, names) {
 // ------------------------------------------------------------------------------------------ deploy
 function modelBytesOrThrow() {
   if (!S.model) throw new Error("load or train a model first");
-  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format yet: train a tree or forest to deploy`);
+  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format yet: train a tree, forest or logistic regression to deploy`);
   return S.model.bytes;
 }
 

@@ -38,6 +38,12 @@ def load(src):
     try:
         head, sec, mod = _reader.read(src, FAMILIES)
         return mod.load(head, sec)
+    except ValueError as e:
+        msg = str(e)
+        if msg.startswith("mlrt:"):
+            raise
+        sec = None
+        raise _reader.bad(msg)  # e.g. a JSON section that does not parse
     except MemoryError:
         sec = None
         import gc

@@ -217,6 +217,11 @@ def _read(s, families):
     wanted = family_sections(mod, family)
     as_bits = getattr(mod, "AS_BITS", ())
     task_bit = 1 << task if task < 8 else 0
+    tasks = 0
+    for spec in wanted.values():
+        tasks |= spec[2]
+    if not tasks & task_bit:
+        raise bad("task %d is not one this model family has" % task)
     entries = []
     for _ in range(n_sections):
         tag, dtype, sflags, reserved, offset, count = struct.unpack(SECTION, s.read(SECTION_SIZE))

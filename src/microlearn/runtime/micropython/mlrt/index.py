@@ -388,6 +388,43 @@ class Index:
                 pass
         return s
 
+    def entries(self, t0_ms, t1_ms, last=None):
+        """[(key, t_ms)] of the vectors with t0_ms <= t < t1_ms (only the newest `last` of them), found by
+        binary search over the fixed-size records: O(log n) reads, whatever the index size."""
+        self.flush()
+        v = self.vecs
+        if not v.n:
+            return []
+        b8 = bytearray(8)
+        f = open(v.path, "rb")
+        try:
+
+            def first(t):
+                lo, hi = 0, v.n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    f.seek(mid * v.size + 8)
+                    f.readinto(b8)
+                    if struct.unpack("<q", b8)[0] < t:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                return lo
+
+            j0 = first(t0_ms)
+            j1 = first(t1_ms)
+            if last is not None and j1 - j0 > last:
+                j0 = j1 - last
+            out = []
+            b16 = bytearray(16)
+            for j in range(j0, j1):
+                f.seek(j * v.size)
+                f.readinto(b16)
+                out.append(struct.unpack("<qq", b16))
+            return out
+        finally:
+            f.close()
+
     # ------------------------------------------------------------------ searching
     def search(self, vector, k=10, t0_ms=None, t1_ms=None, label=None):
         """The k nearest [(key, distance), ...], nearest first, among vectors with t0_ms <= t < t1_ms

@@ -308,6 +308,11 @@ class Store:
         if len(max_age_ms) != len(levels) + 1:
             raise StoreError("mlrt.store: max_age_ms is one int, or one per level (records first)")
         self.max_age = tuple(max_age_ms)
+        if max_bytes is not None and max_bytes < 2 * (len(levels) + 1) * segment_bytes:
+            raise StoreError(
+                "mlrt.store: max_bytes must be at least 2 x segment_bytes per level (%d here): raise it or "
+                "lower segment_bytes" % (2 * (len(levels) + 1) * segment_bytes)
+            )
         self.max_bytes = max_bytes
         self.rfmt = "<I" + "f" * nf
         self.afmt = "<II" + "d" * (2 * nf) + "f" * (2 * nf)
@@ -509,9 +514,17 @@ class Store:
                 while len(lg.seqs) > 1 and lg.firsts[1] <= newest - age:
                     lg.drop_oldest()
         if self.max_bytes is not None:
+            # keep room for every level's newest segment to fill up, so the files never exceed max_bytes
             for lg in self.logs:
-                while len(lg.seqs) > 1 and self.nbytes() > self.max_bytes:
+                while len(lg.seqs) > 1 and self._committed() > self.max_bytes:
                     lg.drop_oldest()
+
+    def _committed(self):
+        s = len(self.logs) * self.seg_bytes
+        for lg in self.logs:
+            for z in lg.sizes[:-1]:
+                s += z
+        return s
 
     def nbytes(self):
         """Bytes of the segment files on flash."""

@@ -43,21 +43,22 @@ class Elementwise:
             op = code & 0x0F
             if op < SUB or op > CLIP or (code & WIDE and op == CLIP) or code & ~0x1F:
                 raise ValueError("mlrt: unknown stage operation %d" % code)
-            if op == CLIP:
-                plan.append((op, False, c32, i32, i32 + n))
-                i32 += 2 * n
-            elif code & WIDE:
-                plan.append((op, True, c64, i64, 0))
-                i64 += n
-            else:
-                plan.append((op, False, c32, i32, 0))
-                i32 += n
-            if i32 > len(c32) or i64 > len(c64):
+            src, at = (c64, i64) if code & WIDE else (c32, i32)
+            k = 2 * n if op == CLIP else n
+            if at + k > len(src):
                 raise ValueError("mlrt: stage constants do not match its operations")
+            # each operation keeps its own constants (a slice copy: no index arithmetic per value)
+            c = src[at : at + n]
+            hi = src[at + n : at + 2 * n] if op == CLIP else None
             if op == DIV:
-                for i in range(plan[-1][3], plan[-1][3] + n):
-                    if plan[-1][2][i] == 0:
+                for t in c:
+                    if t == 0:
                         raise ValueError("mlrt: a stage divides by zero")
+            plan.append((op, c, hi))
+            if code & WIDE:
+                i64 += k
+            else:
+                i32 += k
         if i32 != len(c32) or i64 != len(c64):
             raise ValueError("mlrt: stage constants do not match its operations")
         self._plan = plan
@@ -69,27 +70,28 @@ class Elementwise:
         v = out if out is not None else array("f", bytes(4 * n))
         for i in range(n):
             v[i] = x[i]
-        for op, wide, c, o, o2 in self._plan:
-            if op == CLIP:
+        for op, c, hi in self._plan:
+            # one loop per operation: the float result of each step is rounded by the array('f') store
+            if op == SUB:
+                for i in range(n):
+                    v[i] = v[i] - c[i]
+            elif op == ADD:
+                for i in range(n):
+                    v[i] = v[i] + c[i]
+            elif op == MUL:
+                for i in range(n):
+                    v[i] = v[i] * c[i]
+            elif op == DIV:
+                for i in range(n):
+                    v[i] = v[i] / c[i]
+            else:
                 for i in range(n):
                     t = v[i]
                     if t == t:
-                        lo = c[o + i]
-                        hi = c[o2 + i]
+                        lo = c[i]
                         t = t if t > lo else lo
-                        v[i] = t if t < hi else hi
-                continue
-            for i in range(n):
-                a = v[i]
-                b = c[o + i]
-                if op == SUB:
-                    v[i] = a - b
-                elif op == ADD:
-                    v[i] = a + b
-                elif op == MUL:
-                    v[i] = a * b
-                else:
-                    v[i] = a / b
+                        lo = hi[i]
+                        v[i] = t if t < lo else lo
         return v
 
 

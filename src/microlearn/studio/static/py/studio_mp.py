@@ -40,6 +40,7 @@ def _info(m, nbytes):
             pipe["window"] = fx.window
             pipe["n_axes"] = fx.n_axes
     d = {
+        "family": type(m).__name__,
         "pipeline": pipe,
         "kind": getattr(m, "kind", "classifier"),
         "n_features": m.n_features,
@@ -177,7 +178,9 @@ def mel_filterbank_bytes(sr, n_fft, n_mels, fmin=0.0, fmax=None):
                 weights.append(row[k])
         else:
             table.append((0, 0))
-    head = struct.pack("<4sHHHHI", b"MLMF", 1, n_mels, n_bins, 0, len(weights))
+    from mlrt.dsp_mel import MAGIC, VERSION  # the filterbank file's own header
+
+    head = struct.pack("<4sHHHHI", MAGIC, VERSION, n_mels, n_bins, 0, len(weights))
     body = b"".join(struct.pack("<HH", s, c) for s, c in table)
     return head + body + bytes(weights)
 
@@ -292,9 +295,26 @@ def train(settings_json, xpath, ypath):
     params["seed"] = int(st.get("seed", 1))
     model = tr.fit(kind, [X[i] for i in itr], [y[i] for i in itr], nc, params)
     data = None
+    if kind == "logistic":
+        data = model.to_file(classes, st.get("feature_names"))
+        model = mlrt.load(data)  # the page predicts through the file's own reader
     if kind in ("tree", "forest"):
         data = model.to_file(classes, st.get("feature_names"))
-        model = mlrt.load(data)
+        model = mlrt.load(data)  # the page predicts through the file's own reader
+        pipe = st.get("pipeline") or {}
+        if pipe.get("kind") == "sensor":  # one file with its features: a pipeline (family 64)
+            from mlrt import writer
+
+            fx = writer.features_file(
+                int(pipe["window"]),
+                int(pipe["n_axes"]),
+                pipe["stats"],
+                bool(pipe.get("magnitude", True)),
+                pipe.get("sr"),
+                pipe.get("bands") or (),
+            )
+            data = writer.pipeline_file([fx], data)
+            mlrt.load(data)  # every file the page hands out has been read back by mlrt
     MODEL = model
     MODEL_FILE = data
     ev = tr.evaluate(model, [X[i] for i in iva], [y[i] for i in iva], nc)
