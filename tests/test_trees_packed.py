@@ -280,6 +280,10 @@ def test_integer_input_methods_match_sklearn(method: str) -> None:
         src = model.to_c("m")
         assert f"m_predict_{inp.suffix}(const {inp.ctype} *x)" in src
         assert_exact(est, model, Xt)
+        # the float API stays exact on rows that are not values of the type (float thresholds then)
+        Xf = Xt[:300] + rng.choice([0.0, 0.25, -0.5, 1e6], size=(300, 5))
+        assert_exact(est, model, Xf)
+        assert_exact(est, model, _rows_at_thresholds(model, Xt))
 
 
 def test_packed_is_smaller_than_inline_and_table() -> None:

@@ -485,16 +485,27 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed")
     api = _api(ir, name, leaves, inp, sfx)
     body = leaves.text + walk + api
     if inp.lo is not None:
-        body += _float_entry(ir, name, inp, sfx)
+        body += _float_entry(ir, name, inp, sfx, leaves)
     nbytes = leaves.nbytes + walk_bytes
     return assemble(ir, name, method, command, nbytes, body, inp)
 
 
-def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) -> str:
+def _api(
+    ir: TreeEnsemble,
+    name: str,
+    leaves: Leaves,
+    inp: InputType,
+    sfx: str,
+    api: str = "",
+    parts_text: bool = True,
+) -> str:
+    """predict (+ predict_proba) named ``api`` (default ``name``) over ``api``_walk; the tables are
+    ``name``'s."""
+    api = api or name
     nc, T = ir.n_outputs, ir.n_trees
     xt = inp.ctype
     if not ir.is_classifier:
-        body = f"    uint32_t w[{T}];\n    float sum;\n    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+        body = f"    uint32_t w[{T}];\n    float sum;\n    int32_t t;\n    {api}_walk{sfx}(x, w);\n"
         body += f"    sum = {name}_leaf_value[w[0]];\n"
         if T > 1:
             body += f"    for (t = 1; t < {T}; t++) {{\n        sum += {name}_leaf_value[w[t]];\n    }}\n"
@@ -503,13 +514,13 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             body += "    (void)t;\n    return sum;\n"
         return (
             f"/* Predicted value for input x. */\n"
-            f"static inline float {name}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
+            f"static inline float {api}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
         )
     parts = classifier_parts(ir, name, leaves)
     k, one, S = leaves.n_rows, parts.one, fixed_point_scale(T)
     exact, margin = parts.exact, parts.margin
     if T == 1:
-        pred = f"    uint32_t w[1];\n    {name}_walk{sfx}(x, w);\n" + (
+        pred = f"    uint32_t w[1];\n    {api}_walk{sfx}(x, w);\n" + (
             f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_row_class[w[0] - {nc}u];\n"
             if leaves.counts and k
             else f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_leaf_class[w[0] - {nc}u];\n"
@@ -520,7 +531,7 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
         pred = (
             f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
             + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
-            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+            + f"    int32_t t;\n    {api}_walk{sfx}(x, w);\n"
             f"    ml_pk_zero_u32(sums, {nc});\n"
             f"    for (t = 0; t < {T}; t++) {{\n"
             + (
@@ -544,12 +555,13 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
                 f"    return ml_pk_argmax_u64(acc, {nc});\n"
             )
     return (
-        parts.text + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
-        f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
+        (parts.text if parts_text else "")
+        + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
+        f"static inline int32_t {api}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
         f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
-        f"static inline void {name}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
+        f"static inline void {api}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
         f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
-        f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
+        f"    {api}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
         f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
     )
 
@@ -655,37 +667,48 @@ def classifier_parts(ir: TreeEnsemble, name: str, leaves: Leaves) -> ClassifierP
     return ClassifierParts(text, one, exact, margin)
 
 
-def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str) -> str:
-    """NAME_predict(const float *x) for an integer method: each value converted to the input type (for
-    host checks; exact for inputs that hold values of the type)."""
+def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str, leaves: Leaves) -> str:
+    """NAME_predict(const float *x) (and predict_proba) for an integer method, exact for every float32
+    row: a row whose values all belong to the input type takes the typed path; any other row walks
+    the float thresholds of the packed method (NAME_f_*), which a firmware that only calls the typed
+    functions never links."""
     nf = ir.n_features
     assert inp.lo is not None and inp.hi is not None
     lo, hi = float(inp.lo), float(inp.hi)
+    walk, _ = walk_text(ir, f"{name}_f", leaves, INPUTS["packed"])
+    api = _api(ir, name, leaves, INPUTS["packed"], "", api=f"{name}_f", parts_text=False)
     conv = (
-        f"static inline void {name}_from_float(const float *x, {inp.ctype} *v)\n{{\n"
+        f"/* 1 and v = x if every value of x is a {inp.ctype}, else 0. */\n"
+        f"static inline int {name}_from_float(const float *x, {inp.ctype} *v)\n{{\n"
         f"    int32_t i;\n"
         f"    for (i = 0; i < {nf}; i++) {{\n"
-        f"        v[i] = x[i] > {lo!r}f ? (x[i] < {hi!r}f ? ({inp.ctype})x[i] : {inp.hi}) : {inp.lo};\n"
-        f"    }}\n}}\n\n"
+        f"        const float a = x[i];\n"
+        f"        if (!(a >= {lo!r}f && a <= {hi!r}f)) {{\n            return 0;\n        }}\n"
+        f"        v[i] = ({inp.ctype})a;\n"
+        f"        if ((float)v[i] != a) {{\n            return 0;\n        }}\n"
+        f"    }}\n    return 1;\n}}\n\n"
+    )
+    head = (
+        f"\n/* The float API: rows of {inp.ctype} values take the typed path above; any other row (host\n"
+        f" * checks, pipelines) walks the float thresholds below: exact for every float32 row. */\n"
     )
     if ir.is_classifier:
-        return (
-            "\n/* The same from float inputs holding values of the input type (other values are truncated\n"
-            " * and clamped to it): for host checks; a firmware calls the typed functions above. */\n"
-            + conv
-            + f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
-            f"    return {name}_predict{sfx}(v);\n}}\n\n"
+        entry = (
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    return {name}_from_float(x, v) ? {name}_predict{sfx}(v) : {name}_f_predict(x);\n}}\n\n"
             f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
-            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
-            f"    {name}_predict_proba{sfx}(v, out);\n}}\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    if ({name}_from_float(x, v)) {{\n        {name}_predict_proba{sfx}(v, out);\n"
+            f"    }} else {{\n        {name}_f_predict_proba(x, out);\n    }}\n}}\n"
         )
-    return (
-        "\n/* The same from float inputs holding values of the input type: for host checks. */\n"
-        + conv
-        + f"static inline float {name}_predict(const float *x)\n{{\n"
-        f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n    return {name}_predict{sfx}(v);\n}}\n"
-    )
+    else:
+        entry = (
+            f"static inline float {name}_predict(const float *x)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    return {name}_from_float(x, v) ? {name}_predict{sfx}(v) : {name}_f_predict(x);\n}}\n"
+        )
+    return head + walk + api + "\n" + conv + entry
 
 
 def assemble(
@@ -698,8 +721,8 @@ def assemble(
         notes = (
             f"Firmware calls the typed functions, e.g. {typed}: thresholds are",
             "stored as integers (floor of the float threshold), so every decision equals the float model's",
-            f"for every {inp.ctype} value. The float functions convert each value to {inp.ctype} first",
-            f"(for host checks: exact for inputs that hold {inp.ctype} values).",
+            f"for every {inp.ctype} value. The float functions are exact for every float32 row too: rows of",
+            f"{inp.ctype} values take the typed path, others walk float thresholds (linked only then).",
         )
     return header(
         ir,
