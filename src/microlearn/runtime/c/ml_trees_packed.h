@@ -91,8 +91,10 @@ static inline uint64_t ml_pk_add_f64(uint64_t a, uint64_t b)
     mb = ((b & ML_PK_F64_FRAC) | ML_PK_F64_HIDDEN) << 3;
     if (d > 58) {
         mb = 1u; /* only the sticky bit is left of b */
-    } else if (d > 0) {
-        mb = (mb >> d) | (uint64_t)((mb & ((((uint64_t)1) << d) - 1u)) != 0u);
+    }
+    while (d > 0 && mb > 1u) { /* align b, keeping every bit shifted out in the sticky bit 0 */
+        mb = (mb >> 1) | (mb & 1u);
+        d--;
     }
     m = ma + mb;
     if (m >> 56) {
