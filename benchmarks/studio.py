@@ -16,12 +16,14 @@ package ``pyodide`` in --pyodide, $MICROLEARN_PYODIDE_DIR, tools/node/node_modul
 <user cache>/microlearn/pyodide/node_modules/pyodide; without it the Pyodide column is skipped with the
 command that installs it:
 
-    npm install --prefix "$(python -c 'import platformdirs; print(platformdirs.user_cache_dir("microlearn"))')/pyodide" pyodide@314.0.8
+    CACHE=$(python -c 'import platformdirs; print(platformdirs.user_cache_dir("microlearn"))')
+    npm install --prefix "$CACHE/pyodide" pyodide@314.0.8
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -156,7 +158,14 @@ def main() -> None:
         bench = Path(tmp)
         (bench / "model.mlm").write_bytes(model.to_bytes())
         rows = X[:N_ROWS]
-        np.savetxt(bench / "rows.csv", rows, delimiter=",", fmt="%g", header=",".join(f"p{i}" for i in range(64)), comments="")
+        np.savetxt(
+            bench / "rows.csv",
+            rows,
+            delimiter=",",
+            fmt="%g",
+            header=",".join(f"p{i}" for i in range(64)),
+            comments="",
+        )
         (bench / "pyodide.html").write_text(PYODIDE_PAGE % {"core": MLRT_CORE})
         mounts = {"bench": bench}
         if pyo is not None:
@@ -181,7 +190,8 @@ def main() -> None:
                 got = [int(s) for s in page.locator("[data-testid=label]").all_inner_texts()]
                 assert got == want, "the studio's predictions differ from scikit-learn's"
                 page.evaluate(
-                    """([c, rows]) => window.studioPython(c, {'/t.mlm': new Uint8Array(window.studio.model.bytes),
+                    """([c, rows]) => window.studioPython(c, {
+                        '/t.mlm': new Uint8Array(window.studio.model.bytes),
                         '/rows.bin': new Uint8Array(new Float32Array(rows).buffer)})""",
                     [TIMING_SETUP, flat_rows],
                 )
@@ -193,16 +203,26 @@ def main() -> None:
                 ctx.close()
             # ------------------------------------------------------------------ Pyodide
             if pyo is not None:
-                r = res.setdefault(f"Pyodide {PYODIDE_VERSION} (CPython 3.13)", {"ms": [], "app": [], "data": [], "us": []})
+                lock = json.loads((pyo / "pyodide-lock.json").read_text())
+                r = res.setdefault(
+                    f"Pyodide {PYODIDE_VERSION} (CPython {lock['info']['python']})",
+                    {"ms": [], "app": [], "data": [], "us": []},
+                )
                 for _ in range(args.rounds):
                     t, b, (ctx, page) = run_round(
-                        browser, srv.url + "bench/pyodide.html", "window.firstPredictionAt !== undefined", "window.firstPredictionAt"
+                        browser,
+                        srv.url + "bench/pyodide.html",
+                        "window.firstPredictionAt !== undefined",
+                        "window.firstPredictionAt",
                     )
                     got = [int(v) for v in page.inner_text("body").split(",")]
                     assert got == want, "Pyodide's predictions differ from scikit-learn's"
                     page.evaluate(
                         "([c, rows]) => window.benchPython(c, rows)",
-                        ["open('/t.mlm','wb').write(open('/model.mlm','rb').read())\n" + TIMING_SETUP, flat_rows],
+                        [
+                            "open('/t.mlm','wb').write(open('/model.mlm','rb').read())\n" + TIMING_SETUP,
+                            flat_rows,
+                        ],
                     )
                     ms = page.evaluate("(c) => window.benchPython(c)", TIMING_LOOP)
                     r["ms"].append(t)
@@ -213,9 +233,12 @@ def main() -> None:
             browser.close()
         srv.shutdown()
     size = len(model.to_bytes())
-    print(f"model: digits RandomForest, 10 trees, depth 8 ({model.ir.n_nodes} nodes), file {size:,} B; CSV of {N_ROWS} rows")
+    print(
+        f"model: digits RandomForest, 10 trees, depth 8 ({model.ir.n_nodes} nodes), file {size:,} B; "
+        f"CSV of {N_ROWS} rows"
+    )
     print(f"{args.rounds} rounds, fresh browser context each (median; min–max)\n")
-    print(f"| runtime | open → first prediction (ms) | bytes transferred (app) | µs per prediction |")
+    print("| runtime | open → first prediction (ms) | bytes transferred (app) | µs per prediction |")
     print("|---|---:|---:|---:|")
     med = {}
     for name, r in res.items():
@@ -226,10 +249,15 @@ def main() -> None:
             f"| {m['us']:.0f} ({min(r['us']):.0f}–{max(r['us']):.0f}) |"
         )
     steps = sorted(timelines[0], key=lambda k: statistics.median(t[k] for t in timelines))
-    print("\nstudio start-up, median ms from navigation start: " + ", ".join(
-        f"{k} {statistics.median(t[k] for t in timelines):.0f}" for k in steps))
+    print(
+        "\nstudio start-up, median ms from navigation start: "
+        + ", ".join(f"{k} {statistics.median(t[k] for t in timelines):.0f}" for k in steps)
+    )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"\nmodel + CSV transferred: {statistics.median(next(iter(res.values()))['data']):,.0f} B (same for both)")
+    print(
+        f"\nmodel + CSV transferred: {statistics.median(next(iter(res.values()))['data']):,.0f} B "
+        "(same for both)"
+    )
     if len(med) == 2:
         a, b = med.values()
         print(
@@ -239,11 +267,14 @@ def main() -> None:
     else:
         print(
             "Pyodide not found: skipped. Install it with\n  npm install --prefix "
-            f"\"{Path(platformdirs.user_cache_dir('microlearn')) / 'pyodide'}\" pyodide@{PYODIDE_VERSION}"
+            f'"{Path(platformdirs.user_cache_dir("microlearn")) / "pyodide"}" pyodide@{PYODIDE_VERSION}'
         )
     goal_t, goal_b = 1000, 1_500_000
     m = next(iter(med.values()))
-    print(f"goals: ≤ {goal_t} ms → {'met' if m['ms'] <= goal_t else 'NOT met'}; ≤ 1.5 MB → {'met' if m['app'] + m['data'] <= goal_b else 'NOT met'}")
+    print(
+        f"goals: ≤ {goal_t} ms → {'met' if m['ms'] <= goal_t else 'NOT met'}; "
+        f"≤ 1.5 MB → {'met' if m['app'] + m['data'] <= goal_b else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

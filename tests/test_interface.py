@@ -114,7 +114,10 @@ def test_methods_are_per_ir_type(forest: RandomForestClassifier) -> None:
 
     assert registry.methods_for(Other()) == []  # type: ignore[arg-type]
     cfg = FeatureConfig(window=8, n_axes=1, stats=("mean", "std", "min", "max", "rms"), magnitude=False)
-    assert registry.methods_for(Pipeline((FeatureStage(cfg),), ir)) == registry.methods_for(ir)
+    # a pipeline hands its final model float32 values: only the methods exact on every float32 apply
+    float_methods = [n for n, m in registry.methods(ir).items() if m.inputs == "float32"]
+    assert {"table", "inline"} <= set(float_methods) and len(float_methods) < len(registry.methods_for(ir))
+    assert registry.methods_for(Pipeline((FeatureStage(cfg),), ir)) == float_methods
 
 
 @pytest.mark.parametrize(
@@ -155,34 +158,34 @@ def test_check_c_name_fullmatch() -> None:
     writer.check_c_name("gesture_2")
 
 
-def test_header_with_hostile_labels_compiles_to_no_extra_code(tmp_path: Path) -> None:
-    labels = np.array(["a */ int x = 1; /*", "b\n#define EVIL 1", "\u00e9t\u00e9"])
-    est = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, labels[y])
-    ir = to_ir(est)
-    hdr = registry.generate(ir, "table", "m").header
-    (tmp_path / "m.h").write_text(hdr)
-    (tmp_path / "a.c").write_text('#include "m.h"\ntypedef int x;\n#ifdef EVIL\n#error injected\n#endif\n')
+@pytest.mark.parametrize("family", ["trees", "linear"])
+def test_header_with_hostile_labels_compiles_to_no_extra_code(tmp_path: Path, family: str) -> None:
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import LogisticRegression
+
     from microlearn.host import RUNTIME_C_DIR
 
-    res = subprocess.run(
-        [
-            "gcc",
-            "-std=c99",
-            "-Wall",
-            "-Werror",
-            "-c",
-            "-I",
-            str(RUNTIME_C_DIR),
-            "-o",
-            str(tmp_path / "a.o"),
-            "a.c",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == 0, res.stderr  # `typedef int x;` would clash with an injected `int x = 1;`
-    assert hdr.isascii()
+    labels = np.array(["a */ int x = 1; /*", "b\n#define EVIL 1", "\u00e9t\u00e9"])
+    names = ["c */ int z = 3; /*", "??/", "f\r\n#error injected", "\u2603", "e"]
+    df = pd.DataFrame(X, columns=names)
+    est = (
+        DecisionTreeClassifier(max_depth=3, random_state=0)
+        if family == "trees"
+        else LogisticRegression(max_iter=500)
+    ).fit(df, labels[y])
+    ir = to_ir(est)
+    assert ir.feature_names == tuple(names)
+    for method in registry.methods_for(ir):
+        hdr = registry.generate(ir, method, "m").header
+        assert hdr.isascii() and hdr.split("*/")[0].count("/*") == 1
+        (tmp_path / "m.h").write_text(hdr)
+        # `typedef int x;` / `z` would clash with an injected `int x = 1;` / `int z = 3;`
+        (tmp_path / "a.c").write_text(
+            '#include "m.h"\ntypedef int x;\ntypedef int z;\n#ifdef EVIL\n#error injected\n#endif\n'
+        )
+        cmd = ["gcc", "-std=c99", "-Wall", "-Werror", "-c", "-I", str(RUNTIME_C_DIR), "-o", "a.o", "a.c"]
+        res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+        assert res.returncode == 0, (method, res.stderr)
 
 
 def test_host_target_runs_any_task(forest: RandomForestClassifier) -> None:
@@ -201,15 +204,22 @@ def test_pipeline_c_chains_stages_on_raw_input() -> None:
         [("f", FeatureExtractor(window=8, n_axes=3)), ("c", RandomForestClassifier(5, random_state=0))]
     ).fit(W, lab)
     ir = to_ir(pipe)
+    assert isinstance(ir, Pipeline)
+    F = ir.transform_stages(W)
     for method in registry.methods_for(ir):
         art = Artifacts(ir, method, name="pipe")
         src = art.c_source()
-        assert (
-            "int32_t pipe_predict(const float *x)" in src.header
-            and "#define PIPE_N_FEATURES 24" in src.header
-        )
+        assert "int32_t pipe_predict(const float *x)" in src.header
+        assert "#define PIPE_N_FEATURES 24" in src.header
         run = HostTarget().run(art, W)
+        # the chain gives what the final model alone gives on the stages' output ...
+        alone = HostTarget().run(Artifacts(ir.final, method, name="fin"), F)
+        np.testing.assert_array_equal(run.outputs, alone.outputs)
+        assert run.proba is not None and alone.proba is not None
+        np.testing.assert_array_equal(run.proba, alone.proba)
+        # ... which is scikit-learn's: a pipeline offers only methods exact on every float32
         np.testing.assert_array_equal(pipe.classes_[run.outputs], pipe.predict(W))
+    assert {"table", "inline"} <= set(registry.methods_for(ir))
 
 
 def test_one_vote_scheme() -> None:
@@ -246,3 +256,42 @@ def test_feature_extractor_alone_is_a_transform_model() -> None:
     assert r.agreement == 1.0 and r.max_abs_error == 0.0
     with pytest.raises(InvalidInputError, match="use transform"):
         model.predict(W)
+
+
+def test_mlrt_uses_the_same_vote_scheme() -> None:
+    """mlrt (pure MicroPython, no microlearn import) restates passes.votes; both must give the same S and
+    margin for every tree count."""
+    import importlib.util
+    import sys
+
+    from microlearn.micropython import RUNTIME_DIR
+
+    sys.path.insert(0, str(RUNTIME_DIR))
+    try:
+        spec = importlib.util.spec_from_file_location("mlrt_trees_check", RUNTIME_DIR / "mlrt" / "trees.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(RUNTIME_DIR))
+    for T in [*range(1, 1100), 4095, 4096, 65535, 65536, (1 << 21) - 1]:
+        assert mod.scale_bits(T) == votes.scale_bits(T), T
+        assert mod.margin(T) == votes.margin(T), T
+
+
+def test_pipelines_offer_only_float32_methods() -> None:
+    class Toy:  # an IR type of this test only
+        task = Task.CLASSIFY
+
+    def emit(ir: object, name: str, command: str = "") -> writer.CSource:
+        raise AssertionError("not generated here")
+
+    registry.register_method(Toy, "exact", "float32 input", emit, default=True)
+    registry.register_method(Toy, "bytes", "uint8 input", emit, inputs="uint8")
+    assert registry.methods_for(Toy()) == ["exact", "bytes"]  # type: ignore[arg-type]
+    cfg = FeatureConfig(window=8, n_axes=1, stats=("mean",), magnitude=False)
+    toy = Toy()
+    toy.n_inputs = 1  # type: ignore[attr-defined]
+    toy.source = "toy"  # type: ignore[attr-defined]
+    p = Pipeline((FeatureStage(cfg),), toy)  # type: ignore[arg-type]
+    assert registry.methods_for(p) == ["exact"]

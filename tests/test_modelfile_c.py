@@ -306,7 +306,18 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, data in {**_small_files(), "pipeline": _pipeline_file()}.items():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import MinMaxScaler
+
+    from microlearn.frontends.registry import to_ir
+
+    X, y = datasets.load_iris(return_X_y=True)
+    more = {
+        "pipeline": _pipeline_file(),
+        "linear": microlearn.convert(LogisticRegression(max_iter=300).fit(X, y)).to_bytes(),
+        "scaler": modelfile.dumps(to_ir(MinMaxScaler().fit(X))),
+    }
+    for name, data in {**_small_files(), **more}.items():
         (corpus / name).write_bytes(b"\0" + data)  # first byte: 0 = repair the CRC
         (corpus / f"{name}-raw").write_bytes(b"\1" + data)
     run = subprocess.run(
@@ -318,3 +329,29 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     assert run.returncode == 0, tail
     assert "ERROR:" not in run.stderr and "runtime error" not in run.stderr, tail
     assert "Done" in run.stderr, tail
+
+
+def test_documented_c_example_works() -> None:
+    """docs/model-file.md's "Loading from C" example, with a real 3-class iris file in place of {...}:
+    it classifies as scikit-learn does and refuses a 5-class file with ML_E_SHAPE."""
+    doc = (Path(__file__).parents[1] / "docs" / "model-file.md").read_text()
+    example = doc.split("### Loading from C", 1)[1].split("```c\n", 1)[1].split("```", 1)[0]
+    files = _iris_files()
+    X, y = datasets.load_iris(return_X_y=True)
+    est = RandomForestClassifier(3, max_depth=3, random_state=0).fit(X, y)
+    for name, want in (("3-class", ML_E["ML_OK"]), ("5-class", ML_E["ML_E_SHAPE"])):
+        data = files[name]
+        words = np.frombuffer(data + bytes(-len(data) % 8), dtype="<u8")
+        src = example.replace("{...}", "{" + ", ".join(f"{int(w)}u" for w in words) + "}")
+        src = f"#define FILE_LEN {len(data)}u\n" + src
+        lib = host.build({f"example_{name}.c": src})
+        x = np.ascontiguousarray(X[:20], dtype=np.float32)
+        proba = np.zeros(3, dtype=np.float32)
+        cls = np.zeros(1, dtype=np.int32)
+        got = []
+        for row in x:
+            rc = lib.classify(_ptr(row), _ptr(proba), _ptr(cls))
+            assert rc == want, name
+            got.append(int(cls[0]))
+        if want == ML_E["ML_OK"]:
+            assert got == list(est.predict(x))

@@ -193,3 +193,46 @@ def test_pipeline_files_do_not_nest(fitted: dict[str, SkPipeline]) -> None:
     inner = Pipeline(stages=ir.stages, final=ir.final)
     with pytest.raises((microlearn.ModelFileError, ValueError)):
         mf.dumps(Pipeline(stages=ir.stages, final=inner))  # type: ignore[arg-type]
+
+
+def test_preprocessing_stage_records(clib: ctypes.CDLL) -> None:
+    """A [SimpleImputer, StandardScaler, forest] pipeline file: its stage records (family 33) are checked
+    by the C loader, and mlrt runs it as scikit-learn does."""
+    from sklearn import datasets
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = datasets.load_wine(return_X_y=True)
+    X = X.copy()
+    X[::6, 2] = np.nan
+    p = make_pipeline(
+        SimpleImputer(), StandardScaler(), RandomForestClassifier(4, max_depth=4, random_state=0)
+    )
+    p.fit(X, y)
+    data = _bytes_any(p)
+    assert c_open(clib, data, 1, X.shape[1], 3)[:2] == (ML_E["ML_OK"], [2, 4, X.shape[1]])
+    m = mlrt.load(data)
+    X32 = X.astype(np.float32)
+    assert [m.predict(list(map(float, r))) for r in X32] == list(p.predict(X32))
+
+
+def _bytes_any(p: SkPipeline) -> bytes:
+    ir = to_ir(p)
+    assert isinstance(ir, Pipeline)
+    return mf.dumps(ir)
+
+
+def test_pipeline_of_an_unknown_task_is_refused(clib: ctypes.CDLL, fitted: dict[str, SkPipeline]) -> None:
+    """Found by the fuzzer: a pipeline header whose task no section belongs to made no section required,
+    and the C loader walked a NULL STGS (mlrt: KeyError). Now a format error in all three readers."""
+    data = _bytes(fitted["classifier"])
+    for task in (0, 6, 256):
+        b = bytearray(data)
+        struct.pack_into("<H", b, 10, task)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            mf.loads(bad)
+        with pytest.raises(ValueError, match="mlrt: not a valid model file"):
+            mlrt.load(bad)
+        assert c_open(clib, bad, task, WINDOW * AXES, 4)[0] == ML_E["ML_E_FORMAT"]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Binarizer
 
 import microlearn
 from microlearn import host, micropython
 from microlearn.dsp.features import FeatureExtractor
-from microlearn.errors import InvalidInputError, ModelFileError, NotFittedError, UnsupportedEstimatorError
+from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
 from microlearn.ir.features import FeatureStage
 from microlearn.ir.pipeline import Pipeline as PipelineIR
 
@@ -125,9 +125,9 @@ def test_micropython_end_to_end(fitted: tuple[Pipeline, np.ndarray, np.ndarray])
 
 def test_unsupported_pipelines(fitted: tuple[Pipeline, np.ndarray, np.ndarray]) -> None:
     pipe, W, _ = fitted
-    with pytest.raises(UnsupportedEstimatorError, match="FeatureExtractor"):
+    with pytest.raises(UnsupportedEstimatorError, match="Binarizer"):
         microlearn.convert(
-            Pipeline([("s", StandardScaler()), ("c", RandomForestClassifier(2))]).fit(W, W[:, 0] > 9)
+            Pipeline([("s", Binarizer()), ("c", RandomForestClassifier(2))]).fit(W, W[:, 0] > 9)
         )
     unfitted = Pipeline([("features", FeatureExtractor()), ("clf", RandomForestClassifier(2))])
     with pytest.raises(NotFittedError):
@@ -147,14 +147,34 @@ def test_verify_takes_the_pipeline_and_its_windows(fitted: tuple[Pipeline, np.nd
     )
 
 
-def test_pipeline_model_file_needs_the_pipeline_family(
-    fitted: tuple[Pipeline, np.ndarray, np.ndarray],
-) -> None:
-    pipe, _, _ = fitted
+def test_pipeline_model_file_runs_in_micropython(fitted: tuple[Pipeline, np.ndarray, np.ndarray]) -> None:
+    """One model file holds the whole pipeline; mlrt predicts from raw windows."""
+    pipe, W, _ = fitted
     model = microlearn.convert(pipe)
-    try:
-        data = model.to_bytes()
-    except ModelFileError as e:  # the model file format does not hold pipelines on this branch yet
-        assert "Pipeline" in str(e)
-        return
+    data = model.to_bytes()
     assert data[:4] == microlearn.Model(model.ir.final).to_bytes()[:4]  # the one container
+    report = microlearn.verify(pipe, W[:60], targets=["micropython"])
+    assert report["micropython"].agreement == 1.0
+    assert report["micropython"].flash_bytes == len(data)
+
+
+def test_convert_and_verify_fold_scalers_into_trees() -> None:
+    from sklearn.preprocessing import StandardScaler
+
+    from microlearn.ir.trees import TreeEnsemble
+
+    W, y = _har(300, 3)
+    pipe = Pipeline(
+        [
+            ("features", FeatureExtractor(stats=("mean", "std", "rms"))),
+            ("scale", StandardScaler()),
+            ("clf", RandomForestClassifier(6, max_depth=6, random_state=0)),
+        ]
+    ).fit(W[:200], y[:200])
+    plain, folded = microlearn.convert(pipe), microlearn.convert(pipe, fold=True)
+    assert isinstance(plain.ir, PipelineIR) and len(plain.ir.stages) == 2
+    assert isinstance(folded.ir, PipelineIR) and len(folded.ir.stages) == 1  # the scaler is gone
+    assert isinstance(folded.ir.final, TreeEnsemble)
+    np.testing.assert_array_equal(folded.predict(W[200:]), pipe.predict(W[200:]))
+    assert "ml_transform.h" in plain.to_c("a") and "ml_transform.h" not in folded.to_c("a")
+    assert microlearn.verify(pipe, W[200:], fold=True)["host"].agreement == 1.0

@@ -1,6 +1,6 @@
 """The C stages (backends/c/transform.py + ml_transform.h) on this machine against the stage references:
 the same float32 bits for every scaler, the imputer and the max / l1 normalizer; PCA and the l2 normalizer
-within their stated bounds; refused inputs give ML_TF_E_VALUE."""
+within their stated bounds; refused inputs give ML_E_NAN."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
+import microlearn
 from microlearn import host
 from microlearn.backends.c.transform import emit_stage
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.transform import Elementwise, Op
 
 STRICT = (
@@ -38,24 +39,24 @@ STRICT = (
 
 
 def convert(est: Any) -> Any:
-    mod = type(est).__module__.split(".")[1]
-    return CONVERTERS[f"sklearn.{mod}.{type(est).__name__}"](est)
+    return to_ir(est)
 
 
 def run_c(stage: Any, X: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32]]:
     """Every row through the stage's C: outputs and per-row return codes."""
     sc = emit_stage(stage, "stg")
+    n_in, n_out = stage.n_inputs, stage.n_outputs
     src = (
         '#include <stdint.h>\n#include <stddef.h>\n#include "ml_transform.h"\n'
-        + sc.code
+        + sc.text
         + "void run(const float *X, int32_t n, float *out, int32_t *rc);\n"
         + "void run(const float *X, int32_t n, float *out, int32_t *rc)\n{\n"
         + "    for (int32_t i = 0; i < n; i++)\n"
-        + f"        rc[i] = stg_transform(X + (size_t)i * {sc.n_in}, out + (size_t)i * {sc.n_out});\n}}\n"
+        + f"        rc[i] = stg_transform(X + (size_t)i * {n_in}, out + (size_t)i * {n_out});\n}}\n"
     )
     lib = host.build({"stage.c": src}, cflags=STRICT)
     X = np.ascontiguousarray(X, dtype=np.float32)
-    out = np.zeros((X.shape[0], sc.n_out), dtype=np.float32)
+    out = np.zeros((X.shape[0], n_out), dtype=np.float32)
     rc = np.zeros(X.shape[0], dtype=np.int32)
     lib.run.restype = None
     lib.run(
@@ -153,7 +154,7 @@ def test_normalizer_c(norm: str, n_features: int) -> None:
         assert same_bits(out, ref.outputs)
     bad = X[:4].copy()
     bad[0, 0], bad[1, 1], bad[2, 2] = np.nan, np.inf, -np.inf
-    assert list(run_c(stage, bad)[1][:3]) == [6, 6, 6]  # ML_TF_E_VALUE
+    assert list(run_c(stage, bad)[1][:3]) == [-9, -9, -9]  # ML_E_NAN
 
 
 @pytest.mark.parametrize("whiten", [False, True])
@@ -176,7 +177,7 @@ def test_pca_c_within_bound(whiten: bool) -> None:
     assert agree > 0.99
     bad = X[:2].copy()
     bad[0, 1] = np.nan
-    assert run_c(stage, bad)[1][0] == 6
+    assert run_c(stage, bad)[1][0] == -9  # ML_E_NAN
 
 
 @settings(max_examples=25, deadline=None)
@@ -212,7 +213,7 @@ def test_clip_signed_zero_like_numpy() -> None:
 def test_generated_c_is_deterministic_and_safe_names() -> None:
     est = StandardScaler().fit(data(4)[0])
     a, b = emit_stage(convert(est), "s0"), emit_stage(convert(est), "s0")
-    assert a.code == b.code and a.const_bytes == 48
+    assert a.text == b.text and a.const_bytes == 48 and a.runtime_headers == ("ml_common.h", "ml_transform.h")
     with pytest.raises(ValueError):
         emit_stage(convert(est), "bad name")
 
@@ -237,10 +238,8 @@ def test_every_stage_before_a_forest_on_host(est: Any) -> None:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
 
-    from microlearn.backends import c as cbackend
-    from microlearn.backends.c.transform import chain
-    from microlearn.frontends.sklearn import to_ir
-    from microlearn.passes.fold import fold_stages
+    from microlearn.model import Model
+    from microlearn.passes.fold import fold_pipeline
 
     rng = np.random.default_rng(41)
     Xt = rng.normal(size=(500, 6)) * [1, 10, 100, 1e-3, 1e5, 1] + [0, 5, -3, 1e3, 7, 4]
@@ -252,30 +251,14 @@ def test_every_stage_before_a_forest_on_host(est: Any) -> None:
         Xt[::5, 1] = np.nan
         X[::3, 1] = np.nan
     pipe = make_pipeline(est, RandomForestClassifier(n_estimators=8, max_depth=8, random_state=0)).fit(Xt, y)
-    want = np.searchsorted(pipe.classes_, pipe.predict(X))
-    stage, trees = convert(pipe.steps[0][1]), to_ir(pipe.steps[1][1])
-    rest, folded = fold_stages([stage], trees)
+    ir = to_ir(pipe)
+    folded = fold_pipeline(ir)
     foldable = not isinstance(est, Normalizer | PCA)
-    assert (rest == ()) == foldable
-    variants = [([stage], trees)] + ([([], folded)] if foldable else [])
-    for stages, forest in variants:
-        scs = [emit_stage(s, f"s{k}") for k, s in enumerate(stages)]
-        text = "\n".join(
-            [
-                '#include <stdint.h>\n#include <math.h>\n#include "ml_transform.h"\n',
-                *(s.code for s in scs),
-                cbackend.generate(forest, "table", "trees").header,
-                chain(scs, "trees", "pipe", "classifier"),
-            ]
-        )
-        src = (
-            '#include <stddef.h>\n#include "pipe.h"\n'
-            "void run(const float *X, int32_t n, int32_t *out);\n"
-            "void run(const float *X, int32_t n, int32_t *out)\n{\n"
-            "    for (int32_t i = 0; i < n; i++) out[i] = pipe_predict(X + (size_t)i * 6);\n}\n"
-        )
-        lib = host.build({"pipe.h": text, "pipe.c": src}, cflags=STRICT)
-        got = np.zeros(X.shape[0], dtype=np.int32)
-        lib.run.restype = None
-        lib.run(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(X.shape[0]), ctypes.c_void_p(got.ctypes.data))
-        assert np.array_equal(got, want)
+    assert (folded is not ir) == foldable
+    for variant in (ir, folded):
+        model = Model(variant)
+        assert model.n_inputs == 6
+        assert np.array_equal(model.predict(X), pipe.predict(X))
+        header = model.to_c("pipe")
+        assert ("ml_transform.h" in header) == (variant is ir)
+    assert microlearn.verify(pipe, X[:500])["host"].agreement == 1.0

@@ -18,8 +18,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
-from microlearn.frontends.sklearn import to_ir
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.transform import Elementwise, Impute, Op
 from microlearn.ir.trees import LEAF, TreeEnsemble
 from microlearn.passes.fold import (
@@ -39,8 +38,7 @@ SPECIALS = np.array(
 
 
 def convert(est: Any) -> Any:
-    mod = type(est).__module__.split(".")[1]
-    return CONVERTERS[f"sklearn.{mod}.{type(est).__name__}"](est)
+    return to_ir(est)
 
 
 def probes(center: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.float32]:
@@ -186,6 +184,14 @@ def test_negative_or_zero_scale_is_not_folded() -> None:
     assert fold_stage(zero, trees) is None  # inf * 0 is NaN: not monotone, not NaN-free
 
 
+def test_constants_that_overflow_or_underflow_in_float32_are_not_folded() -> None:
+    """StandardScaler casts its constants to float32: 1e-50 becomes 0 (x / 0), 1e39 becomes inf."""
+    trees = _stump(0.5)
+    assert fold_stage(Elementwise(1, (Op("div", np.array([1e-50]), "x"),)), trees) is None
+    assert fold_stage(Elementwise(1, (Op("sub", np.array([1e39]), "x"),)), trees) is None
+    assert fold_stage(Elementwise(1, (Op("div", np.array([1e-50]), "f64"),)), trees) is not None
+
+
 def test_threshold_below_the_image_is_not_folded() -> None:
     """clip(x, 1, 2) <= 0.5 holds for no x: no float32 threshold says so, the stage stays."""
     stage = Elementwise(1, (Op("clip", np.array([1.0]), "x", hi=np.array([2.0])),))
@@ -246,3 +252,49 @@ def test_preimage_threshold_identity_and_extremes() -> None:
     assert (
         preimage_threshold(lambda x: np.maximum(x, np.float32(0)), np.array([-1.0], dtype=np.float32)) is None
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    which=st.sampled_from(range(len(SCALERS))),
+    impute=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.floats(1e-6, 1e6),
+)
+def test_fold_pipeline_equals_scikit_learn(which: int, impute: bool, seed: int, scale: float) -> None:
+    """Random data of random magnitude through [imputer?, scaler, forest]: the folded forest alone,
+    on raw float32 rows (NaN, values near every folded threshold, random bit patterns), predicts what
+    scikit-learn's pipeline predicts."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+
+    from microlearn.passes.fold import fold_pipeline
+
+    rng = np.random.default_rng(seed)
+    Xt = rng.normal(size=(150, 3)) * scale
+    y = (Xt[:, 0] + Xt[:, 1] > 0).astype(np.int64)
+    steps: list[Any] = [clone(SCALERS[which])]
+    if impute:
+        Xt[rng.random(Xt.shape) < 0.2] = np.nan
+        steps.insert(0, SimpleImputer(strategy="median"))
+    pipe = make_pipeline(*steps, RandomForestClassifier(n_estimators=3, max_depth=5, random_state=0))
+    pipe.fit(Xt, y)
+    folded = fold_pipeline(to_ir(pipe))
+    assert isinstance(folded, TreeEnsemble)
+    internal = folded.feature != LEAF
+    keys = f32_key(folded.threshold[internal])[:, None] + np.arange(-2, 3)
+    near = f32_from_key(np.clip(keys, -KEY_INF + 1, KEY_INF - 1))
+    R = rng.normal(size=(300, 3)).astype(np.float32) * np.float32(scale)
+    cols = rng.integers(0, 3, size=near.size)
+    R2 = np.tile(R[:1], (near.size, 1))
+    R2[np.arange(near.size), cols] = near.ravel()  # a value near a threshold, possibly of another feature
+    bits = rng.integers(0, 2**32, size=(100, 3), dtype=np.uint64).astype(np.uint32).view(np.float32)
+    bits[~np.isfinite(bits)] = 1.0
+    R = np.concatenate([R, R2, bits])
+    if impute:
+        R[::4, 1] = np.nan
+    with np.errstate(all="ignore"):
+        Z = pipe[:-1].transform(R)
+    R = R[~np.any(np.isinf(Z), axis=1)]  # scikit-learn's forest refuses what overflowed to inf
+    want = np.searchsorted(pipe.classes_, pipe.predict(R))
+    assert np.array_equal(folded.reference(R).outputs, want)

@@ -1,6 +1,6 @@
 """mlrt/transform.py against the stage references: on CPython and in the real MicroPython (WebAssembly,
 double floats), every scaler, the imputer and the max / l1 / l2 normalizer give scikit-learn's float32
-bits; PCA stays within its bound. Stages are built from their model-file records (stage_sections)."""
+bits; PCA stays within its bound. Stages go through their model files (family 33)."""
 
 from __future__ import annotations
 
@@ -18,28 +18,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
 from microlearn import micropython
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.backends import modelfile
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.transform import Normalize, Project
-
-
-def _codec() -> Any:
-    try:
-        return importlib.import_module("microlearn.backends.modelfile.transform")
-    except ImportError:  # backends/modelfile still a single module: load the stage codec by its path
-        from importlib import util
-        from pathlib import Path
-
-        import microlearn
-
-        path = Path(microlearn.__file__).parent / "backends" / "modelfile" / "transform.py"
-        spec = util.spec_from_file_location("microlearn_stage_codec", path)
-        assert spec is not None and spec.loader is not None
-        mod = util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-
-stage_sections = _codec().stage_sections
 
 TYPECODES = {
     np.dtype(np.uint8): "B",
@@ -50,8 +31,7 @@ TYPECODES = {
 
 
 def convert(est: Any) -> Any:
-    mod = type(est).__module__.split(".")[1]
-    return CONVERTERS[f"sklearn.{mod}.{type(est).__name__}"](est)
+    return to_ir(est)
 
 
 def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
@@ -64,6 +44,15 @@ def mlrt_transform() -> Any:
     sys.path.insert(0, str(micropython.RUNTIME_DIR))
     try:
         return importlib.import_module("mlrt.transform")
+    finally:
+        sys.path.remove(str(micropython.RUNTIME_DIR))
+
+
+@pytest.fixture(scope="module")
+def mlrt_mod() -> Any:
+    sys.path.insert(0, str(micropython.RUNTIME_DIR))
+    try:
+        return importlib.import_module("mlrt")
     finally:
         sys.path.remove(str(micropython.RUNTIME_DIR))
 
@@ -107,9 +96,9 @@ def stages() -> list[tuple[str, Any, npt.NDArray[np.float32]]]:
 STAGES = stages()
 
 
-def records(stage: Any) -> tuple[int, int, int, dict[bytes, npt.NDArray[Any]]]:
-    fam, n_in, n_out, secs = stage_sections(stage)
-    return fam, n_in, n_out, dict(secs)
+def stage_file(stage: Any) -> bytes:
+    data: bytes = modelfile.dumps(stage)
+    return data
 
 
 def check(stage: Any, X: npt.NDArray[np.float32], got: npt.NDArray[np.float32]) -> None:
@@ -124,24 +113,19 @@ def check(stage: Any, X: npt.NDArray[np.float32], got: npt.NDArray[np.float32]) 
 
 
 @pytest.mark.parametrize(("name", "stage", "X"), STAGES, ids=[s[0] for s in STAGES])
-def test_mlrt_cpython(mlrt_transform: Any, name: str, stage: Any, X: npt.NDArray[np.float32]) -> None:
-    fam, n_in, n_out, secs = records(stage)
-    st = mlrt_transform.from_sections(
-        fam, n_in, n_out, {t: array(TYPECODES[a.dtype], a.tobytes()) for t, a in secs.items()}
-    )
+def test_mlrt_cpython(mlrt_mod: Any, name: str, stage: Any, X: npt.NDArray[np.float32]) -> None:
+    data = stage_file(stage)
+    back = modelfile.loads(data)  # the Python reader gives the same stage back
+    assert np.array_equal(back.transform(X), stage.transform(X), equal_nan=True)
+    st = mlrt_mod.load(data)
     got = np.array([list(st.transform(array("f", row.tobytes()))) for row in X], dtype=np.float32)
     check(stage, X, got)
 
 
 _MP = """
 from array import array
-from mlrt import transform as T
-import os
-sec = {}
-for name in os.listdir('/sec'):
-    tc = name[4]
-    sec[name[:4].replace('_', ' ').encode()] = array(tc, open('/sec/' + name, 'rb').read())
-st = T.from_sections(%d, %d, %d, sec)
+import mlrt
+st = mlrt.load('/stage.mlm')
 raw = open('/x.bin', 'rb').read()
 n = %d
 out = array('f')
@@ -154,17 +138,15 @@ open('/out.bin', 'wb').write(out)
 
 
 def test_mlrt_micropython_every_stage() -> None:
-    if micropython.find_node() is None:  # pragma: no cover - find_node raises with what to install
-        pytest.fail("node missing")
     for _name, stage, X in STAGES:
-        fam, n_in, n_out, secs = records(stage)
         X = X[:120]
         files = {
-            f"/sec/{t.decode().replace(' ', '_')}{TYPECODES[a.dtype]}": a.tobytes() for t, a in secs.items()
+            **micropython.runtime_files(),
+            "/stage.mlm": stage_file(stage),
+            "/x.bin": X.astype("<f4").tobytes(),
         }
-        files = {**micropython.runtime_files(), **files, "/x.bin": X.astype("<f4").tobytes()}
-        res = micropython.execute(_MP % (fam, n_in, n_out, n_in), files, outputs=["/out.bin"])
-        got = np.frombuffer(res.outputs["/out.bin"] or b"", dtype="<f4").reshape(X.shape[0], n_out)
+        res = micropython.execute(_MP % stage.n_inputs, files, outputs=["/out.bin"])
+        got = np.frombuffer(res.outputs["/out.bin"] or b"", dtype="<f4").reshape(X.shape[0], stage.n_outputs)
         check(stage, X, got)
 
 
@@ -180,44 +162,21 @@ def test_mlrt_refuses_bad_records(mlrt_transform: Any) -> None:
         T.Impute(2, array("i", [0, 5]), array("f", [1.0, 2.0]))
     with pytest.raises(ValueError, match="finite"):
         T.Normalize(2, 2).transform(array("f", [1.0, float("nan")]))
-    with pytest.raises(ValueError, match="family"):
+    with pytest.raises(ValueError, match="kind"):
         T.from_sections(99, 1, 1, {})
 
 
-_MP_PIPE = """
-from array import array
-import mlrt, os
-from mlrt import transform as T
-stages = []
-for k in range(%d):
-    sec = {}
-    for name in os.listdir('/s%%d' %% k):
-        sec[name[:4].replace('_', ' ').encode()] = array(name[4], open('/s%%d/%%s' %% (k, name), 'rb').read())
-    fam, n_in, n_out = [int(v) for v in open('/s%%d.hdr' %% k).read().split()]
-    stages.append(T.from_sections(fam, n_in, n_out, sec))
-m = mlrt.load('/model.mlm')
-raw = open('/x.bin', 'rb').read()
-n = %d
-out = array('i')
-for r in range(len(raw) // (4 * n)):
-    x = array('f', raw[4 * n * r:4 * n * (r + 1)])
-    for st in stages:
-        x = st.transform(x)
-    out.append(m.predict(x))
-open('/out.bin', 'wb').write(out)
-"""
-
-
-@pytest.mark.parametrize("pre", ["scaler", "imputer+scaler", "minmax"])
-def test_mlrt_pipeline_micropython_folded_and_not(pre: str) -> None:
-    """[stages, RF] in the real MicroPython: mlrt stages feeding mlrt's forest, and the folded forest
-    alone, both predict scikit-learn's class on every row."""
+@pytest.mark.parametrize("pre", ["scaler", "imputer+scaler", "minmax", "pca"])
+def test_pipeline_on_micropython_folded_and_not(pre: str) -> None:
+    """[stages, RF] as one pipeline model file run by mlrt in the real MicroPython (verify's
+    "micropython" target), and the folded forest alone: scikit-learn's class on every row."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
 
-    from microlearn.frontends.sklearn import to_ir
-    from microlearn.model import Model
-    from microlearn.passes.fold import fold_stages
+    import microlearn
+    from microlearn.passes.fold import fold_pipeline
+    from microlearn.targets.base import Artifacts
+    from microlearn.verify import TARGETS, register_targets
 
     rng = np.random.default_rng(31)
     Xt = rng.normal(size=(400, 4)) * [1, 1e4, 1e-3, 50] + [0, -3e4, 1e-3, 7]
@@ -227,24 +186,17 @@ def test_mlrt_pipeline_micropython_folded_and_not(pre: str) -> None:
         "scaler": [StandardScaler()],
         "imputer+scaler": [SimpleImputer(strategy="median"), StandardScaler()],
         "minmax": [MinMaxScaler()],
+        "pca": [StandardScaler(), PCA(n_components=3)],
     }[pre]
     if pre == "imputer+scaler":
         Xt[::7, 2] = np.nan
         X[::5, 0] = np.nan
     pipe = make_pipeline(*steps, RandomForestClassifier(n_estimators=5, max_depth=6, random_state=0))
     pipe.fit(Xt, y)
+    rep = microlearn.verify(pipe, X, targets=("micropython",))
+    assert rep["micropython"].agreement == 1.0
     want = np.searchsorted(pipe.classes_, pipe.predict(X))
-    stages = [convert(s) for _, s in pipe.steps[:-1]]
-    trees = to_ir(pipe.steps[-1][1])
-    rest, folded = fold_stages(stages, trees)
-    assert rest == ()
-    for st, forest in ((stages, trees), ([], folded)):
-        files = {**micropython.runtime_files(), "/model.mlm": Model(forest).to_bytes(), "/x.bin": X.tobytes()}
-        for k, s in enumerate(st):
-            fam, n_in, n_out, secs = records(s)
-            files[f"/s{k}.hdr"] = f"{fam} {n_in} {n_out}".encode()
-            for t, a in secs.items():
-                files[f"/s{k}/{t.decode().replace(' ', '_')}{TYPECODES[a.dtype]}"] = a.tobytes()
-        res = micropython.execute(_MP_PIPE % (len(st), X.shape[1]), files, outputs=["/out.bin"])
-        got = np.frombuffer(res.outputs["/out.bin"] or b"", dtype="<i4")
-        assert np.array_equal(got, want)
+    folded = fold_pipeline(to_ir(pipe))
+    register_targets()
+    run = TARGETS["micropython"].run(Artifacts(folded, "table"), X)
+    assert np.array_equal(np.asarray(run.outputs).astype(np.int64), want)

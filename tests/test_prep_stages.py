@@ -16,7 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, RobustScaler, StandardScaler
 
 from microlearn.errors import NotFittedError, UnsupportedEstimatorError
-from microlearn.frontends.sklearn.preprocessing import CONVERTERS
+from microlearn.frontends.registry import to_ir
 from microlearn.ir.base import Task
 from microlearn.ir.transform import Elementwise, Normalize, Op, pairwise_sum32
 
@@ -41,13 +41,8 @@ IMPUTERS: list[Any] = [
 ]
 
 
-def path(est: Any) -> str:
-    mod = type(est).__module__.split(".")[1]
-    return f"sklearn.{mod}.{type(est).__name__}"
-
-
 def convert(est: Any) -> Any:
-    return CONVERTERS[path(est)](est)
+    return to_ir(est)
 
 
 def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:

@@ -16,25 +16,30 @@ import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
 
 import microlearn
 from microlearn import micropython as mp
 from microlearn.backends import modelfile
 from microlearn.dsp import audio
-from microlearn.dsp.features import FeatureConfig, compute, sliding_windows
+from microlearn.dsp.features import FeatureConfig, FeatureExtractor, compute, sliding_windows
 from microlearn.studio import make_server, resolve
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: run `make setup`")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed: run `make setup`"
+)
 
-SHOTS = Path(os.environ.get("MICROLEARN_STUDIO_SHOTS", Path(tempfile.gettempdir()) / "microlearn-studio-shots"))
+SHOTS = Path(
+    os.environ.get("MICROLEARN_STUDIO_SHOTS", Path(tempfile.gettempdir()) / "microlearn-studio-shots")
+)
 SENSOR = {"kind": "sensor", "window": 50, "hop": 25, "n_axes": 3, "stats": list(FeatureConfig().stats),
           "magnitude": True, "sr": 50}  # fmt: skip
 AUDIO = {"kind": "audio", "sr": 8000, "window": 2048, "hop": 1024, "n_fft": 256, "hop_length": 256,
@@ -99,6 +104,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     srf = RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0).fit(F, yw)
     microlearn.convert(srf).save(d / "motion.mlm")
     (d / "motion.json").write_text(json.dumps(SENSOR))
+    pipe = Pipeline(
+        [("features", FeatureExtractor(window=50, n_axes=3, sr=50, bands=[(0, 2), (2, 6)])),
+         ("clf", RandomForestClassifier(n_estimators=5, max_depth=5, random_state=0))]
+    ).fit(W, yw)  # fmt: skip
+    microlearn.convert(pipe).save(d / "motion_pipeline.mlm")
+    out.update(motion_W=W, motion_pipe=pipe)
     out.update(motion=sig, motion_F=F, motion_rf=srf)
     # audio: tone / noise, 8 kHz 16-bit mono
     sr = AUDIO["sr"]
@@ -193,18 +204,42 @@ def test_server_maps_only_the_three_roots(server: Any) -> None:
     mpd = Path(mp.tools_dir()) / "node_modules" / mp.PACKAGE
     assert resolve("/", mpd) is not None and resolve("/index.html", mpd) == resolve("/", mpd)
     assert resolve("/mlrt/trees.py", mpd) is not None
-    for bad in ("/../pyproject.toml", "/mlrt/../../cli.py", "/mp/package.json", "/%2e%2e/x", "/.hidden", "/mlrt/x.txt"):
+    for bad in (
+        "/../pyproject.toml",
+        "/mlrt/../../cli.py",
+        "/mp/package.json",
+        "/%2e%2e/x",
+        "/.hidden",
+        "/mlrt/x.txt",
+    ):
         assert resolve(bad, mpd) is None, bad
     with urlopen(server.url + "mp/micropython.wasm") as r:
         assert r.headers["Content-Type"] == "application/wasm"
         assert r.read(4) == b"\0asm"
 
 
-def test_cli_has_studio_command() -> None:
-    from microlearn.cli import build_parser
+def test_cli_serves_the_studio() -> None:
+    import subprocess
+    import sys
+    from urllib.request import urlopen
 
-    args = build_parser().parse_args(["studio", "--port", "9999", "--no-browser"])
-    assert args.port == 9999 and args.no_browser
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microlearn", "studio", "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("microlearn studio at http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urlopen(url) as r:
+            assert b'data-testid="model-file"' in r.read()
+        with urlopen(url + "mlrt/trees.py") as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -236,6 +271,20 @@ def test_sensor_pipeline_on_npy_equals_host_features_and_sklearn(page: Any, file
     assert got == files["motion_rf"].predict(F).tolist()
 
 
+def test_pipeline_model_file_on_raw_samples(page: Any, files: dict[str, Any]) -> None:
+    d = files["dir"]
+    page.get_by_test_id("model-file").set_input_files(d / "motion_pipeline.mlm")
+    page.wait_for_function("window.studio.model !== null")
+    assert page.get_by_test_id("pipe-kind").input_value() == "model"
+    page.locator("#pipe-hop").fill("25")
+    page.locator("#pipe-hop").dispatch_event("change")
+    page.get_by_test_id("data-file").set_input_files(d / "motion.npy")
+    W = files["motion_W"]
+    got = page_labels(page, len(W))
+    assert got == files["motion_pipe"].predict(W).tolist()
+    assert "windows of 50 × 3" in page.get_by_test_id("model-info").inner_text()
+
+
 def test_wav_through_the_audio_pipeline(page: Any, files: dict[str, Any]) -> None:
     d = files["dir"]
     page.get_by_test_id("pipeline-file").set_input_files(d / "audio.json")
@@ -243,7 +292,9 @@ def test_wav_through_the_audio_pipeline(page: Any, files: dict[str, Any]) -> Non
     page.get_by_test_id("data-file").set_input_files(d / "tones.wav")
     A = files["audio_F"]
     got = page_labels(page, len(A))
-    feats = np.array(page.evaluate("Array.from(window.studio.lastFeatures.feats)"), dtype=np.float32).reshape(A.shape)
+    feats = np.array(page.evaluate("Array.from(window.studio.lastFeatures.feats)"), dtype=np.float32).reshape(
+        A.shape
+    )
     np.testing.assert_allclose(feats, A, rtol=1e-4, atol=2e-3)  # float32 FFT/mel against float64 numpy
     rf = files["audio_rf"]
     assert got == rf.predict(feats).tolist()  # mlrt on the page's features = scikit-learn on them
@@ -286,7 +337,8 @@ def test_accelerometer_devicemotion_events(page: Any, files: dict[str, Any]) -> 
     page.get_by_test_id("live-motion").click()
     sig = files["motion"]
     page.evaluate(
-        """(rows) => { for (const [x, y, z] of rows) window.dispatchEvent(new DeviceMotionEvent('devicemotion',
+        """(rows) => { for (const [x, y, z] of rows)
+             window.dispatchEvent(new DeviceMotionEvent('devicemotion',
              {accelerationIncludingGravity: {x, y, z}, interval: 20})); }""",
         sig[:200].tolist(),
     )
@@ -341,12 +393,16 @@ def test_label_train_download_and_check_on_the_host(page: Any, files: dict[str, 
     path = tmp_path / "trained.mlm"
     dl.value.save_as(path)
     data = path.read_bytes()
-    ir = modelfile.loads(data)  # the host loader accepts the file written in MicroPython
+    ir = modelfile.loads(data)  # the host loader accepts the pipeline file written in MicroPython
+    W = files["motion_W"]
+    assert type(ir).__name__ == "Pipeline" and ir.n_inputs == 150
     assert list(ir.classes) == ["still", "shake"]
-    host = [str(ir.classes[i]) for i in ir.predict_index(F)]
-    assert host == got  # the host predicts what the page showed
-    assert [str(ir.classes[i]) for i in mp.run_model(data, F)] == got
-    assert ir.feature_names is not None and ir.feature_names[0] == "x_mean"
+    host = [str(ir.classes[i]) for i in ir.reference(W).outputs]
+    assert host == got  # the host predicts on raw windows what the page showed
+    assert [str(ir.classes[i]) for i in mp.run_model(data, W)] == got
+    final = ir.final
+    assert final.feature_names is not None and final.feature_names[0] == "x_mean"
+    assert [str(final.classes[i]) for i in final.predict_index(F)] == got
     shot(page, "trained")
 
 
@@ -369,21 +425,37 @@ def test_export_and_import_labelled_windows(page: Any, files: dict[str, Any], tm
     head = csv.read_text().splitlines()[0].split(",")
     assert head[0] == "label" and len(head) == 151
     page.get_by_test_id("import-windows").set_input_files(npz)
+    page.wait_for_function("window.studio.imported.y.length === 46")
     page.get_by_test_id("import-windows").set_input_files(csv)
+    page.wait_for_function("window.studio.imported.y.length === 92")
     imported = [s.strip() for s in page.locator("[data-testid=count-imported]").all_inner_texts()]
     assert imported == ["46", "46"]
 
 
-def test_knn_and_logistic_train_but_have_no_file_yet(page: Any, files: dict[str, Any]) -> None:
+def test_logistic_downloads_a_linear_file_and_knn_has_none(
+    page: Any, files: dict[str, Any], tmp_path: Path
+) -> None:
     label_motion(page, files)
-    for kind in ("knn", "logistic"):
-        page.get_by_test_id("train-kind").select_option(kind)
-        page.get_by_test_id("train").click()
-        page.wait_for_function(f"window.studio.train && window.studio.train.kind === '{kind}'", timeout=180_000)
-        got = page_labels(page, len(files["motion_F"]))
-        assert got.count("still") >= 20 and got.count("shake") >= 20
+    F = files["motion_F"]
+    page.get_by_test_id("train-kind").select_option("logistic")
+    page.get_by_test_id("train").click()
+    page.wait_for_function("window.studio.train && window.studio.train.kind === 'logistic'", timeout=180_000)
+    got = page_labels(page, len(F))
+    assert got.count("still") >= 20 and got.count("shake") >= 20
+    with page.expect_download() as dl:
         page.get_by_test_id("download").click()
-        assert "no model-file format yet" in error_text(page)
+    path = tmp_path / "logistic.mlm"
+    dl.value.save_as(path)
+    ir = modelfile.loads(path.read_bytes())
+    assert type(ir).__name__ == "Linear"
+    assert [str(ir.classes[i]) for i in ir.reference(F).outputs] == got
+    page.get_by_test_id("train-kind").select_option("knn")
+    page.get_by_test_id("train").click()
+    page.wait_for_function("window.studio.train && window.studio.train.kind === 'knn'", timeout=180_000)
+    got = page_labels(page, len(F))
+    assert got.count("still") >= 20 and got.count("shake") >= 20
+    page.get_by_test_id("download").click()
+    assert "no model-file format yet" in error_text(page)
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -396,7 +468,9 @@ def test_knn_and_logistic_train_but_have_no_file_yet(page: Any, files: dict[str,
         ("data-file", "adpcm.wav", "format tag 2 (compressed) WAV is not supported"),
     ],
 )
-def test_bad_files_give_clear_errors(page: Any, files: dict[str, Any], field: str, name: str, expect: str) -> None:
+def test_bad_files_give_clear_errors(
+    page: Any, files: dict[str, Any], field: str, name: str, expect: str
+) -> None:
     page.get_by_test_id(field).set_input_files(files["dir"] / name)
     assert expect in error_text(page)
 
@@ -412,19 +486,19 @@ def test_wrong_number_of_columns_for_the_model(page: Any, files: dict[str, Any])
 
 # ---------------------------------------------------------------------------------------------- deploy
 class _Station(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
 
     def _cors(self) -> None:
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
         self.send_header("Access-Control-Allow-Methods", "POST")
 
-    def do_OPTIONS(self) -> None:  # noqa: N802
+    def do_OPTIONS(self) -> None:
         self.send_response(204)
         self._cors()
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         ok = self.path == "/api/model" and self.headers["Authorization"] == "Bearer s3cret"
         if ok:
@@ -450,7 +524,9 @@ def test_send_to_station_with_token(page: Any, files: dict[str, Any]) -> None:
         assert "refused the token (HTTP 401)" in error_text(page)
         page.get_by_test_id("station-token").fill("s3cret")
         page.get_by_test_id("send-station").click()
-        page.wait_for_function("document.querySelector('[data-testid=deploy-status]').textContent.startsWith('Sent')")
+        page.wait_for_function(
+            "document.querySelector('[data-testid=deploy-status]').textContent.startsWith('Sent')"
+        )
     finally:
         st.shutdown()
         st.server_close()
@@ -459,7 +535,9 @@ def test_send_to_station_with_token(page: Any, files: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------------------------- access
 def test_phone_viewport_and_keyboard_reach(browser: Any, server: Any, files: dict[str, Any]) -> None:
-    pg = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    pg = browser.new_page(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     pg.goto(server.url)
     pg.get_by_test_id("model-file").set_input_files(files["dir"] / "iris.mlm")
     pg.get_by_test_id("data-file").set_input_files(files["dir"] / "iris.csv")

@@ -22,7 +22,7 @@ from microlearn.ir.base import Task
 from microlearn.targets import mcu
 from microlearn.targets.base import Artifacts
 from microlearn.targets.mcu import McuTarget, build_image, get_arch, run_qemu
-from microlearn.targets.mcu.arch import ARCHS, RV32IMC, instruction_count
+from microlearn.targets.mcu.arch import ARCHS, CORTEX_M0PLUS, RV32IMC, Qemu, instruction_count
 from microlearn.targets.mcu.emulator import Emulator
 
 CPUS = ["cortex-m4f", "cortex-m0plus", "rv32imc"]
@@ -152,8 +152,8 @@ void ml_bench_entry(const void *in, void *out) {
     assert e["stack_usage"]["ml_bench_entry"] >= 400
     assert run.ram_bytes == e["static_ram_bytes"] + run.stack_bytes
     assert run.flash_bytes == e["code_bytes"] + e["const_bytes"] + e["data_bytes"] + e["library_bytes"]
-    # the linker map and the section headers agree up to alignment
-    assert abs(e["image_flash_delta"] - run.flash_bytes) <= 8
+    # the linker map and the section headers agree up to alignment padding (2 or 4 bytes in a few places)
+    assert abs(e["image_flash_delta"] - run.flash_bytes) <= 16
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -214,6 +214,36 @@ def test_hang_and_fault_are_clear_errors(cpu: str) -> None:
     emu = Emulator(build_image({}, fault, cpu))
     with pytest.raises(ToolchainError, match="faulted"):
         emu.run([b"\0"], 4)
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_a_fault_under_qemu_ends_the_run_with_a_clear_error(cpu: str) -> None:
+    undefined = ".word 0" if cpu == "rv32imc" else "udf #0"  # an undefined instruction on each CPU
+    glue = '#include "ml_bench.h"\nvoid ml_bench_entry(const void *in, void *out) { (void)in; (void)out;'
+    glue += f' __asm volatile("{undefined}"); }}\n'
+    with pytest.raises(ToolchainError, match="call 0 of ml_bench_entry faulted on QEMU"):
+        run_qemu({}, glue, [b"\0" * 4], 4, cpu=cpu, timeout=30)
+
+
+def test_a_new_mcu_is_one_arch_record() -> None:
+    """A Cortex-M3 (ARMv7-M without FPU) from one record: the Cortex-M harness, unicorn's M3, QEMU's
+    mps2-an385; the generic build, emulator and QEMU check need nothing else."""
+    m3 = dataclasses.replace(
+        CORTEX_M0PLUS,
+        name="cortex-m3",
+        description="Cortex-M3 (ARMv7-M, no FPU)",
+        cflags=("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),
+        emulation=dataclasses.replace(CORTEX_M0PLUS.emulation, uc_cpu="UC_CPU_ARM_CORTEX_M3"),
+        qemu=Qemu("qemu-system-arm", "mps2-an385", "qemu-system-arm"),
+        aliases=(),
+    )
+    glue = mcu.model_glue("tinyr.h", "tinyr", "regress")
+    inputs = [r.tobytes() for r in TINY_X]
+    run = mcu.measure({"tinyr.h": TINYR_H}, glue.text, m3, inputs, 4)
+    np.testing.assert_array_equal(run.outputs.view("<f4").ravel(), tinyr_reference(TINY_X))
+    assert "__aeabi_fmul" in run.extra["softfloat_float"]
+    q = run_qemu({"tinyr.h": TINYR_H}, glue.text, inputs, 4, cpu=m3)
+    np.testing.assert_array_equal(q.instructions, run.extra["instructions"])
 
 
 def test_bad_arguments() -> None:

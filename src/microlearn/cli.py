@@ -17,7 +17,7 @@ from microlearn._version import __version__
 from microlearn.errors import InvalidInputError, MicrolearnError
 
 # Modules that add subcommands: each defines add_parser(subparsers) and sets `func` on its parser.
-EXTENSIONS = ("microlearn.deploy", "microlearn.studio")
+EXTENSIONS = ("microlearn.deploy", "microlearn.studio", "microlearn.station")
 
 
 def load_estimator(path: str | Path) -> Any:
@@ -64,12 +64,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from microlearn.model import convert
 
     est = load_estimator(args.model)
-    model = convert(est, method=args.method)
+    model = convert(est, method=args.method, fold=args.fold)
     name = args.name or Path(args.output).stem
     command = (
         f"microlearn convert {Path(args.model).name} -o {Path(args.output).name} --method {model.method}"
     )
-    command += f" --name {name}"
+    command += f" --name {name}" + (" --fold" if args.fold else "")
     src = model.c_source(name, command)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     est = load_estimator(args.model)
     X = load_data(args.data)
-    report = verify(est, X, targets=args.targets, method=args.method)
+    report = verify(est, X, targets=args.targets, method=args.method, fold=args.fold)
     print(report)
     return 0 if all(r.agreement == 1.0 for r in report.values()) else 1
 
@@ -99,7 +99,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     est = load_estimator(args.model)
     X = load_data(args.data)
-    report = verify(est, X, targets=args.target, method=args.method)
+    report = verify(est, X, targets=args.target, method=args.method, fold=args.fold)
     print(report)
     for r in report.values():
         if "cpu" in r.extra:
@@ -132,9 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="fitted estimator (joblib/pickle) -> C header")
     c.add_argument("model", help="joblib or pickle file of a fitted estimator (loading it runs its code)")
     c.add_argument("-o", "--output", required=True, help="header file to write, e.g. model.h")
-    c.add_argument("--method", default=None, help="C method: table (default) or inline")
+    c.add_argument(
+        "--method", default=None, help="C method (see `microlearn methods`; default: the family's)"
+    )
     c.add_argument("--name", default=None, help="C name prefix (default: the output file's stem)")
-    c.add_argument("--no-runtime", action="store_true", help="do not copy ml_trees.h beside the output")
+    c.add_argument(
+        "--no-runtime", action="store_true", help="do not copy the runtime headers beside the output"
+    )
+    c.add_argument(
+        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+    )
     c.set_defaults(func=_cmd_convert)
 
     v = sub.add_parser("verify", help="compare the converted model with the estimator on data")
@@ -142,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data", required=True, help=".npy or .csv file of input rows")
     v.add_argument("--targets", nargs="+", default=["host"], help="targets to run on (default: host)")
     v.add_argument("--method", default=None, help="C method (default: table)")
+    v.add_argument(
+        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+    )
     v.set_defaults(func=_cmd_verify)
 
     from microlearn.targets.mcu.arch import ALIASES, ARCHS
@@ -161,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"targets (default cortex-m4f): {', '.join([*ARCHS, *ALIASES])}, host",
     )
     r.add_argument("--method", default=None, help="C method: table (default) or inline")
+    r.add_argument(
+        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+    )
     r.set_defaults(func=_cmd_report)
 
     m = sub.add_parser("methods", help="list C methods and supported estimators")

@@ -204,14 +204,23 @@ class Model:
         return f"<microlearn.Model {head} method={self.method!r}: {ir.n_inputs} inputs, {what}>"
 
 
-def convert(estimator: Any, method: str | None = None, **options: Any) -> Model:
+def convert(estimator: Any, method: str | None = None, *, fold: bool = False, **options: Any) -> Model:
     """Convert a fitted estimator (or a fitted scikit-learn Pipeline of supported steps).
-    ``method`` is one of :func:`methods_for` (default: the family's default method)."""
+
+    ``method`` is one of :func:`methods_for` (default: the family's default method). With ``fold``, the
+    per-feature monotonic stages right before a tree ensemble (scalers, imputers) are folded into its
+    thresholds (``passes.fold``): the same decision for every float32 input, no stage code on the device.
+    """
     from microlearn.frontends.registry import to_ir
 
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
-    return Model(to_ir(estimator), method or "")
+    ir = to_ir(estimator)
+    if fold:
+        from microlearn.passes.fold import fold_pipeline
+
+        ir = fold_pipeline(ir)
+    return Model(ir, method or "")
 
 
 def methods_for(estimator: Any) -> list[str]:

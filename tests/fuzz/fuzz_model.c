@@ -6,7 +6,8 @@
  * ml_trees_load is the one the header states (the most trusting program), so every deep check is reached;
  * the same bytes are also loaded as a fixed 3-class, 4-feature program would, which must never succeed
  * for another shape. Pipeline files (family 64) go through ml_pipeline_open, which checks every nested
- * stage record and loads the final trees.
+ * stage record and loads the final trees; linear files through ml_linear_file_check, stage records of
+ * their own through ml_model_check_stage.
  * Build: clang -fsanitize=fuzzer,address,undefined -I src/microlearn/runtime/c tests/fuzz/fuzz_model.c
  */
 #include <math.h>
@@ -76,6 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             ml_fuzz_predict(&p.final);
         }
+    } else if (rc == ML_OK && file.family == ML_FAMILY_LINEAR) {
+        rc = ml_linear_file_check(&file);
+    } else if (rc == ML_OK && file.family != ML_FAMILY_TREES) {
+        rc = ml_model_check_stage(&file); /* FeatureExtractor and preprocessing stage records */
     } else if (rc == ML_OK) {
         rc = ml_trees_load(buf, len, file.task, file.n_features, file.n_outputs, &m);
         if (rc == ML_OK) {

@@ -111,8 +111,15 @@ class Op:
         return self.dtype == "f64" and self.code != "clip"
 
 
+class TransformStage:
+    """What every preprocessing stage IR below is (one model-file family holds them all)."""
+
+    task = Task.TRANSFORM
+    classes = None
+
+
 @dataclass(frozen=True)
-class Elementwise:
+class Elementwise(TransformStage):
     """Per-feature operations applied in order: StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler.
 
     Output j depends on input j alone; with positive multipliers/divisors the map is monotone
@@ -127,9 +134,6 @@ class Elementwise:
         for op in self.ops:
             if op.c.shape != (self.n_features,):
                 raise ValueError(f"every operation needs {self.n_features} constants")
-
-    task = Task.TRANSFORM
-    classes = None
 
     @property
     def n_inputs(self) -> int:
@@ -161,13 +165,22 @@ class Elementwise:
         return A
 
     def monotone(self) -> bool:
-        """Non-decreasing per feature (and never NaN for a non-NaN input): only positive multipliers and
-        divisors. Finite constants are an invariant of :class:`Op`."""
-        return all(op.code not in ("mul", "div") or bool(np.all(op.c > 0)) for op in self.ops)
+        """Non-decreasing per feature on float32 input, and never NaN for a non-NaN input: every constant
+        finite and every multiplier and divisor positive *as applied* (a float64 constant cast to float32
+        may overflow to inf or underflow to 0)."""
+        for op in self.ops:
+            c = op.const(np.dtype(np.float32))
+            if not np.all(np.isfinite(c)):
+                return False
+            if op.code in ("mul", "div") and not np.all(c > 0):
+                return False
+            if op.hi is not None and not np.all(np.isfinite(op.hi.astype(np.float32))):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
-class Impute:
+class Impute(TransformStage):
     """SimpleImputer with ``missing_values=NaN``: output j is input ``keep[j]`` with NaN replaced by
     ``fill[j]`` rounded to the data's dtype (scikit-learn assigns the float64 statistic into the array).
     Features scikit-learn drops (no observed value at fit) are absent from ``keep``."""
@@ -178,9 +191,6 @@ class Impute:
     source: str = "sklearn.impute.SimpleImputer"
     feature_names: tuple[str, ...] | None = field(default=None)
     strategy: str = ""
-
-    task = Task.TRANSFORM
-    classes = None
 
     def __post_init__(self) -> None:
         if self.keep.ndim != 1 or self.fill.shape != self.keep.shape:
@@ -250,16 +260,13 @@ def pairwise_sum32(A: F32) -> F32:
 
 
 @dataclass(frozen=True)
-class Normalize:
+class Normalize(TransformStage):
     """Normalizer: each row divided by its l1, l2 or max norm (norms below 10 eps of the dtype -> 1)."""
 
     n_features: int
     norm: NormKind
     source: str = "sklearn.preprocessing.Normalizer"
     feature_names: tuple[str, ...] | None = field(default=None)
-
-    task = Task.TRANSFORM
-    classes = None
 
     def __post_init__(self) -> None:
         if self.norm not in ("l1", "l2", "max"):
@@ -316,7 +323,7 @@ class Normalize:
 
 
 @dataclass(frozen=True)
-class Project:
+class Project(TransformStage):
     """PCA: ``(X @ components.T - offset) / scale`` in float64, where ``offset = mean @ components.T`` is
     what scikit-learn computes at every call (the same float64 numbers each time) and ``scale`` (whiten)
     is ``max(sqrt(explained_variance_), eps)``, else None. Output float64."""
@@ -327,9 +334,6 @@ class Project:
     scale: F64 | None = None
     source: str = "sklearn.decomposition.PCA"
     feature_names: tuple[str, ...] | None = field(default=None)
-
-    task = Task.TRANSFORM
-    classes = None
 
     def __post_init__(self) -> None:
         k, d = self.components.shape

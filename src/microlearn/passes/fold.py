@@ -134,3 +134,21 @@ def fold_stages(stages: Sequence[Any], final: Any) -> tuple[tuple[Any, ...], Any
         final = folded
         rest.pop()
     return tuple(rest), final
+
+
+def fold_pipeline(ir: Any) -> Any:
+    """A ``Pipeline`` IR with its trailing foldable stages folded into a tree-ensemble final model: a
+    Pipeline of the stages left, or the rewritten tree ensemble alone when every stage folded. Any other
+    IR is returned unchanged. The result decides every float32 input as ``ir`` does
+    (docs/preprocessing.md)."""
+    from microlearn.ir.pipeline import Pipeline
+
+    if not isinstance(ir, Pipeline):
+        return ir
+    rest, final = fold_stages(ir.stages, ir.final)
+    if final is ir.final:
+        return ir
+    if not rest:
+        names = ir.feature_names if ir.feature_names is not None else final.feature_names
+        return replace(final, feature_names=names)
+    return Pipeline(rest, final, source=ir.source, feature_names=ir.feature_names)

@@ -54,7 +54,8 @@ def micropython_dir() -> Path:
     missing = [f for f in MP_FILES if not (d / f).is_file()]
     if missing:
         raise ToolchainError(
-            f"the MicroPython WebAssembly files are missing from {d} ({', '.join(missing)}): run `make setup` "
+            f"the MicroPython WebAssembly files are missing from {d} ({', '.join(missing)}): "
+            "run `make setup` "
             "(it installs the npm package into tools/node), or set MICROLEARN_NODE_TOOLS"
         )
     return d
@@ -109,10 +110,10 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         return data
 
-    def do_POST(self) -> None:  # noqa: N802  (the http.server naming)
+    def do_POST(self) -> None:
         self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "the studio serves static files only")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         if getattr(self.server, "verbose", False):
             super().log_message(format, *args)
 
@@ -124,7 +125,8 @@ class StudioServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{name}:{port}/"
 
     def start(self) -> StudioServer:
         """Serve in a background thread (for tests and benchmarks); stop with shutdown()."""
@@ -132,7 +134,9 @@ class StudioServer(ThreadingHTTPServer):
         return self
 
 
-def make_server(port: int = 8765, host: str = "127.0.0.1", mounts: dict[str, Path] | None = None) -> StudioServer:
+def make_server(
+    port: int = 8765, host: str = "127.0.0.1", mounts: dict[str, Path] | None = None
+) -> StudioServer:
     """A server for the studio on host:port (port 0: any free port); ``mounts`` adds folders served
     under /NAME/ (benchmarks and tests use it for their data)."""
     handler = partial(_Handler, mp_dir=micropython_dir(), mounts=dict(mounts or {}))

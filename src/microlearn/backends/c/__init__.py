@@ -1,6 +1,9 @@
 """IR -> C. Every method module registers itself (registry.register_method); this imports them."""
 
-from microlearn.backends.c import features, inline, packed, packed_inline, registry, table
+from microlearn.backends.c import features, inline, registry, table  # noqa: I001
+from microlearn.backends.c import linear
+from microlearn.backends.c import packed, packed_inline
+from microlearn.backends.c import transform as transform
 from microlearn.backends.c.registry import generate, methods_for
 from microlearn.backends.c.writer import CSource, check_c_name
 
@@ -10,6 +13,7 @@ __all__ = [
     "features",
     "generate",
     "inline",
+    "linear",
     "methods_for",
     "packed",
     "packed_inline",

@@ -746,4 +746,10 @@ def emitter(method: str):  # type: ignore[no-untyped-def]
 
 
 for _m in INPUTS:
-    register_method(TreeEnsemble, _m, SUMMARIES[_m], emitter(_m))
+    register_method(
+        TreeEnsemble,
+        _m,
+        SUMMARIES[_m],
+        emitter(_m),
+        inputs="float32" if INPUTS[_m].lo is None else INPUTS[_m].ctype,
+    )

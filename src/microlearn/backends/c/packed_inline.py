@@ -191,4 +191,7 @@ def emitter(method: str):  # type: ignore[no-untyped-def]
 
 
 for _m in METHODS:
-    register_method(TreeEnsemble, _m, SUMMARIES[_m], emitter(_m))
+    _inp = INPUTS[METHODS[_m]]
+    register_method(
+        TreeEnsemble, _m, SUMMARIES[_m], emitter(_m), inputs="float32" if _inp.lo is None else _inp.ctype
+    )

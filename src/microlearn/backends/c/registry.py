@@ -23,6 +23,10 @@ class Method:
     summary: str
     emit: Callable[..., CSource]  # emit(ir, name, command) -> CSource
     default: bool = False
+    # the values the method decides exactly on: "float32" (every float32), or an integer C type whose
+    # values only (e.g. "uint8_t"); a pipeline's stages hand the final model float32 values, so a pipeline
+    # offers only "float32" methods
+    inputs: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -42,15 +46,21 @@ _STAGES: dict[type, EmitStage] = {}
 
 
 def register_method(
-    ir_type: type, name: str, summary: str, emit: Callable[..., CSource], default: bool = False
+    ir_type: type,
+    name: str,
+    summary: str,
+    emit: Callable[..., CSource],
+    default: bool = False,
+    inputs: str = "float32",
 ) -> None:
-    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``)."""
+    """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``);
+    ``inputs`` names the input values it is exact for (see :class:`Method`)."""
     table = _METHODS.setdefault(ir_type, {})
     if name in table and table[name].emit is not emit:
         raise ValueError(f"C method {name!r} is registered twice for {ir_type.__name__}")
     if default and any(m.default for n, m in table.items() if n != name):
         raise ValueError(f"{ir_type.__name__} already has a default C method")
-    table[name] = Method(name, summary, emit, default)
+    table[name] = Method(name, summary, emit, default, inputs)
 
 
 def register_stage(ir_type: type, emit_stage: EmitStage) -> None:
@@ -70,6 +80,8 @@ def methods(ir: IR) -> dict[str, Method]:
     """The methods for ``ir``: the default first, then in order of registration."""
     _load()
     ms = _METHODS.get(type(_final(ir)), {})
+    if isinstance(ir, Pipeline):
+        ms = {n: m for n, m in ms.items() if m.inputs == "float32"}
     return dict(sorted(ms.items(), key=lambda kv: not kv[1].default))
 
 

@@ -1,36 +1,28 @@
 """C for preprocessing stages (ir/transform.py): const tables plus calls into ml_transform.h.
 
 Each stage becomes ``static inline int PREFIX_transform(const float *in, float *out)`` (0, or
-``ML_TF_E_VALUE`` for an input the stage refuses) over ``PREFIX_N_IN`` inputs and ``PREFIX_N_OUT``
+``ML_E_NAN`` for an input the stage refuses) over ``PREFIX_N_IN`` inputs and ``PREFIX_N_OUT``
 outputs. ``in`` and ``out`` must not overlap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.c.common import check_c_name, f32, f64
+from microlearn.backends.c.registry import StageC, register_method, register_stage
+from microlearn.backends.c.writer import CFunction, CSource, check_c_name, comment, f32, f64, header
 from microlearn.errors import UnsupportedEstimatorError
 from microlearn.ir.transform import Elementwise, Impute, Normalize, Project
 
-RUNTIME = ("ml_transform.h",)
+RUNTIME = ("ml_common.h", "ml_transform.h")
 MAX_FEATURES = 65535  # keep indices are uint16
 
 
-@dataclass(frozen=True)
-class StageC:
-    """C text of one stage: its tables and ``PREFIX_transform``; needs ``runtime_headers``."""
-
-    prefix: str
-    code: str
-    n_in: int
-    n_out: int
-    const_bytes: int
-    runtime_headers: tuple[str, ...] = RUNTIME
+def _stage(text: str, const_bytes: int) -> StageC:
+    return StageC(text=text, runtime_headers=RUNTIME, const_bytes=const_bytes)
 
 
 def _array(ctype: str, name: str, values: list[str]) -> str:
@@ -50,10 +42,8 @@ def _doubles(a: npt.NDArray[Any]) -> list[str]:
 
 
 def _head(prefix: str, summary: list[str], n_in: int, n_out: int) -> str:
-    comment = "\n".join(f" * {ln}".rstrip() for ln in summary)
     up = prefix.upper()
-    safe = comment.replace("*/", "* /")
-    return f"/*\n{safe}\n */\n#define {up}_N_IN {n_in}\n#define {up}_N_OUT {n_out}\n"
+    return f"{comment(summary)}\n#define {up}_N_IN {n_in}\n#define {up}_N_OUT {n_out}\n"
 
 
 def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
@@ -62,7 +52,7 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
     calls: list[str] = [f"    ml_tf_copy(in, out, {n});"]
     nbytes = 0
     for k, op in enumerate(st.ops):
-        name = f"{prefix}_c{k}"
+        name = f"{prefix}_{op.code}{k}"
         if op.code == "clip":
             assert op.hi is not None
             tables.append(_array("float", f"{name}_lo", _floats(op.c)))
@@ -80,10 +70,10 @@ def emit_elementwise(st: Elementwise, prefix: str) -> StageC:
     body = "\n".join(calls)
     fn = (
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
-        f"{body}\n    return ML_TF_OK;\n}}\n"
+        f"{body}\n    return ML_OK;\n}}\n"
     )
-    code = _head(prefix, st.summary(), n, n) + "\n".join(tables) + fn
-    return StageC(prefix, code, n, n, nbytes)
+    code = _head(prefix, st.summary(), n, n) + "".join(tables) + fn
+    return _stage(code, nbytes)
 
 
 def emit_impute(st: Impute, prefix: str) -> StageC:
@@ -95,11 +85,9 @@ def emit_impute(st: Impute, prefix: str) -> StageC:
     )
     fn = (
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
-        f"    ml_tf_impute(in, out, {prefix}_keep, {prefix}_fill, {k});\n    return ML_TF_OK;\n}}\n"
+        f"    ml_tf_impute(in, out, {prefix}_keep, {prefix}_fill, {k});\n    return ML_OK;\n}}\n"
     )
-    return StageC(
-        prefix, _head(prefix, st.summary(), st.n_features, k) + tables + fn, st.n_features, k, 6 * k
-    )
+    return _stage(_head(prefix, st.summary(), st.n_features, k) + tables + fn, 6 * k)
 
 
 def emit_normalize(st: Normalize, prefix: str) -> StageC:
@@ -109,7 +97,7 @@ def emit_normalize(st: Normalize, prefix: str) -> StageC:
         f"static inline int {prefix}_transform(const float *in, float *out)\n{{\n"
         f"    return ml_tf_normalize(in, out, {n}, {which});\n}}\n"
     )
-    return StageC(prefix, _head(prefix, st.summary(), n, n) + fn, n, n, 0)
+    return _stage(_head(prefix, st.summary(), n, n) + fn, 0)
 
 
 def emit_project(st: Project, prefix: str) -> StageC:
@@ -126,7 +114,7 @@ def emit_project(st: Project, prefix: str) -> StageC:
         f"    return ml_tf_project(in, out, {prefix}_comp, {prefix}_offset, {scale}, {d}, {k});\n}}\n"
     )
     nbytes = 8 * (d * k + k + (k if st.scale is not None else 0))
-    return StageC(prefix, _head(prefix, st.summary(), d, k) + tables + fn, d, k, nbytes)
+    return _stage(_head(prefix, st.summary(), d, k) + tables + fn, nbytes)
 
 
 def emit_stage(stage: Any, prefix: str) -> StageC:
@@ -143,20 +131,26 @@ def emit_stage(stage: Any, prefix: str) -> StageC:
     raise UnsupportedEstimatorError(f"no C for the stage {type(stage).__name__}")
 
 
-def chain(stages: list[StageC], final: str, name: str, kind: str) -> str:
-    """``NAME_predict(x)`` running ``stages`` in order into ``final``'s ``FINAL_predict`` (a tree model
-    header generated under the prefix ``final``): a class index (-1 when a stage refuses the input) for
-    ``kind == "classifier"``, else a float (NaN then). Buffers live on the stack."""
-    check_c_name(name)
-    ret, bad = ("int32_t", "-1") if kind == "classifier" else ("float", "NAN")
-    lines = [f"static inline {ret} {name}_predict(const float *x)", "{"]
-    src = "x"
-    for k, s in enumerate(stages):
-        lines.append(f"    float b{k}[{s.n_out}];")
-    for k, s in enumerate(stages):
-        lines.append(f"    if ({s.prefix}_transform({src}, b{k}) != ML_TF_OK) {{")
-        lines.append(f"        return {bad};\n    }}")
-        src = f"b{k}"
-    lines.append(f"    return {final}_predict({src});")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+def emit_standalone(stage: Any, name: str, command: str = "") -> CSource:
+    """A stage converted on its own (``microlearn.convert(StandardScaler().fit(X))``): a header with
+    ``int NAME_transform(const float *x, float *out)``."""
+    sc = emit_stage(stage, name)
+    return header(
+        stage,
+        name,
+        METHOD,
+        sc.text,
+        api=[CFunction("transform", "status", stage.n_outputs)],
+        const_bytes=sc.const_bytes,
+        runtime_headers=sc.runtime_headers,
+        command=command,
+        notes=["Returns 0, or ML_E_NAN (and no output) for an input the stage refuses."],
+    )
+
+
+METHOD = "exact"
+_SUMMARY = "the stage's float32 / float64 operations from const tables (ml_transform.h)"
+
+for _t in (Elementwise, Impute, Normalize, Project):
+    register_stage(_t, emit_stage)
+    register_method(_t, METHOD, _SUMMARY, emit_standalone, default=True)

@@ -1,4 +1,6 @@
 """scikit-learn frontends: one module per model family, each registering itself (frontends.registry)."""
 
 from microlearn.frontends.sklearn import features as features
+from microlearn.frontends.sklearn import linear as linear
+from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees

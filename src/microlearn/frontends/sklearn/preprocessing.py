@@ -5,33 +5,14 @@ dtype each constant has when scikit-learn applies it (see ir/transform.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import NotFittedError, UnsupportedEstimatorError
-from microlearn.ir.transform import ConstDtype, Elementwise, Impute, Normalize, Op, Project, Stage
-
-try:  # the shared frontend registry (frontends/registry.py)
-    from microlearn.frontends.registry import register as _registry_register
-except ImportError:  # pragma: no cover - only before the registry exists
-    _registry_register = None
-
-Converter = Callable[[Any], Stage]
-CONVERTERS: dict[str, Converter] = {}
-
-
-def register(*paths: str) -> Callable[[Converter], Converter]:
-    def deco(fn: Converter) -> Converter:
-        for p in paths:
-            CONVERTERS[p] = fn
-        if _registry_register is not None:
-            fn = _registry_register(*paths)(fn)
-        return fn
-
-    return deco
+from microlearn.frontends.registry import register
+from microlearn.ir.transform import ConstDtype, Elementwise, Impute, Normalize, Op, Project
 
 
 def _fitted(est: Any, attr: str) -> None:

@@ -237,16 +237,21 @@ static inline int ml_model_expect(const ml_model_file *f, uint32_t family, int t
 }
 
 /* Match the section table against a family's declared sections: ptr[k]/cnt[k] receive section k of specs
- * (cnt[k] = ML_MODEL_ABSENT when absent). An unknown critical section: ML_E_VERSION; a known one with
- * another dtype or in a file of a task it does not belong to, or a required one missing: ML_E_FORMAT. */
+ * (cnt[k] = ML_MODEL_ABSENT when absent). An unknown critical section: ML_E_VERSION; a task none of the
+ * family's sections belongs to, a known section with another dtype or in a file of a task it does not
+ * belong to, or a required one missing: ML_E_FORMAT. */
 static inline int ml_model_bind(const ml_model_file *f, const ml_model_section_spec *specs, uint32_t n_specs,
                                 const uint8_t **ptr, uint32_t *cnt)
 {
-    uint32_t s, k;
+    uint32_t s, k, tasks = 0u;
     const uint32_t task_bit = (f->task >= 0 && f->task < 8) ? (1u << (uint32_t)f->task) : 0u;
     for (k = 0; k < n_specs; k++) {
         ptr[k] = NULL;
         cnt[k] = ML_MODEL_ABSENT;
+        tasks |= specs[k].tasks;
+    }
+    if ((tasks & task_bit) == 0u) {
+        return ML_E_FORMAT; /* a task no section of this family belongs to */
     }
     for (s = 0; s < f->n_sections; s++) {
         const uint8_t *e = f->buf + ML_MODEL_HEADER_SIZE + ML_MODEL_SECTION_SIZE * s;
@@ -575,7 +580,221 @@ static inline int ml_features_stage_check(const ml_model_file *f)
     return ML_OK;
 }
 
+/* ----------------------------------------------------------------------------------------- linear models */
+
+#define ML_FAMILY_LINEAR 2u
+
+enum { ML_LINEAR_S_COEF, ML_LINEAR_S_INTC, ML_LINEAR_S_MODE, ML_LINEAR_S_LABL, ML_LINEAR_S_FNAM, ML_LINEAR_S_SRCE,
+       ML_LINEAR_S_COUNT };
+
+/* Sections of a linear model (family 2, backends/modelfile/linear.py). */
+static inline const ml_model_section_spec *ml_linear_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_LINEAR_S_COUNT] = {
+        {"COEF", ML_DT_F64, 1, ML_TASKS_CR, 1}, {"INTC", ML_DT_F64, 1, ML_TASKS_CR, 1},
+        {"MODE", ML_DT_U8, 1, ML_TASKS_CR, 1},  {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
+    };
+    *n = ML_LINEAR_S_COUNT;
+    return specs;
+}
+
+static inline int ml_model_all_finite(const uint8_t *p, uint32_t n, int f64)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        if (f64) {
+            const double v = ((const double *)(const void *)p)[i];
+            if (v - v != 0.0) {
+                return 0;
+            }
+        } else {
+            const float v = ((const float *)(const void *)p)[i];
+            if (v - v != 0.0f) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Check a linear-model file (opened with ml_model_open) against its declared sections: n_features
+ * 1 .. 65535, n_outputs 2 .. 65535 classes or 1 .. 65535 values, COEF rows of n_features (at least one),
+ * one finite intercept per row, finite coefficients, five MODE codes 0 .. 3. The C predictor of a linear
+ * model is its generated C (ml_linear.h); this checks a file a program receives. */
+static inline int ml_linear_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_LINEAR_S_COUNT];
+    uint32_t cnt[ML_LINEAR_S_COUNT];
+    uint32_t n_specs, k, rows;
+    const ml_model_section_spec *specs = ml_linear_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_LINEAR) {
+        return ML_E_FAMILY;
+    }
+    if ((f->task != ML_TASK_CLASSIFY && f->task != ML_TASK_REGRESS) || f->n_features < 1 ||
+        f->n_features > 65535 || f->n_outputs < (f->task == ML_TASK_CLASSIFY ? 2 : 1) || f->n_outputs > 65535) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rows = cnt[ML_LINEAR_S_COEF] / (uint32_t)f->n_features;
+    if (rows < 1u || cnt[ML_LINEAR_S_COEF] % (uint32_t)f->n_features != 0u || cnt[ML_LINEAR_S_INTC] != rows ||
+        cnt[ML_LINEAR_S_MODE] != 5u) {
+        return ML_E_FORMAT;
+    }
+    for (k = 0; k < 5u; k++) {
+        if (ptr[ML_LINEAR_S_MODE][k] > 3u) {
+            return ML_E_VALUE;
+        }
+    }
+    if (!ml_model_all_finite(ptr[ML_LINEAR_S_COEF], cnt[ML_LINEAR_S_COEF], 1) ||
+        !ml_model_all_finite(ptr[ML_LINEAR_S_INTC], rows, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
+/* ---------------------------------------------------------------------------------- preprocessing stages */
+
+#define ML_FAMILY_TRANSFORM 33u
+
+enum {
+    ML_TRANSFORM_S_KIND, ML_TRANSFORM_S_OPS, ML_TRANSFORM_S_C32, ML_TRANSFORM_S_C64, ML_TRANSFORM_S_KEEP,
+    ML_TRANSFORM_S_FILL, ML_TRANSFORM_S_NORM, ML_TRANSFORM_S_COMP, ML_TRANSFORM_S_OFFS, ML_TRANSFORM_S_SCAL,
+    ML_TRANSFORM_S_SRCE, ML_TRANSFORM_S_COUNT
+};
+
+/* Sections of a preprocessing stage (family 33, backends/modelfile/transform.py). */
+static inline const ml_model_section_spec *ml_transform_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_TRANSFORM_S_COUNT] = {
+        {"KIND", ML_DT_U8, 1, ML_TASKS_T, 1},  {"OPS ", ML_DT_U8, 1, ML_TASKS_T, 0},
+        {"C32 ", ML_DT_F32, 1, ML_TASKS_T, 0}, {"C64 ", ML_DT_F64, 1, ML_TASKS_T, 0},
+        {"KEEP", ML_DT_I32, 1, ML_TASKS_T, 0}, {"FILL", ML_DT_F32, 1, ML_TASKS_T, 0},
+        {"NORM", ML_DT_U8, 1, ML_TASKS_T, 0},  {"COMP", ML_DT_F64, 1, ML_TASKS_T, 0},
+        {"OFFS", ML_DT_F64, 1, ML_TASKS_T, 0}, {"SCAL", ML_DT_F64, 1, ML_TASKS_T, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_T, 0},
+    };
+    *n = ML_TRANSFORM_S_COUNT;
+    return specs;
+}
+
+/* Check a preprocessing stage record: the declared sections and invariants (finite constants, known
+ * operation codes, imputer columns in range), the sections its KIND needs (1 per-feature operations: OPS
+ * with as many constants as the operations take; 2 imputer: KEEP, FILL; 3 normalizer: NORM; 4 PCA: COMP,
+ * OFFS) and its sizes. */
+static inline int ml_transform_stage_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_TRANSFORM_S_COUNT];
+    uint32_t cnt[ML_TRANSFORM_S_COUNT];
+    uint32_t n_specs, k, n32 = 0u, n64 = 0u, nin, nout;
+    const ml_model_section_spec *specs = ml_transform_sections(&n_specs);
+    uint8_t kind;
+    int rc;
+    if (f->family != ML_FAMILY_TRANSFORM) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_TRANSFORM || f->n_features < 1 || f->n_features > (1 << 20) || f->n_outputs < 1 ||
+        f->n_outputs > (1 << 20)) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    nin = (uint32_t)f->n_features;
+    nout = (uint32_t)f->n_outputs;
+    if (cnt[ML_TRANSFORM_S_KIND] != 1u || (cnt[ML_TRANSFORM_S_NORM] != ML_MODEL_ABSENT && cnt[ML_TRANSFORM_S_NORM] != 1u)) {
+        return ML_E_FORMAT;
+    }
+    for (k = ML_TRANSFORM_S_KEEP; k <= ML_TRANSFORM_S_SCAL; k++) {
+        if (k != ML_TRANSFORM_S_NORM && k != ML_TRANSFORM_S_COMP && cnt[k] != ML_MODEL_ABSENT && cnt[k] != nout) {
+            return ML_E_FORMAT;
+        }
+    }
+    if (cnt[ML_TRANSFORM_S_COMP] != ML_MODEL_ABSENT && (uint64_t)cnt[ML_TRANSFORM_S_COMP] != (uint64_t)nin * nout) {
+        return ML_E_FORMAT;
+    }
+    kind = *ptr[ML_TRANSFORM_S_KIND];
+    if (kind < 1u || kind > 4u) {
+        return ML_E_VALUE;
+    }
+    if (cnt[ML_TRANSFORM_S_OPS] != ML_MODEL_ABSENT) {
+        for (k = 0; k < cnt[ML_TRANSFORM_S_OPS]; k++) {
+            const uint8_t op = ptr[ML_TRANSFORM_S_OPS][k];
+            const uint8_t base = (uint8_t)(op & 15u);
+            if ((op & ~31u) != 0u || base < 1u || base > 5u || (op == 21u)) {
+                return ML_E_VALUE;
+            }
+            if (base == 5u) {
+                n32 += 2u * nin;
+            } else if ((op & 16u) != 0u) {
+                n64 += nin;
+            } else {
+                n32 += nin;
+            }
+        }
+    }
+    if (cnt[ML_TRANSFORM_S_KEEP] != ML_MODEL_ABSENT) {
+        const int32_t *keep = (const int32_t *)(const void *)ptr[ML_TRANSFORM_S_KEEP];
+        for (k = 0; k < nout; k++) {
+            if (keep[k] < 0 || keep[k] >= f->n_features) {
+                return ML_E_VALUE;
+            }
+        }
+    }
+    if (cnt[ML_TRANSFORM_S_NORM] == 1u && (*ptr[ML_TRANSFORM_S_NORM] < 1u || *ptr[ML_TRANSFORM_S_NORM] > 3u)) {
+        return ML_E_VALUE;
+    }
+    for (k = ML_TRANSFORM_S_C32; k <= ML_TRANSFORM_S_SCAL; k++) {
+        const int f64 = specs[k].dtype == ML_DT_F64;
+        if ((specs[k].dtype == ML_DT_F64 || specs[k].dtype == ML_DT_F32) && cnt[k] != ML_MODEL_ABSENT &&
+            !ml_model_all_finite(ptr[k], cnt[k], f64)) {
+            return ML_E_VALUE;
+        }
+    }
+    switch (kind) {
+    case 1u:
+        if (cnt[ML_TRANSFORM_S_OPS] == ML_MODEL_ABSENT || nin != nout ||
+            (cnt[ML_TRANSFORM_S_C32] == ML_MODEL_ABSENT ? 0u : cnt[ML_TRANSFORM_S_C32]) != n32 ||
+            (cnt[ML_TRANSFORM_S_C64] == ML_MODEL_ABSENT ? 0u : cnt[ML_TRANSFORM_S_C64]) != n64) {
+            return ML_E_FORMAT;
+        }
+        break;
+    case 2u:
+        if (cnt[ML_TRANSFORM_S_KEEP] == ML_MODEL_ABSENT || cnt[ML_TRANSFORM_S_FILL] == ML_MODEL_ABSENT) {
+            return ML_E_FORMAT;
+        }
+        break;
+    case 3u:
+        if (cnt[ML_TRANSFORM_S_NORM] == ML_MODEL_ABSENT || nin != nout) {
+            return ML_E_FORMAT;
+        }
+        break;
+    default:
+        if (cnt[ML_TRANSFORM_S_COMP] == ML_MODEL_ABSENT || cnt[ML_TRANSFORM_S_OFFS] == ML_MODEL_ABSENT) {
+            return ML_E_FORMAT;
+        }
+        break;
+    }
+    return ML_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------- pipelines */
+
+/* Check a transform stage record of any stage family this runtime knows: one case per family (a new stage
+ * family adds its ml_<family>_sections() table, its check and one line here). */
+static inline int ml_model_check_stage(const ml_model_file *st)
+{
+    switch (st->family) {
+    case ML_FAMILY_FEATURES: return ml_features_stage_check(st);
+    case ML_FAMILY_TRANSFORM: return ml_transform_stage_check(st);
+    default: return ML_E_FAMILY; /* a stage family this runtime does not check */
+    }
+}
 
 #ifndef ML_PIPELINE_MAX_STAGES
 #define ML_PIPELINE_MAX_STAGES 8
@@ -667,11 +886,7 @@ static inline int ml_pipeline_open(const uint8_t *buf, size_t len, int task, int
         if (st->task != ML_TASK_TRANSFORM || st->n_features != n_in) {
             return ML_E_FORMAT;
         }
-        if (st->family == ML_FAMILY_FEATURES) {
-            rc = ml_features_stage_check(st);
-        } else {
-            rc = ML_E_FAMILY; /* a stage family this runtime does not check */
-        }
+        rc = ml_model_check_stage(st);
         if (rc != ML_OK) {
             return rc;
         }

@@ -19,13 +19,14 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "ml_common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Return codes of the stage functions (0 = ML_TF_OK). */
-#define ML_TF_OK 0
-#define ML_TF_E_VALUE 6 /* a NaN or infinite input where the stage cannot take one (PCA, Normalizer) */
+/* Stage functions return ML_OK, or ML_E_NAN for a NaN or infinite input where the stage cannot take one
+ * (PCA, Normalizer), as scikit-learn refuses it (ml_common.h). */
 
 static inline int ml_tf_isfinite(float v)
 {
@@ -188,7 +189,7 @@ static inline int ml_tf_normalize(const float *in, float *out, int32_t n, int no
     int32_t i;
     float s = 0.0f;
     if (!ml_tf_all_finite(in, n)) {
-        return ML_TF_E_VALUE;
+        return ML_E_NAN;
     }
     if (norm == ML_TF_NORM_L1) {
         s = ml_tf_pairwise_abs(in, n);
@@ -209,7 +210,7 @@ static inline int ml_tf_normalize(const float *in, float *out, int32_t n, int no
     for (i = 0; i < n; i++) {
         out[i] = in[i] / s;
     }
-    return ML_TF_OK;
+    return ML_OK;
 }
 
 /* PCA: out[j] = (sum_i x_i c[j][i] - offset[j]) / scale[j] in float64 (scale NULL: no whitening),
@@ -220,7 +221,7 @@ static inline int ml_tf_project(const float *in, float *out, const double *comp,
 {
     int32_t i, j;
     if (!ml_tf_all_finite(in, n_in)) {
-        return ML_TF_E_VALUE;
+        return ML_E_NAN;
     }
     for (j = 0; j < n_out; j++) {
         const double *c = comp + (int32_t)(j * n_in);
@@ -234,7 +235,7 @@ static inline int ml_tf_project(const float *in, float *out, const double *comp,
         }
         out[j] = (float)acc;
     }
-    return ML_TF_OK;
+    return ML_OK;
 }
 
 #ifdef __cplusplus

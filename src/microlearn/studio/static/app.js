@@ -107,6 +107,7 @@ function pipeline() {
   if (!(window >= 2 && Number.isInteger(window))) throw new Error("the window must be a whole number of samples >= 2");
   if (!(hop >= 1 && Number.isInteger(hop))) throw new Error("the hop must be a whole number of samples >= 1");
   const sr = num("pipe-sr");
+  if (kind === "model") return { kind, window, hop, n_axes: num("pipe-axes") };
   if (kind === "sensor") {
     const stats = $("pipe-stats").value.split(",").map((s) => s.trim()).filter((s) => s);
     const bands = $("pipe-bands").value.split(",").map((s) => s.trim()).filter((s) => s).map((b) => {
@@ -159,6 +160,7 @@ function showPipeFields() {
 function nFeatures(cfg, signal) {
   if (cfg.kind === "rows") return signal ? signal.axes : null;
   if (cfg.kind === "audio") return cfg.n_mfcc;
+  if (cfg.kind === "model") return cfg.window * cfg.n_axes;
   return (cfg.n_axes + (cfg.magnitude ? 1 : 0)) * (cfg.stats.length + (cfg.bands ? cfg.bands.length : 0));
 }
 
@@ -172,10 +174,13 @@ function windowsOf(cfg, n) {
 // The pipeline's features for windows of `data` (interleaved, `axes` per sample) starting at `starts`.
 async function computeFeatures(cfg, data, axes, starts) {
   if (!starts.length) return { feats: new Float32Array(0), nf: nFeatures(cfg, { axes }), ms: 0 };
-  if (cfg.kind === "rows") {
-    const out = new Float32Array(starts.length * axes);
-    starts.forEach((s, i) => out.set(data.subarray(s * axes, (s + 1) * axes), i * axes));
-    return { feats: out, nf: axes, ms: 0 };
+  if (cfg.kind === "rows" || cfg.kind === "model") {
+    // the rows themselves, or raw windows for a pipeline model file (which computes its own features)
+    const per = cfg.kind === "rows" ? 1 : cfg.window;
+    const w = per * axes;
+    const out = new Float32Array(starts.length * w);
+    starts.forEach((s, i) => out.set(data.subarray(s * axes, s * axes + w), i * w));
+    return { feats: out, nf: w, ms: 0 };
   }
   await need(cfg.kind === "sensor" ? ["dsp_features"] : ["dsp_fft", "dsp_mel"]);
   const lo = Math.min(...starts);
@@ -205,8 +210,18 @@ async function predictRows(feats, nf) {
 async function loadModelBytes(bytes, name) {
   await mpReady;
   if (!bytes.length) throw new Error(`${name} is empty`);
+  const mods = await py(`_r = studio_mp.family_modules(open("/model.mlm", "rb").read(12))`, { "/model.mlm": bytes });
+  await need(JSON.parse(mods.result));
   const r = await py(`_r = studio_mp.load_model("/model.mlm")`, { "/model.mlm": bytes });
   const info = JSON.parse(r.result);
+  if (info.pipeline && info.pipeline.window) {
+    // a pipeline file takes raw windows: cut them as its first stage expects
+    const cur = pipeline();
+    const hop = cur.kind === "model" && cur.hop ? cur.hop : Math.max(1, Math.floor(info.pipeline.window / 2));
+    setPipeline({ kind: "model", window: info.pipeline.window, n_axes: info.pipeline.n_axes, hop });
+  } else if (pipeline().kind === "model") {
+    setPipeline({ kind: "sensor" });
+  }
   S.model = { name, bytes, info, source: "file" };
   S.preds = [];
   markT("model-loaded");
@@ -241,7 +256,9 @@ function renderModelInfo() {
   if (!m) return;
   const i = m.info;
   add("model", m.name);
-  const fam = i.n_trees ? `tree ensemble, ${i.n_trees} tree${i.n_trees > 1 ? "s" : ""}, ${i.n_nodes} nodes` : i.kind;
+  if (i.pipeline) add("pipeline", `${i.pipeline.n_stages} stage(s) in the file` + (i.pipeline.window ? `, windows of ${i.pipeline.window} × ${i.pipeline.n_axes}` : ""));
+  const names = { Linear: "linear model", KNN: "k-nearest neighbours (kept in RAM)", Logistic: "logistic regression (kept in RAM)" };
+  const fam = i.n_trees ? `tree ensemble, ${i.n_trees} tree${i.n_trees > 1 ? "s" : ""}, ${i.n_nodes} nodes` : names[i.family] || i.family || i.kind;
   add("family", fam);
   add("task", i.classifier ? `classifier, ${i.n_outputs} classes` : "regressor");
   add("features", i.n_features);
@@ -330,12 +347,15 @@ function checkShapes(cfg) {
           `feature, or for raw sensor samples choose the "sensor features" pipeline`,
       );
     }
-  } else if (cfg.kind === "sensor") {
+  } else if (cfg.kind === "sensor" || cfg.kind === "model") {
     if (sig.axes !== cfg.n_axes) throw new Error(`${sig.name} has ${sig.axes} columns but the pipeline has ${cfg.n_axes} axes: set Axes`);
   } else if (sig.axes !== 1) {
     throw new Error(`the audio pipeline takes one channel; ${sig.name} has ${sig.axes} columns`);
   }
-  if (m && cfg.kind !== "rows" && nFeatures(cfg) !== m.info.n_features) {
+  if (m && cfg.kind === "model" && nFeatures(cfg) !== m.info.n_features) {
+    throw new Error(`the model file's pipeline takes windows of ${m.info.n_features} values, not ${cfg.window} × ${cfg.n_axes}`);
+  }
+  if (m && cfg.kind !== "rows" && cfg.kind !== "model" && nFeatures(cfg) !== m.info.n_features) {
     throw new Error(`the pipeline makes ${nFeatures(cfg)} features but the model takes ${m.info.n_features}: load the pipeline JSON saved with the model`);
   }
   if (cfg.kind !== "rows" && sig.n < cfg.window) {
@@ -605,6 +625,9 @@ async function importWindows(file) {
 // ------------------------------------------------------------------------------------------ training
 async function train() {
   const cfg = pipeline();
+  if (cfg.kind === "model") {
+    throw new Error("training here computes features with a studio pipeline: choose \"sensor features\" (a pipeline model file is written on the host)");
+  }
   const { X, y } = allLabelledWindows();
   if (!X.length) throw new Error("no labelled windows: mark time ranges on the plot (or import windows) first");
   const names = classNames().filter((c) => y.includes(c));
@@ -624,8 +647,10 @@ async function train() {
     const t0 = performance.now();
     const { feats, nf } = await computeFeatures(cfg, flat, axes, starts);
     const kind = $("train-kind").value;
-    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear"] };
-    await need(["train", "writer", ...(modules[kind] || [])]);
+    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear", "linear"] };
+    // a sensor pipeline's trees are handed out as a pipeline file, which mlrt reads back with these
+    const pipeMods = cfg.kind === "sensor" ? ["pipeline", "features", "transform"] : [];
+    await need(["train", "writer", ...(modules[kind] || []), ...pipeMods]);
     let fnames = null;
     if (cfg.kind === "rows" && S.signal && S.signal.header && S.signal.header.length === nf) fnames = S.signal.header;
     const settings = {
@@ -636,6 +661,7 @@ async function train() {
       seed: num("train-seed"),
       params: { n_trees: num("train-trees"), max_depth: num("train-depth"), k: num("train-k"), C: num("train-c") },
       feature_names: fnames,
+      pipeline: cfg,
     };
     if (cfg.kind !== "rows") {
       const r = await py(`_r = __import__("json").dumps(studio_mp.feature_names(__import__("json").loads(${pyStr(JSON.stringify(cfg))})))`);
@@ -694,12 +720,14 @@ function renderTrainResult(res, names) {
   if (!res.file_bytes) {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = `${res.kind === "knn" ? "k-NN" : "Logistic regression"} models predict here but have no model-file format yet: train a tree or forest to download or deploy.`;
+    note.textContent = "k-NN models predict here but have no model-file format yet: train a tree, forest or logistic regression to download or deploy.";
     box.append(note);
   } else {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = `Model file written in MicroPython by mlrt.writer: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from that file.`;
+    const what =
+      res.kind === "logistic" ? "a linear-model file (features in; keep the pipeline JSON with it)" : pipeline().kind === "sensor" ? "a pipeline file (feature stage + trees) taking raw windows" : "a tree-ensemble file";
+    note.textContent = `Model file written in MicroPython by mlrt.writer, ${what}: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from the file.`;
     box.append(note);
   }
 }
@@ -707,7 +735,7 @@ function renderTrainResult(res, names) {
 // ------------------------------------------------------------------------------------------ deploy
 function modelBytesOrThrow() {
   if (!S.model) throw new Error("load or train a model first");
-  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format yet: train a tree or forest to deploy`);
+  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format yet: train a tree, forest or logistic regression to deploy`);
   return S.model.bytes;
 }
 
@@ -991,7 +1019,7 @@ $("pipe-file").addEventListener("change", (e) =>
     } catch (err) {
       throw new Error(`${f.name} is not JSON (${err.message})`);
     }
-    if (!cfg || !["rows", "sensor", "audio"].includes(cfg.kind)) throw new Error(`${f.name}: "kind" must be rows, sensor or audio`);
+    if (!cfg || !["rows", "sensor", "audio", "model"].includes(cfg.kind)) throw new Error(`${f.name}: "kind" must be rows, sensor, audio or model`);
     setPipeline(cfg);
     S.pipeLocked = true;
     refreshWindows();

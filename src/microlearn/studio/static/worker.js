@@ -63,6 +63,9 @@ function run(code, files, outputs) {
     mkdirs(path);
     mp.FS.writeFile(path, data);
   }
+  for (const path of outputs || []) {
+    if (mp.FS.analyzePath(path).exists) mp.FS.unlink(path); // outputs are what this run writes
+  }
   printed = [];
   const t0 = performance.now();
   mp.runPython("_r = None\n" + code);

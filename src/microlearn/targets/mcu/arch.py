@@ -1,15 +1,16 @@
 """One record per microcontroller CPU: everything the generic build, emulator and QEMU check need to know.
 
 A new MCU is one :class:`Arch` here plus its harness folder (``targets/harness/<harness>/``: start-up
-code ``ml_bench_startup.c`` defining ``ml_bench_reset`` and ``ml_bench_halt``, the semihosting call in
-``ml_bench_arch.h``, and the memory map ``ml_bench.ld`` that INCLUDEs ``common/ml_bench_sections.ld``).
+code ``ml_bench_startup.c`` defining ``ml_bench_reset``, ``ml_bench_halt`` and a fault handler that ends a
+QEMU run, the semihosting call in ``ml_bench_arch.h``, and the memory map ``ml_bench.ld`` that INCLUDEs
+``common/ml_bench_sections.ld``); CPUs of one family share a folder.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from microlearn.errors import InvalidInputError
 
@@ -64,7 +65,7 @@ class Arch:
     qemu: Qemu | None = None
     other_regions: tuple[Region, ...] = ()  # further memory the emulator maps (e.g. Arm's system space)
     libs: tuple[str, ...] = ("-lm",)
-    aliases: tuple[str, ...] = field(default=())
+    aliases: tuple[str, ...] = ()
 
     def softfloat(self, symbols: Iterable[str]) -> tuple[list[str], list[str]]:
         """The soft-float routines among ``symbols``: (those on double, those on float), sorted."""

@@ -153,6 +153,12 @@ def run_qemu(
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as e:
             raise ToolchainError(f"QEMU did not finish within {timeout} s: {' '.join(cmd)}") from e
+        if res.returncode == 1 and not res.stderr.strip():  # the harness's fault handler ended the run
+            done = len([ln for ln in out.read_text().splitlines() if ln.strip()]) if out.exists() else 0
+            raise ToolchainError(
+                f"call {done} of ml_bench_entry faulted on QEMU's {q.machine} ({c.name}): an out-of-bounds "
+                "access or an unsupported instruction in the measured C"
+            )
         if res.returncode != 0:
             raise ToolchainError(f"QEMU failed ({res.returncode}):\n{res.stderr}")
         counts = count_calls(log.read_text(), entry, caller)

@@ -11,10 +11,14 @@ __version__ = "0.2.0"
 FORMAT_MAJOR = 1
 
 # model family code (file header) -> mlrt module that reads it. A module exposes SECTIONS (tag ->
-# (dtype, critical, tasks bit mask, required)), optionally AS_BITS, and load(head, sections).
+# (dtype, critical, tasks bit mask, required), as backends/modelfile/schema.py declares them; a module
+# serving several families: SECTIONS_BY_FAMILY = {code: SECTIONS}), optionally AS_BITS, and
+# load(head, sections) (head[3] is the family code).
 FAMILIES = {
     1: "trees",
+    2: "linear",
     32: "features",
+    33: "transform",
     64: "pipeline",
 }
 
@@ -34,6 +38,12 @@ def load(src):
     try:
         head, sec, mod = _reader.read(src, FAMILIES)
         return mod.load(head, sec)
+    except ValueError as e:
+        msg = str(e)
+        if msg.startswith("mlrt:"):
+            raise
+        sec = None
+        raise _reader.bad(msg)  # e.g. a JSON section that does not parse
     except MemoryError:
         sec = None
         import gc

@@ -166,8 +166,9 @@ class _Source:
 
 def read(src, families):
     """Read a model file. ``families``: family code -> module name (mlrt.FAMILIES); the module's
-    ``SECTIONS`` (tag -> (dtype, critical, tasks bit mask, required)) says which sections to keep and its
-    ``AS_BITS`` which float32 sections come as array('i') of their bits.
+    ``SECTIONS`` (tag -> (dtype, critical, tasks bit mask, required); a module serving several families:
+    ``SECTIONS_BY_FAMILY = {code: SECTIONS}``) says which sections to keep and its ``AS_BITS`` which
+    float32 sections come as array('i') of their bits.
 
     Returns (header tuple, {tag: array or bytes}, family module). Unknown optional sections are skipped;
     an unknown critical one, a bad CRC or any inconsistency raises ValueError."""
@@ -183,6 +184,12 @@ def family_module(families, family):
     if name is None:
         raise ValueError("mlrt: model family %d is not supported by this mlrt: update mlrt" % family)
     return __import__("mlrt." + name, None, None, ("SECTIONS",))
+
+
+def family_sections(mod, family):
+    """The SECTIONS of a family module; a module serving several families has SECTIONS_BY_FAMILY."""
+    by = getattr(mod, "SECTIONS_BY_FAMILY", None)
+    return mod.SECTIONS if by is None else by[family]
 
 
 def _read(s, families):
@@ -207,9 +214,14 @@ def _read(s, families):
     if table_end + 4 > file_size:
         raise bad("the section table runs past the end of the file")
     mod = family_module(families, family)
-    wanted = mod.SECTIONS
+    wanted = family_sections(mod, family)
     as_bits = getattr(mod, "AS_BITS", ())
     task_bit = 1 << task if task < 8 else 0
+    tasks = 0
+    for spec in wanted.values():
+        tasks |= spec[2]
+    if not tasks & task_bit:
+        raise bad("task %d is not one this model family has" % task)
     entries = []
     for _ in range(n_sections):
         tag, dtype, sflags, reserved, offset, count = struct.unpack(SECTION, s.read(SECTION_SIZE))
@@ -257,4 +269,9 @@ def _read(s, families):
     for tag, spec in wanted.items():
         if spec[3] and spec[2] & task_bit and tag not in out:
             raise bad("required section %s is missing" % tag.decode())
+        if spec[0] == 9 and tag in out:  # text sections: UTF-8 (schema.py Utf8 / JsonList)
+            try:
+                out[tag].decode("utf-8")
+            except Exception:
+                raise bad("section %s is not UTF-8" % tag.decode())
     return head, out, mod

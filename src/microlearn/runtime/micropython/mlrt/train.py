@@ -98,9 +98,16 @@ def fit(kind, X, y, n_classes, params=None):
         from mlrt import train_trees
 
         n_trees = 1 if kind == "tree" else int(p.get("n_trees", 10))
-        return train_trees.fit(X, y, n_classes, n_trees=n_trees, max_depth=int(p.get("max_depth", 8)),
-                               min_samples_leaf=int(p.get("min_samples_leaf", 1)),
-                               seed=int(p.get("seed", 1)), bootstrap=kind == "forest")
+        return train_trees.fit(
+            X,
+            y,
+            n_classes,
+            n_trees=n_trees,
+            max_depth=int(p.get("max_depth", 8)),
+            min_samples_leaf=int(p.get("min_samples_leaf", 1)),
+            seed=int(p.get("seed", 1)),
+            bootstrap=kind == "forest",
+        )
     if kind == "knn":
         from mlrt import train_knn
 
@@ -108,6 +115,7 @@ def fit(kind, X, y, n_classes, params=None):
     if kind == "logistic":
         from mlrt import train_linear
 
-        return train_linear.fit(X, y, n_classes, c=float(p.get("C", 1.0)),
-                                iterations=int(p.get("iterations", 30)))
+        return train_linear.fit(
+            X, y, n_classes, c=float(p.get("C", 1.0)), iterations=int(p.get("iterations", 30))
+        )
     raise ValueError("unknown model kind %r: tree, forest, knn or logistic" % kind)

@@ -44,11 +44,20 @@ class Logistic:
                 best = k
         return best
 
+    def to_file(self, labels=None, feature_names=None):
+        """The model as a linear model file (mlrt.writer.linear_file), on the raw features."""
+        from mlrt.writer import linear_file
+
+        W, b = self.coef()
+        return linear_file(W, b, labels, feature_names)
+
     def coef(self):
         """(W, b) on the raw features: scores = W x + b."""
         W = [[w[f] / self.scale[f] for f in range(self.n_features)] for w in self.W]
-        b = [self.b[k] - sum(self.W[k][f] * self.mean[f] / self.scale[f] for f in range(self.n_features))
-             for k in range(self.n_classes)]
+        b = [
+            self.b[k] - sum(self.W[k][f] * self.mean[f] / self.scale[f] for f in range(self.n_features))
+            for k in range(self.n_classes)
+        ]
         return W, b
 
 

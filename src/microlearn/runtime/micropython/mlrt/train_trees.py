@@ -55,8 +55,9 @@ class TreeModel:
         return trees_file(self.n_features, self.n_classes, self.trees, labels, feature_names, src)
 
 
-def fit(X, y, n_classes, n_trees=10, max_depth=8, min_samples_leaf=1, seed=1, bootstrap=True,
-        max_features=None):
+def fit(
+    X, y, n_classes, n_trees=10, max_depth=8, min_samples_leaf=1, seed=1, bootstrap=True, max_features=None
+):
     """Train n_trees CART trees (one tree: all rows, all features; a forest: bootstrap samples and
     sqrt(n_features) candidate features per split, unless max_features says otherwise)."""
     if n_trees < 1 or max_depth < 1 or min_samples_leaf < 1:

@@ -35,28 +35,30 @@ class Elementwise:
     the wide ops in ``c64``."""
 
     def __init__(self, n, ops, c32, c64):
-        self.n_inputs = self.n_outputs = n
+        self.n_inputs = self.n_features = self.n_outputs = n
+        self.nbytes = 4 * len(c32) + 8 * len(c64)
         plan = []
         i32 = i64 = 0
         for code in ops:
             op = code & 0x0F
             if op < SUB or op > CLIP or (code & WIDE and op == CLIP) or code & ~0x1F:
                 raise ValueError("mlrt: unknown stage operation %d" % code)
-            if op == CLIP:
-                plan.append((op, False, c32, i32, i32 + n))
-                i32 += 2 * n
-            elif code & WIDE:
-                plan.append((op, True, c64, i64, 0))
-                i64 += n
-            else:
-                plan.append((op, False, c32, i32, 0))
-                i32 += n
-            if i32 > len(c32) or i64 > len(c64):
+            src, at = (c64, i64) if code & WIDE else (c32, i32)
+            k = 2 * n if op == CLIP else n
+            if at + k > len(src):
                 raise ValueError("mlrt: stage constants do not match its operations")
+            # each operation keeps its own constants (a slice copy: no index arithmetic per value)
+            c = src[at : at + n]
+            hi = src[at + n : at + 2 * n] if op == CLIP else None
             if op == DIV:
-                for i in range(plan[-1][3], plan[-1][3] + n):
-                    if plan[-1][2][i] == 0:
+                for t in c:
+                    if t == 0:
                         raise ValueError("mlrt: a stage divides by zero")
+            plan.append((op, c, hi))
+            if code & WIDE:
+                i64 += k
+            else:
+                i32 += k
         if i32 != len(c32) or i64 != len(c64):
             raise ValueError("mlrt: stage constants do not match its operations")
         self._plan = plan
@@ -68,27 +70,28 @@ class Elementwise:
         v = out if out is not None else array("f", bytes(4 * n))
         for i in range(n):
             v[i] = x[i]
-        for op, wide, c, o, o2 in self._plan:
-            if op == CLIP:
+        for op, c, hi in self._plan:
+            # one loop per operation: the float result of each step is rounded by the array('f') store
+            if op == SUB:
+                for i in range(n):
+                    v[i] = v[i] - c[i]
+            elif op == ADD:
+                for i in range(n):
+                    v[i] = v[i] + c[i]
+            elif op == MUL:
+                for i in range(n):
+                    v[i] = v[i] * c[i]
+            elif op == DIV:
+                for i in range(n):
+                    v[i] = v[i] / c[i]
+            else:
                 for i in range(n):
                     t = v[i]
                     if t == t:
-                        lo = c[o + i]
-                        hi = c[o2 + i]
+                        lo = c[i]
                         t = t if t > lo else lo
-                        v[i] = t if t < hi else hi
-                continue
-            for i in range(n):
-                a = v[i]
-                b = c[o + i]
-                if op == SUB:
-                    v[i] = a - b
-                elif op == ADD:
-                    v[i] = a + b
-                elif op == MUL:
-                    v[i] = a * b
-                else:
-                    v[i] = a / b
+                        lo = hi[i]
+                        v[i] = t if t < lo else lo
         return v
 
 
@@ -103,8 +106,9 @@ class Impute:
             if not last < k < n_in:
                 raise ValueError("mlrt: imputer feature index out of range or not increasing")
             last = k
-        self.n_inputs = n_in
+        self.n_inputs = self.n_features = n_in
         self.n_outputs = len(keep)
+        self.nbytes = 8 * len(keep)
         self._keep = keep
         self._fill = fill
 
@@ -162,7 +166,8 @@ class Normalize:
     def __init__(self, n, norm):
         if norm not in (NORM_L1, NORM_L2, NORM_MAX):
             raise ValueError("mlrt: unknown norm %d" % norm)
-        self.n_inputs = self.n_outputs = n
+        self.n_inputs = self.n_features = self.n_outputs = n
+        self.nbytes = 36
         self.norm = norm
         self._acc = array("f", bytes(36))
 
@@ -203,8 +208,9 @@ class Project:
     def __init__(self, n_in, n_out, comp, offset, scale=None):
         if len(comp) != n_in * n_out or len(offset) != n_out or (scale is not None and len(scale) != n_out):
             raise ValueError("mlrt: PCA arrays do not match its sizes")
-        self.n_inputs = n_in
+        self.n_inputs = self.n_features = n_in
         self.n_outputs = n_out
+        self.nbytes = 8 * (len(comp) + len(offset) + (len(scale) if scale is not None else 0))
         self._c = comp
         self._off = offset
         self._scale = scale
@@ -230,42 +236,73 @@ class Project:
         return v
 
 
-FAMILY_ELEMENTWISE = 20
-FAMILY_IMPUTE = 21
-FAMILY_NORMALIZE = 22
-FAMILY_PROJECT = 23
+FAMILY = 33
+TRANSFORM = 5
+_T = 1 << TRANSFORM
+KIND_ELEMENTWISE = 1
+KIND_IMPUTE = 2
+KIND_NORMALIZE = 3
+KIND_PROJECT = 4
 
-# tag -> dtype code of every stage family's sections (docs/model-file.md)
+# tag -> (dtype code, critical, tasks bit mask, required): microlearn/backends/modelfile/transform.py STAGE
 SECTIONS = {
-    b"OPS ": 1,
-    b"C32 ": 7,
-    b"C64 ": 8,
-    b"KEEP": 6,
-    b"FILL": 7,
-    b"NORM": 1,
-    b"COMP": 8,
-    b"OFFS": 8,
-    b"SCAL": 8,
+    b"KIND": (1, 1, _T, 1),
+    b"OPS ": (1, 1, _T, 0),
+    b"C32 ": (7, 1, _T, 0),
+    b"C64 ": (8, 1, _T, 0),
+    b"KEEP": (6, 1, _T, 0),
+    b"FILL": (7, 1, _T, 0),
+    b"NORM": (1, 1, _T, 0),
+    b"COMP": (8, 1, _T, 0),
+    b"OFFS": (8, 1, _T, 0),
+    b"SCAL": (8, 1, _T, 0),
+    b"SRCE": (9, 0, _T, 0),
 }
 
 
-def from_sections(family, n_in, n_out, sec):
-    """The stage of a stage record: family code, its inputs and outputs, sections by tag."""
+def _finite(a, tag):
+    for v in a:
+        if not _isfinite(v):
+            raise ValueError("mlrt: not a valid model file: %s holds a NaN or infinite value" % tag)
+
+
+def load(head, sec):
+    """The stage of a stage file (family 33): header and sections as _reader.read gives them."""
+    if head[4] != TRANSFORM:
+        raise ValueError("mlrt: not a valid model file: a preprocessing stage is a transform")
+    kind = sec[b"KIND"]
+    if len(kind) != 1:
+        raise ValueError("mlrt: not a valid model file: KIND holds one value")
+    for tag in (b"C32 ", b"C64 ", b"FILL", b"COMP", b"OFFS", b"SCAL"):
+        if tag in sec:
+            _finite(sec[tag], tag.decode().strip())
+    return from_sections(kind[0], head[5], head[6], sec)
+
+
+def from_sections(kind, n_in, n_out, sec):
+    """The stage of a record: its KIND, inputs and outputs, sections by tag."""
     try:
-        if family == FAMILY_ELEMENTWISE:
+        if kind == KIND_ELEMENTWISE:
             if n_in != n_out:
                 raise ValueError("mlrt: a per-feature stage has as many outputs as inputs")
-            return Elementwise(n_in, sec[b"OPS "], sec[b"C32 "], sec[b"C64 "])
-        if family == FAMILY_IMPUTE:
+            return Elementwise(
+                n_in, sec[b"OPS "], sec.get(b"C32 ") or array("f"), sec.get(b"C64 ") or array("d")
+            )
+        if kind == KIND_IMPUTE:
             if len(sec[b"KEEP"]) != n_out:
                 raise ValueError("mlrt: imputer record does not match its outputs")
             return Impute(n_in, sec[b"KEEP"], sec[b"FILL"])
-        if family == FAMILY_NORMALIZE:
+        if kind == KIND_NORMALIZE:
             if n_in != n_out or len(sec[b"NORM"]) != 1:
                 raise ValueError("mlrt: malformed normalizer record")
             return Normalize(n_in, sec[b"NORM"][0])
-        if family == FAMILY_PROJECT:
-            return Project(n_in, n_out, sec[b"COMP"], sec[b"OFFS"], sec.get(b"SCAL"))
+        if kind == KIND_PROJECT:
+            sc = sec.get(b"SCAL")
+            if sc is not None:
+                for v in sc:
+                    if not v > 0:
+                        raise ValueError("mlrt: PCA whitening scales must be positive")
+            return Project(n_in, n_out, sec[b"COMP"], sec[b"OFFS"], sc)
     except KeyError:
         raise ValueError("mlrt: a stage record misses a required section")
-    raise ValueError("mlrt: unknown stage family %d" % family)
+    raise ValueError("mlrt: unknown stage kind %d" % kind)

@@ -117,12 +117,6 @@ class Trees:
             _check_proba(self._proba, n_outputs)
         else:
             _check_values(sec[b"LVAL"], sec.get(b"LV64"))
-        text = sec.get(b"SRCE")
-        if text is not None:
-            try:
-                text.decode("utf-8")
-            except Exception:
-                raise bad("SRCE is not UTF-8")
         self._pack()
         self._feat = self._thr = self._right = self._miss = self._roots = None
         self.nbytes = 4 * len(self._a)  # bytes of the arrays the model keeps

@@ -51,20 +51,24 @@ def container(family, task, n_features, n_outputs, sections):
     for tag, dtype, critical, payload in sections:
         if len(tag) != 4 or len(payload) % _ITEM[dtype]:
             raise ValueError("bad section %r" % tag)
-        table.append(struct.pack("<4sBBHII", tag, dtype, CRITICAL if critical else 0, 0, offset,
-                                 len(payload) // _ITEM[dtype]))
+        table.append(
+            struct.pack(
+                "<4sBBHII", tag, dtype, CRITICAL if critical else 0, 0, offset, len(payload) // _ITEM[dtype]
+            )
+        )
         offset = (offset + len(payload) + 7) & ~7
     size = offset + 4
     buf = bytearray(size)
-    buf[0:32] = struct.pack("<4sHHHHIIIII", MAGIC, MAJOR, MINOR, family, task, n_features, n_outputs,
-                            n, size, 0)
+    buf[0:32] = struct.pack(
+        "<4sHHHHIIIII", MAGIC, MAJOR, MINOR, family, task, n_features, n_outputs, n, size, 0
+    )
     pos = 32
     for entry, (_, _, _, payload) in zip(table, sections):
-        buf[pos:pos + 16] = entry
+        buf[pos : pos + 16] = entry
         pos += 16
         off = struct.unpack_from("<I", entry, 8)[0]
-        buf[off:off + len(payload)] = payload
-    buf[size - 4:size] = struct.pack("<I", crc32(memoryview(buf)[0:size - 4]))
+        buf[off : off + len(payload)] = payload
+    buf[size - 4 : size] = struct.pack("<I", crc32(memoryview(buf)[0 : size - 4]))
     return bytes(buf)
 
 
@@ -74,8 +78,9 @@ def _text_list(items):
     return json.dumps(list(items)).encode("utf-8")
 
 
-def trees_file(n_features, n_classes, trees, labels=None, feature_names=None,
-               source="microlearn.studio.RandomForest"):
+def trees_file(
+    n_features, n_classes, trees, labels=None, feature_names=None, source="microlearn.studio.RandomForest"
+):
     """A tree-ensemble classifier file (family 1) from trees as described at the top of this module.
     Identical leaf rows are stored once."""
     if not 1 <= n_features <= MAX_FEATURES:
@@ -140,3 +145,126 @@ def trees_file(n_features, n_classes, trees, labels=None, feature_names=None,
     if source:
         secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
     return container(FAMILY_TREES, CLASSIFIER, n_features, n_classes, secs)
+
+
+FAMILY_FEATURES = 32
+FAMILY_PIPELINE = 64
+TRANSFORM = 5
+
+
+def _band_bins(window, sr, bands):
+    import math
+
+    out = []
+    for lo, hi in bands:
+        if not 0 <= lo < hi <= sr / 2 + 1e-9:
+            raise ValueError("band (%g, %g) must satisfy 0 <= lo < hi <= sr/2" % (lo, hi))
+        klo = math.ceil(lo * window / sr)
+        khi = min(math.ceil(hi * window / sr), window // 2 + 1)
+        if hi >= sr / 2:
+            khi = window // 2 + 1
+        if khi <= klo:
+            raise ValueError("band (%g, %g) holds no FFT bin: widen it" % (lo, hi))
+        out.append((klo, khi))
+    return out
+
+
+def features_file(window, n_axes, stats, magnitude=True, sr=None, bands=()):
+    """A feature-extractor stage file (family 32): mlrt.dsp_features on windows of window x n_axes
+    interleaved samples. stats: names from mlrt.dsp_features.STATS, in output order."""
+    import math
+
+    from mlrt.dsp_features import STATS
+
+    idx = []
+    for s in stats:
+        if s not in STATS or STATS.index(s) in idx:
+            raise ValueError("unknown or repeated statistic %r" % (s,))
+        idx.append(STATS.index(s))
+    if not 2 <= window <= 32768 or not 1 <= n_axes <= 16:
+        raise ValueError("window must be 2..32768 samples and n_axes 1..16")
+    bins = _band_bins(window, float(sr or 0), bands) if bands else []
+    if not idx and not bins:
+        raise ValueError("a feature stage computes at least one statistic or band")
+    n_out = (n_axes + (1 if magnitude else 0)) * (len(idx) + len(bins))
+    secs = [
+        (b"WIND", I32, True, _le(I32, [window])),
+        (b"AXES", I32, True, _le(I32, [n_axes])),
+        (b"MAGN", U8, True, bytes([1 if magnitude else 0])),
+        (b"STAT", U8, True, bytes(idx)),
+    ]
+    if bins:
+        flat = []
+        for lo, hi in bins:
+            flat += [lo, hi]
+        step = 2.0 * math.pi / window  # as microlearn.dsp.features.dft_tables
+        secs += [
+            (b"BINS", I32, True, _le(I32, flat)),
+            (b"DCOS", F32, True, _le(F32, [math.cos(j * step) for j in range(window)])),
+            (b"DSIN", F32, True, _le(F32, [math.sin(j * step) for j in range(window)])),
+            (b"BAND", F64, False, _le(F64, [float(v) for b in bands for v in b])),
+            (b"SRAT", F64, False, _le(F64, [float(sr)])),
+        ]
+    secs.append((b"SRCE", TEXT, False, b"microlearn.dsp.FeatureExtractor"))
+    return container(FAMILY_FEATURES, TRANSFORM, window * n_axes, n_out, secs)
+
+
+def pipeline_file(stages, final, source="microlearn.studio.Pipeline"):
+    """A pipeline file (family 64): stage files (transforms, in order) then the final model's file."""
+    if not stages or len(stages) > 8:
+        raise ValueError("a pipeline has 1..8 stages")
+    blob = bytearray()
+    for s in stages:
+        blob += s
+        blob += bytes((8 - len(s) % 8) % 8)
+    head = struct.unpack_from("<4sHHHHIII", final, 0)
+    first = struct.unpack_from("<4sHHHHIII", stages[0], 0)
+    secs = [
+        (b"STGS", U8, True, bytes(blob)),
+        (b"FINL", U8, True, bytes(final)),
+        (b"SRCE", TEXT, False, source.encode("utf-8")),
+    ]
+    return container(FAMILY_PIPELINE, head[4], first[5], head[6], secs)
+
+
+FAMILY_LINEAR = 2
+# MODE codes (microlearn.backends.modelfile.linear): dtype, intercept dtype, layout, probability rule,
+# normalisation. Models trained here score in float64 with a float64 intercept, one row per class.
+_LINEAR_MODE_SOFTMAX = bytes([0, 0, 1, 2, 0])
+
+
+def linear_file(
+    coef, intercept, labels=None, feature_names=None, source="microlearn.studio.LogisticRegression"
+):
+    """A linear classifier file (family 2): coef is one row of n_features floats per class (n_classes >= 2
+    rows), scores x . w + b in float64, probabilities by softmax."""
+    k = len(coef)
+    if k < 2 or len(intercept) != k:
+        raise ValueError("a linear classifier here has one row of coefficients and one intercept per class")
+    n = len(coef[0])
+    if not 1 <= n <= 65535:
+        raise ValueError("n_features must be 1..65535")
+    flat = []
+    for row in coef:
+        if len(row) != n:
+            raise ValueError("coefficient rows differ in length")
+        flat.extend(float(v) for v in row)
+    for v in flat + [float(b) for b in intercept]:
+        if v - v != 0:
+            raise ValueError("a coefficient or intercept is NaN or infinite")
+    secs = [
+        (b"COEF", F64, True, _le(F64, flat)),
+        (b"INTC", F64, True, _le(F64, [float(b) for b in intercept])),
+        (b"MODE", U8, True, _LINEAR_MODE_SOFTMAX),
+    ]
+    if labels is not None:
+        if len(labels) != k:
+            raise ValueError("labels must name %d classes" % k)
+        secs.append((b"LABL", TEXT, False, _text_list(labels)))
+    if feature_names is not None:
+        if len(feature_names) != n:
+            raise ValueError("feature_names must name %d features" % n)
+        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
+    if source:
+        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    return container(FAMILY_LINEAR, CLASSIFIER, n, k, secs)

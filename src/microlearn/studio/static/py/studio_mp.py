@@ -1,8 +1,11 @@
+# ruff: noqa: UP031, SIM115, RUF005  (MicroPython code: %-formatting, plain open(), list + list)
+# mypy: ignore-errors
 # The studio's MicroPython side: runs inside MicroPython (WebAssembly in the page, or on a device) and
 # uses only mlrt. The page passes numbers as little-endian float32/int32 files and settings as JSON.
 #
 # Pipelines (JSON):
 #   {"kind": "rows"}                                         each input row is the model's feature row
+#   {"kind": "model", "window": 50, "hop": 25, "n_axes": 3}  raw windows into a pipeline model file
 #   {"kind": "sensor", "window": 64, "hop": 32, "n_axes": 3, "stats": [...], "magnitude": true,
 #    "sr": 50, "bands": [[lo, hi], ...]}                     mlrt.dsp_features on windows of raw samples
 #   {"kind": "audio", "sr": 16000, "window": 16000, "hop": 8000, "n_fft": 512, "hop_length": 256,
@@ -28,18 +31,40 @@ def _f32_rows(path, nf):
 
 
 def _info(m, nbytes):
+    stages = getattr(m, "stages", None)
+    pipe = None
+    if stages:  # a pipeline file: the model takes raw windows; its first stage says how they look
+        fx = getattr(stages[0], "_fx", None)
+        pipe = {"n_stages": len(stages)}
+        if fx is not None:
+            pipe["window"] = fx.window
+            pipe["n_axes"] = fx.n_axes
     d = {
+        "family": type(m).__name__,
+        "pipeline": pipe,
         "kind": getattr(m, "kind", "classifier"),
         "n_features": m.n_features,
         "n_outputs": getattr(m, "n_outputs", getattr(m, "n_classes", 1)),
         "classes": getattr(m, "classes", None),
-        "n_trees": getattr(m, "n_trees", None),
-        "n_nodes": getattr(m, "n_nodes", None),
+        "n_trees": getattr(getattr(m, "final", m), "n_trees", None),
+        "n_nodes": getattr(getattr(m, "final", m), "n_nodes", None),
         "file_bytes": nbytes,
         "ram_bytes": getattr(m, "nbytes", None),
         "classifier": getattr(m, "classifier", True),
     }
     return json.dumps(d)
+
+
+def family_modules(data):
+    """The mlrt modules a model file needs (from its header's family code), as JSON."""
+    fam = data[8] | data[9] << 8 if len(data) >= 10 else 0
+    name = mlrt.FAMILIES.get(fam)
+    if name is None:
+        return json.dumps([])
+    mods = [name]
+    if name in ("pipeline", "features"):  # nested files of any family, and their DSP
+        mods = sorted(set(mlrt.FAMILIES.values())) + ["dsp_features", "transform"]
+    return json.dumps(mods)
 
 
 def load_model(path):
@@ -153,7 +178,9 @@ def mel_filterbank_bytes(sr, n_fft, n_mels, fmin=0.0, fmax=None):
                 weights.append(row[k])
         else:
             table.append((0, 0))
-    head = struct.pack("<4sHHHHI", b"MLMF", 1, n_mels, n_bins, 0, len(weights))
+    from mlrt.dsp_mel import MAGIC, VERSION  # the filterbank file's own header
+
+    head = struct.pack("<4sHHHHI", MAGIC, VERSION, n_mels, n_bins, 0, len(weights))
     body = b"".join(struct.pack("<HH", s, c) for s, c in table)
     return head + body + bytes(weights)
 
@@ -188,8 +215,9 @@ class _Audio:
         n_mels = int(cfg.get("n_mels", 40))
         if self.window < self.n_fft:
             raise ValueError("an audio window must hold at least n_fft = %d samples" % self.n_fft)
-        fb = MelFilterbank(mel_filterbank_bytes(self.sr, self.n_fft, n_mels, float(cfg.get("fmin") or 0.0),
-                                                cfg.get("fmax")))
+        fb = MelFilterbank(
+            mel_filterbank_bytes(self.sr, self.n_fft, n_mels, float(cfg.get("fmin") or 0.0), cfg.get("fmax"))
+        )
         self.mel = MelSpectrogram(fb, "hann")
         self.mfcc = MFCC(int(cfg["n_mfcc"]), n_mels)
         self.n_axes = 1
@@ -267,9 +295,26 @@ def train(settings_json, xpath, ypath):
     params["seed"] = int(st.get("seed", 1))
     model = tr.fit(kind, [X[i] for i in itr], [y[i] for i in itr], nc, params)
     data = None
+    if kind == "logistic":
+        data = model.to_file(classes, st.get("feature_names"))
+        model = mlrt.load(data)  # the page predicts through the file's own reader
     if kind in ("tree", "forest"):
         data = model.to_file(classes, st.get("feature_names"))
-        model = mlrt.load(data)
+        model = mlrt.load(data)  # the page predicts through the file's own reader
+        pipe = st.get("pipeline") or {}
+        if pipe.get("kind") == "sensor":  # one file with its features: a pipeline (family 64)
+            from mlrt import writer
+
+            fx = writer.features_file(
+                int(pipe["window"]),
+                int(pipe["n_axes"]),
+                pipe["stats"],
+                bool(pipe.get("magnitude", True)),
+                pipe.get("sr"),
+                pipe.get("bands") or (),
+            )
+            data = writer.pipeline_file([fx], data)
+            mlrt.load(data)  # every file the page hands out has been read back by mlrt
     MODEL = model
     MODEL_FILE = data
     ev = tr.evaluate(model, [X[i] for i in iva], [y[i] for i in iva], nc)
@@ -279,15 +324,17 @@ def train(settings_json, xpath, ypath):
     gc.collect()
     info = json.loads(_info(model, len(data) if data else None))
     info["classes"] = classes
-    return json.dumps({
-        "kind": kind,
-        "n_train": len(itr),
-        "n_val": len(iva),
-        "val_accuracy": ev["accuracy"],
-        "train_accuracy": tr_ev["accuracy"],
-        "confusion": ev["confusion"],
-        "val_index": iva,
-        "val_pred": ev["predictions"],
-        "file_bytes": len(data) if data else None,
-        "info": info,
-    })
+    return json.dumps(
+        {
+            "kind": kind,
+            "n_train": len(itr),
+            "n_val": len(iva),
+            "val_accuracy": ev["accuracy"],
+            "train_accuracy": tr_ev["accuracy"],
+            "confusion": ev["confusion"],
+            "val_index": iva,
+            "val_pred": ev["predictions"],
+            "file_bytes": len(data) if data else None,
+            "info": info,
+        }
+    )

@@ -26,10 +26,8 @@ int main(void) {
         }
         line[2u * n] = '\n';
         line[2u * n + 1u] = '\0';
-        (void)ml_semihost(0x04u, line); /* SYS_WRITE0 */
+        (void)ml_semihost(ML_SYS_WRITE0, line);
     }
-    /* SYS_EXIT; on a 32-bit CPU (AArch32, RV32) the argument is the reason itself:
-     * ADP_Stopped_ApplicationExit */
-    (void)ml_semihost(0x18u, (const void *)(uintptr_t)0x20026u);
+    (void)ml_semihost(ML_SYS_EXIT, (const void *)(uintptr_t)ML_ADP_APPLICATION_EXIT);
     ml_bench_halt();
 }

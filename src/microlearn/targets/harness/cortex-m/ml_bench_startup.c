@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "ml_bench.h"
+#include "ml_bench_arch.h"
 
 extern uint32_t ml_bench_data_start[], ml_bench_data_end[], ml_bench_data_load[];
 extern uint32_t ml_bench_bss_start[], ml_bench_bss_end[];
@@ -33,7 +34,10 @@ __attribute__((noreturn, noinline)) void ml_bench_halt(void) {
     }
 }
 
+/* Any fault or unexpected exception: under QEMU, end the run with an error through semihosting (the
+ * emulator stops at the faulting instruction itself and never gets here). */
 __attribute__((noreturn, noinline)) void ml_bench_fault(void) {
+    (void)ml_semihost(ML_SYS_EXIT, (const void *)(uintptr_t)ML_ADP_RUNTIME_ERROR);
     for (;;) {
         __asm volatile("nop");
     }

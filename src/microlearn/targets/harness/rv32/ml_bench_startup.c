@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "ml_bench.h"
+#include "ml_bench_arch.h"
 
 extern uint32_t ml_bench_data_start[], ml_bench_data_end[], ml_bench_data_load[];
 extern uint32_t ml_bench_bss_start[], ml_bench_bss_end[];
@@ -10,6 +11,7 @@ extern uint32_t ml_bench_bss_start[], ml_bench_bss_end[];
 int main(void);
 void ml_bench_reset(void);
 void ml_bench_start(void);
+void ml_bench_fault(void);
 
 /* The CPU starts here (the first word of flash): set the stack pointer and enter C. */
 __attribute__((naked, section(".vectors"), used)) void ml_bench_reset(void) {
@@ -18,6 +20,15 @@ __attribute__((naked, section(".vectors"), used)) void ml_bench_reset(void) {
 }
 
 __attribute__((noreturn, noinline)) void ml_bench_halt(void) {
+    for (;;) {
+        __asm volatile("nop");
+    }
+}
+
+/* Any trap (mtvec points here): under QEMU, end the run with an error through semihosting (the emulator
+ * stops at the trapping instruction itself and never gets here). */
+__attribute__((noreturn, noinline, aligned(4))) void ml_bench_fault(void) {
+    (void)ml_semihost(ML_SYS_EXIT, (const void *)(uintptr_t)ML_ADP_RUNTIME_ERROR);
     for (;;) {
         __asm volatile("nop");
     }
@@ -32,6 +43,12 @@ __attribute__((noreturn, optimize("no-tree-loop-distribute-patterns"))) void ml_
     for (uint32_t *dst = ml_bench_bss_start; dst < ml_bench_bss_end; ++dst) {
         *dst = 0u;
     }
+    __asm volatile(".option push\n\t"
+                   ".option arch, +zicsr\n\t"
+                   "csrw mtvec, %0\n\t"
+                   ".option pop"
+                   :
+                   : "r"(ml_bench_fault));
     (void)main();
     ml_bench_halt();
 }
