@@ -312,15 +312,20 @@ def pareto(rows: list[Row], path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=200, help="test rows run on each emulated CPU")
+    ap.add_argument("--cases", default="", help="comma-separated case numbers to run (default: all)")
     args = ap.parse_args()
     runners: list[Callable[[Case, str], list[Row]]] = [run_microlearn, run_emlearn, run_m2cgen]
     rows: list[Row] = []
     all_cases = cases(args.rows)
+    if args.cases:
+        all_cases = [all_cases[int(i)] for i in args.cases.split(",")]
+    OUT.mkdir(exist_ok=True)
     for case in all_cases:
         for cpu in CPUS:
             for runner in runners:
                 rows.extend(runner(case, cpu))
         print(f"measured {case.label}", flush=True)
+        print(table([r for r in rows if r.case == case.label], {case.label: case.quantizer}), flush=True)
     gcc = subprocess.run(
         ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
     ).stdout.splitlines()[0]

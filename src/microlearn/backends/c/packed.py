@@ -262,19 +262,29 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         kmin = min(ivals) if ivals else 0
         node_bits = _bits(max(ivals) - kmin) if ivals else 1
         node_cost = 0
+        lo_k, hi_k = (min(ivals), max(ivals)) if ivals else (0, 0)
+        atype = (
+            "int8_t"
+            if lo_k >= -128 and hi_k <= 127
+            else "int16_t"
+            if lo_k >= -32768 and hi_k <= 32767
+            else "int32_t"
+        )
+        array_cost = n * _size(atype)
     fb = _bits(ir.n_features - 1)
     head = 2 + int(nan_any) + fb
     pb = _bits(len(pair_list) - 1) if pair_list else 0
     best: tuple[int, str, bool, int, int] | None = None
-    for thr_mode in ("table", "node"):
-        tb = table_bits if thr_mode == "table" else node_bits
+    modes = ("table", "node") if inp.lo is None else ("table", "node", "array")
+    for thr_mode in modes:
+        tb = {"table": table_bits, "node": node_bits, "array": 0}[thr_mode]
         for pairs in (False, True):
             fld = max(ob, cb, pb if pairs else 2 * cb) if n else 1
             w = head + tb + fld
             if w > MAX_RECORD_BITS:
                 continue
             cost = (n * w + 7) // 8 + 3
-            cost += table_cost if thr_mode == "table" else node_cost
+            cost += table_cost if thr_mode == "table" else node_cost if thr_mode == "node" else array_cost
             if pairs:
                 cost += 2 * len(pair_list) * (1 if cb <= 8 else 2 if cb <= 16 else 4)
             cand = (cost, thr_mode, pairs, tb, fld)
@@ -312,8 +322,10 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             tfield = distinct.index(tv) if thr_mode == "table" else 0
         elif thr_mode == "table":
             tfield = distinct_i.index(ivals[j])
-        else:
+        elif thr_mode == "node":
             tfield = ivals[j] - kmin
+        else:
+            tfield = 0
         recs.append(
             k
             | (int(nan_any and ir.missing_left[i]) << s_nan)
@@ -402,8 +414,16 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             )
             nbytes += len(distinct_i) * np.dtype(ttype.replace("_t", "")).itemsize
             t = f"(int32_t){name}_thr[(w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK]"
-        else:
+        elif thr_mode == "node":
             t = f"((int32_t)((w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK) + ({kmin}))"
+        else:  # one threshold per node, in an array beside the records
+            text += (
+                f"static const {atype} {name}_thr[{n}] = {{\n"
+                + array_lines([str(v) for v in ivals], 16)
+                + "\n};\n"
+            )
+            nbytes += array_cost
+            t = f"(int32_t){name}_thr[i]"
         walk = f"        go_left = {xv} <= {t};\n"
     if pairs:
         ctype = "uint8_t" if cb <= 8 else "uint16_t" if cb <= 16 else "uint32_t"
