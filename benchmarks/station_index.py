@@ -210,7 +210,7 @@ def mp_open_mode(a: argparse.Namespace) -> list[dict[str, Any]]:
         f"MicroPython (wasm) searching indexes built under CPython, {a.mp_queries} queries, heap setting "
         f"{a.mp_heap:,} B"
     )
-    print("| n | dim | kind | recall@10 | query ms | bytes/vector | heap after open B | search heap B |")
+    print("| n | dim | kind | recall@10 | query ms | bytes/vector | open heap B | search heap B |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in a.sizes.split(",")]:
         X, Q = data(n, d)
@@ -219,6 +219,8 @@ def mp_open_mode(a: argparse.Namespace) -> list[dict[str, Any]]:
         for kind in a.kinds.split(","):
             ixdir, _ = build(X, kind, Path(a.cache))
             r = micropython_open(ixdir, Q, ref, n, a.mp_heap, a.candidates)
+            if a.candidates and kind in ("lsh", "pq"):
+                kind = f"{kind} ({a.candidates} cand.)"
             rows.append({"runtime": "MicroPython (wasm), opened", "n": n, "dim": d, "kind": kind, **r})
             if "error" in r:
                 print(
