@@ -35,6 +35,7 @@ from mlrt import _reader
 C_TABLES = {
     1: "ml_trees_sections",
     2: "ml_linear_sections",
+    3: "ml_naive_bayes_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",

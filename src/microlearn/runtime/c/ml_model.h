@@ -599,6 +599,28 @@ static inline const ml_model_section_spec *ml_linear_sections(uint32_t *n)
     return specs;
 }
 
+/* ------------------------------------------------------------------------------- Gaussian naive Bayes */
+
+#define ML_FAMILY_NAIVE_BAYES 3u
+
+enum { ML_GNB_S_THET, ML_GNB_S_VARS, ML_GNB_S_PRIO, ML_GNB_S_LPRI, ML_GNB_S_NORM, ML_GNB_S_MODE, ML_GNB_S_LABL,
+       ML_GNB_S_FNAM, ML_GNB_S_SRCE, ML_GNB_S_COUNT };
+
+/* Sections of a Gaussian naive Bayes model (family 3, backends/modelfile/naive_bayes.py). The C predictor
+ * is the generated C (ml_naive_bayes.h). */
+static inline const ml_model_section_spec *ml_naive_bayes_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_GNB_S_COUNT] = {
+        {"THET", ML_DT_F64, 1, ML_TASKS_C, 1}, {"VARS", ML_DT_F64, 1, ML_TASKS_C, 1},
+        {"PRIO", ML_DT_F64, 1, ML_TASKS_C, 1}, {"LPRI", ML_DT_F64, 1, ML_TASKS_C, 1},
+        {"NORM", ML_DT_F64, 1, ML_TASKS_C, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_C, 1},
+        {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0}, {"FNAM", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+    };
+    *n = ML_GNB_S_COUNT;
+    return specs;
+}
+
 static inline int ml_model_all_finite(const uint8_t *p, uint32_t n, int f64)
 {
     uint32_t i;
