@@ -44,12 +44,12 @@ def _lit64(v: float) -> str:
 
 @dataclass(frozen=True)
 class FastTables:
-    """The float32 fast path's tables and its bound (docs/naive_bayes.md, "The float32 fast path")."""
+    """The float32 fast path's tables and its bound |s[c] - jll[c]| <= b[c] + g * q[c]
+    (docs/naive_bayes.md, "The float32 fast path")."""
 
     theta: npt.NDArray[np.float32]
     w: npt.NDArray[np.float32]
     k32: npt.NDArray[np.float32]
-    a: npt.NDArray[np.float32]
     b: npt.NDArray[np.float32]
     g: np.float32
 
@@ -59,25 +59,25 @@ def fast_tables(ir: GaussianNB) -> FastTables:
     th32 = ir.theta.astype(np.float32)
     w32 = (0.5 / ir.var).astype(np.float32)
     lp, nm = ir.log_prior, ir.norm
-    k64 = lp + nm  # the exact sum is what the bound is about: measured below against its float32 rounding
+    k64 = lp + nm  # rounded here; the bound uses the exact sum (kappa below)
     k32 = np.array([np.float32(v) if np.isfinite(lp[c]) else np.float32(-np.inf) for c, v in enumerate(k64)])
-    a, b = [], []
+    b = []
     for c in range(ir.k):
-        W = float(np.sum(0.5 / ir.var[c])) * (1 + 4 * 2.0**-52) * (1 + u)  # w32 <= w (1 + u)
-        C = float(np.sum(ir.theta[c] ** 2 * (0.5 / ir.var[c]))) * (1 + 2 * 2.0**-52 * (n + 4)) * (1 + u)
+        w = 0.5 / ir.var[c]
+        # C = sum theta^2 w, rounded up generously (float64 sum of n non-negative terms)
+        C = float(np.sum(ir.theta[c] ** 2 * w)) * (1 + 2.0**-52 * (n + 8))
         if np.isfinite(lp[c]):
             exact = Fraction(float(lp[c])) + Fraction(float(nm[c]))
             kappa = float(abs(Fraction(float(k32[c])) - exact)) * (1 + 2.0**-50)
             kb = u * abs(float(k32[c]))
         else:
             kappa = kb = 0.0
-        a.append(_up32(16 * u * W * SLACK))
-        # underflow: xm * xm, each d * d and each product with w may lose up to 2^-150 absolutely
-        wmax = float(np.max(0.5 / ir.var[c])) * (1 + u)
-        tiny = (float(a[-1]) + 2 * n * (wmax + 1) + 3 * (n + 2)) * 2.0**-148
-        b.append(_up32((16 * u * C + kappa + kb + tiny) * SLACK + 2.0**-140))
-    g = _up32((gamma(n + 1, u) + u) * (1 + 2 * u) * SLACK)
-    return FastTables(th32, w32, k32, np.array(a, np.float32), np.array(b, np.float32), g)
+        # underflow: each d * d and each product with w may lose up to 2^-150 absolutely
+        wmax = float(np.max(w)) * (1 + u)
+        tiny = (2 * n * (wmax + 1) + 3 * (n + 2)) * 2.0**-148
+        b.append(_up32((64 * u * C + kappa + kb + tiny) * SLACK + 2.0**-140))
+    g = _up32((gamma(n + 1, u) + 40 * u) * SLACK)
+    return FastTables(th32, w32, k32, np.array(b, np.float32), g)
 
 
 def _arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
@@ -102,10 +102,9 @@ def emit(ir: GaussianNB, name: str, command: str = "") -> CSource:
         _arr("float", f"{name}_theta32", [f32(v) for v in t.theta.reshape(-1)], 6),
         _arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
         _arr("float", f"{name}_k32", [f32(v) for v in t.k32], 6),
-        _arr("float", f"{name}_err_a", [f32(v) for v in t.a], 6),
         _arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
         f"static const ml_gnb_f32 {name}_f32 = {{{n}, {k}, {name}_theta32, {name}_w32, {name}_k32, "
-        f"{name}_err_a, {name}_err_b, {f32(t.g)}}};\n",
+        f"{name}_err_b, {f32(t.g)}}};\n",
         _arr("double", f"{name}_theta", [_lit64(v) for v in ir.theta.reshape(-1)], 4),
         _arr("double", f"{name}_var", [_lit64(v) for v in ir.var.reshape(-1)], 4),
         _arr("double", f"{name}_log_prior", [_lit64(v) for v in ir.log_prior], 4),
@@ -113,7 +112,7 @@ def emit(ir: GaussianNB, name: str, command: str = "") -> CSource:
         f"static const ml_gnb_f64 {name}_f64 = {{{n}, {k}, {name}_theta, {name}_var, {name}_log_prior, "
         f"{name}_norm}};\n",
     ]
-    const_bytes = 4 * (2 * n * k + 3 * k) + 8 * (2 * n * k + 2 * k)
+    const_bytes = 4 * (2 * n * k + 2 * k + 1) + 8 * (2 * n * k + 2 * k)
     body = "\n".join(parts) + "\n" + _api(name, k)
     notes = [
         "Link with -lm (exp, log: predict_proba and predict_log_proba only). Classes equal scikit-learn's",

@@ -679,6 +679,41 @@ static inline int ml_linear_file_check(const ml_model_file *f)
     return ML_OK;
 }
 
+/* Check a Gaussian naive Bayes file (opened with ml_model_open) against its declared sections: classes x
+ * features means and variances, one prior, log-prior and normaliser per class, a MODE code 0 or 1, finite
+ * values. The C predictor is the generated C (ml_naive_bayes.h); this checks a file a program receives. */
+static inline int ml_naive_bayes_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_GNB_S_COUNT];
+    uint32_t cnt[ML_GNB_S_COUNT];
+    uint32_t n_specs, kn, k;
+    const ml_model_section_spec *specs = ml_naive_bayes_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_NAIVE_BAYES) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_CLASSIFY || f->n_features < 1 || f->n_features > 65535 || f->n_outputs < 2 ||
+        f->n_outputs > 65535) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    k = (uint32_t)f->n_outputs;
+    kn = k * (uint32_t)f->n_features;
+    if (cnt[ML_GNB_S_THET] != kn || cnt[ML_GNB_S_VARS] != kn || cnt[ML_GNB_S_PRIO] != k ||
+        cnt[ML_GNB_S_LPRI] != k || cnt[ML_GNB_S_NORM] != k || cnt[ML_GNB_S_MODE] != 1u) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_GNB_S_MODE][0] > 1u || !ml_model_all_finite(ptr[ML_GNB_S_THET], kn, 1) ||
+        !ml_model_all_finite(ptr[ML_GNB_S_VARS], kn, 1) || !ml_model_all_finite(ptr[ML_GNB_S_PRIO], k, 1) ||
+        !ml_model_all_finite(ptr[ML_GNB_S_NORM], k, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
 /* ---------------------------------------------------------------------------------- preprocessing stages */
 
 #define ML_FAMILY_TRANSFORM 33u

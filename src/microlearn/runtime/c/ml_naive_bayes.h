@@ -7,7 +7,7 @@
  * jll[c] = log_prior[c] + (norm[c] - 0.5 * sum_i (x_i - theta[c][i])^2 / var[c][i]); the class is the first
  * largest jll. Decision (docs/naive_bayes.md proves every step):
  *   1. fast path in float32: s[c] = k32[c] - sum_i (x_i - theta32[c][i])^2 * w32[c][i] (w = 1 / (2 var)),
- *      with a proven bound |s[c] - jll[c]| <= xm^2 * err_a[c] + err_b[c] + err_g * q[c] (xm = max |x_i|);
+ *      with a proven bound |s[c] - jll[c]| <= err_b[c] + err_g * q[c] (q[c]: the computed sum);
  *   2. if the leading s beats every other by more than both bounds, it leads in exact arithmetic, and that
  *      is scikit-learn's class on every row whose own margin exceeds float64 rounding;
  *   3. otherwise (a near tie, NaN/inf input or an overflow) jll is replayed in float64, as scikit-learn
@@ -30,7 +30,6 @@ typedef struct ml_gnb_f32 {
     const float *theta;   /* k x n_features, float32-rounded means */
     const float *w;       /* k x n_features, float32-rounded 1 / (2 var) */
     const float *k32;     /* k: float32-rounded log_prior + norm (-inf for a zero prior) */
-    const float *err_a;   /* k */
     const float *err_b;   /* k */
     float err_g;
 } ml_gnb_f32;
@@ -49,15 +48,8 @@ typedef struct ml_gnb_f64 {
 static inline int32_t ml_gnb_class_f32(const ml_gnb_f32 *m, const float *x, float *s, float *q)
 {
     const int32_t n = m->n_features, k = m->k;
-    float xm = 0.0f, xm2, eb;
+    float eb;
     int32_t c, i, best = 0;
-    for (i = 0; i < n; i++) {
-        const float a = x[i] < 0.0f ? -x[i] : x[i];
-        if (a > xm) {
-            xm = a;
-        }
-    }
-    xm2 = xm * xm;
     for (c = 0; c < k; c++) {
         const float *th = m->theta + (size_t)c * (size_t)n;
         const float *w = m->w + (size_t)c * (size_t)n;
@@ -74,9 +66,9 @@ static inline int32_t ml_gnb_class_f32(const ml_gnb_f32 *m, const float *x, floa
             best = c;
         }
     }
-    eb = xm2 * m->err_a[best] + m->err_b[best] + m->err_g * q[best];
+    eb = m->err_b[best] + m->err_g * q[best];
     for (c = 0; c < k; c++) {
-        if (c != best && !(s[best] - s[c] > eb + (xm2 * m->err_a[c] + m->err_b[c] + m->err_g * q[c]))) {
+        if (c != best && !(s[best] - s[c] > eb + (m->err_b[c] + m->err_g * q[c]))) {
             return -1; /* within the bounds, or NaN / inf */
         }
     }

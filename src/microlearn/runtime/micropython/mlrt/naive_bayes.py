@@ -59,10 +59,10 @@ class GaussianNB:
         for v in var:
             if not v > 0 or v - v != 0:
                 raise bad("VARS holds a variance that is not a finite value > 0")
-        for a in (th, nm):
+        for a in (th, nm, pr):
             for v in a:
                 if v - v != 0:
-                    raise bad("THET or NORM holds a NaN or infinite value")
+                    raise bad("THET, NORM or PRIO holds a NaN or infinite value")
         for v in lp:
             if v != v or v > 0:
                 raise bad("LPRI holds a NaN or a log-prior above 0")
