@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
 import microlearn
 from microlearn.targets.base import TARGETS
@@ -59,7 +60,8 @@ def main() -> None:
     cols = ["method", "agreement", "accuracy", "header B", *cpu_cols]
     rows = []
     out_dir = Path(tempfile.mkdtemp(prefix="microlearn-demo-"))
-    for method in microlearn.methods_for(forest):
+    methods = microlearn.methods_for(forest)
+    for method in tqdm(methods, desc=f"C methods on {', '.join(targets)}", unit="method", leave=False):
         model = microlearn.convert(forest, method=method)
         src = model.c_source("digits")
         model.save_c(out_dir / f"digits_{method}.h", name="digits")
@@ -93,7 +95,7 @@ def main() -> None:
     }
     more = [t for t in ("micropython",) if t in TARGETS and TARGETS[t].available() is None]
     rows = []
-    for label, est in others.items():
+    for label, est in tqdm(others.items(), desc="other families", unit="model", leave=False):
         report = microlearn.verify(est, X_test[:100], targets=[*targets, *more])
         acc = float(np.mean(est.predict(X_test) == y_test))
         rows.append([label, _worst(report), f"{100 * acc:.2f}%", *_cpu_cells(report, cpus)])
