@@ -23,7 +23,7 @@ scikit-learn's own code (same algorithm, leaf size and metric), so they are its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt

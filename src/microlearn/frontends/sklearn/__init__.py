@@ -2,6 +2,6 @@
 
 from microlearn.frontends.sklearn import features as features
 from microlearn.frontends.sklearn import linear as linear
+from microlearn.frontends.sklearn import neighbors as neighbors
 from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees
-from microlearn.frontends.sklearn import neighbors as neighbors
