@@ -44,9 +44,9 @@ def _json_list(raw, n):
 
 def _tf():
     try:
-        return array("d")
+        return array("d"), 8
     except ValueError:  # a port without double arrays
-        return array("f")
+        return array("f"), 4
 
 
 class Neighbors:
@@ -75,12 +75,14 @@ class Neighbors:
         for v in ex:
             if v - v != 0:
                 raise bad("EXMP holds a NaN or infinite value")
+        self.classifier = True
+        self.kind = "classifier"
         self.n_features = n
         self.n_outputs = n_out
         self.k = k
         self.metric = METRICS[metric]
         self._manhattan = metric == 1
-        self._x = _tf()
+        self._x, self._isz = _tf()
         for v in ex:
             self._x.append(v)
         self._y = array("H", lab)
@@ -92,12 +94,31 @@ class Neighbors:
     def n_examples(self):
         return len(self._y)
 
+    @property
+    def nbytes(self):
+        return self._isz * len(self._x) + 2 * len(self._y)
+
     def _x32(self, x):
         if len(x) != self.n_features:
             raise ValueError("mlrt: x has %d values; the model takes %d features" % (len(x), self.n_features))
         return array("f", x)  # rounded to float32, as the C runtime's input
 
     def predict(self, x):
+        """Class index of x (the rule above)."""
+        votes = self._votes(x)
+        best = 0
+        for c in range(1, self.n_outputs):
+            if votes[c] > votes[best]:
+                best = c
+        return best
+
+    def predict_proba(self, x):
+        """Share of the k nearest examples in each class (scikit-learn's uniform-weight predict_proba of a
+        k-nearest-neighbour classifier; 1 for the nearest centroid's class)."""
+        votes = self._votes(x)
+        return [v / self.k for v in votes]
+
+    def _votes(self, x):
         xa = self._x32(x)
         n, k, ex, man = self.n_features, self.k, self._x, self._manhattan
         m = len(self._y)
@@ -127,11 +148,7 @@ class Neighbors:
         votes = [0] * self.n_outputs
         for j in idx:
             votes[self._y[j]] += 1
-        best = 0
-        for c in range(1, self.n_outputs):
-            if votes[c] > votes[best]:
-                best = c
-        return best
+        return votes
 
     # ------------------------------------------------------------------ on-device learning
     def add(self, x, label):
