@@ -45,7 +45,7 @@ def _metric(est: Any, name: str) -> Metric:
             f"{name} uses metric {metric!r}; microlearn converts 'euclidean' and 'manhattan' (minkowski with "
             "p=2 or p=1): refit with one of them"
         )
-    return metric  # type: ignore[return-value]
+    return "manhattan" if metric == "manhattan" else "euclidean"
 
 
 def _examples(a: Any, name: str) -> tuple[np.ndarray[Any, Any], bool]:

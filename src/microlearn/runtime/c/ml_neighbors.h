@@ -13,6 +13,7 @@
 #ifndef ML_NEIGHBORS_H
 #define ML_NEIGHBORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ml_common.h"
