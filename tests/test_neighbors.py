@@ -33,6 +33,7 @@ CASES: dict[str, tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {
         Y_SYN,
     ),
     "knn1-brute-f32-iris": (KNeighborsClassifier(1, algorithm="brute"), X_IRIS.astype(np.float32), Y_IRIS),
+    "knn2-kdtree-chebyshev-syn": (KNeighborsClassifier(2, metric="chebyshev"), X_SYN, Y_SYN),
     "centroid-iris": (NearestCentroid(), X_IRIS, Y_IRIS),
     "centroid-manhattan-syn": (NearestCentroid(metric="manhattan"), X_SYN, Y_SYN),
 }
@@ -101,7 +102,7 @@ def test_host_c_and_micropython(fitted: dict[str, Any], case: str) -> None:
         assert rep[t].agreement == 1.0, f"{case} on {t}"
 
 
-@pytest.mark.parametrize("case", ["knn3-brute-syn", "centroid-manhattan-syn"])
+@pytest.mark.parametrize("case", ["knn3-brute-syn", "knn2-kdtree-chebyshev-syn", "centroid-manhattan-syn"])
 def test_mcus(fitted: dict[str, Any], case: str) -> None:
     Q = _query(CASES[case][1])[:8]
     rep = microlearn.verify(fitted[case], Q, targets=["cortex-m4f", "cortex-m0plus", "rv32imc"])
@@ -114,7 +115,7 @@ def test_mcus(fitted: dict[str, Any], case: str) -> None:
     "est, what",
     [
         (KNeighborsClassifier(weights="distance"), "weights"),
-        (KNeighborsClassifier(metric="chebyshev"), "metric"),
+        (KNeighborsClassifier(metric="cosine"), "metric"),
         (KNeighborsClassifier(p=3), "metric"),
         (NearestCentroid(priors="empirical"), "priors"),
     ],
@@ -200,7 +201,7 @@ def _ptr(a: np.ndarray[Any, Any]) -> ctypes.c_void_p:
     return ctypes.c_void_p(a.ctypes.data)
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
 def test_c_on_device_learning_matches_sklearn(learn_lib: ctypes.CDLL, metric: str) -> None:
     xs = np.ascontiguousarray(X_SYN[:60], dtype=np.float32)
     ys = np.ascontiguousarray(Y_SYN[:60], dtype=np.int32)
@@ -211,7 +212,7 @@ def test_c_on_device_learning_matches_sklearn(learn_lib: ctypes.CDLL, metric: st
     xbuf = np.zeros(cap * n, dtype=np.float64)
     ybuf = np.zeros(cap, dtype=np.uint16)
     out = np.zeros(len(Q), dtype=np.int32)
-    mcode = 0 if metric == "euclidean" else 1
+    mcode = ("euclidean", "manhattan", "chebyshev").index(metric)
     rc = learn_lib.ml_test_learn(
         _ptr(xs), _ptr(ys), len(xs), _ptr(drop), len(drop), n, 3, k, mcode, cap, _ptr(xbuf), _ptr(ybuf),
         _ptr(Q), len(Q), _ptr(out),

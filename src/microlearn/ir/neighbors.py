@@ -31,10 +31,10 @@ import numpy.typing as npt
 from microlearn.errors import UnsupportedEstimatorError
 from microlearn.ir.base import Reference, Task
 
-Metric = Literal["euclidean", "manhattan"]
+Metric = Literal["euclidean", "manhattan", "chebyshev"]
 Kind = Literal["knn", "centroid"]
 Algorithm = Literal["brute", "kd_tree", "ball_tree"]
-METRICS = ("euclidean", "manhattan")
+METRICS = ("euclidean", "manhattan", "chebyshev")
 KINDS = ("knn", "centroid")
 ALGORITHMS = ("brute", "kd_tree", "ball_tree")
 U64 = 2.0**-53
@@ -124,12 +124,15 @@ class Neighbors:
 
     # ------------------------------------------------------------------ the rule of docs/neighbors.md
     def distances(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """(n, m) float64 distances (squared euclidean or manhattan), summed in feature order."""
+        """(n, m) float64 distances (squared euclidean or manhattan, summed in feature order; chebyshev)."""
         X64 = np.asarray(X, dtype=np.float64)
         D = np.zeros((X64.shape[0], self.n_examples))
         for i in range(self.n_features):
             diff = X64[:, i : i + 1] - self.examples[None, :, i]
-            D += diff * diff if self.metric == "euclidean" else np.abs(diff)
+            if self.metric == "chebyshev":
+                D = np.maximum(D, np.abs(diff))
+            else:
+                D += diff * diff if self.metric == "euclidean" else np.abs(diff)
         return D
 
     def decide(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
@@ -144,7 +147,8 @@ class Neighbors:
 
     def ambiguous(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         """Rows whose k-th and (k+1)-th distances are within the rounding of scikit-learn's computation,
-        of the device's and of :meth:`distances` (each bounded by gamma_(n+3) * sum (|x_i| + |e_i|)^p)."""
+        of the device's and of :meth:`distances` (each bounded by gamma_(n+4) * sum (|x_i| + |e_i|)^p, p = 2
+        for euclidean, 1 otherwise: chebyshev rounds each difference once, below that)."""
         if self.k >= self.n_examples:
             return np.zeros(np.asarray(X).shape[0], dtype=bool)
         X64 = np.abs(np.asarray(X, dtype=np.float64))

@@ -1,9 +1,9 @@
 """The nearest-neighbour codec (family 4): stored examples, their class indices and how to vote.
 
-``KNBR`` holds six codes: k, the metric (0 euclidean, 1 manhattan), the kind (0 k nearest neighbours,
-1 nearest centroid), scikit-learn's algorithm (0 brute, 1 kd_tree, 2 ball_tree: the reference's tie
-order), its leaf size, and 1 when scikit-learn holds the examples as float32. The header's n_outputs is
-the number of classes.
+``KNBR`` holds six codes: k, the metric (0 euclidean, 1 manhattan, 2 chebyshev), the kind (0 k nearest
+neighbours, 1 nearest centroid), scikit-learn's algorithm (0 brute, 1 kd_tree, 2 ball_tree: the
+reference's tie order), its leaf size, and 1 when scikit-learn holds the examples as float32. The
+header's n_outputs is the number of classes.
 """
 
 from __future__ import annotations

@@ -34,18 +34,20 @@ def _check_fitted(est: Any) -> None:
 def _metric(est: Any, name: str) -> Metric:
     metric = getattr(est, "effective_metric_", est.metric)
     p = getattr(est, "p", 2)
-    if metric == "minkowski" and p in (1, 2):
-        metric = "manhattan" if p == 1 else "euclidean"
+    if metric == "minkowski" and p in (1, 2, np.inf):
+        metric = {1: "manhattan", 2: "euclidean"}.get(p, "chebyshev")
     if metric in ("l2",):
         metric = "euclidean"
     if metric in ("l1", "cityblock"):
         metric = "manhattan"
+    if metric == "infinity":
+        metric = "chebyshev"
     if metric not in METRICS or getattr(est, "metric_params", None):
         raise UnsupportedEstimatorError(
-            f"{name} uses metric {metric!r}; microlearn converts 'euclidean' and 'manhattan' (minkowski with "
-            "p=2 or p=1): refit with one of them"
+            f"{name} uses metric {metric!r} (p={p}); microlearn converts 'euclidean', 'manhattan' and "
+            "'chebyshev' (minkowski with p=2, 1 or inf): refit with one of them"
         )
-    return "manhattan" if metric == "manhattan" else "euclidean"
+    return "manhattan" if metric == "manhattan" else "chebyshev" if metric == "chebyshev" else "euclidean"
 
 
 def _examples(a: Any, name: str) -> tuple[np.ndarray[Any, Any], bool]:

@@ -3,7 +3,7 @@
  * microcontrollers, with examples added and removed at run time (on-device learning).
  *
  * Decision rule (docs/neighbors.md): float64 distances from the float32 input to every example (squared
- * euclidean or manhattan, summed in feature order); the k nearest, an example replacing a kept one only
+ * euclidean or manhattan, summed in feature order; chebyshev: the largest difference); the k nearest, an example replacing a kept one only
  * when strictly nearer (equal distances keep the lower example index); the most frequent class among
  * them, the lowest class index among equal counts. This is scikit-learn's class on every row whose k-th
  * and (k+1)-th distances are further apart than float64 rounding.
@@ -24,6 +24,7 @@ extern "C" {
 
 #define ML_NEIGHBORS_EUCLIDEAN 0
 #define ML_NEIGHBORS_MANHATTAN 1
+#define ML_NEIGHBORS_CHEBYSHEV 2
 
 /* A set of examples: n_examples rows of n_features doubles in x, their class indices in y. A generated
  * header fills one with const tables; for on-device learning the caller owns x (capacity * n_features
@@ -47,7 +48,12 @@ static inline double ml_neighbors_distance(const ml_neighbors *m, const double *
     uint32_t i;
     for (i = 0; i < m->n_features; i++) {
         const double d = (double)x[i] - e[i];
-        if (m->metric == ML_NEIGHBORS_MANHATTAN) {
+        if (m->metric == ML_NEIGHBORS_CHEBYSHEV) {
+            const double a = d < 0.0 ? -d : d;
+            if (a > s || a != a) {
+                s = a;
+            }
+        } else if (m->metric == ML_NEIGHBORS_MANHATTAN) {
             s += d < 0.0 ? -d : d;
         } else {
             s += d * d;
@@ -108,7 +114,7 @@ static inline int ml_neighbors_init(ml_neighbors *m, uint32_t n_features, uint32
 {
     uint32_t i;
     if (m == 0 || x_buf == 0 || y_buf == 0 || n_features == 0 || n_classes < 2 || n_classes > 65535u ||
-        k == 0 || metric > ML_NEIGHBORS_MANHATTAN || (n_init > 0 && (init_x == 0 || init_y == 0))) {
+        k == 0 || metric > ML_NEIGHBORS_CHEBYSHEV || (n_init > 0 && (init_x == 0 || init_y == 0))) {
         return ML_E_ARG;
     }
     if (n_init > capacity) {

@@ -56,7 +56,7 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         return ML_E_FORMAT;
     }
     knbr = (const uint32_t *)(const void *)ptr[ML_NEIGHBORS_S_KNBR];
-    if (knbr[0] < 1u || knbr[0] > rows || knbr[1] > 1u || knbr[2] > 1u || knbr[3] > 2u || knbr[4] < 1u ||
+    if (knbr[0] < 1u || knbr[0] > rows || knbr[1] > 2u || knbr[2] > 1u || knbr[3] > 2u || knbr[4] < 1u ||
         knbr[5] > 1u) {
         return ML_E_VALUE;
     }

@@ -24,7 +24,7 @@ SECTIONS = {
     b"FNAM": (9, 0, _C, 0),
     b"SRCE": (9, 0, _C, 0),
 }
-METRICS = ("euclidean", "manhattan")
+METRICS = ("euclidean", "manhattan", "chebyshev")
 
 
 def load(head, sec):
@@ -81,7 +81,7 @@ class Neighbors:
         self.n_outputs = n_out
         self.k = k
         self.metric = METRICS[metric]
-        self._manhattan = metric == 1
+        self._mcode = metric
         self._x, self._isz = _tf()
         for v in ex:
             self._x.append(v)
@@ -120,7 +120,7 @@ class Neighbors:
 
     def _votes(self, x):
         xa = self._x32(x)
-        n, k, ex, man = self.n_features, self.k, self._x, self._manhattan
+        n, k, ex, mc = self.n_features, self.k, self._x, self._mcode
         m = len(self._y)
         if m < k:
             raise ValueError("mlrt: %d examples stored, k = %d: add examples first" % (m, k))
@@ -131,7 +131,14 @@ class Neighbors:
             s = 0.0
             for i in range(n):
                 d = xa[i] - ex[o + i]
-                s += (d if d >= 0 else -d) if man else d * d
+                if mc == 0:
+                    s += d * d
+                elif mc == 1:
+                    s += d if d >= 0 else -d
+                else:
+                    a = d if d >= 0 else -d
+                    if a > s or a != a:
+                        s = a
             o += n
             if s != s:
                 raise ValueError("mlrt: x holds NaN")
