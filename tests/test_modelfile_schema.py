@@ -146,7 +146,7 @@ def _files() -> dict[str, bytes]:
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
     from microlearn.dsp.features import FeatureConfig
@@ -169,6 +169,7 @@ def _files() -> dict[str, bytes]:
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
+        "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification
-from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestCentroid
 
 import microlearn
 from microlearn import host
@@ -35,6 +35,12 @@ CASES: dict[str, tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {
     "knn1-brute-f32-iris": (KNeighborsClassifier(1, algorithm="brute"), X_IRIS.astype(np.float32), Y_IRIS),
     "knn2-kdtree-chebyshev-syn": (KNeighborsClassifier(2, metric="chebyshev"), X_SYN, Y_SYN),
     "centroid-iris": (NearestCentroid(), X_IRIS, Y_IRIS),
+    "regressor5-auto-iris": (KNeighborsRegressor(), X_IRIS, X_IRIS[:, 0] * 0.5 - X_IRIS[:, 3]),
+    "regressor3-brute-manhattan-syn": (
+        KNeighborsRegressor(3, algorithm="brute", metric="manhattan"),
+        X_SYN,
+        Y_SYN * 1.5,
+    ),
     "centroid-manhattan-syn": (NearestCentroid(metric="manhattan"), X_SYN, Y_SYN),
 }
 
@@ -57,6 +63,11 @@ def test_reference_is_sklearn_and_rule_agrees_outside_ambiguous(fitted: dict[str
     assert isinstance(ir, Neighbors)
     Q = _query(CASES[case][1])
     ref = ir.reference(Q)
+    if case.startswith("regressor"):
+        np.testing.assert_array_equal(ref.outputs, est.predict(Q))
+        assert ref.bound is not None
+        assert np.all(np.abs(ir.decide(Q) - ref.outputs) <= ref.bound)
+        return
     want = np.searchsorted(est.classes_, est.predict(Q))
     np.testing.assert_array_equal(ref.outputs, want)
     assert ref.ambiguous is not None
@@ -89,7 +100,10 @@ def test_model_file_round_trip(fitted: dict[str, Any], case: str) -> None:
         ir.leaf_size,
         ir.float32,
     )
-    assert list(back.classes) == list(ir.classes)  # type: ignore[arg-type]
+    if ir.values is None:
+        assert list(back.classes) == list(ir.classes)  # type: ignore[arg-type]
+    else:
+        np.testing.assert_array_equal(back.values, ir.values)  # type: ignore[arg-type]
     Q = _query(CASES[case][1])[:20]
     np.testing.assert_array_equal(back.reference(Q).outputs, ir.reference(Q).outputs)
 
@@ -102,7 +116,9 @@ def test_host_c_and_micropython(fitted: dict[str, Any], case: str) -> None:
         assert rep[t].agreement == 1.0, f"{case} on {t}"
 
 
-@pytest.mark.parametrize("case", ["knn3-brute-syn", "knn2-kdtree-chebyshev-syn", "centroid-manhattan-syn"])
+@pytest.mark.parametrize(
+    "case", ["knn3-brute-syn", "knn2-kdtree-chebyshev-syn", "centroid-manhattan-syn", "regressor5-auto-iris"]
+)
 def test_mcus(fitted: dict[str, Any], case: str) -> None:
     Q = _query(CASES[case][1])[:8]
     rep = microlearn.verify(fitted[case], Q, targets=["cortex-m4f", "cortex-m0plus", "rv32imc"])
@@ -117,6 +133,7 @@ def test_mcus(fitted: dict[str, Any], case: str) -> None:
         (KNeighborsClassifier(weights="distance"), "weights"),
         (KNeighborsClassifier(metric="cosine"), "metric"),
         (KNeighborsClassifier(p=3), "metric"),
+        (KNeighborsRegressor(weights="distance"), "weights"),
         (NearestCentroid(priors="empirical"), "priors"),
     ],
 )
@@ -126,7 +143,7 @@ def test_unsupported_configurations_say_what_to_do(est: Any, what: str) -> None:
         y = np.where(np.arange(len(y)) < 110, y, 0)  # imbalanced: empirical priors are not uniform
     est.fit(X_IRIS, y)
     with pytest.raises(UnsupportedEstimatorError, match=what):
-        microlearn.convert(est)
+        microlearn.convert(est)  # fitted on class labels: a regressor takes them as values
 
 
 # ---------------------------------------------------------------------------------- on-device learning

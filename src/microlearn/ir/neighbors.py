@@ -1,6 +1,7 @@
 """The nearest-neighbour IR: stored examples, their class, ``k`` and a metric.
 
-One IR serves ``KNeighborsClassifier`` (uniform weights; the examples are ``_fit_X``) and
+One IR serves ``KNeighborsClassifier`` and ``KNeighborsRegressor`` (uniform weights; the examples are
+``_fit_X``; a regressor's ``values`` are its targets, the prediction their mean over the k nearest) and
 ``NearestCentroid`` (uniform priors; the examples are the centroids, one per class, ``k`` = 1).
 
 Decision rule (what every backend computes; docs/neighbors.md):
@@ -60,6 +61,7 @@ class Neighbors:
     algorithm: Algorithm = "brute"
     leaf_size: int = 30
     float32: bool = False  # scikit-learn holds the examples as float32 (fitted on float32 data)
+    values: npt.NDArray[np.float64] | None = None  # a regressor's target per example
     classes: npt.NDArray[np.generic] | None = None
     source: str = ""
     feature_names: tuple[str, ...] | None = field(default=None)
@@ -73,7 +75,13 @@ class Neighbors:
             raise ValueError("Neighbors.examples is a float64 array (n_examples >= 1, n_features >= 1)")
         if y.dtype != np.int64 or y.shape != (e.shape[0],):
             raise ValueError("Neighbors.labels is an int64 array with one class index per example")
-        if self.n_classes < 2 or np.any(y < 0) or np.any(y >= self.n_classes):
+        if self.values is not None:
+            v = self.values
+            if v.dtype != np.float64 or v.shape != (e.shape[0],) or not np.all(np.isfinite(v)):
+                raise ValueError("Neighbors.values holds one finite float64 target per example")
+            if self.kind != "knn" or self.classes is not None or self.n_classes != 1 or np.any(y != 0):
+                raise ValueError("a nearest-neighbour regressor has no classes (n_classes 1, labels 0)")
+        elif self.n_classes < 2 or np.any(y < 0) or np.any(y >= self.n_classes):
             raise ValueError("labels must be class indices 0 .. n_classes - 1, n_classes >= 2")
         if not np.all(np.isfinite(e)) or np.any(np.abs(e) > F32_MAX):
             raise ValueError("examples must be finite and within the float32 range")
@@ -91,7 +99,7 @@ class Neighbors:
     # ------------------------------------------------------------------ shape
     @property
     def task(self) -> Task:
-        return Task.CLASSIFY
+        return Task.CLASSIFY if self.values is None else Task.REGRESS
 
     @property
     def n_examples(self) -> int:
@@ -107,10 +115,16 @@ class Neighbors:
 
     @property
     def n_outputs(self) -> int:
-        return self.n_classes
+        return self.n_classes  # 1 for a regressor
 
     def summary(self) -> list[str]:
         name = self.source.split(".")[-1] or "nearest neighbours"
+        if self.values is not None:
+            return [
+                f"{name}: nearest neighbours, {self.n_features} features",
+                f"{self.n_examples} examples; k = {self.k}; metric: {self.metric}; value: mean of the k "
+                "nearest",
+            ]
         labels = [str(c) for c in (self.classes if self.classes is not None else range(self.n_classes))]
         shown = ", ".join(f"{i}={lab}" for i, lab in enumerate(labels[:16]))
         more = f", ... ({len(labels)} in all)" if len(labels) > 16 else ""
@@ -139,6 +153,8 @@ class Neighbors:
         """Classes by the rule every backend implements (equal to scikit-learn's outside ``ambiguous``)."""
         D = self.distances(X)
         order = np.argsort(D, axis=1, kind="stable")[:, : self.k]
+        if self.values is not None:
+            return np.asarray(self.values[order].sum(axis=1) / self.k)
         out = np.empty(D.shape[0], dtype=np.int64)
         for r in range(D.shape[0]):
             votes = np.bincount(self.labels[order[r]], minlength=self.n_classes)
@@ -170,7 +186,7 @@ class Neighbors:
         """scikit-learn's class indices for X, computed by scikit-learn's own code on the stored examples."""
         try:
             from sklearn.metrics import pairwise_distances_argmin
-            from sklearn.neighbors import KNeighborsClassifier
+            from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
         except ImportError as e:  # pragma: no cover - scikit-learn is installed wherever models come from
             raise UnsupportedEstimatorError(
                 "the reference of a nearest-neighbour model runs scikit-learn: install scikit-learn"
@@ -179,14 +195,29 @@ class Neighbors:
         if self.kind == "centroid":  # NearestCentroid.predict with uniform priors
             E = self.examples.astype(np.float32) if self.float32 else self.examples
             return np.asarray(pairwise_distances_argmin(X32, E, metric=self.metric), dtype=np.int64)
-        est = KNeighborsClassifier(
-            n_neighbors=self.k, algorithm=self.algorithm, leaf_size=self.leaf_size, metric=self.metric
+        cls = KNeighborsClassifier if self.values is None else KNeighborsRegressor
+        est = cls(n_neighbors=self.k, algorithm=self.algorithm, leaf_size=self.leaf_size, metric=self.metric)
+        est.fit(
+            self.examples.astype(np.float32) if self.float32 else self.examples,
+            self.labels if self.values is None else self.values,
         )
-        est.fit(self.examples.astype(np.float32) if self.float32 else self.examples, self.labels)
+        if self.values is not None:
+            return np.asarray(est.predict(X32), dtype=np.float64)
         return np.asarray(est.predict(X32), dtype=np.int64)  # the labels are the class indices
 
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:
         X32 = np.asarray(X, dtype=np.float32)
         out = self.sklearn_predict(X32)
         D = self.distances(X32)
-        return Reference(outputs=out, scores=np.asarray(-D), ambiguous=self.ambiguous(X32))
+        amb = self.ambiguous(X32)
+        if self.values is not None:
+            # the mean of k values: scikit-learn's and the device's float64 sums (k roundings each, the
+            # division one more), the float32 result; on ambiguous rows the set may differ, so the whole
+            # spread of the targets
+            v = self.values
+            mag = float(np.max(np.abs(v)))
+            bound = 2 * gamma(self.k + 1) * mag + 2.0**-24 * (mag * (1 + 2.0**-20)) + 2.0**-149
+            spread = float(v.max() - v.min())
+            b = np.where(amb, spread + bound, bound)
+            return Reference(outputs=np.asarray(out, dtype=np.float64), bound=np.asarray(b, dtype=np.float64))
+        return Reference(outputs=out, scores=np.asarray(-D), ambiguous=amb)

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_I32, DT_TEXT, DT_U32, TASK_CLASSIFY, fail
+from microlearn.backends.modelfile.container import (
+    DT_F64,
+    DT_I32,
+    DT_TEXT,
+    DT_U32,
+    TASK_CLASSIFY,
+    TASK_REGRESS,
+    fail,
+)
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
@@ -30,26 +38,28 @@ from microlearn.ir.neighbors import ALGORITHMS, KINDS, METRICS, Neighbors
 
 MAX_FEATURES = 65535
 MAX_CLASSES = 65535  # labels are uint16
-_C = TASK_CLASSIFY
+_C, _R = TASK_CLASSIFY, TASK_REGRESS
 
 NEIGHBORS = FamilySchema(
     code=4,
     name="nearest neighbours",
-    outputs={TASK_CLASSIFY: (2, MAX_CLASSES)},
+    outputs={TASK_CLASSIFY: (2, MAX_CLASSES), TASK_REGRESS: (1, 1)},
     max_features=MAX_FEATURES,
     min_dims={"n_examples": 1},
     sections=(
-        SectionSpec(b"EXMP", DT_F64, True, "n_examples*n_features", (_C,), True, (Finite(),),
+        SectionSpec(b"EXMP", DT_F64, True, "n_examples*n_features", (_C, _R), True, (Finite(),),
                     "the stored examples (or centroids), one row of n_features each"),
         SectionSpec(b"EXLB", DT_I32, True, "n_examples", (_C,), True, (Index("n_outputs"),),
                     "class index of each example"),
-        SectionSpec(b"KNBR", DT_U32, True, "6", (_C,), True, (),
+        SectionSpec(b"KNBR", DT_U32, True, "6", (_C, _R), True, (),
                     "k, metric, kind, algorithm, leaf size, float32 examples (see neighbors.py)"),
+        SectionSpec(b"EXVL", DT_F64, True, "n_examples", (_R,), True, (Finite(),),
+                    "a regressor's target of each example"),
         SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
                     "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_features"),),
+        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R), False, (JsonList("n_features"),),
                     "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C,), False, (Utf8(),),
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C, _R), False, (Utf8(),),
                     "the estimator, e.g. sklearn.neighbors.KNeighborsClassifier"),
     ),
 )  # fmt: skip
@@ -88,11 +98,12 @@ def dump(ir: Neighbors) -> Encoded:
         ],
         dtype=np.uint32,
     )
-    out: list[tuple[bytes, npt.NDArray[Any]]] = [
-        (b"EXMP", np.ascontiguousarray(ir.examples).reshape(-1)),
-        (b"EXLB", ir.labels.astype(np.int32)),
-        (b"KNBR", knbr),
-    ]
+    out: list[tuple[bytes, npt.NDArray[Any]]] = [(b"EXMP", np.ascontiguousarray(ir.examples).reshape(-1))]
+    if ir.values is None:
+        out.append((b"EXLB", ir.labels.astype(np.int32)))
+    out.append((b"KNBR", knbr))
+    if ir.values is not None:
+        out.append((b"EXVL", ir.values))
     labels = _labels(ir)
     if labels is not None:
         out.append((b"LABL", _text(labels)))
@@ -101,7 +112,7 @@ def dump(ir: Neighbors) -> Encoded:
         out.append((b"FNAM", _text(names)))
     if ir.source:
         out.append((b"SRCE", _text(ir.source.encode())))
-    return Encoded(TASK_CLASSIFY, ir.n_features, ir.n_classes, out)
+    return Encoded(TASK_CLASSIFY if ir.values is None else TASK_REGRESS, ir.n_features, ir.n_outputs, out)
 
 
 def load(d: Decoded) -> Neighbors:
@@ -113,10 +124,11 @@ def load(d: Decoded) -> Neighbors:
         raise fail("KNBR holds a code out of range")
     labels = d.json(b"LABL")
     names = d.json(b"FNAM")
+    reg = h.task == TASK_REGRESS
     try:
         return Neighbors(
             examples=a[b"EXMP"].astype(np.float64).reshape(m, h.n_features),
-            labels=a[b"EXLB"].astype(np.int64),
+            labels=np.zeros(m, dtype=np.int64) if reg else a[b"EXLB"].astype(np.int64),
             n_classes=h.n_outputs,
             k=k,
             metric=METRICS[metric],  # type: ignore[arg-type]
@@ -124,7 +136,8 @@ def load(d: Decoded) -> Neighbors:
             algorithm=ALGORITHMS[algo],  # type: ignore[arg-type]
             leaf_size=leaf,
             float32=bool(f32),
-            classes=np.asarray(labels) if labels is not None else np.arange(h.n_outputs),
+            values=a[b"EXVL"].astype(np.float64) if reg else None,
+            classes=None if reg else np.asarray(labels) if labels is not None else np.arange(h.n_outputs),
             source=d.text(b"SRCE") or "",
             feature_names=None if names is None else tuple(str(n) for n in names),
         )

@@ -16,6 +16,7 @@ from microlearn.frontends.registry import class_path, register
 from microlearn.ir.neighbors import F32_MAX, METRICS, Metric, Neighbors
 
 KNN = "sklearn.neighbors.KNeighborsClassifier"
+KNN_REGRESSOR = "sklearn.neighbors.KNeighborsRegressor"
 CENTROID = "sklearn.neighbors.NearestCentroid"
 
 
@@ -101,6 +102,41 @@ def convert_knn(est: Any) -> Neighbors:
         leaf_size=int(est.leaf_size),
         float32=f32,
         classes=classes,
+        source=class_path(type(est)),
+        feature_names=_names(est),
+    )
+
+
+@register(KNN_REGRESSOR)
+def convert_knn_regressor(est: Any) -> Neighbors:
+    name = type(est).__name__
+    _check_fitted(est)
+    if est.weights != "uniform":
+        raise UnsupportedEstimatorError(
+            f"{name}(weights={est.weights!r}): microlearn converts weights='uniform'"
+        )
+    y = np.asarray(est._y)
+    if y.ndim != 1:
+        raise UnsupportedEstimatorError(f"{name} was fitted on several targets; fit it on one column")
+    if est._fit_method not in ("brute", "kd_tree", "ball_tree") or hasattr(est._fit_X, "toarray"):
+        raise UnsupportedEstimatorError(f"{name}: fit it on a dense array with brute, kd_tree or ball_tree")
+    e, f32 = _examples(est._fit_X, name)
+    v = y.astype(np.float64)
+    if not np.all(np.isfinite(v)) or np.any(np.abs(v) > F32_MAX):
+        raise InvalidInputError(f"{name} holds NaN, infinite or beyond-float32 targets: clean them and refit")
+    if est.n_neighbors > e.shape[0]:
+        raise UnsupportedEstimatorError(f"{name}.n_neighbors exceeds its {e.shape[0]} stored examples")
+    return Neighbors(
+        examples=e,
+        labels=np.zeros(e.shape[0], dtype=np.int64),
+        n_classes=1,
+        k=int(est.n_neighbors),
+        metric=_metric(est, name),
+        kind="knn",
+        algorithm=est._fit_method,
+        leaf_size=int(est.leaf_size),
+        float32=f32,
+        values=v,
         source=class_path(type(est)),
         feature_names=_names(est),
     )

@@ -3,7 +3,8 @@
  * microcontrollers, with examples added and removed at run time (on-device learning).
  *
  * Decision rule (docs/neighbors.md): float64 distances from the float32 input to every example (squared
- * euclidean or manhattan, summed in feature order; chebyshev: the largest difference); the k nearest, an example replacing a kept one only
+ * euclidean or manhattan, summed in feature order; chebyshev: the largest difference); the k nearest, an
+ * example replacing a kept one only
  * when strictly nearer (equal distances keep the lower example index); the most frequent class among
  * them, the lowest class index among equal counts. This is scikit-learn's class on every row whose k-th
  * and (k+1)-th distances are further apart than float64 rounding.
@@ -38,6 +39,7 @@ typedef struct ml_neighbors {
     uint32_t capacity;
     const double *x;
     const uint16_t *y;
+    const double *v; /* a regressor's target per example (else NULL) */
     double *x_rw; /* NULL for const tables */
     uint16_t *y_rw;
 } ml_neighbors;
@@ -62,13 +64,11 @@ static inline double ml_neighbors_distance(const ml_neighbors *m, const double *
     return s;
 }
 
-/* Class index of x, or ML_E_ARG / ML_E_STATE (fewer than k examples). Scratch: dist and idx hold k
- * entries, votes n_classes. */
-static inline int32_t ml_neighbors_classify(const ml_neighbors *m, const float *x, double *dist, uint32_t *idx,
-                                            uint32_t *votes)
+/* The k nearest examples of x into idx (nearest first), their distances into dist. */
+static inline int ml_neighbors_nearest(const ml_neighbors *m, const float *x, double *dist, uint32_t *idx)
 {
-    uint32_t j, kept = 0, c, best = 0;
-    if (m == 0 || x == 0 || dist == 0 || idx == 0 || votes == 0 || m->k == 0) {
+    uint32_t j, kept = 0;
+    if (m == 0 || x == 0 || dist == 0 || idx == 0 || m->k == 0) {
         return ML_E_ARG;
     }
     if (m->n_examples < m->k) {
@@ -92,6 +92,23 @@ static inline int32_t ml_neighbors_classify(const ml_neighbors *m, const float *
         dist[p] = d;
         idx[p] = j;
     }
+    return ML_OK;
+}
+
+/* Class index of x, or ML_E_ARG / ML_E_STATE (fewer than k examples) / ML_E_NAN. Scratch: dist and idx
+ * hold k entries, votes n_classes. */
+static inline int32_t ml_neighbors_classify(const ml_neighbors *m, const float *x, double *dist, uint32_t *idx,
+                                            uint32_t *votes)
+{
+    uint32_t j, c, best = 0;
+    const uint32_t kept = m == 0 ? 0u : m->k;
+    const int rc = ml_neighbors_nearest(m, x, dist, idx);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (votes == 0) {
+        return ML_E_ARG;
+    }
     for (c = 0; c < m->n_classes; c++) {
         votes[c] = 0;
     }
@@ -104,6 +121,27 @@ static inline int32_t ml_neighbors_classify(const ml_neighbors *m, const float *
         }
     }
     return (int32_t)best;
+}
+
+/* A regressor's value of x: the mean of the k nearest targets (float64 sum in nearness order). Returns
+ * ML_OK or an ML_E_* code; the value goes to *out. */
+static inline int ml_neighbors_regress(const ml_neighbors *m, const float *x, double *dist, uint32_t *idx,
+                                       double *out)
+{
+    uint32_t j;
+    double s = 0.0;
+    const int rc = ml_neighbors_nearest(m, x, dist, idx);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (m->v == 0 || out == 0) {
+        return ML_E_ARG;
+    }
+    for (j = 0; j < m->k; j++) {
+        s += m->v[idx[j]];
+    }
+    *out = s / (double)m->k;
+    return ML_OK;
 }
 
 /* On-device learning: point m at caller-owned buffers (capacity examples) and copy the n_init examples
@@ -139,6 +177,7 @@ static inline int ml_neighbors_init(ml_neighbors *m, uint32_t n_features, uint32
     m->capacity = capacity;
     m->x = x_buf;
     m->y = y_buf;
+    m->v = 0;
     m->x_rw = x_buf;
     m->y_rw = y_buf;
     return ML_OK;

@@ -13,16 +13,17 @@ extern "C" {
 
 #define ML_FAMILY_NEIGHBORS 4u
 
-enum { ML_NEIGHBORS_S_EXMP, ML_NEIGHBORS_S_EXLB, ML_NEIGHBORS_S_KNBR, ML_NEIGHBORS_S_LABL, ML_NEIGHBORS_S_FNAM,
-       ML_NEIGHBORS_S_SRCE, ML_NEIGHBORS_S_COUNT };
+enum { ML_NEIGHBORS_S_EXMP, ML_NEIGHBORS_S_EXLB, ML_NEIGHBORS_S_KNBR, ML_NEIGHBORS_S_EXVL, ML_NEIGHBORS_S_LABL,
+       ML_NEIGHBORS_S_FNAM, ML_NEIGHBORS_S_SRCE, ML_NEIGHBORS_S_COUNT };
 
 /* Sections of a nearest-neighbour model (family 4). */
 static inline const ml_model_section_spec *ml_neighbors_sections(uint32_t *n)
 {
     static const ml_model_section_spec specs[ML_NEIGHBORS_S_COUNT] = {
-        {"EXMP", ML_DT_F64, 1, ML_TASKS_C, 1},  {"EXLB", ML_DT_I32, 1, ML_TASKS_C, 1},
-        {"KNBR", ML_DT_U32, 1, ML_TASKS_C, 1},  {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
-        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_C, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"EXMP", ML_DT_F64, 1, ML_TASKS_CR, 1},  {"EXLB", ML_DT_I32, 1, ML_TASKS_C, 1},
+        {"KNBR", ML_DT_U32, 1, ML_TASKS_CR, 1},  {"EXVL", ML_DT_F64, 1, ML_TASKS_R, 1},
+        {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},  {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
     };
     *n = ML_NEIGHBORS_S_COUNT;
     return specs;
@@ -42,8 +43,9 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
     if (f->family != ML_FAMILY_NEIGHBORS) {
         return ML_E_FAMILY;
     }
-    if (f->task != ML_TASK_CLASSIFY || f->n_features < 1 || f->n_features > 65535 || f->n_outputs < 2 ||
-        f->n_outputs > 65535) {
+    const int reg = f->task == ML_TASK_REGRESS;
+    if ((f->task != ML_TASK_CLASSIFY && !reg) || f->n_features < 1 || f->n_features > 65535 ||
+        f->n_outputs < (reg ? 1u : 2u) || f->n_outputs > (reg ? 1u : 65535u)) {
         return ML_E_FORMAT;
     }
     rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
@@ -51,8 +53,8 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         return rc;
     }
     rows = cnt[ML_NEIGHBORS_S_EXMP] / (uint32_t)f->n_features;
-    if (rows < 1u || cnt[ML_NEIGHBORS_S_EXMP] % (uint32_t)f->n_features != 0u || cnt[ML_NEIGHBORS_S_EXLB] != rows ||
-        cnt[ML_NEIGHBORS_S_KNBR] != 6u) {
+    if (rows < 1u || cnt[ML_NEIGHBORS_S_EXMP] % (uint32_t)f->n_features != 0u || cnt[ML_NEIGHBORS_S_KNBR] != 6u ||
+        cnt[reg ? ML_NEIGHBORS_S_EXVL : ML_NEIGHBORS_S_EXLB] != rows) {
         return ML_E_FORMAT;
     }
     knbr = (const uint32_t *)(const void *)ptr[ML_NEIGHBORS_S_KNBR];
@@ -60,13 +62,14 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         knbr[5] > 1u) {
         return ML_E_VALUE;
     }
-    for (j = 0; j < rows; j++) {
+    for (j = 0; !reg && j < rows; j++) {
         const int32_t c = ((const int32_t *)(const void *)ptr[ML_NEIGHBORS_S_EXLB])[j];
         if (c < 0 || (uint32_t)c >= f->n_outputs) {
             return ML_E_VALUE;
         }
     }
-    if (!ml_model_all_finite(ptr[ML_NEIGHBORS_S_EXMP], cnt[ML_NEIGHBORS_S_EXMP], 1)) {
+    if (!ml_model_all_finite(ptr[ML_NEIGHBORS_S_EXMP], cnt[ML_NEIGHBORS_S_EXMP], 1) ||
+        (reg && !ml_model_all_finite(ptr[ML_NEIGHBORS_S_EXVL], rows, 1))) {
         return ML_E_VALUE;
     }
     return ML_OK;

@@ -13,16 +13,19 @@ from mlrt._reader import bad
 
 FAMILY = 4
 CLASSIFIER = 1
+REGRESSOR = 2
 _C = 1 << CLASSIFIER
+_R = 1 << REGRESSOR
 
 # tag -> (dtype code, critical, tasks bit mask, required): schema.NEIGHBORS in microlearn
 SECTIONS = {
-    b"EXMP": (8, 1, _C, 1),
+    b"EXMP": (8, 1, _C | _R, 1),
     b"EXLB": (6, 1, _C, 1),
-    b"KNBR": (5, 1, _C, 1),
+    b"KNBR": (5, 1, _C | _R, 1),
+    b"EXVL": (8, 1, _R, 1),
     b"LABL": (9, 0, _C, 0),
-    b"FNAM": (9, 0, _C, 0),
-    b"SRCE": (9, 0, _C, 0),
+    b"FNAM": (9, 0, _C | _R, 0),
+    b"SRCE": (9, 0, _C | _R, 0),
 }
 METRICS = ("euclidean", "manhattan", "chebyshev")
 
@@ -56,12 +59,21 @@ class Neighbors:
 
     def __init__(self, head, sec):
         task, n, n_out = head[4], head[5], head[6]
-        if task != CLASSIFIER:
+        if task not in (CLASSIFIER, REGRESSOR):
             raise bad("task %d is not one a nearest-neighbour model has" % task)
-        ex, lab, knbr = sec[b"EXMP"], sec[b"EXLB"], sec[b"KNBR"]
+        reg = task == REGRESSOR
+        ex, knbr = sec[b"EXMP"], sec[b"KNBR"]
         if len(knbr) != 6:
             raise bad("KNBR holds %d codes, not 6" % len(knbr))
-        m = len(lab)
+        vals = sec[b"EXVL"] if reg else None
+        m = len(vals) if reg else len(sec[b"EXLB"])
+        lab = array("H", bytes(2 * m)) if reg else sec[b"EXLB"]
+        if reg:
+            if n_out != 1:
+                raise bad("a nearest-neighbour regressor has one output, the header says %d" % n_out)
+            for v in vals:
+                if v - v != 0:
+                    raise bad("EXVL holds a NaN or infinite value")
         if n < 1 or m < 1 or len(ex) != m * n:
             raise bad("EXMP holds %d values, not %d examples x %d features" % (len(ex), m, n))
         k, metric = knbr[0], knbr[1]
@@ -75,8 +87,9 @@ class Neighbors:
         for v in ex:
             if v - v != 0:
                 raise bad("EXMP holds a NaN or infinite value")
-        self.classifier = True
-        self.kind = "classifier"
+        self.classifier = not reg
+        self.kind = "regressor" if reg else "classifier"
+        self._v = vals
         self.n_features = n
         self.n_outputs = n_out
         self.k = k
@@ -104,7 +117,12 @@ class Neighbors:
         return array("f", x)  # rounded to float32, as the C runtime's input
 
     def predict(self, x):
-        """Class index of x (the rule above)."""
+        """Class index of x (the rule above); a regressor: the mean target of the k nearest."""
+        if self._v is not None:
+            s = 0.0
+            for j in self._nearest(x):
+                s += self._v[j]
+            return s / self.k
         votes = self._votes(x)
         best = 0
         for c in range(1, self.n_outputs):
@@ -119,6 +137,12 @@ class Neighbors:
         return [v / self.k for v in votes]
 
     def _votes(self, x):
+        votes = [0] * self.n_outputs
+        for j in self._nearest(x):
+            votes[self._y[j]] += 1
+        return votes
+
+    def _nearest(self, x):
         xa = self._x32(x)
         n, k, ex, mc = self.n_features, self.k, self._x, self._mcode
         m = len(self._y)
@@ -152,14 +176,13 @@ class Neighbors:
                 p -= 1
             dist.insert(p, s)
             idx.insert(p, j)
-        votes = [0] * self.n_outputs
-        for j in idx:
-            votes[self._y[j]] += 1
-        return votes
+        return idx
 
     # ------------------------------------------------------------------ on-device learning
     def add(self, x, label):
         """Store example x (rounded to float32) of class index ``label`` after the others."""
+        if self._v is not None:
+            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
         if not 0 <= label < self.n_outputs:
             raise ValueError("mlrt: label %d is not a class index 0 .. %d" % (label, self.n_outputs - 1))
         if self.capacity is not None and len(self._y) >= self.capacity:
@@ -174,6 +197,8 @@ class Neighbors:
 
     def remove(self, index):
         """Remove example number ``index``; the later ones move down one place (order is kept)."""
+        if self._v is not None:
+            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
         m = len(self._y)
         if not 0 <= index < m:
             raise ValueError("mlrt: no example %d (%d stored)" % (index, m))
