@@ -1,4 +1,9 @@
-"""`make bench`: every benchmark in turn."""
+"""`make bench`: every benchmark in turn.
+
+micropython_speed.py also compares with emlearn_trees on a MicroPython unix port when
+$MICROLEARN_UNIX_MICROPYTHON and $MICROLEARN_EMLEARN_TREES_MPY name the binary and the module (its docstring
+says how to build both); without them that part is skipped with a message.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("trees.py", "mcu_targets.py", "micropython_speed.py", "dsp_sensor.py", "dsp_audio.py"):
+for script in (
+    "trees.py",
+    "trees_packed.py",
+    "mcu_targets.py",
+    "micropython_speed.py",
+    "dsp_sensor.py",
+    "dsp_audio.py",
+):
     print(f"== {script}", flush=True)
     sys.argv = [str(HERE / script)]
     runpy.run_path(str(HERE / script), run_name="__main__")

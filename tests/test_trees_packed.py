@@ -280,6 +280,10 @@ def test_integer_input_methods_match_sklearn(method: str) -> None:
         src = model.to_c("m")
         assert f"m_predict_{inp.suffix}(const {inp.ctype} *x)" in src
         assert_exact(est, model, Xt)
+        # the float API stays exact on rows that are not values of the type (float thresholds then)
+        Xf = Xt[:300] + rng.choice([0.0, 0.25, -0.5, 1e6], size=(300, 5))
+        assert_exact(est, model, Xf)
+        assert_exact(est, model, _rows_at_thresholds(model, Xt))
 
 
 def test_packed_is_smaller_than_inline_and_table() -> None:
@@ -385,3 +389,17 @@ def test_uint8_method_with_native_input_on_emulated_cpus(cpu: str, method: str) 
     got = run.outputs.reshape(-1).view("<i4")
     np.testing.assert_array_equal(est.classes_[got], est.predict(rows.astype(np.float32)))
     assert run.extra["softfloat_float"] == [] and run.extra["softfloat_double"] == []
+
+
+@pytest.mark.parametrize("method", ["packed_i16", "fast_i16"])
+def test_int16_thresholds_too_wide_for_a_record_go_to_an_array(method: str) -> None:
+    # many distinct int16 thresholds (extra trees on a wide range): neither an index nor the value fits
+    # a 25-bit record, so the thresholds sit in an array beside the records
+    rng = np.random.default_rng(3)
+    X = rng.integers(-30000, 30000, size=(600, 40)).astype(np.float64)
+    y = rng.integers(0, 6, 600)
+    est = ExtraTreesClassifier(n_estimators=12, max_depth=9, random_state=0).fit(X, y)
+    model = microlearn.convert(est, method=method)
+    Xt = rng.integers(-32768, 32768, size=(2000, 40)).astype(np.float64)
+    assert_exact(est, model, Xt)
+    assert_exact(est, model, _rows_at_thresholds(model, Xt))

@@ -262,19 +262,29 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         kmin = min(ivals) if ivals else 0
         node_bits = _bits(max(ivals) - kmin) if ivals else 1
         node_cost = 0
+        lo_k, hi_k = (min(ivals), max(ivals)) if ivals else (0, 0)
+        atype = (
+            "int8_t"
+            if lo_k >= -128 and hi_k <= 127
+            else "int16_t"
+            if lo_k >= -32768 and hi_k <= 32767
+            else "int32_t"
+        )
+        array_cost = n * _size(atype)
     fb = _bits(ir.n_features - 1)
     head = 2 + int(nan_any) + fb
     pb = _bits(len(pair_list) - 1) if pair_list else 0
     best: tuple[int, str, bool, int, int] | None = None
-    for thr_mode in ("table", "node"):
-        tb = table_bits if thr_mode == "table" else node_bits
+    modes = ("table", "node") if inp.lo is None else ("table", "node", "array")
+    for thr_mode in modes:
+        tb = {"table": table_bits, "node": node_bits, "array": 0}[thr_mode]
         for pairs in (False, True):
             fld = max(ob, cb, pb if pairs else 2 * cb) if n else 1
             w = head + tb + fld
             if w > MAX_RECORD_BITS:
                 continue
             cost = (n * w + 7) // 8 + 3
-            cost += table_cost if thr_mode == "table" else node_cost
+            cost += table_cost if thr_mode == "table" else node_cost if thr_mode == "node" else array_cost
             if pairs:
                 cost += 2 * len(pair_list) * (1 if cb <= 8 else 2 if cb <= 16 else 4)
             cand = (cost, thr_mode, pairs, tb, fld)
@@ -312,8 +322,10 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             tfield = distinct.index(tv) if thr_mode == "table" else 0
         elif thr_mode == "table":
             tfield = distinct_i.index(ivals[j])
-        else:
+        elif thr_mode == "node":
             tfield = ivals[j] - kmin
+        else:
+            tfield = 0
         recs.append(
             k
             | (int(nan_any and ir.missing_left[i]) << s_nan)
@@ -402,8 +414,16 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             )
             nbytes += len(distinct_i) * np.dtype(ttype.replace("_t", "")).itemsize
             t = f"(int32_t){name}_thr[(w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK]"
-        else:
+        elif thr_mode == "node":
             t = f"((int32_t)((w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK) + ({kmin}))"
+        else:  # one threshold per node, in an array beside the records
+            text += (
+                f"static const {atype} {name}_thr[{n}] = {{\n"
+                + array_lines([str(v) for v in ivals], 16)
+                + "\n};\n"
+            )
+            nbytes += array_cost
+            t = f"(int32_t){name}_thr[i]"
         walk = f"        go_left = {xv} <= {t};\n"
     if pairs:
         ctype = "uint8_t" if cb <= 8 else "uint16_t" if cb <= 16 else "uint32_t"
@@ -485,16 +505,27 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed")
     api = _api(ir, name, leaves, inp, sfx)
     body = leaves.text + walk + api
     if inp.lo is not None:
-        body += _float_entry(ir, name, inp, sfx)
+        body += _float_entry(ir, name, inp, sfx, leaves)
     nbytes = leaves.nbytes + walk_bytes
     return assemble(ir, name, method, command, nbytes, body, inp)
 
 
-def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) -> str:
+def _api(
+    ir: TreeEnsemble,
+    name: str,
+    leaves: Leaves,
+    inp: InputType,
+    sfx: str,
+    api: str = "",
+    parts_text: bool = True,
+) -> str:
+    """predict (+ predict_proba) named ``api`` (default ``name``) over ``api``_walk; the tables are
+    ``name``'s."""
+    api = api or name
     nc, T = ir.n_outputs, ir.n_trees
     xt = inp.ctype
     if not ir.is_classifier:
-        body = f"    uint32_t w[{T}];\n    float sum;\n    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+        body = f"    uint32_t w[{T}];\n    float sum;\n    int32_t t;\n    {api}_walk{sfx}(x, w);\n"
         body += f"    sum = {name}_leaf_value[w[0]];\n"
         if T > 1:
             body += f"    for (t = 1; t < {T}; t++) {{\n        sum += {name}_leaf_value[w[t]];\n    }}\n"
@@ -503,13 +534,13 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
             body += "    (void)t;\n    return sum;\n"
         return (
             f"/* Predicted value for input x. */\n"
-            f"static inline float {name}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
+            f"static inline float {api}_predict{sfx}(const {xt} *x)\n{{\n{body}}}\n"
         )
     parts = classifier_parts(ir, name, leaves)
     k, one, S = leaves.n_rows, parts.one, fixed_point_scale(T)
     exact, margin = parts.exact, parts.margin
     if T == 1:
-        pred = f"    uint32_t w[1];\n    {name}_walk{sfx}(x, w);\n" + (
+        pred = f"    uint32_t w[1];\n    {api}_walk{sfx}(x, w);\n" + (
             f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_row_class[w[0] - {nc}u];\n"
             if leaves.counts and k
             else f"    return w[0] < {nc}u ? (int32_t)w[0] : (int32_t){name}_leaf_class[w[0] - {nc}u];\n"
@@ -520,7 +551,7 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
         pred = (
             f"    uint32_t w[{T}];\n    uint32_t sums[{nc}];\n"
             + ("" if exact else f"    uint64_t acc[{nc}];\n    int32_t best;\n")
-            + f"    int32_t t;\n    {name}_walk{sfx}(x, w);\n"
+            + f"    int32_t t;\n    {api}_walk{sfx}(x, w);\n"
             f"    ml_pk_zero_u32(sums, {nc});\n"
             f"    for (t = 0; t < {T}; t++) {{\n"
             + (
@@ -544,12 +575,13 @@ def _api(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType, sfx: str) 
                 f"    return ml_pk_argmax_u64(acc, {nc});\n"
             )
     return (
-        parts.text + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
-        f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
+        (parts.text if parts_text else "")
+        + f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. */\n"
+        f"static inline int32_t {api}_predict{sfx}(const {xt} *x)\n{{\n{pred}}}\n\n"
         f"/* Class probabilities of input x into out[0..{nc - 1}]. */\n"
-        f"static inline void {name}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
+        f"static inline void {api}_predict_proba{sfx}(const {xt} *x, float *out)\n{{\n"
         f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
-        f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
+        f"    {api}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
         f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
     )
 
@@ -655,37 +687,48 @@ def classifier_parts(ir: TreeEnsemble, name: str, leaves: Leaves) -> ClassifierP
     return ClassifierParts(text, one, exact, margin)
 
 
-def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str) -> str:
-    """NAME_predict(const float *x) for an integer method: each value converted to the input type (for
-    host checks; exact for inputs that hold values of the type)."""
+def _float_entry(ir: TreeEnsemble, name: str, inp: InputType, sfx: str, leaves: Leaves) -> str:
+    """NAME_predict(const float *x) (and predict_proba) for an integer method, exact for every float32
+    row: a row whose values all belong to the input type takes the typed path; any other row walks
+    the float thresholds of the packed method (NAME_f_*), which a firmware that only calls the typed
+    functions never links."""
     nf = ir.n_features
     assert inp.lo is not None and inp.hi is not None
     lo, hi = float(inp.lo), float(inp.hi)
+    walk, _ = walk_text(ir, f"{name}_f", leaves, INPUTS["packed"])
+    api = _api(ir, name, leaves, INPUTS["packed"], "", api=f"{name}_f", parts_text=False)
     conv = (
-        f"static inline void {name}_from_float(const float *x, {inp.ctype} *v)\n{{\n"
+        f"/* 1 and v = x if every value of x is a {inp.ctype}, else 0. */\n"
+        f"static inline int {name}_from_float(const float *x, {inp.ctype} *v)\n{{\n"
         f"    int32_t i;\n"
         f"    for (i = 0; i < {nf}; i++) {{\n"
-        f"        v[i] = x[i] > {lo!r}f ? (x[i] < {hi!r}f ? ({inp.ctype})x[i] : {inp.hi}) : {inp.lo};\n"
-        f"    }}\n}}\n\n"
+        f"        const float a = x[i];\n"
+        f"        if (!(a >= {lo!r}f && a <= {hi!r}f)) {{\n            return 0;\n        }}\n"
+        f"        v[i] = ({inp.ctype})a;\n"
+        f"        if ((float)v[i] != a) {{\n            return 0;\n        }}\n"
+        f"    }}\n    return 1;\n}}\n\n"
+    )
+    head = (
+        f"\n/* The float API: rows of {inp.ctype} values take the typed path above; any other row (host\n"
+        f" * checks, pipelines) walks the float thresholds below: exact for every float32 row. */\n"
     )
     if ir.is_classifier:
-        return (
-            "\n/* The same from float inputs holding values of the input type (other values are truncated\n"
-            " * and clamped to it): for host checks; a firmware calls the typed functions above. */\n"
-            + conv
-            + f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
-            f"    return {name}_predict{sfx}(v);\n}}\n\n"
+        entry = (
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    return {name}_from_float(x, v) ? {name}_predict{sfx}(v) : {name}_f_predict(x);\n}}\n\n"
             f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
-            f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n"
-            f"    {name}_predict_proba{sfx}(v, out);\n}}\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    if ({name}_from_float(x, v)) {{\n        {name}_predict_proba{sfx}(v, out);\n"
+            f"    }} else {{\n        {name}_f_predict_proba(x, out);\n    }}\n}}\n"
         )
-    return (
-        "\n/* The same from float inputs holding values of the input type: for host checks. */\n"
-        + conv
-        + f"static inline float {name}_predict(const float *x)\n{{\n"
-        f"    {inp.ctype} v[{nf}];\n    {name}_from_float(x, v);\n    return {name}_predict{sfx}(v);\n}}\n"
-    )
+    else:
+        entry = (
+            f"static inline float {name}_predict(const float *x)\n{{\n"
+            f"    {inp.ctype} v[{nf}];\n"
+            f"    return {name}_from_float(x, v) ? {name}_predict{sfx}(v) : {name}_f_predict(x);\n}}\n"
+        )
+    return head + walk + api + "\n" + conv + entry
 
 
 def assemble(
@@ -698,8 +741,8 @@ def assemble(
         notes = (
             f"Firmware calls the typed functions, e.g. {typed}: thresholds are",
             "stored as integers (floor of the float threshold), so every decision equals the float model's",
-            f"for every {inp.ctype} value. The float functions convert each value to {inp.ctype} first",
-            f"(for host checks: exact for inputs that hold {inp.ctype} values).",
+            f"for every {inp.ctype} value. The float functions are exact for every float32 row too: rows of",
+            f"{inp.ctype} values take the typed path, others walk float thresholds (linked only then).",
         )
     return header(
         ir,

@@ -179,7 +179,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "fast") -
         )
     text = leaves.text + ("\n" + parts.text if parts is not None else "") + "\n".join(subs) + "\n" + api
     if inp.lo is not None:
-        text += _float_entry(ir, name, inp, sfx)
+        text += _float_entry(ir, name, inp, sfx, leaves)
     return assemble(ir, name, method, command, leaves.nbytes + walk_bytes, text, inp)
 
 

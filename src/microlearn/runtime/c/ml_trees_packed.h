@@ -71,40 +71,6 @@ static inline void ml_pk_zero_u64(uint64_t *v, int32_t n)
     }
 }
 
-/* fl(n / d) as float64 bits, for 0 <= n <= d < 2^31, d > 0: 53 quotient bits by long division, then
- * round to nearest, ties to even, on the remainder. */
-static inline uint64_t ml_pk_ratio_f64(uint32_t n, uint32_t d)
-{
-    uint64_t q = 0;
-    uint32_t r = n;
-    int32_t e = 1023;
-    int32_t i;
-    if (n == 0u) {
-        return 0u;
-    }
-    while (r < d) { /* d <= r < 2d: the quotient r / d lies in [1, 2) */
-        r <<= 1;
-        e--;
-    }
-    for (i = 0; i < 53; i++) {
-        q <<= 1;
-        if (r >= d) {
-            q |= 1u;
-            r -= d;
-        }
-        r <<= 1; /* r < 2d < 2^32 */
-    }
-    /* r is now twice the remainder: compare it with d for the rounding */
-    if (r > d || (r == d && (q & 1u))) {
-        q++;
-        if (q >> 53) {
-            q >>= 1;
-            e++;
-        }
-    }
-    return ((uint64_t)e << 52) | (q & ML_PK_F64_FRAC);
-}
-
 /* a + b for non-negative normal (or zero) float64 bit patterns, rounded to nearest, ties to even:
  * three extra bits (guard, round, sticky) are enough for a sum of two numbers of the same sign. */
 static inline uint64_t ml_pk_add_f64(uint64_t a, uint64_t b)
@@ -125,8 +91,10 @@ static inline uint64_t ml_pk_add_f64(uint64_t a, uint64_t b)
     mb = ((b & ML_PK_F64_FRAC) | ML_PK_F64_HIDDEN) << 3;
     if (d > 58) {
         mb = 1u; /* only the sticky bit is left of b */
-    } else if (d > 0) {
-        mb = (mb >> d) | (uint64_t)((mb & ((((uint64_t)1) << d) - 1u)) != 0u);
+    }
+    while (d > 0 && mb > 1u) { /* align b, keeping every bit shifted out in the sticky bit 0 */
+        mb = (mb >> 1) | (mb & 1u);
+        d--;
     }
     m = ma + mb;
     if (m >> 56) {
@@ -146,7 +114,8 @@ static inline uint64_t ml_pk_add_f64(uint64_t a, uint64_t b)
 }
 
 /* a / t for a non-negative normal (or zero) float64 bit pattern and 0 < t < 2^31, rounded to nearest,
- * ties to even (what `acc /= n_trees` does in float64). */
+ * ties to even (what `acc /= n_trees` does in float64): 53 quotient bits by long division, then the
+ * rounding on the remainder. */
 static inline uint64_t ml_pk_div_f64_u32(uint64_t a, uint32_t t)
 {
     uint64_t m, dd, q = 0;
@@ -177,6 +146,22 @@ static inline uint64_t ml_pk_div_f64_u32(uint64_t a, uint32_t t)
     }
     e = (int32_t)(a >> 52) + k - 52;
     return ((uint64_t)e << 52) | (q & ML_PK_F64_FRAC);
+}
+
+/* fl(n / d) as float64 bits, for 0 <= n <= d < 2^31, d > 0: n is exact as a double, and the
+ * division above rounds once, as scikit-learn's float64 division does. */
+static inline uint64_t ml_pk_ratio_f64(uint32_t n, uint32_t d)
+{
+    uint64_t m = n;
+    int32_t e = 1075; /* n = m * 2^(e - 1075) */
+    if (n == 0u) {
+        return 0u;
+    }
+    while (!(m & ML_PK_F64_HIDDEN)) {
+        m <<= 1;
+        e--;
+    }
+    return ml_pk_div_f64_u32(((uint64_t)e << 52) | (m & ML_PK_F64_FRAC), d);
 }
 
 /* First index of the largest of n non-negative float64 bit patterns (numpy's argmax). */
