@@ -34,6 +34,12 @@ CASES: dict[str, tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {
     ),
     "knn1-brute-f32-iris": (KNeighborsClassifier(1, algorithm="brute"), X_IRIS.astype(np.float32), Y_IRIS),
     "knn2-kdtree-chebyshev-syn": (KNeighborsClassifier(2, metric="chebyshev"), X_SYN, Y_SYN),
+    "knn5-distance-iris": (KNeighborsClassifier(weights="distance"), X_IRIS, Y_IRIS),
+    "knn4-distance-brute-manhattan-syn": (
+        KNeighborsClassifier(4, weights="distance", algorithm="brute", metric="manhattan"),
+        X_SYN,
+        Y_SYN,
+    ),
     "centroid-iris": (NearestCentroid(), X_IRIS, Y_IRIS),
     "regressor5-auto-iris": (KNeighborsRegressor(), X_IRIS, X_IRIS[:, 0] * 0.5 - X_IRIS[:, 3]),
     "regressor3-brute-manhattan-syn": (
@@ -117,7 +123,14 @@ def test_host_c_and_micropython(fitted: dict[str, Any], case: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["knn3-brute-syn", "knn2-kdtree-chebyshev-syn", "centroid-manhattan-syn", "regressor5-auto-iris"]
+    "case",
+    [
+        "knn3-brute-syn",
+        "knn2-kdtree-chebyshev-syn",
+        "centroid-manhattan-syn",
+        "regressor5-auto-iris",
+        "knn5-distance-iris",
+    ],
 )
 def test_mcus(fitted: dict[str, Any], case: str) -> None:
     Q = _query(CASES[case][1])[:8]
@@ -130,7 +143,7 @@ def test_mcus(fitted: dict[str, Any], case: str) -> None:
 @pytest.mark.parametrize(
     "est, what",
     [
-        (KNeighborsClassifier(weights="distance"), "weights"),
+        (KNeighborsClassifier(weights=lambda d: d), "weights"),
         (KNeighborsClassifier(metric="cosine"), "metric"),
         (KNeighborsClassifier(p=3), "metric"),
         (KNeighborsRegressor(weights="distance"), "weights"),

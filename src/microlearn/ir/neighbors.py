@@ -24,7 +24,7 @@ scikit-learn's own code (same algorithm, leaf size and metric), so they are its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +62,7 @@ class Neighbors:
     leaf_size: int = 30
     float32: bool = False  # scikit-learn holds the examples as float32 (fitted on float32 data)
     values: npt.NDArray[np.float64] | None = None  # a regressor's target per example
+    weights: Literal["uniform", "distance"] = "uniform"  # classifiers: votes of 1 or of 1 / distance
     classes: npt.NDArray[np.generic] | None = None
     source: str = ""
     feature_names: tuple[str, ...] | None = field(default=None)
@@ -75,6 +76,10 @@ class Neighbors:
             raise ValueError("Neighbors.examples is a float64 array (n_examples >= 1, n_features >= 1)")
         if y.dtype != np.int64 or y.shape != (e.shape[0],):
             raise ValueError("Neighbors.labels is an int64 array with one class index per example")
+        if self.weights not in ("uniform", "distance"):
+            raise ValueError("weights is 'uniform' or 'distance'")
+        if self.weights == "distance" and (self.values is not None or self.kind != "knn"):
+            raise ValueError("distance weights are for k-nearest-neighbour classifiers")
         if self.values is not None:
             v = self.values
             if v.dtype != np.float64 or v.shape != (e.shape[0],) or not np.all(np.isfinite(v)):
@@ -157,8 +162,24 @@ class Neighbors:
             return np.asarray(self.values[order].sum(axis=1) / self.k)
         out = np.empty(D.shape[0], dtype=np.int64)
         for r in range(D.shape[0]):
+            if self.weights == "distance":
+                out[r] = int(np.argmax(self._weighted_votes(D[r, order[r]], self.labels[order[r]])))
+                continue
             votes = np.bincount(self.labels[order[r]], minlength=self.n_classes)
             out[r] = int(np.argmax(votes))
+        return out
+
+    def _weighted_votes(
+        self, d: npt.NDArray[np.float64], lab: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """Per class, the sum of 1 / distance (only the zero-distance neighbours, weight 1, if any)."""
+        if np.any(d == 0):
+            w = (d == 0).astype(np.float64)
+        else:
+            w = 1.0 / (np.sqrt(d) if self.metric == "euclidean" else d)
+        out = np.zeros(self.n_classes)
+        for j in range(len(lab)):
+            out[lab[j]] += w[j]
         return out
 
     def ambiguous(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
@@ -179,6 +200,47 @@ class Neighbors:
         D = np.sort(self.distances(X), axis=1)
         gap = D[:, self.k] - D[:, self.k - 1]
         out: npt.NDArray[np.bool_] = gap <= 2 * e * (1 + 2.0**-20)
+        if self.weights == "distance":
+            out |= self._weights_ambiguous(X, e)
+        return out
+
+    def _weights_ambiguous(
+        self, X: npt.NDArray[np.float32], e: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Distance weights: a neighbour within 4 e of distance 0 (scikit-learn may see 0 or not), or class
+        sums closer than their error bounds (each weight 1/d within 2 e / d + 8 u relative, d in the units
+        e bounds: squared for euclidean; the k additions k u more)."""
+        Dfull = self.distances(X)
+        order = np.argsort(Dfull, axis=1, kind="stable")[:, : self.k]
+        out = np.zeros(Dfull.shape[0], dtype=bool)
+        for r in range(Dfull.shape[0]):
+            d = Dfull[r, order[r]]
+            lab = self.labels[order[r]]
+            f = np.sqrt if self.metric == "euclidean" else (lambda v: v)
+            if np.min(d) <= 4 * e[r]:
+                # near 0: scikit-learn and the device each see exact zeros (only those vote) or weights of
+                # at least 1 / f(5 e): one class among the near ones decides if that outweighs the rest
+                near = d <= 4 * e[r]
+                cls = np.unique(lab[near])
+                if len(cls) != 1:
+                    out[r] = True
+                    continue
+                lower = near.sum() / f(5 * e[r])
+                rest = (~near) & (lab != cls[0])
+                others = float(np.sum(1.0 / f(d[rest] - e[r]))) if rest.any() else 0.0
+                out[r] = bool(lower <= others * (1 + 2.0**-20))
+                continue
+            rel = 2 * e[r] / d + 8 * U64
+            w = 1.0 / (np.sqrt(d) if self.metric == "euclidean" else d)
+            W = self._weighted_votes(d, lab)
+            err = np.zeros(self.n_classes)
+            for j in range(len(lab)):
+                err[lab[j]] += w[j] * rel[j]
+            err += gamma(self.k + 1) * W
+            t = int(np.argmax(W))
+            close = (W[t] - W) <= (err[t] + err) * (1 + 2.0**-20)
+            close[t] = False
+            out[r] = bool(close.any())
         return out
 
     # ------------------------------------------------------------------ scikit-learn's result
@@ -195,8 +257,19 @@ class Neighbors:
         if self.kind == "centroid":  # NearestCentroid.predict with uniform priors
             E = self.examples.astype(np.float32) if self.float32 else self.examples
             return np.asarray(pairwise_distances_argmin(X32, E, metric=self.metric), dtype=np.int64)
-        cls = KNeighborsClassifier if self.values is None else KNeighborsRegressor
-        est = cls(n_neighbors=self.k, algorithm=self.algorithm, leaf_size=self.leaf_size, metric=self.metric)
+        est: Any
+        if self.values is None:
+            est = KNeighborsClassifier(
+                n_neighbors=self.k,
+                algorithm=self.algorithm,
+                leaf_size=self.leaf_size,
+                metric=self.metric,
+                weights=self.weights,
+            )
+        else:
+            est = KNeighborsRegressor(
+                n_neighbors=self.k, algorithm=self.algorithm, leaf_size=self.leaf_size, metric=self.metric
+            )
         est.fit(
             self.examples.astype(np.float32) if self.float32 else self.examples,
             self.labels if self.values is None else self.values,

@@ -40,6 +40,14 @@ def emit(ir: Neighbors, name: str, command: str = "") -> CSource:
             f"    if (ml_neighbors_regress(&{name}_model, x, dist, idx, &v) != ML_OK) {{\n"
             "        return (float)NAN;\n    }\n    return (float)v;\n}\n"
         )
+    elif ir.weights == "distance":
+        body += (
+            "/* Class index of input x: scikit-learn's predict (weights='distance') outside float64\n"
+            " * near ties (docs/neighbors.md); a negative ML_E_* code for NaN input. Needs sqrt (-lm). */\n"
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    double dist[{k}];\n    uint32_t idx[{k}];\n    double score[{nc}];\n"
+            f"    return ml_neighbors_classify_distance(&{name}_model, x, dist, idx, score);\n}}\n"
+        )
     else:
         body += (
             "/* Class index of input x: scikit-learn's predict outside float64 ties of the k-th neighbour\n"

@@ -1,8 +1,9 @@
 """The nearest-neighbour codec (family 4): stored examples, their class indices and how to vote.
 
-``KNBR`` holds six codes: k, the metric (0 euclidean, 1 manhattan, 2 chebyshev), the kind (0 k nearest
+``KNBR`` holds seven codes: k, the metric (0 euclidean, 1 manhattan, 2 chebyshev), the kind (0 k nearest
 neighbours, 1 nearest centroid), scikit-learn's algorithm (0 brute, 1 kd_tree, 2 ball_tree: the
-reference's tie order), its leaf size, and 1 when scikit-learn holds the examples as float32. The
+reference's tie order), its leaf size, 1 when scikit-learn holds the examples as float32, and the
+vote weights (0 uniform, 1 distance). The
 header's n_outputs is the number of classes.
 """
 
@@ -51,8 +52,8 @@ NEIGHBORS = FamilySchema(
                     "the stored examples (or centroids), one row of n_features each"),
         SectionSpec(b"EXLB", DT_I32, True, "n_examples", (_C,), True, (Index("n_outputs"),),
                     "class index of each example"),
-        SectionSpec(b"KNBR", DT_U32, True, "6", (_C, _R), True, (),
-                    "k, metric, kind, algorithm, leaf size, float32 examples (see neighbors.py)"),
+        SectionSpec(b"KNBR", DT_U32, True, "7", (_C, _R), True, (),
+                    "k, metric, kind, algorithm, leaf size, float32 examples, weights (see neighbors.py)"),
         SectionSpec(b"EXVL", DT_F64, True, "n_examples", (_R,), True, (Finite(),),
                     "a regressor's target of each example"),
         SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
@@ -95,6 +96,7 @@ def dump(ir: Neighbors) -> Encoded:
             ALGORITHMS.index(ir.algorithm),
             ir.leaf_size,
             int(ir.float32),
+            int(ir.weights == "distance"),
         ],
         dtype=np.uint32,
     )
@@ -119,8 +121,15 @@ def load(d: Decoded) -> Neighbors:
     h = d.header
     a = d.arrays
     m = d.dims["n_examples"]
-    k, metric, kind, algo, leaf, f32 = (int(v) for v in a[b"KNBR"])
-    if metric >= len(METRICS) or kind >= len(KINDS) or algo >= len(ALGORITHMS) or f32 > 1 or leaf < 1:
+    k, metric, kind, algo, leaf, f32, wd = (int(v) for v in a[b"KNBR"])
+    if (
+        metric >= len(METRICS)
+        or kind >= len(KINDS)
+        or algo >= len(ALGORITHMS)
+        or f32 > 1
+        or leaf < 1
+        or wd > 1
+    ):
         raise fail("KNBR holds a code out of range")
     labels = d.json(b"LABL")
     names = d.json(b"FNAM")
@@ -136,6 +145,7 @@ def load(d: Decoded) -> Neighbors:
             algorithm=ALGORITHMS[algo],  # type: ignore[arg-type]
             leaf_size=leaf,
             float32=bool(f32),
+            weights="distance" if wd else "uniform",
             values=a[b"EXVL"].astype(np.float64) if reg else None,
             classes=None if reg else np.asarray(labels) if labels is not None else np.arange(h.n_outputs),
             source=d.text(b"SRCE") or "",

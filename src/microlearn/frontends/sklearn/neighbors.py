@@ -1,8 +1,8 @@
 """scikit-learn nearest-neighbour classifiers -> :class:`~microlearn.ir.neighbors.Neighbors`.
 
-``KNeighborsClassifier`` (uniform weights, euclidean or manhattan, any algorithm) keeps its stored
-examples; ``NearestCentroid`` (uniform priors, euclidean or manhattan) its centroids. Anything else is
-refused with what to change.
+``KNeighborsClassifier`` (uniform or distance weights) and ``KNeighborsRegressor`` (uniform weights),
+euclidean, manhattan or chebyshev, any algorithm, keep their stored examples; ``NearestCentroid``
+(uniform priors, euclidean or manhattan) its centroids. Anything else is refused with what to change.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def _names(est: Any) -> tuple[str, ...] | None:
 def convert_knn(est: Any) -> Neighbors:
     name = type(est).__name__
     _check_fitted(est)
-    if est.weights != "uniform":
+    if est.weights not in ("uniform", "distance"):
         raise UnsupportedEstimatorError(
-            f"{name}(weights={est.weights!r}): microlearn converts weights='uniform'"
+            f"{name}(weights={est.weights!r}): microlearn converts weights='uniform' or 'distance'"
         )
     if getattr(est, "outputs_2d_", False):
         raise UnsupportedEstimatorError(f"{name} was fitted on several outputs; fit it on one label column")
@@ -101,6 +101,7 @@ def convert_knn(est: Any) -> Neighbors:
         algorithm=est._fit_method,
         leaf_size=int(est.leaf_size),
         float32=f32,
+        weights=est.weights,
         classes=classes,
         source=class_path(type(est)),
         feature_names=_names(est),

@@ -14,6 +14,7 @@
 #ifndef ML_NEIGHBORS_H
 #define ML_NEIGHBORS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,6 +118,46 @@ static inline int32_t ml_neighbors_classify(const ml_neighbors *m, const float *
     }
     for (c = 1; c < m->n_classes; c++) {
         if (votes[c] > votes[best]) {
+            best = c;
+        }
+    }
+    return (int32_t)best;
+}
+
+/* Class index of x with scikit-learn's weights='distance': per class the sum of 1 / distance over the k
+ * nearest (when some are at distance 0, only those count, weight 1); the lowest class among equal sums.
+ * Scratch: dist and idx hold k entries, score n_classes. Needs sqrt (link with -lm). */
+static inline int32_t ml_neighbors_classify_distance(const ml_neighbors *m, const float *x, double *dist,
+                                                     uint32_t *idx, double *score)
+{
+    uint32_t j, c, best = 0;
+    int zero = 0;
+    const int rc = ml_neighbors_nearest(m, x, dist, idx);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (score == 0) {
+        return ML_E_ARG;
+    }
+    for (c = 0; c < m->n_classes; c++) {
+        score[c] = 0.0;
+    }
+    for (j = 0; j < m->k; j++) {
+        if (dist[j] == 0.0) {
+            zero = 1;
+        }
+    }
+    for (j = 0; j < m->k; j++) {
+        double w;
+        if (zero) {
+            w = dist[j] == 0.0 ? 1.0 : 0.0;
+        } else {
+            w = 1.0 / (m->metric == ML_NEIGHBORS_EUCLIDEAN ? sqrt(dist[j]) : dist[j]);
+        }
+        score[m->y[idx[j]]] += w;
+    }
+    for (c = 1; c < m->n_classes; c++) {
+        if (score[c] > score[best]) {
             best = c;
         }
     }

@@ -30,7 +30,7 @@ static inline const ml_model_section_spec *ml_neighbors_sections(uint32_t *n)
 }
 
 /* Check a nearest-neighbour file (opened with ml_model_open) against its declared sections: a classifier,
- * n_examples rows of finite examples, one class index 0 .. n_outputs - 1 per example, six KNBR codes with
+ * n_examples rows of finite examples, one class index 0 .. n_outputs - 1 per example, seven KNBR codes with
  * 1 <= k <= n_examples. */
 static inline int ml_neighbors_file_check(const ml_model_file *f)
 {
@@ -53,13 +53,13 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         return rc;
     }
     rows = cnt[ML_NEIGHBORS_S_EXMP] / (uint32_t)f->n_features;
-    if (rows < 1u || cnt[ML_NEIGHBORS_S_EXMP] % (uint32_t)f->n_features != 0u || cnt[ML_NEIGHBORS_S_KNBR] != 6u ||
+    if (rows < 1u || cnt[ML_NEIGHBORS_S_EXMP] % (uint32_t)f->n_features != 0u || cnt[ML_NEIGHBORS_S_KNBR] != 7u ||
         cnt[reg ? ML_NEIGHBORS_S_EXVL : ML_NEIGHBORS_S_EXLB] != rows) {
         return ML_E_FORMAT;
     }
     knbr = (const uint32_t *)(const void *)ptr[ML_NEIGHBORS_S_KNBR];
     if (knbr[0] < 1u || knbr[0] > rows || knbr[1] > 2u || knbr[2] > 1u || knbr[3] > 2u || knbr[4] < 1u ||
-        knbr[5] > 1u) {
+        knbr[5] > 1u || knbr[6] > 1u) {
         return ML_E_VALUE;
     }
     for (j = 0; !reg && j < rows; j++) {

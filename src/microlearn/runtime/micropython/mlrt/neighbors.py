@@ -63,8 +63,8 @@ class Neighbors:
             raise bad("task %d is not one a nearest-neighbour model has" % task)
         reg = task == REGRESSOR
         ex, knbr = sec[b"EXMP"], sec[b"KNBR"]
-        if len(knbr) != 6:
-            raise bad("KNBR holds %d codes, not 6" % len(knbr))
+        if len(knbr) != 7:
+            raise bad("KNBR holds %d codes, not 7" % len(knbr))
         vals = sec[b"EXVL"] if reg else None
         m = len(vals) if reg else len(sec[b"EXLB"])
         lab = array("H", bytes(2 * m)) if reg else sec[b"EXLB"]
@@ -77,7 +77,7 @@ class Neighbors:
         if n < 1 or m < 1 or len(ex) != m * n:
             raise bad("EXMP holds %d values, not %d examples x %d features" % (len(ex), m, n))
         k, metric = knbr[0], knbr[1]
-        if metric >= len(METRICS) or knbr[2] > 1 or knbr[3] > 2 or knbr[5] > 1:
+        if metric >= len(METRICS) or knbr[2] > 1 or knbr[3] > 2 or knbr[5] > 1 or knbr[6] > 1:
             raise bad("KNBR holds a code out of range")
         if k < 1 or k > m:
             raise bad("k = %d, not 1 .. %d" % (k, m))
@@ -95,6 +95,7 @@ class Neighbors:
         self.k = k
         self.metric = METRICS[metric]
         self._mcode = metric
+        self._distance = knbr[6] == 1
         self._x, self._isz = _tf()
         for v in ex:
             self._x.append(v)
@@ -118,6 +119,13 @@ class Neighbors:
 
     def predict(self, x):
         """Class index of x (the rule above); a regressor: the mean target of the k nearest."""
+        if self._distance:
+            votes = self._weighted(x)
+            best = 0
+            for c in range(1, self.n_outputs):
+                if votes[c] > votes[best]:
+                    best = c
+            return best
         if self._v is not None:
             s = 0.0
             for j in self._nearest(x):
@@ -130,9 +138,27 @@ class Neighbors:
                 best = c
         return best
 
+    def _weighted(self, x):
+        """Per class, the sum of 1 / distance over the k nearest (only the zero-distance ones count, with
+        weight 1, when there are any): scikit-learn's weights='distance'."""
+        idx = self._nearest(x)
+        d = self._dist
+        zero = 0.0 in d
+        votes = [0.0] * self.n_outputs
+        for p in range(len(idx)):
+            if zero:
+                w = 1.0 if d[p] == 0.0 else 0.0
+            else:
+                w = 1.0 / (d[p] ** 0.5 if self._mcode == 0 else d[p])
+            votes[self._y[idx[p]]] += w
+        return votes
+
     def predict_proba(self, x):
-        """Share of the k nearest examples in each class (scikit-learn's uniform-weight predict_proba of a
-        k-nearest-neighbour classifier; 1 for the nearest centroid's class)."""
+        """Share of the k nearest examples in each class (weights='distance': of their weights)."""
+        if self._distance:
+            v = self._weighted(x)
+            s = sum(v)
+            return [a / s for a in v]
         votes = self._votes(x)
         return [v / self.k for v in votes]
 
@@ -176,6 +202,7 @@ class Neighbors:
                 p -= 1
             dist.insert(p, s)
             idx.insert(p, j)
+        self._dist = dist
         return idx
 
     # ------------------------------------------------------------------ on-device learning
