@@ -129,7 +129,6 @@ class Linear:
         self.exact_rows = 0  # rows decided by the exact integer replay (for tests and curiosity)
         self._fast = _fast_linear  # None: bytecode path; set to None to time the bytecode path
 
-
     # ------------------------------------------------------------------ scores
     def _x32(self, x):
         if len(x) != self.n_features:
