@@ -5,6 +5,7 @@ this one", labelling, model upload, settings; keyboard only and a phone-sized vi
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,17 @@ def test_live_history_search_label_model_settings(browser: Any, run: station.Run
     pg.get_by_test_id("history-span").select_option("3600000")
     count = pg.get_by_test_id("history-count")
     pg.wait_for_function("document.querySelector('[data-testid=history-count]').textContent !== '0'")
-    t1 = run.station.store.last_time() + 1
-    assert int(count.inner_text()) == len(run.station.store.thin(t1 - 3_600_000, t1, 800, "x", "minmax"))
+
+    def expected() -> int:
+        t1 = run.station.store.last_time() + 1
+        return len(run.station.store.thin(t1 - 3_600_000, t1, 800, "x", "minmax"))
+
+    # the plot redraws when the new span's answer arrives (the count shown before is the old span's) and
+    # live samples keep arriving: wait for the page and the store to agree
+    deadline = time.monotonic() + 60
+    while int(count.inner_text()) != expected() and time.monotonic() < deadline:
+        pg.wait_for_timeout(200)
+    assert int(count.inner_text()) == expected()
     ink = pg.evaluate(
         "(() => { const c = document.querySelector('canvas'); const d = c.getContext('2d')"
         ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) "
