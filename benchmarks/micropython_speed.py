@@ -326,7 +326,7 @@ def unix_port(binary: str, emlearn_mpy: str | None, b: Bench) -> list[str]:
     names = {
         "viper": "mlrt viper path (array('f') in, class out)"
         if viper
-        else "mlrt predict (no viper walker on this build: bytecode)",
+        else "mlrt predict as loaded (viper walker off: this build has no memoryview.itemsize)",
         "bytecode": "mlrt bytecode path (class out)",
         "plain": "plain bytecode walker (float thresholds, hard votes)",
         "emlearn": "emlearn_trees predict (int16 in, its own call only)",
