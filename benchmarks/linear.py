@@ -10,7 +10,7 @@ Agreement is with scikit-learn's own predict on the same float32 rows (classes: 
 micromlgen writes C++ classes; the cross toolchain here has no C++ library headers and the harness
 compiles C, so its class is turned into two C functions mechanically (same statements, same float
 arithmetic; its ``va_start(w, <count>)`` becomes ``va_start(w, x)``, the C form of the same call).
-everywhereml generates the same Eloquent code as micromlgen for these models and is not repeated.
+everywhereml (0.2.40) converts no linear model: its sklearn package holds trees and ensembles only.
 """
 
 from __future__ import annotations

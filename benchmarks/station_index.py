@@ -3,13 +3,19 @@ kind, in CPython and in the real MicroPython (WebAssembly on Node).
 
 Vectors: clustered synthetic "mel-band energy" vectors (40 cluster centres, unit noise), 10k and 100k
 of dimension 16, 32 and 64; 20 queries drawn like the data. The exact neighbours come from numpy.
-RAM: CPython tracemalloc peak during one search (the scan's buffers, candidate lists, the query tables);
-MicroPython (2,000 vectors: this WebAssembly build frees no memory within one run, so building larger
-indexes there exhausts the host): heap allocated during one search with the collector off, an upper
-bound of its peak (this
-WebAssembly build frees nothing within one run, so its peak cannot be observed directly).
+RAM: CPython tracemalloc peak during one search (the scan's buffers, candidate lists, the query tables).
+This WebAssembly MicroPython frees nothing within one run (its heap is collected when the interpreter is
+reset between runs), so building a 10k index inside it exhausts the host; there:
+* `--mp-sizes` (default 2,000): the index is built and searched inside MicroPython (its add rate);
+  "search RAM" is the heap allocated during one search, an upper bound of its peak.
+* `--mp-open`: each index (10k, 100k) is built by the same mlrt code under CPython (cached in `--cache`),
+  its files are put on MicroPython's file system and each query is searched in its own run: query time,
+  recall@10 against numpy, bytes per vector on file, heap held after opening, heap allocated by the
+  search (an upper bound of its peak). A run that fails (e.g. MemoryError) is reported with the heap tried.
 
     .venv/bin/python benchmarks/station_index.py [--sizes 10000,100000] [--dims 16,32,64] [--no-micropython]
+    .venv/bin/python benchmarks/station_index.py --no-cpython --sizes 2000 --dims 32        # MicroPython add
+    .venv/bin/python benchmarks/station_index.py --mp-open --sizes 10000,100000 --dims 32 --mp-queries 3
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from microlearn import micropython as mpy
+from microlearn.errors import ToolchainError
 
 sys.path.insert(0, str(mpy.RUNTIME_DIR))
 from mlrt.index import Index
@@ -79,6 +87,24 @@ def cpython(
         shutil.rmtree(tmp)
 
 
+def build(X: np.ndarray, kind: str, cache: Path) -> tuple[Path, float]:
+    """The index of X built by mlrt under CPython in cache/<n>-<dim>-<kind> (reused when complete);
+    returns its directory and the CPython add time per vector in µs (0 when reused)."""
+    path = cache / f"{len(X)}-{X.shape[1]}-{kind}"
+    if path.is_dir() and (path / "done").exists():
+        return path, 0.0
+    shutil.rmtree(path, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ix = Index(str(path), X.shape[1], kind, train_after=1000)
+    t = time.perf_counter()
+    for i, v in enumerate(X.tolist()):
+        ix.add(i, v)
+    ix.close()
+    add_us = (time.perf_counter() - t) / len(X) * 1e6
+    (path / "done").write_text(f"{add_us:.1f}\n")
+    return path, add_us
+
+
 MP_CODE = """
 import gc, time, os, json
 from mlrt.index import Index
@@ -130,16 +156,109 @@ def micropython(X: np.ndarray, Q: np.ndarray, kind: str, ref: list[set[int]], n_
     }
 
 
+MP_OPEN = """
+import gc, time, json
+from array import array
+from mlrt.index import Index
+q = array('f', open('/q.bin', 'rb').read())
+gc.collect()
+a0 = gc.mem_alloc()
+ix = Index('/ix'{cand})
+a1 = gc.mem_alloc()
+t = time.ticks_us()
+got = ix.search(q, 10)
+us = time.ticks_diff(time.ticks_us(), t)
+a2 = gc.mem_alloc()
+print(json.dumps({{'got': [k for k, _ in got], 'us': us, 'open': a1 - a0, 'search': a2 - a1,
+                  'nbytes': ix.nbytes(), 'n': len(ix)}}))
+"""
+
+
+def micropython_open(
+    ixdir: Path, Q: np.ndarray, ref: list[set[int]], n: int, heap: int, cand: int | None
+) -> dict[str, Any]:
+    """Search an index built under CPython in MicroPython, one query per run (the interpreter is reset
+    between runs, which is when this WebAssembly build frees its heap)."""
+    files = {**mpy.runtime_files()}
+    for f in ("meta.json", "vectors.bin", "codes.bin"):
+        if (ixdir / f).exists():
+            files[f"/ix/{f}"] = (ixdir / f).read_bytes()
+    code = MP_OPEN.format(cand="" if cand is None else f", candidates={cand}")
+    res = []
+    for q in Q:
+        try:
+            res.append(json.loads(mpy.run(code, {**files, "/q.bin": q.tobytes()}, heap_bytes=heap)))
+        except (mpy.MicroPythonError, ToolchainError) as e:
+            return {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[-1]}"}
+        if res[-1]["n"] != n:
+            raise RuntimeError(f"MicroPython opened {res[-1]['n']} vectors, not {n}")
+    rec = float(np.mean([len(set(r["got"]) & t) / 10 for r, t in zip(res, ref, strict=False)]))
+    return {
+        "recall": rec,
+        "query_ms": float(np.mean([r["us"] for r in res])) / 1e3,
+        "bytes_per_vector": res[0]["nbytes"] / n,
+        "open_heap": max(r["open"] for r in res),
+        "ram_peak": max(r["search"] for r in res),
+    }
+
+
+def mp_open_mode(a: argparse.Namespace) -> list[dict[str, Any]]:
+    """Indexes built by mlrt under CPython (cached in --cache), searched in MicroPython."""
+    rows: list[dict[str, Any]] = []
+    d = int(a.dims.split(",")[0])
+    print(
+        f"MicroPython (wasm) searching indexes built under CPython, {a.mp_queries} queries, heap setting "
+        f"{a.mp_heap:,} B"
+    )
+    print("| n | dim | kind | recall@10 | query ms | bytes/vector | open heap B | search heap B |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    for n in [int(s) for s in a.sizes.split(",")]:
+        X, Q = data(n, d)
+        Q = Q[: a.mp_queries]
+        ref = truth(X, Q)
+        for kind in a.kinds.split(","):
+            ixdir, _ = build(X, kind, Path(a.cache))
+            r = micropython_open(ixdir, Q, ref, n, a.mp_heap, a.candidates)
+            if a.candidates and kind in ("lsh", "pq"):
+                kind = f"{kind} ({a.candidates} cand.)"
+            rows.append({"runtime": "MicroPython (wasm), opened", "n": n, "dim": d, "kind": kind, **r})
+            if "error" in r:
+                print(
+                    f"| {n} | {d} | {kind} | failed with heap {a.mp_heap:,} B: {r['error']} |||||", flush=True
+                )
+                continue
+            print(
+                f"| {n} | {d} | {kind} | {r['recall']:.2f} | {r['query_ms']:.0f} | "
+                f"{r['bytes_per_vector']:.1f} | {r['open_heap']:,} | {r['ram_peak']:,} |",
+                flush=True,
+            )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,10000,100000")
     ap.add_argument("--dims", default="16,32,64")
     ap.add_argument("--mp-sizes", default="2000")
     ap.add_argument("--no-micropython", action="store_true")
+    ap.add_argument("--no-cpython", action="store_true", help="only the MicroPython rows (e.g. its add rate)")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--candidates", type=int, default=None, help="re-ranked candidates of lsh and pq")
     ap.add_argument("--json", default="")
+    ap.add_argument(
+        "--mp-open",
+        action="store_true",
+        help="MicroPython only: build each index under CPython, then open and search it in MicroPython",
+    )
+    ap.add_argument("--mp-queries", type=int, default=3, help="queries per index with --mp-open")
+    ap.add_argument("--mp-heap", type=int, default=64 * 1024 * 1024, help="MicroPython heap with --mp-open")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "microlearn-station-index"))
     a = ap.parse_args()
+    if a.mp_open:
+        rows = mp_open_mode(a)
+        if a.json:
+            Path(a.json).write_text(json.dumps(rows, indent=1))
+        return
     rows = []
     print("| runtime | n | dim | kind | recall@10 | query ms | add µs | bytes/vector | search RAM B |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
@@ -150,7 +269,7 @@ def main() -> None:
             X, Q = data(n, d)
             ref = truth(X, Q)
             for kind in a.kinds.split(","):
-                runs = [("CPython", cpython(X, Q, kind, ref, a.candidates))]
+                runs = [] if a.no_cpython else [("CPython", cpython(X, Q, kind, ref, a.candidates))]
                 if not a.no_micropython and str(n) in a.mp_sizes.split(",") and d == 32:
                     runs.append(("MicroPython (wasm)", micropython(X, Q, kind, ref, 5)))
                 for rt, r in runs:

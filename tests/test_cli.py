@@ -78,14 +78,13 @@ def test_convert_and_verify_a_folded_pipeline(files: Path) -> None:
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=4, random_state=0)).fit(X, y)
     joblib.dump(pipe, files / "pipe.joblib")
     for fold in (False, True):
-        res = run(
-            "convert", "pipe.joblib", "-o", f"p{int(fold)}/pipe.h", *(["--fold"] if fold else []), cwd=files
-        )
+        flags = [] if fold else ["--no-fold"]
+        res = run("convert", "pipe.joblib", "-o", f"p{int(fold)}/pipe.h", *flags, cwd=files)
         assert res.returncode == 0, res.stderr
         header = (files / f"p{int(fold)}" / "pipe.h").read_text()
         assert "pipe_predict(const float *x)" in header
         assert ("ml_transform.h" in header) is not fold  # folded: the scaler is in the thresholds
         assert (files / f"p{int(fold)}" / "ml_transform.h").exists() is not fold
-    res = run("verify", "pipe.joblib", "--data", "X.npy", "--fold", cwd=files)
+    res = run("verify", "pipe.joblib", "--data", "X.npy", "--no-fold", cwd=files)
     assert res.returncode == 0, res.stderr
     assert "100.00%" in res.stdout

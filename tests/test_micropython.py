@@ -229,3 +229,22 @@ def test_package_json_lists_every_module() -> None:
     for dest, url in shipped["urls"]:
         assert dest == url and (mpy.RUNTIME_DIR / url).is_file(), url
     assert shipped["version"] == deploy.mlrt_version()
+
+
+@pytest.mark.parametrize("kind", ["no-proba classifier", "multi-output regressor", "lone stage"])
+def test_the_micropython_target_follows_the_task(kind: str) -> None:
+    """The micropython verify target asks mlrt for what the task has: classes without probabilities
+    (LinearSVC), several values per row (multi-output Ridge), transformed rows (a lone scaler)."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    X, y = load_iris(return_X_y=True)
+    est = {
+        "no-proba classifier": lambda: LinearSVC().fit(X, y),
+        "multi-output regressor": lambda: Ridge().fit(X, np.c_[X[:, 0], X[:, 1]]),
+        "lone stage": lambda: StandardScaler().fit(X),
+    }[kind]()
+    r = microlearn.verify(est, X[::10], targets=["micropython"])["micropython"]
+    assert r.agreement == 1.0 and r.n_rows == 15

@@ -35,6 +35,8 @@ from mlrt import _reader
 C_TABLES = {
     1: "ml_trees_sections",
     2: "ml_linear_sections",
+    3: "ml_naive_bayes_sections",
+    4: "ml_neighbors_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -43,6 +45,7 @@ C_TABLES = {
 C_PROGRAM = r"""
 #include <stdio.h>
 #include "ml_model.h"
+#include "ml_neighbors_file.h"
 int ml_test_tables(char *out, int cap);
 int ml_test_load(const uint8_t *buf, size_t len);
 int ml_test_tables(char *out, int cap)
@@ -62,6 +65,8 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_TREES) return ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
     if (f.family == ML_FAMILY_FEATURES) return ml_features_stage_check(&f);
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
+    if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
+    if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -143,6 +148,8 @@ def _files() -> dict[str, bytes]:
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
     from microlearn.dsp.features import FeatureConfig
@@ -156,6 +163,7 @@ def _files() -> dict[str, bytes]:
         "feature stage": mf.dumps(FeatureStage(bands)),
         "linear classifier": microlearn.convert(LogisticRegression(max_iter=500).fit(X, y)).to_bytes(),
         "linear regressor": microlearn.convert(Ridge().fit(X, X[:, 0])).to_bytes(),
+        "naive bayes": microlearn.convert(GaussianNB().fit(X, y)).to_bytes(),
         "scaler stage": mf.dumps(to_ir(StandardScaler().fit(X))),
         "imputer stage": mf.dumps(to_ir(SimpleImputer().fit(Xn))),
         "pca stage": mf.dumps(to_ir(PCA(2, whiten=True).fit(X))),
@@ -164,6 +172,8 @@ def _files() -> dict[str, bytes]:
         "forest": microlearn.convert(
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
+        "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
+        "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)

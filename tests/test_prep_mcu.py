@@ -94,7 +94,7 @@ def run_ir(ir: Any, X: npt.NDArray[np.float32], target: str) -> Any:
 @pytest.mark.parametrize("pre", ["scaler", "imputer+scaler", "minmax"])
 def test_pipeline_verify_folded_and_not(pre: str) -> None:
     pipe, X = _pipe(pre)
-    rep = microlearn.verify(pipe, X, targets=TARGET_NAMES)
+    rep = microlearn.verify(pipe, X, targets=TARGET_NAMES, fold=False)
     want = np.searchsorted(pipe.classes_, pipe.predict(X))
     ir = to_ir(pipe)
     folded = fold_pipeline(ir)

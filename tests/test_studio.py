@@ -181,7 +181,7 @@ def audio_features(x: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def page_labels(page: Any, n: int | None = None, timeout: float = 60_000) -> list[str]:
+def page_labels(page: Any, n: int | None = None, timeout: float = 240_000) -> list[str]:
     want = "> 0" if n is None else f"=== {n}"
     page.wait_for_function(f"document.querySelectorAll('[data-testid=label]').length {want}", timeout=timeout)
     return [s.strip() for s in page.locator("[data-testid=label]").all_inner_texts()]
@@ -318,8 +318,8 @@ def test_microphone_with_chromium_fake_capture(pw: Any, server: Any, files: dict
         pg.get_by_test_id("pipeline-file").set_input_files(d / "audio.json")
         pg.get_by_test_id("model-file").set_input_files(d / "audio.mlm")
         pg.get_by_test_id("live-mic").click()
-        got = page_labels(pg, None, timeout=60_000)
-        pg.wait_for_function("window.studio.preds.length >= 4", timeout=60_000)
+        got = page_labels(pg, None, timeout=240_000)
+        pg.wait_for_function("window.studio.preds.length >= 4", timeout=240_000)
         pg.get_by_test_id("live-stop").click()
         got = [s.strip() for s in pg.locator("[data-testid=label]").all_inner_texts()]
         assert pg.get_by_test_id("error").is_hidden()

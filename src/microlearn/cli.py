@@ -69,7 +69,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     command = (
         f"microlearn convert {Path(args.model).name} -o {Path(args.output).name} --method {model.method}"
     )
-    command += f" --name {name}" + (" --fold" if args.fold else "")
+    command += f" --name {name}" + ("" if args.fold else " --no-fold")
     src = model.c_source(name, command)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-runtime", action="store_true", help="do not copy the runtime headers beside the output"
     )
     c.add_argument(
-        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+        "--no-fold",
+        dest="fold",
+        action="store_false",
+        help="keep scalers/imputers before a tree model as stages (default: fold them into its thresholds)",
     )
     c.set_defaults(func=_cmd_convert)
 
@@ -150,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--targets", nargs="+", default=["host"], help="targets to run on (default: host)")
     v.add_argument("--method", default=None, help="C method (default: table)")
     v.add_argument(
-        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+        "--no-fold",
+        dest="fold",
+        action="store_false",
+        help="keep scalers/imputers before a tree model as stages (default: fold them into its thresholds)",
     )
     v.set_defaults(func=_cmd_verify)
 
@@ -172,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--method", default=None, help="C method: table (default) or inline")
     r.add_argument(
-        "--fold", action="store_true", help="fold scalers/imputers before a tree model into its thresholds"
+        "--no-fold",
+        dest="fold",
+        action="store_false",
+        help="keep scalers/imputers before a tree model as stages (default: fold them into its thresholds)",
     )
     r.set_defaults(func=_cmd_report)
 

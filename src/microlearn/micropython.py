@@ -180,20 +180,29 @@ m = mlrt.load('/model.mlm')
 a1 = gc.mem_alloc()
 gc.enable()
 nf = m.n_features
-proba = {proba}
-out = array('d' if (proba or not m.classifier) else 'i')
+kind = {kind!r}
+out = array('i' if kind == 'class' else 'd')
 raw = open('/x.bin', 'rb').read()
 mv = memoryview(raw)
 for r in range(len(raw) // (4 * nf)):
     x = array('f', bytes(mv[r * 4 * nf:(r + 1) * 4 * nf]))
-    if proba:
-        for p in m.predict_proba(x):
-            out.append(p)
+    if kind == 'proba':
+        v = m.predict_proba(x)
+    elif kind == 'transform':
+        v = m.transform(x)
     else:
-        out.append(m.predict(x))
+        v = m.predict(x)
+    if isinstance(v, (int, float)):
+        out.append(v)
+    else:
+        for e in v:
+            out.append(e)
 open('/out.bin', 'wb').write(out)
-print('load_alloc', a1 - a0, 'retained', m.nbytes)
+print('load_alloc', a1 - a0, 'retained', getattr(m, 'nbytes', 0))
 """
+
+# the header's task code (docs/model-file.md) -> what the script asks of the model
+_KIND_OF_TASK = {1: "class", 2: "value", 3: "value", 4: "class", 5: "transform"}
 
 
 @dataclass
@@ -207,22 +216,22 @@ def run_model_full(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) ->
     X32 = np.ascontiguousarray(X, dtype=np.float32)
     if X32.ndim != 2:
         raise ValueError("X must be 2-D (n_rows, n_features)")
+    task = int.from_bytes(model_bytes[10:12], "little") if len(model_bytes) >= 12 else 1
+    kind = "proba" if proba else _KIND_OF_TASK.get(task, "class")
     files = {**runtime_files(), "/model.mlm": bytes(model_bytes), "/x.bin": X32.astype("<f4").tobytes()}
-    res = execute(_PREDICT.format(proba=bool(proba)), files, outputs=["/out.bin"])
+    res = execute(_PREDICT.format(kind=kind), files, outputs=["/out.bin"])
     raw = res.outputs["/out.bin"] or b""
     words = res.stdout.split()
     stats = {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
-    if proba or (raw and _is_regressor(model_bytes)):
-        out: npt.NDArray[Any] = np.frombuffer(raw, dtype="<f8").copy()
+    if kind == "class":
+        out: npt.NDArray[Any] = np.frombuffer(raw, dtype="<i4").astype(np.int64)
     else:
-        out = np.frombuffer(raw, dtype="<i4").astype(np.int64)
-    if proba:
-        out = out.reshape(X32.shape[0], -1)
+        out = np.frombuffer(raw, dtype="<f8").copy()
+        if (
+            X32.shape[0] and out.size != X32.shape[0]
+        ):  # several values per row: proba, multi-output, transform
+            out = out.reshape(X32.shape[0], -1)
     return ModelRun(out, stats.get("load_alloc", 0), stats.get("retained", 0))
-
-
-def _is_regressor(model_bytes: bytes) -> bool:
-    return len(model_bytes) >= 12 and int.from_bytes(model_bytes[10:12], "little") == 2
 
 
 def run_model(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) -> npt.NDArray[Any]:
@@ -231,9 +240,9 @@ def run_model(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) -> npt.
     return run_model_full(model_bytes, X, proba).outputs
 
 
-def _target_run(model_file: bytes, classifier: bool, X: npt.NDArray[np.float32]) -> TargetRun:
+def _target_run(model_file: bytes, has_proba: bool, X: npt.NDArray[np.float32]) -> TargetRun:
     run = run_model_full(model_file, X)
-    proba = run_model(model_file, X, proba=True).astype(np.float32) if classifier else None
+    proba = run_model(model_file, X, proba=True).astype(np.float32) if has_proba else None
     return TargetRun(
         outputs=run.outputs,
         flash_bytes=len(model_file),
@@ -259,7 +268,9 @@ class MicroPythonTarget:
 
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         """``art`` gives the IR and the model file (``art.model_file()``)."""
-        return _target_run(art.model_file(), art.ir.task is Task.CLASSIFY, X)
+        # probabilities where the reference has them (LinearSVC, RidgeClassifier ... have none)
+        has_proba = art.ir.task is Task.CLASSIFY and art.ir.reference(X[:1]).proba is not None
+        return _target_run(art.model_file(), has_proba, X)
 
 
 def register_targets(targets: dict[str, Any]) -> None:

@@ -204,12 +204,13 @@ class Model:
         return f"<microlearn.Model {head} method={self.method!r}: {ir.n_inputs} inputs, {what}>"
 
 
-def convert(estimator: Any, method: str | None = None, *, fold: bool = False, **options: Any) -> Model:
+def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **options: Any) -> Model:
     """Convert a fitted estimator (or a fitted scikit-learn Pipeline of supported steps).
 
-    ``method`` is one of :func:`methods_for` (default: the family's default method). With ``fold``, the
-    per-feature monotonic stages right before a tree ensemble (scalers, imputers) are folded into its
-    thresholds (``passes.fold``): the same decision for every float32 input, no stage code on the device.
+    ``method`` is one of :func:`methods_for` (default: the family's default method). With ``fold`` (the
+    default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are folded
+    into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code on the
+    device; ``fold=False`` keeps them as stages.
     """
     from microlearn.frontends.registry import to_ir
 

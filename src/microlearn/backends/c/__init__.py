@@ -2,6 +2,8 @@
 
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
 from microlearn.backends.c import linear
+from microlearn.backends.c import naive_bayes
+from microlearn.backends.c import neighbors as neighbors
 from microlearn.backends.c import packed, packed_inline
 from microlearn.backends.c import transform as transform
 from microlearn.backends.c.registry import generate, methods_for
@@ -15,6 +17,7 @@ __all__ = [
     "inline",
     "linear",
     "methods_for",
+    "naive_bayes",
     "packed",
     "packed_inline",
     "registry",

@@ -26,23 +26,8 @@
 extern "C" {
 #endif
 
-#define ML_FAMILY_LINEAR 2u
-
-enum { ML_LINEAR_S_COEF, ML_LINEAR_S_INTC, ML_LINEAR_S_MODE, ML_LINEAR_S_LABL, ML_LINEAR_S_FNAM,
-       ML_LINEAR_S_SRCE, ML_LINEAR_S_COUNT };
-
-/* Sections of a linear model (family 2), in declaration order (schema LINEAR in
- * microlearn/backends/modelfile/linear.py; a test compares the two). */
-static inline const ml_model_section_spec *ml_linear_sections(uint32_t *n)
-{
-    static const ml_model_section_spec specs[ML_LINEAR_S_COUNT] = {
-        {"COEF", ML_DT_F64, 1, ML_TASKS_CR, 1}, {"INTC", ML_DT_F64, 1, ML_TASKS_CR, 1},
-        {"MODE", ML_DT_U8, 1, ML_TASKS_CR, 1},  {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
-        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
-    };
-    *n = ML_LINEAR_S_COUNT;
-    return specs;
-}
+/* ML_FAMILY_LINEAR, the ML_LINEAR_S_* section indices and ml_linear_sections() (the table a test
+ * compares with schema.LINEAR) are in ml_model.h. */
 
 typedef struct ml_linear_file {
     int task;             /* ML_TASK_CLASSIFY or ML_TASK_REGRESS */

@@ -599,6 +599,28 @@ static inline const ml_model_section_spec *ml_linear_sections(uint32_t *n)
     return specs;
 }
 
+/* ------------------------------------------------------------------------------- Gaussian naive Bayes */
+
+#define ML_FAMILY_NAIVE_BAYES 3u
+
+enum { ML_GNB_S_THET, ML_GNB_S_VARS, ML_GNB_S_PRIO, ML_GNB_S_LPRI, ML_GNB_S_NORM, ML_GNB_S_MODE, ML_GNB_S_LABL,
+       ML_GNB_S_FNAM, ML_GNB_S_SRCE, ML_GNB_S_COUNT };
+
+/* Sections of a Gaussian naive Bayes model (family 3, backends/modelfile/naive_bayes.py). The C predictor
+ * is the generated C (ml_naive_bayes.h). */
+static inline const ml_model_section_spec *ml_naive_bayes_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_GNB_S_COUNT] = {
+        {"THET", ML_DT_F64, 1, ML_TASKS_C, 1}, {"VARS", ML_DT_F64, 1, ML_TASKS_C, 1},
+        {"PRIO", ML_DT_F64, 1, ML_TASKS_C, 1}, {"LPRI", ML_DT_F64, 1, ML_TASKS_C, 1},
+        {"NORM", ML_DT_F64, 1, ML_TASKS_C, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_C, 1},
+        {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0}, {"FNAM", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"SRCE", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+    };
+    *n = ML_GNB_S_COUNT;
+    return specs;
+}
+
 static inline int ml_model_all_finite(const uint8_t *p, uint32_t n, int f64)
 {
     uint32_t i;
@@ -652,6 +674,41 @@ static inline int ml_linear_file_check(const ml_model_file *f)
     }
     if (!ml_model_all_finite(ptr[ML_LINEAR_S_COEF], cnt[ML_LINEAR_S_COEF], 1) ||
         !ml_model_all_finite(ptr[ML_LINEAR_S_INTC], rows, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
+/* Check a Gaussian naive Bayes file (opened with ml_model_open) against its declared sections: classes x
+ * features means and variances, one prior, log-prior and normaliser per class, a MODE code 0 or 1, finite
+ * values. The C predictor is the generated C (ml_naive_bayes.h); this checks a file a program receives. */
+static inline int ml_naive_bayes_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_GNB_S_COUNT];
+    uint32_t cnt[ML_GNB_S_COUNT];
+    uint32_t n_specs, kn, k;
+    const ml_model_section_spec *specs = ml_naive_bayes_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_NAIVE_BAYES) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_CLASSIFY || f->n_features < 1 || f->n_features > 65535 || f->n_outputs < 2 ||
+        f->n_outputs > 65535) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    k = (uint32_t)f->n_outputs;
+    kn = k * (uint32_t)f->n_features;
+    if (cnt[ML_GNB_S_THET] != kn || cnt[ML_GNB_S_VARS] != kn || cnt[ML_GNB_S_PRIO] != k ||
+        cnt[ML_GNB_S_LPRI] != k || cnt[ML_GNB_S_NORM] != k || cnt[ML_GNB_S_MODE] != 1u) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_GNB_S_MODE][0] > 1u || !ml_model_all_finite(ptr[ML_GNB_S_THET], kn, 1) ||
+        !ml_model_all_finite(ptr[ML_GNB_S_VARS], kn, 1) || !ml_model_all_finite(ptr[ML_GNB_S_PRIO], k, 1) ||
+        !ml_model_all_finite(ptr[ML_GNB_S_NORM], k, 1)) {
         return ML_E_VALUE;
     }
     return ML_OK;

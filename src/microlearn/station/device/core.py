@@ -21,6 +21,7 @@ DEFAULTS = {
     "window": 20,
     "index_kind": "vafile",
     "raw_max_bytes": 8 * 1024 * 1024,
+    "segment_bytes": 65536,
     "raw_max_age_ms": None,
     "webhook_urls": [],
     "mqtt_host": "",
@@ -142,6 +143,7 @@ class Station:
         self.store = Store(
             data_dir + "/raw",
             fields=self.fields,
+            segment_bytes=s["segment_bytes"],
             max_bytes=s["raw_max_bytes"],
             max_age_ms=(s["raw_max_age_ms"], None, None, None),
         )

@@ -8,7 +8,8 @@ DATA = "/data"
 
 
 def start(sensor=None, port=80, static_dir="/lib/station/static", roots=None):
-    st = core.Station(DATA, sensor or sensors.SimAccelerometer())
+    # a board's file system holds a few MB: records (and their levels) within 1 MB by default
+    st = core.Station(DATA, sensor or sensors.SimAccelerometer(), {"raw_max_bytes": 1_000_000})
     try:
         import network
 

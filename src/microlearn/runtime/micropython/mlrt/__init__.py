@@ -17,6 +17,8 @@ FORMAT_MAJOR = 1
 FAMILIES = {
     1: "trees",
     2: "linear",
+    3: "naive_bayes",
+    4: "neighbors",
     32: "features",
     33: "transform",
     64: "pipeline",

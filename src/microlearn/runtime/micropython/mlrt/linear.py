@@ -11,6 +11,11 @@ from array import array
 
 from mlrt._reader import bad
 
+try:  # native-code scores where the port can run them (see _fast_linear.py)
+    from mlrt import _fast_linear
+except Exception:  # CPython, WebAssembly, or a port without native code: the bytecode path below
+    _fast_linear = None
+
 FAMILY = 2
 CLASSIFIER = 1
 REGRESSOR = 2
@@ -122,6 +127,7 @@ class Linear:
         self.feature_names = _json_list(sec.get(b"FNAM"), n)
         self.nbytes = 8 * (len(coef) + k) + 2 * (4 if not DOUBLE else 8) * k
         self.exact_rows = 0  # rows decided by the exact integer replay (for tests and curiosity)
+        self._fast = _fast_linear  # None: bytecode path; set to None to time the bytecode path
 
     # ------------------------------------------------------------------ scores
     def _x32(self, x):
@@ -131,6 +137,8 @@ class Linear:
 
     def _scores(self, xa):
         n, w, b = self.n_features, self._w, self._b
+        if self._fast is not None:
+            return self._fast.scores(xa, w, b, self.k, n)
         out = []
         for c in range(self.k):
             acc = b[c]
@@ -202,11 +210,14 @@ class Linear:
         s = self._scores(xa)
         if not self.classifier:
             return s[0] if self.k == 1 else s
-        xm = 0.0
-        for v in xa:
-            a = -v if v < 0 else v
-            if a > xm:
-                xm = a
+        if self._fast is not None:
+            xm = self._fast.absmax(xa)
+        else:
+            xm = 0.0
+            for v in xa:
+                a = -v if v < 0 else v
+                if a > xm:
+                    xm = a
         ea, eb = self._ea, self._eb
         if self.k == 1:
             t = xm * ea[0] + eb[0]

@@ -1,0 +1,106 @@
+"""GaussianNB on emulated Cortex-M4F, Cortex-M0+ and rv32imc through ``microlearn.verify``, and what
+ignoring the class priors would cost.
+
+Per case: agreement with scikit-learn's predict (every row; ambiguous rows counted), flash and mean
+instructions per predict call on each CPU, the share of rows the float32 fast path decides on the host
+(the rest go through the float64 replay), and the agreement of the same model with uniform priors (what
+a converter that ignores ``class_prior_`` predicts). Writes benchmarks/out/naive_bayes.md; ``--docs``
+also puts the table into docs/naive_bayes.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_iris, make_classification
+from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB as SkGNB
+
+import microlearn
+from microlearn import host
+from microlearn.backends.c.naive_bayes import emit
+from microlearn.frontends.sklearn.naive_bayes import convert_gaussian_nb
+from microlearn.ir.naive_bayes import GaussianNB
+
+CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
+OUT = Path(__file__).parent / "out"
+DOCS = Path(__file__).parents[1] / "docs" / "naive_bayes.md"
+BEGIN, END = "<!-- benchmarks/naive_bayes.py: begin -->", "<!-- benchmarks/naive_bayes.py: end -->"
+
+FAST = """
+#include "nb.h"
+void b_fast(const float *x, int32_t n, int32_t *out) {
+    int32_t r;
+    for (r = 0; r < n; r++) {
+        float s[NB_N_SCORES], q[NB_N_SCORES];
+        out[r] = ml_gnb_class_f32(&nb_f32, x + (size_t)r * NB_N_FEATURES, s, q);
+    }
+}
+"""
+
+
+def cases() -> list[tuple[str, SkGNB, np.ndarray]]:
+    X, y = load_iris(return_X_y=True)
+    Xa, Xb, ya, _ = train_test_split(X, y, test_size=60, random_state=0)
+    out = [("iris, 3 classes, 4 features", SkGNB().fit(Xa, ya), Xb.astype(np.float32))]
+    X, y = make_classification(
+        n_samples=2000, n_features=12, n_informative=6, n_classes=3, weights=[0.85, 0.1, 0.05],
+        class_sep=0.6, random_state=3,
+    )  # fmt: skip
+    Xa, Xb, ya, _ = train_test_split(X, y, test_size=200, random_state=0)
+    out.append(("imbalanced 85/10/5 %, 12 features", SkGNB().fit(Xa, ya), Xb.astype(np.float32)))
+    return out
+
+
+def fast_share(ir: GaussianNB, X: np.ndarray) -> float:
+    lib = host.build({"nb.h": emit(ir, "nb").header, "fast.c": FAST})
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    out = np.zeros(len(X32), dtype=np.int32)
+    lib.b_fast(
+        X32.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(len(X32)), out.ctypes.data_as(ctypes.c_void_p)
+    )
+    return float(np.mean(out >= 0))
+
+
+def table() -> str:
+    head = (
+        "| case | rows | agreement (all targets) | fast path decides | uniform priors agree | "
+        + " | ".join(f"{c} flash B / instr" for c in CPUS)
+        + " |\n|"
+        + "---|" * (5 + len(CPUS))
+    )
+    lines = [head]
+    for label, est, X in cases():
+        ir = convert_gaussian_nb(est)
+        rep = microlearn.verify(est, X, targets=["host", *CPUS])
+        agree = min(r.agreement for r in rep.values())
+        flat = GaussianNB(theta=ir.theta, var=ir.var, prior=np.full(ir.k, 1.0 / ir.k))
+        uni = float(np.mean(flat.reference(X).outputs == ir.reference(X).outputs))
+        cells = [f"{rep[c].flash_bytes:,} / {rep[c].instructions_mean:,.0f}" for c in CPUS]
+        lines.append(
+            f"| {label} | {len(X)} | {agree:.0%} | {fast_share(ir, X):.1%} | {uni:.1%} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--docs", action="store_true", help="also write the table into docs/naive_bayes.md")
+    args = ap.parse_args()
+    t = table()
+    OUT.mkdir(exist_ok=True)
+    (OUT / "naive_bayes.md").write_text(t)
+    print(t)
+    if args.docs:
+        doc = DOCS.read_text()
+        a, b = doc.index(BEGIN) + len(BEGIN), doc.index(END)
+        DOCS.write_text(doc[:a] + "\n" + t + doc[b:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""GaussianNB IR -> C (method "float"): const tables in flash and calls into ml_naive_bayes.h.
+
+Classes: a float32 fast path with a proven error bound, a float64 replay of scikit-learn's arithmetic
+when the bound does not separate the top two joint log-likelihoods. Probabilities and log-probabilities
+from the float64 replay (docs/naive_bayes.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, header
+from microlearn.errors import InvalidInputError
+from microlearn.ir.linear import U32, gamma
+from microlearn.ir.naive_bayes import GaussianNB
+
+MAX_FEATURES = 65535
+MAX_CLASSES = 65535
+VAR_RANGE = (2.0**-120, 2.0**120)  # 1 / (2 var) stays a normal float32
+SLACK = 1.0 + 2.0**-18  # covers the float32 roundings of computing the bound on the device (docs)
+
+
+def _up32(v: float) -> np.float32:
+    """The smallest float32 not below v (v >= 0)."""
+    x = np.float32(v)
+    if float(x) < v:
+        x = np.nextafter(x, np.float32(np.inf))
+    return np.float32(x)
+
+
+def _lit64(v: float) -> str:
+    if v == -math.inf:
+        return "-INFINITY"
+    x = float(v)
+    s = repr(x)
+    return s if ("e" in s or "." in s) else s + ".0"
+
+
+@dataclass(frozen=True)
+class FastTables:
+    """The float32 fast path's tables and its bound |s[c] - jll[c]| <= b[c] + g * q[c]
+    (docs/naive_bayes.md, "The float32 fast path")."""
+
+    theta: npt.NDArray[np.float32]
+    w: npt.NDArray[np.float32]
+    k32: npt.NDArray[np.float32]
+    b: npt.NDArray[np.float32]
+    g: np.float32
+
+
+def fast_tables(ir: GaussianNB) -> FastTables:
+    n, u = ir.n_features, U32
+    th32 = ir.theta.astype(np.float32)
+    w32 = (0.5 / ir.var).astype(np.float32)
+    lp, nm = ir.log_prior, ir.norm
+    k64 = lp + nm  # rounded here; the bound uses the exact sum (kappa below)
+    k32 = np.array([np.float32(v) if np.isfinite(lp[c]) else np.float32(-np.inf) for c, v in enumerate(k64)])
+    b = []
+    for c in range(ir.k):
+        w = 0.5 / ir.var[c]
+        # C = sum theta^2 w, rounded up generously (float64 sum of n non-negative terms)
+        C = float(np.sum(ir.theta[c] ** 2 * w)) * (1 + 2.0**-52 * (n + 8))
+        if np.isfinite(lp[c]):
+            exact = Fraction(float(lp[c])) + Fraction(float(nm[c]))
+            kappa = float(abs(Fraction(float(k32[c])) - exact)) * (1 + 2.0**-50)
+            kb = u * abs(float(k32[c]))
+        else:
+            kappa = kb = 0.0
+        # underflow: each d * d and each product with w may lose up to 2^-150 absolutely
+        wmax = float(np.max(w)) * (1 + u)
+        tiny = (2 * n * (wmax + 1) + 3 * (n + 2)) * 2.0**-148
+        b.append(_up32((64 * u * C + kappa + kb + tiny) * SLACK + 2.0**-140))
+    g = _up32((gamma(n + 1, u) + 40 * u) * SLACK)
+    return FastTables(th32, w32, k32, np.array(b, np.float32), g)
+
+
+def _arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
+    return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
+
+
+def emit(ir: GaussianNB, name: str, command: str = "") -> CSource:
+    check_c_name(name)
+    n, k = ir.n_features, ir.k
+    if n > MAX_FEATURES or k > MAX_CLASSES:
+        raise InvalidInputError(
+            f"the model has {n} features and {k} classes; the C runtime takes at most {MAX_FEATURES} of each"
+        )
+    lo, hi = VAR_RANGE
+    if np.any(ir.var < lo) or np.any(ir.var > hi):
+        raise InvalidInputError(
+            "a GaussianNB variance lies outside 2^-120 .. 2^120, beyond what the float32 fast path "
+            "represents: scale the features (e.g. StandardScaler) and refit"
+        )
+    t = fast_tables(ir)
+    parts = [
+        _arr("float", f"{name}_theta32", [f32(v) for v in t.theta.reshape(-1)], 6),
+        _arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
+        _arr("float", f"{name}_k32", [f32(v) for v in t.k32], 6),
+        _arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
+        f"static const ml_gnb_f32 {name}_f32 = {{{n}, {k}, {name}_theta32, {name}_w32, {name}_k32, "
+        f"{name}_err_b, {f32(t.g)}}};\n",
+        _arr("double", f"{name}_theta", [_lit64(v) for v in ir.theta.reshape(-1)], 4),
+        _arr("double", f"{name}_var", [_lit64(v) for v in ir.var.reshape(-1)], 4),
+        _arr("double", f"{name}_log_prior", [_lit64(v) for v in ir.log_prior], 4),
+        _arr("double", f"{name}_norm", [_lit64(v) for v in ir.norm], 4),
+        f"static const ml_gnb_f64 {name}_f64 = {{{n}, {k}, {name}_theta, {name}_var, {name}_log_prior, "
+        f"{name}_norm}};\n",
+    ]
+    const_bytes = 4 * (2 * n * k + 2 * k + 1) + 8 * (2 * n * k + 2 * k)
+    body = "\n".join(parts) + "\n" + _api(name, k)
+    notes = [
+        "Link with -lm (exp, log: predict_proba and predict_log_proba only). Classes equal scikit-learn's",
+        "(docs/naive_bayes.md); probabilities from scikit-learn's float64 arithmetic, rounded to float.",
+    ]
+    return header(
+        ir,
+        name,
+        "float",
+        body,
+        api=[
+            CFunction("predict", "int32"),
+            CFunction("predict_proba", "void", k),
+            CFunction("predict_log_proba", "void", k),
+        ],
+        const_bytes=const_bytes,
+        runtime_headers=("ml_naive_bayes.h",),
+        command=command,
+        notes=notes,
+        extra_defines=[("N_SCORES", k)],
+    )
+
+
+def _api(name: str, k: int) -> str:
+    return (
+        "/* Class index of input x: scikit-learn's predict. A float32 fast path with a proven error bound\n"
+        " * decides unless the top two joint log-likelihoods are within it; then scikit-learn's float64\n"
+        " * arithmetic is replayed. */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+        f"    float s[{k}], q[{k}];\n    double d[{k}];\n"
+        f"    const int32_t c = ml_gnb_class_f32(&{name}_f32, x, s, q);\n"
+        f"    if (c >= 0) {{\n        return c;\n    }}\n"
+        f"    ml_gnb_jll_f64(&{name}_f64, x, d);\n"
+        f"    return ml_gnb_argmax_f64(d, {k});\n}}\n\n"
+        f"/* Class log-probabilities of input x into out[0..{k - 1}] (float64 arithmetic, float out). */\n"
+        f"static inline void {name}_predict_log_proba(const float *x, float *out)\n{{\n"
+        f"    double d[{k}];\n    int32_t c;\n"
+        f"    ml_gnb_jll_f64(&{name}_f64, x, d);\n    ml_gnb_log_proba_f64(d, {k});\n"
+        f"    for (c = 0; c < {k}; c++) {{\n        out[c] = (float)d[c];\n    }}\n}}\n\n"
+        f"/* Class probabilities of input x into out[0..{k - 1}]. */\n"
+        f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+        f"    double d[{k}];\n    int32_t c;\n"
+        f"    ml_gnb_jll_f64(&{name}_f64, x, d);\n    ml_gnb_log_proba_f64(d, {k});\n"
+        f"    for (c = 0; c < {k}; c++) {{\n        out[c] = (float)exp(d[c]);\n    }}\n}}\n"
+    )
+
+
+register_method(
+    GaussianNB,
+    "float",
+    "float32 joint log-likelihoods under a proven error bound, float64 replay of near ties",
+    emit,
+    default=True,
+)

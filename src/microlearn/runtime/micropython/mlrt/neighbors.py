@@ -1,0 +1,240 @@
+# mlrt nearest neighbours: KNeighborsClassifier (uniform votes) and NearestCentroid, with examples
+# added and removed at run time (on-device learning: label new examples on the device).
+#
+# Rule (docs/neighbors.md): distances from the float32-rounded input to every example (squared euclidean
+# or manhattan, summed in feature order) in the port's float; the k nearest, an example replacing a kept
+# one only when strictly nearer (equal distances keep the lower index); the most frequent class among
+# them, the lowest class index among equal counts. On ports whose float is double (unix, WebAssembly)
+# this is scikit-learn's class outside float64 ties of the k-th distance; on single-float ports the
+# distances are float32 and near ties may differ.
+from array import array
+
+from mlrt._reader import bad
+
+FAMILY = 4
+CLASSIFIER = 1
+REGRESSOR = 2
+_C = 1 << CLASSIFIER
+_R = 1 << REGRESSOR
+
+# tag -> (dtype code, critical, tasks bit mask, required): schema.NEIGHBORS in microlearn
+SECTIONS = {
+    b"EXMP": (8, 1, _C | _R, 1),
+    b"EXLB": (6, 1, _C, 1),
+    b"KNBR": (5, 1, _C | _R, 1),
+    b"EXVL": (8, 1, _R, 1),
+    b"LABL": (9, 0, _C, 0),
+    b"FNAM": (9, 0, _C | _R, 0),
+    b"SRCE": (9, 0, _C | _R, 0),
+}
+METRICS = ("euclidean", "manhattan", "chebyshev")
+
+
+def load(head, sec):
+    return Neighbors(head, sec)
+
+
+def _json_list(raw, n):
+    if raw is None:
+        return None
+    import json
+
+    v = json.loads(bytes(raw).decode())
+    if not isinstance(v, list) or len(v) != n:
+        raise bad("a text section does not hold a list of %d items" % n)
+    return v
+
+
+def _tf():
+    try:
+        return array("d"), 8
+    except ValueError:  # a port without double arrays
+        return array("f"), 4
+
+
+class Neighbors:
+    """A nearest-neighbour classifier read from a model file. ``predict(x)``: class index;
+    ``add(x, label)`` / ``remove(index)``: change the stored examples (capacity: ``capacity``, None for
+    no limit but the heap)."""
+
+    def __init__(self, head, sec):
+        task, n, n_out = head[4], head[5], head[6]
+        if task not in (CLASSIFIER, REGRESSOR):
+            raise bad("task %d is not one a nearest-neighbour model has" % task)
+        reg = task == REGRESSOR
+        ex, knbr = sec[b"EXMP"], sec[b"KNBR"]
+        if len(knbr) != 7:
+            raise bad("KNBR holds %d codes, not 7" % len(knbr))
+        vals = sec[b"EXVL"] if reg else None
+        m = len(vals) if reg else len(sec[b"EXLB"])
+        lab = array("H", bytes(2 * m)) if reg else sec[b"EXLB"]
+        if reg:
+            if n_out != 1:
+                raise bad("a nearest-neighbour regressor has one output, the header says %d" % n_out)
+            for v in vals:
+                if v - v != 0:
+                    raise bad("EXVL holds a NaN or infinite value")
+        if n < 1 or m < 1 or len(ex) != m * n:
+            raise bad("EXMP holds %d values, not %d examples x %d features" % (len(ex), m, n))
+        k, metric = knbr[0], knbr[1]
+        if metric >= len(METRICS) or knbr[2] > 1 or knbr[3] > 2 or knbr[5] > 1 or knbr[6] > 1:
+            raise bad("KNBR holds a code out of range")
+        if k < 1 or k > m:
+            raise bad("k = %d, not 1 .. %d" % (k, m))
+        for c in lab:
+            if c < 0 or c >= n_out:
+                raise bad("EXLB holds a class index out of range")
+        for v in ex:
+            if v - v != 0:
+                raise bad("EXMP holds a NaN or infinite value")
+        self.classifier = not reg
+        self.kind = "regressor" if reg else "classifier"
+        self._v = vals
+        self.n_features = n
+        self.n_outputs = n_out
+        self.k = k
+        self.metric = METRICS[metric]
+        self._mcode = metric
+        self._distance = knbr[6] == 1
+        self._x, self._isz = _tf()
+        for v in ex:
+            self._x.append(v)
+        self._y = array("H", lab)
+        self.capacity = None
+        self.classes = _json_list(sec.get(b"LABL"), n_out)
+        self.feature_names = _json_list(sec.get(b"FNAM"), n)
+
+    @property
+    def n_examples(self):
+        return len(self._y)
+
+    @property
+    def nbytes(self):
+        return self._isz * len(self._x) + 2 * len(self._y)
+
+    def _x32(self, x):
+        if len(x) != self.n_features:
+            raise ValueError("mlrt: x has %d values; the model takes %d features" % (len(x), self.n_features))
+        return array("f", x)  # rounded to float32, as the C runtime's input
+
+    def predict(self, x):
+        """Class index of x (the rule above); a regressor: the mean target of the k nearest."""
+        if self._distance:
+            votes = self._weighted(x)
+            best = 0
+            for c in range(1, self.n_outputs):
+                if votes[c] > votes[best]:
+                    best = c
+            return best
+        if self._v is not None:
+            s = 0.0
+            for j in self._nearest(x):
+                s += self._v[j]
+            return s / self.k
+        votes = self._votes(x)
+        best = 0
+        for c in range(1, self.n_outputs):
+            if votes[c] > votes[best]:
+                best = c
+        return best
+
+    def _weighted(self, x):
+        """Per class, the sum of 1 / distance over the k nearest (only the zero-distance ones count, with
+        weight 1, when there are any): scikit-learn's weights='distance'."""
+        idx = self._nearest(x)
+        d = self._dist
+        zero = 0.0 in d
+        votes = [0.0] * self.n_outputs
+        for p in range(len(idx)):
+            if zero:
+                w = 1.0 if d[p] == 0.0 else 0.0
+            else:
+                w = 1.0 / (d[p] ** 0.5 if self._mcode == 0 else d[p])
+            votes[self._y[idx[p]]] += w
+        return votes
+
+    def predict_proba(self, x):
+        """Share of the k nearest examples in each class (weights='distance': of their weights)."""
+        if self._distance:
+            v = self._weighted(x)
+            s = sum(v)
+            return [a / s for a in v]
+        votes = self._votes(x)
+        return [v / self.k for v in votes]
+
+    def _votes(self, x):
+        votes = [0] * self.n_outputs
+        for j in self._nearest(x):
+            votes[self._y[j]] += 1
+        return votes
+
+    def _nearest(self, x):
+        xa = self._x32(x)
+        n, k, ex, mc = self.n_features, self.k, self._x, self._mcode
+        m = len(self._y)
+        if m < k:
+            raise ValueError("mlrt: %d examples stored, k = %d: add examples first" % (m, k))
+        dist = []
+        idx = []
+        o = 0
+        for j in range(m):
+            s = 0.0
+            for i in range(n):
+                d = xa[i] - ex[o + i]
+                if mc == 0:
+                    s += d * d
+                elif mc == 1:
+                    s += d if d >= 0 else -d
+                else:
+                    a = d if d >= 0 else -d
+                    if a > s or a != a:
+                        s = a
+            o += n
+            if s != s:
+                raise ValueError("mlrt: x holds NaN")
+            if len(dist) == k:
+                if not s < dist[-1]:
+                    continue
+                dist.pop()
+                idx.pop()
+            p = len(dist)
+            while p > 0 and s < dist[p - 1]:  # strictly nearer moves up: equal distances keep index order
+                p -= 1
+            dist.insert(p, s)
+            idx.insert(p, j)
+        self._dist = dist
+        return idx
+
+    # ------------------------------------------------------------------ on-device learning
+    def add(self, x, label):
+        """Store example x (rounded to float32) of class index ``label`` after the others."""
+        if self._v is not None:
+            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
+        if not 0 <= label < self.n_outputs:
+            raise ValueError("mlrt: label %d is not a class index 0 .. %d" % (label, self.n_outputs - 1))
+        if self.capacity is not None and len(self._y) >= self.capacity:
+            raise ValueError("mlrt: the model holds its capacity of %d examples" % self.capacity)
+        xa = self._x32(x)
+        for v in xa:
+            if v - v != 0:
+                raise ValueError("mlrt: x holds NaN or an infinite value")
+        for v in xa:
+            self._x.append(v)
+        self._y.append(label)
+
+    def remove(self, index):
+        """Remove example number ``index``; the later ones move down one place (order is kept)."""
+        if self._v is not None:
+            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
+        m = len(self._y)
+        if not 0 <= index < m:
+            raise ValueError("mlrt: no example %d (%d stored)" % (index, m))
+        n = self.n_features
+        x = self._x
+        for i in range(index * n, (m - 1) * n):
+            x[i] = x[i + n]
+        y = self._y
+        for i in range(index, m - 1):
+            y[i] = y[i + 1]
+        self._x = x[: (m - 1) * n]
+        self._y = y[: m - 1]

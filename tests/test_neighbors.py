@@ -1,0 +1,287 @@
+"""Nearest neighbours (KNeighborsClassifier, NearestCentroid): the reference is scikit-learn's result, the
+decision rule of every backend equals it outside ambiguous rows, C / model file / mlrt / MCUs agree, and
+examples added and removed on the device give scikit-learn's predictions for the same set."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestCentroid
+
+import microlearn
+from microlearn import host
+from microlearn import micropython as mp
+from microlearn.backends import modelfile as mf
+from microlearn.errors import UnsupportedEstimatorError
+from microlearn.frontends.registry import to_ir
+from microlearn.ir.neighbors import Neighbors
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_SYN, Y_SYN = make_classification(200, 6, n_informative=4, n_classes=3, random_state=1)
+X_SYN = np.round(X_SYN, 1)  # coarse values: many equal distances, so the tie rules are exercised
+
+CASES: dict[str, tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {
+    "knn5-auto-iris": (KNeighborsClassifier(), X_IRIS, Y_IRIS),
+    "knn3-brute-syn": (KNeighborsClassifier(3, algorithm="brute"), X_SYN, Y_SYN),
+    "knn4-balltree-manhattan-syn": (
+        KNeighborsClassifier(4, algorithm="ball_tree", metric="manhattan"),
+        X_SYN,
+        Y_SYN,
+    ),
+    "knn1-brute-f32-iris": (KNeighborsClassifier(1, algorithm="brute"), X_IRIS.astype(np.float32), Y_IRIS),
+    "knn2-kdtree-chebyshev-syn": (KNeighborsClassifier(2, metric="chebyshev"), X_SYN, Y_SYN),
+    "knn5-distance-iris": (KNeighborsClassifier(weights="distance"), X_IRIS, Y_IRIS),
+    "knn4-distance-brute-manhattan-syn": (
+        KNeighborsClassifier(4, weights="distance", algorithm="brute", metric="manhattan"),
+        X_SYN,
+        Y_SYN,
+    ),
+    "centroid-iris": (NearestCentroid(), X_IRIS, Y_IRIS),
+    "regressor5-auto-iris": (KNeighborsRegressor(), X_IRIS, X_IRIS[:, 0] * 0.5 - X_IRIS[:, 3]),
+    "regressor3-brute-manhattan-syn": (
+        KNeighborsRegressor(3, algorithm="brute", metric="manhattan"),
+        X_SYN,
+        Y_SYN * 1.5,
+    ),
+    "centroid-manhattan-syn": (NearestCentroid(metric="manhattan"), X_SYN, Y_SYN),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, Any]:
+    return {k: est.fit(X, y) for k, (est, X, y) in CASES.items()}
+
+
+def _query(X: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    rng = np.random.default_rng(0)
+    Q = np.concatenate([X[::3], X[:40] + rng.normal(0, 0.3, (40, X.shape[1]))])
+    return np.asarray(Q, dtype=np.float32)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_reference_is_sklearn_and_rule_agrees_outside_ambiguous(fitted: dict[str, Any], case: str) -> None:
+    est = fitted[case]
+    ir = to_ir(est)
+    assert isinstance(ir, Neighbors)
+    Q = _query(CASES[case][1])
+    ref = ir.reference(Q)
+    if case.startswith("regressor"):
+        np.testing.assert_array_equal(ref.outputs, est.predict(Q))
+        assert ref.bound is not None
+        assert np.all(np.abs(ir.decide(Q) - ref.outputs) <= ref.bound)
+        return
+    want = np.searchsorted(est.classes_, est.predict(Q))
+    np.testing.assert_array_equal(ref.outputs, want)
+    assert ref.ambiguous is not None
+    ok = ~ref.ambiguous
+    assert ok.mean() > 0.5
+    np.testing.assert_array_equal(ir.decide(Q)[ok], want[ok])
+
+
+def test_duplicate_examples_make_ambiguous_rows(fitted: dict[str, Any]) -> None:
+    """Iris holds duplicate flowers of different classes: their k-th distance ties are counted."""
+    ir = to_ir(fitted["knn5-auto-iris"])
+    assert isinstance(ir, Neighbors)
+    amb = ir.reference(np.asarray(X_IRIS, dtype=np.float32)).ambiguous
+    assert amb is not None and 0 < amb.sum() < 20
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_model_file_round_trip(fitted: dict[str, Any], case: str) -> None:
+    ir = to_ir(fitted[case])
+    assert isinstance(ir, Neighbors)
+    back = mf.loads(mf.dumps(ir))
+    assert isinstance(back, Neighbors)
+    np.testing.assert_array_equal(back.examples, ir.examples)
+    np.testing.assert_array_equal(back.labels, ir.labels)
+    assert (back.k, back.metric, back.kind, back.algorithm, back.leaf_size, back.float32) == (
+        ir.k,
+        ir.metric,
+        ir.kind,
+        ir.algorithm,
+        ir.leaf_size,
+        ir.float32,
+    )
+    if ir.values is None:
+        assert list(back.classes) == list(ir.classes)  # type: ignore[arg-type]
+    else:
+        np.testing.assert_array_equal(back.values, ir.values)  # type: ignore[arg-type]
+    Q = _query(CASES[case][1])[:20]
+    np.testing.assert_array_equal(back.reference(Q).outputs, ir.reference(Q).outputs)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_host_c_and_micropython(fitted: dict[str, Any], case: str) -> None:
+    Q = _query(CASES[case][1])[:30]
+    rep = microlearn.verify(fitted[case], Q, targets=["host", "micropython"])
+    for t in ("host", "micropython"):
+        assert rep[t].agreement == 1.0, f"{case} on {t}"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "knn3-brute-syn",
+        "knn2-kdtree-chebyshev-syn",
+        "centroid-manhattan-syn",
+        "regressor5-auto-iris",
+        "knn5-distance-iris",
+    ],
+)
+def test_mcus(fitted: dict[str, Any], case: str) -> None:
+    Q = _query(CASES[case][1])[:8]
+    rep = microlearn.verify(fitted[case], Q, targets=["cortex-m4f", "cortex-m0plus", "rv32imc"])
+    for t in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
+        assert rep[t].agreement == 1.0, f"{case} on {t}"
+        assert rep[t].instructions_mean is not None and rep[t].instructions_mean > 0
+
+
+@pytest.mark.parametrize(
+    "est, what",
+    [
+        (KNeighborsClassifier(weights=lambda d: d), "weights"),
+        (KNeighborsClassifier(metric="cosine"), "metric"),
+        (KNeighborsClassifier(p=3), "metric"),
+        (KNeighborsRegressor(weights="distance"), "weights"),
+        (NearestCentroid(priors="empirical"), "priors"),
+    ],
+)
+def test_unsupported_configurations_say_what_to_do(est: Any, what: str) -> None:
+    y = Y_IRIS.copy()
+    if what == "priors":
+        y = np.where(np.arange(len(y)) < 110, y, 0)  # imbalanced: empirical priors are not uniform
+    est.fit(X_IRIS, y)
+    with pytest.raises(UnsupportedEstimatorError, match=what):
+        microlearn.convert(est)  # fitted on class labels: a regressor takes them as values
+
+
+# ---------------------------------------------------------------------------------- on-device learning
+C_LEARN = r"""
+#include "ml_neighbors.h"
+int ml_test_learn(const float *xs, const int32_t *ys, int32_t n_add, const int32_t *drop, int32_t n_drop,
+                  uint32_t n_features, uint32_t n_classes, uint32_t k, uint32_t metric, uint32_t capacity,
+                  double *xbuf, uint16_t *ybuf, const float *q, int32_t n_q, int32_t *out);
+int ml_test_learn(const float *xs, const int32_t *ys, int32_t n_add, const int32_t *drop, int32_t n_drop,
+                  uint32_t n_features, uint32_t n_classes, uint32_t k, uint32_t metric, uint32_t capacity,
+                  double *xbuf, uint16_t *ybuf, const float *q, int32_t n_q, int32_t *out)
+{
+    ml_neighbors m;
+    double dist[16];
+    uint32_t idx[16], votes[16];
+    int32_t i;
+    int rc = ml_neighbors_init(&m, n_features, n_classes, k, metric, xbuf, ybuf, capacity, NULL, NULL, 0);
+    if (rc != ML_OK || k > 16 || n_classes > 16) return -100;
+    for (i = 0; i < n_add; i++) {
+        rc = ml_neighbors_add(&m, xs + (size_t)i * n_features, (uint32_t)ys[i]);
+        if (rc != ML_OK) return rc;
+    }
+    for (i = 0; i < n_drop; i++) {
+        rc = ml_neighbors_remove(&m, (uint32_t)drop[i]);
+        if (rc != ML_OK) return rc;
+    }
+    for (i = 0; i < n_q; i++) {
+        out[i] = ml_neighbors_classify(&m, q + (size_t)i * n_features, dist, idx, votes);
+    }
+    return (int)m.n_examples;
+}
+"""
+
+ML_E_CAPACITY = -8
+
+
+def _after_removals(n: int, drop: list[int]) -> np.ndarray[Any, Any]:
+    keep = list(range(n))
+    for d in drop:
+        del keep[d]
+    return np.array(keep)
+
+
+def _expected(
+    xs: np.ndarray[Any, Any], ys: np.ndarray[Any, Any], k: int, metric: str, Q: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """scikit-learn fitted on the same examples (as float32 values), and the ambiguous rows."""
+    ir = Neighbors(
+        examples=xs.astype(np.float32).astype(np.float64),
+        labels=ys.astype(np.int64),
+        n_classes=int(ys.max()) + 1,
+        k=k,
+        metric=metric,  # type: ignore[arg-type]
+        algorithm="brute",
+    )
+    sk = KNeighborsClassifier(k, algorithm="brute", metric=metric).fit(ir.examples, ys)
+    want = np.searchsorted(sk.classes_, sk.predict(Q))
+    ref = ir.reference(Q)
+    np.testing.assert_array_equal(ref.outputs, want)
+    assert ref.ambiguous is not None
+    return want, ref.ambiguous
+
+
+@pytest.fixture(scope="module")
+def learn_lib() -> ctypes.CDLL:
+    lib = host.build({"learn.c": C_LEARN})
+    lib.ml_test_learn.restype = ctypes.c_int
+    return lib
+
+
+def _ptr(a: np.ndarray[Any, Any]) -> ctypes.c_void_p:
+    return ctypes.c_void_p(a.ctypes.data)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
+def test_c_on_device_learning_matches_sklearn(learn_lib: ctypes.CDLL, metric: str) -> None:
+    xs = np.ascontiguousarray(X_SYN[:60], dtype=np.float32)
+    ys = np.ascontiguousarray(Y_SYN[:60], dtype=np.int32)
+    drop = np.array([5, 0, 40], dtype=np.int32)
+    Q = np.ascontiguousarray(_query(X_SYN)[:50])
+    k, n = 3, xs.shape[1]
+    cap = 64
+    xbuf = np.zeros(cap * n, dtype=np.float64)
+    ybuf = np.zeros(cap, dtype=np.uint16)
+    out = np.zeros(len(Q), dtype=np.int32)
+    mcode = ("euclidean", "manhattan", "chebyshev").index(metric)
+    rc = learn_lib.ml_test_learn(
+        _ptr(xs), _ptr(ys), len(xs), _ptr(drop), len(drop), n, 3, k, mcode, cap, _ptr(xbuf), _ptr(ybuf),
+        _ptr(Q), len(Q), _ptr(out),
+    )  # fmt: skip
+    assert rc == len(xs) - len(drop)
+    keep = _after_removals(len(xs), [int(d) for d in drop])
+    want, amb = _expected(xs[keep], ys[keep], k, metric, Q)
+    np.testing.assert_array_equal(out[~amb], want[~amb])
+    # the capacity is checked: the buffers never overflow
+    small = 10
+    xbuf2 = np.zeros(small * n + 1, dtype=np.float64)
+    rc = learn_lib.ml_test_learn(
+        _ptr(xs), _ptr(ys), len(xs), _ptr(drop), 0, n, 3, k, mcode, small, _ptr(xbuf2), _ptr(ybuf),
+        _ptr(Q), 0, _ptr(out),
+    )  # fmt: skip
+    assert rc == ML_E_CAPACITY
+    assert xbuf2[-1] == 0.0
+
+
+def test_mlrt_on_device_learning_matches_sklearn(fitted: dict[str, Any]) -> None:
+    """Start from a 3-nearest-neighbour model of 30 examples, add 30 more and remove 2 in MicroPython."""
+    xs = np.asarray(X_SYN[:60], dtype=np.float32)
+    ys = Y_SYN[:60]
+    base = KNeighborsClassifier(3, algorithm="brute").fit(xs[:30].astype(np.float64), ys[:30])
+    data = microlearn.convert(base).to_bytes()
+    Q = _query(X_SYN)[:40]
+    adds = ";".join(
+        f"m.add({[float(v) for v in row]}, {int(c)})" for row, c in zip(xs[30:], ys[30:], strict=True)
+    )
+    code = (
+        "import mlrt\nm = mlrt.load('/m.mlm')\n"
+        + adds
+        + "\nm.remove(3)\nm.remove(50)\n"
+        + f"Q = {[[float(v) for v in row] for row in Q]}\n"
+        + "print(m.n_examples, ' '.join(str(m.predict(q)) for q in Q))\n"
+    )
+    outp = mp.run(code, {**mp.runtime_files(), "/m.mlm": data}).split()
+    assert int(outp[0]) == 58
+    got = np.array([int(v) for v in outp[1:]])
+    keep = _after_removals(60, [3, 50])
+    want, amb = _expected(xs[keep], ys[keep], 3, "euclidean", Q)
+    np.testing.assert_array_equal(got[~amb], want[~amb])
