@@ -8,6 +8,7 @@ sections is in the family's codec (``trees.py``, ``pipeline.py``, ...), found th
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 import zlib
 from collections.abc import Sequence
@@ -210,3 +211,42 @@ def read_sections(data: bytes) -> tuple[tuple[Any, ...], dict[bytes, Section]]:
     """The raw header fields and every section by tag (for tools and tests that patch files)."""
     c = unpack(data)
     return HEADER.unpack_from(c.data, 0), c.sections
+
+
+# ---------------------------------------------------------------------------------------- text sections
+def text_array(b: bytes) -> npt.NDArray[np.uint8]:
+    """A UTF-8 text section's content."""
+    return np.frombuffer(b, dtype=np.uint8)
+
+
+def json_text(values: Sequence[Any]) -> bytes:
+    return json.dumps(list(values), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def labels_json(classes: Any) -> bytes | None:
+    """The LABL section's JSON of class labels, or None (no classes, or labels other than int and str,
+    which read back as indices)."""
+    if classes is None:
+        return None
+    out: list[Any] = []
+    for c in classes:
+        v = c.item() if isinstance(c, np.generic) else c
+        if isinstance(v, bool) or not isinstance(v, int | str):
+            return None
+        out.append(v)
+    return json_text(out)
+
+
+def text_sections(
+    classes: Any, feature_names: Sequence[str] | None, source: str
+) -> list[tuple[bytes, npt.NDArray[np.uint8]]]:
+    """The optional LABL, FNAM and SRCE sections every family writes, in that order."""
+    out: list[tuple[bytes, npt.NDArray[np.uint8]]] = []
+    labels = labels_json(classes)
+    if labels is not None:
+        out.append((b"LABL", text_array(labels)))
+    if feature_names is not None:
+        out.append((b"FNAM", text_array(json_text(feature_names))))
+    if source:
+        out.append((b"SRCE", text_array(source.encode())))
+    return out

@@ -9,13 +9,20 @@ coefficients) or of regression outputs.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_CLASSIFY, TASK_REGRESS, fail
+from microlearn.backends.modelfile.container import (
+    DT_F64,
+    DT_TEXT,
+    DT_U8,
+    TASK_CLASSIFY,
+    TASK_REGRESS,
+    fail,
+    text_sections,
+)
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
@@ -58,22 +65,6 @@ LINEAR = FamilySchema(
 )  # fmt: skip
 
 
-def _text(b: bytes) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(b, dtype=np.uint8)
-
-
-def _labels(ir: Linear) -> bytes | None:
-    if ir.classes is None:
-        return None
-    out: list[Any] = []
-    for c in ir.classes:
-        v = c.item() if isinstance(c, np.generic) else c
-        if isinstance(v, bool) or not isinstance(v, int | str):
-            return None  # only int and str labels are stored; others read back as indices
-        out.append(v)
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def dump(ir: Linear) -> Encoded:
     if ir.n_features > MAX_FEATURES or ir.k > MAX_ROWS:
         raise ModelFileError(
@@ -95,14 +86,7 @@ def dump(ir: Linear) -> Encoded:
         (b"INTC", ir.intercept),
         (b"MODE", mode),
     ]
-    labels = _labels(ir)
-    if labels is not None:
-        out.append((b"LABL", _text(labels)))
-    if ir.feature_names is not None:
-        names = json.dumps(list(ir.feature_names), ensure_ascii=False, separators=(",", ":")).encode()
-        out.append((b"FNAM", _text(names)))
-    if ir.source:
-        out.append((b"SRCE", _text(ir.source.encode())))
+    out += text_sections(ir.classes, ir.feature_names, ir.source)
     task = TASK_CLASSIFY if ir.is_classifier else TASK_REGRESS
     return Encoded(task, ir.n_features, ir.n_outputs, out)
 

@@ -9,7 +9,6 @@ header's n_outputs is the number of classes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from microlearn.backends.modelfile.container import (
     TASK_CLASSIFY,
     TASK_REGRESS,
     fail,
+    text_sections,
 )
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
@@ -66,22 +66,6 @@ NEIGHBORS = FamilySchema(
 )  # fmt: skip
 
 
-def _text(b: bytes) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(b, dtype=np.uint8)
-
-
-def _labels(ir: Neighbors) -> bytes | None:
-    if ir.classes is None:
-        return None
-    out: list[Any] = []
-    for c in ir.classes:
-        v = c.item() if isinstance(c, np.generic) else c
-        if isinstance(v, bool) or not isinstance(v, int | str):
-            return None  # only int and str labels are stored; others read back as indices
-        out.append(v)
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def dump(ir: Neighbors) -> Encoded:
     if ir.n_features > MAX_FEATURES or ir.n_classes > MAX_CLASSES:
         raise ModelFileError(
@@ -106,14 +90,7 @@ def dump(ir: Neighbors) -> Encoded:
     out.append((b"KNBR", knbr))
     if ir.values is not None:
         out.append((b"EXVL", ir.values))
-    labels = _labels(ir)
-    if labels is not None:
-        out.append((b"LABL", _text(labels)))
-    if ir.feature_names is not None:
-        names = json.dumps(list(ir.feature_names), ensure_ascii=False, separators=(",", ":")).encode()
-        out.append((b"FNAM", _text(names)))
-    if ir.source:
-        out.append((b"SRCE", _text(ir.source.encode())))
+    out += text_sections(ir.classes, ir.feature_names, ir.source)
     return Encoded(TASK_CLASSIFY if ir.values is None else TASK_REGRESS, ir.n_features, ir.n_outputs, out)
 
 

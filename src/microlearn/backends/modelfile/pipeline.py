@@ -6,7 +6,6 @@ inputs) and hands each record to the reader of its family.
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.backends.modelfile import container
-from microlearn.backends.modelfile.container import TASK_TRANSFORM, fail, pad8
+from microlearn.backends.modelfile.container import TASK_TRANSFORM, fail, pad8, text_sections
 from microlearn.backends.modelfile.registry import Encoded, dumps, loads, register_family
 from microlearn.backends.modelfile.schema import MAX_STAGES, PIPELINE, Decoded
 from microlearn.errors import ModelFileError
@@ -35,11 +34,7 @@ def dump(p: Pipeline) -> Encoded:
         (b"STGS", np.frombuffer(stages, dtype=np.uint8)),
         (b"FINL", np.frombuffer(final, dtype=np.uint8)),
     ]
-    if p.feature_names is not None:
-        names = json.dumps(list(p.feature_names), ensure_ascii=False, separators=(",", ":")).encode()
-        out.append((b"FNAM", np.frombuffer(names, dtype=np.uint8)))
-    if p.source:
-        out.append((b"SRCE", np.frombuffer(p.source.encode(), dtype=np.uint8)))
+    out += text_sections(None, p.feature_names, p.source)
     return Encoded(TASK_CODES[p.task.value], p.n_inputs, p.n_outputs, out)
 
 

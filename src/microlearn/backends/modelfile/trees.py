@@ -7,34 +7,24 @@ whose right child lies after its left one inside the same tree, so every walk en
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import TASK_CLASSIFY, TASK_REGRESS, fail
+from microlearn.backends.modelfile.container import (
+    TASK_CLASSIFY,
+    TASK_REGRESS,
+    fail,
+    labels_json,
+    text_array,
+    text_sections,
+)
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import MAX_CLASSES, MAX_FEATURES, TREES, Decoded
 from microlearn.errors import ModelFileError
 from microlearn.ir import TreeEnsemble
 from microlearn.ir.trees import unique_rows
-
-
-def _labels_json(ir: TreeEnsemble) -> bytes | None:
-    if ir.classes is None:
-        return None
-    labels: list[Any] = []
-    for c in ir.classes:
-        v = c.item() if isinstance(c, np.generic) else c
-        if isinstance(v, bool) or not isinstance(v, int | str):
-            return None  # only int and str labels are stored; others read back as indices
-        labels.append(v)
-    return json.dumps(labels, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _text(b: bytes) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(b, dtype=np.uint8)
 
 
 def dump(ir: TreeEnsemble) -> Encoded:
@@ -69,21 +59,13 @@ def dump(ir: TreeEnsemble) -> Encoded:
         out.append((b"PROB", np.ascontiguousarray(ir.leaf_value[keep]).reshape(-1)))
         if ir.n_trees == 1:
             out.append((b"LCLS", ir.leaf_class[keep]))
-        labels = _labels_json(ir)
+        labels = labels_json(ir.classes)
         if labels is not None:
-            out.append((b"LABL", _text(labels)))
+            out.append((b"LABL", text_array(labels)))
     else:
         out.append((b"LVAL", ir.leaf_value[keep, 0].astype(np.float32)))
         out.append((b"LV64", ir.leaf_value[keep, 0]))
-    if ir.feature_names is not None:
-        out.append(
-            (
-                b"FNAM",
-                _text(json.dumps(list(ir.feature_names), ensure_ascii=False, separators=(",", ":")).encode()),
-            )
-        )
-    if ir.source:
-        out.append((b"SRCE", _text(ir.source.encode())))
+    out += text_sections(None, ir.feature_names, ir.source)  # LABL comes before the leaf values
     task = TASK_CLASSIFY if ir.is_classifier else TASK_REGRESS
     return Encoded(task, ir.n_features, ir.n_outputs, out)
 
