@@ -96,10 +96,13 @@ def f32_from_decimal(texts: list[str]) -> npt.NDArray[np.float32]:
     Going through float64 first rounds twice; that can differ from one rounding only where the float64
     lands exactly halfway between two float32 values, and those few are decided exactly here."""
     d = np.asarray([float(t) for t in texts], dtype=np.float64)
-    f = d.astype(np.float32)
-    back = f.astype(np.float64)
-    other = np.nextafter(f, np.where(d > back, np.float32(np.inf), np.float32(-np.inf)).astype(np.float32))
-    mid = (back + other.astype(np.float64)) / 2
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: infinities, not midpoints
+        f = d.astype(np.float32)
+        back = f.astype(np.float64)
+        other = np.nextafter(
+            f, np.where(d > back, np.float32(np.inf), np.float32(-np.inf)).astype(np.float32)
+        )
+        mid = (back + other.astype(np.float64)) / 2
     for i in np.flatnonzero((d == mid) & np.isfinite(mid)):
         exact = Fraction(texts[i])
         m = Fraction(float(mid[i]))
@@ -110,7 +113,7 @@ def f32_from_decimal(texts: list[str]) -> npt.NDArray[np.float32]:
 
 def prev_f32(x: np.float32) -> np.float32:
     """The largest float32 below x: for float32 v, ``v < x`` iff ``v <= prev_f32(x)``."""
-    return np.nextafter(np.float32(x), np.float32(-np.inf))
+    return np.float32(np.nextafter(np.float32(x), np.float32(-np.inf)))
 
 
 # ---------------------------------------------------------------------------------------------- the IR
@@ -141,8 +144,8 @@ def cat_arrays(
 
     if words > MAX_CAT_WORDS:
         raise UnsupportedEstimatorError(
-            f"a categorical split uses category {top}; microlearn handles categories 0..{32 * MAX_CAT_WORDS - 1}: "
-            "re-code the categories to small integers"
+            f"a categorical split uses category {top}; microlearn handles categories "
+            f"0..{32 * MAX_CAT_WORDS - 1}: re-code the categories to small integers"
         )
     bits = np.zeros((max(len(index), 1), words), dtype=np.uint32)
     for s, k in index.items():

@@ -80,7 +80,12 @@ def _band_threshold(t: float) -> np.float32:
         return prev_f32(-ZERO)
     if 0 <= t < ZERO64:  # the band goes left: left iff x <= 1e-35f
         return ZERO
-    return float32_threshold(np.float64(t))[()]
+    return _f32_at_or_below(t)
+
+
+def _f32_at_or_below(t: float) -> np.float32:
+    with np.errstate(over="ignore"):  # LightGBM writes an infinite threshold as +-1e300
+        return np.float32(float32_threshold(np.float64(t))[()])
 
 
 def _numeric(node: dict[str, Any], left: Node, right: Node) -> Node:
@@ -90,7 +95,7 @@ def _numeric(node: dict[str, Any], left: Node, right: Node) -> Node:
     missing = str(node.get("missing_type", "None"))
     if missing == "None":
         # a NaN became 0 and took 0 <= t
-        return Split(f, _band_threshold(t), 0.0 <= t, left, right)
+        return Split(f, _band_threshold(t), t >= 0.0, left, right)
     if missing == "NaN":
         return Split(f, _band_threshold(t), default_left, left, right)
     if missing != "Zero":
@@ -99,22 +104,26 @@ def _numeric(node: dict[str, Any], left: Node, right: Node) -> Node:
     lo, hi = prev_f32(-ZERO), ZERO  # x <= lo: below the band; x <= hi: below or inside it
     if default_left:
         if t >= ZERO64:
-            return Split(f, float32_threshold(np.float64(t))[()], True, left, right)
+            return Split(f, _f32_at_or_below(t), True, left, right)
         if t >= -ZERO64:
             return Split(f, hi, True, left, right)
         # left iff x <= t or inside the band (or NaN)
-        inner = Split(f, lo, False, Split(f, float32_threshold(np.float64(t))[()], False, left, right), left)
+        inner = Split(f, lo, False, Split(f, _f32_at_or_below(t), False, left, right), left)
         return Split(f, hi, True, inner, right)
     if t < -ZERO64:
-        return Split(f, float32_threshold(np.float64(t))[()], False, left, right)
+        return Split(f, _f32_at_or_below(t), False, left, right)
     if t < ZERO64:
         return Split(f, lo, False, left, right)
     # left iff x < -band or band < x <= t; NaN and the band go right
-    upper = Split(f, hi, False, right, Split(f, float32_threshold(np.float64(t))[()], False, left, right))
+    upper = Split(f, hi, False, right, Split(f, _f32_at_or_below(t), False, left, right))
     return Split(f, lo, False, left, upper)
 
 
 def _tree(node: dict[str, Any]) -> Node:
+    if "leaf_const" in node or "leaf_coeff" in node:
+        raise UnsupportedEstimatorError(
+            "LightGBM linear trees (linear_tree=True) are not supported: fit with linear_tree=False"
+        )
     if "leaf_value" in node:
         return Leaf(float(node["leaf_value"]))
     left = _tree(node["left_child"])
@@ -123,7 +132,13 @@ def _tree(node: dict[str, Any]) -> Node:
     if kind == "==":
         cats = frozenset(int(c) for c in str(node["threshold"]).split("||") if c != "")
         return Split(
-            int(node["split_feature"]), np.float32(0), False, left, right, categories=cats, cat_rule="lightgbm"
+            int(node["split_feature"]),
+            np.float32(0),
+            False,
+            left,
+            right,
+            categories=cats,
+            cat_rule="lightgbm",
         )
     if kind != "<=":
         raise UnsupportedEstimatorError(f"LightGBM decision type {kind!r} is not known to microlearn")
@@ -133,7 +148,9 @@ def _tree(node: dict[str, Any]) -> Node:
 def booster_of(est: Any) -> Any:
     booster = getattr(est, "booster_", None) if hasattr(est, "fit") else est
     if booster is None:
-        raise NotFittedError(f"this {type(est).__name__} is not fitted yet: call .fit(X, y) before converting it")
+        raise NotFittedError(
+            f"this {type(est).__name__} is not fitted yet: call .fit(X, y) before converting it"
+        )
     return booster
 
 
@@ -152,7 +169,8 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
     name = words[0] if words else ""
     if name not in OBJECTIVES:
         raise UnsupportedEstimatorError(
-            f"LightGBM objective {name or 'custom'!r} is not supported; supported: {', '.join(sorted(OBJECTIVES))}"
+            f"LightGBM objective {name or 'custom'!r} is not supported; "
+            f"supported: {', '.join(sorted(OBJECTIVES))}"
         )
     kind, transform = OBJECTIVES[name]
     opts = dict(w.split(":", 1) for w in words[1:] if ":" in w)
@@ -163,8 +181,6 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
     infos = model.get("tree_info", [])
     if not infos:
         raise NotFittedError("this LightGBM model has no trees: train it for at least one iteration")
-    if any(t.get("is_linear") for t in infos):
-        raise UnsupportedEstimatorError("LightGBM linear trees (linear_tree=True) are not supported")
     k = int(model["num_tree_per_iteration"])
     trees = [_tree(t["tree_structure"]) for t in infos]
     names = [str(n) for n in model.get("feature_names", [])]

@@ -37,8 +37,6 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.errors import NotFittedError, UnsupportedEstimatorError
-from microlearn.frontends.registry import class_path, register
-from microlearn.ir.boosting import BoostedTrees
 from microlearn.frontends._gbdt import (
     Leaf,
     Node,
@@ -48,6 +46,8 @@ from microlearn.frontends._gbdt import (
     guard_zero_category,
     prev_f32,
 )
+from microlearn.frontends.registry import class_path, register
+from microlearn.ir.boosting import BoostedTrees
 
 RT_EPS = np.float32(1e-6)
 
@@ -176,17 +176,21 @@ def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
             return Leaf(float(cond[i]))
         if stype[i] == 1:
             # members go right in XGBoost: the IR's left child (members) is XGBoost's right child
-            return guard_zero_category(Split(
-                feat[i],
-                np.float32(0),
-                not dleft[i],
-                build(right[i]),
-                build(left[i]),
-                categories=cats.get(i, frozenset()),
-                cat_rule="xgboost",
-            ))
+            return guard_zero_category(
+                Split(
+                    feat[i],
+                    np.float32(0),
+                    not dleft[i],
+                    build(right[i]),
+                    build(left[i]),
+                    categories=cats.get(i, frozenset()),
+                    cat_rule="xgboost",
+                )
+            )
         if feature_types and feature_types[feat[i]] == "c":
-            raise UnsupportedEstimatorError("a numeric split on a categorical feature: the model is inconsistent")
+            raise UnsupportedEstimatorError(
+                "a numeric split on a categorical feature: the model is inconsistent"
+            )
         return Split(feat[i], prev_f32(cond[i]), dleft[i], build(left[i]), build(right[i]))
 
     return build(0)
@@ -329,10 +333,12 @@ class BoosterView:
         if self.objective in ("binary:logistic", "binary:hinge"):
             return (out > 0.5).astype(np.int64)
         if self.objective == "multi:softprob":
-            return np.argmax(out, axis=1)
+            index: npt.NDArray[Any] = np.argmax(out, axis=1)
+            return index
         if self.objective == "multi:softmax":
             return out.astype(np.int64)
-        return out
+        values: npt.NDArray[Any] = out
+        return values
 
 
 def convert_xgboost(est: Any) -> BoostedTrees:
