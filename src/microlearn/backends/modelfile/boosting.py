@@ -38,7 +38,9 @@ _TASK = {"classifier": TASK_CLASSIFY, "regressor": TASK_REGRESS, "anomaly": TASK
 
 def dump(ir: BoostedTrees) -> Encoded:
     if ir.n_features > MAX_FEATURES:
-        raise ModelFileError(f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}")
+        raise ModelFileError(
+            f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}"
+        )
     if ir.tree_output is None and ir.n_raw > 1:
         raise ModelFileError("a model file holds boosted trees with one leaf value per tree (tree_output)")
     if ir.n_raw > 256:

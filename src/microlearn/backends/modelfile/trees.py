@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.backends.modelfile import boosting
 from microlearn.backends.modelfile.container import (
     TASK_CLASSIFY,
     TASK_REGRESS,
@@ -23,7 +24,6 @@ from microlearn.backends.modelfile.container import (
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import MAX_CLASSES, MAX_FEATURES, TREES, Decoded
 from microlearn.errors import ModelFileError
-from microlearn.backends.modelfile import boosting
 from microlearn.ir import BoostedTrees, TreeEnsemble
 from microlearn.ir.trees import unique_rows
 

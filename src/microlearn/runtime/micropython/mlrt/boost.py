@@ -112,7 +112,8 @@ class Boosted:
             n_sets = len(self._cbit) // self.words
         elif self._clft is not None or self._cbit is not None or self.words:
             raise bad("CLFT, CBIT and BOST words need CSET")
-        roots, feat, right, thr, miss, cset = self._roots, self._feat, self._right, self._thr, self._miss, self._cset
+        roots, feat, right, thr = self._roots, self._feat, self._right, self._thr
+        miss, cset = self._miss, self._cset
         if roots[0] != 0:
             raise bad("the first tree must start at node 0")
         for t in range(nt):
