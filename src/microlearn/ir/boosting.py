@@ -313,9 +313,9 @@ class BoostedTrees(TreeEnsemble):
             b = b / T
         return b
 
-    def static_bound(self) -> npt.NDArray[np.float64]:
-        """Per output, the :meth:`raw_bound` of the largest S any input can reach (|base| + the sum of
-        each tree's largest |leaf|): the constant the C fast path compares margins with."""
+    def static_sums(self) -> npt.NDArray[np.float64]:
+        """Per output, the largest S any input can reach: |base| + the sum of each tree's largest |leaf|
+        (rounded up by a relative 2**-40)."""
         S = np.abs(self.base_score).copy()
         absv = np.abs(self.leaf_value)
         for t, (start, stop) in enumerate(self.tree_slices()):
@@ -325,7 +325,13 @@ class BoostedTrees(TreeEnsemble):
                 S += m
             else:
                 S[int(self.tree_output[t])] += m[0]
-        out: npt.NDArray[np.float64] = self.raw_bound(S[None, :] * (1 + 2.0**-40))[0]
+        out: npt.NDArray[np.float64] = S * (1 + 2.0**-40)
+        return out
+
+    def static_bound(self) -> npt.NDArray[np.float64]:
+        """Per output, the :meth:`raw_bound` of :meth:`static_sums`: the constant the C fast path
+        compares margins with."""
+        out: npt.NDArray[np.float64] = self.raw_bound(self.static_sums()[None, :])[0]
         return out
 
     def proba_from_raw(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
