@@ -457,3 +457,74 @@ def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: st
     report = verify(est, X, targets=TARGETS, method=method)
     for t in TARGETS:
         assert report[t].agreement == 1.0, (name, t, str(report))
+
+
+# ---------------------------------------------------------------------------------------------- random models
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    depth=st.integers(1, 5),
+    rounds=st.integers(1, 6),
+    missing=st.sampled_from([0.0, 0.15]),
+    categorical=st.booleans(),
+    classes=st.sampled_from([1, 2, 3]),
+)
+def test_random_xgboost_models_bit_identical(
+    seed: int, depth: int, rounds: int, missing: float, categorical: bool, classes: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 4)).astype(np.float32) * rng.choice([1e-3, 1.0, 1e3])
+    X[:, 3] = rng.integers(0, 12, 120)
+    X[rng.random(X.shape) < missing] = np.nan
+    y = rng.integers(0, classes, 120) if classes > 1 else rng.normal(size=120)
+    params: dict[str, Any] = {"max_depth": depth, "nthread": 1, "max_cat_to_onehot": 1, "seed": seed}
+    params["objective"] = {1: "reg:squarederror", 2: "binary:logistic", 3: "multi:softprob"}[classes]
+    if classes == 3:
+        params["num_class"] = 3
+    types = ["q"] * 3 + ["c" if categorical else "q"]
+    d = xgb.DMatrix(X, y, feature_types=types, enable_categorical=categorical)
+    b = xgb.train(params, d, rounds)
+    Xt = np.concatenate([X, rng.normal(size=(40, 4)).astype(np.float32), EDGE[:, :4]])
+    Xt = np.where(np.isinf(Xt), 1e30, Xt).astype(np.float32)
+    margin = b.predict(xgb.DMatrix(Xt, feature_types=types, enable_categorical=categorical), output_margin=True)
+    np.testing.assert_array_equal(to_ir(b).raw_scores(Xt).astype(np.float32), margin.reshape(len(Xt), -1))
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    leaves=st.integers(2, 12),
+    rounds=st.integers(1, 6),
+    mode=st.sampled_from(list(LGB_MODES)),
+    categorical=st.booleans(),
+    classes=st.sampled_from([1, 2, 3]),
+)
+def test_random_lightgbm_models_bit_identical(
+    seed: int, leaves: int, rounds: int, mode: str, categorical: bool, classes: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(150, 4)).astype(np.float32)
+    X[rng.random(150) < 0.3, 0] = 0.0
+    X[:, 3] = rng.integers(0, 12, 150)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = rng.integers(0, classes, 150) if classes > 1 else rng.normal(size=150)
+    params: dict[str, Any] = {
+        "objective": {1: "regression", 2: "binary", 3: "multiclass"}[classes],
+        "num_leaves": leaves,
+        "min_data_in_leaf": 3,
+        "min_data_per_group": 3,
+        "cat_smooth": 1,
+        "verbose": -1,
+        "num_threads": 1,
+        "seed": seed,
+        **LGB_MODES[mode],
+    }
+    if classes == 3:
+        params["num_class"] = 3
+    b = lgb.train(params, lgb.Dataset(X, y, categorical_feature=[3] if categorical else []), rounds)
+    Xt = np.concatenate([X, rng.normal(size=(40, 4)).astype(np.float32), EDGE[:, :4]])
+    ir = to_ir(b)
+    want = b.predict(Xt, raw_score=True).reshape(len(Xt), -1)
+    if mode == "rf":
+        want = want / (ir.n_trees // ir.n_raw)
+    np.testing.assert_array_equal(ir.raw_scores(Xt), want)
