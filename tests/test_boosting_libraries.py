@@ -486,7 +486,8 @@ def test_random_xgboost_models_bit_identical(
     b = xgb.train(params, d, rounds)
     Xt = np.concatenate([X, rng.normal(size=(40, 4)).astype(np.float32), EDGE[:, :4]])
     Xt = np.where(np.isinf(Xt), 1e30, Xt).astype(np.float32)
-    margin = b.predict(xgb.DMatrix(Xt, feature_types=types, enable_categorical=categorical), output_margin=True)
+    dt = xgb.DMatrix(Xt, feature_types=types, enable_categorical=categorical)
+    margin = b.predict(dt, output_margin=True)
     np.testing.assert_array_equal(to_ir(b).raw_scores(Xt).astype(np.float32), margin.reshape(len(Xt), -1))
 
 
