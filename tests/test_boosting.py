@@ -113,9 +113,9 @@ def test_reference_is_sklearn_bit_for_bit(fitted: dict[str, Any], key: str) -> N
         assert ir.has_categorical and np.isnan(X).any()
 
 
-def test_learning_rate_and_stage_order() -> None:
+def test_learning_rate_and_stage_order(fitted: dict[str, Any]) -> None:
     """GradientBoosting's leaf = learning_rate * value, the trees of class k at stage i at i * K + k."""
-    est, X = CASES["gb-multiclass"][0], DATA["c"][0]
+    est = fitted["gb-multiclass"][0]
     ir = to_ir(est)
     assert ir.tree_output is not None
     assert list(ir.tree_output[:6]) == [0, 1, 2, 0, 1, 2]
