@@ -336,3 +336,14 @@ def test_value_bound_is_tight_enough(fitted: dict[str, Any]) -> None:
     assert ref.bound is not None
     scale = np.abs(est.predict(X)).max() + 1.0
     assert ref.bound.max() < 200 * EPS32 * scale * 12
+
+
+def test_pipeline_scaler_folds_into_boosted_trees() -> None:
+    """A scaler before GradientBoosting folds into its thresholds (no stage left on the device)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = DATA["b"]
+    p = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=6, max_depth=2)).fit(X, y)
+    assert isinstance(microlearn.convert(p).ir, BoostedTrees)
+    assert microlearn.verify(p, X, targets=("host",)).results["host"].agreement == 1.0
