@@ -347,3 +347,112 @@ def test_pipeline_scaler_folds_into_boosted_trees() -> None:
     p = make_pipeline(StandardScaler(), GradientBoostingClassifier(n_estimators=6, max_depth=2)).fit(X, y)
     assert isinstance(microlearn.convert(p).ir, BoostedTrees)
     assert microlearn.verify(p, X, targets=("host",)).results["host"].agreement == 1.0
+
+
+# ------------------------------------------------------------------------- IR options no sklearn model uses
+def _random_ir(rng: np.random.Generator, **kw: Any) -> BoostedTrees:
+    """Random trees of depth <= 3 over 3 features; feature 0 splits on categories 0..39 (sets of 2 words)."""
+    feature, thr, left, right, miss, leaf, cset, cleft, roots = [], [], [], [], [], [], [], [], []
+    n_leaves = 0
+    n_trees = int(kw.pop("n_trees", 6))
+
+    def node(depth: int) -> None:
+        nonlocal n_leaves
+        i = len(feature)
+        if depth == 3 or rng.random() < 0.25:
+            feature.append(-1), thr.append(0.0), left.append(-1), right.append(-1), miss.append(False)
+            leaf.append(n_leaves), cset.append(-1), cleft.append(False)
+            n_leaves += 1
+            return
+        f = int(rng.integers(0, 3))
+        feature.append(f), thr.append(float(rng.normal())), left.append(i + 1), right.append(-1)
+        miss.append(bool(rng.random() < 0.5)), leaf.append(-1)
+        cset.append(int(rng.integers(0, 4)) if f == 0 else -1), cleft.append(bool(rng.random() < 0.5))
+        node(depth + 1)
+        right[i] = len(feature)
+        node(depth + 1)
+
+    for _ in range(n_trees):
+        roots.append(len(feature))
+        node(0)
+    n_raw = int(kw.get("n_raw", 1))
+    width = 1 if kw.get("tree_output") is not None else n_raw
+    return BoostedTrees(
+        n_features=3,
+        roots=np.asarray(roots, dtype=np.int32),
+        feature=np.asarray(feature, dtype=np.int32),
+        threshold=np.asarray(thr, dtype=np.float32),
+        left=np.asarray(left, dtype=np.int32),
+        right=np.asarray(right, dtype=np.int32),
+        missing_left=np.asarray(miss),
+        leaf=np.asarray(leaf, dtype=np.int32),
+        leaf_value=rng.normal(size=(n_leaves, width)).astype(np.float32).astype(np.float64),
+        leaf_class=np.zeros(n_leaves, dtype=np.int32),
+        cat_set=np.asarray(cset, dtype=np.int32),
+        cat_left=np.asarray(cleft),
+        cat_bits=rng.integers(0, 2**32, size=(4, 2), dtype=np.uint64).astype(np.uint32),
+        **kw,
+    )
+
+
+SYNTH = {
+    # XGBoost-like: float32 sums, truncated categories, members left, probabilities decide
+    "float32-binary-trunc": dict(
+        kind="classifier", n_outputs=2, n_raw=1, base_score=np.array([0.3]), accumulate="float32",
+        post="sigmoid", decide="proba", cat_cast="trunc", tree_output=np.zeros(6, dtype=np.int32),
+    ),
+    # LightGBM average_output-like: a mean over trees, multi-class
+    "mean-multiclass": dict(
+        kind="classifier", n_outputs=3, n_raw=3, base_score=np.array([0.1, -0.2, 0.0]), aggregation="mean",
+        post="softmax", tree_output=np.array([0, 1, 2, 0, 1, 2], dtype=np.int32),
+    ),
+    # every tree adds a whole row of raw scores (C only: the model file stores one value per tree)
+    "row-leaves": dict(
+        kind="classifier", n_outputs=3, n_raw=3, base_score=np.array([0.5, 0.0, -0.5]), post="softmax",
+    ),
+    "float32-regressor-mean": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([2.0]), accumulate="float32",
+        aggregation="mean", tree_output=np.zeros(6, dtype=np.int32),
+    ),
+}  # fmt: skip
+
+
+def _synth_rows(rng: np.random.Generator, n: int = 300) -> np.ndarray:
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    X[:, 0] = rng.choice([0.0, 1.0, 2.5, 7.0, 33.0, 63.9, 64.0, -0.5, -3.0, np.nan], size=n)
+    X[rng.random((n, 3)) < 0.1] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("key", SYNTH)
+def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
+    rng = np.random.default_rng(len(key))
+    ir = _random_ir(rng, **SYNTH[key])
+    X = _synth_rows(rng)
+    ref = ir.reference(X)
+    for method in ("table", "inline"):
+        m = microlearn.Model(ir, method)
+        if ir.kind == "classifier":
+            got = m.predict_index(X)
+            assert ref.ambiguous is not None
+            assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous]), method
+            raw = m.decision_function(X).reshape(len(X), -1)
+            tol = ir.raw_bound(ir.abs_sums(X))
+            assert np.all(np.abs(raw - np.asarray(ref.scores).reshape(len(X), -1)) <= tol), method
+        else:
+            assert ref.bound is not None
+            assert np.all(np.abs(m.predict(X) - ref.outputs) <= ref.bound), method
+        if ir.accumulate == "float32" and ir.kind == "regressor":
+            assert np.array_equal(m.predict(X), ref.outputs.astype(np.float32))  # the same float32 sums
+    if ir.tree_output is None:
+        return
+    data = mf.dumps(ir)
+    assert np.array_equal(mf.loads(data).reference(X).outputs, ref.outputs)
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+
+    got_mlrt = [mlrt.load(data).predict(x) for x in X]
+    if ir.kind == "classifier":
+        assert np.array_equal(np.asarray(got_mlrt)[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+    else:
+        assert np.array_equal(got_mlrt, ref.outputs)
