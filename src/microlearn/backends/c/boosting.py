@@ -257,7 +257,6 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
     right = np.where(is_leaf, lv.row_of_leaf[np.where(is_leaf, ir.leaf, 0)], ir.right)
     cat = ir.cat_set if ir.cat_set is not None else np.full(n, -1, np.int32)
     cl = ir.cat_left if ir.cat_left is not None else np.zeros(n, bool)
-    flags = ir.missing_left.astype(np.int64) | (cat >= 0) * 2 | (cl & (cat >= 0)) * 4
     parts = [
         f"static const int32_t {name}_roots[{ir.n_trees}] = {{\n"
         + array_lines([str(int(r)) for r in ir.roots], 16)
@@ -265,8 +264,8 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
         f"static const int16_t {name}_feature[{n}] = {{\n"
         + array_lines([str(int(f)) for f in ir.feature], 16)
         + "\n};\n",
-        f"static const uint8_t {name}_flags[{n}] = {{\n"
-        + array_lines([str(int(f)) for f in flags], 24)
+        f"static const uint8_t {name}_missing_left[{n}] = {{\n"
+        + array_lines([str(int(f)) for f in ir.missing_left], 24)
         + "\n};\n",
         f"static const float {name}_threshold[{n}] = {{\n"
         + array_lines([f32(t) for t in ir.threshold], 6)
@@ -279,10 +278,13 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
     if ir.has_categorical:
         parts.append(
             f"static const int32_t {name}_cat_set[{n}] = {{\n"
-            + array_lines([str(max(int(c), 0)) for c in cat], 16)
+            + array_lines([str(int(c)) for c in cat], 16)
+            + "\n};\n"
+            + f"static const uint8_t {name}_cat_left[{n}] = {{\n"
+            + array_lines([str(int(c)) for c in cl], 24)
             + "\n};\n"
         )
-        nbytes += 4 * n
+        nbytes += 5 * n
     if lv.width == 1 and ir.tree_output is not None:
         parts.append(
             f"static const int32_t {name}_tree_output[{ir.n_trees}] = {{\n"
@@ -291,14 +293,16 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
         )
         nbytes += 4 * ir.n_trees
     null = "NULL"
+    has_cat = ir.has_categorical
+    tout = lv.width == 1 and ir.tree_output is not None
     model = (
         f"static const ml_boost {name}_model = {{\n"
-        f"    {ir.n_features}, {ir.n_raw}, {ir.n_trees}, {lv.width}, {int(ir.aggregation == 'mean')}, "
-        f"{ir.cat_words if ir.has_categorical else 0}, {int(ir.cat_cast == 'trunc')},\n"
-        f"    {name}_roots, {name}_feature, {name}_flags, {name}_threshold, {name}_right,\n"
-        f"    {name + '_cat_set' if ir.has_categorical else null}, "
-        f"{name + '_cat_bits' if ir.has_categorical else null},\n"
-        f"    {name + '_tree_output' if (lv.width == 1 and ir.tree_output is not None) else null},\n"
+        f"    {ir.n_features}, {ir.n_raw}, {ir.n_trees}, {n}, {int(lv.row_of_leaf.max()) + 1}, {lv.width}, "
+        f"{int(ir.aggregation == 'mean')}, {ir.cat_words if has_cat else 0}, {int(ir.cat_cast == 'trunc')},\n"
+        f"    {name}_roots, {name}_feature, {name}_missing_left, {name}_threshold, {name}_right,\n"
+        f"    {name + '_cat_set' if has_cat else null}, {name + '_cat_left' if has_cat else null}, "
+        f"{name + '_cat_bits' if has_cat else null},\n"
+        f"    {name + '_tree_output' if tout else null},\n"
         f"    {name}_leaf_f32, {name + '_leaf_f64' if lv.f64 else null}, {name}_base_f32, "
         f"{name + '_base_f64' if lv.f64 else null}, {name + '_count' if ir.aggregation == 'mean' else null}\n"
         "};\n"

@@ -27,11 +27,6 @@
 extern "C" {
 #endif
 
-/* Node flags (ml_boost.flags). */
-#define ML_BOOST_MISSING_LEFT 1u
-#define ML_BOOST_CATEGORICAL 2u
-#define ML_BOOST_CAT_LEFT 4u
-
 /* Whether v names a category whose bit is set in bits[0..words-1]. */
 static inline int ml_boost_member(const uint32_t *bits, int32_t words, float v, int trunc)
 {
@@ -65,23 +60,26 @@ typedef struct ml_boost {
     int32_t n_features;
     int32_t n_raw;        /* raw scores per row */
     int32_t n_trees;
+    int32_t n_nodes;
+    int32_t n_leaves;
     int32_t leaf_width;   /* 1 (each tree adds to tree_output[t]) or n_raw (each tree adds a row) */
     int32_t mean;         /* 1: raw = base + sum / count; 0: raw = base + sum */
     int32_t cat_words;    /* uint32 words per category set (0: no categorical nodes) */
     int32_t cat_trunc;    /* categories by truncation (1) or exact value (0) */
     const int32_t *roots;
-    const int16_t *feature;   /* -1 at leaves */
-    const uint8_t *flags;     /* ML_BOOST_* per node */
+    const int16_t *feature;      /* -1 at leaves */
+    const uint8_t *missing_left; /* 1: NaN goes left */
     const float *threshold;
-    const int32_t *right;     /* right child; at a leaf its leaf row */
-    const int32_t *cat_set;   /* set of each categorical node (NULL without categorical nodes) */
-    const uint32_t *cat_bits; /* cat_words words per set */
-    const int32_t *tree_output; /* NULL when leaf_width == n_raw */
-    const float *leaf_f32;    /* leaf rows, float32 */
-    const double *leaf_f64;   /* leaf rows, float64 (NULL when the model sums in float32) */
-    const float *base_f32;
+    const int32_t *right;        /* right child; at a leaf its leaf row */
+    const int32_t *cat_set;      /* set of each categorical node, -1 elsewhere (NULL: no categorical nodes) */
+    const uint8_t *cat_left;     /* 1: the members of the set go left */
+    const uint32_t *cat_bits;    /* cat_words words per set */
+    const int32_t *tree_output;  /* NULL when leaf_width == n_raw */
+    const float *leaf_f32;       /* leaf rows, float32 */
+    const double *leaf_f64;      /* leaf rows, float64 (NULL when the model sums in float32) */
+    const float *base_f32;       /* NULL: base_f64 rounded to float32 */
     const double *base_f64;
-    const float *count;       /* trees per output (mean models) */
+    const float *count;          /* trees per output of a mean model (NULL: counted from tree_output) */
 } ml_boost;
 
 /* Leaf row that input x reaches in tree `tree`. */
@@ -90,13 +88,11 @@ static inline int32_t ml_boost_leaf(const ml_boost *m, int32_t tree, const float
     int32_t i = m->roots[tree];
     while (m->feature[i] >= 0) {
         const float v = x[m->feature[i]];
-        const uint32_t fl = m->flags[i];
         int left;
-        if (fl & ML_BOOST_CATEGORICAL) {
-            left = ml_boost_cat_left(m->cat_bits + (int32_t)m->cat_words * m->cat_set[i], m->cat_words, v,
-                                     m->cat_trunc, (int)(fl & ML_BOOST_MISSING_LEFT),
-                                     (fl & ML_BOOST_CAT_LEFT) ? 1 : 0);
-        } else if (fl & ML_BOOST_MISSING_LEFT) {
+        if (m->cat_set != NULL && m->cat_set[i] >= 0) {
+            left = ml_boost_cat_left(m->cat_bits + m->cat_words * m->cat_set[i], m->cat_words, v, m->cat_trunc,
+                                     m->missing_left[i], m->cat_left[i]);
+        } else if (m->missing_left[i]) {
             left = !(v > m->threshold[i]);
         } else {
             left = v <= m->threshold[i];
@@ -106,12 +102,33 @@ static inline int32_t ml_boost_leaf(const ml_boost *m, int32_t tree, const float
     return m->right[i];
 }
 
+static inline float ml_boost_base_f32(const ml_boost *m, int32_t k)
+{
+    return m->base_f32 != NULL ? m->base_f32[k] : (float)m->base_f64[k];
+}
+
+/* Trees of output k (a mean model's divisor). */
+static inline float ml_boost_count(const ml_boost *m, int32_t k)
+{
+    int32_t t, c = 0;
+    if (m->count != NULL) {
+        return m->count[k];
+    }
+    if (m->tree_output == NULL) {
+        return (float)m->n_trees;
+    }
+    for (t = 0; t < m->n_trees; t++) {
+        c += m->tree_output[t] == k;
+    }
+    return (float)c;
+}
+
 /* Raw scores in float32: the fast path. */
 static inline void ml_boost_raw_f32(const ml_boost *m, const float *x, float *raw)
 {
     int32_t k, t;
     for (k = 0; k < m->n_raw; k++) {
-        raw[k] = m->mean ? 0.0f : m->base_f32[k];
+        raw[k] = m->mean ? 0.0f : ml_boost_base_f32(m, k);
     }
     for (t = 0; t < m->n_trees; t++) {
         const int32_t row = ml_boost_leaf(m, t, x);
@@ -125,7 +142,7 @@ static inline void ml_boost_raw_f32(const ml_boost *m, const float *x, float *ra
     }
     if (m->mean) {
         for (k = 0; k < m->n_raw; k++) {
-            raw[k] = raw[k] / m->count[k] + m->base_f32[k];
+            raw[k] = raw[k] / ml_boost_count(m, k) + ml_boost_base_f32(m, k);
         }
     }
 }
@@ -157,7 +174,7 @@ static inline void ml_boost_raw_f64(const ml_boost *m, const float *x, double *r
     }
     if (m->mean) {
         for (k = 0; k < m->n_raw; k++) {
-            raw[k] = raw[k] / (double)m->count[k] + m->base_f64[k];
+            raw[k] = raw[k] / (double)ml_boost_count(m, k) + m->base_f64[k];
         }
     }
 }
