@@ -279,7 +279,8 @@ def run_micromlgen(case: Case, cpu: str) -> list[Row]:
     from micromlgen import port
 
     code = port(case.estimator)
-    wrap = (
+    wrap = (  # <stdint.h> first: micromlgen's class uses uint8_t without including it (Arduino.h would)
+        "#include <stdint.h>\n"
         '#include "model.h"\n'
         "static Eloquent::ML::Port::XGBClassifier model;\n"
         'extern "C" int micromlgen_predict(const float *x) { return model.predict((float *)x); }\n'
