@@ -223,7 +223,7 @@ def _classifier_leaves(ir: TreeEnsemble, name: str) -> Leaves:
     return Leaves(code.astype(np.int64), nc + vc.n_rows, vc.text, vc.nbytes, False, vc.n_rows)
 
 
-MAX_COMBINATIONS = 1 << 22  # leaf combinations argmax_proven enumerates at most
+MAX_COMBINATIONS = 1 << 21  # leaf combinations argmax_proven enumerates at most (x classes: 1 << 22)
 
 
 def argmax_proven(ir: TreeEnsemble, leaves: Leaves, one: int) -> bool:
@@ -246,7 +246,7 @@ def argmax_proven(ir: TreeEnsemble, leaves: Leaves, one: int) -> bool:
         codes = np.unique(leaves.code_of_leaf[lv[lv >= 0]])
         per_tree.append(codes)
         total *= int(codes.size)
-        if total > MAX_COMBINATIONS or total * nc > 4 * MAX_COMBINATIONS:
+        if total > MAX_COMBINATIONS or total * nc > 2 * MAX_COMBINATIONS:
             return False
     # one float64 row and one fixed-point row per vote code
     f64 = np.zeros((leaves.n_codes, nc))

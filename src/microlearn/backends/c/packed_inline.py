@@ -1,12 +1,13 @@
 """The fast methods ("fast", "fast_u8", "fast_i8", "fast_i16"): every tree as nested if/else inside
 predict, each leaf adding its vote on the spot.
 
-A pure leaf adds one fixed-point unit to its class and records its code; an impure leaf records its
-code and adds its row through NAME_vote_row (counts, as in the packed methods); a regressor's leaf adds
-its value. The margin test and the exact integer replay of near ties are the packed methods' own
-(packed.classifier_parts), so the results are the same, bit for bit. The integer variants compare
-integer inputs with integer thresholds (packed.int_threshold): one load, one compare, one branch per
-node on a Cortex-M.
+A pure leaf adds one fixed-point unit to its class; an impure leaf adds its row's terms
+(count * recip) >> shift as constants (counts, as in the packed methods; rows kept as float64 go
+through NAME_vote_row); a regressor's leaf adds its value. The leaves record nothing else: the rare near
+tie walks the packed node stream again (NAME_walk, the walk predict_proba uses) for the exact integer
+replay of the packed methods (packed.classifier_parts), so the results are the same, bit for bit. The
+margin test is written out class by class. The integer variants compare integer inputs with integer
+thresholds (packed.int_threshold): one load, one compare, one branch per node on a Cortex-M.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from microlearn.ir import TreeEnsemble
 
 METHODS = {"fast": "packed", "fast_u8": "packed_u8", "fast_i8": "packed_i8", "fast_i16": "packed_i16"}
 SUMMARIES = {
-    "fast": "if/else trees inside predict, votes added at the leaves, counts + integer replay",
+    "fast": "if/else trees inside predict, votes added at the leaves as constants, counts + integer replay",
     "fast_u8": "fast, uint8 inputs (integer thresholds, exact for every uint8 value)",
     "fast_i8": "fast, int8 inputs (integer thresholds, exact for every int8 value)",
     "fast_i16": "fast, int16 inputs (integer thresholds, exact for every int16 value)",
