@@ -111,8 +111,8 @@ def test_network_shapes_and_summary(models: dict[str, Any]) -> None:
     assert ir.max_tensor == 64 and ir.n_outputs == 10 and ir.decision == "argmax"
     assert any("dense 64 -> 12, tanh" in line for line in ir.summary())
     with pytest.raises(ValueError, match="layer 1"):
-        Network(Task.REGRESS, (3,), (Dense(np.ones((3, 2)), np.zeros(2)), Dense(np.ones((4, 1)), np.zeros(1))),
-                decision="none")  # fmt: skip
+        bad = (Dense(np.ones((3, 2)), np.zeros(2)), Dense(np.ones((4, 1)), np.zeros(1)))
+        Network(Task.REGRESS, (3,), bad, decision="none")
 
 
 # ---------------------------------------------------------------------------------------------- host C
@@ -247,8 +247,8 @@ def test_int8_c_equals_its_integer_model(int8_models: dict[str, Any], name: str)
 def test_int8_header_compiles_strictly(int8_models: dict[str, Any]) -> None:
     for name in ("tanh", "relu"):
         text = emit_int8(int8_models[name].ir, "q").header
-        host.build({"q.h": text, "w.c": '#include "q.h"\nint32_t w(const float *x) { return q_predict(x); }\n'},
-                   cflags=STRICT)  # fmt: skip
+        glue = '#include "q.h"\nint32_t w(const float *x) { return q_predict(x); }\n'
+        host.build({"q.h": text, "w.c": glue}, cflags=STRICT)
 
 
 def test_int8_regressor_and_binary(models: dict[str, Any]) -> None:
