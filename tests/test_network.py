@@ -354,3 +354,13 @@ def test_verify_int8_every_target_without_floating_point(models: dict[str, Any])
     for t in ("cortex-m0plus", "rv32imc"):
         assert report[t].extra["softfloat_float"] == [] and report[t].extra["softfloat_double"] == []
     assert report["cortex-m0plus"].instructions_mean is not None
+
+
+def test_float32_method_keeps_only_float32_tables(models: dict[str, Any]) -> None:
+    est = models["tanh"]
+    X = rows("tanh", 60, seed=12)
+    small = microlearn.convert(est, method="float32").c_source("m")
+    full = microlearn.convert(est, method="float").c_source("m")
+    assert "double" not in small.body and small.const_bytes * 2 < full.const_bytes
+    report = microlearn.verify(est, X, targets=["host", "cortex-m0plus"], method="float32")
+    assert all(r.agreement == 1.0 for r in report.values())  # the bound decides every ordinary row
