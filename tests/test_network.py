@@ -364,3 +364,16 @@ def test_float32_method_keeps_only_float32_tables(models: dict[str, Any]) -> Non
     assert "double" not in small.body and small.const_bytes * 2 < full.const_bytes
     report = microlearn.verify(est, X, targets=["host", "cortex-m0plus"], method="float32")
     assert all(r.agreement == 1.0 for r in report.values())  # the bound decides every ordinary row
+
+
+def test_pipeline_with_scaler_float_and_int8() -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    p = _fit(make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)),
+             X[:400], y[:400])  # fmt: skip
+    assert microlearn.verify(p, X[400:], targets=["host"])["host"].agreement == 1.0
+    r = microlearn.verify(p, X[400:], targets=["host"], method="int8", calibration=X[:400])["host"]
+    assert r.agreement > 0.95
