@@ -372,8 +372,8 @@ def test_pipeline_with_scaler_float_and_int8() -> None:
     from sklearn.preprocessing import StandardScaler
 
     X, y = load_breast_cancer(return_X_y=True)
-    p = _fit(make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)),
-             X[:400], y[:400])  # fmt: skip
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)
+    p = _fit(make_pipeline(StandardScaler(), mlp), X[:400], y[:400])
     assert microlearn.verify(p, X[400:], targets=["host"])["host"].agreement == 1.0
     r = microlearn.verify(p, X[400:], targets=["host"], method="int8", calibration=X[:400])["host"]
     assert r.agreement > 0.95
