@@ -377,3 +377,72 @@ def test_pipeline_with_scaler_float_and_int8() -> None:
     assert microlearn.verify(p, X[400:], targets=["host"])["host"].agreement == 1.0
     r = microlearn.verify(p, X[400:], targets=["host"], method="int8", calibration=X[:400])["host"]
     assert r.agreement > 0.95
+
+
+# ---------------------------------------------------------------------------------------------- mlrt native
+def test_mlrt_native_dense_compiles_and_equals_the_bytecode_path(
+    models: dict[str, Any], tmp_path: Any
+) -> None:
+    """_fast_network (@micropython.native) compiles to machine code for an M0+ and an M4F; read as plain
+    Python it computes exactly network.Dense.linear's values (same products, same order); the WebAssembly
+    port, which cannot load native code, predicts through the bytecode path."""
+    import importlib.util
+    import sys
+    import types
+    from array import array
+
+    from microlearn import deploy
+    from microlearn import micropython as mpy
+
+    for march, code in (("armv6m", 4), ("armv7emsp", 7)):
+        files = deploy.build_mpy(tmp_path / march, march)
+        fast = tmp_path / march / "mlrt" / "_fast_network.mpy"
+        assert fast in files and fast.read_bytes()[2] >> 2 == code
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    from mlrt import network as mlrt_network
+
+    shim = types.ModuleType("micropython")
+    shim.native = lambda f: f  # type: ignore[attr-defined]
+    saved = sys.modules.get("micropython")
+    sys.modules["micropython"] = shim
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "_fast_network_src", mpy.RUNTIME_DIR / "mlrt" / "_fast_network.py"
+        )
+        assert spec is not None and spec.loader is not None
+        fast_src = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fast_src)
+    finally:
+        if saved is None:
+            del sys.modules["micropython"]
+        else:
+            sys.modules["micropython"] = saved
+    ir = to_ir(models["tanh"])
+    data = modelfile.dumps(ir)
+    X = rows("tanh", 20, seed=8)
+    m = mlrt_network.load(*_head_and_sections(data))
+    for x in X:
+        xa = array("f", x.tobytes())
+        mlrt_network._fast_network = None
+        want = m.logits(xa)
+        mlrt_network._fast_network = fast_src
+        assert m.logits(xa) == want
+    mlrt_network._fast_network = None
+    files = deploy.build_mpy(tmp_path / "x64", "x64")
+    dev = {f"/lib/mlrt/{f.name}": f.read_bytes() for f in files}
+    code = (
+        "import mlrt\nfrom mlrt import network\nfrom array import array\nm = mlrt.load('/m.mlm')\n"
+        "raw = open('/x.bin', 'rb').read()\nn = m.n_features\n"
+        "p = [m.predict(array('f', raw[4 * n * r:4 * n * (r + 1)])) for r in range(len(raw) // (4 * n))]\n"
+        "print(network._fast_network is None, ' '.join(map(str, p)))\n"
+    )
+    out = mpy.run(code, {**dev, "/m.mlm": data, "/x.bin": X.astype("<f4").tobytes()}).split()
+    assert out[0] == "True"
+    assert np.array_equal(np.array(out[1:], dtype=int), ir.reference(X).outputs)
+
+
+def _head_and_sections(data: bytes) -> tuple[Any, Any]:
+    from mlrt import FAMILIES, _reader
+
+    head, sec, _ = _reader.read(data, FAMILIES)
+    return head, sec
