@@ -198,6 +198,9 @@ COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
 
 def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.float32]) -> None:
     """The IR's reference must be the library's own result; raise if the two disagree."""
+    from microlearn.frontends.registry import library_view
+
+    estimator = library_view(estimator)
     task = ir.task
     if task is Task.CLASSIFY and hasattr(estimator, "predict"):
         classes = ir.classes if ir.classes is not None else np.arange(ir.n_outputs)

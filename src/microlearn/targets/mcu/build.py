@@ -46,6 +46,15 @@ COMMON_CFLAGS = (
     "-Wextra",
     "-fstack-usage",
 )
+# C++ sources (a contender that generates a C++ class): the C flags in C++ terms, without the runtime
+# that a bare-metal image does not link (exceptions, RTTI, thread-safe statics)
+CXXFLAGS = (
+    "-std=c++11",
+    *(f for f in COMMON_CFLAGS if f != "-std=c99"),
+    "-fno-exceptions",
+    "-fno-rtti",
+    "-fno-threadsafe-statics",
+)
 LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections")
 
 
@@ -162,7 +171,7 @@ def build_image(
     include_dirs: Sequence[str | Path] = (),
     cflags: Sequence[str] = (),
 ) -> Image:
-    """Compile ``sources`` (file name -> text; ``.c`` files are compiled, the rest are headers beside them)
+    """Compile ``sources`` (file name -> text; ``.c`` and ``.cpp`` files are compiled, the rest are headers)
     and ``glue`` (C text defining ``void ml_bench_entry(const void *in, void *out)``) with the harness into
     an ELF for ``arch``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU), ``ldscript`` the
     harness memory map (``ml_bench.ld``; ``arch.qemu.ldscript`` for QEMU). Cached."""
@@ -177,6 +186,7 @@ def build_image(
     ]
     key = host.content_key(
         "mcuimage-2",
+        *(("c++", *CXXFLAGS) if any(n.endswith(".cpp") for n in sources) else ()),
         _gcc_identity(gcc),
         c.name,
         "\0".join(c.cflags),
@@ -220,6 +230,11 @@ def _build_into(
         flags = [*COMMON_CFLAGS, *arch.cflags, *cflags]
         cmd = [gcc, *flags, *inc_flags, "-c", *c_files, *harness_c]
         _run(cmd, t, "compiling for " + arch.name)
+        cpp_files = [n for n in sorted(sources) if n.endswith(".cpp")]
+        if cpp_files:
+            cmd = [gcc, *CXXFLAGS, *arch.cflags, *cflags, *inc_flags, "-c", *cpp_files]
+            _run(cmd, t, "compiling C++ for " + arch.name)
+        c_files += cpp_files
         objs = [Path(f).with_suffix(".o").name for f in c_files + harness_c]
         cmd = [
             gcc,
