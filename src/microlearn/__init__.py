@@ -18,7 +18,14 @@ from microlearn.errors import (
 )
 from microlearn.frontends.registry import supported_estimators
 from microlearn.model import Model, convert, methods_for
-from microlearn.verify import Report, TargetResult, verify
+from microlearn.verify import (
+    Report,
+    TargetResult,
+    available_targets,
+    format_table,
+    verify,
+    verify_model_file,
+)
 
 __all__ = [
     "CompileError",
@@ -33,8 +40,11 @@ __all__ = [
     "ToolchainError",
     "UnsupportedEstimatorError",
     "__version__",
+    "available_targets",
     "convert",
+    "format_table",
     "methods_for",
     "supported_estimators",
     "verify",
+    "verify_model_file",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,15 @@ TARGET_MODULES = (
     "microlearn.micropython",
 )
 
-__all__ = ["TARGETS", "Report", "TargetResult", "format_table", "verify"]
+__all__ = [
+    "TARGETS",
+    "Report",
+    "TargetResult",
+    "available_targets",
+    "format_table",
+    "verify",
+    "verify_model_file",
+]
 
 
 @dataclass
@@ -278,21 +287,74 @@ def verify(
     the long build, naming the methods that would fit."""
     from microlearn.model import Model, convert
 
-    _register_optional_targets()
-    if isinstance(targets, str):
-        targets = (targets,)
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise InvalidInputError(f"unknown target(s) {unknown}; available: {sorted(TARGETS)}")
     if isinstance(estimator, Model):
         raise InvalidInputError("verify needs the original fitted estimator, to compare against it")
+    names = _check_targets(targets)
     model = convert(estimator, method, **options)
     ir = model.ir
     X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
     ref = ir.reference(X32)
     _cross_check(ir, ref, estimator, X32)
+    results = _run_targets(ir, model.method, X32, ref, names, budget)
+    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+
+
+def verify_model_file(
+    path: str | Path,
+    X: Any,
+    *,
+    targets: Sequence[str] = ("host",),
+    method: str | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+) -> Report:
+    """Verify a saved model file (``.mlm``) without its estimator: the file is checked completely
+    (format, CRC, every section), its IR rebuilt, and every target compared with that IR's reference.
+    (With the estimator, :func:`verify` also checks the conversion itself against the library.)"""
+    from microlearn.backends import modelfile
+    from microlearn.model import Model
+
+    p = Path(path)
+    loads: Any = modelfile.loads
+    ir = loads(p.read_bytes())
+    names = _check_targets(targets)
+    model = Model(ir, method or "")
+    X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
+    ref = ir.reference(X32)
+    results = _run_targets(ir, model.method, X32, ref, names, budget)
+    return Report(f"model file {p.name}", model.method, X32.shape[0], results)
+
+
+def available_targets() -> list[str]:
+    """Names of the targets that can run on this machine (``verify(..., targets=...)``), without aliases."""
+    from microlearn.targets.mcu.arch import ALIASES
+
+    _register_optional_targets()
+    out = []
+    for name, t in TARGETS.items():
+        if name not in ALIASES and name not in out and t.available() is None:
+            out.append(name)
+    return out
+
+
+def _check_targets(targets: Sequence[str] | str) -> list[str]:
+    _register_optional_targets()
+    names = [targets] if isinstance(targets, str) else list(targets)
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown:
+        raise InvalidInputError(f"unknown target(s) {unknown}; available: {sorted(TARGETS)}")
+    return names
+
+
+def _run_targets(
+    ir: IR,
+    method: str,
+    X32: npt.NDArray[np.float32],
+    ref: Reference,
+    targets: Sequence[str],
+    budget: Budget | Mapping[str, Any] | None,
+) -> dict[str, TargetResult]:
     compare = COMPARATORS[ir.task]
-    art = Artifacts(ir, model.method)
+    art = Artifacts(ir, method)
     limits = Budget.of(budget)
     estimates = {t: _estimate_first(art, t, limits) for t in targets if is_mcu(t)}
     results: dict[str, TargetResult] = {}
@@ -322,7 +384,7 @@ def verify(
             if limits is None or t not in estimates
             else BudgetCheck(t, run.flash_bytes, run.ram_bytes, limits),
         )
-    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+    return results
 
 
 # An estimate this many times over a budget (or over the target's memory) is refused before compiling:
