@@ -117,8 +117,8 @@ def _name_for(args: argparse.Namespace) -> str:
     except InvalidInputError:
         how = "--name" if args.name else f"the output file's stem {name!r} (the default name)"
         raise InvalidInputError(
-            f"{how} {name!r} is not a valid C identifier: use letters, digits and '_', not starting with a digit, "
-            "not a C keyword and not starting with 'ml_', e.g. --name gesture"
+            f"{how} {name!r} is not a valid C identifier: use letters, digits and '_', not starting with a "
+            "digit, not a C keyword and not starting with 'ml_', e.g. --name gesture"
             if args.name
             else f"{how} is not a valid C identifier: give one with --name, e.g. --name gesture"
         ) from None
