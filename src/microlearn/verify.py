@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from microlearn import progress
 from microlearn._validation import as_float32_rows
-from microlearn.errors import InvalidInputError, MicrolearnError, ModelTooLargeError
+from microlearn.errors import InvalidInputError, MicrolearnError, ModelTooLargeError, ToolchainError
 from microlearn.estimate import Budget, BudgetCheck, Estimate, estimate, is_mcu
 from microlearn.ir.base import IR, Reference, Task
 from microlearn.targets.base import TARGETS, Artifacts, Target, TargetRun
@@ -362,7 +362,7 @@ def _run_targets(
         target = TARGETS[t]
         why = target.available()
         if why is not None:
-            raise InvalidInputError(f"target {t!r} cannot run here: {why}")
+            raise ToolchainError(f"target {t!r} cannot run here: {why}")
         run = target.run(art, X32)
         c = compare(ref, run)
         results[t] = TargetResult(
