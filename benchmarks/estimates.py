@@ -22,6 +22,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
@@ -125,16 +126,21 @@ def print_table(rows: dict[tuple[str, str, str, str], tuple[int, float, int, int
     print("}")
 
 
+def readme_model() -> tuple[RandomForestClassifier, Any]:
+    """The README demo forest (10 trees, depth 10, digits training split) and its test rows."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    forest = RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0).fit(X_train, y_train)
+    return forest, X_test
+
+
 def check_models() -> list[tuple[str, Callable[[], tuple[Any, Any]]]]:
     """Models not used in the fit: the estimate is checked against them."""
     d = _data()
     Xd, yd = d["digits"]
     Xr, yr = d["diabetes"]
     return [
-        (
-            "RF 10x10 digits (README model)",
-            lambda: (RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0).fit(Xd, yd), Xd),
-        ),
+        ("RF 10x10 digits (README model)", readme_model),
         (
             "ExtraTrees 20x6 digits",
             lambda: (ExtraTreesClassifier(n_estimators=20, max_depth=6, random_state=0).fit(Xd, yd), Xd),
@@ -170,13 +176,45 @@ def check(cpus: tuple[str, ...]) -> None:
                 )
 
 
+def example() -> None:
+    """The command-line example of docs/targets.md: the README forest against a 48 kB flash budget."""
+    import contextlib
+    import io
+    import tempfile
+    from pathlib import Path
+
+    import joblib
+
+    from microlearn.cli import main as cli
+
+    forest, X_test = readme_model()
+    print(microlearn.convert(forest, method="inline").estimate("cortex-m0plus"))
+    with tempfile.TemporaryDirectory() as tmp:
+        joblib.dump(forest, Path(tmp) / "forest.joblib")
+        np.save(Path(tmp) / "X_test.npy", X_test)
+        args = ["verify", str(Path(tmp) / "forest.joblib"), "--data", str(Path(tmp) / "X_test.npy")]
+        args += ["--target", "cortex-m4f", "cortex-m0plus", "--flash-budget", "48k"]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = cli(args)
+    print(
+        "$ microlearn verify forest.joblib --data X_test.npy --target cortex-m4f cortex-m0plus --flash-budget 48k"
+    )
+    print("\n".join(ln for ln in err.getvalue().splitlines() if not ln.startswith("warning: loading")))
+    print(out.getvalue().rstrip())
+    print(f"(exit status {rc})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cpus", nargs="+", default=list(CPUS))
     ap.add_argument("--table", action="store_true", help="measure and print the COSTS rows")
+    ap.add_argument("--example", action="store_true", help="print the command-line example of the docs")
     args = ap.parse_args()
     cpus = tuple(args.cpus)
-    if args.table:
+    if args.example:
+        example()
+    elif args.table:
         print_table(fit_rows(cpus))
     else:
         check(cpus)
