@@ -197,9 +197,8 @@ def example() -> None:
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = cli(args)
-    print(
-        "$ microlearn verify forest.joblib --data X_test.npy --target cortex-m4f cortex-m0plus --flash-budget 48k"
-    )
+    shown = ["microlearn", "verify", "forest.joblib", "--data", "X_test.npy", *args[4:]]
+    print("$ " + " ".join(shown))
     print("\n".join(ln for ln in err.getvalue().splitlines() if not ln.startswith("warning: loading")))
     print(out.getvalue().rstrip())
     print(f"(exit status {rc})")
