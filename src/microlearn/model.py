@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn import host
+from microlearn import host, progress
 from microlearn._validation import as_float32_rows
 from microlearn.backends.c import registry as cregistry
 from microlearn.backends.c.writer import CSource
@@ -81,7 +81,8 @@ class Model:
 
     # ---------------------------------------------------------------- C
     def c_source(self, name: str = "model", command: str = "") -> CSource:
-        return cregistry.generate(self.ir, self.method, name, command)
+        with progress.busy(f"writing the C of {self.method}"):
+            return cregistry.generate(self.ir, self.method, name, command)
 
     def to_c(self, name: str = "model") -> str:
         """The generated C header as text (byte-identical for the same model, method and name)."""
@@ -247,7 +248,8 @@ def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **o
 
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
-    ir = to_ir(estimator)
+    with progress.busy(f"converting {type(estimator).__name__}"):
+        ir = to_ir(estimator)
     check_float32_sums(ir)
     if fold:
         from microlearn.passes.fold import fold_pipeline
