@@ -174,6 +174,7 @@ def _files() -> dict[str, bytes]:
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
+        "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)

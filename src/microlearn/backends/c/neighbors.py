@@ -29,15 +29,17 @@ def emit(ir: Neighbors, name: str, command: str = "") -> CSource:
         f"static const double {name}_x[{m * n}] = {{\n{array_lines(xs, 4)}\n}};\n"
         f"static const uint16_t {name}_y[{m}] = {{\n{array_lines(ys, 16)}\n}};\n"
         f"static const ml_neighbors {name}_model = {{{n}u, {nc}u, {k}u, {METRICS.index(ir.metric)}u, {m}u, "
-        f"{m}u, {name}_x, {name}_y, {name + '_v' if reg else 'NULL'}, NULL, NULL}};\n\n"
+        f"{m}u, {name}_x, {name}_y, {name + '_v' if reg else 'NULL'}, NULL, NULL, {f64(ir.p)}, NULL}};\n\n"
     )
     if reg:
+        how = "mean" if ir.weights == "uniform" else "1/distance-weighted mean"
+        fn = "ml_neighbors_regress" if ir.weights == "uniform" else "ml_neighbors_regress_distance"
         body += (
-            "/* Predicted value of input x: the mean of the k nearest targets (float64, rounded to float);\n"
-            " * NaN for NaN input. */\n"
+            f"/* Predicted value of input x: the {how} of the k nearest targets (float64, rounded to\n"
+            " * float); NaN for NaN input. */\n"
             f"static inline float {name}_predict(const float *x)\n{{\n"
             f"    double dist[{k}];\n    uint32_t idx[{k}];\n    double v;\n"
-            f"    if (ml_neighbors_regress(&{name}_model, x, dist, idx, &v) != ML_OK) {{\n"
+            f"    if ({fn}(&{name}_model, x, dist, idx, &v) != ML_OK) {{\n"
             "        return (float)NAN;\n    }\n    return (float)v;\n}\n"
         )
     elif ir.weights == "distance":
@@ -56,9 +58,10 @@ def emit(ir: Neighbors, name: str, command: str = "") -> CSource:
             f"    double dist[{k}];\n    uint32_t idx[{k}];\n    uint32_t votes[{nc}];\n"
             f"    return ml_neighbors_classify(&{name}_model, x, dist, idx, votes);\n}}\n"
         )
-    const_bytes = 8 * m * n + 2 * m + 44 + (8 * m if reg else 0)
+    const_bytes = 8 * m * n + 2 * m + 56 + (8 * m if reg else 0)
+    metric = ir.metric if ir.metric != "minkowski" else f"minkowski p={ir.p:g}"
     notes = [
-        f"{m} stored examples ({ir.metric}, k = {k}); float64 distances (soft-float on cores without a",
+        f"{m} stored examples ({metric}, k = {k}); float64 distances (soft-float on cores without a",
         "double-precision FPU). To learn on the device, copy the examples into your own buffers with",
         "ml_neighbors_init and call ml_neighbors_add / ml_neighbors_remove (ml_neighbors.h).",
     ]
