@@ -64,6 +64,9 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         knbr[5] > 1u || knbr[6] > 1u) {
         return ML_E_VALUE;
     }
+    if (cnt[ML_NEIGHBORS_S_MNKP] == ML_MODEL_ABSENT) {
+        cnt[ML_NEIGHBORS_S_MNKP] = 0u;
+    }
     if ((knbr[1] == 3u) != (cnt[ML_NEIGHBORS_S_MNKP] == 1u) || cnt[ML_NEIGHBORS_S_MNKP] > 1u) {
         return ML_E_FORMAT; /* minkowski's p: present exactly for metric 3 */
     }
