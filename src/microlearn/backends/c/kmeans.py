@@ -12,12 +12,14 @@ from microlearn.ir.kmeans import KMeans
 def emit(ir: KMeans, name: str, command: str = "") -> CSource:
     check_c_name(name)
     k, n = ir.n_clusters, ir.n_features
-    body = f"static const double {name}_centers[{k * n}] = {{\n{array_lines([f64(v) for v in ir.centers.reshape(-1)], 4)}\n}};\n"
+    cs = array_lines([f64(v) for v in ir.centers.reshape(-1)], 4)
+    body = f"static const double {name}_centers[{k * n}] = {{\n{cs}\n}};\n"
     const_bytes = 8 * k * n + 24
     if ir.counts is not None:
         body += (
             "/* The weight sums of the fitted MiniBatchKMeans: pass them to ml_kmeans_learn_init. */\n"
-            f"static const double {name}_counts[{k}] = {{\n{array_lines([f64(v) for v in ir.counts], 4)}\n}};\n"
+            f"static const double {name}_counts[{k}] = {{\n"
+            f"{array_lines([f64(v) for v in ir.counts], 4)}\n}};\n"
         )
         const_bytes += 8 * k
     body += (
@@ -32,8 +34,8 @@ def emit(ir: KMeans, name: str, command: str = "") -> CSource:
     )
     notes = [
         f"{k} centres; float64 distances (soft-float on cores without a double-precision FPU).",
-        "Online update: ml_kmeans_learn_init(&m, N_FEATURES, N_CLUSTERS, cbuf, wbuf, NAME_centers,",
-        "NAME_counts) into your float buffers, then ml_kmeans_partial_fit(&m, batch, rows, labels).",
+        f"Online update: ml_kmeans_learn_init(&m, N_FEATURES, N_CLUSTERS, cbuf, wbuf, {name}_centers,",
+        f"{name}_counts) into your float buffers, then ml_kmeans_partial_fit(&m, batch, rows, labels).",
     ]
     return header(
         ir,
@@ -49,4 +51,10 @@ def emit(ir: KMeans, name: str, command: str = "") -> CSource:
     )
 
 
-register_method(KMeans, "float", "float64 distances to a const table of centres; transform; online update", emit, default=True)
+register_method(
+    KMeans,
+    "float",
+    "float64 distances to a const table of centres; transform; online update",
+    emit,
+    default=True,
+)

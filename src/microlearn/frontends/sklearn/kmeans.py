@@ -16,11 +16,15 @@ from microlearn.ir.kmeans import F32_MAX, MAX_COUNT, KMeans
 def convert(est: Any) -> KMeans:
     name = type(est).__name__
     if not hasattr(est, "cluster_centers_"):
-        raise NotFittedError(f"this {name} is not fitted yet: call .fit(X) (or partial_fit) before converting it")
+        raise NotFittedError(
+            f"this {name} is not fitted yet: call .fit(X) (or partial_fit) before converting it"
+        )
     arr = np.asarray(est.cluster_centers_)
     c = arr.astype(np.float64)
     if not np.all(np.isfinite(c)) or np.any(np.abs(c) > F32_MAX):
-        raise InvalidInputError(f"{name} has NaN, infinite or beyond-float32 centres: clean the data and refit")
+        raise InvalidInputError(
+            f"{name} has NaN, infinite or beyond-float32 centres: clean the data and refit"
+        )
     counts = getattr(est, "_counts", None)
     w = None
     if counts is not None:

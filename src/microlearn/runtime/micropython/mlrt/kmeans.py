@@ -65,8 +65,8 @@ class KMeans:
 
     @property
     def nbytes(self):
-        c = self._c32 if self._c32 is not None else self._c
-        return c.itemsize * len(c) + (4 * len(self.counts) if self.counts is not None else 0)
+        c = (4 * len(self._c32)) if self._c32 is not None else 8 * len(self._c)
+        return c + (4 * len(self.counts) if self.counts is not None else 0)
 
     def _dist2(self, xa):
         c = self._c32 if self._c32 is not None else self._c
@@ -106,7 +106,9 @@ class KMeans:
         """One mini-batch step on ``rows`` (a list of rows): returns their labels (by the centres before
         the step); centres with members move to the mean of their old weight and the members."""
         if self.counts is None:
-            raise ValueError("mlrt: this model has no weight sums (a MiniBatchKMeans file has): no online update")
+            raise ValueError(
+                "mlrt: this model has no weight sums (a MiniBatchKMeans file has): no online update"
+            )
         n, k = self.n_features, self.n_clusters
         xs = [self._x32(r) for r in rows]
         for xa in xs:
