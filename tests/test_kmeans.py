@@ -243,6 +243,9 @@ def test_online_update_float64_model_within_float32_bound(fitted: dict[str, Any]
 
 
 def test_kmeans_without_weight_sums_refuses_the_update(fitted: dict[str, Any]) -> None:
-    code = "import mlrt\nm = mlrt.load('/m.mlm')\ntry:\n    m.partial_fit([[0.0] * 5])\nexcept ValueError as e:\n    print(e)\n"
+    code = (
+        "import mlrt\nm = mlrt.load('/m.mlm')\n"
+        "try:\n    m.partial_fit([[0.0] * 5])\nexcept ValueError as e:\n    print(e)\n"
+    )
     out = mp.run(code, {**mp.runtime_files(), "/m.mlm": microlearn.convert(fitted["kmeans4-f64"]).to_bytes()})
     assert "no online update" in out

@@ -28,7 +28,7 @@ def emit(ir: KMeans, name: str, command: str = "") -> CSource:
         " * ML_E_* code for NaN input. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
         f"    return ml_kmeans_predict(&{name}_model, x);\n}}\n\n"
-        f"/* The distance of x to each centre into out ({k} floats): scikit-learn's transform. Needs -lm. */\n"
+        f"/* The distance of x to each centre into out ({k} floats): scikit-learn's transform (-lm). */\n"
         f"static inline void {name}_transform(const float *x, float *out)\n{{\n"
         f"    (void)ml_kmeans_transform(&{name}_model, x, out);\n}}\n"
     )
