@@ -426,3 +426,57 @@ def test_mlrt_regressor_learning_matches_sklearn() -> None:
     keep = _after_removals(45, [10])
     want, bound = _regressor_expected(xs[keep], vs[keep], 3, "distance", Q)
     assert np.all(np.abs(got.astype(np.float32) - want) <= bound)
+
+
+# ---------------------------------------------------------------------------------- integer storage
+def _digits() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X, y
+
+
+INT_CASES = {
+    "knn5-euclidean": lambda X, y: KNeighborsClassifier(5).fit(X[:300], y[:300]),
+    "knn3-distance-manhattan": lambda X, y: KNeighborsClassifier(
+        3, weights="distance", metric="manhattan"
+    ).fit(X[:300], y[:300]),
+    "knn2-chebyshev": lambda X, y: KNeighborsClassifier(2, metric="chebyshev").fit(X[:300], y[:300]),
+    "regressor4-distance": lambda X, y: KNeighborsRegressor(4, weights="distance").fit(
+        X[:300], y[:300] * 1.5
+    ),
+}
+
+
+@pytest.mark.parametrize("method", ["int8", "int16"])
+@pytest.mark.parametrize("case", list(INT_CASES))
+def test_integer_storage_equals_the_float_rule(case: str, method: str) -> None:
+    """digits hold integers 0..16: stored as int8 / int16 they are exact; integer inputs take the exact
+    integer path, other inputs the float64 one, and both give the reference's result."""
+    X, y = _digits()
+    est = INT_CASES[case](X, y)
+    Q = np.concatenate([X[300:340], X[300:320] + 0.25, X[320:330] * 20]).astype(np.float32)
+    rep = microlearn.verify(est, Q, targets=["host"], method=method)
+    assert rep["host"].agreement == 1.0
+    src = microlearn.convert(est, method=method).to_c("kn")
+    assert f"static const {method}_t kn_x[" in src
+
+
+def test_integer_storage_on_mcus() -> None:
+    X, y = _digits()
+    est = KNeighborsClassifier(5).fit(X[:200], y[:200])
+    Q = np.asarray(X[300:306], dtype=np.float32)
+    rep = microlearn.verify(est, Q, targets=["cortex-m4f", "cortex-m0plus", "rv32imc"], method="int8")
+    for t in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
+        assert rep[t].agreement == 1.0, t
+
+
+def test_integer_storage_refuses_non_integer_examples(fitted: dict[str, Any]) -> None:
+    from microlearn.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="integer in -128..127.*feature 0 holds 5.1"):
+        microlearn.convert(fitted["knn5-auto-iris"], method="int8").to_c("kn")
+    X, y = _digits()
+    with pytest.raises(InvalidInputError, match="integer in -128..127"):
+        microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int8").to_c("kn")
+    microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int16").to_c("kn")  # fits int16

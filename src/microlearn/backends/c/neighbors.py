@@ -4,6 +4,8 @@ lowest class among equal votes: docs/neighbors.md)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from microlearn.backends.c.registry import register_method
 from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f64, header
 from microlearn.errors import InvalidInputError
@@ -86,3 +88,171 @@ register_method(
     emit,
     default=True,
 )
+
+
+# ---------------------------------------------------------------------------------------------- integers
+INT_TYPES = {"int8": ("int8_t", -128, 127, "i8"), "int16": ("int16_t", -32768, 32767, "i16")}
+
+
+def check_integer_examples(ir: Neighbors, method: str) -> None:
+    """The integer methods store every example value exactly: each must be an integer in the type's range."""
+    ctype, lo, hi, _ = INT_TYPES[method]
+    if ir.metric == "minkowski":
+        raise InvalidInputError(
+            f"method {method!r} takes euclidean, manhattan or chebyshev; use method 'float'"
+        )
+    e = ir.examples
+    bad = np.flatnonzero(np.any((e != np.round(e)) | (e < lo) | (e > hi), axis=0))
+    if len(bad):
+        f = int(bad[0])
+        col = e[:, f]
+        v = float(col[(col != np.round(col)) | (col < lo) | (col > hi)][0])
+        raise InvalidInputError(
+            f"method {method!r} stores the examples as {ctype}: every value must be an integer in "
+            f"{lo}..{hi}, but feature {f} holds {v:g}. Use method 'float', or fit on integer (e.g. quantised) features"
+        )
+
+
+def _insert(k: str) -> str:
+    """C statements keeping the k nearest (dist/idx, nearest first; equal distances keep index order)."""
+    return (
+        "        if (kept == K_ && !(s < dist[K_ - 1])) {\n            continue;\n        }\n"
+        "        p = kept < K_ ? kept++ : K_ - 1;\n"
+        "        while (p > 0 && s < dist[p - 1]) {\n"
+        "            dist[p] = dist[p - 1];\n            idx[p] = idx[p - 1];\n            p--;\n        }\n"
+        "        dist[p] = s;\n        idx[p] = j;\n"
+    ).replace("K_", k)
+
+
+def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
+    check_c_name(name)
+    check_integer_examples(ir, method)
+    ctype, lo, hi, sfx = INT_TYPES[method]
+    m, n, k, nc = ir.n_examples, ir.n_features, ir.k, ir.n_classes
+    up = name.upper()
+    reg = ir.values is not None
+    dist_w = ir.weights == "distance"
+    amax = 255 if method == "int8" else 65535  # the largest |x_i - e_i| for inputs of the same type
+    if ir.metric == "euclidean":
+        acc = "uint32_t" if n * amax * amax < 2**32 else "uint64_t"
+        term = f"s += ({acc})(a * a);"
+    elif ir.metric == "manhattan":
+        acc = "uint32_t" if n * amax < 2**32 else "uint64_t"
+        term = "s += a;"
+    else:
+        acc = "uint32_t"
+        term = "if (a > s) {\n                s = a;\n            }"
+    xs = [str(int(v)) for v in ir.examples.reshape(-1)]
+    ys = [str(int(v)) for v in ir.labels]
+    body = f"#define {up}_K {k}\n"
+    if ir.values is not None:
+        body += (
+            f"static const double {name}_v[{m}] = {{\n{array_lines([f64(v) for v in ir.values], 4)}\n}};\n"
+        )
+    body += (
+        f"static const {ctype} {name}_x[{m * n}] = {{\n{array_lines(xs, 16)}\n}};\n"
+        f"static const uint16_t {name}_y[{m}] = {{\n{array_lines(ys, 16)}\n}};\n"
+        f"static const ml_neighbors {name}_model = {{{n}u, {nc}u, {k}u, {METRICS.index(ir.metric)}u, {m}u, "
+        f"{m}u, NULL, {name}_y, {name + '_v' if reg else 'NULL'}, NULL, NULL, {f64(ir.p)}, NULL}};\n\n"
+    )
+    ret = "float" if reg else "int32_t"
+    finish = (
+        f"    for (j = 0; j < {up}_K; j++) {{\n        dd[j] = (double)dist[j];\n    }}\n"
+        f"    c = ml_neighbors_finish(&{name}_model, dd, idx, {int(dist_w)}, score, &v);\n"
+        + ("    return (float)v;\n" if reg else "    return c;\n")
+    )
+    decl = f"    uint32_t idx[{up}_K];\n    double dd[{up}_K], score[{nc}], v = 0.0;\n    int32_t c;\n"
+    decl += "    uint32_t j, i, p, kept = 0;\n"
+    if not reg and not dist_w:
+        tail = (
+            f"    uint32_t votes[{nc}] = {{0}};\n    uint32_t best = 0;\n"
+            f"    for (j = 0; j < {up}_K; j++) {{\n        votes[{name}_y[idx[j]]]++;\n    }}\n"
+            f"    for (j = 1; j < {nc}; j++) {{\n        if (votes[j] > votes[best]) {{\n"
+            "            best = j;\n        }\n    }\n    return (int32_t)best;\n"
+        )
+        idecl = f"    uint32_t idx[{up}_K];\n    uint32_t j, i, p, kept = 0;\n"
+    else:
+        tail = finish
+        idecl = decl
+    loop_head = f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
+    int_fn = (
+        f"/* {'Value' if reg else 'Class index'} of an input of {n} {ctype} values: exact integer distances. */\n"
+        f"static inline {ret} {name}_predict_{sfx}(const {ctype} *x)\n{{\n"
+        f"    {acc} dist[{up}_K];\n{idecl}    const {ctype} *e = {name}_x;\n"
+        + loop_head
+        + f"        {acc} s = 0;\n"
+        f"        for (i = 0; i < {n}u; i++) {{\n"
+        "            const int32_t d = (int32_t)x[i] - (int32_t)e[i];\n"
+        "            const uint32_t a = (uint32_t)(d < 0 ? -d : d);\n"
+        f"            {term}\n        }}\n"
+        + _insert(f"{up}_K")
+        + "    }\n"
+        + (tail if tail is not finish else "")
+    )
+    if tail is finish:
+        int_fn += f"    {{\n        double dd[{up}_K], score[{nc}], v = 0.0;\n        int32_t c;\n"
+        int_fn += "".join("    " + ln + "\n" for ln in finish.splitlines()) + "    }\n"
+    int_fn += "}\n\n"
+    if ir.metric == "euclidean":
+        fterm = "s += d * d;"
+    elif ir.metric == "manhattan":
+        fterm = "s += d < 0.0 ? -d : d;"
+    else:
+        fterm = "{\n                const double a = d < 0.0 ? -d : d;\n                if (a > s) {\n                    s = a;\n                }\n            }"
+    nan = "(float)NAN" if reg else "ML_E_NAN"
+    f64_fn = (
+        f"/* float64 distances from a float input (the float method's rule) to the {ctype} examples. */\n"
+        f"static inline {ret} {name}_predict_f64(const float *x)\n{{\n"
+        f"    double dist[{up}_K];\n{decl}    const {ctype} *e = {name}_x;\n"
+        + loop_head
+        + "        double s = 0.0;\n"
+        f"        for (i = 0; i < {n}u; i++) {{\n"
+        "            const double d = (double)x[i] - (double)e[i];\n"
+        f"            {fterm}\n        }}\n"
+        f"        if (s != s) {{\n            return {nan};\n        }}\n"
+        + _insert(f"{up}_K")
+        + "    }\n"
+        + finish.replace("dd[j] = (double)dist[j];", "dd[j] = dist[j];")
+        + "}\n\n"
+    )
+    entry = (
+        f"/* {'Value' if reg else 'Class index'} of input x ({n} floats): the integer path when every value is a\n"
+        f" * {ctype}, else float64 distances; scikit-learn's result outside near ties (docs/neighbors.md). */\n"
+        f"static inline {ret} {name}_predict(const float *x)\n{{\n"
+        f"    {ctype} v[{n}];\n    uint32_t i;\n"
+        f"    for (i = 0; i < {n}u; i++) {{\n"
+        f"        const float a = x[i];\n"
+        f"        if (!(a >= {lo}.0f && a <= {hi}.0f)) {{\n            return {name}_predict_f64(x);\n        }}\n"
+        f"        v[i] = ({ctype})a;\n"
+        f"        if ((float)v[i] != a) {{\n            return {name}_predict_f64(x);\n        }}\n"
+        f"    }}\n    return {name}_predict_{sfx}(v);\n}}\n"
+    )
+    body += int_fn + f64_fn + entry
+    size = {"int8": 1, "int16": 2}[method]
+    const_bytes = size * m * n + 2 * m + 56 + (8 * m if reg else 0)
+    notes = [
+        f"{m} stored examples as {ctype} ({ir.metric}, k = {k}); {name}_predict_{sfx}(const {ctype} *x) computes",
+        f"exact integer distances ({acc} sums): no floating point for uniform votes.",
+    ]
+    return header(
+        ir,
+        name,
+        method,
+        body,
+        api=[CFunction("predict", "float" if reg else "int32")],
+        const_bytes=const_bytes,
+        runtime_headers=("ml_neighbors.h",),
+        command=command,
+        notes=notes,
+        extra_defines=[("N_EXAMPLES", m)],
+    )
+
+
+for _m in INT_TYPES:
+    register_method(
+        Neighbors,
+        _m,
+        f"examples stored as {INT_TYPES[_m][0]} (integer-valued training data); exact integer distances for "
+        f"{INT_TYPES[_m][0]} inputs, float64 otherwise",
+        lambda ir, name, command="", _m=_m: emit_int(ir, name, command, _m),
+    )

@@ -242,6 +242,50 @@ static inline int ml_neighbors_set_power(ml_neighbors *m, double p)
     return ML_OK;
 }
 
+/* The result from the k nearest found elsewhere (idx, nearest first, and their distances as
+ * ml_neighbors_distance gives them, e.g. exact integer distances converted): a classifier's class index
+ * (scratch: score, n_classes doubles) or a regressor's value into *value. distance: weights='distance'.
+ * Used by the generated integer-storage methods. */
+static inline int32_t ml_neighbors_finish(const ml_neighbors *m, const double *dist, const uint32_t *idx,
+                                          int distance, double *score, double *value)
+{
+    uint32_t j, c, best = 0;
+    int zero = 0;
+    double num = 0.0, den = 0.0;
+    for (j = 0; distance && j < m->k; j++) {
+        if (dist[j] == 0.0) {
+            zero = 1;
+        }
+    }
+    if (m->v == 0) {
+        for (c = 0; c < m->n_classes; c++) {
+            score[c] = 0.0;
+        }
+    }
+    for (j = 0; j < m->k; j++) {
+        double w = 1.0;
+        if (distance) {
+            w = zero ? (dist[j] == 0.0 ? 1.0 : 0.0) : ml_neighbors_weight(m, dist[j]);
+        }
+        if (m->v != 0) {
+            num += m->v[idx[j]] * w;
+            den += w;
+        } else {
+            score[m->y[idx[j]]] += w;
+        }
+    }
+    if (m->v != 0) {
+        *value = distance ? num / den : num / (double)m->k;
+        return 0;
+    }
+    for (c = 1; c < m->n_classes; c++) {
+        if (score[c] > score[best]) {
+            best = c;
+        }
+    }
+    return (int32_t)best;
+}
+
 /* On-device learning: point m at caller-owned buffers (capacity examples) and copy the n_init examples
  * of init_x / init_y (may be 0 and NULL) into them. */
 static inline int ml_neighbors_init(ml_neighbors *m, uint32_t n_features, uint32_t n_classes, uint32_t k,
