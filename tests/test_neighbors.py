@@ -474,9 +474,9 @@ def test_integer_storage_on_mcus() -> None:
 def test_integer_storage_refuses_non_integer_examples(fitted: dict[str, Any]) -> None:
     from microlearn.errors import InvalidInputError
 
-    with pytest.raises(InvalidInputError, match="integer in -128..127.*feature 0 holds 5.1"):
+    with pytest.raises(InvalidInputError, match=r"integer in -128\.\.127.*feature 0 holds 5\.1"):
         microlearn.convert(fitted["knn5-auto-iris"], method="int8").to_c("kn")
     X, y = _digits()
-    with pytest.raises(InvalidInputError, match="integer in -128..127"):
+    with pytest.raises(InvalidInputError, match=r"integer in -128\.\.127"):
         microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int8").to_c("kn")
     microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int16").to_c("kn")  # fits int16

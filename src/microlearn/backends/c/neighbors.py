@@ -109,7 +109,8 @@ def check_integer_examples(ir: Neighbors, method: str) -> None:
         v = float(col[(col != np.round(col)) | (col < lo) | (col > hi)][0])
         raise InvalidInputError(
             f"method {method!r} stores the examples as {ctype}: every value must be an integer in "
-            f"{lo}..{hi}, but feature {f} holds {v:g}. Use method 'float', or fit on integer (e.g. quantised) features"
+            f"{lo}..{hi}, but feature {f} holds {v:g}. Use method 'float', or fit on integer (e.g. "
+            "quantised) features"
         )
 
 
@@ -175,8 +176,9 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
         tail = finish
         idecl = decl
     loop_head = f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
+    what = "Value" if reg else "Class index"
     int_fn = (
-        f"/* {'Value' if reg else 'Class index'} of an input of {n} {ctype} values: exact integer distances. */\n"
+        f"/* {what} of an input of {n} {ctype} values: exact integer distances. */\n"
         f"static inline {ret} {name}_predict_{sfx}(const {ctype} *x)\n{{\n"
         f"    {acc} dist[{up}_K];\n{idecl}    const {ctype} *e = {name}_x;\n"
         + loop_head
@@ -198,7 +200,10 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
     elif ir.metric == "manhattan":
         fterm = "s += d < 0.0 ? -d : d;"
     else:
-        fterm = "{\n                const double a = d < 0.0 ? -d : d;\n                if (a > s) {\n                    s = a;\n                }\n            }"
+        fterm = (
+            "{\n                const double a = d < 0.0 ? -d : d;\n"
+            "                if (a > s) {\n                    s = a;\n                }\n            }"
+        )
     nan = "(float)NAN" if reg else "ML_E_NAN"
     f64_fn = (
         f"/* float64 distances from a float input (the float method's rule) to the {ctype} examples. */\n"
@@ -216,13 +221,14 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
         + "}\n\n"
     )
     entry = (
-        f"/* {'Value' if reg else 'Class index'} of input x ({n} floats): the integer path when every value is a\n"
-        f" * {ctype}, else float64 distances; scikit-learn's result outside near ties (docs/neighbors.md). */\n"
+        f"/* {what} of input x ({n} floats): the integer path when every value is a {ctype}, else\n"
+        " * float64 distances; scikit-learn's result outside near ties (docs/neighbors.md). */\n"
         f"static inline {ret} {name}_predict(const float *x)\n{{\n"
         f"    {ctype} v[{n}];\n    uint32_t i;\n"
         f"    for (i = 0; i < {n}u; i++) {{\n"
         f"        const float a = x[i];\n"
-        f"        if (!(a >= {lo}.0f && a <= {hi}.0f)) {{\n            return {name}_predict_f64(x);\n        }}\n"
+        f"        if (!(a >= {lo}.0f && a <= {hi}.0f)) {{\n"
+        f"            return {name}_predict_f64(x);\n        }}\n"
         f"        v[i] = ({ctype})a;\n"
         f"        if ((float)v[i] != a) {{\n            return {name}_predict_f64(x);\n        }}\n"
         f"    }}\n    return {name}_predict_{sfx}(v);\n}}\n"
@@ -231,8 +237,8 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
     size = {"int8": 1, "int16": 2}[method]
     const_bytes = size * m * n + 2 * m + 56 + (8 * m if reg else 0)
     notes = [
-        f"{m} stored examples as {ctype} ({ir.metric}, k = {k}); {name}_predict_{sfx}(const {ctype} *x) computes",
-        f"exact integer distances ({acc} sums): no floating point for uniform votes.",
+        f"{m} stored examples as {ctype} ({ir.metric}, k = {k}); {name}_predict_{sfx}(const {ctype} *x)",
+        f"computes exact integer distances ({acc} sums): no floating point for uniform votes.",
     ]
     return header(
         ir,
