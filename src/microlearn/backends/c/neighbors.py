@@ -177,16 +177,40 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
         idecl = decl
     loop_head = f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
     what = "Value" if reg else "Class index"
+    fast32 = ""
+    if acc == "uint64_t":
+        # once the k-th kept distance fits 32 bits, a 32-bit sum suffices: a carry out of it (or reaching
+        # the k-th distance) means the example is farther, and it is skipped
+        fast32 = (
+            f"        uint64_t s;\n"
+            f"        if (kept == {up}_K && dist[{up}_K - 1] <= 0xFFFFFFFFu) {{\n"
+            f"            const uint32_t lim32 = (uint32_t)dist[{up}_K - 1];\n"
+            "            uint32_t t = 0;\n"
+            f"            for (i = 0; i < {n}u; i++) {{\n"
+            "                const int32_t d = (int32_t)x[i] - (int32_t)e[i];\n"
+            "                const uint32_t a = (uint32_t)(d < 0 ? -d : d);\n"
+            "                const uint32_t q = a * a;\n"
+            "                t += q;\n"
+            "                if (t < q || t >= lim32) {\n                    break;\n                }\n"
+            "            }\n"
+            f"            if (i < {n}u) {{\n                continue;\n            }}\n"
+            "            s = t;\n        } else {\n"
+        )
     int_fn = (
         f"/* {what} of an input of {n} {ctype} values: exact integer distances. */\n"
         f"static inline {ret} {name}_predict_{sfx}(const {ctype} *x)\n{{\n"
         f"    {acc} dist[{up}_K];\n{idecl}    const {ctype} *e = {name}_x;\n"
         + loop_head
-        + f"        {acc} s = 0;\n"
+        + fast32
+        + ("        s = 0;\n" if fast32 else f"        {acc} s = 0;\n")
+        + f"        const {acc} lim = kept == {up}_K ? dist[{up}_K - 1] : ({acc})-1;\n"
         f"        for (i = 0; i < {n}u; i++) {{\n"
         "            const int32_t d = (int32_t)x[i] - (int32_t)e[i];\n"
         "            const uint32_t a = (uint32_t)(d < 0 ? -d : d);\n"
-        f"            {term}\n        }}\n"
+        f"            {term}\n"
+        "            if (s >= lim) {\n                break; /* farther than the k-th kept already */\n"
+        "            }\n        }\n"
+        + ("        }\n" if fast32 else "")
         + _insert(f"{up}_K")
         + "    }\n"
         + (tail if tail is not finish else "")
@@ -211,9 +235,11 @@ def emit_int(ir: Neighbors, name: str, command: str, method: str) -> CSource:
         f"    double dist[{up}_K];\n{decl}    const {ctype} *e = {name}_x;\n"
         + loop_head
         + "        double s = 0.0;\n"
+        f"        const double lim = kept == {up}_K ? dist[{up}_K - 1] : HUGE_VAL;\n"
         f"        for (i = 0; i < {n}u; i++) {{\n"
         "            const double d = (double)x[i] - (double)e[i];\n"
-        f"            {fterm}\n        }}\n"
+        f"            {fterm}\n"
+        "            if (s >= lim) {\n                break;\n            }\n        }\n"
         f"        if (s != s) {{\n            return {nan};\n        }}\n"
         + _insert(f"{up}_K")
         + "    }\n"

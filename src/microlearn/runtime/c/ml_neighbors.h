@@ -48,7 +48,10 @@ typedef struct ml_neighbors {
     double *v_rw;  /* a learning regressor's targets (caller-owned), else NULL */
 } ml_neighbors;
 
-static inline double ml_neighbors_distance(const ml_neighbors *m, const double *e, const float *x)
+/* The distance of x to example e; the sum stops early once it reaches lim (the example is then farther
+ * than the k-th nearest kept: every term is >= 0, so the full sum could only be larger). */
+static inline double ml_neighbors_distance_lim(const ml_neighbors *m, const double *e, const float *x,
+                                               double lim)
 {
     double s = 0.0;
     uint32_t i;
@@ -66,8 +69,16 @@ static inline double ml_neighbors_distance(const ml_neighbors *m, const double *
         } else {
             s += d * d;
         }
+        if (s >= lim) {
+            break;
+        }
     }
     return s;
+}
+
+static inline double ml_neighbors_distance(const ml_neighbors *m, const double *e, const float *x)
+{
+    return ml_neighbors_distance_lim(m, e, x, HUGE_VAL);
 }
 
 /* The k nearest examples of x into idx (nearest first), their distances into dist. */
@@ -81,7 +92,8 @@ static inline int ml_neighbors_nearest(const ml_neighbors *m, const float *x, do
         return ML_E_STATE;
     }
     for (j = 0; j < m->n_examples; j++) {
-        const double d = ml_neighbors_distance(m, m->x + (size_t)j * m->n_features, x);
+        const double d = ml_neighbors_distance_lim(m, m->x + (size_t)j * m->n_features, x,
+                                                   kept == m->k ? dist[kept - 1] : HUGE_VAL);
         uint32_t p;
         if (d != d) {
             return ML_E_NAN;
