@@ -32,7 +32,6 @@ import datetime
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits
@@ -236,7 +235,8 @@ def main() -> None:
         ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
     ).stdout.splitlines()[0]
     text = (
-        f"{datetime.date.today()}, {gcc}, -Os, {args.rows} test rows per model, instructions counted exactly in "
+        f"{datetime.date.today()}, {gcc}, -Os, {args.rows} test rows per model, instructions counted exactly "
+        "in "
         "the emulator (python benchmarks/neighbors.py). Each contender gets its native input type, converted "
         "before the measured call; flash attributed the same way for all (see the script's docstring).\n"
         + table(rows)

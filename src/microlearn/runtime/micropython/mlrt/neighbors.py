@@ -240,14 +240,20 @@ class Neighbors:
         return idx
 
     # ------------------------------------------------------------------ on-device learning
-    def add(self, x, label):
+    def add(self, x, label, name=None):
         """Store example x (rounded to float32) of class index ``label`` (a regressor: its target value)
-        after the others."""
+        after the others. ``label`` = n_outputs starts a new class (called ``name``, else its index)."""
+        new = False
         if self._v is not None:
             if label - label != 0:
                 raise ValueError("mlrt: the target value is NaN or infinite")
+        elif label == self.n_outputs and label < 65535:
+            new = True
         elif not 0 <= label < self.n_outputs:
-            raise ValueError("mlrt: label %d is not a class index 0 .. %d" % (label, self.n_outputs - 1))
+            raise ValueError(
+                "mlrt: label %d is not a class index 0 .. %d (or %d, a new class)"
+                % (label, self.n_outputs - 1, self.n_outputs)
+            )
         if self.capacity is not None and len(self._y) >= self.capacity:
             raise ValueError("mlrt: the model holds its capacity of %d examples" % self.capacity)
         xa = self._x32(x)
@@ -260,6 +266,10 @@ class Neighbors:
             self._v.append(label)
             label = 0
         self._y.append(label)
+        if new:
+            self.n_outputs += 1
+            if self.classes is not None:
+                self.classes.append(label if name is None else name)
 
     def remove(self, index):
         """Remove example number ``index``; the later ones move down one place (order is kept)."""
