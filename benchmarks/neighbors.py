@@ -3,7 +3,9 @@
 The same rules for every contender (as benchmarks/trees.py):
 
 * **Native input, outside the measured call.** Each contender's predict is called with the input type
-  it is written for: float for microlearn's ``float`` method, int8 for ``int8`` (``model_predict_i8``),
+  it is written for: float for microlearn's ``float`` and ``float32`` methods (``float32`` needs float32
+  examples: where the training rows are not float32 values the classifier is refitted on them rounded
+  to float32, and its agreement is with that model), int8 for ``int8`` (``model_predict_i8``),
   int16 for ``int16`` (``model_predict_i16``) and for emlearn (``eml_neighbors_predict``, which takes
   int16 features and a caller's distance buffer of one item per example, static here as in emlearn's own
   wrapper). The rows are converted in Python before they are written to the emulator.
@@ -143,6 +145,16 @@ def run_case(case: Case, cpu: str) -> list[Row]:
         _measure(
             "microlearn float", case, case.plain, "float", cpu, code, _glue("model_predict", "float"), []
         )
+    )
+    # float32 storage: the model as is where its examples are float32 values (digits), else refitted on the
+    # float32-rounded training rows (scikit-learn then holds float32 examples)
+    p = case.plain.est
+    f32 = Data(
+        KNeighborsClassifier(p.n_neighbors).fit(p._fit_X.astype(np.float32), p.classes_[p._y]), case.plain.X
+    )
+    code = microlearn.convert(f32.est, method="float32").to_c("model")
+    rows.append(
+        _measure("microlearn float32", case, f32, "float", cpu, code, _glue("model_predict", "float"), [])
     )
     if case.int8:
         code = microlearn.convert(case.plain.est, method="int8").to_c("model")

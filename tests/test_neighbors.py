@@ -480,3 +480,54 @@ def test_integer_storage_refuses_non_integer_examples(fitted: dict[str, Any]) ->
     with pytest.raises(InvalidInputError, match=r"integer in -128\.\.127"):
         microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int8").to_c("kn")
     microlearn.convert(KNeighborsClassifier(3).fit(X * 10, y), method="int16").to_c("kn")  # fits int16
+
+
+# ---------------------------------------------------------------------------------- float32 fast path
+F32_CASES = {
+    "knn5-iris": lambda: KNeighborsClassifier(5).fit(X_IRIS.astype(np.float32), Y_IRIS),
+    "knn3-distance-manhattan-syn": lambda: KNeighborsClassifier(
+        3, weights="distance", metric="manhattan"
+    ).fit(X_SYN.astype(np.float32), Y_SYN),
+    "knn2-chebyshev-syn": lambda: KNeighborsClassifier(2, metric="chebyshev").fit(
+        X_SYN.astype(np.float32), Y_SYN
+    ),
+    "regressor4-distance-iris": lambda: KNeighborsRegressor(4, weights="distance").fit(
+        X_IRIS.astype(np.float32), X_IRIS[:, 0].astype(np.float32)
+    ),
+    "regressor3-syn": lambda: KNeighborsRegressor(3).fit(X_SYN.astype(np.float32), Y_SYN * 1.5),
+    "knn-all-iris": lambda: KNeighborsClassifier(150).fit(X_IRIS.astype(np.float32), Y_IRIS),
+}
+
+
+@pytest.mark.parametrize("case", list(F32_CASES))
+def test_float32_fast_path_equals_the_float64_rule(case: str) -> None:
+    """float32 distances decide where the proven bound allows, the float64 replay elsewhere: the result is
+    the rule's on every row, including the tied ones (iris and the 0.1-grid data hold many) and rows
+    far from the data."""
+    est = F32_CASES[case]()
+    X = X_IRIS if "iris" in case else X_SYN
+    Q = np.concatenate([_query(X), X[:10] * 30, X[:10] * 1e-20]).astype(np.float32)
+    ir = to_ir(est)
+    assert isinstance(ir, Neighbors)
+    got = microlearn.convert(est, method="float32").predict(Q)
+    want = ir.decide(Q)
+    if ir.values is None:
+        np.testing.assert_array_equal(np.searchsorted(est.classes_, got), want)
+    else:
+        ref = ir.reference(Q)
+        assert ref.bound is not None and np.all(np.abs(got - want) <= ref.bound)
+
+
+def test_float32_fast_path_on_mcus() -> None:
+    est = F32_CASES["knn5-iris"]()
+    Q = _query(X_IRIS)[:8]
+    rep = microlearn.verify(est, Q, targets=["cortex-m4f", "cortex-m0plus", "rv32imc"], method="float32")
+    for t in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
+        assert rep[t].agreement == 1.0, t
+
+
+def test_float32_storage_refuses_float64_examples(fitted: dict[str, Any]) -> None:
+    from microlearn.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"float32 value.*X\.astype\(np\.float32\)"):
+        microlearn.convert(fitted["knn5-auto-iris"], method="float32").to_c("kn")

@@ -319,6 +319,10 @@ class Neighbors:
         # both float64 sums (k roundings each; weighted: numerator and denominator), the division, the
         # float32 result
         base = 4 * gamma(self.k + 2) * mag + 2.0**-24 * (mag * (1 + 2.0**-20)) + 2.0**-149
+        if np.all(v.astype(np.float32).astype(np.float64) == v):
+            # targets that are float32 values may be held as float32 by scikit-learn (fitted on float32
+            # targets): its mean or weighted sums are then float32 computations
+            base += 4 * gamma(self.k + 2, 2.0**-24) * mag
         thr = 2 * e * (1 + 2.0**-20)
         t = np.sort(D, axis=1)[:, self.k - 1]
         out = np.full(D.shape[0], base)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from microlearn.backends.c.registry import register_method
-from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f64, header
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, f64, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir.neighbors import METRICS, Neighbors
 
@@ -288,3 +288,171 @@ for _m in INT_TYPES:
         f"{INT_TYPES[_m][0]} inputs, float64 otherwise",
         lambda ir, name, command="", _m=_m: emit_int(ir, name, command, _m),
     )
+
+
+# ---------------------------------------------------------------------------------------------- float32
+def fast_path_factor(n: int) -> float:
+    """A (float32) such that ``d32[k] * A > d32[k-1]`` in float32 arithmetic proves that the k nearest by
+    float32 distances are the k nearest by the float64 rule, with a strict gap: float32 and float64 sums
+    of non-negative terms are within gamma32(n+2) and gamma64(n+2) relative of the exact ones (both
+    operands float32, so each difference is one rounding), terms that underflow add at most n * 2^-149
+    (below 2n * 2^-49 relative once d32[k] >= 2^-100), and the product itself rounds once."""
+    from microlearn.ir.neighbors import gamma
+
+    g32 = gamma(n + 2, 2.0**-24)
+    g64 = gamma(n + 2)
+    a = (1 - g32) * (1 - g64) * (1 - 2 * n * 2.0**-49) / ((1 + g32) * (1 + g64)) * (1 - 2.0**-23)
+    a32 = np.float32(a)
+    while float(a32) > a:
+        a32 = np.nextafter(a32, np.float32(0))
+    return float(a32)
+
+
+def emit_f32(ir: Neighbors, name: str, command: str = "") -> CSource:
+    check_c_name(name)
+    if ir.metric == "minkowski":
+        raise InvalidInputError(
+            "method 'float32' takes euclidean, manhattan or chebyshev; use method 'float'"
+        )
+    e32 = ir.examples.astype(np.float32)
+    if np.any(e32.astype(np.float64) != ir.examples):
+        bad = np.argwhere(e32.astype(np.float64) != ir.examples)[0]
+        raise InvalidInputError(
+            f"method 'float32' stores the examples as float: every value must be a float32 value, but "
+            f"example {bad[0]}, feature {bad[1]} holds {ir.examples[bad[0], bad[1]]!r}. Fit on float32 data "
+            "(X.astype(np.float32)) or use method 'float'"
+        )
+    m, n, k, nc = ir.n_examples, ir.n_features, ir.k, ir.n_classes
+    kp = min(k + 1, m)
+    up = name.upper()
+    reg = ir.values is not None
+    dist_w = ir.weights == "distance"
+    ret = "float" if reg else "int32_t"
+    nan = "(float)NAN" if reg else "ML_E_NAN"
+    if ir.metric == "euclidean":
+        t32, t64 = "s += d * d;", "s += d * d;"
+    elif ir.metric == "manhattan":
+        t32, t64 = "s += fabsf(d);", "s += d < 0.0 ? -d : d;"
+    else:
+        keep = "\n                if (a > s) {\n                    s = a;\n                }\n            }"
+        t32 = "{\n                const float a = fabsf(d);" + keep
+        t64 = "{\n                const double a = d < 0.0 ? -d : d;" + keep
+    xs = [f32(v) for v in ir.examples.reshape(-1)]
+    ys = [str(int(v)) for v in ir.labels]
+    body = f"#define {up}_K {k}\n#define {up}_KP {kp}\n"
+    if reg:
+        body += (
+            f"static const double {name}_v[{m}] = {{\n{array_lines([f64(v) for v in ir.values], 4)}\n}};\n"  # type: ignore[union-attr]
+        )
+    body += (
+        f"static const float {name}_x[{m * n}] = {{\n{array_lines(xs, 6)}\n}};\n"
+        f"static const uint16_t {name}_y[{m}] = {{\n{array_lines(ys, 16)}\n}};\n"
+        f"static const ml_neighbors {name}_model = {{{n}u, {nc}u, {k}u, {METRICS.index(ir.metric)}u, {m}u, "
+        f"{m}u, NULL, {name}_y, {name + '_v' if reg else 'NULL'}, NULL, NULL, {f64(ir.p)}, NULL}};\n\n"
+    )
+    d64 = (
+        "        double s = 0.0;\n"
+        f"        for (i = 0; i < {n}u; i++) {{\n"
+        "            const double d = (double)x[i] - (double)e[i];\n"
+        f"            {t64}\n"
+        "            if (s >= lim) {\n                break;\n            }\n        }\n"
+    )
+    finish = f"    c = ml_neighbors_finish(&{name}_model, dd, idx, {int(dist_w)}, score, &v);\n" + (
+        "    return (float)v;\n" if reg else "    return c;\n"
+    )
+    body += (
+        f"/* float64 distances (the rule of docs/neighbors.md): the replay of {name}_predict. */\n"
+        f"static inline {ret} {name}_predict_f64(const float *x)\n{{\n"
+        f"    double dd[{up}_K], score[{nc}], v = 0.0;\n    uint32_t idx[{up}_K];\n    int32_t c;\n"
+        "    uint32_t j, i, p, kept = 0;\n"
+        f"    const float *e = {name}_x;\n"
+        f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
+        f"        const double lim = kept == {up}_K ? dd[{up}_K - 1] : HUGE_VAL;\n"
+        + d64
+        + f"        if (s != s) {{\n            return {nan};\n        }}\n"
+        + _insert(f"{up}_K").replace("dist[", "dd[")
+        + "    }\n"
+        + finish
+        + "}\n\n"
+    )
+    if not reg and not dist_w:
+        decided = (
+            f"        uint32_t votes[{nc}] = {{0}};\n        uint32_t best = 0;\n"
+            f"        for (j = 0; j < {up}_K; j++) {{\n            votes[{name}_y[idx[j]]]++;\n        }}\n"
+            f"        for (j = 1; j < {nc}; j++) {{\n            if (votes[j] > votes[best]) {{\n"
+            "                best = j;\n            }\n        }\n        return (int32_t)best;\n"
+        )
+    else:
+        # the set is the rule's: its float64 distances, in the rule's order (distance, then index)
+        decided = (
+            f"        double dd[{up}_K], score[{nc}], v = 0.0;\n        int32_t c;\n"
+            f"        for (j = 0; j < {up}_K; j++) {{\n"
+            f"            const float *e = {name}_x + (size_t)idx[j] * {n}u;\n"
+            "            const double lim = HUGE_VAL;\n"
+            + "".join("    " + ln + "\n" for ln in d64.splitlines())
+            + "            p = j;\n"
+            "            while (p > 0 && (s < dd[p - 1] || (s == dd[p - 1] && idx[j] < idx[p - 1]))) {\n"
+            "                p--;\n            }\n"
+            "            {\n                uint32_t q, id = idx[j];\n"
+            "                for (q = j; q > p; q--) {\n"
+            "                    dd[q] = dd[q - 1];\n"
+            "                    idx[q] = idx[q - 1];\n                }\n"
+            "                dd[p] = s;\n                idx[p] = id;\n            }\n        }\n"
+            + "".join("    " + ln + "\n" for ln in finish.splitlines())
+        )
+    cond = (
+        "1"
+        if kp == k
+        else (
+            f"d32[{up}_K] >= 7.88860905e-31f && d32[{up}_K] <= 3.40282347e38f && "
+            f"d32[{up}_K] * {f32(fast_path_factor(n))} > d32[{up}_K - 1]"
+        )
+    )
+    body += (
+        f"/* {'Value' if reg else 'Class index'} of input x ({n} floats): float32 distances to the k + 1\n"
+        " * nearest; when the (k+1)-th is farther than the k-th by more than the rounding of float32 and\n"
+        " * float64 sums\n"
+        " * (a proven relative bound), the k nearest are the float64 rule's; otherwise the float64 replay.\n"
+        " * scikit-learn's result outside near ties (docs/neighbors.md); NaN input: ML_E_NAN / NaN. */\n"
+        f"static inline {ret} {name}_predict(const float *x)\n{{\n"
+        f"    float d32[{up}_KP];\n    uint32_t idx[{up}_KP];\n    uint32_t j, i, p, kept = 0;\n"
+        f"    const float *e = {name}_x;\n"
+        f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
+        "        float s = 0.0f;\n"
+        f"        const float lim = kept == {up}_KP ? d32[{up}_KP - 1] : HUGE_VALF;\n"
+        f"        for (i = 0; i < {n}u; i++) {{\n"
+        "            const float d = x[i] - e[i];\n"
+        f"            {t32}\n"
+        "            if (s >= lim) {\n                break;\n            }\n        }\n"
+        f"        if (s != s) {{\n            return {nan};\n        }}\n"
+        + _insert(f"{up}_KP").replace("dist[", "d32[")
+        + "    }\n"
+        f"    if ({cond}) {{\n" + decided + "    }\n"
+        f"    return {name}_predict_f64(x);\n}}\n"
+    )
+    const_bytes = 4 * m * n + 2 * m + 56 + (8 * m if reg else 0)
+    notes = [
+        f"{m} stored examples as float ({ir.metric}, k = {k}); float32 distances decide where a proven bound",
+        "allows, float64 replay otherwise.",
+    ]
+    return header(
+        ir,
+        name,
+        "float32",
+        body,
+        api=[CFunction("predict", "float" if reg else "int32")],
+        const_bytes=const_bytes,
+        runtime_headers=("ml_neighbors.h",),
+        command=command,
+        notes=notes,
+        extra_defines=[("N_EXAMPLES", m)],
+    )
+
+
+register_method(
+    Neighbors,
+    "float32",
+    "examples stored as float (float32-valued training data); float32 distances with a proven bound, "
+    "float64 replay near ties",
+    emit_f32,
+)
