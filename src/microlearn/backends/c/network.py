@@ -1,0 +1,353 @@
+"""Network IR -> C, layer by layer through a per-layer-kind emitter registry (docs/networks.md).
+
+A layer kind registers how it is written for each arithmetic::
+
+    register_layer_c(Dense, "f32", emit_dense_f32)   # emit(layer, ctx: LayerCtx) -> LayerC
+
+``"f32"``: float32 on ``const float *in`` -> ``float *out`` (and, when ``ctx.track``, updating the running
+error bound ``ml_nn_bound *st``; a kind that cannot bound its error sets ``st->e = INFINITY``);
+``"f64"``: the float64 replay, ``const double *in`` -> ``double *out``; ``"int8"``: ``const int8_t *in``
+-> ``int8_t *out`` with the layer's quantization ``ctx.quant``. ``LayerC.inplace`` marks a layer that only
+reinterprets its input (Flatten, Reshape): no call and no buffer swap. The network emitter chains the
+calls between the two halves of an activation arena on the stack, each half sized for the largest tensor.
+
+Methods: ``float`` (float32 forward with a running error bound; a classifier's class is the library's by
+margin, else the float64 replay decides; a regressor's values within ``Network.value_bound``) and ``int8``
+(networks quantized by ``passes.quantize`` with a calibration set: ``convert(est, method="int8",
+calibration=X)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, f64, header
+from microlearn.errors import InvalidInputError, UnsupportedEstimatorError
+from microlearn.ir.base import Task
+from microlearn.ir.linear import U32, gamma
+from microlearn.ir.network import ACTIVATION_CODES, Activation, Dense, Network
+
+ARITHS = ("f32", "f64", "int8")
+CTYPES = {"f32": "float", "f64": "double", "int8": "int8_t"}
+SLACK = 1.0 + 2.0**-18
+
+
+@dataclass(frozen=True)
+class LayerCtx:
+    """What a layer's emitter is told: ``prefix`` for its tables' names (``NAME_l<i>``), its index,
+    tensor shapes, the arithmetic, whether the output transform is left to the API (the last layer of
+    a classifier: the decision is taken on logits), whether to track the error bound, and (int8) the
+    layer's quantization record from ``passes.quantize``."""
+
+    prefix: str
+    index: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    arith: str
+    skip_output_activation: bool = False
+    track: bool = False
+    quant: Any = None
+    dtype: str = (
+        "float64"  # the library's arithmetic (the f64 replay of a float32 network uses float32 weights)
+    )
+
+
+@dataclass(frozen=True)
+class LayerC:
+    """A layer's C: ``decls`` (its const tables), ``call`` (statements reading ``in`` and writing ``out``),
+    the runtime headers it needs and its const bytes."""
+
+    decls: str
+    call: str
+    runtime_headers: tuple[str, ...] = ("ml_network.h",)
+    const_bytes: int = 0
+    inplace: bool = False
+
+
+EmitLayer = Callable[[Any, LayerCtx], LayerC]
+_LAYER_C: dict[tuple[type, str], EmitLayer] = {}
+
+
+def register_layer_c(layer_type: type, arith: str, emit: EmitLayer) -> None:
+    """Register how layers of ``layer_type`` are written in arithmetic ``arith`` ("f32", "f64", "int8")."""
+    if arith not in ARITHS:
+        raise ValueError(f"unknown arithmetic {arith!r}; known: {ARITHS}")
+    _LAYER_C[(layer_type, arith)] = emit
+
+
+def layer_c(layer: Any, ctx: LayerCtx) -> LayerC:
+    fn = _LAYER_C.get((type(layer), ctx.arith))
+    if fn is None:
+        raise UnsupportedEstimatorError(
+            f"layer {ctx.index} ({layer.describe()}) has no {ctx.arith} C emitter: "
+            f"{'choose the float method' if ctx.arith == 'int8' else 'this layer kind is not supported in C'}"
+        )
+    return fn(layer, ctx)
+
+
+def arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
+    return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
+
+
+def _up32(v: float) -> np.float32:
+    x = np.float32(v)
+    if float(x) < v:
+        x = np.nextafter(x, np.float32(np.inf))
+    return np.float32(x)
+
+
+# ---------------------------------------------------------------------------------------------- Dense
+def dense_err(layer: Dense) -> tuple[np.float32, np.float32, np.float32]:
+    """k1, k2, k3 of ``e' = k1 e + k2 m + k3`` (m: max |computed input|), rounded up to float32: the
+    float32 evaluation with float32-rounded weights (docs/networks.md, "The float method")."""
+    c = layer.col_abs_max * (1 + 2.0**-50)
+    g = gamma(layer.n_in + 3, U32)
+    bmax = float(np.abs(layer.bias).max())
+    tiny = (layer.n_in + 2) * 2.0**-149
+    return _up32(c * (1 + g) * SLACK), _up32(g * c * SLACK), _up32((g * bmax + tiny) * SLACK + 2.0**-140)
+
+
+def _act_name(layer: Any, ctx: LayerCtx) -> str:
+    act = str(layer.activation)
+    return "identity" if ctx.skip_output_activation else act
+
+
+def emit_dense_f32(layer: Dense, ctx: LayerCtx) -> LayerC:
+    p = ctx.prefix
+    n_in, n_out = layer.n_in, layer.n_out
+    w = layer.weight.T.astype(np.float32).reshape(-1)
+    b = layer.bias.astype(np.float32)
+    decls = arr("float", f"{p}_w", [f32(v) for v in w], 6) + arr("float", f"{p}_b", [f32(v) for v in b], 6)
+    nbytes = 4 * (w.size + b.size)
+    act = _act_name(layer, ctx)
+    call = ""
+    if ctx.track:
+        k1, k2, k3 = dense_err(layer)
+        decls += f"static const ml_nn_dense_err {p}_err = {{{f32(k1)}, {f32(k2)}, {f32(k3)}}};\n"
+        nbytes += 12
+        call += f"st->m = ml_nn_absmax_f32(in, {n_in});\nml_nn_dense_bound(st, &{p}_err);\n"
+    call += f"ml_nn_dense_f32(in, {n_in}, {p}_w, {p}_b, {n_out}, out);\n"
+    if act != "identity":
+        call += f"ml_nn_act_f32(out, {n_out}, {ACTIVATION_CODES[act]});\n"
+        if ctx.track:
+            call += f"ml_nn_act_bound(st, {ACTIVATION_CODES[act]});\n"
+    return LayerC(decls, call, const_bytes=nbytes)
+
+
+def emit_dense_f64(layer: Dense, ctx: LayerCtx) -> LayerC:
+    p = ctx.prefix
+    n_in, n_out = layer.n_in, layer.n_out
+    act = _act_name(layer, ctx)
+    if ctx.dtype == "float32":  # float32 weights: the f32 tables serve the replay too
+        call = f"ml_nn_dense_f64_w32(in, {n_in}, {p}_w, {p}_b, {n_out}, out);\n"
+        decls, nbytes = "", 0
+    else:
+        w = layer.weight.T.reshape(-1)
+        decls = arr("double", f"{p}_w64", [f64(v) for v in w], 4) + arr(
+            "double", f"{p}_b64", [f64(v) for v in layer.bias], 4
+        )
+        nbytes = 8 * (w.size + n_out)
+        call = f"ml_nn_dense_f64(in, {n_in}, {p}_w64, {p}_b64, {n_out}, out);\n"
+    if act != "identity":
+        call += f"ml_nn_act_f64(out, {n_out}, {ACTIVATION_CODES[act]});\n"
+    return LayerC(decls, call, const_bytes=nbytes)
+
+
+def _n(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape))
+
+
+def emit_activation_f32(layer: Activation, ctx: LayerCtx) -> LayerC:
+    n = _n(ctx.in_shape)
+    act = _act_name(layer, ctx)
+    call = f"memcpy(out, in, {n} * sizeof(float));\n"
+    if act != "identity":
+        call += f"ml_nn_act_f32(out, {n}, {ACTIVATION_CODES[act]});\n"
+        if ctx.track:
+            call += f"ml_nn_act_bound(st, {ACTIVATION_CODES[act]});\n"
+    return LayerC("", call)
+
+
+def emit_activation_f64(layer: Activation, ctx: LayerCtx) -> LayerC:
+    n = _n(ctx.in_shape)
+    act = _act_name(layer, ctx)
+    call = f"memcpy(out, in, {n} * sizeof(double));\n"
+    if act != "identity":
+        call += f"ml_nn_act_f64(out, {n}, {ACTIVATION_CODES[act]});\n"
+    return LayerC("", call)
+
+
+register_layer_c(Dense, "f32", emit_dense_f32)
+register_layer_c(Dense, "f64", emit_dense_f64)
+register_layer_c(Activation, "f32", emit_activation_f32)
+register_layer_c(Activation, "f64", emit_activation_f64)
+
+
+# ---------------------------------------------------------------------------------------------- chains
+@dataclass(frozen=True)
+class Chain:
+    decls: str
+    fn: str
+    headers: tuple[str, ...]
+    const_bytes: int
+
+
+def chain(
+    ir: Network, name: str, arith: str, fn_name: str, *, track: bool, skip_last: bool, quant: Any = None
+) -> Chain:
+    """``static inline const T *NAME_<fn_name>(const T *x, T *arena[, ml_nn_bound *st])``: every layer in
+    turn between the arena's halves; returns where the last tensor is."""
+    t = CTYPES[arith]
+    half = ir.max_tensor
+    decls: list[str] = []
+    steps: list[str] = []
+    headers: list[str] = []
+    nbytes = 0
+    cur = "x"
+    flip = 0
+    for i, layer in enumerate(ir.layers):
+        ctx = LayerCtx(
+            prefix=f"{name}_l{i}",
+            index=i,
+            in_shape=ir.shapes[i],
+            out_shape=ir.shapes[i + 1],
+            arith=arith,
+            skip_output_activation=skip_last and i == len(ir.layers) - 1,
+            track=track,
+            quant=None if quant is None else quant.layers[i],
+            dtype=ir.dtype,
+        )
+        lc = layer_c(layer, ctx)
+        if lc.decls:
+            decls.append(lc.decls)
+        headers += [h for h in lc.runtime_headers if h not in headers]
+        nbytes += lc.const_bytes
+        head = f"    /* layer {i}: {layer.describe()} */\n"
+        if lc.inplace:
+            steps.append(head + "".join(f"    {ln}\n" for ln in lc.call.splitlines()))
+            continue
+        dst = f"arena + {flip * half}" if flip else "arena"
+        body = "".join(f"        {ln}\n" for ln in lc.call.splitlines())
+        steps.append(
+            f"{head}    {{\n        const {t} *in = {cur};\n        {t} *out = {dst};\n{body}    }}\n"
+        )
+        cur = dst
+        flip ^= 1
+    st_arg = ", ml_nn_bound *st" if track else ""
+    init = "    st->e = 0.0f;\n" if track else ""
+    fn = (
+        f"static inline const {t} *{name}_{fn_name}(const {t} *x, {t} *arena{st_arg})\n{{\n{init}"
+        + "".join(steps)
+        + f"    return {cur};\n}}\n"
+    )
+    return Chain("\n".join(decls), fn, tuple(headers), nbytes)
+
+
+def _api_float(ir: Network, name: str, has_replay: bool) -> tuple[str, list[CFunction]]:
+    n_in, k, half = ir.n_inputs, ir.n_values, ir.max_tensor
+    out_act = ACTIVATION_CODES[ir.output_activation]
+    if ir.task == Task.REGRESS:
+        if k == 1:
+            fn = (
+                "/* The regressor's value for input x (float32; within the bound of docs/networks.md). */\n"
+                f"static inline float {name}_predict(const float *x)\n{{\n"
+                f"    float arena[{2 * half}];\n"
+                f"    return {name}_forward_f32(x, arena)[0];\n}}\n"
+            )
+            return fn, [CFunction("predict", "float")]
+        fn = (
+            f"/* The regressor's {k} values for input x into out. */\n"
+            f"static inline void {name}_predict_values(const float *x, float *out)\n{{\n"
+            f"    float arena[{2 * half}];\n"
+            f"    memcpy(out, {name}_forward_f32(x, arena), {k} * sizeof(float));\n}}\n"
+        )
+        return fn, [CFunction("predict_values", "void", k)]
+    assert has_replay
+    k_out = ir.n_outputs
+    pred = (
+        "/* Class index of input x: the library's (docs/networks.md): float32 logits with a running error\n"
+        " * bound decide when the top one leads by more than twice the bound, else the float64 replay. */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+        f"    float arena[{2 * half}];\n    ml_nn_bound st;\n"
+        f"    const float *z = {name}_forward_f32(x, arena, &st);\n"
+        f"    const int32_t c = ml_nn_decide_f32(z, {k}, st.e);\n"
+        f"    if (c >= 0) {{\n        return c;\n    }}\n"
+        f"    return {name}_replay(x);\n}}\n"
+    )
+    replay = (
+        "/* The float64 replay of the library's arithmetic (near ties, NaN or inf). */\n"
+        f"static int32_t {name}_replay(const float *x)\n{{\n"
+        f"    double arena[{2 * half}], xd[{n_in}];\n    int32_t i;\n"
+        f"    for (i = 0; i < {n_in}; i++) {{\n        xd[i] = (double)x[i];\n    }}\n"
+        f"    return ml_nn_decide_f64({name}_forward_f64(xd, arena), {k});\n}}\n\n"
+    )
+    if ir.decision == "threshold":
+        proba_body = (
+            f"    const float *z = {name}_forward_f32(x, arena, &st);\n"
+            "    const float p = 1.0f / (1.0f + expf(-z[0]));\n"
+            "    out[0] = 1.0f - p;\n    out[1] = p;\n"
+        )
+    else:
+        proba_body = (
+            f"    memcpy(out, {name}_forward_f32(x, arena, &st), {k} * sizeof(float));\n"
+            f"    ml_nn_act_f32(out, {k}, {out_act});\n"
+        )
+    proba = (
+        f"/* Class probabilities of input x into out[0..{k_out - 1}] (float32). */\n"
+        f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+        f"    float arena[{2 * half}];\n    ml_nn_bound st;\n{proba_body}}}\n"
+    )
+    return replay + pred + "\n" + proba, [
+        CFunction("predict", "int32"),
+        CFunction("predict_proba", "void", k_out),
+    ]
+
+
+def emit_float(ir: Network, name: str, command: str = "") -> CSource:
+    check_c_name(name)
+    cls = ir.task == Task.CLASSIFY
+    if cls and not ir.exact:
+        raise InvalidInputError("this network's classes cannot be replayed exactly; use the float32 method")
+    f = chain(ir, name, "f32", "forward_f32", track=cls, skip_last=cls)
+    parts = [f.decls, f.fn]
+    headers = list(f.headers)
+    nbytes = f.const_bytes
+    if cls:
+        r = chain(ir, name, "f64", "forward_f64", track=False, skip_last=True)
+        parts += [r.decls, r.fn]
+        headers += [h for h in r.headers if h not in headers]
+        nbytes += r.const_bytes
+    api_text, api = _api_float(ir, name, cls)
+    body = "\n".join(p for p in parts if p) + "\n" + api_text
+    arena = 2 * ir.max_tensor
+    notes = [
+        "Link with -lm. Classes equal the library's (docs/networks.md); values within its stated bound.",
+        f"Activation arena: {arena} floats on the stack ({4 * arena} bytes)"
+        + (f"; the float64 replay {arena} doubles ({8 * arena} bytes)." if cls else "."),
+    ]
+    return header(
+        ir,
+        name,
+        "float",
+        body,
+        api=api,
+        const_bytes=nbytes,
+        runtime_headers=tuple(headers),
+        command=command,
+        notes=notes,
+        extra_defines=[("ARENA_BYTES", 4 * arena), ("N_LAYERS", len(ir.layers))],
+    )
+
+
+register_method(
+    Network,
+    "float",
+    "float32 layers with a running error bound, float64 replay of near ties (classes exact)",
+    emit_float,
+    default=True,
+)
