@@ -35,7 +35,7 @@ from microlearn.errors import UnsupportedEstimatorError
 from microlearn.frontends import keras_read
 from microlearn.frontends.keras_read import KerasChain, KerasLayer
 from microlearn.ir.base import Task
-from microlearn.ir.network import Activation, Dense, Network, Shape
+from microlearn.ir.network import Activation, Dense, Shape
 from microlearn.ir.network_conv import (
     ChannelAffine,
     Conv,
@@ -45,6 +45,7 @@ from microlearn.ir.network_conv import (
     Reshape,
     Window,
 )
+from microlearn.ir.network_keras import KerasNetwork
 
 ACTIVATION_NAMES = {
     "linear": "identity",
@@ -93,7 +94,7 @@ SUPPORTED_LAYERS = sorted(
 KERAS_EPSILON = 1e-7  # keras.config.epsilon(), Normalization's floor of the standard deviation
 
 
-def convert(obj: Any) -> Network:
+def convert(obj: Any) -> KerasNetwork:
     """The Network of a ``.keras`` file path or a live Keras model."""
     return chain_to_network(keras_read.read(obj))
 
@@ -350,7 +351,7 @@ def _layer(layer: KerasLayer, shape: Shape) -> list[Any]:
     raise _unsupported(layer, f"layer type {k} is not supported. Supported: {', '.join(SUPPORTED_LAYERS)}")
 
 
-def chain_to_network(chain: KerasChain) -> Network:
+def chain_to_network(chain: KerasChain) -> KerasNetwork:
     """The Network of a chain of Keras layers (see the module docstring for the mapping and the task)."""
     shape: Shape = chain.input_shape
     layers: list[Any] = []
@@ -381,7 +382,7 @@ def chain_to_network(chain: KerasChain) -> Network:
         task, decision = Task.CLASSIFY, "threshold"
     else:
         task, decision = Task.REGRESS, "none"
-    return Network(
+    return KerasNetwork(
         task=task,
         input_shape=chain.input_shape,
         layers=tuple(layers),
