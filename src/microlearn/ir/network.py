@@ -287,6 +287,8 @@ class Network:
     classes: npt.NDArray[np.generic] | None = None
     source: str = ""
     feature_names: tuple[str, ...] | None = field(default=None)
+    # the int8 quantization (passes.quantize.NetworkQ) when converted with a calibration set, else None
+    quant: Any = field(default=None, repr=False)
     shapes: tuple[Shape, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -198,7 +198,7 @@ class Chain:
 
 
 def chain(
-    ir: Network, name: str, arith: str, fn_name: str, *, track: bool, skip_last: bool, quant: Any = None
+    ir: Any, name: str, arith: str, fn_name: str, *, track: bool, skip_last: bool, quant: Any = None
 ) -> Chain:
     """``static inline const T *NAME_<fn_name>(const T *x, T *arena[, ml_nn_bound *st])``: every layer in
     turn between the arena's halves; returns where the last tensor is."""
@@ -350,4 +350,180 @@ register_method(
     "float32 layers with a running error bound, float64 replay of near ties (classes exact)",
     emit_float,
     default=True,
+)
+
+
+# ---------------------------------------------------------------------------------------------- int8
+def emit_dense_int8(layer: Dense, ctx: LayerCtx) -> LayerC:
+    from microlearn.passes.quantize import DenseQ
+
+    q = ctx.quant
+    if not isinstance(q, DenseQ) or q.out is None:
+        raise InvalidInputError(f"layer {ctx.index}: no int8 quantization for a hidden dense layer")
+    p = ctx.prefix
+    n_in, n_out = layer.n_in, layer.n_out
+    decls = (
+        arr("int8_t", f"{p}_wq", [str(int(v)) for v in q.w.reshape(-1)], 16)
+        + arr("int32_t", f"{p}_bq", [str(int(v)) for v in q.b], 8)
+        + arr("int32_t", f"{p}_mq", [str(int(v)) for v in q.m], 6)
+        + arr("int8_t", f"{p}_sq", [str(int(v)) for v in q.sh], 16)
+    )
+    nbytes = q.w.size + 9 * n_out
+    table = "NULL"
+    if q.table is not None:
+        decls += arr("int8_t", f"{p}_tq", [str(int(v)) for v in q.table], 16)
+        table = f"{p}_tq"
+        nbytes += 256
+    call = (
+        f"ml_nn_dense_q8(in, {n_in}, {p}_wq, {p}_bq, {p}_mq, {p}_sq, {n_out}, {q.out.zero}, {q.lo}, "
+        f"{table}, out);\n"
+    )
+    return LayerC(decls, call, const_bytes=nbytes)
+
+
+def emit_activation_int8(layer: Activation, ctx: LayerCtx) -> LayerC:
+    q = ctx.quant
+    p = ctx.prefix
+    n = _n(ctx.in_shape)
+    if q.table is not None:
+        decls = arr("int8_t", f"{p}_tq", [str(int(v)) for v in q.table], 16)
+        call = (
+            f"{{\n    int32_t i;\n    for (i = 0; i < {n}; i++) {{\n"
+            f"        out[i] = {p}_tq[in[i] + 128];\n    }}\n}}\n"
+        )
+        return LayerC(decls, call, const_bytes=256)
+    call = (
+        f"{{\n    int32_t i;\n    for (i = 0; i < {n}; i++) {{\n"
+        f"        out[i] = in[i] < {q.lo} ? (int8_t){q.lo} : in[i];\n    }}\n}}\n"
+    )
+    return LayerC("", call)
+
+
+register_layer_c(Dense, "int8", emit_dense_int8)
+register_layer_c(Activation, "int8", emit_activation_int8)
+
+
+def emit_int8(ir: Network, name: str, command: str = "") -> CSource:
+    from microlearn.passes.quantize import DenseQ
+
+    check_c_name(name)
+    q = ir.quant
+    if q is None:
+        raise InvalidInputError(
+            "the int8 method needs a calibration set: convert(est, method='int8', calibration=X_cal) "
+            "(a few hundred typical input rows, e.g. from the training data)"
+        )
+    nq = len(q.layers)
+    last = ir.layers[nq - 1]
+    fq = q.layers[-1]
+    if not isinstance(last, Dense) or not isinstance(fq, DenseQ) or fq.out is not None:
+        raise UnsupportedEstimatorError("the int8 method needs a network ending in a Dense layer")
+    sub = _Prefix(ir, nq - 1)
+    parts: list[str] = []
+    headers = ["ml_network.h"]
+    nbytes = 0
+    n_in = ir.n_inputs
+    half = max(int(np.prod(s)) for s in ir.shapes[:nq])
+    if nq > 1:
+        ch = chain(sub, name, "int8", "forward_q8", track=False, skip_last=False, quant=q)
+        parts += [ch.decls, ch.fn]
+        headers += [h for h in ch.headers if h not in headers]
+        nbytes += ch.const_bytes
+    p = f"{name}_l{nq - 1}"
+    k = last.n_out
+    parts.append(
+        arr("int8_t", f"{p}_wq", [str(int(v)) for v in fq.w.reshape(-1)], 16)
+        + arr("int32_t", f"{p}_bq", [str(int(v)) for v in fq.b], 8)
+    )
+    nbytes += fq.w.size + 4 * k
+    fwd = f"{name}_forward_q8(xq, arena)" if nq > 1 else "xq"
+    api_c = (
+        "/* The int32 accumulators of the last layer (logits / scale) for input x: the input quantized from\n"
+        " * its float32 bits, int8 layers, int32 accumulation; no floating-point operation. */\n"
+        f"static inline void {name}_logits_q(const float *x, int32_t *acc)\n{{\n"
+        f"    int8_t xq[{n_in}], arena[{2 * half}];\n    const int8_t *h;\n    int32_t i;\n"
+        f"    for (i = 0; i < {n_in}; i++) {{\n"
+        f"        xq[i] = ml_nn_quantize_bits(x[i], {q.input_m}, {q.input_sh}, {q.input.zero});\n    }}\n"
+        f"    h = {fwd};\n"
+        f"    ml_nn_dense_acc_q8(h, {last.n_in}, {p}_wq, {p}_bq, {k}, acc);\n"
+        + ("    (void)arena;\n" if nq == 1 else "")
+        + "}\n\n"
+    )
+    scale = f32(np.float32(fq.acc_scale))
+    if ir.task == Task.CLASSIFY:
+        out_act = ACTIVATION_CODES[ir.output_activation if isinstance(ir.layers[-1], Dense) else
+                                   ir.layers[-1].activation]  # fmt: skip
+        api_c += (
+            "/* Class index of input x by the int8 network (its agreement with the library: verify). */\n"
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    int32_t acc[{k}];\n    {name}_logits_q(x, acc);\n"
+            f"    return ml_nn_argmax_i32(acc, {k});\n}}\n\n"
+        )
+        if ir.decision == "threshold":
+            proba = (
+                "    const float p = 1.0f / (1.0f + expf(-(float)acc[0] * "
+                + scale
+                + "));\n    out[0] = 1.0f - p;\n    out[1] = p;\n"
+            )
+        else:
+            proba = (
+                f"    for (i = 0; i < {k}; i++) {{\n        out[i] = (float)acc[i] * {scale};\n    }}\n"
+                f"    ml_nn_act_f32(out, {k}, {out_act});\n"
+            )
+        api_c += (
+            f"/* Class probabilities of input x (float32 from the int8 logits). */\n"
+            f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
+            f"    int32_t acc[{k}];\n    int32_t i;\n    {name}_logits_q(x, acc);\n    (void)i;\n{proba}}}\n"
+        )
+        api = [CFunction("predict", "int32"), CFunction("predict_proba", "void", ir.n_outputs)]
+    elif k == 1:
+        api_c += (
+            "/* The regressor's value for input x (int8 network; one float multiplication at the end). */\n"
+            f"static inline float {name}_predict(const float *x)\n{{\n"
+            f"    int32_t acc[1];\n    {name}_logits_q(x, acc);\n    return (float)acc[0] * {scale};\n}}\n"
+        )
+        api = [CFunction("predict", "float")]
+    else:
+        api_c += (
+            f"/* The regressor's {k} values for input x (int8 network). */\n"
+            f"static inline void {name}_predict_values(const float *x, float *out)\n{{\n"
+            f"    int32_t acc[{k}], i;\n    {name}_logits_q(x, acc);\n"
+            f"    for (i = 0; i < {k}; i++) {{\n        out[i] = (float)acc[i] * {scale};\n    }}\n}}\n"
+        )
+        api = [CFunction("predict_values", "void", k)]
+    body = "\n".join(x for x in parts if x) + "\n" + api_c
+    notes = [
+        f"int8 weights and activations (calibrated on {q.n_calibration} rows), int32 accumulation, integer",
+        "requantization: predict needs no floating point. Agreement with the library: measured by verify.",
+        f"Activation arena: {2 * half} bytes on the stack, plus {n_in} bytes of quantized input.",
+    ]
+    return header(
+        ir,
+        name,
+        "int8",
+        body,
+        api=api,
+        const_bytes=nbytes,
+        runtime_headers=tuple(headers),
+        command=command,
+        notes=notes,
+        extra_defines=[("ARENA_BYTES", 2 * half + n_in), ("N_LAYERS", len(ir.layers))],
+    )
+
+
+class _Prefix:
+    """The first ``n`` layers of a network, for ``chain``."""
+
+    def __init__(self, net: Network, n: int) -> None:
+        self.layers = net.layers[:n]
+        self.shapes = net.shapes[: n + 1]
+        self.dtype = net.dtype
+        self.max_tensor = max(int(np.prod(s)) for s in self.shapes)
+
+
+register_method(
+    Network,
+    "int8",
+    "int8 weights and activations from a calibration set, int32 accumulation, no floating point",
+    emit_int8,
 )
