@@ -165,3 +165,77 @@ register_layer_c(GlobalPool, "f32", emit_global_pool_f32)
 register_layer_c(ChannelAffine, "f32", emit_affine_f32)
 for _arith in ("f32", "f64", "int8"):
     register_layer_c(Reshape, _arith, emit_reshape)
+
+
+# ---------------------------------------------------------------------------------------------- int8
+def _q8_tables(p: str, q: Any) -> tuple[str, int, str]:
+    decls = (
+        arr("int32_t", f"{p}_bq", [str(int(v)) for v in q.b], 8)
+        + arr("int32_t", f"{p}_mq", [str(int(v)) for v in q.m], 6)
+        + arr("int8_t", f"{p}_sq", [str(int(v)) for v in q.sh], 16)
+    )
+    nbytes = 9 * len(q.b)
+    table = "NULL"
+    if getattr(q, "table", None) is not None:
+        decls += arr("int8_t", f"{p}_tq", [str(int(v)) for v in q.table], 16)
+        table = f"{p}_tq"
+        nbytes += 256
+    return decls, nbytes, table
+
+
+def emit_conv_int8(layer: Conv | DepthwiseConv, ctx: LayerCtx) -> LayerC:
+    from microlearn.passes.quantize_conv import ConvQ
+
+    q = ctx.quant
+    if not isinstance(q, ConvQ):
+        raise ValueError(f"layer {ctx.index}: no int8 quantization for this convolution")
+    p = ctx.prefix
+    if q.depthwise:
+        k = q.w.reshape(-1)  # kh, kw, c, m
+        n_out = int(q.w.shape[3])
+        fn = "ml_depthwise_q8"
+    else:
+        k = np.transpose(q.w, (3, 0, 1, 2)).reshape(-1)  # f, kh, kw, c
+        n_out = int(q.w.shape[3])
+        fn = "ml_conv2d_q8"
+    decls = arr("int8_t", f"{p}_kq", [str(int(v)) for v in k], 16)
+    tables, nbytes, table = _q8_tables(p, q)
+    decls += tables + geom_decl(f"{p}_g", layer.window, ctx.in_shape)
+    call = f"{fn}(in, &{p}_g, {p}_kq, {p}_bq, {p}_mq, {p}_sq, {n_out}, "
+    call += f"{q.zx}, {q.out.zero}, {q.lo}, {table}, out);\n"
+    return LayerC(decls, call, HEADERS, k.size + nbytes + 26)
+
+
+def emit_pool_int8(layer: Pool, ctx: LayerCtx) -> LayerC:
+    p = ctx.prefix
+    op = 0 if layer.op == "max" else 1
+    return LayerC(geom_decl(f"{p}_g", layer.window, ctx.in_shape), f"ml_pool_q8(in, &{p}_g, {op}, out);\n",
+                  HEADERS, 26)  # fmt: skip
+
+
+def emit_global_pool_int8(layer: GlobalPool, ctx: LayerCtx) -> LayerC:
+    c = int(ctx.in_shape[-1])
+    op = 0 if layer.op == "max" else 1
+    return LayerC("", f"ml_global_pool_q8(in, {layer.positions}, {c}, {op}, out);\n", HEADERS, 0)
+
+
+def emit_affine_int8(layer: ChannelAffine, ctx: LayerCtx) -> LayerC:
+    from microlearn.passes.quantize_conv import AffineQ
+
+    q = ctx.quant
+    if not isinstance(q, AffineQ):
+        raise ValueError(f"layer {ctx.index}: no int8 quantization for this affine layer")
+    p = ctx.prefix
+    c = int(ctx.in_shape[-1])
+    n = _n(ctx.in_shape) // c
+    decls = arr("int8_t", f"{p}_wq", [str(int(v)) for v in q.w], 16)
+    tables, nbytes, _ = _q8_tables(p, q)
+    call = f"ml_affine_q8(in, {n}, {c}, {p}_wq, {p}_bq, {p}_mq, {p}_sq, {q.zx}, {q.out.zero}, out);\n"
+    return LayerC(decls + tables, call, HEADERS, c + nbytes)
+
+
+register_layer_c(Conv, "int8", emit_conv_int8)
+register_layer_c(DepthwiseConv, "int8", emit_conv_int8)
+register_layer_c(Pool, "int8", emit_pool_int8)
+register_layer_c(GlobalPool, "int8", emit_global_pool_int8)
+register_layer_c(ChannelAffine, "int8", emit_affine_int8)

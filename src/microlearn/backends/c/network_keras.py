@@ -84,3 +84,17 @@ register_method(
     emit_float,
     default=True,
 )
+
+
+def emit_int8(ir: KerasNetwork, name: str, command: str = "") -> CSource:
+    from microlearn.backends.c.network import emit_int8 as emit_network_int8
+
+    return emit_network_int8(ir, name, command)
+
+
+register_method(
+    KerasNetwork,
+    "int8",
+    "int8 weights and activations from a calibration set, int32 accumulation, no floating point",
+    emit_int8,
+)
