@@ -214,12 +214,16 @@ def _snake(name: str) -> str:
     return s
 
 
-def _history(arg: Any) -> str | None:
-    if isinstance(arg, Mapping) and arg.get("class_name") == "__keras_tensor__":
-        hist = arg.get("config", {}).get("keras_history")
-        if isinstance(hist, Sequence) and hist:
-            return str(hist[0])
-    return None
+def _tensors(arg: Any) -> list[str]:
+    """The layer names of every Keras tensor in a node's (nested) arguments."""
+    if isinstance(arg, Mapping):
+        if arg.get("class_name") == "__keras_tensor__":
+            hist = arg.get("config", {}).get("keras_history")
+            return [str(hist[0])] if isinstance(hist, (list, tuple)) and hist else []
+        return [t for v in arg.values() for t in _tensors(v)]
+    if isinstance(arg, (list, tuple)):
+        return [t for v in arg for t in _tensors(v)]
+    return []
 
 
 def _functional_chain(inner: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
@@ -229,9 +233,10 @@ def _functional_chain(inner: Mapping[str, Any]) -> tuple[tuple[int, ...], list[d
 
     def single(ref: Any, what: str) -> str:
         # [name, node, tensor] or [[name, node, tensor]]
-        if isinstance(ref, list) and len(ref) == 1 and isinstance(ref[0], list):
+        seq = (list, tuple)
+        if isinstance(ref, seq) and len(ref) == 1 and isinstance(ref[0], seq):
             ref = ref[0]
-        if isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str):
+        if isinstance(ref, seq) and len(ref) == 3 and isinstance(ref[0], str):
             return ref[0]
         raise UnsupportedEstimatorError(f"the functional model has several {what}: only one is supported")
 
@@ -256,10 +261,7 @@ def _functional_chain(inner: Mapping[str, Any]) -> tuple[tuple[int, ...], list[d
                 f"layer {cur!r} ({e.get('class_name')}) is used {len(nodes)} times: only chains of layers "
                 "each called once are supported"
             )
-        args = nodes[0].get("args", [])
-        srcs = [h for h in (_history(a) for a in args) if h is not None]
-        if isinstance(args, list) and len(args) == 1 and isinstance(args[0], list):
-            srcs = [h for h in (_history(a) for a in args[0]) if h is not None]
+        srcs = _tensors(nodes[0].get("args", [])) + _tensors(nodes[0].get("kwargs", {}))
         if len(srcs) != 1:
             raise UnsupportedEstimatorError(
                 f"layer {cur!r} ({e.get('class_name')}) takes {len(srcs)} inputs: only chains are supported "
