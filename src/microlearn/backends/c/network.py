@@ -109,7 +109,9 @@ def dense_err(layer: Dense) -> tuple[np.float32, np.float32, np.float32]:
     g = gamma(layer.n_in + 3, U32)
     bmax = float(np.abs(layer.bias).max())
     tiny = (layer.n_in + 2) * 2.0**-149
-    return _up32(c * (1 + g) * SLACK), _up32(g * c * SLACK), _up32((g * bmax + tiny) * SLACK + 2.0**-140)
+    # a weight below the float32 range rounds to 0 or a subnormal: an absolute error up to 2^-150 each
+    k2 = g * c + layer.n_in * 2.0**-149
+    return _up32(c * (1 + g) * SLACK), _up32(k2 * SLACK), _up32((g * bmax + tiny) * SLACK + 2.0**-140)
 
 
 def _act_name(layer: Any, ctx: LayerCtx) -> str:
@@ -120,8 +122,9 @@ def _act_name(layer: Any, ctx: LayerCtx) -> str:
 def emit_dense_f32(layer: Dense, ctx: LayerCtx) -> LayerC:
     p = ctx.prefix
     n_in, n_out = layer.n_in, layer.n_out
-    w = layer.weight.T.astype(np.float32).reshape(-1)
-    b = layer.bias.astype(np.float32)
+    with np.errstate(under="ignore"):
+        w = layer.weight.T.astype(np.float32).reshape(-1)
+        b = layer.bias.astype(np.float32)
     decls = arr("float", f"{p}_w", [f32(v) for v in w], 6) + arr("float", f"{p}_b", [f32(v) for v in b], 6)
     nbytes = 4 * (w.size + b.size)
     act = _act_name(layer, ctx)
@@ -248,7 +251,7 @@ def chain(
     return Chain("\n".join(decls), fn, tuple(headers), nbytes)
 
 
-def _api_float(ir: Network, name: str, has_replay: bool) -> tuple[str, list[CFunction]]:
+def _api_float(ir: Network, name: str, replay: bool) -> tuple[str, list[CFunction]]:
     n_in, k, half = ir.n_inputs, ir.n_values, ir.max_tensor
     out_act = ACTIVATION_CODES[ir.output_activation]
     if ir.task == Task.REGRESS:
@@ -267,9 +270,28 @@ def _api_float(ir: Network, name: str, has_replay: bool) -> tuple[str, list[CFun
             f"    memcpy(out, {name}_forward_f32(x, arena), {k} * sizeof(float));\n}}\n"
         )
         return fn, [CFunction("predict_values", "void", k)]
-    assert has_replay
     k_out = ir.n_outputs
-    pred = (
+    if not replay:
+        rule = "z[0] > 0.0f ? 1 : 0" if k == 1 else f"ml_nn_argmax_f32(z, {k})"
+        pred = (
+            "/* Class index of input x from float32 logits: the library's wherever the running error bound\n"
+            " * separates the top logit (docs/networks.md); otherwise the float32 logits' first largest. */\n"
+            f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+            f"    float arena[{2 * half}];\n    ml_nn_bound st;\n"
+            f"    const float *z = {name}_forward_f32(x, arena, &st);\n"
+            f"    const int32_t c = ml_nn_decide_f32(z, {k}, st.e);\n"
+            f"    return c >= 0 ? c : {rule};\n}}\n"
+        )
+    else:
+        pred = ""
+    replay_fn = (
+        "/* The float64 replay of the library's arithmetic (near ties, NaN or inf). */\n"
+        f"static int32_t {name}_replay(const float *x)\n{{\n"
+        f"    double arena[{2 * half}], xd[{n_in}];\n    int32_t i;\n"
+        f"    for (i = 0; i < {n_in}; i++) {{\n        xd[i] = (double)x[i];\n    }}\n"
+        f"    return ml_nn_decide_f64({name}_forward_f64(xd, arena), {k});\n}}\n\n"
+    )
+    pred = pred or (
         "/* Class index of input x: the library's (docs/networks.md): float32 logits with a running error\n"
         " * bound decide when the top one leads by more than twice the bound, else the float64 replay. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
@@ -279,13 +301,7 @@ def _api_float(ir: Network, name: str, has_replay: bool) -> tuple[str, list[CFun
         f"    if (c >= 0) {{\n        return c;\n    }}\n"
         f"    return {name}_replay(x);\n}}\n"
     )
-    replay = (
-        "/* The float64 replay of the library's arithmetic (near ties, NaN or inf). */\n"
-        f"static int32_t {name}_replay(const float *x)\n{{\n"
-        f"    double arena[{2 * half}], xd[{n_in}];\n    int32_t i;\n"
-        f"    for (i = 0; i < {n_in}; i++) {{\n        xd[i] = (double)x[i];\n    }}\n"
-        f"    return ml_nn_decide_f64({name}_forward_f64(xd, arena), {k});\n}}\n\n"
-    )
+    replay_text = replay_fn if replay else ""
     if ir.decision == "threshold":
         proba_body = (
             f"    const float *z = {name}_forward_f32(x, arena, &st);\n"
@@ -302,38 +318,41 @@ def _api_float(ir: Network, name: str, has_replay: bool) -> tuple[str, list[CFun
         f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
         f"    float arena[{2 * half}];\n    ml_nn_bound st;\n{proba_body}}}\n"
     )
-    return replay + pred + "\n" + proba, [
-        CFunction("predict", "int32"),
-        CFunction("predict_proba", "void", k_out),
-    ]
+    api = [CFunction("predict", "int32"), CFunction("predict_proba", "void", k_out)]
+    return replay_text + pred + "\n" + proba, api
 
 
-def emit_float(ir: Network, name: str, command: str = "") -> CSource:
+def emit_float(ir: Network, name: str, command: str = "", replay: bool = True) -> CSource:
     check_c_name(name)
     cls = ir.task == Task.CLASSIFY
-    if cls and not ir.exact:
+    if cls and replay and not ir.exact:
         raise InvalidInputError("this network's classes cannot be replayed exactly; use the float32 method")
     f = chain(ir, name, "f32", "forward_f32", track=cls, skip_last=cls)
     parts = [f.decls, f.fn]
     headers = list(f.headers)
     nbytes = f.const_bytes
-    if cls:
+    if cls and replay:
         r = chain(ir, name, "f64", "forward_f64", track=False, skip_last=True)
         parts += [r.decls, r.fn]
         headers += [h for h in r.headers if h not in headers]
         nbytes += r.const_bytes
-    api_text, api = _api_float(ir, name, cls)
+    api_text, api = _api_float(ir, name, replay)
     body = "\n".join(p for p in parts if p) + "\n" + api_text
     arena = 2 * ir.max_tensor
+    first = (
+        "Link with -lm. Classes equal the library's (docs/networks.md); values within its stated bound."
+        if replay
+        else "Link with -lm. float32 tables only: classes are the library's where the running bound decides."
+    )
     notes = [
-        "Link with -lm. Classes equal the library's (docs/networks.md); values within its stated bound.",
+        first,
         f"Activation arena: {arena} floats on the stack ({4 * arena} bytes)"
-        + (f"; the float64 replay {arena} doubles ({8 * arena} bytes)." if cls else "."),
+        + (f"; the float64 replay {arena} doubles ({8 * arena} bytes)." if cls and replay else "."),
     ]
     return header(
         ir,
         name,
-        "float",
+        "float" if replay else "float32",
         body,
         api=api,
         const_bytes=nbytes,
@@ -344,12 +363,22 @@ def emit_float(ir: Network, name: str, command: str = "") -> CSource:
     )
 
 
+def emit_float32(ir: Network, name: str, command: str = "") -> CSource:
+    return emit_float(ir, name, command, replay=False)
+
+
 register_method(
     Network,
     "float",
     "float32 layers with a running error bound, float64 replay of near ties (classes exact)",
     emit_float,
     default=True,
+)
+register_method(
+    Network,
+    "float32",
+    "float32 tables only (4 bytes per parameter): classes exact where the running bound decides",
+    emit_float32,
 )
 
 

@@ -217,6 +217,18 @@ static inline int32_t ml_nn_decide_f32(const float *z, int32_t k, float e)
     return best;
 }
 
+/* The first largest of k floats. */
+static inline int32_t ml_nn_argmax_f32(const float *z, int32_t k)
+{
+    int32_t c, best = 0;
+    for (c = 1; c < k; c++) {
+        if (z[c] > z[best]) {
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* The first largest of k doubles (NaN wins, as numpy's argmax); k == 1: class 1 if z > 0. */
 static inline int32_t ml_nn_decide_f64(const double *z, int32_t k)
 {

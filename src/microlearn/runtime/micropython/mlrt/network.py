@@ -14,6 +14,11 @@ from array import array
 
 from mlrt._reader import bad
 
+try:  # native-code dense layers where the port can run them (see _fast_network.py)
+    from mlrt import _fast_network
+except Exception:  # CPython, WebAssembly, or a port without native code: the bytecode path
+    _fast_network = None
+
 FAMILY = 6
 CLASSIFIER = 1
 REGRESSOR = 2
@@ -93,6 +98,8 @@ class Dense:
         self.w, self.b = w, b
 
     def linear(self, x):
+        if _fast_network is not None:
+            return _fast_network.dense(x, self.w, self.b, self.n_in, self.n_out)
         n, w = self.n_in, self.w
         out = []
         for j in range(self.n_out):
