@@ -21,10 +21,15 @@ EXTENSIONS = ("microlearn.deploy", "microlearn.studio", "microlearn.station")
 
 
 def load_estimator(path: str | Path) -> Any:
-    """Load a pickled/joblib estimator, warning that unpickling runs code from the file."""
+    """Load a pickled/joblib estimator, warning that unpickling runs code from the file; a ``.keras``
+    file is passed on as its path (the Keras frontend reads it as data)."""
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"model file {p} does not exist")
+    if (
+        p.suffix.lower() == ".keras"
+    ):  # a Keras 3 archive: read as data (frontends/keras_read.py), no code runs
+        return str(p)
     print(
         f"warning: loading {p} runs code stored in it (pickle); only load files you trust",
         file=sys.stderr,
@@ -130,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="fitted estimator (joblib/pickle) -> C header")
-    c.add_argument("model", help="joblib or pickle file of a fitted estimator (loading it runs its code)")
+    c.add_argument(
+        "model",
+        help="joblib or pickle file of a fitted estimator (loading it runs its code), or a .keras file",
+    )
     c.add_argument("-o", "--output", required=True, help="header file to write, e.g. model.h")
     c.add_argument(
         "--method", default=None, help="C method (see `microlearn methods`; default: the family's)"
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_convert)
 
     v = sub.add_parser("verify", help="compare the converted model with the estimator on data")
-    v.add_argument("model", help="joblib or pickle file of a fitted estimator")
+    v.add_argument("model", help="joblib or pickle file of a fitted estimator, or a .keras file")
     v.add_argument("--data", required=True, help=".npy or .csv file of input rows")
     v.add_argument("--targets", nargs="+", default=["host"], help="targets to run on (default: host)")
     v.add_argument("--method", default=None, help="C method (default: table)")
@@ -168,7 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cross-compile the converted model for each target CPU, run every row on the emulated "
         "CPU and print flash, RAM, stack, instructions per inference and agreement with the estimator.",
     )
-    r.add_argument("model", help="joblib or pickle file of a fitted estimator (loading it runs its code)")
+    r.add_argument(
+        "model",
+        help="joblib or pickle file of a fitted estimator (loading it runs its code), or a .keras file",
+    )
     r.add_argument("--data", required=True, help=".npy or .csv file of input rows")
     r.add_argument(
         "--target",
