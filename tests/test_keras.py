@@ -316,3 +316,16 @@ def test_a_file_that_is_not_a_keras_archive(tmp_path: Path) -> None:
     p.write_bytes(b"not a zip")
     with pytest.raises(InvalidInputError, match="cannot read"):
         microlearn.convert(str(p))
+
+
+def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
+    out = tmp_path / "seq.h"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, "-m", "microlearn", "convert", str(seq_file[0]), "-o", str(out)],
+                       capture_output=True, text=True, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "pickle" not in r.stderr
+    text = out.read_text()
+    assert (
+        "Sequential: network of 8 layers, input 20x3" in text and "float seq_predict(const float *x);" in text
+    )
