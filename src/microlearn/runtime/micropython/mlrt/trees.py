@@ -21,22 +21,31 @@ ROW_SUM_TOL = 1.0 / 1048576  # probability rows sum to 1 within n_outputs x 2**-
 
 _C = 1 << CLASSIFIER
 _R = 1 << REGRESSOR
+_S = 1 << 3  # anomaly score (boosted trees: isolation forests)
+_A = _C | _R | _S
 
 # tag -> (dtype code, critical, tasks bit mask, required): microlearn/backends/modelfile/schema.py TREES
 SECTIONS = {
-    b"ROOT": (6, 1, _C | _R, 1),
-    b"FEAT": (4, 1, _C | _R, 1),
-    b"MISS": (1, 1, _C | _R, 1),
-    b"THRS": (7, 1, _C | _R, 1),
-    b"RGHT": (6, 1, _C | _R, 1),
-    b"PROB": (8, 1, _C, 1),
+    b"ROOT": (6, 1, _A, 1),
+    b"FEAT": (4, 1, _A, 1),
+    b"MISS": (1, 1, _A, 1),
+    b"THRS": (7, 1, _A, 1),
+    b"RGHT": (6, 1, _A, 1),
+    b"PROB": (8, 1, _C, 0),
     b"LCLS": (6, 1, _C, 0),
-    b"LVAL": (7, 1, _R, 1),
-    b"LV64": (8, 0, _R, 0),
+    b"LVAL": (7, 1, _A, 0),
+    b"LV64": (8, 0, _A, 0),
     b"LABL": (9, 0, _C, 0),
-    b"FNAM": (9, 0, _C | _R, 0),
-    b"SRCE": (9, 0, _C | _R, 0),
+    b"FNAM": (9, 0, _A, 0),
+    b"SRCE": (9, 0, _A, 0),
+    b"BOST": (8, 1, _A, 0),
+    b"BASE": (8, 1, _A, 0),
+    b"TOUT": (6, 1, _A, 0),
+    b"CSET": (6, 1, _A, 0),
+    b"CLFT": (1, 1, _A, 0),
+    b"CBIT": (6, 1, _A, 0),
 }
+BOOST_ONLY = (b"BASE", b"TOUT", b"CSET", b"CLFT", b"CBIT")
 
 
 def scale_bits(n_trees):
@@ -51,6 +60,13 @@ def margin(n_trees):
 
 
 def load(head, sec):
+    if b"BOST" in sec:
+        from mlrt import boost
+
+        return boost.Boosted(head, sec)
+    for tag in BOOST_ONLY:
+        if tag in sec:
+            raise bad("%s needs the BOST section (boosted trees)" % tag.decode())
     return Trees(head, sec)
 
 
@@ -111,6 +127,9 @@ class Trees:
         self._leaf_class = None
         if task not in (CLASSIFIER, REGRESSOR):
             raise bad("task %d is not one a tree ensemble has" % task)
+        need = b"PROB" if self.classifier else b"LVAL"
+        if need not in sec:
+            raise bad("required section %s is missing" % need.decode())
         if self.classifier:
             self._proba = sec[b"PROB"]
             if not 1 <= n_outputs <= 256 or len(self._proba) % n_outputs:
