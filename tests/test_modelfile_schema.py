@@ -37,6 +37,7 @@ C_TABLES = {
     2: "ml_linear_sections",
     3: "ml_naive_bayes_sections",
     4: "ml_neighbors_sections",
+    5: "ml_kmeans_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -46,6 +47,7 @@ C_PROGRAM = r"""
 #include <stdio.h>
 #include "ml_model.h"
 #include "ml_neighbors_file.h"
+#include "ml_kmeans_file.h"
 int ml_test_tables(char *out, int cap);
 int ml_test_load(const uint8_t *buf, size_t len);
 int ml_test_tables(char *out, int cap)
@@ -72,6 +74,7 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
+    if (f.family == ML_FAMILY_KMEANS) return ml_kmeans_file_check(&f, NULL, NULL);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -150,6 +153,7 @@ X, y = datasets.load_iris(return_X_y=True)
 
 
 def _files() -> dict[str, bytes]:
+    from sklearn.cluster import MiniBatchKMeans
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -183,6 +187,10 @@ def _files() -> dict[str, bytes]:
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
+        "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
+        "mini-batch k-means": microlearn.convert(
+            MiniBatchKMeans(3, random_state=0, n_init=1).fit(X)
+        ).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)

@@ -47,6 +47,11 @@ Decisions (classifier)
     the same. ``decide = "proba"``: the first argmax of ``proba`` (HistGradientBoosting,
     XGBoost's sklearn wrapper), i.e. binary class 1 iff ``p1 > 1 - p1``. The two differ only where the
     raw margin is within float64 rounding of 0 (such rows are ``Reference.ambiguous``).
+    ``tie_band``: rows whose decision margin (|raw| for binary, the lead of the largest raw score
+    otherwise) is within this band are ambiguous too: there the library's own float32 link rounds the
+    probabilities of two classes to the same value and its argmax takes the first (XGBoost's float32
+    sigmoid is exactly 0.5 for margins up to about 2**-24, its float32 softmax ties classes whose margins
+    differ by less than about 2**-22).
 
 Categorical splits
     ``cat_set[i] >= 0`` makes node ``i`` categorical on feature ``feature[i]`` (``threshold`` unused):
@@ -103,6 +108,7 @@ class BoostedTrees(TreeEnsemble):
     post: Post = "none"
     post_params: tuple[float, ...] = ()
     decide: Decide = "raw"
+    tie_band: float = 0.0
     cat_set: npt.NDArray[np.int32] | None = None  # (n_nodes,) set index, -1 at numerical nodes and leaves
     cat_left: npt.NDArray[np.bool_] | None = None  # (n_nodes,) members of the set go left
     cat_bits: npt.NDArray[np.uint32] | None = None  # (n_sets, n_words) category bitsets
@@ -151,6 +157,8 @@ class BoostedTrees(TreeEnsemble):
             allowed = ("isolation",) if self.kind == "anomaly" else ("none", "exp")
             if self.post not in allowed:
                 raise ValueError(f"post-transform {self.post!r} does not fit a {self.kind}")
+        if not (np.isfinite(self.tie_band) and self.tie_band >= 0):
+            raise ValueError("tie_band must be a finite value >= 0")
         if self.post == "isolation":
             if len(self.post_params) != 2 or not all(np.isfinite(self.post_params)):
                 raise ValueError("the isolation post-transform takes (denominator, offset)")
@@ -387,7 +395,7 @@ class BoostedTrees(TreeEnsemble):
                 amb_tol = np.zeros_like(amb_tol)
             if self.decide == "proba":
                 amb_tol = amb_tol + 2.0**-50 * np.maximum(1.0, np.abs(raw).max(axis=1))
-            ambiguous = self.decision_margin(raw) <= amb_tol
+            ambiguous = self.decision_margin(raw) <= amb_tol + self.tie_band
             scores = raw[:, 0] if self.n_raw == 1 else raw
             return Reference(outputs=idx, proba=proba, scores=scores, ambiguous=ambiguous)
         bound = self.raw_bound(self.abs_sums(X32))[:, 0]
