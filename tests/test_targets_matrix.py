@@ -1,4 +1,5 @@
-"""Every supported scikit-learn estimator x every MCU target, through ``microlearn.verify``.
+"""Every supported scikit-learn estimator (and XGBoost / LightGBM wrapper) x every MCU target, through
+``microlearn.verify``.
 
 The estimators come from the frontend registry, so a new family joins the matrix by registering: a small
 instance is fitted on iris by its kind (classifier, regressor, or a transform stage in a pipeline before
@@ -28,8 +29,14 @@ Y_REG = X @ np.array([0.5, -0.25, 0.75, 0.125])
 ROWS = X[::8]
 SMALL = {"n_estimators": 3, "max_depth": 4, "random_state": 0, "max_iter": 500, "cv": 3, "Cs": 3}
 
-# sklearn estimators only: microlearn's own stages (FeatureExtractor) take windows, tested in test_pipeline.py
-PATHS = [p for p in supported_estimators() if p.startswith("sklearn.") and p != PIPELINE]
+# sklearn estimators and the boosting libraries' scikit-learn wrappers (their raw Boosters are trained
+# differently: tests/test_boosting_libraries.py); microlearn's own stages (FeatureExtractor) take windows,
+# tested in test_pipeline.py
+PATHS = [
+    p
+    for p in supported_estimators()
+    if p.startswith(("sklearn.", "xgboost.XGB", "lightgbm.LGBM")) and p != PIPELINE
+]
 
 
 def _fitted(path: str) -> Any:
