@@ -109,6 +109,7 @@ class _Source:
     def __init__(self, src):
         self.f = None
         self.mv = None
+        self.path = src if isinstance(src, str) else None
         if isinstance(src, str):
             self.f = open(src, "rb")
             self.size = self.f.seek(0, 2)  # the real length: a header's size is never trusted
@@ -164,11 +165,70 @@ class _Source:
             self.f = None
 
 
+class Stored:
+    """A section left in the model file (a module's LAZY tags, when loading from a path): read(off, n)
+    opens the file and returns n bytes at byte off of the section. From bytes the section is copied."""
+
+    def __init__(self, path, offset, nbytes, data=None):
+        self.path = path
+        self.offset = offset
+        self.nbytes = nbytes
+        self.data = data
+
+    def __len__(self):
+        return self.nbytes
+
+    def read(self, off, n):
+        if off < 0 or off + n > self.nbytes:
+            raise IndexError("mlrt: read past the end of a section")
+        if self.data is not None:
+            return self.data[off : off + n]
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + off)
+            b = f.read(n)
+        if b is None or len(b) != n:
+            raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+        return b
+
+    def read_many(self, offs, n):
+        """n bytes at each byte offset of offs (a list), the file opened once."""
+        if self.data is not None:
+            return [self.read(o, n) for o in offs]
+        out = []
+        with open(self.path, "rb") as f:
+            for o in offs:
+                if o < 0 or o + n > self.nbytes:
+                    raise IndexError("mlrt: read past the end of a section")
+                f.seek(self.offset + o)
+                b = f.read(n)
+                if b is None or len(b) != n:
+                    raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+                out.append(b)
+        return out
+
+    def blocks(self, size):
+        """The section in successive blocks of size bytes (the last one may be shorter)."""
+        if self.data is not None:
+            for o in range(0, self.nbytes, size):
+                yield self.data[o : o + size]
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            left = self.nbytes
+            while left > 0:
+                b = f.read(size if size < left else left)
+                if not b:
+                    raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+                left -= len(b)
+                yield b
+
+
 def read(src, families):
     """Read a model file. ``families``: family code -> module name (mlrt.FAMILIES); the module's
     ``SECTIONS`` (tag -> (dtype, critical, tasks bit mask, required); a module serving several families:
-    ``SECTIONS_BY_FAMILY = {code: SECTIONS}``) says which sections to keep and its ``AS_BITS`` which
-    float32 sections come as array('i') of their bits.
+    ``SECTIONS_BY_FAMILY = {code: SECTIONS}``) says which sections to keep, its ``AS_BITS`` which
+    float32 sections come as array('i') of their bits and its ``LAZY`` which come as a Stored (left in
+    the file when loading from a path, so they never take RAM).
 
     Returns (header tuple, {tag: array or bytes}, family module). Unknown optional sections are skipped;
     an unknown critical one, a bad CRC or any inconsistency raises ValueError."""
@@ -216,6 +276,7 @@ def _read(s, families):
     mod = family_module(families, family)
     wanted = family_sections(mod, family)
     as_bits = getattr(mod, "AS_BITS", ())
+    lazy = getattr(mod, "LAZY", ())
     task_bit = 1 << task if task < 8 else 0
     tasks = 0
     for spec in wanted.values():
@@ -250,7 +311,13 @@ def _read(s, families):
         if tag in out:
             raise bad("section %r appears twice" % tag)
         s.skip(offset - s.pos)
-        if tag in wanted:
+        if tag in lazy:  # left in the file (a path) or copied as bytes; the module reads it as it needs
+            if s.f is not None:
+                s.skip(nbytes)  # still part of the CRC
+                out[tag] = Stored(s.path, offset, nbytes)
+            else:
+                out[tag] = Stored(None, offset, nbytes, s.read(nbytes))
+        elif tag in wanted:
             tc = "i" if tag in as_bits and dtype == 7 else DTYPES[dtype][0]
             out[tag] = s.read(nbytes) if tc is None else s.read_array(tc, nbytes, DTYPES[dtype][1])
         else:

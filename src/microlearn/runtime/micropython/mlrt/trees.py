@@ -9,6 +9,7 @@
 # near-ties) the probabilities are summed tree by tree in the port's float (double: bit-exact
 # scikit-learn).
 from array import array
+from struct import unpack_from
 
 from mlrt._reader import bad, empty, to_array
 
@@ -71,6 +72,7 @@ def load(head, sec):
 
 
 AS_BITS = (b"THRS",)  # read as array('i') of float32 bits: keys are made in place
+LAZY = (b"PROB",)  # left in the file when loading from a path: read for near-ties and predict_proba
 
 try:  # native-code walker where the port can run it (see _fast.py)
     from mlrt import _fast
@@ -125,16 +127,17 @@ class Trees:
         self.classes = None
         self.feature_names = None
         self._leaf_class = None
+        self._prob = None
         if task not in (CLASSIFIER, REGRESSOR):
             raise bad("task %d is not one a tree ensemble has" % task)
         need = b"PROB" if self.classifier else b"LVAL"
         if need not in sec:
             raise bad("required section %s is missing" % need.decode())
         if self.classifier:
-            self._proba = sec[b"PROB"]
-            if not 1 <= n_outputs <= 256 or len(self._proba) % n_outputs:
+            self._prob = sec[b"PROB"]  # a _reader.Stored: float64 rows, read only for near-ties and proba
+            if not 1 <= n_outputs <= 256 or len(self._prob) % (8 * n_outputs):
                 raise bad("PROB does not hold n_leaves x %d probabilities" % n_outputs)
-            self.n_leaves = len(self._proba) // n_outputs
+            self.n_leaves = len(self._prob) // (8 * n_outputs)
             if b"LCLS" in sec:
                 self._leaf_class = sec[b"LCLS"]
                 if len(self._leaf_class) != self.n_leaves:
@@ -154,17 +157,19 @@ class Trees:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
-        if self.classifier:
-            _check_proba(self._proba, n_outputs)
-        else:
+        if not self.classifier:
             _check_values(sec[b"LVAL"], sec.get(b"LV64"))
+        lv64 = b"LV64" in sec
+        sec.clear()  # the file's node arrays go as soon as they are packed
         self._pack()
-        self._feat = self._thr = self._right = self._miss = self._roots = None
         self.nbytes = 4 * len(self._a)  # bytes of the arrays the model keeps
         if self.classifier:
-            self.nbytes += 8 * len(self._proba) + (4 * self.n_leaves if self._leaf_class is not None else 0)
+            if self._prob.data is not None:  # loaded from bytes: PROB is kept as a copy
+                self.nbytes += len(self._prob)
+            if self._leaf_class is not None:
+                self.nbytes += 4 * self.n_leaves
         else:
-            self.nbytes += (8 if b"LV64" in sec else 4) * self.n_leaves
+            self.nbytes += (8 if lv64 else 4) * self.n_leaves
         self._fast = self._walk = None
         if _fast is not None:
             self._fast = _fast.prepare(self)
@@ -172,52 +177,88 @@ class Trees:
                 self._walk = _fast._walk
                 self._acc = self._fast.acc
 
-    def _pack(self):
-        """One array('i') for both walkers: [n_trees, n_vote_classes, root offsets..., nodes..., votes...].
+    def _rows(self):
+        """(leaf row, its probabilities as a tuple of floats) for every PROB row, in order, read from the
+        file block by block, each row checked: values in [0, 1] summing to 1 (schema.py: Range, RowSums)."""
+        nc = self.n_outputs
+        rb = 8 * nc
+        fmt = "<%dd" % nc
+        tol = nc * ROW_SUM_TOL
+        row = 0
+        for blk in self._prob.blocks(rb * (512 // rb + 1)):
+            if len(blk) % rb:
+                raise bad("PROB could not be read in whole rows")
+            for o in range(0, len(blk), rb):
+                p = unpack_from(fmt, blk, o)
+                s = 0.0
+                for v in p:
+                    if not 0.0 <= v <= 1.0:  # also NaN
+                        raise bad("a leaf probability is outside [0, 1]")
+                    s += v
+                if not -tol <= s - 1.0 <= tol:
+                    raise bad("a leaf's probabilities do not sum to 1")
+                yield row, p
+                row += 1
 
-        A split node is 3 ints: feature | MISS << 16, threshold key, offset of the right child (the left
-        one follows at +3). A leaf is -1 - leaf row, then the offsets of its first and past-last vote.
-        A vote is q << 8 | class: leaf probability x 2**S (scale_bits), rounded half to even; zero ones
-        are left out (classifiers of several trees only)."""
-        nn, n, nc = self.n_nodes, self.n_trees, self.n_outputs
+    def _pack(self):
+        """One array('i') for both walkers: [n_trees, n_vote_classes, root offsets..., nodes..., leaf
+        records...]; the file's node arrays are dropped.
+
+        A node is 2 ints. A split node: the threshold key, then feature | MISS << 15 | (right child - node)
+        << 16 (in nodes; the left child is the next node). A leaf: its leaf row (regressor, single tree)
+        or the offset of its leaf row's record, then -1. A record (classifiers of several trees): the leaf
+        row, the offset past its last vote, its votes. A vote is q << 8 | class: leaf probability x 2**S
+        (scale_bits), rounded half to even; zero ones are left out."""
+        nn, n, nc, nl = self.n_nodes, self.n_trees, self.n_outputs, self.n_leaves
         votes = self.classifier and n > 1
-        p = self._proba if votes else ()
         one = 1 << scale_bits(n)
-        nv = 0
-        for v in p:
-            if round(v * one):
-                nv += 1
+        size = 0
+        if self.classifier:  # every row checked (and the votes counted) in one pass over PROB
+            for _, p in self._rows():
+                size += 2
+                for v in p:
+                    if round(v * one):
+                        size += 1
         base = 2 + n
-        vbase = base + 3 * nn
-        a = empty("i", vbase + nv)  # every item is written below
+        rbase = base + 2 * nn
+        a = empty("i", rbase + (size if votes else 0))  # every item is written below
         a[0] = n
         a[1] = nc if votes else 0
         for t in range(n):
-            a[2 + t] = base + 3 * self._roots[t]
+            a[2 + t] = base + 2 * self._roots[t]
+        self._roots = None
         feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
-        if votes:  # vst[l]: offset of leaf row l's first vote
-            vst = empty("i", self.n_leaves + 1)
-            j = vbase
-            for leaf in range(self.n_leaves):
-                vst[leaf] = j
+        rec = None
+        if votes:  # rec[l]: offset of leaf row l's record
+            rec = empty("i", nl)
+            j = rbase
+            for leaf, p in self._rows():
+                rec[leaf] = j
+                a[j] = leaf
+                k = j + 2
                 for c in range(nc):
-                    q = round(p[leaf * nc + c] * one)
+                    q = round(p[c] * one)
                     if q:
-                        a[j] = q << 8 | c
-                        j += 1
-            vst[self.n_leaves] = j
+                        a[k] = q << 8 | c
+                        k += 1
+                a[j + 1] = k
+                j = k
         for i in range(nn):
-            o = base + 3 * i
+            o = base + 2 * i
             f = feat[i]
             if f < 0:
                 row = right[i]
-                a[o] = -1 - row
-                a[o + 1] = vst[row] if votes else 0
-                a[o + 2] = vst[row + 1] if votes else 0
+                a[o] = rec[row] if votes else row
+                a[o + 1] = -1
             else:
-                a[o] = f | miss[i] << 16
-                a[o + 1] = tk[i]
-                a[o + 2] = base + 3 * right[i]
+                d = right[i] - i
+                if d > 0xFFFF:
+                    raise bad("a tree's right subtree starts more than 65535 nodes after its parent: "
+                              "too large for mlrt (use fewer nodes: max_depth, max_leaf_nodes)")
+                w = f | miss[i] << 15 | d << 16
+                a[o] = tk[i]
+                a[o + 1] = w - 0x100000000 if w > 0x7FFFFFFF else w
+        self._feat = self._thr = self._right = self._miss = None
         self._a = a
 
     def _check(self):
@@ -266,35 +307,40 @@ class Trees:
         """Offset of the leaf node tree t reaches for float32 bits xb."""
         a = self._a
         i = a[2 + t]
-        f = a[i]
-        while f >= 0:
-            v = xb[f & 0xFFFF]
+        w = a[i + 1]
+        while w != -1:
+            v = xb[w & 0x7FFF]
             if v < 0:  # negative float: key -magnitude; a negative NaN becomes a positive one
                 v = -(v & 0x7FFFFFFF)
                 if v < -0x7F800000:
                     v = 0x7F800001
-            if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):  # NaN goes left only where MISS says
-                i += 3
+            if v <= a[i] or (v > 0x7F800000 and w & 0x8000):  # NaN goes left only where MISS says
+                i += 2
             else:
-                i = a[i + 2]
-            f = a[i]
+                i += (w >> 15) & 0x1FFFE
+            w = a[i + 1]
         return i
+
+    def _leaf_row(self, i):
+        """The leaf row of the leaf node at offset i."""
+        a = self._a
+        return a[a[i]] if a[1] else a[i]
 
     def leaves(self, x):
         """Leaf row each tree reaches, as a list."""
         xb = self._row(x)
-        a = self._a
-        return [-1 - a[self._leaf(xb, t)] for t in range(self.n_trees)]
+        return [self._leaf_row(self._leaf(xb, t)) for t in range(self.n_trees)]
 
     def _sums(self, xb):
+        """Per class, the sum over trees (in tree order) of the PROB rows reached, in the port's float."""
         nc = self.n_outputs
-        p = self._proba
-        a = self._a
+        rb = 8 * nc
+        fmt = "<%dd" % nc
         acc = [0.0] * nc
-        for t in range(self.n_trees):
-            base = (-1 - a[self._leaf(xb, t)]) * nc
+        for b in self._prob.read_many([self._leaf_row(self._leaf(xb, t)) * rb for t in range(self.n_trees)], rb):
+            p = unpack_from(fmt, b, 0)
             for c in range(nc):
-                acc[c] += p[base + c]
+                acc[c] += p[c]
         return acc
 
     def predict_proba(self, x):
@@ -325,19 +371,20 @@ class Trees:
         acc = [0] * self.n_outputs
         for t in range(2, 2 + self.n_trees):  # the walk of _leaf, inlined
             i = a[t]
-            f = a[i]
-            while f >= 0:
-                v = xb[f & 0xFFFF]
+            w = a[i + 1]
+            while w != -1:
+                v = xb[w & 0x7FFF]
                 if v < 0:
                     v = -(v & 0x7FFFFFFF)
                     if v < -0x7F800000:
                         v = 0x7F800001
-                if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):
-                    i += 3
+                if v <= a[i] or (v > 0x7F800000 and w & 0x8000):
+                    i += 2
                 else:
-                    i = a[i + 2]
-                f = a[i]
-            for j in range(a[i + 1], a[i + 2]):
+                    i += (w >> 15) & 0x1FFFE
+                w = a[i + 1]
+            r = a[i]
+            for j in range(r + 2, a[r + 1]):
                 v = a[j]
                 acc[v & 0xFF] += v >> 8
         return _top(acc, margin(self.n_trees))
@@ -363,14 +410,14 @@ class Trees:
     def _predict(self, xb):
         if self.classifier:
             if self.n_trees == 1:
-                return self._leaf_class[-1 - self._a[self._leaf(xb, 0)]]
+                return self._leaf_class[self._a[self._leaf(xb, 0)]]
             r = self._argmax_votes(xb)
             return r if r >= 0 else self._argmax_exact(xb)
         v = self._value
         a = self._a
         s = 0.0
         for t in range(self.n_trees):
-            s += v[-1 - a[self._leaf(xb, t)]]
+            s += v[a[self._leaf(xb, t)]]
         n = self.n_trees
         return s / n if n > 1 else s
 
@@ -417,20 +464,6 @@ def _top(acc, n):
         elif v > second:
             second = v
     return best if top - second > n else -1
-
-
-def _check_proba(p, nc):
-    """Every probability in [0, 1] and every row summing to 1 (schema.py: Range, RowSums)."""
-    tol = nc * ROW_SUM_TOL
-    for r in range(0, len(p), nc):
-        s = 0.0
-        for c in range(r, r + nc):
-            v = p[c]
-            if not 0.0 <= v <= 1.0:  # also NaN
-                raise bad("a leaf probability is outside [0, 1]")
-            s += v
-        if not -tol <= s - 1.0 <= tol:
-            raise bad("a leaf's probabilities do not sum to 1")
 
 
 def _check_values(lval, lv64):
