@@ -1,6 +1,6 @@
 # mlrt machine-code tree walker (@micropython.viper): the walk of trees.py over the same packed array
-# (Trees._pack: 2 words per node), with the same integer keys and fixed-point votes, so it decides exactly as the
-# bytecode path does, in machine words instead of objects.
+# (Trees._pack: 2 words per node), with the same integer keys and fixed-point votes, so it decides
+# exactly as the bytecode path does, in machine words instead of objects.
 # Importing this module fails on CPython (no micropython module) and on ports that cannot run native
 # code (e.g. WebAssembly: "invalid micropython decorator"); mlrt then uses the bytecode path.
 # Precompile with mpy-cross -march=<arch>. Works with 32- and 64-bit machine words: ptr32 loads are

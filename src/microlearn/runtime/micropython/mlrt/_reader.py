@@ -119,6 +119,7 @@ class _Source:
             self.size = len(self.mv)
         self.pos = 0
         self.crc = 0
+        self.buf = None
 
     def read(self, n, crc=True):
         if self.f is not None:
@@ -151,9 +152,24 @@ class _Source:
         return b
 
     def skip(self, n):
+        """Pass n bytes (into the CRC) without making garbage: a heap with garbage between the objects a
+        model keeps has no room left for its large arrays."""
+        if self.f is None:
+            if self.pos + n > self.size:
+                raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, n))
+            self.crc = crc32(self.mv[self.pos : self.pos + n], self.crc)
+            self.pos += n
+            return
+        buf = self.buf
+        if buf is None:
+            buf = self.buf = bytearray(256)
+        mv = memoryview(buf)
         while n > 0:
             k = 256 if n > 256 else n
-            self.read(k)
+            if self.f.readinto(mv[:k]) != k:
+                raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, k))
+            self.crc = crc32(mv[:k], self.crc)
+            self.pos += k
             n -= k
 
     def at_end(self):
@@ -167,7 +183,8 @@ class _Source:
 
 class Stored:
     """A section left in the model file (a module's LAZY tags, when loading from a path): read(off, n)
-    opens the file and returns n bytes at byte off of the section. From bytes the section is copied."""
+    opens the file and returns n bytes at byte off of the section. Loading from bytes, data is a view
+    of them (a module that keeps the section makes it a copy)."""
 
     def __init__(self, path, offset, nbytes, data=None):
         self.path = path
@@ -189,6 +206,29 @@ class Stored:
         if b is None or len(b) != n:
             raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
         return b
+
+    def open(self):
+        """A file handle for chunk (None when the section is in RAM); the caller closes it."""
+        return None if self.data is not None else open(self.path, "rb")
+
+    def chunk(self, f, off, n):
+        """n bytes (a bytes object) at byte off of the section; f: from open()."""
+        if self.data is not None:
+            return bytes(self.data[off : off + n])
+        f.seek(self.offset + off)
+        b = f.read(n)
+        if b is None or len(b) != n:
+            raise OSError("mlrt: the model file %s changed while loading; load it again" % self.path)
+        return b
+
+    def array(self, tc):
+        """The whole section as array(tc)."""
+        f = self.open()
+        try:
+            return to_array(tc, self.chunk(f, 0, self.nbytes))
+        finally:
+            if f is not None:
+                f.close()
 
     def read_many(self, offs, n):
         """n bytes at each byte offset of offs (a list), the file opened once."""
@@ -312,11 +352,11 @@ def _read(s, families):
             raise bad("section %r appears twice" % tag)
         s.skip(offset - s.pos)
         if tag in lazy:  # left in the file (a path) or copied as bytes; the module reads it as it needs
+            s.skip(nbytes)  # still part of the CRC
             if s.f is not None:
-                s.skip(nbytes)  # still part of the CRC
                 out[tag] = Stored(s.path, offset, nbytes)
-            else:
-                out[tag] = Stored(None, offset, nbytes, s.read(nbytes))
+            else:  # a view of the caller's bytes while loading; the module copies what it keeps
+                out[tag] = Stored(None, offset, nbytes, s.mv[offset : offset + nbytes])
         elif tag in wanted:
             tc = "i" if tag in as_bits and dtype == 7 else DTYPES[dtype][0]
             out[tag] = s.read(nbytes) if tc is None else s.read_array(tc, nbytes, DTYPES[dtype][1])

@@ -64,6 +64,9 @@ def load(head, sec):
     if b"BOST" in sec:
         from mlrt import boost
 
+        for tag, tc in ((b"FEAT", "h"), (b"MISS", "B"), (b"THRS", "i"), (b"RGHT", "i"), (b"PROB", "d")):
+            if tag in sec:  # LAZY sections as arrays (THRS as float32 bits, AS_BITS)
+                sec[tag] = sec[tag].array(tc)
         return boost.Boosted(head, sec)
     for tag in BOOST_ONLY:
         if tag in sec:
@@ -72,7 +75,10 @@ def load(head, sec):
 
 
 AS_BITS = (b"THRS",)  # read as array('i') of float32 bits: keys are made in place
-LAZY = (b"PROB",)  # left in the file when loading from a path: read for near-ties and predict_proba
+# left in the file when loading from a path (never held in RAM whole): the node arrays are packed from
+# it block by block, PROB is read for near-ties and predict_proba
+LAZY = (b"FEAT", b"MISS", b"THRS", b"RGHT", b"PROB")
+BLOCK = 64  # nodes per block while packing
 
 try:  # native-code walker where the port can run it (see _fast.py)
     from mlrt import _fast
@@ -118,12 +124,9 @@ class Trees:
         self.n_features = n_features
         self.n_outputs = n_outputs
         self._roots = sec[b"ROOT"]
-        self._feat = sec[b"FEAT"]
-        self._miss = sec[b"MISS"]
-        self._thr = sec[b"THRS"]  # float32 bits (AS_BITS)
-        self._right = sec[b"RGHT"]
+        self._nodes = (sec[b"FEAT"], sec[b"MISS"], sec[b"THRS"], sec[b"RGHT"])  # _reader.Stored
         self.n_trees = len(self._roots)
-        self.n_nodes = len(self._feat)
+        self.n_nodes = len(sec[b"FEAT"]) // 2
         self.classes = None
         self.feature_names = None
         self._leaf_class = None
@@ -157,6 +160,8 @@ class Trees:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
+        if self.classifier and self._prob.data is not None:
+            self._prob.data = bytes(self._prob.data)  # a copy: the caller's bytes are not kept
         if not self.classifier:
             _check_values(sec[b"LVAL"], sec.get(b"LV64"))
         lv64 = b"LV64" in sec
@@ -227,8 +232,6 @@ class Trees:
         for t in range(n):
             a[2 + t] = base + 2 * self._roots[t]
         self._roots = None
-        feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
-        rec = None
         if votes:  # rec[l]: offset of leaf row l's record
             rec = empty("i", nl)
             j = rbase
@@ -243,45 +246,75 @@ class Trees:
                         k += 1
                 a[j + 1] = k
                 j = k
-        for i in range(nn):
-            o = base + 2 * i
-            f = feat[i]
-            if f < 0:
-                row = right[i]
-                a[o] = rec[row] if votes else row
-                a[o + 1] = -1
-            else:
-                d = right[i] - i
-                if d > 0xFFFF:
-                    raise bad("a tree's right subtree starts more than 65535 nodes after its parent: "
-                              "too large for mlrt (use fewer nodes: max_depth, max_leaf_nodes)")
-                w = f | miss[i] << 15 | d << 16
-                a[o] = tk[i]
-                a[o + 1] = w - 0x100000000 if w > 0x7FFFFFFF else w
-        self._feat = self._thr = self._right = self._miss = None
+        for i0, feat, miss, thr, right in self._blocks():
+            for j in range(len(feat)):
+                o = base + 2 * (i0 + j)
+                f = feat[j]
+                if f < 0:
+                    row = right[j]
+                    a[o] = rec[row] if votes else row
+                    a[o + 1] = -1
+                else:
+                    d = right[j] - i0 - j
+                    if d > 0xFFFF:
+                        raise bad(
+                            "a tree's right subtree starts more than 65535 nodes after its parent: too "
+                            "large for mlrt (fewer nodes: max_depth, max_leaf_nodes)"
+                        )
+                    v = thr[j]
+                    a[o] = -(v & 0x7FFFFFFF) if v < 0 else v  # the key (_keys)
+                    w = f | miss[j] << 15 | d << 16
+                    a[o + 1] = w - 0x100000000 if w > 0x7FFFFFFF else w
+        self._nodes = None
         self._a = a
+
+    def _blocks(self):
+        """The node arrays BLOCK nodes at a time: (first node, FEAT, MISS, THRS bits, RGHT) as arrays,
+        read from the file (one handle) or from the caller's bytes."""
+        fs, ms, ts, rs = self._nodes
+        f = fs.open()
+        try:
+            nn = self.n_nodes
+            for i0 in range(0, nn, BLOCK):
+                m = BLOCK if nn - i0 > BLOCK else nn - i0
+                yield (
+                    i0,
+                    to_array("h", fs.chunk(f, 2 * i0, 2 * m)),
+                    ms.chunk(f, i0, m),
+                    to_array("i", ts.chunk(f, 4 * i0, 4 * m)),
+                    to_array("i", rs.chunk(f, 4 * i0, 4 * m)),
+                )
+        finally:
+            if f is not None:
+                f.close()
 
     def _check(self):
         """Every index in range, every walk ends at a leaf: children lie after their parent, inside
         its tree (so there are no cycles), leaves point at existing leaf rows."""
-        nf, nn, nl = self.n_features, self.n_nodes, self.n_leaves
-        if not 1 <= nf <= 32767 or self.n_trees < 1 or nl < 1:
+        nf, nn, nl, n = self.n_features, self.n_nodes, self.n_leaves, self.n_trees
+        if not 1 <= nf <= 32767 or n < 1 or nl < 1:
             raise bad("empty model or too many features")
-        for a in (self._miss, self._thr, self._right):
-            if len(a) != nn:
-                raise bad("node arrays differ in length")
-        roots, feat, right, thr, miss = self._roots, self._feat, self._right, self._thr, self._miss
+        fs, ms, ts, rs = self._nodes
+        if len(fs) != 2 * nn or len(ms) != nn or len(ts) != 4 * nn or len(rs) != 4 * nn:
+            raise bad("node arrays differ in length")
+        roots = self._roots
         if roots[0] != 0:
             raise bad("the first tree must start at node 0")
-        for t in range(self.n_trees):
-            start = roots[t]
-            stop = roots[t + 1] if t + 1 < self.n_trees else nn
-            if not start < stop <= nn:
+        for t in range(n):
+            stop = roots[t + 1] if t + 1 < n else nn
+            if not roots[t] < stop <= nn:
                 raise bad("tree %d has no nodes or ends outside the node arrays" % t)
-            for i in range(start, stop):
-                f = feat[i]
-                r = right[i]
-                if thr[i] & 0x7FFFFFFF > INF or miss[i] > 1:
+        t = 0
+        stop = roots[1] if n > 1 else nn
+        for i0, feat, miss, thr, right in self._blocks():
+            for j in range(len(feat)):
+                i = i0 + j
+                if i == stop:
+                    t += 1
+                    stop = roots[t + 1] if t + 1 < n else nn
+                f = feat[j]
+                r = right[j]
+                if thr[j] & 0x7FFFFFFF > INF or miss[j] > 1:
                     raise bad("node %d has a NaN threshold or a MISS other than 0 or 1" % i)
                 if f < 0:
                     if f != -1 or not 0 <= r < nl:
@@ -337,7 +370,8 @@ class Trees:
         rb = 8 * nc
         fmt = "<%dd" % nc
         acc = [0.0] * nc
-        for b in self._prob.read_many([self._leaf_row(self._leaf(xb, t)) * rb for t in range(self.n_trees)], rb):
+        offs = [self._leaf_row(self._leaf(xb, t)) * rb for t in range(self.n_trees)]
+        for b in self._prob.read_many(offs, rb):
             p = unpack_from(fmt, b, 0)
             for c in range(nc):
                 acc[c] += p[c]
