@@ -327,5 +327,5 @@ def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
     assert "pickle" not in r.stderr
     text = out.read_text()
     assert (
-        "Sequential: network of 8 layers, input 20x3" in text and "float seq_predict(const float *x);" in text
+        "Sequential: network of 8 layers, input 20x3" in text and "void seq_predict_values(const float *x, float *out);" in text
     )
