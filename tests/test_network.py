@@ -446,3 +446,67 @@ def _head_and_sections(data: bytes) -> tuple[Any, Any]:
 
     head, sec, _ = _reader.read(data, FAMILIES)
     return head, sec
+
+
+# ---------------------------------------------------------------------------------------------- mlrt int8
+def test_int8_model_file_and_mlrt_integer_path(int8_models: dict[str, Any], tmp_path: Any) -> None:
+    """A network converted with a calibration set carries its int8 layers in the model file (optional
+    Q* sections): they read back to the same integer arithmetic, mlrt runs it (bytecode dot products
+    and the viper kernel's source read as plain Python) with the same classes as the C, and the viper
+    kernel compiles to machine code for an M0+."""
+    import sys
+
+    from microlearn import deploy
+    from microlearn import micropython as mpy
+
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+    from mlrt import network as mlrt_network
+
+    src = (mpy.RUNTIME_DIR / "mlrt" / "_fast_q8.py").read_text().replace("import micropython\n", "")
+    ns: dict[str, Any] = {"ptr8": object, "micropython": type("mp", (), {"viper": staticmethod(lambda f: f)})}
+    exec(compile(src, "_fast_q8.py", "exec"), ns)  # the viper source as plain Python
+    kernel = type("k", (), {"dot": staticmethod(ns["dot"])})
+    X = rows("tanh", 60, seed=13)
+    for name in ("tanh", "logistic"):
+        model = int8_models[name]
+        data = model.to_bytes()
+        back = modelfile.loads(data)
+        assert np.array_equal(predict_int8(back, X), predict_int8(model.ir, X))
+        m = mlrt.load(data)
+        assert m.int8
+        for fast in (None, kernel):
+            mlrt_network._fast_q8 = fast
+            got = np.array([m.predict([float(v) for v in r]) for r in X])
+            assert np.array_equal(got, model.predict_index(X))
+        mlrt_network._fast_q8 = None
+        m.int8 = False  # the float network is in the same file
+        got = np.array([m.predict([float(v) for v in r]) for r in X])
+        ref = model.ir.reference(X)
+        assert ref.ambiguous is not None and np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+    files = deploy.build_mpy(tmp_path, "armv6m")
+    fast = tmp_path / "mlrt" / "_fast_q8.mpy"
+    assert fast in files and fast.read_bytes()[2] >> 2 == 4
+
+
+def test_int8_sections_refused_when_corrupt(int8_models: dict[str, Any]) -> None:
+    import struct
+    import sys
+
+    from microlearn import micropython as mpy
+    from microlearn.backends.modelfile import container
+    from modelfile_cases import fix_crc
+
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+
+    data = int8_models["relu"].to_bytes()
+    c = container.unpack(data)
+    for tag, off, fmt, value in ((b"QMUL", 0, "<i", 5), (b"QLYR", 4, "<i", 7), (b"QINP", 2, "<i", 999)):
+        b = bytearray(data)
+        struct.pack_into(fmt, b, c.sections[tag].offset + 4 * off, value)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            modelfile.loads(bad)
+        with pytest.raises(ValueError, match="mlrt"):
+            mlrt.load(bad)

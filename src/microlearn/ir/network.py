@@ -53,8 +53,9 @@ ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "softmax")
 # 2-4 ulp; docs/networks.md states this assumption)
 FN_ULPS = 8.0
 # An absolute margin below which a decision is always called ambiguous: above it, probabilities computed
-# by the output transform order the classes as the logits do (docs/networks.md, "Decisions")
-MARGIN_FLOOR = 2.0**-40
+# by the output transform order the classes as the logits do (docs/networks.md, "Decisions"); by the
+# library's arithmetic
+MARGIN_FLOOR = {"float64": 2.0**-40, "float32": 2.0**-18}
 F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -140,8 +141,10 @@ def apply_activation(name: str, x: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 def activation_bound(name: str, m_in: float, e_in: float, u: float) -> tuple[float, float]:
     """(m_out, e_out) of an element-wise activation (softmax: of its logits, see ``Network``)."""
-    if name in ("identity", "relu", "softmax"):
-        return m_in, e_in  # exact operations (softmax is applied after the decision, see Network)
+    if name in ("identity", "relu"):
+        return m_in, e_in  # exact operations
+    if name == "softmax":  # inside a network (a last softmax is applied after the decision, see Network)
+        return 1.0, float("inf")
     if name == "tanh":
         return min(m_in, 1.0) + e_in + FN_ULPS * u, e_in + FN_ULPS * u
     if name == "logistic":
@@ -438,7 +441,7 @@ class Network:
         """Rows whose decision is within rounding: the library's own logit margin is not above the
         library's error plus the float64 replay's (docs/networks.md, "Decisions")."""
         z64 = np.asarray(z, dtype=np.float64)
-        E = self.library_error(X) + self.error_bound(_row_max(X), U64) + MARGIN_FLOOR
+        E = self.library_error(X) + self.error_bound(_row_max(X), U64) + MARGIN_FLOOR[self.dtype]
         if not np.all(np.isfinite(E)):
             E = np.where(np.isfinite(E), E, np.inf)
         if self.decision == "threshold":

@@ -87,12 +87,12 @@ class KerasNetwork(Network):
             idx = (z[:, 0] > 0).astype(np.int64)
             p1 = apply_activation("logistic", z[:, 0])
             proba = np.stack([1 - p1, p1], axis=1)
-            amb: npt.NDArray[np.bool_] = ~(np.abs(z[:, 0]) > 2 * E + MARGIN_FLOOR)
+            amb: npt.NDArray[np.bool_] = ~(np.abs(z[:, 0]) > 2 * E + MARGIN_FLOOR["float32"])
         else:
             idx = np.argmax(z, axis=1).astype(np.int64)
             proba = apply_activation(self.output_activation, z)
             part = np.sort(z, axis=1)
-            amb = ~(part[:, -1] - part[:, -2] > 2 * E + MARGIN_FLOOR)
+            amb = ~(part[:, -1] - part[:, -2] > 2 * E + MARGIN_FLOOR["float32"])
         return Reference(outputs=idx, proba=np.asarray(proba, np.float64), scores=z, ambiguous=amb)
 
     def library_disagreements(self, model: Any, X32: npt.NDArray[np.float32], ref: Reference) -> int:

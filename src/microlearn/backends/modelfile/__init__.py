@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from microlearn.backends.modelfile import features as _features  # noqa: F401  (family 32)
+from microlearn.backends.modelfile import kmeans as _kmeans  # noqa: F401  (family 5)
 from microlearn.backends.modelfile import linear as _linear  # noqa: F401  (family 2)
 from microlearn.backends.modelfile import naive_bayes as _naive_bayes  # noqa: F401  (family 3)
 from microlearn.backends.modelfile import neighbors as _neighbors  # noqa: F401  (family 4)

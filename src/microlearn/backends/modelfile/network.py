@@ -20,6 +20,7 @@ took. The loader checks that the records chain: each layer's ``out_shape`` equal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import (
     DT_F64,
+    DT_I8,
     DT_I32,
     DT_TEXT,
     DT_U8,
@@ -75,6 +77,23 @@ NETWORK = FamilySchema(
                     "every layer's parameters in layer order"),
         SectionSpec(b"MODE", DT_U8, True, "3", _CR, True, (OneOf((0, 1, 2)),),
                     "arithmetic (0 f64, 1 f32), decision (0 none, 1 argmax, 2 threshold), exact (0/1)"),
+        SectionSpec(b"QINP", DT_I32, False, "3", _CR, False, (),
+                    "int8 method: the input's quantization multiplier, shift and zero point"),
+        SectionSpec(b"QLYR", DT_I32, False, "n_qlayers*8", _CR, False, (),
+                    "int8 method, per quantized layer: kind (1 dense, 2 activation), n_out, output zero "
+                    "point, lower clamp, table index or -1, 1 for a final layer giving accumulators, 0, 0"),
+        SectionSpec(b"QWGT", DT_I8, False, "n_qweights", _CR, False, (),
+                    "int8 method: dense weights, per layer n_out rows of n_in"),
+        SectionSpec(b"QBIA", DT_I32, False, "n_qchannels", _CR, False, (),
+                    "int8 method: int32 biases (input zero point folded in), per dense output"),
+        SectionSpec(b"QMUL", DT_I32, False, "n_qchannels", _CR, False, (),
+                    "int8 method: requantization multipliers in [2^30, 2^31) (0 for a final layer)"),
+        SectionSpec(b"QSHF", DT_I8, False, "n_qchannels", _CR, False, (),
+                    "int8 method: requantization shifts"),
+        SectionSpec(b"QTAB", DT_I8, False, "n_qtables*256", _CR, False, (),
+                    "int8 method: 256-entry activation tables (tanh, logistic)"),
+        SectionSpec(b"QSCL", DT_F64, False, "2", _CR, False, (),
+                    "int8 method: the value of one unit of the final accumulators; the calibration rows"),
         SectionSpec(b"LABL", DT_TEXT, False, "bytes", _C, False, (JsonList("n_outputs"),),
                     "JSON list of the class labels (ints or strings)"),
         SectionSpec(b"FNAM", DT_TEXT, False, "bytes", _CR, False, (JsonList("n_features"),),
@@ -168,6 +187,7 @@ def dump(ir: Network) -> Encoded:
         (b"PRMS", np.concatenate(params) if params else np.zeros(0)),
         (b"MODE", np.array(mode, dtype=np.uint8)),
     ]
+    out += _dump_quant(ir)
     out += text_sections(ir.classes, ir.feature_names, ir.source)
     task = TASK_CLASSIFY if ir.task == Task.CLASSIFY else TASK_REGRESS
     return Encoded(task, ir.n_inputs, ir.n_outputs, out)
@@ -241,7 +261,111 @@ def load(d: Decoded) -> Network:
         raise fail(f"inconsistent network: {e}") from e
     if ir.n_outputs != h.n_outputs:
         raise fail(f"the network has {ir.n_outputs} outputs; the header says {h.n_outputs}")
+    if b"QLYR" in a:
+        ir = dataclasses.replace(ir, quant=_load_quant(ir, a))
     return ir
+
+
+# ---------------------------------------------------------------------------------------------- int8
+def _dump_quant(ir: Network) -> list[tuple[bytes, npt.NDArray[Any]]]:
+    """The int8 sections of a network quantized by passes.quantize (Dense and Activation layers)."""
+    from microlearn.passes.quantize import ActivationQ, DenseQ
+
+    q = ir.quant
+    if q is None or not all(isinstance(r, DenseQ | ActivationQ) for r in q.layers):
+        return []
+    recs: list[int] = []
+    w: list[npt.NDArray[Any]] = []
+    b: list[npt.NDArray[Any]] = []
+    m: list[npt.NDArray[Any]] = []
+    sh: list[npt.NDArray[Any]] = []
+    tabs: list[npt.NDArray[Any]] = []
+    for r in q.layers:
+        t = -1
+        if r.table is not None:
+            t = len(tabs)
+            tabs.append(np.asarray(r.table, np.int8))
+        if isinstance(r, DenseQ):
+            final = r.out is None
+            zero = 0 if r.out is None else r.out.zero
+            recs += [1, int(r.w.shape[0]), zero, r.lo, t, int(final), 0, 0]
+            w.append(np.asarray(r.w, np.int8).reshape(-1))
+            b.append(np.asarray(r.b, np.int32))
+            m.append(np.asarray(r.m, np.int32))
+            sh.append(np.asarray(r.sh, np.int8))
+        else:
+            recs += [2, 0, r.out.zero, r.lo, t, 0, 0, 0]
+    last = q.layers[-1]
+    return [
+        (b"QINP", np.array([q.input_m, q.input_sh, q.input.zero], np.int32)),
+        (b"QLYR", np.array(recs, np.int32)),
+        (b"QWGT", np.concatenate(w)),
+        (b"QBIA", np.concatenate(b)),
+        (b"QMUL", np.concatenate(m)),
+        (b"QSHF", np.concatenate(sh)),
+        (b"QTAB", np.concatenate(tabs) if tabs else np.zeros(0, np.int8)),
+        (b"QSCL", np.array([float(last.acc_scale), float(q.n_calibration)])),
+    ]
+
+
+def _load_quant(ir: Network, a: dict[bytes, npt.NDArray[Any]]) -> Any:
+    from microlearn.passes.quantize import ActivationQ, DenseQ, NetworkQ, TensorQ
+
+    need = (b"QINP", b"QWGT", b"QBIA", b"QMUL", b"QSHF", b"QTAB", b"QSCL")
+    if any(t not in a for t in need):
+        raise fail("a network's int8 sections are incomplete")
+    recs = a[b"QLYR"].astype(np.int64).reshape(-1, RECORD)
+    w, bq, mq, sq = a[b"QWGT"], a[b"QBIA"], a[b"QMUL"], a[b"QSHF"]
+    tabs = a[b"QTAB"].reshape(-1, 256)
+    inp = [int(v) for v in a[b"QINP"]]
+    scl = a[b"QSCL"]
+    if len(recs) > len(ir.layers) or len(recs) < 1:
+        raise fail("QLYR holds more int8 layers than the network has")
+    layers: list[Any] = []
+    ow = oc = 0
+    for i, r in enumerate(recs):
+        kind, n_out, zero, lo, t, final = (int(v) for v in r[:6])
+        layer = ir.layers[i]
+        table = None
+        if t >= 0:
+            if t >= len(tabs):
+                raise fail("QLYR names a table QTAB does not hold")
+            table = np.asarray(tabs[t], np.int8)
+        if not (-128 <= zero <= 127 and -128 <= lo <= 127):
+            raise fail("QLYR holds a zero point or clamp outside int8")
+        if kind == 1:
+            if not isinstance(layer, Dense) or n_out != layer.n_out or (final and i != len(recs) - 1):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            n_in = layer.n_in
+            if ow + n_in * n_out > w.size or oc + n_out > bq.size:
+                raise fail("QWGT or QBIA ends inside an int8 layer")
+            mm = mq[oc : oc + n_out]
+            ss = sq[oc : oc + n_out].astype(np.int64)
+            if not final and (np.any((mm != 0) & ((mm < 2**30) | (ss < -30) | (ss > 31)))):
+                raise fail("QMUL / QSHF hold a multiplier or shift out of range")
+            out = None if final else TensorQ(1.0, zero)
+            layers.append(DenseQ(np.asarray(w[ow : ow + n_in * n_out], np.int8).reshape(n_out, n_in),
+                                 np.asarray(bq[oc : oc + n_out], np.int32), np.asarray(mm, np.int32),
+                                 np.asarray(ss, np.int8), out, lo, table,
+                                 float(scl[0]) if final else 1.0))  # fmt: skip
+            ow += n_in * n_out
+            oc += n_out
+        elif kind == 2:
+            if not isinstance(layer, Activation):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            layers.append(ActivationQ(TensorQ(1.0, zero), lo, table))
+        else:
+            raise fail(f"QLYR holds an unknown int8 layer kind {kind}")
+    if ow != w.size or oc != bq.size:
+        raise fail("QWGT or QBIA holds more values than the int8 layers use")
+    last = layers[-1]
+    if not (isinstance(last, DenseQ) and last.out is None):
+        raise fail("the int8 layers do not end in a layer giving accumulators")
+    if not (np.all(np.isfinite(scl)) and scl[0] > 0):
+        raise fail("QSCL holds a scale that is not a finite value > 0")
+    if not (2**30 <= inp[0] < 2**31 or inp[0] == 0) or not -128 <= inp[2] <= 127:
+        raise fail("QINP holds an input multiplier or zero point out of range")
+    return NetworkQ(TensorQ(1.0, inp[2]), inp[0], inp[1], tuple(layers), int(scl[1]))
 
 
 register_family(code=NETWORK.code, ir_type=Network, dump=dump, load=load, schema=NETWORK)

@@ -1,6 +1,8 @@
 """scikit-learn frontends: one module per model family, each registering itself (frontends.registry)."""
 
+from microlearn.frontends.sklearn import boosting as boosting
 from microlearn.frontends.sklearn import features as features
+from microlearn.frontends.sklearn import kmeans as kmeans
 from microlearn.frontends.sklearn import linear as linear
 from microlearn.frontends.sklearn import naive_bayes as naive_bayes
 from microlearn.frontends.sklearn import neighbors as neighbors

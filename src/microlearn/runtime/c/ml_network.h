@@ -193,6 +193,8 @@ static inline void ml_nn_act_bound(ml_nn_bound *st, int32_t act)
         st->e = (st->e + ML_NN_FN_ERR) * ML_NN_SLACK;
     } else if (act == ML_NN_LOGISTIC) {
         st->e = (0.25f * st->e + ML_NN_FN_ERR) * ML_NN_SLACK;
+    } else if (act == ML_NN_SOFTMAX) {
+        st->e = INFINITY; /* not bounded here: a softmax inside a network leaves the class to the replay */
     }
 }
 

@@ -16,8 +16,10 @@ extern "C" {
 #define ML_NETWORK_RECORD 8u
 #define ML_NETWORK_MAX_LAYERS 256u
 
-enum { ML_NETWORK_S_SHAP, ML_NETWORK_S_LAYR, ML_NETWORK_S_PRMS, ML_NETWORK_S_MODE, ML_NETWORK_S_LABL,
-       ML_NETWORK_S_FNAM, ML_NETWORK_S_SRCE, ML_NETWORK_S_COUNT };
+enum { ML_NETWORK_S_SHAP, ML_NETWORK_S_LAYR, ML_NETWORK_S_PRMS, ML_NETWORK_S_MODE, ML_NETWORK_S_QINP,
+       ML_NETWORK_S_QLYR, ML_NETWORK_S_QWGT, ML_NETWORK_S_QBIA, ML_NETWORK_S_QMUL, ML_NETWORK_S_QSHF,
+       ML_NETWORK_S_QTAB, ML_NETWORK_S_QSCL, ML_NETWORK_S_LABL, ML_NETWORK_S_FNAM, ML_NETWORK_S_SRCE,
+       ML_NETWORK_S_COUNT };
 
 /* Sections of a neural network (family 6). */
 static inline const ml_model_section_spec *ml_network_sections(uint32_t *n)
@@ -25,6 +27,10 @@ static inline const ml_model_section_spec *ml_network_sections(uint32_t *n)
     static const ml_model_section_spec specs[ML_NETWORK_S_COUNT] = {
         {"SHAP", ML_DT_I32, 1, ML_TASKS_CR, 1},  {"LAYR", ML_DT_I32, 1, ML_TASKS_CR, 1},
         {"PRMS", ML_DT_F64, 1, ML_TASKS_CR, 1},  {"MODE", ML_DT_U8, 1, ML_TASKS_CR, 1},
+        {"QINP", ML_DT_I32, 0, ML_TASKS_CR, 0},  {"QLYR", ML_DT_I32, 0, ML_TASKS_CR, 0},
+        {"QWGT", ML_DT_I8, 0, ML_TASKS_CR, 0},   {"QBIA", ML_DT_I32, 0, ML_TASKS_CR, 0},
+        {"QMUL", ML_DT_I32, 0, ML_TASKS_CR, 0},  {"QSHF", ML_DT_I8, 0, ML_TASKS_CR, 0},
+        {"QTAB", ML_DT_I8, 0, ML_TASKS_CR, 0},   {"QSCL", ML_DT_F64, 0, ML_TASKS_CR, 0},
         {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},  {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
         {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
     };
@@ -34,7 +40,8 @@ static inline const ml_model_section_spec *ml_network_sections(uint32_t *n)
 
 /* Check a network file (opened with ml_model_open): one shape more than layers (rank 1..3, dimensions
  * >= 1, unused ones 1), the input holding n_features values, whole layer records, three MODE codes in
- * range, finite parameters. The layers' own records are checked by the loaders of their kinds. */
+ * range, finite parameters. The layers' own records are checked by the loaders of their kinds; the
+ * optional int8 sections (Q*) are for the int8 method's readers (mlrt) and are not read here. */
 static inline int ml_network_file_check(const ml_model_file *f)
 {
     const uint8_t *ptr[ML_NETWORK_S_COUNT];

@@ -19,6 +19,7 @@ FAMILIES = {
     2: "linear",
     3: "naive_bayes",
     4: "neighbors",
+    5: "kmeans",
     6: "network",
     32: "features",
     33: "transform",
