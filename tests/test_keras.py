@@ -326,6 +326,5 @@ def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "pickle" not in r.stderr
     text = out.read_text()
-    assert (
-        "Sequential: network of 8 layers, input 20x3" in text and "void seq_predict_values(const float *x, float *out);" in text
-    )
+    assert "Sequential: network of 8 layers, input 20x3" in text
+    assert "void seq_predict_values(const float *x, float *out);" in text
