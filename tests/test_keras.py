@@ -173,6 +173,7 @@ def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: An
 def test_functional_chain_and_threshold_decision(binary: Any) -> None:
     net = keras_convert(binary)
     assert net.task == Task.CLASSIFY and net.decision == "threshold" and net.n_outputs == 2
+    assert {"keras.Model", "keras.Sequential"} <= set(microlearn.supported_estimators())
     assert [layer.kind for layer in net.layers] == ["dense", "reshape", "global_pool", "dense"]
 
 
@@ -243,7 +244,7 @@ def test_cnn_classes_and_probabilities_match_keras(cnn: Any, images: np.ndarray)
 def test_regressor_from_a_keras_file_within_the_bound(seq_file: Any, target: str) -> None:
     path, _, X = seq_file
     rep = microlearn.verify(str(path), X[:12], targets=[target])
-    assert rep.results[target].agreement == 1.0
+    assert rep.results[target].agreement == 1.0 and rep.estimator == "seq.keras"
 
 
 def test_threshold_classifier_on_host_and_micropython(binary: Any) -> None:
