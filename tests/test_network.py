@@ -346,11 +346,11 @@ def test_verify_int8_every_target_without_floating_point(models: dict[str, Any])
     est = models["relu"]
     X = rows("relu", 40, seed=11)
     cal = digits()[0][:600]
-    report = microlearn.verify(est, X, targets=["host", *MCUS], method="int8", calibration=cal)
+    report = microlearn.verify(est, X, targets=["host", *MCUS, "micropython"], method="int8", calibration=cal)
     model = microlearn.convert(est, method="int8", calibration=cal)
     want = float(np.mean(predict_int8(model.ir, X) == model.ir.reference(X).outputs))
     for t, r in report.items():
-        assert r.agreement == want, (t, r)  # every target runs the same integer arithmetic
+        assert r.agreement == want, (t, r)  # every target (mlrt too) runs the same integer arithmetic
     for t in ("cortex-m0plus", "rv32imc"):
         assert report[t].extra["softfloat_float"] == [] and report[t].extra["softfloat_double"] == []
     assert report["cortex-m0plus"].instructions_mean is not None
