@@ -282,6 +282,8 @@ register_layer_quantizer(Activation, _act_q)
 
 def quantize(net: Network, X_cal: Any) -> Network:
     """``net`` with ``quant`` set from the calibration rows (at least one)."""
+    import microlearn.passes.quantize_conv  # noqa: F401  (the quantizers of the convolution layer kinds)
+
     X = np.asarray(X_cal, dtype=np.float32).reshape(-1, net.n_inputs) if np.size(X_cal) else None
     if X is None or len(X) < 1:
         raise InvalidInputError(

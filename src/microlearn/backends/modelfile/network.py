@@ -245,8 +245,11 @@ def load(d: Decoded) -> Network:
     labels = d.json(b"LABL")
     names = d.json(b"FNAM")
     task = Task.CLASSIFY if h.task == TASK_CLASSIFY else Task.REGRESS
+    from microlearn.ir.network_keras import KerasNetwork
+
+    cls = KerasNetwork if mode[0] == 1 and not mode[2] else Network  # a float32 library's network: Keras'
     try:
-        ir = Network(
+        ir = cls(
             task=task,
             input_shape=shapes[0],
             layers=tuple(layers),

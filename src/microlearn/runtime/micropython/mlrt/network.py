@@ -54,6 +54,12 @@ SECTIONS = {
 LAYER_MODULES = {
     1: "network",
     2: "network",
+    16: "network_conv",
+    17: "network_conv",
+    18: "network_conv",
+    19: "network_conv",
+    20: "network_conv",
+    21: "network_conv",
 }
 
 IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
