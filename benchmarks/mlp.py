@@ -244,8 +244,8 @@ def main() -> None:
     if args.docs:
         doc = DOCS.read_text()
         if BEGIN not in doc:
-            title = "# MLPs on Cortex-M: microlearn (float, float32, int8), emlearn 0.23, m2cgen"
-            doc += f"\n{title}\n\n{BEGIN}\n{END}\n"
+            title = "MLPs on Cortex-M: microlearn (float, float32, int8), emlearn 0.23, m2cgen"
+            doc += f"\n# {title}\n\n{BEGIN}\n{END}\n"
         a, b = doc.index(BEGIN) + len(BEGIN), doc.index(END)
         DOCS.write_text(doc[:a] + "\n" + text + doc[b:])
 
