@@ -64,7 +64,12 @@ int ml_test_load(const uint8_t *buf, size_t len)
     ml_trees m;
     int rc = ml_model_open(buf, len, &f);
     if (rc != ML_OK) return rc;
-    if (f.family == ML_FAMILY_TREES) return ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
+    if (f.family == ML_FAMILY_TREES) {
+        ml_boost_file b;
+        rc = ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
+        if (rc != ML_E_FAMILY) return rc;
+        return ml_boost_load(buf, len, f.task, f.n_features, f.n_outputs, &b);
+    }
     if (f.family == ML_FAMILY_FEATURES) return ml_features_stage_check(&f);
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
@@ -163,6 +168,10 @@ def _files() -> dict[str, bytes]:
     bands = FeatureConfig(window=16, n_axes=2, stats=("mean", "max"), sr=16.0, bands=((0.0, 3.0), (3.0, 8.0)))
     Xn = X.copy()
     Xn[::5, 1] = np.nan
+    Xc = Xn.copy()
+    Xc[:, 0] = np.arange(len(X)) % 5  # a categorical feature: the boosted file has CSET, CLFT, CBIT
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+
     return {
         "feature stage": mf.dumps(FeatureStage(bands)),
         "linear classifier": microlearn.convert(LogisticRegression(max_iter=500).fit(X, y)).to_bytes(),
@@ -186,6 +195,10 @@ def _files() -> dict[str, bytes]:
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)
         ).to_bytes(),
+        "boosted": microlearn.convert(
+            HistGradientBoostingClassifier(max_iter=3, max_depth=2, categorical_features=[0]).fit(Xc, y)
+        ).to_bytes(),
+        "isolation": microlearn.convert(IsolationForest(n_estimators=3, random_state=0).fit(X)).to_bytes(),
     }
 
 
@@ -194,6 +207,7 @@ def _violations(data: bytes) -> Iterator[tuple[str, bytes, bool, str]]:
     element with the CRC repaired. C does not read the optional text sections."""
     c = mf.container.unpack(data)
     fam = families()[c.header.family]
+    dims = {"n_raw": c.array(b"BASE").size} if b"BASE" in c.sections else {}
     for spec in fam.schema.sections:
         s = c.sections.get(spec.tag)
         if s is None or s.count == 0:
@@ -209,12 +223,17 @@ def _violations(data: bytes) -> Iterator[tuple[str, bytes, bool, str]]:
 
         name = spec.tag.decode()
         for inv in spec.checks:
-            for what, bad, in_c in _break(inv, name, a, put, c.header):
+            for what, bad, in_c in _break(inv, name, a, put, c.header, dims):
                 yield what, bad, in_c, type(inv).__name__
 
 
 def _break(
-    inv: schema.Invariant, name: str, a: np.ndarray, put: Callable[[int, object], bytes], h: Header
+    inv: schema.Invariant,
+    name: str,
+    a: np.ndarray,
+    put: Callable[[int, object], bytes],
+    h: Header,
+    dims: dict[str, int],
 ) -> Iterator[tuple[str, bytes, bool]]:
     integer = a.dtype.kind in "iu"
     if isinstance(inv, schema.Range):
@@ -238,7 +257,7 @@ def _break(
     elif isinstance(inv, schema.OneOf):
         yield f"{name}: {max(inv.values) + 1}", put(0, max(inv.values) + 1), True
     elif isinstance(inv, schema.Index):
-        bound = {"n_features": h.n_features, "n_outputs": h.n_outputs}[inv.dim]
+        bound = {"n_features": h.n_features, "n_outputs": h.n_outputs, "n_raw": dims.get("n_raw", 0)}[inv.dim]
         i = int(np.flatnonzero(a >= 0)[0])
         yield f"{name}: index = {inv.dim}", put(i, bound), True
         yield f"{name}: index -2", put(i, -2), True

@@ -190,6 +190,8 @@ for r in range(len(raw) // (4 * nf)):
         v = m.predict_proba(x)
     elif kind == 'transform':
         v = m.transform(x)
+    elif kind == 'score':
+        v = m.score(x)
     else:
         v = m.predict(x)
     if isinstance(v, (int, float)):
@@ -202,7 +204,7 @@ print('load_alloc', a1 - a0, 'retained', getattr(m, 'nbytes', 0))
 """
 
 # the header's task code (docs/model-file.md) -> what the script asks of the model
-_KIND_OF_TASK = {1: "class", 2: "value", 3: "value", 4: "class", 5: "transform"}
+_KIND_OF_TASK = {1: "class", 2: "value", 3: "score", 4: "class", 5: "transform"}
 
 
 @dataclass

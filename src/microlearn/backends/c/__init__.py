@@ -1,6 +1,7 @@
 """IR -> C. Every method module registers itself (registry.register_method); this imports them."""
 
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
+from microlearn.backends.c import boosting as boosting
 from microlearn.backends.c import kmeans as kmeans
 from microlearn.backends.c import linear
 from microlearn.backends.c import naive_bayes

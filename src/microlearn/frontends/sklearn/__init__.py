@@ -1,5 +1,6 @@
 """scikit-learn frontends: one module per model family, each registering itself (frontends.registry)."""
 
+from microlearn.frontends.sklearn import boosting as boosting
 from microlearn.frontends.sklearn import features as features
 from microlearn.frontends.sklearn import kmeans as kmeans
 from microlearn.frontends.sklearn import linear as linear
