@@ -16,6 +16,7 @@ HERE = Path(__file__).parent
 for script in (
     "trees.py",
     "trees_packed.py",
+    "trees_trace.py",
     "mcu_targets.py",
     "micropython_speed.py",
     "dsp_sensor.py",

@@ -35,10 +35,15 @@ def is_model_file(path: str | Path) -> bool:
 
 
 def load_estimator(path: str | Path) -> Any:
-    """Load a pickled/joblib estimator, warning that unpickling runs code from the file."""
+    """Load a pickled/joblib estimator, warning that unpickling runs code from the file; a ``.keras``
+    file is passed on as its path (the Keras frontend reads it as data)."""
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"model file {p} does not exist")
+    if (
+        p.suffix.lower() == ".keras"
+    ):  # a Keras 3 archive: read as data (frontends/keras_read.py), no code runs
+        return str(p)
     if is_model_file(p):
         raise InvalidInputError(
             f"{p} is a microlearn model file, not a fitted estimator: give the joblib/pickle file it was "
@@ -308,7 +313,8 @@ def _add_verify(sub: Any, name: str, default_targets: Sequence[str], **kw: Any) 
         **kw,
     )
     v.add_argument(
-        "model", help="joblib/pickle file of the fitted estimator (loading it runs its code), or .mlm"
+        "model",
+        help="joblib/pickle file of the fitted estimator (loading it runs its code), a .keras file, or .mlm",
     )
     v.add_argument("--data", required=True, help=".npy or .csv file of input rows")
     v.add_argument(
@@ -356,7 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
             "microlearn convert model.joblib -o model.mlm",
         ),
     )
-    c.add_argument("model", help="joblib or pickle file of a fitted estimator (loading it runs its code)")
+    c.add_argument(
+        "model",
+        help="joblib or pickle file of a fitted estimator (loading it runs its code), or a .keras file",
+    )
     c.add_argument(
         "-o", "--output", required=True, help="file to write: NAME.h (C header) or NAME.mlm (model file)"
     )
