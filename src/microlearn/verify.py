@@ -249,6 +249,14 @@ def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.flo
         want = np.asarray(classes)[np.asarray(ref.outputs, dtype=np.int64)]
         firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
         bad = int(np.sum((got != want) & firm))
+    elif task is Task.CLUSTER and hasattr(estimator, "predict"):
+        centers = getattr(estimator, "cluster_centers_", None)
+        # scikit-learn's k-means predicts only rows of its centres' dtype (the values are the same)
+        rows = X32 if centers is None else np.asarray(X32, dtype=np.asarray(centers).dtype)
+        got = np.asarray(estimator.predict(rows))
+        want = np.asarray(ref.outputs, dtype=np.int64)
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != want) & firm))
     elif task is Task.REGRESS and hasattr(estimator, "predict"):
         got64 = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
         want64 = np.asarray(ref.outputs, dtype=np.float64).reshape(len(X32), -1)
