@@ -4,6 +4,7 @@ agreement and cost. Nothing here is family-specific: the comparator is chosen by
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,7 +311,8 @@ def verify(
     ref = ir.reference(X32)
     _cross_check(ir, ref, estimator, X32)
     results = _run_targets(ir, model.method, X32, ref, names, budget)
-    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+    what = os.path.basename(os.fspath(estimator)) if isinstance(estimator, (str, os.PathLike)) else None
+    return Report(what or type(estimator).__name__, model.method, X32.shape[0], results)
 
 
 def verify_model_file(
