@@ -37,6 +37,7 @@ C_TABLES = {
     2: "ml_linear_sections",
     3: "ml_naive_bayes_sections",
     4: "ml_neighbors_sections",
+    7: "ml_mahalanobis_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -67,6 +68,7 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
+    if (f.family == ML_FAMILY_MAHALANOBIS) return ml_mahalanobis_file_check(&f);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -145,6 +147,7 @@ X, y = datasets.load_iris(return_X_y=True)
 
 
 def _files() -> dict[str, bytes]:
+    from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -173,6 +176,7 @@ def _files() -> dict[str, bytes]:
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
+        "elliptic envelope": microlearn.convert(EllipticEnvelope(random_state=0).fit(X)).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(

@@ -187,11 +187,29 @@ def compare_values(ref: Reference, run: TargetRun) -> Comparison:
     return Comparison(agreement, float(np.max(diff, initial=0.0)))
 
 
+def compare_score(ref: Reference, run: TargetRun) -> Comparison:
+    """SCORE: every score within ``ref.bound`` and, where the reference has its inlier/outlier
+    ``decision`` and the target reports its own (``run.extra["predict"]``), the same decision on every
+    row outside ``ref.ambiguous`` (rows inside are counted apart)."""
+    c = compare_values(ref, run)
+    got = run.extra.get("predict")
+    if ref.decision is None or got is None:
+        return c
+    diff = _row_diff(run.outputs, ref.outputs)
+    bound = np.zeros(diff.shape) if ref.bound is None else np.asarray(ref.bound, dtype=np.float64)
+    want = np.asarray(ref.decision, dtype=np.int64).reshape(-1)
+    same = np.asarray(got, dtype=np.int64).reshape(-1) == want
+    amb = np.zeros(want.shape, dtype=bool) if ref.ambiguous is None else np.asarray(ref.ambiguous, dtype=bool)
+    ok = (diff <= bound) & (same | amb)
+    agreement = float(np.mean(ok)) if len(ok) else 1.0
+    return Comparison(agreement, c.max_abs_error, int(amb.sum()), int((~same & amb).sum()))
+
+
 COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
     Task.CLASSIFY: compare_index,
     Task.CLUSTER: compare_index,
     Task.REGRESS: compare_values,
-    Task.SCORE: compare_values,
+    Task.SCORE: compare_score,
     Task.TRANSFORM: compare_values,
 }
 
@@ -199,7 +217,19 @@ COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
 def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.float32]) -> None:
     """The IR's reference must be the library's own result; raise if the two disagree."""
     task = ir.task
-    if task is Task.CLASSIFY and hasattr(estimator, "predict"):
+    if task is Task.CLUSTER and hasattr(estimator, "predict"):
+        got = np.asarray(estimator.predict(X32)).astype(np.int64)
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != np.asarray(ref.outputs, np.int64)) & firm))
+    elif task is Task.SCORE and hasattr(estimator, "score_samples") and ref.decision is not None:
+        got64 = np.asarray(estimator.score_samples(X32), dtype=np.float64).reshape(-1)
+        tol = np.zeros(len(X32)) if ref.bound is None else np.asarray(ref.bound, np.float64)
+        firm = np.ones(len(got64), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum(np.abs(got64 - np.asarray(ref.outputs, np.float64)) > tol))
+        if hasattr(estimator, "predict"):
+            dec = np.asarray(estimator.predict(X32)).astype(np.int64)
+            bad += int(np.sum((dec != ref.decision) & firm))
+    elif task is Task.CLASSIFY and hasattr(estimator, "predict"):
         classes = ir.classes if ir.classes is not None else np.arange(ir.n_outputs)
         got = np.asarray(estimator.predict(X32))
         want = np.asarray(classes)[np.asarray(ref.outputs, dtype=np.int64)]

@@ -36,13 +36,16 @@ class Reference:
     largest difference allowed between a target's value outputs and ``outputs`` (REGRESS, SCORE,
     TRANSFORM); ``margin`` is, per row of a CLASSIFY/CLUSTER model, the reference's own distance to a tie,
     and ``ambiguous`` marks rows where that margin is inside float64 rounding: such rows are counted by
-    ``verify``, not required to agree."""
+    ``verify``, not required to agree. ``decision`` (SCORE): the library's inlier (1) / outlier (-1)
+    ``predict`` per row; for SCORE, ``ambiguous`` marks the rows whose decision value is within the
+    rounding bound of its threshold (their decision is counted, not required)."""
 
     outputs: npt.NDArray[Any]
     proba: npt.NDArray[np.float64] | None = None
     scores: npt.NDArray[np.float64] | None = None
     bound: npt.NDArray[np.float64] | None = None
     ambiguous: npt.NDArray[np.bool_] | None = None
+    decision: npt.NDArray[np.int64] | None = None
 
 
 @runtime_checkable

@@ -6,3 +6,4 @@ from microlearn.frontends.sklearn import naive_bayes as naive_bayes
 from microlearn.frontends.sklearn import neighbors as neighbors
 from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees
+from microlearn.frontends.sklearn import mahalanobis as mahalanobis

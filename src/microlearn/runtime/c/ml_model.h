@@ -714,6 +714,57 @@ static inline int ml_naive_bayes_file_check(const ml_model_file *f)
     return ML_OK;
 }
 
+/* ------------------------------------------------------------------------------- Mahalanobis distance */
+
+#define ML_FAMILY_MAHALANOBIS 7u
+#define ML_TASKS_S (1u << ML_TASK_SCORE)
+
+enum { ML_MAH_S_LOCN, ML_MAH_S_PREC, ML_MAH_S_OFFS, ML_MAH_S_MODE, ML_MAH_S_FNAM, ML_MAH_S_SRCE, ML_MAH_S_COUNT };
+
+/* Sections of a Mahalanobis-distance model (family 7, backends/modelfile/mahalanobis.py): EllipticEnvelope,
+ * MinCovDet. The C predictor is the generated C (ml_mahalanobis.h). */
+static inline const ml_model_section_spec *ml_mahalanobis_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_MAH_S_COUNT] = {
+        {"LOCN", ML_DT_F64, 1, ML_TASKS_S, 1}, {"PREC", ML_DT_F64, 1, ML_TASKS_S, 1},
+        {"OFFS", ML_DT_F64, 1, ML_TASKS_S, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_S, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_S, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_S, 0},
+    };
+    *n = ML_MAH_S_COUNT;
+    return specs;
+}
+
+/* Check a Mahalanobis-distance file (opened with ml_model_open): task SCORE with one output, 1 .. 1024
+ * features, n location values, n x n precision values and one offset, all finite, a MODE code 0 or 1. */
+static inline int ml_mahalanobis_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_MAH_S_COUNT];
+    uint32_t cnt[ML_MAH_S_COUNT];
+    uint32_t n_specs, n;
+    const ml_model_section_spec *specs = ml_mahalanobis_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_MAHALANOBIS) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_SCORE || f->n_features < 1 || f->n_features > 1024 || f->n_outputs != 1) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    if (cnt[ML_MAH_S_LOCN] != n || cnt[ML_MAH_S_PREC] != n * n || cnt[ML_MAH_S_OFFS] != 1u ||
+        cnt[ML_MAH_S_MODE] != 1u) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_MAH_S_MODE][0] > 1u || !ml_model_all_finite(ptr[ML_MAH_S_LOCN], n, 1) ||
+        !ml_model_all_finite(ptr[ML_MAH_S_PREC], n * n, 1) || !ml_model_all_finite(ptr[ML_MAH_S_OFFS], 1u, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
 /* ---------------------------------------------------------------------------------- preprocessing stages */
 
 #define ML_FAMILY_TRANSFORM 33u

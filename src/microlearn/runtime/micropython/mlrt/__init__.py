@@ -19,6 +19,7 @@ FAMILIES = {
     2: "linear",
     3: "naive_bayes",
     4: "neighbors",
+    7: "mahalanobis",
     32: "features",
     33: "transform",
     64: "pipeline",
