@@ -38,6 +38,7 @@ C_TABLES = {
     3: "ml_naive_bayes_sections",
     4: "ml_neighbors_sections",
     7: "ml_mahalanobis_sections",
+    8: "ml_mixture_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -69,6 +70,7 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
     if (f.family == ML_FAMILY_MAHALANOBIS) return ml_mahalanobis_file_check(&f);
+    if (f.family == ML_FAMILY_MIXTURE) return ml_mixture_file_check(&f);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -149,6 +151,7 @@ X, y = datasets.load_iris(return_X_y=True)
 def _files() -> dict[str, bytes]:
     from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.naive_bayes import GaussianNB
@@ -177,6 +180,10 @@ def _files() -> dict[str, bytes]:
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
         "elliptic envelope": microlearn.convert(EllipticEnvelope(random_state=0).fit(X)).to_bytes(),
+        "mixture diag": microlearn.convert(
+            GaussianMixture(n_components=2, covariance_type="diag", random_state=0).fit(X)
+        ).to_bytes(),
+        "mixture full": microlearn.convert(GaussianMixture(n_components=2, random_state=0).fit(X)).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(

@@ -3,6 +3,7 @@
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
 from microlearn.backends.c import linear
 from microlearn.backends.c import mahalanobis as mahalanobis
+from microlearn.backends.c import mixture as mixture
 from microlearn.backends.c import naive_bayes
 from microlearn.backends.c import neighbors as neighbors
 from microlearn.backends.c import packed, packed_inline

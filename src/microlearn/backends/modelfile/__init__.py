@@ -14,6 +14,7 @@ from typing import Any
 from microlearn.backends.modelfile import features as _features  # noqa: F401  (family 32)
 from microlearn.backends.modelfile import linear as _linear  # noqa: F401  (family 2)
 from microlearn.backends.modelfile import mahalanobis as _mahalanobis  # noqa: F401  (family 7)
+from microlearn.backends.modelfile import mixture as _mixture  # noqa: F401  (family 8)
 from microlearn.backends.modelfile import naive_bayes as _naive_bayes  # noqa: F401  (family 3)
 from microlearn.backends.modelfile import neighbors as _neighbors  # noqa: F401  (family 4)
 from microlearn.backends.modelfile import pipeline as _pipeline  # noqa: F401  (family 64)

@@ -7,3 +7,4 @@ from microlearn.frontends.sklearn import neighbors as neighbors
 from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees
 from microlearn.frontends.sklearn import mahalanobis as mahalanobis
+from microlearn.frontends.sklearn import mixture as mixture

@@ -765,6 +765,78 @@ static inline int ml_mahalanobis_file_check(const ml_model_file *f)
     return ML_OK;
 }
 
+/* ----------------------------------------------------------------------------------- Gaussian mixture */
+
+#define ML_FAMILY_MIXTURE 8u
+#define ML_TASKS_K (1u << ML_TASK_CLUSTER)
+
+enum { ML_GMM_S_MEAN, ML_GMM_S_PCHL, ML_GMM_S_CNST, ML_GMM_S_MODE, ML_GMM_S_FNAM, ML_GMM_S_SRCE, ML_GMM_S_COUNT };
+
+/* Sections of a Gaussian mixture (family 8, backends/modelfile/mixture.py). The C predictor is the
+ * generated C (ml_mixture.h). */
+static inline const ml_model_section_spec *ml_mixture_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_GMM_S_COUNT] = {
+        {"MEAN", ML_DT_F64, 1, ML_TASKS_K, 1}, {"PCHL", ML_DT_F64, 1, ML_TASKS_K, 1},
+        {"CNST", ML_DT_F64, 1, ML_TASKS_K, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_K, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_K, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_K, 0},
+    };
+    *n = ML_GMM_S_COUNT;
+    return specs;
+}
+
+/* Check a Gaussian mixture file (opened with ml_model_open): task CLUSTER, 1 .. 1024 features, 1 .. 65535
+ * components, MEAN / PCHL / CNST sized by the covariance type in MODE[0] (0 .. 3), MODE[1] 0 or 1, finite
+ * values, diag and spherical factors > 0. */
+static inline int ml_mixture_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_GMM_S_COUNT];
+    uint32_t cnt[ML_GMM_S_COUNT];
+    uint32_t n_specs, n, k, need, i;
+    const ml_model_section_spec *specs = ml_mixture_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_MIXTURE) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_CLUSTER || f->n_features < 1 || f->n_features > 1024 || f->n_outputs < 1 ||
+        f->n_outputs > 65535) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    k = (uint32_t)f->n_outputs;
+    if (cnt[ML_GMM_S_MODE] != 2u || cnt[ML_GMM_S_MEAN] != k * n || cnt[ML_GMM_S_CNST] != k) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_GMM_S_MODE][0] > 3u || ptr[ML_GMM_S_MODE][1] > 1u) {
+        return ML_E_VALUE;
+    }
+    switch (ptr[ML_GMM_S_MODE][0]) {
+    case 0: need = k * n * n; break;
+    case 1: need = n * n; break;
+    case 2: need = k * n; break;
+    default: need = k; break;
+    }
+    if (cnt[ML_GMM_S_PCHL] != need) {
+        return ML_E_FORMAT;
+    }
+    if (!ml_model_all_finite(ptr[ML_GMM_S_MEAN], k * n, 1) || !ml_model_all_finite(ptr[ML_GMM_S_PCHL], need, 1) ||
+        !ml_model_all_finite(ptr[ML_GMM_S_CNST], k, 1)) {
+        return ML_E_VALUE;
+    }
+    if (ptr[ML_GMM_S_MODE][0] >= 2u) {
+        for (i = 0; i < need; i++) {
+            if (!(((const double *)(const void *)ptr[ML_GMM_S_PCHL])[i] > 0.0)) {
+                return ML_E_VALUE;
+            }
+        }
+    }
+    return ML_OK;
+}
+
 /* ---------------------------------------------------------------------------------- preprocessing stages */
 
 #define ML_FAMILY_TRANSFORM 33u

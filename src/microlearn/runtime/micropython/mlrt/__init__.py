@@ -20,6 +20,7 @@ FAMILIES = {
     3: "naive_bayes",
     4: "neighbors",
     7: "mahalanobis",
+    8: "mixture",
     32: "features",
     33: "transform",
     64: "pipeline",
