@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn._validation import as_float32_rows
-from microlearn.errors import InvalidInputError, MicrolearnError
+from microlearn.errors import InvalidInputError, MicrolearnError, ToolchainError
 from microlearn.ir.base import IR, Reference, Task
 from microlearn.targets.base import TARGETS, Artifacts, Target, TargetRun
 
@@ -293,7 +293,7 @@ def verify(
         target = TARGETS[t]
         why = target.available()
         if why is not None:
-            raise InvalidInputError(f"target {t!r} cannot run here: {why}")
+            raise ToolchainError(f"target {t!r} cannot run here: {why}")
         run = target.run(art, X32)
         c = compare(ref, run)
         results[t] = TargetResult(

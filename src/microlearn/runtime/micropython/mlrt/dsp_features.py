@@ -27,6 +27,22 @@ MAX_ABS = 1e8
 _b = array("f", [0.0])
 
 
+def band_bins(window, sr, bands):
+    """FFT bins [lo, hi) of each (lo, hi) Hz band (as microlearn.dsp.FeatureConfig.band_bins)."""
+    out = []
+    for lo, hi in bands:
+        if not 0 <= lo < hi <= sr / 2 + 1e-9:
+            raise ValueError("band (%g, %g) must satisfy 0 <= lo < hi <= sr/2" % (lo, hi))
+        klo = math.ceil(lo * window / sr)
+        khi = min(math.ceil(hi * window / sr), window // 2 + 1)
+        if hi >= sr / 2:
+            khi = window // 2 + 1
+        if khi <= klo:
+            raise ValueError("band (%g, %g) holds no FFT bin: widen it" % (lo, hi))
+        out.append((klo, khi))
+    return out
+
+
 def _r(v):
     # round to float32
     _b[0] = v

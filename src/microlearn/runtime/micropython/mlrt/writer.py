@@ -152,23 +152,6 @@ FAMILY_PIPELINE = 64
 TRANSFORM = 5
 
 
-def _band_bins(window, sr, bands):
-    import math
-
-    out = []
-    for lo, hi in bands:
-        if not 0 <= lo < hi <= sr / 2 + 1e-9:
-            raise ValueError("band (%g, %g) must satisfy 0 <= lo < hi <= sr/2" % (lo, hi))
-        klo = math.ceil(lo * window / sr)
-        khi = min(math.ceil(hi * window / sr), window // 2 + 1)
-        if hi >= sr / 2:
-            khi = window // 2 + 1
-        if khi <= klo:
-            raise ValueError("band (%g, %g) holds no FFT bin: widen it" % (lo, hi))
-        out.append((klo, khi))
-    return out
-
-
 def features_file(window, n_axes, stats, magnitude=True, sr=None, bands=()):
     """A feature-extractor stage file (family 32): mlrt.dsp_features on windows of window x n_axes
     interleaved samples. stats: names from mlrt.dsp_features.STATS, in output order."""
@@ -183,7 +166,9 @@ def features_file(window, n_axes, stats, magnitude=True, sr=None, bands=()):
         idx.append(STATS.index(s))
     if not 2 <= window <= 32768 or not 1 <= n_axes <= 16:
         raise ValueError("window must be 2..32768 samples and n_axes 1..16")
-    bins = _band_bins(window, float(sr or 0), bands) if bands else []
+    from mlrt.dsp_features import band_bins
+
+    bins = band_bins(window, float(sr or 0), bands) if bands else []
     if not idx and not bins:
         raise ValueError("a feature stage computes at least one statistic or band")
     n_out = (n_axes + (1 if magnitude else 0)) * (len(idx) + len(bins))

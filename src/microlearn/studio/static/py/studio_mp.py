@@ -121,22 +121,6 @@ def feature_names(cfg):
     return out
 
 
-def band_bins(window, sr, bands):
-    """FFT bins [lo, hi) of each band (as microlearn.dsp.FeatureConfig.band_bins)."""
-    out = []
-    for lo, hi in bands:
-        if not 0 <= lo < hi <= sr / 2 + 1e-9:
-            raise ValueError("band (%g, %g) must satisfy 0 <= lo < hi <= sr/2" % (lo, hi))
-        klo = math.ceil(lo * window / sr)
-        khi = min(math.ceil(hi * window / sr), window // 2 + 1)
-        if hi >= sr / 2:
-            khi = window // 2 + 1
-        if khi <= klo:
-            raise ValueError("band (%g, %g) holds no FFT bin: widen it" % (lo, hi))
-        out.append((klo, khi))
-    return out
-
-
 def _hz_to_mel(f):
     if f >= 1000.0:
         return 15.0 + math.log(f / 1000.0) / (math.log(6.4) / 27.0)
@@ -187,7 +171,7 @@ def mel_filterbank_bytes(sr, n_fft, n_mels, fmin=0.0, fmax=None):
 
 class _Sensor:
     def __init__(self, cfg):
-        from mlrt.dsp_features import Features
+        from mlrt.dsp_features import Features, band_bins
 
         c = dict(cfg)
         if c.get("bands"):
