@@ -1,7 +1,9 @@
 """IR -> C. Every method module registers itself (registry.register_method); this imports them."""
 
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
+from microlearn.backends.c import kernel as kernel
 from microlearn.backends.c import linear
+from microlearn.backends.c import lof as lof
 from microlearn.backends.c import mahalanobis as mahalanobis
 from microlearn.backends.c import mixture as mixture
 from microlearn.backends.c import naive_bayes

@@ -8,3 +8,5 @@ from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees
 from microlearn.frontends.sklearn import mahalanobis as mahalanobis
 from microlearn.frontends.sklearn import mixture as mixture
+from microlearn.frontends.sklearn import kernel as kernel
+from microlearn.frontends.sklearn import lof as lof

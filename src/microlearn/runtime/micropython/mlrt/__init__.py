@@ -21,6 +21,8 @@ FAMILIES = {
     4: "neighbors",
     7: "mahalanobis",
     8: "mixture",
+    9: "kernel",
+    10: "lof",
     32: "features",
     33: "transform",
     64: "pipeline",
