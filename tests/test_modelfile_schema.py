@@ -155,13 +155,13 @@ X, y = datasets.load_iris(return_X_y=True)
 def _files() -> dict[str, bytes]:
     from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
-    from sklearn.mixture import GaussianMixture
-    from sklearn.svm import OneClassSVM
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.mixture import GaussianMixture
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
+    from sklearn.svm import OneClassSVM
 
     from microlearn.dsp.features import FeatureConfig
     from microlearn.frontends.registry import to_ir

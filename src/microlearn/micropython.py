@@ -280,9 +280,7 @@ class MicroPythonTarget:
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         """``art`` gives the IR and the model file (``art.model_file()``)."""
         # probabilities where the reference has them (LinearSVC, RidgeClassifier ... have none)
-        has_proba = (
-            art.ir.task in (Task.CLASSIFY, Task.CLUSTER) and art.ir.reference(X[:1]).proba is not None
-        )
+        has_proba = art.ir.task in (Task.CLASSIFY, Task.CLUSTER) and art.ir.reference(X[:1]).proba is not None
         return _target_run(art.model_file(), has_proba, X)
 
 

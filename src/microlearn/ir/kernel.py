@@ -129,17 +129,17 @@ class KernelExpansion:
         A = np.abs(X64) @ np.abs(S).T
         ddot = gamma(n + 2, u) * A
         if self.kernel == "linear":
-            return ddot * 1.01
+            return np.asarray(ddot * 1.01, dtype=np.float64)
         dot = X64 @ S.T
         t = self.gamma * dot + self.coef0
         dt = g * ddot + gamma(3, u) * (g * A + abs(self.coef0))
         if self.kernel == "sigmoid":
-            return (dt + 4 * u) * 1.01
+            return np.asarray((dt + 4 * u) * 1.01, dtype=np.float64)
         p = self.degree
         if p == 0:
             return np.zeros_like(t)
         big = np.abs(t) + dt
-        return (p * big ** (p - 1) * dt + gamma(2 * p + 2, u) * big**p) * 1.01
+        return np.asarray((p * big ** (p - 1) * dt + gamma(2 * p + 2, u) * big**p) * 1.01, dtype=np.float64)
 
     def decision(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         out: npt.NDArray[np.float64] = self.kernel_values(X) @ self.coef - self.rho

@@ -95,7 +95,9 @@ class LocalOutlierFactor:
         return lines
 
     # ------------------------------------------------------------------ arithmetic
-    def distances(self, X: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def distances(
+        self, X: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(d, delta): euclidean distances (rows, m) in float64 and a bound of each one's error."""
         X64 = np.asarray(X, dtype=np.float64)
         n = self.n_features

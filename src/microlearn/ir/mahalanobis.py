@@ -22,7 +22,7 @@ within three times that of 0 (scikit-learn's error, the reference's and a float6
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -34,9 +34,20 @@ Kind = Literal["elliptic", "mcd"]
 F32_MAX = float(np.finfo(np.float32).max)
 
 
-def abs_norm(P: npt.NDArray[np.float64]) -> float:
-    """An upper bound of the spectral norm of |P|: its largest absolute row or column sum."""
-    A = np.abs(P)
+def jacobi_weights(P: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """w_i = |P_ii| (floored far below the largest, so every w_i > 0), rounded up to float32: the scaling
+    under which the bound is taken (docs/anomaly.md)."""
+    dg = np.abs(np.diag(P))
+    floor = max(float(np.max(dg)) * 2.0**-60, 2.0**-100)
+    w = np.maximum(dg, floor).astype(np.float32)
+    w = np.where(w.astype(np.float64) < np.maximum(dg, floor), np.nextafter(w, np.float32(np.inf)), w)
+    return np.asarray(w, dtype=np.float64)
+
+
+def scaled_norm(P: npt.NDArray[np.float64], w: npt.NDArray[np.float64]) -> float:
+    """An upper bound of the spectral norm of |P_ij| / sqrt(w_i w_j): its largest row or column sum."""
+    s = np.sqrt(w)
+    A = np.abs(P) / np.outer(s, s)
     return max(float(np.max(np.sum(A, axis=1))), float(np.max(np.sum(A, axis=0)))) * (1.0 + 2.0**-40)
 
 
@@ -133,17 +144,22 @@ class Mahalanobis:
         out: npt.NDArray[np.float64] = gamma(2 * self.n_features + 5, U64) * self.scale(X) + 2.0**-1000
         return out
 
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        return jacobi_weights(self.precision)
+
     def f32_constants(self) -> tuple[float, float, float]:
-        """(a, b, c) of the device's bound ``a * r + b + c * q`` of |q32 - sklearn's distance| where
-        r is the computed sum of squared float32 differences and q the computed float32 distance
-        (docs/anomaly.md derives it)."""
+        """(a, b, c) of the device's bound ``a * r + b + c * (|q| + a * r + b)`` of |q32 - sklearn's
+        distance| where r is the computed sum of w_i * d_i^2 over the float32 differences d and q the
+        computed float32 distance (docs/anomaly.md derives it)."""
         n, u = self.n_features, U32
-        M = abs_norm(self.precision)
-        L2 = float(np.sum(self.location**2)) * (1.0 + 2.0**-40)
+        w = self.weights
+        M = scaled_norm(self.precision, w)
+        L2 = float(np.sum(w * self.location**2)) * (1.0 + 2.0**-40)
         a = M * (gamma(2 * n + 2, u) * (1 + u) + 4.0004 * u + 2.0004 * u * u + 2.1 * gamma(2 * n + 5, U64))
-        a *= (1.0 + gamma(n + 1, u)) * (1.0 + 2.0**-10)
+        a *= (1.0 + gamma(n + 3, u)) * (1.0 + 2.0**-10)
         b = M * (1.0002 * u + 2.0004 * u * u + 2.1 * gamma(2 * n + 5, U64)) * L2 * (1.0 + 2.0**-10)
-        b += (n * n + 4 * n) * 2.0**-140 * (M + 1.0)
+        b += (n * n + 4 * n) * 2.0**-140 * (float(np.max(np.abs(self.precision))) + float(np.max(w)) + 1.0)
         c = 4.0 * u
         return a, b, c
 
@@ -153,7 +169,7 @@ class Mahalanobis:
         u = U32
         d = np.asarray(X, dtype=np.float64) - self.location
         e = 1.0001 * u * (np.abs(self.location) + np.abs(d))
-        r = np.sum((np.abs(d) + e) ** 2, axis=1) * (1.0 + gamma(self.n_features + 1, u))
+        r = np.sum(self.weights * (np.abs(d) + e) ** 2, axis=1) * (1.0 + gamma(self.n_features + 3, u))
         q = self.distance(X)
         out: npt.NDArray[np.float64] = a * r + b + c * (np.abs(q) + a * r + b)
         return out

@@ -24,7 +24,7 @@ more than the sum of the two bounds are ``ambiguous``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -111,10 +111,10 @@ class GaussianMixture:
         if t == "full":
             return np.asarray(c[k])
         if t == "tied":
-            return c
+            return np.asarray(c)
         if t == "diag":
-            return np.diag(c[k])
-        return np.eye(n) * c[k]
+            return np.asarray(np.diag(c[k]), dtype=np.float64)
+        return np.asarray(np.eye(n) * c[k], dtype=np.float64)
 
     def quad(self, X: npt.NDArray[np.float32], absolute: bool = False) -> npt.NDArray[np.float64]:
         """Q (n_rows, K) in float64; ``absolute``: W = |(|x| + |mu|) @ |C||^2, the scale of the rounding."""
@@ -122,12 +122,9 @@ class GaussianMixture:
         cols = []
         for k in range(self.k):
             C = self.chol(k)
-            if absolute:
-                y = (np.abs(X64) + np.abs(self.means[k])) @ np.abs(C)
-            else:
-                y = (X64 - self.means[k]) @ C
+            y = (np.abs(X64) + np.abs(self.means[k])) @ np.abs(C) if absolute else (X64 - self.means[k]) @ C
             cols.append(np.sum(y * y, axis=1))
-        return np.stack(cols, axis=1)
+        return np.asarray(np.stack(cols, axis=1), dtype=np.float64)
 
     def weighted_log_prob(self, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         out: npt.NDArray[np.float64] = self.const - 0.5 * self.quad(X)

@@ -20,7 +20,9 @@ def emit(ir: KernelExpansion, name: str, command: str = "") -> CSource:
     check_c_name(name)
     n, m = ir.n_features, ir.m
     if n > MAX_FEATURES or m > MAX_VECTORS:
-        raise InvalidInputError(f"the model has {n} features and {m} support vectors; too many for the C runtime")
+        raise InvalidInputError(
+            f"the model has {n} features and {m} support vectors; too many for the C runtime"
+        )
     parts = [
         arr("double", f"{name}_sv", [lit64(v) for v in ir.support.reshape(-1)], 4),
         arr("double", f"{name}_coef", [lit64(v) for v in ir.coef], 4),
@@ -38,7 +40,11 @@ def emit(ir: KernelExpansion, name: str, command: str = "") -> CSource:
         name,
         "float64",
         body,
-        api=[CFunction("score", "float"), CFunction("predict", "int32"), CFunction("decision_function", "float")],
+        api=[
+            CFunction("score", "float"),
+            CFunction("predict", "int32"),
+            CFunction("decision_function", "float"),
+        ],
         const_bytes=const_bytes,
         runtime_headers=("ml_kernel.h",),
         command=command,

@@ -40,7 +40,11 @@ def emit(ir: LocalOutlierFactor, name: str, command: str = "") -> CSource:
         name,
         "float64",
         body,
-        api=[CFunction("score", "float"), CFunction("predict", "int32"), CFunction("decision_function", "float")],
+        api=[
+            CFunction("score", "float"),
+            CFunction("predict", "int32"),
+            CFunction("decision_function", "float"),
+        ],
         const_bytes=const_bytes,
         runtime_headers=("ml_lof.h",),
         command=command,

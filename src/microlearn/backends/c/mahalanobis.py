@@ -59,14 +59,16 @@ def emit(ir: Mahalanobis, name: str, command: str = "") -> CSource:
     parts = [
         arr("float", f"{name}_loc32", [f32(v) for v in ir.location.astype(np.float32)], 6),
         arr("float", f"{name}_p32", [f32(v) for v in packed.astype(np.float32)], 6),
-        f"static const ml_mah_f32 {name}_f32 = {{{n}, {name}_loc32, {name}_p32, {f32(up32(a * SLACK))}, "
-        f"{f32(up32(b * SLACK))}, {f32(up32(c * SLACK))}, {f32(down32(thr))}, {f32(up32(thr))}}};\n",
+        arr("float", f"{name}_w32", [f32(v) for v in ir.weights.astype(np.float32)], 6),
+        f"static const ml_mah_f32 {name}_f32 = {{{n}, {name}_loc32, {name}_p32, {name}_w32, "
+        f"{f32(up32(a * SLACK))}, {f32(up32(b * SLACK))}, {f32(up32(c * SLACK))}, "
+        f"{f32(down32(thr))}, {f32(up32(thr))}}};\n",
         arr("double", f"{name}_loc", [lit64(v) for v in ir.location], 4),
         arr("double", f"{name}_p", [lit64(v) for v in packed], 4),
         f"static const ml_mah_f64 {name}_f64 = {{{n}, {name}_loc, {name}_p, {lit64(thr)}}};\n",
     ]
     m = len(packed)
-    const_bytes = 4 * (n + m + 5) + 8 * (n + m + 1) + 2 * 8
+    const_bytes = 4 * (2 * n + m + 5) + 8 * (n + m + 1) + 2 * 8
     body = "\n".join(parts) + "\n" + _api(name, n, np.float32(-ir.offset))
     est = "EllipticEnvelope" if ir.kind == "elliptic" else "MinCovDet"
     notes = [

@@ -42,15 +42,20 @@ def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
     const_bytes = 8 * (ir.means.size + chol.size + k) + 24
     body = "\n".join(parts) + "\n" + _api(name, k)
     notes = [
-        "Link with -lm (exp, log: predict_proba and score only). Components equal scikit-learn's outside",
-        "the rounding bound of docs/anomaly.md; probabilities and scores are float64 results rounded to float.",
+        "Link with -lm (exp, log: predict_proba and score only). Components equal scikit-learn's",
+        "outside the rounding bound of docs/anomaly.md; probabilities and scores are float64 results",
+        "rounded to float.",
     ]
     return header(
         ir,
         name,
         "float64",
         body,
-        api=[CFunction("predict", "int32"), CFunction("predict_proba", "void", k), CFunction("score", "float")],
+        api=[
+            CFunction("predict", "int32"),
+            CFunction("predict_proba", "void", k),
+            CFunction("score", "float"),
+        ],
         const_bytes=const_bytes,
         runtime_headers=("ml_mixture.h",),
         command=command,

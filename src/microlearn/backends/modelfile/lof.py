@@ -11,7 +11,15 @@ import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, TASK_SCORE, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
-from microlearn.backends.modelfile.schema import Decoded, FamilySchema, Finite, JsonList, Range, SectionSpec, Utf8
+from microlearn.backends.modelfile.schema import (
+    Decoded,
+    FamilySchema,
+    Finite,
+    JsonList,
+    Range,
+    SectionSpec,
+    Utf8,
+)
 from microlearn.errors import ModelFileError
 from microlearn.ir.lof import LocalOutlierFactor
 
@@ -43,7 +51,9 @@ LOF = FamilySchema(
 
 def dump(ir: LocalOutlierFactor) -> Encoded:
     if ir.n_features > MAX_FEATURES:
-        raise ModelFileError(f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}")
+        raise ModelFileError(
+            f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}"
+        )
     out: list[tuple[bytes, npt.NDArray[Any]]] = [
         (b"FITX", np.ascontiguousarray(ir.fit_x).reshape(-1)),
         (b"LRDS", ir.lrd),

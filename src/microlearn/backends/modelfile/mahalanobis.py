@@ -11,7 +11,15 @@ import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_SCORE, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
-from microlearn.backends.modelfile.schema import Decoded, FamilySchema, Finite, JsonList, OneOf, SectionSpec, Utf8
+from microlearn.backends.modelfile.schema import (
+    Decoded,
+    FamilySchema,
+    Finite,
+    JsonList,
+    OneOf,
+    SectionSpec,
+    Utf8,
+)
 from microlearn.errors import ModelFileError
 from microlearn.ir.mahalanobis import Mahalanobis
 
@@ -42,7 +50,9 @@ MAHALANOBIS = FamilySchema(
 
 def dump(ir: Mahalanobis) -> Encoded:
     if ir.n_features > MAX_FEATURES:
-        raise ModelFileError(f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}")
+        raise ModelFileError(
+            f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}"
+        )
     out: list[tuple[bytes, npt.NDArray[Any]]] = [
         (b"LOCN", ir.location),
         (b"PREC", np.ascontiguousarray(ir.precision).reshape(-1)),

@@ -12,7 +12,15 @@ import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_CLUSTER, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
-from microlearn.backends.modelfile.schema import Decoded, FamilySchema, Finite, JsonList, OneOf, SectionSpec, Utf8
+from microlearn.backends.modelfile.schema import (
+    Decoded,
+    FamilySchema,
+    Finite,
+    JsonList,
+    OneOf,
+    SectionSpec,
+    Utf8,
+)
 from microlearn.errors import ModelFileError
 from microlearn.ir.mixture import COV_TYPES, GaussianMixture
 

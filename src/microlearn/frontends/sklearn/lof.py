@@ -19,7 +19,9 @@ def convert_lof(est: Any) -> LocalOutlierFactor:
     try:
         check_is_fitted(est)
     except SkNotFitted as e:
-        raise NotFittedError("this LocalOutlierFactor is not fitted yet: call .fit(X) before converting it") from e
+        raise NotFittedError(
+            "this LocalOutlierFactor is not fitted yet: call .fit(X) before converting it"
+        ) from e
     if not est.novelty:
         raise UnsupportedEstimatorError(
             "LocalOutlierFactor scores new rows only with novelty=True: refit it with novelty=True"
@@ -32,7 +34,9 @@ def convert_lof(est: Any) -> LocalOutlierFactor:
         )
     fit_x = np.asarray(est._fit_X)
     if not isinstance(fit_x, np.ndarray) or fit_x.ndim != 2:
-        raise UnsupportedEstimatorError("LocalOutlierFactor was fitted on sparse data; fit it on a dense array")
+        raise UnsupportedEstimatorError(
+            "LocalOutlierFactor was fitted on sparse data; fit it on a dense array"
+        )
     k = int(est.n_neighbors_)
     names = getattr(est, "feature_names_in_", None)
     try:

@@ -1,25 +1,29 @@
-"""scikit-learn GaussianMixture / BayesianGaussianMixture -> :class:`~microlearn.ir.mixture.GaussianMixture`."""
+"""scikit-learn GaussianMixture / BayesianGaussianMixture -> :class:`~microlearn.ir.mixture.GaussianMixture`
+(every covariance type)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.registry import class_path, register
 from microlearn.ir.mixture import COV_TYPES, LOG_2PI, GaussianMixture
 
 
-def log_det_chol(chol: np.ndarray[Any, Any], cov: str, n: int, k: int) -> np.ndarray[Any, Any]:
+def log_det_chol(chol: npt.NDArray[np.float64], cov: str, n: int, k: int) -> npt.NDArray[np.float64]:
     """scikit-learn's _compute_log_det_cholesky, per component."""
     if cov == "full":
-        return np.sum(np.log(chol.reshape(k, -1)[:, :: n + 1]), axis=1)
-    if cov == "tied":
-        return np.full(k, np.sum(np.log(np.diag(chol))))
-    if cov == "diag":
-        return np.sum(np.log(chol), axis=1)
-    return n * np.log(chol)
+        out = np.sum(np.log(chol.reshape(k, -1)[:, :: n + 1]), axis=1)
+    elif cov == "tied":
+        out = np.full(k, np.sum(np.log(np.diag(chol))))
+    elif cov == "diag":
+        out = np.sum(np.log(chol), axis=1)
+    else:
+        out = n * np.log(chol)
+    return np.asarray(out, dtype=np.float64)
 
 
 @register("sklearn.mixture.GaussianMixture", "sklearn.mixture.BayesianGaussianMixture")
@@ -41,9 +45,8 @@ def convert_mixture(est: Any) -> GaussianMixture:
     k, n = means.shape
     if not (np.all(np.isfinite(means)) and np.all(np.isfinite(chol))):
         raise InvalidInputError(f"{name} has NaN or infinite means or precisions: refit it")
-    if cov == "diag" or cov == "spherical":
-        if np.any(chol <= 0):
-            raise InvalidInputError(f"{name} has a non-positive precision: refit it")
+    if cov in ("diag", "spherical") and np.any(chol <= 0):
+        raise InvalidInputError(f"{name} has a non-positive precision: refit it")
     log_w = np.asarray(est._estimate_log_weights(), dtype=np.float64)
     const = (-0.5 * (n * LOG_2PI) + log_det_chol(chol, cov, n, k)) + log_w
     bayesian = hasattr(est, "degrees_of_freedom_")
@@ -63,7 +66,7 @@ def convert_mixture(est: Any) -> GaussianMixture:
             means=means,
             prec_chol=chol,
             const=np.ascontiguousarray(const, dtype=np.float64),
-            covariance_type=cov,  # type: ignore[arg-type]
+            covariance_type=cov,  # type: ignore[arg-type,unused-ignore]
             bayesian=bayesian,
             source=class_path(type(est)),
             feature_names=None if names is None else tuple(str(f) for f in names),

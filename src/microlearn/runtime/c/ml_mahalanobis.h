@@ -28,6 +28,7 @@ typedef struct ml_mah_f32 {
     int32_t n_features;
     const float *loc;  /* n: float32-rounded location */
     const float *p;    /* n (n + 1) / 2: float32-rounded packed upper triangle */
+    const float *w;    /* n: |P[i][i]| rounded up, the scaling of the bound */
     float a, b, c;     /* the bound a r + b + c (|q| + a r + b) */
     float thr_lo;      /* the threshold rounded down to float32 */
     float thr_hi;      /* the threshold rounded up to float32 */
@@ -41,7 +42,7 @@ typedef struct ml_mah_f64 {
     double thr; /* -offset */
 } ml_mah_f64;
 
-/* The float32 distance; *r receives the sum of squared differences (for the bound). d: n floats. */
+/* The float32 distance; *r receives sum_i w_i d_i^2 (for the bound). d: n floats. */
 static inline float ml_mah_dist_f32(const ml_mah_f32 *m, const float *x, float *d, float *r)
 {
     const int32_t n = m->n_features;
@@ -50,7 +51,7 @@ static inline float ml_mah_dist_f32(const ml_mah_f32 *m, const float *x, float *
     int32_t i, j;
     for (i = 0; i < n; i++) {
         d[i] = x[i] - m->loc[i];
-        s += d[i] * d[i];
+        s += (d[i] * d[i]) * m->w[i];
     }
     for (i = 0; i < n; i++) {
         float t = *p++ * d[i];
@@ -81,8 +82,9 @@ static inline double ml_mah_dist_f64(const ml_mah_f64 *m, const float *x)
     return q;
 }
 
-/* 1 (inlier: scikit-learn's decision_function >= 0) or -1 (outlier). d: n floats of scratch. */
-static inline int32_t ml_mah_predict(const ml_mah_f32 *f, const ml_mah_f64 *g, const float *x, float *d)
+/* The fast path's decision: 1 (inlier), -1 (outlier), or 0 when the bound does not decide (a near tie,
+ * NaN/inf input or an overflow). d: n floats of scratch. */
+static inline int32_t ml_mah_fast(const ml_mah_f32 *f, const float *x, float *d)
 {
     float r, e;
     const float q = ml_mah_dist_f32(f, x, d, &r);
@@ -93,6 +95,16 @@ static inline int32_t ml_mah_predict(const ml_mah_f32 *f, const ml_mah_f64 *g, c
     }
     if (q - e > f->thr_hi) {
         return -1;
+    }
+    return 0;
+}
+
+/* 1 (inlier: scikit-learn's decision_function >= 0) or -1 (outlier). d: n floats of scratch. */
+static inline int32_t ml_mah_predict(const ml_mah_f32 *f, const ml_mah_f64 *g, const float *x, float *d)
+{
+    const int32_t c = ml_mah_fast(f, x, d);
+    if (c != 0) {
+        return c;
     }
     return ml_mah_dist_f64(g, x) <= g->thr ? 1 : -1; /* near the threshold, NaN or overflow */
 }
