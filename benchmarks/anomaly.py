@@ -157,8 +157,8 @@ def run_emlearn(case: Case, cpu: str) -> Row | None:
         code = distance.generate_code(est.location_, est.get_precision(), est.offset_, name="model")
         # emlearn's decision: 1 = outlier, 0 = inlier; mapped to scikit-learn's 1 / -1 in the glue
         body = (
-            f"    *(int32_t *)out = eml_elliptic_envelope_predict(&model_classifier, (const float *)in, {nf}, "
-            "(float *)0) ? -1 : 1;\n"
+            "    *(int32_t *)out = eml_elliptic_envelope_predict(&model_classifier, (const float *)in, "
+            f"{nf}, (float *)0) ? -1 : 1;\n"
         )
     elif isinstance(est, GaussianMixture | BayesianGaussianMixture):
         code = mixture.generate_code(mixture.Wrapper(est, "loadable"), name="model")
