@@ -291,3 +291,62 @@ def test_bad_input() -> None:
         to_ir(OneClassSVM(kernel=lambda a, b: a @ b.T).fit(XI))
     with pytest.raises(microlearn.errors.InvalidInputError):
         microlearn.verify(EllipticEnvelope(random_state=0).fit(XI), np.zeros((3, 2)), targets=["host"])
+
+
+GMM_FAST = """
+#include "gm.h"
+void b_fast(const float *x, int32_t n, int32_t *out) {
+    int32_t r;
+    for (r = 0; r < n; r++) {
+        float s[GM_N_OUTPUTS], q[GM_N_OUTPUTS], rr[GM_N_OUTPUTS];
+        out[r] = ml_gmm_class_f32(&gm_f32, x + (size_t)r * GM_N_FEATURES, s, q, rr);
+    }
+}
+"""
+
+
+def near_ties(ir: Any, X: npt.NDArray[np.float32], n: int = 12) -> npt.NDArray[np.float32]:
+    """Rows within float32 rounding of a component boundary (bisection between rows of two components)."""
+    ref = ir.reference(X).outputs
+    out = []
+    for i in range(len(X)):
+        other = np.flatnonzero(ref != ref[i])
+        if len(other) == 0:
+            continue
+        a, b = X[i].astype(np.float64), X[int(other[i % len(other)])].astype(np.float64)
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if ir.reference((a + mid * (b - a)).astype(np.float32)[None, :]).outputs[0] == ref[i]:
+                lo = mid
+            else:
+                hi = mid
+        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
+        if len(out) >= n:
+            break
+    return np.asarray(out, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "name", ["gmm_full", "gmm_tied", "gmm_diag", "gmm_spherical", "bgmm_full", "bgmm_dist"]
+)
+def test_mixture_fast_path_and_replay(models: dict[str, Any], name: str) -> None:
+    from microlearn.backends.c.mixture import emit as emit_mixture
+
+    est, X = models[name]
+    ir = to_ir(est)
+    lib = host.build({"gm.h": emit_mixture(ir, "gm").header, "w.c": GMM_FAST}, cflags=STRICT)
+    Xt = np.vstack([rows(X, 300, seed=3), near_ties(ir, rows(X, 60, seed=4))])
+    ref = ir.reference(Xt)
+    assert ref.ambiguous is not None
+    out = np.zeros(len(Xt), dtype=np.int32)
+    lib.b_fast(
+        Xt.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(len(Xt)), out.ctypes.data_as(ctypes.c_void_p)
+    )
+    decided = out >= 0
+    assert np.all(out[decided] == ref.outputs[decided])  # the fast path is never wrong
+    assert np.all(out[decided] == est.predict(Xt)[decided])
+    assert decided[:300].mean() > 0.9  # and decides the ordinary rows
+    assert (~decided[300:]).sum() >= 2  # near ties go through the replay
+    r = microlearn.verify(est, Xt, targets=["host"])["host"]
+    assert r.agreement == 1.0, r
