@@ -86,7 +86,8 @@ def fast_tables(ir: GaussianMixture) -> FastTables:
     for name, v in (("means", ir.means), ("precision factors", chol), ("bound weights", W)):
         if np.any(np.abs(v) > F32_MAX / 4):
             raise InvalidInputError(
-                f"the mixture's {name} exceed the float32 range of the fast path: scale the features and refit"
+                f"the mixture's {name} exceed the float32 range of the fast path: scale the features "
+                "and refit"
             )
     up = np.vectorize(lambda v: up32(float(v)), otypes=[np.float32])
     return FastTables(
