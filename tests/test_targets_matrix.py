@@ -2,8 +2,8 @@
 
 The estimators come from the frontend registry, so a new family joins the matrix by registering: a small
 instance is fitted on iris by its kind (classifier, regressor, an unsupervised detector or mixture, or a
-transform stage in a pipeline before a tree; a meta-estimator around a logistic regression), then verified on cortex-m4f, cortex-m0plus and
-rv32imc with the family's default C method."""
+transform stage in a pipeline before a tree; a meta-estimator around a logistic regression), then
+verified on cortex-m4f, cortex-m0plus and rv32imc with the family's default C method."""
 
 from __future__ import annotations
 
