@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.covariance import EllipticEnvelope, MinCovDet
 from sklearn.datasets import load_iris, make_blobs
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
@@ -30,6 +32,7 @@ from microlearn.backends.c.mahalanobis import emit as emit_mahalanobis
 from microlearn.errors import NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.registry import to_ir
 from microlearn.ir.base import Task
+from microlearn.ir.mahalanobis import Mahalanobis
 
 ALL = ["host", "cortex-m4f", "cortex-m0plus", "rv32imc", "micropython"]
 XI = StandardScaler().fit_transform(load_iris().data)
@@ -350,3 +353,53 @@ def test_mixture_fast_path_and_replay(models: dict[str, Any], name: str) -> None
     assert (~decided[300:]).sum() >= 2  # near ties go through the replay
     r = microlearn.verify(est, Xt, targets=["host"])["host"]
     assert r.agreement == 1.0, r
+
+
+# ---------------------------------------------------------------------------------------------- random models
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    n=st.integers(1, 7),
+    seed=st.integers(0, 2**31 - 1),
+    log_scale=st.floats(-3.0, 3.0),
+    log_shift=st.floats(-2.0, 4.0),
+)
+def test_random_mahalanobis_models_near_the_threshold(
+    n: int, seed: int, log_scale: float, log_shift: float
+) -> None:
+    """Random precision matrices (correlated, features of scales 10^-3 .. 10^3, far from the origin) and
+    rows placed within relative 10^-8 .. 10^-2 of the threshold: the float32 fast path never decides a
+    row wrongly and predict equals the reference outside its ambiguous rows."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** (log_scale + rng.uniform(-1.5, 1.5, n))
+    A = rng.normal(size=(n, n)) * scale
+    cov = A @ A.T + np.diag(scale**2) * 0.1
+    P = np.linalg.inv(cov)
+    P = (P + P.T) / 2
+    loc = rng.normal(size=n) * 10.0**log_shift
+    thr = float(rng.uniform(1.0, 30.0))
+    ir = Mahalanobis(location=loc, precision=P, offset=-thr)
+    v = rng.normal(size=(40, n))
+    t = np.sqrt(thr / np.einsum("ij,jk,ik->i", v, P, v))
+    eps = rng.choice([-1, 1], 40) * 10.0 ** rng.uniform(-8, -2, 40)
+    X = (loc + v * (t * (1 + eps))[:, None]).astype(np.float32)
+    X = np.vstack([X, (loc + rng.normal(size=(10, n)) * scale).astype(np.float32)])
+    lib = host.build({"mah.h": emit_mahalanobis(ir, "mah").header, "w.c": FAST.format(name="mah", up="MAH")},
+                     cflags=STRICT)  # fmt: skip
+    ref = ir.reference(X)
+    assert ref.decision is not None and ref.ambiguous is not None
+    fast = np.zeros(len(X), dtype=np.int32)
+    pred = np.zeros(len(X), dtype=np.int32)
+    for fn, out in (("b_fast", fast), ("b_predict", pred)):
+        getattr(lib, fn)(
+            X.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(len(X)), out.ctypes.data_as(ctypes.c_void_p)
+        )
+    decided = fast != 0
+    assert np.all(fast[decided] == ref.decision[decided])
+    assert np.all((pred == ref.decision) | ref.ambiguous)
+    # the reference's decision is the exact one outside the ambiguous rows (long double check)
+    d = X.astype(np.longdouble) - loc.astype(np.longdouble)
+    q = np.einsum("ij,jk,ik->i", d, P.astype(np.longdouble), d)
+    exact = np.where(-q + thr >= 0, 1, -1)
+    assert np.all((exact == ref.decision) | ref.ambiguous)
