@@ -47,8 +47,18 @@ def main() -> None:
         "| max | QEMU = unicorn | soft-float double | soft-float single |",
         "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
+    mean: dict[tuple[str, str], float] = {}
+    lib: dict[str, int] = {}
     for method in microlearn.methods_for(forest):
         report = microlearn.verify(forest, X32, targets=args.cpus, method=method)
+        if method == "table":  # the example output of `microlearn verify ... --target <cpus>` in the docs
+            text = str(report)
+            for r in report.values():
+                lines = mcu.describe(r.extra, r.stack_bytes)
+                text += f"\n\n{r.target}: {lines[0]}\n" + "\n".join(f"  {ln}" for ln in lines[1:])
+            OUT.mkdir(exist_ok=True)
+            (OUT / "mcu_targets_report.txt").write_text(text + "\n")
+            print(text, flush=True)
         header = microlearn.convert(forest, method=method).to_c("digits")
         for cpu in args.cpus:
             r = report[cpu]
@@ -63,6 +73,9 @@ def main() -> None:
                     q.instructions, u.extra["instructions"]
                 )
                 same = f"{'yes' if ok else 'NO'} ({len(inputs)} rows)"
+            mean[(method, cpu)] = float(r.instructions_mean or 0)
+            if method == "table":
+                lib[cpu] = int(e["library_bytes"])
             lines.append(
                 f"| {method} | {cpu} | {100 * r.agreement:.2f}% | {r.flash_bytes:,} | {e['code_bytes']:,} / "
                 f"{e['const_bytes']:,} / {e['library_bytes']:,} | {r.ram_bytes:,} | {r.stack_bytes:,} | "
@@ -70,6 +83,15 @@ def main() -> None:
                 f"{', '.join(e['softfloat_double']) or '-'} | {', '.join(e['softfloat_float']) or '-'} |"
             )
             print(lines[-1], flush=True)
+    if {"cortex-m4f", "cortex-m0plus", "rv32imc"} <= set(args.cpus):
+        methods = sorted({m for m, _ in mean})
+        to_m0 = [mean[(m, "rv32imc")] / mean[(m, "cortex-m0plus")] for m in methods]
+        to_m4 = [mean[(m, "rv32imc")] / mean[(m, "cortex-m4f")] for m in methods]
+        print(
+            f"rv32imc mean instructions: {100 * min(to_m0):.0f}-{100 * max(to_m0):.0f}% of the M0+'s, "
+            f"{min(to_m4):.1f}-{max(to_m4):.1f} times the M4F's; table-method library bytes: "
+            + ", ".join(f"{c} {b:,}" for c, b in lib.items())
+        )
     compilers = sorted({_gcc_version(c) for c in args.cpus})
     text = (
         f"RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0) on digits, "

@@ -6,6 +6,13 @@ instructions per predict call on each CPU, the share of rows the float32 fast pa
 (the rest go through the float64 replay), and the agreement of the same model with uniform priors (what
 a converter that ignores ``class_prior_`` predicts). Writes benchmarks/out/naive_bayes.md; ``--docs``
 also puts the table into docs/naive_bayes.md.
+
+A second table sets microlearn's default method beside emlearn 0.23's ``eml_bayes`` (Q16 fixed point,
+priors ignored) on emulated Cortex-M4F and Cortex-M0+ with the rules of benchmarks/trees.py: both take
+float rows (converted before the measured call), flash attributed the same way (code, const data, every
+library member only the model pulls in), RAM = static data + the painted peak stack of one call.
+Agreement: rows whose class equals scikit-learn's ``predict``. With ``--docs`` that table also goes into
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -88,18 +95,83 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
+VS_BEGIN, VS_END = (
+    "<!-- benchmarks/naive_bayes.py emlearn: begin -->",
+    "<!-- benchmarks/naive_bayes.py emlearn: end -->",
+)
+VS_CPUS = ("cortex-m4f", "cortex-m0plus")
+
+
+def _emlearn_code(est: SkGNB) -> str:
+    """What emlearn.convert(est).save(name="model") writes (its Wrapper's model array, without the test
+    build its constructor runs in ./tmp)."""
+    from emlearn.bayes import generate_c
+
+    std = np.sqrt(est.var_)
+    model = np.stack([est.theta_, std, np.log2(std)], axis=-1)
+    return str(generate_c(model, "model"))
+
+
+def versus_emlearn() -> str:
+    import emlearn
+
+    from microlearn.targets.mcu import measure
+
+    lines = [
+        "| case | contender | M4F flash B | M4F RAM B | M4F instr | M0+ flash B | M0+ RAM B | M0+ instr "
+        "| agreement |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, est, X in cases():
+        nf = X.shape[1]
+        contenders = [
+            ("microlearn", {"model.h": microlearn.convert(est).to_c("model")}, "model_predict(x)", []),
+            (
+                "emlearn 0.23",
+                {"model.h": _emlearn_code(est)},
+                f"model_predict(x, {nf})",
+                [emlearn.includedir],
+            ),
+        ]
+        want = est.predict(X)
+        for name, files, call, incs in contenders:
+            glue = (
+                '#include <stdint.h>\n#include "ml_bench.h"\n#include "model.h"\n'
+                "void ml_bench_entry(const void *in, void *out)\n{\n    const float *x = (const float *)in;\n"
+                f"    *(int32_t *)out = (int32_t){call};\n}}\n"
+            )
+            cells = []
+            agree = 0.0
+            for cpu in VS_CPUS:
+                run = measure(
+                    files, glue, cpu, [r.tobytes() for r in X.astype(np.float32)], 4, include_dirs=incs
+                )
+                got = run.outputs.reshape(-1).view("<i4")
+                agree = float(np.mean(est.classes_[np.clip(got, 0, len(est.classes_) - 1)] == want))
+                cells.append(f"{run.flash_bytes:,} | {run.ram_bytes:,} | {run.instructions_mean:,.0f}")
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + f" | {agree:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--docs", action="store_true", help="also write the table into docs/naive_bayes.md")
     args = ap.parse_args()
     t = table()
+    vs = versus_emlearn()
     OUT.mkdir(exist_ok=True)
-    (OUT / "naive_bayes.md").write_text(t)
+    (OUT / "naive_bayes.md").write_text(t + "\n" + vs)
     print(t)
+    print(vs)
     if args.docs:
         doc = DOCS.read_text()
         a, b = doc.index(BEGIN) + len(BEGIN), doc.index(END)
         DOCS.write_text(doc[:a] + "\n" + t + doc[b:])
+        bench = DOCS.parent / "benchmarks.md"
+        doc = bench.read_text()
+        if VS_BEGIN in doc:
+            a, b = doc.index(VS_BEGIN) + len(VS_BEGIN), doc.index(VS_END)
+            bench.write_text(doc[:a] + "\n" + vs + doc[b:])
 
 
 if __name__ == "__main__":

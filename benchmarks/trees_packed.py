@@ -68,8 +68,9 @@ def main() -> None:
         f"{ir.n_trees} trees, {ir.n_outputs} classes. Bytes of each const array in the generated header "
         "(python "
         "benchmarks/trees_packed.py); M4F build (float thresholds, run-time reciprocals) / M0+ build "
-        "(integer keys, reciprocal table) where they differ. The fast methods' node stream is walked by "
-        "predict_proba only (and dropped by the linker when predict_proba is not called).",
+        "(integer keys, reciprocal table) where they differ. The fast methods' predict adds its votes as "
+        "constants in the code; it reads the node stream and the counts only for a near tie (walk again, "
+        "then the exact replay), and never the reciprocal table (dropped by the linker).",
         "",
         "| method | array | M4F B | M0+ B |",
         "|---|---|---:|---:|",
@@ -77,12 +78,13 @@ def main() -> None:
     for method in ("table", "inline", "packed", "packed_u8", "fast", "fast_u8"):
         header = microlearn.convert(rf, method=method).to_c("digits")
         m4, m0 = arrays(header, True), arrays(header, False)
-        proba_only = {"nodes", "thr", "pairs", "roots"} if method.startswith("fast") else set()
+        fast = method.startswith("fast")
+        unused = {"row_recip"} if fast else set()
         for name in dict.fromkeys([*m4, *m0]):
-            label = f"{name} (predict_proba only)" if name in proba_only else name
+            label = f"{name} (unused)" if name in unused else f"{name} (near ties only)" if fast else name
             lines.append(f"| {method} | {label} | {m4.get(name, 0):,} | {m0.get(name, 0):,} |")
-        p4 = sum(v for k, v in m4.items() if k not in proba_only)
-        p0 = sum(v for k, v in m0.items() if k not in proba_only)
+        p4 = sum(v for k, v in m4.items() if k not in unused)
+        p0 = sum(v for k, v in m0.items() if k not in unused)
         lines.append(f"| {method} | **total for predict** | **{p4:,}** | **{p0:,}** |")
     text = "\n".join(lines) + "\n"
     OUT.mkdir(exist_ok=True)

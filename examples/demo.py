@@ -22,8 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 import microlearn
-from microlearn.targets.base import TARGETS
-from microlearn.verify import format_table, register_targets
+from microlearn import format_table
 
 SHORT = {"cortex-m4f": "m4f", "cortex-m0plus": "m0+", "rv32imc": "rv32"}
 
@@ -52,8 +51,8 @@ def main() -> None:
         f"RandomForestClassifier(n_estimators=10, max_depth=10) on digits: {X_train.shape[0]} training rows, "
         f"{X_test.shape[0]} test rows, scikit-learn accuracy {100 * sk_acc:.2f}%\n"
     )
-    register_targets()
-    cpus = [t for t in SHORT if t in TARGETS and TARGETS[t].available() is None]
+    here = microlearn.available_targets()  # the targets this machine can run
+    cpus = [t for t in SHORT if t in here]
     targets = ["host", *cpus]
     cpu_cols = [f"{SHORT[t]} {what}" for t in cpus for what in ("flash B", "instr")]
 
@@ -77,7 +76,7 @@ def main() -> None:
     )
     print(f"Generated headers (with their runtime headers) written to {out_dir}")
 
-    if "micropython" in TARGETS and TARGETS["micropython"].available() is None:
+    if "micropython" in here:
         model = microlearn.convert(forest)
         path = model.save(out_dir / "digits.mlm")
         report = microlearn.verify(forest, X_test, targets=["micropython"])
@@ -94,7 +93,7 @@ def main() -> None:
             StandardScaler(), RandomForestClassifier(n_estimators=10, max_depth=8, random_state=0)
         ).fit(X_train, y_train),
     }
-    more = [t for t in ("micropython",) if t in TARGETS and TARGETS[t].available() is None]
+    more = [t for t in ("micropython",) if t in here]
     rows = []
     for label, est in tqdm(others.items(), desc="other families", unit="model", leave=False):
         report = microlearn.verify(est, X_test[:100], targets=[*targets, *more])

@@ -88,3 +88,194 @@ def test_convert_and_verify_a_folded_pipeline(files: Path) -> None:
     res = run("verify", "pipe.joblib", "--data", "X.npy", "--no-fold", cwd=files)
     assert res.returncode == 0, res.stderr
     assert "100.00%" in res.stdout
+
+
+# ------------------------------------------------------------------------------------------ newcomer's CLI
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command line in this process (the same main() as `python -m microlearn`)."""
+    from microlearn.cli import main
+
+    rc = main(list(args))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def one_line_error(rc: int, err: str, *fragments: str) -> None:
+    info = ("warning: loading", "estimate before building")
+    lines = [ln for ln in err.splitlines() if not ln.startswith(info)]
+    assert rc == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], (f, err)
+
+
+def test_convert_writes_a_model_file_by_suffix(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from microlearn.backends.modelfile import MAGIC, loads
+
+    monkeypatch.chdir(files)
+    rc, out, err = cli(capsys, "convert", "model.joblib", "-o", "m/iris.mlm")
+    assert rc == 0, err
+    data = (files / "m" / "iris.mlm").read_bytes()
+    assert data.startswith(MAGIC) and loads(data).n_inputs == 4
+    assert "model file of" in out and not (files / "m" / "ml_trees.h").exists()
+    rc, _, err = cli(capsys, "convert", "model.joblib", "-o", "iris.c")
+    one_line_error(rc, err, ".h for a C header or .mlm for a model file")
+    with pytest.raises(SystemExit):
+        cli(capsys, "convert", "--help")
+    assert ".mlm" in capsys.readouterr().out
+
+
+def test_one_spelling_of_target_everywhere(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from microlearn.cli import build_parser
+
+    p = build_parser()
+    for verb in ("verify", "report"):
+        for flag in ("--target", "--targets"):  # --targets: the older spelling, still read
+            args = p.parse_args([verb, "m.joblib", "--data", "X.npy", flag, "host", "rv32imc"])
+            assert args.target == ["host", "rv32imc"]
+    assert p.parse_args(["report", "m.joblib", "--data", "X.npy"]).default_targets == ("cortex-m4f",)
+    with pytest.raises(SystemExit):
+        p.parse_args(["verify", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--target TARGET" in help_text and "--targets" not in help_text
+    with pytest.raises(SystemExit):
+        p.parse_args(["--help"])
+    listing = capsys.readouterr().out
+    assert "verify" in listing and " report " not in listing  # one verb per job; report is hidden
+
+
+def test_every_verb_has_examples_in_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from microlearn.cli import build_parser
+
+    p = build_parser()
+    verbs = [a.dest for a in p._subparsers._group_actions[0]._choices_actions]  # type: ignore[union-attr]
+    assert {"convert", "verify", "export-runtime", "methods", "deploy"} <= set(verbs)
+    for verb in verbs:
+        with pytest.raises(SystemExit):
+            p.parse_args([verb, "--help"])
+        assert "examples:\n  microlearn" in capsys.readouterr().out, verb
+
+
+def test_verify_a_model_file(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    assert cli(capsys, "convert", "model.joblib", "-o", "v.mlm")[0] == 0
+    rc, out, err = cli(capsys, "verify", "v.mlm", "--data", "X.npy")
+    assert rc == 0, err
+    assert out.isascii() and "model file v.mlm" in out and "100.00%" in out
+    assert "is a model file: checked completely" in err
+    (files / "broken.mlm").write_bytes((files / "v.mlm").read_bytes()[:40])
+    rc, out, err = cli(capsys, "verify", "broken.mlm", "--data", "X.npy")
+    one_line_error(rc, err)
+    assert out == ""
+
+
+def test_deploy_checks_the_model_file_before_copying_anything(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import microlearn.deploy as deploy
+
+    monkeypatch.chdir(files)
+    calls: list[object] = []
+    monkeypatch.setattr(deploy, "build_mpy", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr(deploy, "_mpremote", lambda *a, **k: calls.append(a))
+    rc, _, err = cli(capsys, "deploy", "model.joblib")
+    one_line_error(rc, err, "not a microlearn model file", "microlearn convert model.joblib -o model.mlm")
+    (files / "cut.mlm").write_bytes(b"MLMF" + bytes(10))
+    rc, _, err = cli(capsys, "deploy", "cut.mlm")
+    one_line_error(rc, err)
+    assert calls == []  # nothing reached the board (nor was mlrt even compiled)
+
+
+def test_c_name_hint_is_cli_syntax(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    rc, _, err = cli(capsys, "convert", "model.joblib", "-o", "m.h", "--name", "9lives")
+    one_line_error(rc, err, "--name gesture")
+    assert "name='gesture'" not in err
+    rc, _, err = cli(capsys, "convert", "model.joblib", "-o", "9lives.h")
+    one_line_error(rc, err, "give one with --name")
+
+
+def test_bad_paths_and_data_are_one_line_messages(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    rc, _, err = cli(capsys, "convert", "model.joblib", "-o", "model.joblib/inside.h")  # parent is a file
+    one_line_error(rc, err, "cannot write model.joblib/inside.h")
+    np.save(files / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    rc, _, err = cli(capsys, "verify", "model.joblib", "--data", "obj.npy")
+    one_line_error(rc, err, "obj.npy", "Python objects", "numeric array")
+    (files / "inf.csv").write_text("1,2,3,4\n5,inf,7,8\n")
+    rc, _, err = cli(capsys, "verify", "model.joblib", "--data", "inf.csv")
+    one_line_error(rc, err, "row 2, column 2 is inf")
+    (files / "empty.csv").write_text("")
+    rc, _, err = cli(capsys, "verify", "model.joblib", "--data", "empty.csv")
+    one_line_error(rc, err, "empty.csv is empty")
+    (files / "header_only.csv").write_text("a,b,c,d\n")
+    rc, _, err = cli(capsys, "verify", "model.joblib", "--data", "header_only.csv")
+    one_line_error(rc, err, "no rows")
+
+
+def test_export_runtime(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from microlearn.host import RUNTIME_C_DIR
+
+    monkeypatch.chdir(files)
+    assert cli(capsys, "export-runtime", "rt_all")[0] == 0
+    assert sorted(p.name for p in (files / "rt_all").iterdir()) == sorted(
+        p.name for p in RUNTIME_C_DIR.glob("ml_*.h")
+    )
+    assert cli(capsys, "convert", "model.joblib", "-o", "e.mlm")[0] == 0
+    assert cli(capsys, "export-runtime", "rt_file", "--model", "e.mlm")[0] == 0
+    got = {p.name for p in (files / "rt_file").iterdir()}
+    assert {"ml_model.h", "ml_trees.h", "ml_common.h"} <= got and "ml_fft.h" not in got
+    assert cli(capsys, "export-runtime", "rt_c", "--model", "model.joblib", "--method", "packed")[0] == 0
+    assert "ml_trees_packed.h" in {p.name for p in (files / "rt_c").iterdir()}
+
+
+def test_cli_budget_and_estimate(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from microlearn.targets.mcu.arch import get_arch
+    from microlearn.targets.mcu.build import toolchain_missing
+
+    if toolchain_missing(get_arch("cortex-m4f")):
+        pytest.skip(str(toolchain_missing(get_arch("cortex-m4f"))))
+    monkeypatch.chdir(files)
+    rc, _, err = cli(
+        capsys, "verify", "model.joblib", "--data", "X.npy", "--target", "cortex-m4f", "--flash-budget", "1k"
+    )
+    one_line_error(rc, err, "needs about", "1,024 B")
+    rc, out, err = cli(
+        capsys, "verify", "model.joblib", "--data", "X.npy", "--target", "cortex-m4f", "--flash-budget", "64k"
+    )
+    assert rc == 0, err
+    assert "estimate before building: cortex-m4f" in err
+    assert "budget:" in out and "to spare" in out
+
+
+def test_demo_uses_only_the_public_api() -> None:
+    import ast
+
+    import microlearn
+
+    tree = ast.parse((Path(__file__).parent.parent / "examples" / "demo.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("microlearn"):
+            assert node.module == "microlearn", node.module
+            assert all(a.name in microlearn.__all__ for a in node.names)
+        if isinstance(node, ast.Import):
+            assert all(a.name == "microlearn" or not a.name.startswith("microlearn.") for a in node.names)
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "microlearn"
+        ):
+            assert node.attr in microlearn.__all__, node.attr

@@ -37,6 +37,8 @@ C_TABLES = {
     2: "ml_linear_sections",
     3: "ml_naive_bayes_sections",
     4: "ml_neighbors_sections",
+    6: "ml_network_sections",
+    5: "ml_kmeans_sections",
     7: "ml_mahalanobis_sections",
     8: "ml_mixture_sections",
     9: "ml_kernel_sections",
@@ -50,6 +52,8 @@ C_PROGRAM = r"""
 #include <stdio.h>
 #include "ml_model.h"
 #include "ml_neighbors_file.h"
+#include "ml_network_file.h"
+#include "ml_kmeans_file.h"
 int ml_test_tables(char *out, int cap);
 int ml_test_load(const uint8_t *buf, size_t len);
 int ml_test_tables(char *out, int cap)
@@ -66,11 +70,18 @@ int ml_test_load(const uint8_t *buf, size_t len)
     ml_trees m;
     int rc = ml_model_open(buf, len, &f);
     if (rc != ML_OK) return rc;
-    if (f.family == ML_FAMILY_TREES) return ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
+    if (f.family == ML_FAMILY_TREES) {
+        ml_boost_file b;
+        rc = ml_trees_load(buf, len, f.task, f.n_features, f.n_outputs, &m);
+        if (rc != ML_E_FAMILY) return rc;
+        return ml_boost_load(buf, len, f.task, f.n_features, f.n_outputs, &b);
+    }
     if (f.family == ML_FAMILY_FEATURES) return ml_features_stage_check(&f);
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
+    if (f.family == ML_FAMILY_NETWORK) return ml_network_file_check(&f);
+    if (f.family == ML_FAMILY_KMEANS) return ml_kmeans_file_check(&f, NULL, NULL);
     if (f.family == ML_FAMILY_MAHALANOBIS) return ml_mahalanobis_file_check(&f);
     if (f.family == ML_FAMILY_MIXTURE) return ml_mixture_file_check(&f);
     if (f.family == ML_FAMILY_KERNEL) return ml_kernel_file_check(&f);
@@ -153,6 +164,7 @@ X, y = datasets.load_iris(return_X_y=True)
 
 
 def _files() -> dict[str, bytes]:
+    from sklearn.cluster import MiniBatchKMeans
     from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
@@ -160,6 +172,7 @@ def _files() -> dict[str, bytes]:
     from sklearn.mixture import GaussianMixture
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
+    from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
     from sklearn.svm import OneClassSVM
 
@@ -170,6 +183,10 @@ def _files() -> dict[str, bytes]:
     bands = FeatureConfig(window=16, n_axes=2, stats=("mean", "max"), sr=16.0, bands=((0.0, 3.0), (3.0, 8.0)))
     Xn = X.copy()
     Xn[::5, 1] = np.nan
+    Xc = Xn.copy()
+    Xc[:, 0] = np.arange(len(X)) % 5  # a categorical feature: the boosted file has CSET, CLFT, CBIT
+    from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+
     return {
         "feature stage": mf.dumps(FeatureStage(bands)),
         "linear classifier": microlearn.convert(LogisticRegression(max_iter=500).fit(X, y)).to_bytes(),
@@ -184,6 +201,7 @@ def _files() -> dict[str, bytes]:
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
+        "mlp": microlearn.convert(MLPClassifier((4,), max_iter=20, random_state=0).fit(X, y)).to_bytes(),
         "elliptic envelope": microlearn.convert(EllipticEnvelope(random_state=0).fit(X)).to_bytes(),
         "mixture diag": microlearn.convert(
             GaussianMixture(n_components=2, covariance_type="diag", random_state=0).fit(X)
@@ -192,10 +210,18 @@ def _files() -> dict[str, bytes]:
         "one-class svm": microlearn.convert(OneClassSVM(kernel="poly", nu=0.3).fit(X)).to_bytes(),
         "lof": microlearn.convert(LocalOutlierFactor(n_neighbors=5, novelty=True).fit(X[:40])).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
+        "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
+        "mini-batch k-means": microlearn.convert(
+            MiniBatchKMeans(3, random_state=0, n_init=1).fit(X)
+        ).to_bytes(),
         "tree": microlearn.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)).to_bytes(),
         "regressor": microlearn.convert(
             RandomForestRegressor(3, max_depth=3, random_state=0).fit(X, y)
         ).to_bytes(),
+        "boosted": microlearn.convert(
+            HistGradientBoostingClassifier(max_iter=3, max_depth=2, categorical_features=[0]).fit(Xc, y)
+        ).to_bytes(),
+        "isolation": microlearn.convert(IsolationForest(n_estimators=3, random_state=0).fit(X)).to_bytes(),
     }
 
 
@@ -204,6 +230,7 @@ def _violations(data: bytes) -> Iterator[tuple[str, bytes, bool, str]]:
     element with the CRC repaired. C does not read the optional text sections."""
     c = mf.container.unpack(data)
     fam = families()[c.header.family]
+    dims = {"n_raw": c.array(b"BASE").size} if b"BASE" in c.sections else {}
     for spec in fam.schema.sections:
         s = c.sections.get(spec.tag)
         if s is None or s.count == 0:
@@ -219,12 +246,17 @@ def _violations(data: bytes) -> Iterator[tuple[str, bytes, bool, str]]:
 
         name = spec.tag.decode()
         for inv in spec.checks:
-            for what, bad, in_c in _break(inv, name, a, put, c.header):
+            for what, bad, in_c in _break(inv, name, a, put, c.header, dims):
                 yield what, bad, in_c, type(inv).__name__
 
 
 def _break(
-    inv: schema.Invariant, name: str, a: np.ndarray, put: Callable[[int, object], bytes], h: Header
+    inv: schema.Invariant,
+    name: str,
+    a: np.ndarray,
+    put: Callable[[int, object], bytes],
+    h: Header,
+    dims: dict[str, int],
 ) -> Iterator[tuple[str, bytes, bool]]:
     integer = a.dtype.kind in "iu"
     if isinstance(inv, schema.Range):
@@ -248,7 +280,7 @@ def _break(
     elif isinstance(inv, schema.OneOf):
         yield f"{name}: {max(inv.values) + 1}", put(0, max(inv.values) + 1), True
     elif isinstance(inv, schema.Index):
-        bound = {"n_features": h.n_features, "n_outputs": h.n_outputs}[inv.dim]
+        bound = {"n_features": h.n_features, "n_outputs": h.n_outputs, "n_raw": dims.get("n_raw", 0)}[inv.dim]
         i = int(np.flatnonzero(a >= 0)[0])
         yield f"{name}: index = {inv.dim}", put(i, bound), True
         yield f"{name}: index -2", put(i, -2), True

@@ -41,6 +41,10 @@ def _fitted(path: str) -> Any:
     # a meta-estimator (OneVsRestClassifier ...) goes around a linear model
     est = cls(estimator=LogisticRegression(max_iter=500)) if required == ["estimator"] else cls()
     est.set_params(**{k: v for k, v in SMALL.items() if k in est.get_params()})
+    if name.startswith("HistGradientBoosting"):
+        est.set_params(max_iter=3)  # boosting iterations, not a solver's
+    if is_outlier_detector(est):
+        return est.fit(X)
     if is_classifier(est):
         return est.fit(X, y)
     if is_regressor(est):

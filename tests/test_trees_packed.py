@@ -18,7 +18,9 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 import microlearn
 from microlearn import host
+from microlearn.backends.c import packed
 from microlearn.backends.c.packed import INPUTS, int_threshold
+from microlearn.ir import TreeEnsemble
 from microlearn.passes.counts import row_counts
 from microlearn.verify import regression_bound
 
@@ -192,9 +194,17 @@ def _replay_lib(model: microlearn.Model, flags: tuple[str, ...] = host.DEFAULT_C
     ids=["float-divider", "int-keys-reciprocal-table"],
 )
 @pytest.mark.parametrize("method", FLOAT_METHODS)
-def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...], method: str) -> None:
-    # tiny data: fractional leaves and exact ties are frequent, so the replay decides many rows
+@pytest.mark.parametrize("proof", [False, True], ids=["replay", "enumerated"])
+def test_integer_replay_equals_sklearn_float64_bits(
+    flags: tuple[str, ...], method: str, proof: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tiny data: fractional leaves and exact ties are frequent, so the replay decides many rows.
+    # "replay": the leaf-combination check is turned off, so predict keeps the margin test and the
+    # replay; "enumerated": the check decides, and must refuse forests whose near ties it would get wrong
+    if not proof:
+        monkeypatch.setattr(packed, "MAX_COMBINATIONS", 0)
     rng = np.random.default_rng(4)
+    proven = 0
     for seed in range(8):
         X = rng.integers(0, 3, size=(14, 2)).astype(float)
         y = rng.integers(0, 3, 14)
@@ -202,6 +212,13 @@ def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...], meth
         model = microlearn.convert(est, method=method)
         src = model.to_c("m")
         assert "row_entry" in src and "leaf_proba" not in src  # counts, no float64 table
+        pred_src = src[src.index("static inline int32_t m_predict(const float *x)") :]
+        pred_src = pred_src[: pred_src.index("\n}\n")]
+        if "checked for every combination" in pred_src:
+            proven += 1
+            assert "proba_bits" not in pred_src
+        else:
+            assert "proba_bits" in pred_src
         grid = np.array([[a, b] for a in np.arange(-1, 4, 0.5) for b in np.arange(-1, 4, 0.5)], np.float32)
         lib = _replay_lib(model, flags)
         out = np.zeros((len(grid), model.ir.n_outputs), dtype=np.uint64)
@@ -218,6 +235,59 @@ def test_integer_replay_equals_sklearn_float64_bits(flags: tuple[str, ...], meth
             pred.ctypes.data_as(ctypes.c_void_p),
         )
         np.testing.assert_array_equal(est.classes_[pred], est.predict(grid))
+    # with the check on, some of these forests are proven and the others keep the replay (near ties
+    # that the fixed-point sums decide differently from float64); with it off, none is proven
+    assert 0 < proven < 8 if proof else proven == 0
+
+
+def _stumps(rows: list[tuple[list[float], list[float]]]) -> TreeEnsemble:
+    """A forest of one-split trees on feature 0 (x <= 0.5 goes left) with the given leaf rows."""
+    n = 3 * len(rows)
+    feature = np.full(n, -1, np.int32)
+    left = np.full(n, -1, np.int32)
+    right = np.full(n, -1, np.int32)
+    leaf = np.full(n, -1, np.int32)
+    values = []
+    for t, pair in enumerate(rows):
+        feature[3 * t], left[3 * t], right[3 * t] = 0, 3 * t + 1, 3 * t + 2
+        for j, row in enumerate(pair):
+            leaf[3 * t + 1 + j] = len(values)
+            values.append(row)
+    lv = np.array(values, np.float64)
+    return TreeEnsemble(
+        kind="classifier",
+        n_features=1,
+        n_outputs=2,
+        roots=np.arange(0, n, 3, dtype=np.int32),
+        feature=feature,
+        threshold=np.where(feature >= 0, 0.5, 0).astype(np.float32),
+        left=left,
+        right=right,
+        missing_left=np.zeros(n, bool),
+        leaf=leaf,
+        leaf_value=lv,
+        leaf_class=np.argmax(lv, axis=1).astype(np.int32),
+    )
+
+
+@pytest.mark.parametrize("method", FLOAT_METHODS)
+def test_leaf_combination_check_refuses_a_float64_near_tie(method: str) -> None:
+    # all trees left: the fixed-point sums tie exactly (first maximum: class 0), but float64 gives
+    # class 0 (0.5 + fl(2/3)) + fl(1/3) = 1.4999999999999998 against class 1's 1.5
+    third, two = 1.0 / 3.0, 2.0 / 3.0
+    ir = _stumps([([0.5, 0.5], [1.0, 0.0]), ([two, third], [0.0, 1.0]), ([third, two], [1.0, 0.0])])
+    x = np.array([[0.0], [1.0]], np.float32)
+    assert list(ir.predict_index(x)) == [1, 0]
+    assert not packed.argmax_proven(ir, packed._classifier_leaves(ir, "m"), 1 << 21)
+    model = microlearn.Model(ir, method)
+    assert "checked for every combination" not in model.to_c("m")
+    np.testing.assert_array_equal(model.predict_index(x), [1, 0])
+    # the same forest with the near tie the other way round: the first maximum is float64's too
+    ir = _stumps([([0.5, 0.5], [1.0, 0.0]), ([third, two], [0.0, 1.0]), ([two, third], [1.0, 0.0])])
+    assert packed.argmax_proven(ir, packed._classifier_leaves(ir, "m"), 1 << 21)
+    model = microlearn.Model(ir, method)
+    assert "checked for every combination" in model.to_c("m")
+    np.testing.assert_array_equal(model.predict_index(x), ir.predict_index(x))
 
 
 @pytest.mark.parametrize("method", FLOAT_METHODS)

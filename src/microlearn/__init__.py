@@ -11,13 +11,21 @@ from microlearn.errors import (
     InvalidInputError,
     MicrolearnError,
     ModelFileError,
+    ModelTooLargeError,
     NotFittedError,
     ToolchainError,
     UnsupportedEstimatorError,
 )
 from microlearn.frontends.registry import supported_estimators
 from microlearn.model import Model, convert, methods_for
-from microlearn.verify import Report, TargetResult, verify
+from microlearn.verify import (
+    Report,
+    TargetResult,
+    available_targets,
+    format_table,
+    verify,
+    verify_model_file,
+)
 
 __all__ = [
     "CompileError",
@@ -25,14 +33,18 @@ __all__ = [
     "MicrolearnError",
     "Model",
     "ModelFileError",
+    "ModelTooLargeError",
     "NotFittedError",
     "Report",
     "TargetResult",
     "ToolchainError",
     "UnsupportedEstimatorError",
     "__version__",
+    "available_targets",
     "convert",
+    "format_table",
     "methods_for",
     "supported_estimators",
     "verify",
+    "verify_model_file",
 ]

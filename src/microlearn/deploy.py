@@ -30,7 +30,7 @@ ARCHS = (
     "xtensawin",
     "rv32imc",
 )
-NATIVE_MODULES = ("_fast.py", "_fast_linear.py")
+NATIVE_MODULES = ("_fast.py", "_fast_linear.py", "_fast_network.py", "_fast_q8.py")
 
 
 def mlrt_sources() -> list[Path]:
@@ -102,9 +102,12 @@ def _mpremote(args: Sequence[str], port: str | None) -> None:
 def deploy(
     model_path: str | Path | None, port: str | None = None, march: str | None = None, mpy: bool = True
 ) -> list[str]:
-    """Copy mlrt (as .mpy, or .py) to /lib/mlrt on the board and the model file to its root."""
+    """Copy mlrt (as .mpy, or .py) to /lib/mlrt on the board and the model file to its root. The model
+    file is checked completely first: nothing is copied for a file the board could not load."""
     import tempfile
 
+    if model_path is not None:
+        check_model_file(model_path)
     steps = []
     with tempfile.TemporaryDirectory(prefix="microlearn-deploy-") as tmp:
         files = build_mpy(tmp, march) if mpy else mlrt_sources()
@@ -116,11 +119,28 @@ def deploy(
             steps.append(f"/lib/mlrt/{f.name}")
         if model_path is not None:
             p = Path(model_path)
-            if not p.exists():
-                raise InvalidInputError(f"model file {p} does not exist; save one with model.save(path)")
             _mpremote(["fs", "cp", str(p), f":/{p.name}"], port)
             steps.append(f"/{p.name}")
     return steps
+
+
+def check_model_file(path: str | Path) -> None:
+    """Raise a clear error unless ``path`` is a complete, valid model file (format, CRC, sections)."""
+    from microlearn.backends import modelfile
+
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(
+            f"model file {p} does not exist; write one with `microlearn convert model.joblib -o {p.stem}.mlm`"
+        )
+    data = p.read_bytes()
+    if not data.startswith(modelfile.MAGIC):
+        raise InvalidInputError(
+            f"{p} is not a microlearn model file (a joblib/pickle estimator cannot run on the board): "
+            f"write one with `microlearn convert {p.name} -o {p.stem}.mlm` and deploy that"
+        )
+    loads: Any = modelfile.loads
+    loads(data)  # ModelFileError for a truncated, corrupted or unsupported file
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -143,13 +163,31 @@ def _cmd_mpy(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Subcommands for microlearn's CLI (cli.py calls this)."""
-    d = sub.add_parser("deploy", help="copy mlrt and a model file to a MicroPython board (mpremote)")
-    d.add_argument("model", nargs="?", help="model file (.mlm) saved by model.save; omit to copy mlrt only")
+    d = sub.add_parser(
+        "deploy",
+        help="copy mlrt and a model file to a MicroPython board (mpremote)",
+        description="Check the model file, then copy the mlrt runtime to /lib/mlrt on the board and the "
+        "model file to its root (through mpremote).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  microlearn convert model.joblib -o model.mlm && microlearn deploy model.mlm\n"
+        "  microlearn deploy model.mlm --port /dev/ttyACM0 --march armv7emsp   # native walker too\n"
+        "  microlearn deploy                                                   # mlrt only",
+    )
+    d.add_argument(
+        "model", nargs="?", help="model file (.mlm) from `microlearn convert -o M.mlm`; omit: mlrt only"
+    )
     d.add_argument("--port", default=None, help="serial port, e.g. /dev/ttyACM0 (default: mpremote's auto)")
     d.add_argument("--march", default=None, choices=ARCHS, help="also compile the native walker for this CPU")
     d.add_argument("--source", action="store_true", help="copy .py sources instead of compiled .mpy")
     d.set_defaults(func=_cmd_deploy)
-    m = sub.add_parser("mpy", help="compile mlrt to .mpy files and a mip package.json in a directory")
+    m = sub.add_parser(
+        "mpy",
+        help="compile mlrt to .mpy files and a mip package.json in a directory",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  microlearn mpy -o dist\n  microlearn mpy -o dist --march rv32imc\n"
+        "  mpremote mip install dist/package.json",
+    )
     m.add_argument("-o", "--output", required=True, help="directory to write mlrt/*.mpy and package.json to")
     m.add_argument("--march", default=None, choices=ARCHS, help="compile the native walker for this CPU")
     m.set_defaults(func=_cmd_mpy)

@@ -29,3 +29,8 @@ class ToolchainError(MicrolearnError, RuntimeError):
 
 class CompileError(ToolchainError):
     """The C compiler rejected generated or user code; the message carries its output."""
+
+
+class ModelTooLargeError(CompileError):
+    """The model does not fit the target's flash or RAM (or a budget given for it); the message says by
+    how much and what to change: a smaller model, another method or another target."""

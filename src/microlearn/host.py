@@ -17,11 +17,32 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from microlearn import progress
 from microlearn.errors import CompileError, ToolchainError
 
 RUNTIME_C_DIR = Path(__file__).parent / "runtime" / "c"
 
 DEFAULT_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-fPIC", "-shared")
+# Sources larger than this are compiled at -O0: gcc's optimiser is super-linear in the size of one
+# function (a 1.4 MB "fast" forest: 130 s at -O2, 16 s at -O0) and a host check needs the C's semantics,
+# not its speed (C99 mode keeps float contraction off at every level, so results are the same).
+BIG_SOURCE_BYTES = 512 * 1024
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def timeout_s() -> float:
+    """Seconds a host compile may take (``$MICROLEARN_HOST_TIMEOUT`` overrides the default 600)."""
+    try:
+        return float(os.environ.get("MICROLEARN_HOST_TIMEOUT", DEFAULT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def cflags_for(sources: Mapping[str, str], cflags: Sequence[str] = DEFAULT_CFLAGS) -> tuple[str, ...]:
+    """``cflags`` with -O2 lowered to -O0 for sources larger than :data:`BIG_SOURCE_BYTES`."""
+    if sum(len(t) for t in sources.values()) <= BIG_SOURCE_BYTES:
+        return tuple(cflags)
+    return tuple("-O0" if f.startswith("-O") else f for f in cflags)
 
 
 def cache_dir() -> Path:
@@ -69,10 +90,12 @@ def compile_shared(
     include_dirs: Sequence[str | Path] = (),
     cflags: Sequence[str] = DEFAULT_CFLAGS,
     cc: str | None = None,
+    timeout: float | None = None,
 ) -> Path:
     """Compile ``sources`` (file name -> text; ``.c`` files are compiled, others are headers beside them)
     into one shared library and return its path. Cached: the same inputs return the same file at once.
-    The runtime headers are always on the include path."""
+    The runtime headers are always on the include path. A compile running longer than ``timeout``
+    seconds (default :func:`timeout_s`) is stopped with a :class:`ToolchainError`."""
     ccp = find_cc(cc)
     incs = [str(RUNTIME_C_DIR), *(str(d) for d in include_dirs)]
     header_bytes = []
@@ -100,7 +123,18 @@ def compile_shared(
             raise CompileError("compile_shared needs at least one .c source")
         tmp_out = tdir / "out.so"
         cmd = [ccp, *cflags, *(f"-I{d}" for d in incs), f"-I{tdir}", "-o", str(tmp_out), *c_files, "-lm"]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        limit = timeout_s() if timeout is None else timeout
+        size = sum(len(t) for t in sources.values())
+        try:
+            with progress.busy(f"compiling {size / 1e6:,.1f} MB of C for this machine"):
+                res = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise ToolchainError(
+                f"compiling {size / 1e6:,.1f} MB of generated C took more than {limit:.0f} s and was "
+                "stopped: "
+                "use a smaller model or a method whose C compiles fast (table, packed), or allow more "
+                "time with MICROLEARN_HOST_TIMEOUT=seconds"
+            ) from None
         if res.returncode != 0:
             raise CompileError(f"C compilation failed:\n$ {' '.join(cmd)}\n{res.stderr}")
         staged = out.with_suffix(f".{os.getpid()}.tmp")
@@ -119,6 +153,9 @@ def build(
     include_dirs: Sequence[str | Path] = (),
     cflags: Sequence[str] = DEFAULT_CFLAGS,
     cc: str | None = None,
+    timeout: float | None = None,
 ) -> ctypes.CDLL:
     """Compile (or take from the cache) and load."""
-    return load_library(compile_shared(sources, include_dirs=include_dirs, cflags=cflags, cc=cc))
+    return load_library(
+        compile_shared(sources, include_dirs=include_dirs, cflags=cflags, cc=cc, timeout=timeout)
+    )

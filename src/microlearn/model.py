@@ -14,14 +14,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn import host
+from microlearn import host, progress
 from microlearn._validation import as_float32_rows
 from microlearn.backends.c import registry as cregistry
 from microlearn.backends.c.writer import CSource
 from microlearn.errors import InvalidInputError, ModelFileError
+from microlearn.estimate import Estimate
 from microlearn.ir.base import IR, Task
 from microlearn.ir.pipeline import Pipeline
 from microlearn.targets.host import HostLibrary
+
+# A header larger than this is not what host predictions compile when another method's is much smaller.
+HOST_PREDICT_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -77,7 +81,8 @@ class Model:
 
     # ---------------------------------------------------------------- C
     def c_source(self, name: str = "model", command: str = "") -> CSource:
-        return cregistry.generate(self.ir, self.method, name, command)
+        with progress.busy(f"writing the C of {self.method}"):
+            return cregistry.generate(self.ir, self.method, name, command)
 
     def to_c(self, name: str = "model") -> str:
         """The generated C header as text (byte-identical for the same model, method and name)."""
@@ -96,13 +101,40 @@ class Model:
                 shutil.copyfile(host.RUNTIME_C_DIR / h, p.parent / h)
         return p
 
+    # ---------------------------------------------------------------- sizes
+    def estimate(self, target: str = "cortex-m4f") -> Estimate:
+        """Flash and RAM this model needs on the microcontroller ``target`` (e.g. "cortex-m4f",
+        "cortex-m0plus", "rv32imc"), estimated from the generated C's const data and per-CPU code sizes
+        measured once (:mod:`microlearn.estimate`); nothing is compiled."""
+        from microlearn.estimate import estimate
+
+        return estimate(self.ir, self.method, target)
+
     # ---------------------------------------------------------------- host predictions
     def _host(self) -> HostLibrary:
         lib = self._libs.get(self.method)
         if lib is None:
-            lib = HostLibrary(self.c_source("hostmodel"))
+            lib = HostLibrary(self._host_source())
             self._libs[self.method] = lib
         return lib
+
+    def _host_source(self) -> CSource:
+        """The C that host predictions run: this method's, unless its header is huge and another
+        float32 method of this model (every one computes the same outputs: each equals the reference on
+        every float32 input) writes a header at least 4x smaller, which compiles in a fraction of the time."""
+        src = self.c_source("hostmodel")
+        if len(src.header) <= HOST_PREDICT_BYTES:
+            return src
+        ms = cregistry.methods(self.ir)
+        if ms[self.method].inputs != "float32":
+            return src
+        for name, m in ms.items():  # the default method first
+            if name == self.method or m.inputs != "float32":
+                continue
+            other = cregistry.generate(self.ir, name, "hostmodel")
+            if 4 * len(other.header) <= len(src.header):
+                return other
+        return src
 
     def _rows(self, X: Any) -> npt.NDArray[np.float32]:
         X32 = as_float32_rows(X, self.ir.n_inputs, self.ir.feature_names)
@@ -207,21 +239,61 @@ class Model:
 def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **options: Any) -> Model:
     """Convert a fitted estimator (or a fitted scikit-learn Pipeline of supported steps).
 
-    ``method`` is one of :func:`methods_for` (default: the family's default method). With ``fold`` (the
-    default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are folded
-    into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code on the
-    device; ``fold=False`` keeps them as stages.
+    ``method`` is one of :func:`methods_for` (default: the family's default method). ``calibration``
+    (rows of typical input) quantizes a network for the ``int8`` method (docs/networks.md). With ``fold``
+    (the default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are
+    folded into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code
+    on the device; ``fold=False`` keeps them as stages.
     """
     from microlearn.frontends.registry import to_ir
 
+    calibration = options.pop("calibration", None)
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
-    ir = to_ir(estimator)
+    with progress.busy(f"converting {type(estimator).__name__}"):
+        ir = to_ir(estimator)
+    check_float32_sums(ir)
     if fold:
         from microlearn.passes.fold import fold_pipeline
 
         ir = fold_pipeline(ir)
+    if calibration is not None:
+        from microlearn.passes.quantize import quantize_ir
+
+        ir = quantize_ir(ir, calibration)
     return Model(ir, method or "")
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_sums(ir: IR) -> None:
+    """Refuse a tree regressor whose float32 sum over trees could overflow to inf on the device.
+
+    The device (C and mlrt) adds the T trees' float32 leaf values in float32, then divides by T. Every
+    partial sum is at most S = sum over trees of the tree's largest |leaf value|, times (1 + 2**-24)**T for
+    the roundings; while S * (1 + T * 2**-23) < FLT_MAX no partial sum, hence no result, can be inf.
+    Otherwise some input may reach inf where scikit-learn's float64 mean is finite: refused here, at
+    conversion, rather than found on the device."""
+    final = ir.final if isinstance(ir, Pipeline) else ir
+    leaf_value = getattr(final, "leaf_value", None)
+    if final.task is not Task.REGRESS or leaf_value is None or not hasattr(final, "tree_slices"):
+        return
+    feature = np.asarray(getattr(final, "feature"))  # noqa: B009  (any tree IR, not only TreeEnsemble)
+    leaf = np.asarray(getattr(final, "leaf"))  # noqa: B009
+    v32 = np.abs(np.asarray(leaf_value, dtype=np.float64)[:, 0].astype(np.float32).astype(np.float64))
+    worst = 0.0
+    trees = final.tree_slices()
+    for a, b in trees:
+        idx = leaf[a:b][feature[a:b] < 0]
+        worst += float(v32[idx].max()) if idx.size else 0.0
+    if worst * (1.0 + len(trees) * 2.0**-23) >= F32_MAX:
+        raise InvalidInputError(
+            f"{final.source.split('.')[-1]}: the float32 sum of its {len(trees)} trees' leaf values can "
+            f"reach "
+            f"{worst:.3g}, beyond float32's {F32_MAX:.3g} (the device adds the trees in float32): scale "
+            "the target before fitting (e.g. fit on y / 1e30) and scale the predictions back"
+        )
 
 
 def methods_for(estimator: Any) -> list[str]:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from microlearn import progress
 from microlearn._validation import as_float32_rows
-from microlearn.errors import InvalidInputError, MicrolearnError, ToolchainError
+from microlearn.errors import InvalidInputError, MicrolearnError, ModelTooLargeError, ToolchainError
+from microlearn.estimate import Budget, BudgetCheck, Estimate, estimate, is_mcu
 from microlearn.ir.base import IR, Reference, Task
 from microlearn.targets.base import TARGETS, Artifacts, Target, TargetRun
 
@@ -25,7 +28,15 @@ TARGET_MODULES = (
     "microlearn.micropython",
 )
 
-__all__ = ["TARGETS", "Report", "TargetResult", "format_table", "verify"]
+__all__ = [
+    "TARGETS",
+    "Report",
+    "TargetResult",
+    "available_targets",
+    "format_table",
+    "verify",
+    "verify_model_file",
+]
 
 
 @dataclass
@@ -79,6 +90,13 @@ class TargetResult:
     n_ambiguous: int = 0  # rows whose reference margin is inside float64 rounding (not in agreement)
     n_ambiguous_differ: int = 0  # of those, rows where the target chose another class
     extra: dict[str, Any] = field(default_factory=dict)
+    estimate: Estimate | None = None  # flash/RAM estimated before the build (MCU targets)
+    budget: BudgetCheck | None = None  # measured flash/RAM against verify's budget (MCU targets)
+
+    @property
+    def fits(self) -> bool:
+        """True unless a budget was given and this target's flash or RAM is over it."""
+        return self.budget is None or self.budget.fits
 
 
 @dataclass
@@ -97,6 +115,16 @@ class Report(Mapping[str, TargetResult]):
     def __len__(self) -> int:
         return len(self.results)
 
+    @property
+    def fits(self) -> bool:
+        """True unless a budget was given and some target is over it."""
+        return all(r.fits for r in self.results.values())
+
+    @property
+    def ok(self) -> bool:
+        """Every target agrees on every decidable row and fits the budget."""
+        return self.fits and all(r.agreement == 1.0 for r in self.results.values())
+
     def __str__(self) -> str:
         head = f"{self.estimator}, method {self.method!r}, {self.n_rows} rows"
         amb = any(r.n_ambiguous for r in self.results.values())
@@ -110,6 +138,9 @@ class Report(Mapping[str, TargetResult]):
             "instr mean",
             "instr max",
         ]
+        est = any(r.estimate is not None for r in self.results.values())
+        if est:
+            cols.insert(4, "est. flash B")
         if amb:
             cols.append("ambiguous (differ)")
         rows = []
@@ -124,10 +155,16 @@ class Report(Mapping[str, TargetResult]):
                 "-" if r.instructions_mean is None else f"{r.instructions_mean:,.0f}",
                 _fmt(r.instructions_max),
             ]
+            if est:
+                row.insert(4, "-" if r.estimate is None else f"{r.estimate.flash_bytes:,}")
             if amb:
                 row.append(f"{r.n_ambiguous} ({r.n_ambiguous_differ})")
             rows.append(row)
-        return head + "\n" + format_table(cols, rows)
+        text = head + "\n" + format_table(cols, rows)
+        checks = [r.budget for r in self.results.values() if r.budget is not None]
+        if checks:
+            text += "\n\nbudget:\n" + "\n".join(f"  {c}" for c in checks)
+        return text
 
 
 def _fmt(v: int | None) -> str:
@@ -216,8 +253,14 @@ COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
 
 def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.float32]) -> None:
     """The IR's reference must be the library's own result; raise if the two disagree."""
+    from microlearn.frontends.registry import library_view
+
+    estimator = library_view(estimator)
     task = ir.task
-    if task is Task.CLUSTER and hasattr(estimator, "predict"):
+    own = getattr(ir, "library_disagreements", None)  # an IR that knows how to ask its library
+    if own is not None:
+        bad = int(own(estimator, X32, ref))
+    elif task is Task.CLUSTER and hasattr(estimator, "predict"):
         got = np.asarray(estimator.predict(X32)).astype(np.int64)
         firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
         bad = int(np.sum((got != np.asarray(ref.outputs, np.int64)) & firm))
@@ -267,27 +310,89 @@ def verify(
     *,
     targets: Sequence[str] = ("host",),
     method: str | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Report:
     """Run ``X`` (for a pipeline: its raw input, e.g. windows) through the converted model on every
-    target and compare each with the IR's reference (checked once against ``estimator`` itself)."""
+    target and compare each with the IR's reference (checked once against ``estimator`` itself).
+
+    On microcontroller targets the flash and RAM are estimated before anything is compiled
+    (``TargetResult.estimate``). ``budget={"flash": 64 * 1024, "ram": "8k"}`` then says per target
+    whether the measured model fits and by how much (``TargetResult.budget``, ``Report.fits``); an
+    estimate far over the budget (:data:`FAR_OVER` times it) raises :class:`ModelTooLargeError` before
+    the long build, naming the methods that would fit."""
     from microlearn.model import Model, convert
 
-    _register_optional_targets()
-    if isinstance(targets, str):
-        targets = (targets,)
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise InvalidInputError(f"unknown target(s) {unknown}; available: {sorted(TARGETS)}")
     if isinstance(estimator, Model):
         raise InvalidInputError("verify needs the original fitted estimator, to compare against it")
+    names = _check_targets(targets)
     model = convert(estimator, method, **options)
     ir = model.ir
     X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
     ref = ir.reference(X32)
     _cross_check(ir, ref, estimator, X32)
+    results = _run_targets(ir, model.method, X32, ref, names, budget)
+    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+
+
+def verify_model_file(
+    path: str | Path,
+    X: Any,
+    *,
+    targets: Sequence[str] = ("host",),
+    method: str | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+) -> Report:
+    """Verify a saved model file (``.mlm``) without its estimator: the file is checked completely
+    (format, CRC, every section), its IR rebuilt, and every target compared with that IR's reference.
+    (With the estimator, :func:`verify` also checks the conversion itself against the library.)"""
+    from microlearn.backends import modelfile
+    from microlearn.model import Model
+
+    p = Path(path)
+    loads: Any = modelfile.loads
+    ir = loads(p.read_bytes())
+    names = _check_targets(targets)
+    model = Model(ir, method or "")
+    X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
+    ref = ir.reference(X32)
+    results = _run_targets(ir, model.method, X32, ref, names, budget)
+    return Report(f"model file {p.name}", model.method, X32.shape[0], results)
+
+
+def available_targets() -> list[str]:
+    """Names of the targets that can run on this machine (``verify(..., targets=...)``), without aliases."""
+    from microlearn.targets.mcu.arch import ALIASES
+
+    _register_optional_targets()
+    out = []
+    for name, t in TARGETS.items():
+        if name not in ALIASES and name not in out and t.available() is None:
+            out.append(name)
+    return out
+
+
+def _check_targets(targets: Sequence[str] | str) -> list[str]:
+    _register_optional_targets()
+    names = [targets] if isinstance(targets, str) else list(targets)
+    unknown = [t for t in names if t not in TARGETS]
+    if unknown:
+        raise InvalidInputError(f"unknown target(s) {unknown}; available: {sorted(TARGETS)}")
+    return names
+
+
+def _run_targets(
+    ir: IR,
+    method: str,
+    X32: npt.NDArray[np.float32],
+    ref: Reference,
+    targets: Sequence[str],
+    budget: Budget | Mapping[str, Any] | None,
+) -> dict[str, TargetResult]:
     compare = COMPARATORS[ir.task]
-    art = Artifacts(ir, model.method)
+    art = Artifacts(ir, method)
+    limits = Budget.of(budget)
+    estimates = {t: _estimate_first(art, t, limits) for t in targets if is_mcu(t)}
     results: dict[str, TargetResult] = {}
     for t in targets:
         target = TARGETS[t]
@@ -310,5 +415,56 @@ def verify(
             n_ambiguous=c.n_ambiguous,
             n_ambiguous_differ=c.n_ambiguous_differ,
             extra=dict(run.extra),
+            estimate=estimates.get(t),
+            budget=None
+            if limits is None or t not in estimates
+            else BudgetCheck(t, run.flash_bytes, run.ram_bytes, limits),
         )
-    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+    return results
+
+
+# An estimate this many times over a budget (or over the target's memory) is refused before compiling:
+# estimates are within a few percent on the measured families (benchmarks/estimates.py), so such a
+# model cannot fit, and a build of it can take minutes.
+FAR_OVER = 1.5
+
+
+def _estimate_first(art: Artifacts, target: str, limits: Budget | None) -> Estimate:
+    """The estimate of ``art`` on ``target``, shown before the build; refuses a model far too large."""
+    from microlearn.targets.mcu.arch import get_arch
+
+    est = estimate(art.ir, art.method, target, const_bytes=art.c_source().const_bytes)
+    progress.note(f"estimate before building: {est}")
+    arch = get_arch(target)
+    caps = {"flash": arch.flash[1], "RAM": arch.ram[1]}
+    what = f"{target}'s {arch.flash[1] // 1024:,} KiB image"
+    if limits is not None and limits.flash is not None and limits.flash < caps["flash"]:
+        caps["flash"], what = limits.flash, f"the flash budget of {limits.flash:,} B"
+    if limits is not None and limits.ram is not None:
+        caps["RAM"] = min(caps["RAM"], limits.ram)
+    for kind, used in (("flash", est.flash_bytes), ("RAM", est.ram_bytes)):
+        cap = caps[kind]
+        if used > FAR_OVER * cap:
+            if kind == "RAM":
+                what = f"the RAM budget of {cap:,} B"
+            raise ModelTooLargeError(
+                f"{art.method} on {target} needs about {used:,} B of {kind}, {used / cap:.1f}x {what}: "
+                + _advice(art, target, kind, cap)
+            )
+    return est
+
+
+def _advice(art: Artifacts, target: str, kind: str, cap: int) -> str:
+    from microlearn.backends.c.registry import methods
+
+    fits = []
+    for name, m in methods(art.ir).items():
+        if name == art.method or m.inputs != "float32":
+            continue
+        e = estimate(art.ir, name, target)
+        used = e.flash_bytes if kind == "flash" else e.ram_bytes
+        if used <= cap:
+            fits.append(f"{name} (about {used:,} B)")
+    if fits:
+        return f"use method {' or '.join(fits)}, a smaller model or a target with more memory"
+    return "use a smaller model (fewer or shallower trees, fewer features) or a target with more memory"

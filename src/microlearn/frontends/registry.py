@@ -17,11 +17,17 @@ Converter = Callable[[Any], IR]
 F = TypeVar("F", bound=Callable[[Any], Any])
 
 _CONVERTERS: dict[str, Converter] = {}
+_VIEWS: dict[str, Callable[[Any], Any]] = {}
 PIPELINE = "sklearn.pipeline.Pipeline"
+KERAS = ("keras.Model", "keras.Sequential")  # live models and .keras files (frontends/keras.py)
 
 
-def register(*class_paths: str) -> Callable[[F], F]:
-    """Decorator: ``convert(est) -> IR`` handles estimators of these public class paths."""
+def register(*class_paths: str, view: Callable[[Any], Any] | None = None) -> Callable[[F], F]:
+    """Decorator: ``convert(est) -> IR`` handles estimators of these public class paths.
+
+    ``view(est)``, for estimators without a scikit-learn ``predict`` (e.g. a raw booster), returns an
+    object whose ``predict(X32)`` gives what ``verify`` checks the IR's reference against: class indices
+    into ``ir.classes`` or values."""
     if not class_paths:
         raise ValueError("register needs at least one class path")
 
@@ -35,6 +41,8 @@ def register(*class_paths: str) -> Callable[[F], F]:
             if have is not None and have is not fn:
                 raise ValueError(f"{p} is registered twice")
             _CONVERTERS[p] = fn
+            if view is not None:
+                _VIEWS[p] = view
         return fn
 
     return deco
@@ -54,18 +62,34 @@ def class_path(cls: type) -> str:
 
 
 def _load_families() -> None:
-    import microlearn.frontends.sklearn  # noqa: F401  (its family modules register themselves)
+    import microlearn.frontends.lightgbm
+    import microlearn.frontends.sklearn
+    import microlearn.frontends.xgboost  # noqa: F401  (these modules register themselves)
+
+
+def library_view(est: Any) -> Any:
+    """``est`` itself, or the object its frontend registered to stand for it in ``verify``'s check."""
+    _load_families()
+    view = _VIEWS.get(class_path(type(est)))
+    return est if view is None else view(est)
 
 
 def supported_estimators() -> list[str]:
     """Public class paths of every estimator microlearn converts (and the Pipeline that chains them)."""
     _load_families()
-    return sorted([*_CONVERTERS, PIPELINE])
+    return sorted([*_CONVERTERS, PIPELINE, *KERAS])
 
 
 def to_ir(est: Any) -> IR:
-    """The IR of a fitted estimator; a scikit-learn Pipeline becomes an ``ir.pipeline.Pipeline``."""
+    """The IR of a fitted estimator; a scikit-learn Pipeline becomes an ``ir.pipeline.Pipeline``, a Keras
+    model (live, or the path of a ``.keras`` file) a ``KerasNetwork``."""
     _load_families()
+    from microlearn.frontends import keras_read
+
+    if keras_read.is_keras_file(est) or keras_read.is_keras_model(est):
+        from microlearn.frontends.keras import convert as convert_keras
+
+        return convert_keras(est)
     path = class_path(type(est))
     if path == PIPELINE:
         return _pipeline(est)

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from microlearn.ir.base import Reference, Task
 from microlearn.passes.leaves import unique_rows as unique_rows  # kept importable here for the model file
 
-Kind = Literal["classifier", "regressor"]
+Kind = Literal["classifier", "regressor", "anomaly"]
 
 LEAF = -1
 EPS32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32, 2**-24
@@ -85,14 +85,22 @@ class TreeEnsemble:
 
     # ------------------------------------------------------------------ invariants
     def validate(self) -> None:
-        n = self.feature.shape[0]
-        for name in ("threshold", "left", "right", "missing_left", "leaf"):
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"TreeEnsemble.{name} must have shape ({n},)")
         if self.kind not in ("classifier", "regressor"):
             raise ValueError(f"unknown kind {self.kind!r}")
         if self.n_outputs < 1 or (self.kind == "regressor" and self.n_outputs != 1):
             raise ValueError("a regressor has exactly one output; a classifier at least one class")
+        self.validate_nodes()
+        if self.leaf_value.ndim != 2 or self.leaf_value.shape[1] != self.n_outputs:
+            raise ValueError("leaf_value must have shape (n_leaves, n_outputs)")
+        if self.classes is not None and len(self.classes) != self.n_outputs:
+            raise ValueError("classes must have one label per output")
+
+    def validate_nodes(self) -> None:
+        """The node structure and leaf table invariants every tree IR shares (not the leaf width)."""
+        n = self.feature.shape[0]
+        for name in ("threshold", "left", "right", "missing_left", "leaf"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"TreeEnsemble.{name} must have shape ({n},)")
         if self.roots.ndim != 1 or self.roots.size < 1:
             raise ValueError("a TreeEnsemble needs at least one tree")
         is_leaf = self.feature == LEAF
@@ -104,8 +112,8 @@ class TreeEnsemble:
             raise ValueError("child index out of range")
         if np.any(self.leaf[is_leaf] < 0) or np.any(self.leaf[is_leaf] >= self.leaf_value.shape[0]):
             raise ValueError("leaf index out of range")
-        if self.leaf_value.ndim != 2 or self.leaf_value.shape[1] != self.n_outputs:
-            raise ValueError("leaf_value must have shape (n_leaves, n_outputs)")
+        if self.leaf_value.ndim != 2:
+            raise ValueError("leaf_value must have shape (n_leaves, width)")
         if self.leaf_class.shape != (self.leaf_value.shape[0],):
             raise ValueError("leaf_class must have one entry per leaf")
         if np.any(np.isnan(self.threshold[internal])):
@@ -121,8 +129,6 @@ class TreeEnsemble:
                 raise ValueError("right child must lie after the left subtree, inside the same tree")
         if not np.all(np.isfinite(self.leaf_value)):
             raise ValueError("leaf values must be finite")
-        if self.classes is not None and len(self.classes) != self.n_outputs:
-            raise ValueError("classes must have one label per output")
 
     # ------------------------------------------------------------------ the IR protocol (ir.base.IR)
     @property

@@ -125,8 +125,8 @@ def fold_stages(stages: Sequence[Any], final: Any) -> tuple[tuple[Any, ...], Any
     Returns the stages left to run and the (possibly rewritten) final model; a final that is not a
     tree ensemble is returned unchanged with every stage."""
     rest = list(stages)
-    if not isinstance(final, TreeEnsemble):
-        return tuple(rest), final
+    if not isinstance(final, TreeEnsemble) or getattr(final, "has_categorical", False):
+        return tuple(rest), final  # a category value is not a threshold: stages before it stay
     while rest:
         folded = fold_stage(rest[-1], final)
         if folded is None:

@@ -201,9 +201,10 @@ def deploy_station(port: str | None = None, model: str | Path | None = None) -> 
     to a board with mpremote, and a model file to /data/model.mlm; returns the device paths written."""
     files = device_files()
     if model is not None:
+        from microlearn.deploy import check_model_file
+
         mp = Path(model)
-        if not mp.is_file():
-            raise InvalidInputError(f"model file {mp} does not exist")
+        check_model_file(mp)  # before anything is copied: a joblib or a broken file never reaches the board
         files["/data/model.mlm"] = mp.read_bytes()
     dirs = sorted({p.rsplit("/", 1)[0] for p in files} - {""})
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,7 +242,14 @@ def _hook_deploy(sub: Any) -> None:
 def add_parser(sub: Any) -> None:
     """`microlearn station` and `microlearn deploy --station` (cli.py calls this through cli.EXTENSIONS)."""
     _hook_deploy(sub)
-    p = sub.add_parser("station", help="run the station application on this computer with a simulated sensor")
+    p = sub.add_parser(
+        "station",
+        help="run the station application on this computer with a simulated sensor",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  microlearn station --simulate\n"
+        "  microlearn station --simulate --source sound --port 8081\n"
+        "  microlearn deploy model.mlm --station --port /dev/ttyACM0   # on a board",
+    )
     p.add_argument(
         "--simulate", action="store_true", help="use a simulated sensor source (required on a host)"
     )

@@ -168,7 +168,12 @@ def _cmd_studio(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """The ``studio`` subcommand for microlearn's CLI."""
-    s = sub.add_parser("studio", help="serve the studio web app: run, label, train and deploy in the browser")
+    s = sub.add_parser(
+        "studio",
+        help="serve the studio web app: run, label, train and deploy in the browser",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  microlearn studio\n  microlearn studio --port 9000 --no-browser",
+    )
     s.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.add_argument("--verbose", action="store_true", help="log every request")

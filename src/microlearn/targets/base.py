@@ -51,9 +51,11 @@ class Artifacts:
 
     def c_source(self) -> CSource:
         if self._c is None:
+            from microlearn import progress
             from microlearn.backends.c.registry import generate
 
-            self._c = generate(self.ir, self.method, self.name, self.command)
+            with progress.busy(f"writing the C of {self.method}"):
+                self._c = generate(self.ir, self.method, self.name, self.command)
         return self._c
 
     def model_file(self) -> bytes:

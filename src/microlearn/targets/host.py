@@ -52,6 +52,7 @@ class HostLibrary:
 
     def __post_init__(self) -> None:
         files = {self.src.filename: self.src.header, "ml_host_wrapper.c": wrapper_c(self.src)}
+        self.cflags = host.cflags_for(files, self.cflags)  # -O0 for huge headers: minutes become seconds
         self.lib = host.build(files, cflags=self.cflags)
 
     def has(self, name: str) -> bool:

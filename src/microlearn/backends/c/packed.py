@@ -108,6 +108,9 @@ class Leaves:
     shift: int = 0  # counts: the fast vote adds (count * recip) >> shift
     margin: int = 0  # fixed-point lead that proves the class (see _reciprocals)
     exact: bool = False  # the fixed-point sums are the exact sums: no replay needed
+    proven: bool = False  # argmax_proven: the sums' argmax is scikit-learn's for every leaf combination
+    # counts: per impure row, the (class, (count * recip) >> shift) terms its fast vote adds
+    row_votes: tuple[tuple[tuple[int, int], ...], ...] = ()
 
 
 def _size(ctype: str) -> int:
@@ -170,6 +173,7 @@ def _classifier_leaves(ir: TreeEnsemble, name: str) -> Leaves:
         text, nbytes = "", 0
         S = fixed_point_scale(ir.n_trees)
         shift, margin, exact = 0, margin_q(ir.n_trees), True
+        recip: list[int] = []
         if k:
             cbits = _bits(nc - 1)
             entries = [(int(n) << cbits) | c for cnt in order for c, n in enumerate(cnt) if n]
@@ -202,10 +206,66 @@ def _classifier_leaves(ir: TreeEnsemble, name: str) -> Leaves:
                     + "\n};\n"
                 )
                 nbytes += k * _size(_uint(nc))
-        return Leaves(code, nc + k, text, nbytes, True, k, shift, margin, exact)
+        row_votes = (
+            tuple(
+                tuple((c, (int(n) * r) >> shift) for c, n in enumerate(cnt) if n)
+                for cnt, r in zip(order, recip, strict=True)
+            )
+            if k
+            else ()
+        )
+        leaves = Leaves(code, nc + k, text, nbytes, True, k, shift, margin, exact, row_votes=row_votes)
+        if not exact and ir.n_trees > 1 and argmax_proven(ir, leaves, 1 << S):
+            leaves.exact = leaves.proven = True
+        return leaves
     vc = vote_codes(ir, name)
     code = np.where(vc.code_of_leaf >= 0, vc.code_of_leaf, nc - vc.code_of_leaf - 1)
     return Leaves(code.astype(np.int64), nc + vc.n_rows, vc.text, vc.nbytes, False, vc.n_rows)
+
+
+MAX_COMBINATIONS = 1 << 21  # leaf combinations argmax_proven enumerates at most (x classes: 1 << 22)
+
+
+def argmax_proven(ir: TreeEnsemble, leaves: Leaves, one: int) -> bool:
+    """Whether the plain first argmax of the fixed-point sums equals scikit-learn's float64 argmax for
+    every combination of one vote code per tree (a superset of the combinations inputs can reach).
+
+    For small forests the combinations are few (a tree's pure leaves share n_classes codes): they are
+    enumerated here, with scikit-learn's arithmetic in float64 (leaf values summed in tree order from
+    0.0, divided by the number of trees, first maximum) beside the integer sums the C adds. When every
+    combination agrees, predict needs neither the margin test nor the replay of near ties, and links
+    none of the replay's integer float64 routines."""
+    nc, T = ir.n_outputs, ir.n_trees
+    if not leaves.counts:
+        return False
+    ends = [*(int(r) for r in ir.roots[1:]), ir.n_nodes]
+    per_tree: list[npt.NDArray[np.int64]] = []
+    total = 1
+    for start, end in zip(ir.roots, ends, strict=True):
+        lv = ir.leaf[int(start) : end]
+        codes = np.unique(leaves.code_of_leaf[lv[lv >= 0]])
+        per_tree.append(codes)
+        total *= int(codes.size)
+        if total > MAX_COMBINATIONS or total * nc > 2 * MAX_COMBINATIONS:
+            return False
+    # one float64 row and one fixed-point row per vote code
+    f64 = np.zeros((leaves.n_codes, nc))
+    fix = np.zeros((leaves.n_codes, nc), dtype=np.int64)
+    f64[np.arange(nc), np.arange(nc)] = 1.0
+    fix[np.arange(nc), np.arange(nc)] = one
+    first = np.full(leaves.n_codes, -1)
+    li = np.flatnonzero(ir.feature < 0)
+    first[leaves.code_of_leaf[ir.leaf[li]]] = ir.leaf[li]
+    for r, terms in enumerate(leaves.row_votes):
+        f64[nc + r] = ir.leaf_value[first[nc + r]]
+        for c, v in terms:
+            fix[nc + r, c] = v
+    acc = np.zeros((1, nc))
+    acc_q = np.zeros((1, nc), dtype=np.int64)
+    for codes in per_tree:
+        acc = (acc[:, None, :] + f64[codes][None, :, :]).reshape(-1, nc)
+        acc_q = (acc_q[:, None, :] + fix[codes][None, :, :]).reshape(-1, nc)
+    return bool(np.array_equal(np.argmax(acc / float(T), axis=1), np.argmax(acc_q, axis=1)))
 
 
 def _regressor_leaves(ir: TreeEnsemble, name: str) -> Leaves:
@@ -562,10 +622,7 @@ def _api(
             )
         )
         if exact:
-            pred += (
-                f"    /* every leaf probability is a multiple of 2^-{S}: these sums are exact, and so is\n"
-                f"     * their argmax */\n    return ml_argmax_u32(sums, {nc});\n"
-            )
+            pred += exact_comment(leaves, S) + f"    return ml_argmax_u32(sums, {nc});\n"
         else:
             pred += (
                 f"    best = ml_argmax_margin_q(sums, {nc}, {margin}u);\n"
@@ -583,6 +640,19 @@ def _api(
         f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t c;\n"
         f"    {api}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
         f"    for (c = 0; c < {nc}; c++) {{\n        out[c] = ml_pk_f64_to_float(acc[c]);\n    }}\n}}\n"
+    )
+
+
+def exact_comment(leaves: Leaves, S: int) -> str:
+    """Why the plain argmax of the fixed-point sums is scikit-learn's class."""
+    if leaves.proven:
+        return (
+            "    /* checked for every combination of one leaf per tree when this code was generated:\n"
+            "     * the first maximum of these sums is scikit-learn's class */\n"
+        )
+    return (
+        f"    /* every leaf probability is a multiple of 2^-{S}: these sums are exact, and so is\n"
+        f"     * their argmax */\n"
     )
 
 

@@ -1,12 +1,13 @@
 """The fast methods ("fast", "fast_u8", "fast_i8", "fast_i16"): every tree as nested if/else inside
 predict, each leaf adding its vote on the spot.
 
-A pure leaf adds one fixed-point unit to its class and records its code; an impure leaf records its
-code and adds its row through NAME_vote_row (counts, as in the packed methods); a regressor's leaf adds
-its value. The margin test and the exact integer replay of near ties are the packed methods' own
-(packed.classifier_parts), so the results are the same, bit for bit. The integer variants compare
-integer inputs with integer thresholds (packed.int_threshold): one load, one compare, one branch per
-node on a Cortex-M.
+A pure leaf adds one fixed-point unit to its class; an impure leaf adds its row's terms
+(count * recip) >> shift as constants (counts, as in the packed methods; rows kept as float64 go
+through NAME_vote_row); a regressor's leaf adds its value. The leaves record nothing else: the rare near
+tie walks the packed node stream again (NAME_walk, the walk predict_proba uses) for the exact integer
+replay of the packed methods (packed.classifier_parts), so the results are the same, bit for bit. The
+margin test is written out class by class. The integer variants compare integer inputs with integer
+thresholds (packed.int_threshold): one load, one compare, one branch per node on a Cortex-M.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from microlearn.backends.c.packed import (
     _regressor_leaves,
     assemble,
     classifier_parts,
+    exact_comment,
     int_threshold,
     walk_text,
 )
@@ -29,7 +31,7 @@ from microlearn.ir import TreeEnsemble
 
 METHODS = {"fast": "packed", "fast_u8": "packed_u8", "fast_i8": "packed_i8", "fast_i16": "packed_i16"}
 SUMMARIES = {
-    "fast": "if/else trees inside predict, votes added at the leaves, counts + integer replay",
+    "fast": "if/else trees inside predict, votes added at the leaves as constants, counts + integer replay",
     "fast_u8": "fast, uint8 inputs (integer thresholds, exact for every uint8 value)",
     "fast_i8": "fast, int8 inputs (integer thresholds, exact for every int8 value)",
     "fast_i16": "fast, int16 inputs (integer thresholds, exact for every int16 value)",
@@ -70,23 +72,18 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "fast") -
             return [f"{pad}return {int(ir.leaf_class[ir.leaf[i]])};"]
         if mode == "walk":
             return [f"{pad}w[{t}] = {c}u;"]
-        out = [f"{pad}w[{t}] = {c}u;"] if replay else []  # the codes the replay of a near tie needs
         if c < nc:
-            out.append(f"{pad}sums[{c}] += {parts.one if parts else 0}u;")
-        else:
-            out.append(f"{pad}{name}_vote_row(sums, {c}u);")
-        return out
+            return [f"{pad}sums[{c}] += {parts.one if parts else 0}u;"]
+        if leaves.row_votes:  # the impure row's terms, as constants: no call, no division
+            return [f"{pad}sums[{k}] += {v}u;" for k, v in leaves.row_votes[c - nc] if v]
+        return [f"{pad}{name}_vote_row(sums, {c}u);"]
 
     subs: list[str] = []
     params = {
         "value": (f"const {xt} *x", "x", "float"),
         "class": (f"const {xt} *x", "x", "int32_t"),
         "walk": (f"const {xt} *x, uint32_t *w", "x, w", "void"),
-        "vote": (
-            f"const {xt} *x, uint32_t *sums" + (", uint32_t *w" if replay else ""),
-            "x, sums" + (", w" if replay else ""),
-            "void",
-        ),
+        "vote": (f"const {xt} *x, uint32_t *sums", "x, sums", "void"),
     }
 
     def nest(i: int, t: int, depth: int, lines: list[str], base: int, mode: str, sub_t: int) -> None:
@@ -150,23 +147,32 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "fast") -
                 if nc <= 16
                 else f"    ml_pk_zero_u32(sums, {nc});\n"
             )
-            tail = (
-                f"    /* every leaf probability is a multiple of 2^-{int(np.log2(parts.one))}: these sums\n"
-                f"     * are exact, and so is their argmax */\n    return ml_argmax_u32(sums, {nc});\n"
-                if parts.exact
-                else f"    best = ml_pk_argmax_margin(sums, {nc}, {parts.margin}u);\n"
-                f"    if (best >= 0) {{\n        return best;\n    }}\n"
-                f"    /* a near tie: replay scikit-learn's float64 arithmetic */\n"
-                f"    {name}_proba_bits(w, acc);\n    return ml_pk_argmax_u64(acc, {nc});\n"
-            )
+            if parts.exact:
+                tail = exact_comment(leaves, int(np.log2(parts.one))) + (
+                    _argmax_unrolled(nc) if nc <= 16 else f"    return ml_argmax_u32(sums, {nc});\n"
+                )
+            else:
+                tail = (
+                    _margin_unrolled(nc, parts.margin)
+                    if nc <= 16
+                    else f"    best = ml_pk_argmax_margin(sums, {nc}, {parts.margin}u);\n"
+                    f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                ) + (
+                    f"    /* a near tie: walk the trees again for their leaves and replay scikit-learn's\n"
+                    f"     * float64 arithmetic */\n"
+                    f"    {name}_walk{sfx}(x, w);\n    {name}_proba_bits(w, acc);\n"
+                    f"    return ml_pk_argmax_u64(acc, {nc});\n"
+                )
             decl = f"    uint32_t sums[{nc}];\n" + (
-                f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n    int32_t best;\n" if replay else ""
+                f"    uint32_t w[{T}];\n    uint64_t acc[{nc}];\n"
+                + ("    uint32_t s, top, second;\n" if nc <= 16 else "")
+                + "    int32_t best;\n"
+                if replay
+                else ("    uint32_t top;\n    int32_t best;\n" if nc <= 16 else "")
             )
             pred = (
                 f"/* Class index (0..{nc - 1}) of input x: scikit-learn's predict, exactly. The trees add\n"
-                f" * fixed-point votes as they reach their leaves"
-                + (",\n * and record each tree's leaf for the exact replay of a near tie" if replay else "")
-                + ". */\n"
+                f" * fixed-point votes as they reach their leaves. */\n"
                 f"static inline int32_t {name}_predict{sfx}(const {xt} *x)\n{{\n"
                 f"{decl}{zero}{all_trees('vote')}{tail}}}\n\n"
             )
@@ -181,6 +187,27 @@ def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "fast") -
     if inp.lo is not None:
         text += _float_entry(ir, name, inp, sfx, leaves)
     return assemble(ir, name, method, command, leaves.nbytes + walk_bytes, text, inp)
+
+
+def _argmax_unrolled(nc: int) -> str:
+    """First index of the largest of sums[0..nc) (numpy's argmax), one compare per class."""
+    out = "    top = sums[0];\n    best = 0;\n"
+    for c in range(1, nc):
+        out += f"    if (sums[{c}] > top) {{\n        top = sums[{c}];\n        best = {c};\n    }}\n"
+    return out + "    return best;\n"
+
+
+def _margin_unrolled(nc: int, margin: int) -> str:
+    """ml_pk_argmax_margin over sums[0..nc) written out class by class (no loop counter): returns the
+    first largest sum's index when it leads every other by more than ``margin``, else falls through."""
+    out = "    top = sums[0];\n    second = 0u;\n    best = 0;\n"
+    for c in range(1, nc):
+        out += (
+            f"    s = sums[{c}];\n"
+            f"    if (s > top) {{\n        second = top;\n        top = s;\n        best = {c};\n"
+            f"    }} else if (s > second) {{\n        second = s;\n    }}\n"
+        )
+    return out + f"    if (top - second > {margin}u) {{\n        return best;\n    }}\n"
 
 
 def emitter(method: str):  # type: ignore[no-untyped-def]

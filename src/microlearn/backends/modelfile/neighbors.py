@@ -1,6 +1,7 @@
 """The nearest-neighbour codec (family 4): stored examples, their class indices and how to vote.
 
-``KNBR`` holds seven codes: k, the metric (0 euclidean, 1 manhattan, 2 chebyshev), the kind (0 k nearest
+``KNBR`` holds seven codes: k, the metric (0 euclidean, 1 manhattan, 2 chebyshev, 3 minkowski: its power p
+in ``MNKP``), the kind (0 k nearest
 neighbours, 1 nearest centroid), scikit-learn's algorithm (0 brute, 1 kd_tree, 2 ball_tree: the
 reference's tie order), its leaf size, 1 when scikit-learn holds the examples as float32, and the
 vote weights (0 uniform, 1 distance). The
@@ -31,11 +32,12 @@ from microlearn.backends.modelfile.schema import (
     Finite,
     Index,
     JsonList,
+    Range,
     SectionSpec,
     Utf8,
 )
 from microlearn.errors import ModelFileError
-from microlearn.ir.neighbors import ALGORITHMS, KINDS, METRICS, Neighbors
+from microlearn.ir.neighbors import ALGORITHMS, KINDS, MAX_P, METRICS, Neighbors
 
 MAX_FEATURES = 65535
 MAX_CLASSES = 65535  # labels are uint16
@@ -56,6 +58,8 @@ NEIGHBORS = FamilySchema(
                     "k, metric, kind, algorithm, leaf size, float32 examples, weights (see neighbors.py)"),
         SectionSpec(b"EXVL", DT_F64, True, "n_examples", (_R,), True, (Finite(),),
                     "a regressor's target of each example"),
+        SectionSpec(b"MNKP", DT_F64, True, "1", (_C, _R), False, (Range(1.0, MAX_P),),
+                    "minkowski's power p (metric 3 only)"),
         SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
                     "JSON list of the class labels (ints or strings)"),
         SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R), False, (JsonList("n_features"),),
@@ -90,6 +94,10 @@ def dump(ir: Neighbors) -> Encoded:
     out.append((b"KNBR", knbr))
     if ir.values is not None:
         out.append((b"EXVL", ir.values))
+    if ir.metric == "minkowski":
+        if ir.p > MAX_P:
+            raise ModelFileError(f"minkowski's p = {ir.p:g}; a model file holds 1 <= p <= {MAX_P:g}")
+        out.append((b"MNKP", np.array([ir.p], dtype=np.float64)))
     out += text_sections(ir.classes, ir.feature_names, ir.source)
     return Encoded(TASK_CLASSIFY if ir.values is None else TASK_REGRESS, ir.n_features, ir.n_outputs, out)
 
@@ -111,6 +119,9 @@ def load(d: Decoded) -> Neighbors:
     labels = d.json(b"LABL")
     names = d.json(b"FNAM")
     reg = h.task == TASK_REGRESS
+    has_p = b"MNKP" in a
+    if has_p != (METRICS[metric] == "minkowski"):
+        raise fail("MNKP (minkowski's p) is present exactly when KNBR's metric is 3")
     try:
         return Neighbors(
             examples=a[b"EXMP"].astype(np.float64).reshape(m, h.n_features),
@@ -123,6 +134,7 @@ def load(d: Decoded) -> Neighbors:
             leaf_size=leaf,
             float32=bool(f32),
             weights="distance" if wd else "uniform",
+            p=float(a[b"MNKP"][0]) if has_p else 2.0,
             values=a[b"EXVL"].astype(np.float64) if reg else None,
             classes=None if reg else np.asarray(labels) if labels is not None else np.arange(h.n_outputs),
             source=d.text(b"SRCE") or "",

@@ -181,37 +181,58 @@ MAX_CLASSES = 256  # ML_TREES_MAX_OUTPUTS in ml_trees.h
 _C, _R = TASK_CLASSIFY, TASK_REGRESS
 _TEXT = (Utf8(),)
 
+_S = TASK_SCORE
+# BOST fields (float64): n_raw, aggregation (0 sum, 1 mean), accumulate (0 float64, 1 float32), post-transform
+# (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba), categories (0 exact, 1 truncated),
+# words per category set, the post-transform's two parameters (isolation: denominator, offset; else 0)
+BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+BOOST_FIELDS = 9
 TREES = FamilySchema(
     code=1,
     name="tree ensemble",
-    outputs={TASK_CLASSIFY: (1, MAX_CLASSES), TASK_REGRESS: (1, 1)},
+    outputs={TASK_CLASSIFY: (1, MAX_CLASSES), TASK_REGRESS: (1, 1), TASK_SCORE: (1, 1)},
     max_features=MAX_FEATURES,
     min_dims={"n_trees": 1, "n_leaves": 1},
     sections=(
-        SectionSpec(b"ROOT", DT_I32, True, "n_trees", (_C, _R), True, (StartsAtZeroIncreasing("n_nodes"),),
-                    "first node of each tree"),
-        SectionSpec(b"FEAT", DT_I16, True, "n_nodes", (_C, _R), True, (Index("n_features", (-1,)),),
+        SectionSpec(b"ROOT", DT_I32, True, "n_trees", (_C, _R, _S), True,
+                    (StartsAtZeroIncreasing("n_nodes"),), "first node of each tree"),
+        SectionSpec(b"FEAT", DT_I16, True, "n_nodes", (_C, _R, _S), True, (Index("n_features", (-1,)),),
                     "feature index, -1 at a leaf"),
-        SectionSpec(b"MISS", DT_U8, True, "n_nodes", (_C, _R), True, (OneOf((0, 1)),),
+        SectionSpec(b"MISS", DT_U8, True, "n_nodes", (_C, _R, _S), True, (OneOf((0, 1)),),
                     "1: a NaN input goes left at this node, 0: right (0 at leaves)"),
-        SectionSpec(b"THRS", DT_F32, True, "n_nodes", (_C, _R), True, (NotNaN(),),
-                    "go left when x <= THRS[i] (x rounded to float32); 0 at leaves"),
-        SectionSpec(b"RGHT", DT_I32, True, "n_nodes", (_C, _R), True, (),
+        SectionSpec(b"THRS", DT_F32, True, "n_nodes", (_C, _R, _S), True, (NotNaN(),),
+                    "go left when x <= THRS[i] (x rounded to float32); 0 at leaves and categorical nodes"),
+        SectionSpec(b"RGHT", DT_I32, True, "n_nodes", (_C, _R, _S), True, (),
                     "internal node: right child, i + 1 < RGHT[i] < end of its tree; leaf: leaf row"),
-        SectionSpec(b"PROB", DT_F64, True, "n_leaves*n_outputs", (_C,), True,
-                    (Range(0.0, 1.0), RowSums("n_outputs")), "per-tree class probabilities of each leaf row"),
+        SectionSpec(b"PROB", DT_F64, True, "n_leaves*n_outputs", (_C,), False,
+                    (Range(0.0, 1.0), RowSums("n_outputs")),
+                    "per-tree class probabilities of each leaf row; required without BOST"),
         SectionSpec(b"LCLS", DT_I32, True, "n_leaves", (_C,), False, (Index("n_outputs"),),
-                    "class a single tree predicts at each leaf row; required when n_trees = 1"),
-        SectionSpec(b"LVAL", DT_F32, True, "n_leaves", (_R,), True, (Finite(), Float32Of(b"LV64")),
-                    "leaf value rounded to float32 (what C sums)"),
-        SectionSpec(b"LV64", DT_F64, False, "n_leaves", (_R,), False, (Finite(),),
+                    "class a single tree predicts at each leaf row; required when n_trees = 1 (no BOST)"),
+        SectionSpec(b"LVAL", DT_F32, True, "n_leaves", (_C, _R, _S), False, (Finite(), Float32Of(b"LV64")),
+                    "leaf value rounded to float32 (what C sums); required in a regressor and with BOST"),
+        SectionSpec(b"LV64", DT_F64, False, "n_leaves", (_C, _R, _S), False, (Finite(),),
                     "the exact float64 leaf value (double-precision runtimes sum these)"),
         SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
                     "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R), False, (JsonList("n_features"),),
+        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R, _S), False, (JsonList("n_features"),),
                     "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C, _R), False, _TEXT,
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C, _R, _S), False, _TEXT,
                     "the estimator, e.g. sklearn.ensemble.RandomForestClassifier"),
+        SectionSpec(b"BOST", DT_F64, True, str(BOOST_FIELDS), (_C, _R, _S), False, (Finite(),),
+                    "boosted trees (docs/boosting.md): n_raw, aggregation, accumulate, post-transform, "
+                    "decide, category cast, words per category set, two post-transform parameters; "
+                    "required in an anomaly (score) file"),
+        SectionSpec(b"BASE", DT_F64, True, "n_raw", (_C, _R, _S), False, (Finite(),),
+                    "with BOST: the base score of each raw output"),
+        SectionSpec(b"TOUT", DT_I32, True, "n_trees", (_C, _R, _S), False, (Index("n_raw"),),
+                    "with BOST: the raw output each tree adds its leaf value to"),
+        SectionSpec(b"CSET", DT_I32, True, "n_nodes", (_C, _R, _S), False, (),
+                    "with BOST: category set of each categorical node, -1 at numerical nodes and leaves"),
+        SectionSpec(b"CLFT", DT_U8, True, "n_nodes", (_C, _R, _S), False, (OneOf((0, 1)),),
+                    "with CSET: 1 where the members of the set go left"),
+        SectionSpec(b"CBIT", DT_I32, True, "bytes", (_C, _R, _S), False, (),
+                    "with CSET: the category bitsets, BOST words (32 categories) per set"),
     ),
 )  # fmt: skip
 

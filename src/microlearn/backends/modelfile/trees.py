@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.backends.modelfile import boosting
 from microlearn.backends.modelfile.container import (
     TASK_CLASSIFY,
     TASK_REGRESS,
@@ -23,12 +24,14 @@ from microlearn.backends.modelfile.container import (
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import MAX_CLASSES, MAX_FEATURES, TREES, Decoded
 from microlearn.errors import ModelFileError
-from microlearn.ir import TreeEnsemble
+from microlearn.ir import BoostedTrees, TreeEnsemble
 from microlearn.ir.trees import unique_rows
 
 
 def dump(ir: TreeEnsemble) -> Encoded:
     """The arrays a tree-ensemble file holds, in file order (identical leaf rows stored once)."""
+    if isinstance(ir, BoostedTrees):
+        return boosting.dump(ir)
     if ir.n_features > MAX_FEATURES:
         raise ModelFileError(
             f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}"
@@ -92,7 +95,15 @@ def check_links(
 def load(d: Decoded) -> TreeEnsemble:
     h = d.header
     a = d.arrays
+    if b"BOST" in a:
+        return boosting.load(d)
+    extra = [t.decode() for t in boosting.BOOST_ONLY if t in a]
+    if extra or h.task not in (TASK_CLASSIFY, TASK_REGRESS):
+        raise fail(f"{', '.join(extra) or 'an anomaly score'} needs the BOST section (boosted trees)")
     classifier = h.task == TASK_CLASSIFY
+    need = b"PROB" if classifier else b"LVAL"
+    if need not in a:
+        raise fail(f"required section {need.decode()} is missing")
     n_leaves = d.dims["n_leaves"]
     roots = a[b"ROOT"].astype(np.int32)
     feature = a[b"FEAT"].astype(np.int32)

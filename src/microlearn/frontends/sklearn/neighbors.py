@@ -1,7 +1,7 @@
 """scikit-learn nearest-neighbour classifiers -> :class:`~microlearn.ir.neighbors.Neighbors`.
 
-``KNeighborsClassifier`` (uniform or distance weights) and ``KNeighborsRegressor`` (uniform weights),
-euclidean, manhattan or chebyshev, any algorithm, keep their stored examples; ``NearestCentroid``
+``KNeighborsClassifier`` and ``KNeighborsRegressor`` (uniform or distance weights; euclidean, manhattan,
+chebyshev or minkowski with any p >= 1; any algorithm) keep their stored examples; ``NearestCentroid``
 (uniform priors, euclidean or manhattan) its centroids. Anything else is refused with what to change.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from microlearn.errors import InvalidInputError, NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.registry import class_path, register
-from microlearn.ir.neighbors import F32_MAX, METRICS, Metric, Neighbors
+from microlearn.ir.neighbors import F32_MAX, MAX_P, METRICS, Metric, Neighbors
 
 KNN = "sklearn.neighbors.KNeighborsClassifier"
 KNN_REGRESSOR = "sklearn.neighbors.KNeighborsRegressor"
@@ -32,23 +32,42 @@ def _check_fitted(est: Any) -> None:
         ) from e
 
 
-def _metric(est: Any, name: str) -> Metric:
+def _metric(est: Any, name: str) -> tuple[Metric, float]:
     metric = getattr(est, "effective_metric_", est.metric)
-    p = getattr(est, "p", 2)
+    params = {
+        k: v for k, v in (getattr(est, "effective_metric_params_", None) or {}).items() if v is not None
+    }
+    p = params.get("p", getattr(est, "p", 2))
     if metric == "minkowski" and p in (1, 2, np.inf):
         metric = {1: "manhattan", 2: "euclidean"}.get(p, "chebyshev")
+    if metric == "minkowski" and not (isinstance(p, (int, float)) and 1 <= p <= MAX_P):
+        raise UnsupportedEstimatorError(
+            f"{name} uses minkowski with p={p}; microlearn converts p >= 1 (a metric) up to {MAX_P:g}: "
+            "refit with one"
+        )
+    if metric == "minkowski" and (
+        set(params) - {"p"} or set(getattr(est, "metric_params", None) or {}) - {"p"}
+    ):
+        raise UnsupportedEstimatorError(
+            f"{name}: weighted minkowski (metric_params 'w') is not converted: refit without metric_params"
+        )
+    if metric == "minkowski":
+        return "minkowski", float(p)
     if metric in ("l2",):
         metric = "euclidean"
     if metric in ("l1", "cityblock"):
         metric = "manhattan"
     if metric == "infinity":
         metric = "chebyshev"
-    if metric not in METRICS or getattr(est, "metric_params", None):
+    if metric not in METRICS or set(getattr(est, "metric_params", None) or {}) - {"p"}:
         raise UnsupportedEstimatorError(
-            f"{name} uses metric {metric!r} (p={p}); microlearn converts 'euclidean', 'manhattan' and "
-            "'chebyshev' (minkowski with p=2, 1 or inf): refit with one of them"
+            f"{name} uses metric {metric!r} (p={p}); microlearn converts 'euclidean', 'manhattan', "
+            "'chebyshev' and 'minkowski' (any p >= 1, no metric_params): refit with one of them"
         )
-    return "manhattan" if metric == "manhattan" else "chebyshev" if metric == "chebyshev" else "euclidean"
+    m: Metric = (
+        "manhattan" if metric == "manhattan" else "chebyshev" if metric == "chebyshev" else "euclidean"
+    )
+    return m, 2.0
 
 
 def _examples(a: Any, name: str) -> tuple[np.ndarray[Any, Any], bool]:
@@ -91,12 +110,14 @@ def convert_knn(est: Any) -> Neighbors:
     labels = np.asarray(est._y, dtype=np.int64).reshape(-1)
     if est.n_neighbors > e.shape[0]:
         raise UnsupportedEstimatorError(f"{name}.n_neighbors exceeds its {e.shape[0]} stored examples")
+    metric, p = _metric(est, name)
     return Neighbors(
         examples=e,
         labels=labels,
         n_classes=len(classes),
         k=int(est.n_neighbors),
-        metric=_metric(est, name),
+        metric=metric,
+        p=p,
         kind="knn",
         algorithm=est._fit_method,
         leaf_size=int(est.leaf_size),
@@ -112,9 +133,9 @@ def convert_knn(est: Any) -> Neighbors:
 def convert_knn_regressor(est: Any) -> Neighbors:
     name = type(est).__name__
     _check_fitted(est)
-    if est.weights != "uniform":
+    if est.weights not in ("uniform", "distance"):
         raise UnsupportedEstimatorError(
-            f"{name}(weights={est.weights!r}): microlearn converts weights='uniform'"
+            f"{name}(weights={est.weights!r}): microlearn converts weights='uniform' or 'distance'"
         )
     y = np.asarray(est._y)
     if y.ndim != 1:
@@ -127,12 +148,15 @@ def convert_knn_regressor(est: Any) -> Neighbors:
         raise InvalidInputError(f"{name} holds NaN, infinite or beyond-float32 targets: clean them and refit")
     if est.n_neighbors > e.shape[0]:
         raise UnsupportedEstimatorError(f"{name}.n_neighbors exceeds its {e.shape[0]} stored examples")
+    metric, p = _metric(est, name)
     return Neighbors(
         examples=e,
         labels=np.zeros(e.shape[0], dtype=np.int64),
         n_classes=1,
         k=int(est.n_neighbors),
-        metric=_metric(est, name),
+        metric=metric,
+        p=p,
+        weights=est.weights,
         kind="knn",
         algorithm=est._fit_method,
         leaf_size=int(est.leaf_size),
@@ -152,6 +176,9 @@ def convert_centroid(est: Any) -> Neighbors:
             f"{name} has non-uniform class priors; microlearn converts priors='uniform' (the default)"
         )
     e, f32 = _examples(est.centroids_, name)
+    metric, _ = _metric(est, name)
+    if metric not in ("euclidean", "manhattan"):
+        raise UnsupportedEstimatorError(f"{name} uses metric {metric!r}; refit with euclidean or manhattan")
     classes = np.asarray(est.classes_)
     if len(classes) < 2:
         raise UnsupportedEstimatorError(f"{name} was fitted on a single class; fit it on at least two")
@@ -160,7 +187,7 @@ def convert_centroid(est: Any) -> Neighbors:
         labels=np.arange(len(classes), dtype=np.int64),
         n_classes=len(classes),
         k=1,
-        metric=_metric(est, name),
+        metric=metric,
         kind="centroid",
         float32=f32,
         classes=classes,

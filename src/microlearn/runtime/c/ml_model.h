@@ -33,6 +33,7 @@
 
 #include "ml_common.h"
 #include "ml_trees.h"
+#include "ml_boost.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -286,22 +287,29 @@ static inline int ml_model_bind(const ml_model_file *f, const ml_model_section_s
 enum {
     ML_TREES_S_ROOT, ML_TREES_S_FEAT, ML_TREES_S_MISS, ML_TREES_S_THRS, ML_TREES_S_RGHT, ML_TREES_S_PROB,
     ML_TREES_S_LCLS, ML_TREES_S_LVAL, ML_TREES_S_LV64, ML_TREES_S_LABL, ML_TREES_S_FNAM, ML_TREES_S_SRCE,
+    ML_TREES_S_BOST, ML_TREES_S_BASE, ML_TREES_S_TOUT, ML_TREES_S_CSET, ML_TREES_S_CLFT, ML_TREES_S_CBIT,
     ML_TREES_S_COUNT
 };
 
 #define ML_TASKS_CR ((1u << ML_TASK_CLASSIFY) | (1u << ML_TASK_REGRESS))
+#define ML_TASKS_CRS ((1u << ML_TASK_CLASSIFY) | (1u << ML_TASK_REGRESS) | (1u << ML_TASK_SCORE))
 #define ML_TASKS_C (1u << ML_TASK_CLASSIFY)
 #define ML_TASKS_R (1u << ML_TASK_REGRESS)
 
+/* Family 1 also holds boosted trees and isolation forests (the BOST ... CBIT sections, docs/boosting.md);
+ * ml_trees_load refuses those files with ML_E_FAMILY; ml_boost_load reads them. */
 static inline const ml_model_section_spec *ml_trees_sections(uint32_t *n)
 {
     static const ml_model_section_spec specs[ML_TREES_S_COUNT] = {
-        {"ROOT", ML_DT_I32, 1, ML_TASKS_CR, 1}, {"FEAT", ML_DT_I16, 1, ML_TASKS_CR, 1},
-        {"MISS", ML_DT_U8, 1, ML_TASKS_CR, 1},  {"THRS", ML_DT_F32, 1, ML_TASKS_CR, 1},
-        {"RGHT", ML_DT_I32, 1, ML_TASKS_CR, 1}, {"PROB", ML_DT_F64, 1, ML_TASKS_C, 1},
-        {"LCLS", ML_DT_I32, 1, ML_TASKS_C, 0},  {"LVAL", ML_DT_F32, 1, ML_TASKS_R, 1},
-        {"LV64", ML_DT_F64, 0, ML_TASKS_R, 0},  {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
-        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
+        {"ROOT", ML_DT_I32, 1, ML_TASKS_CRS, 1}, {"FEAT", ML_DT_I16, 1, ML_TASKS_CRS, 1},
+        {"MISS", ML_DT_U8, 1, ML_TASKS_CRS, 1},  {"THRS", ML_DT_F32, 1, ML_TASKS_CRS, 1},
+        {"RGHT", ML_DT_I32, 1, ML_TASKS_CRS, 1}, {"PROB", ML_DT_F64, 1, ML_TASKS_C, 0},
+        {"LCLS", ML_DT_I32, 1, ML_TASKS_C, 0},   {"LVAL", ML_DT_F32, 1, ML_TASKS_CRS, 0},
+        {"LV64", ML_DT_F64, 0, ML_TASKS_CRS, 0}, {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CRS, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CRS, 0},
+        {"BOST", ML_DT_F64, 1, ML_TASKS_CRS, 0}, {"BASE", ML_DT_F64, 1, ML_TASKS_CRS, 0},
+        {"TOUT", ML_DT_I32, 1, ML_TASKS_CRS, 0}, {"CSET", ML_DT_I32, 1, ML_TASKS_CRS, 0},
+        {"CLFT", ML_DT_U8, 1, ML_TASKS_CRS, 0},  {"CBIT", ML_DT_I32, 1, ML_TASKS_CRS, 0},
     };
     *n = ML_TREES_S_COUNT;
     return specs;
@@ -389,6 +397,7 @@ static inline int ml_trees_load(const uint8_t *buf, size_t len, int task, int32_
     ml_model_file f;
     ml_trees m;
     int rc;
+    int k;
 
     if (out == NULL) {
         return ML_E_ARG;
@@ -418,6 +427,17 @@ static inline int ml_trees_load(const uint8_t *buf, size_t len, int task, int32_
     rc = ml_model_bind(&f, specs, n_specs, ptr, cnt);
     if (rc != ML_OK) {
         return rc;
+    }
+    if (cnt[ML_TREES_S_BOST] != ML_MODEL_ABSENT) {
+        return ML_E_FAMILY; /* boosted trees: ml_boost_load */
+    }
+    for (k = ML_TREES_S_BASE; k <= ML_TREES_S_CBIT; k++) {
+        if (cnt[k] != ML_MODEL_ABSENT) {
+            return ML_E_FORMAT; /* a boosted-trees section without BOST */
+        }
+    }
+    if (cnt[task == ML_TASK_CLASSIFY ? ML_TREES_S_PROB : ML_TREES_S_LVAL] == ML_MODEL_ABSENT) {
+        return ML_E_FORMAT; /* required section missing */
     }
     if (cnt[ML_TREES_S_ROOT] < 1u || cnt[ML_TREES_S_FEAT] < cnt[ML_TREES_S_ROOT] ||
         cnt[ML_TREES_S_FEAT] > 0x7FFFFFFFu || cnt[ML_TREES_S_MISS] != cnt[ML_TREES_S_FEAT] ||
@@ -461,6 +481,303 @@ static inline int ml_trees_load(const uint8_t *buf, size_t len, int task, int32_
         return rc;
     }
     *out = m;
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------------- boosted trees (family 1) */
+
+/* A boosted-trees or isolation-forest file (family 1 with BOST, docs/boosting.md) loaded by ml_boost_load:
+ * the trees (pointers into the file) and what the API needs. */
+typedef struct ml_boost_file {
+    ml_boost m;
+    int32_t task;      /* ML_TASK_CLASSIFY, ML_TASK_REGRESS or ML_TASK_SCORE */
+    int32_t n_outputs; /* classes, or 1 */
+    int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation */
+    int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of the probabilities (raw > 0) */
+    double p0, p1;     /* isolation: denominator, offset */
+    float bound;       /* proven bound of the float32 raw sums' rounding (largest over outputs) */
+} ml_boost_file;
+
+static inline int ml_boost_code(double v, int32_t n, int32_t *out)
+{
+    if (!(v >= 0.0 && v < (double)n) || v != (double)(int32_t)v) {
+        return ML_E_VALUE;
+    }
+    *out = (int32_t)v;
+    return ML_OK;
+}
+
+/* Load a boosted-trees file (task, n_features, n_outputs: what the program was written for; n_outputs is
+ * the number of classes, or 1). Checks every node, index and value as modelfile.loads does. Returns ML_OK
+ * or a negative ML_E_* code (then *out is zeroed and must not be used). */
+static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs,
+                                ml_boost_file *out)
+{
+    const uint8_t *ptr[ML_TREES_S_COUNT];
+    uint32_t cnt[ML_TREES_S_COUNT];
+    uint32_t n_specs;
+    const ml_model_section_spec *specs = ml_trees_sections(&n_specs);
+    ml_model_file f;
+    ml_boost_file b;
+    ml_boost *m = &b.m;
+    const double *bost, *lv64;
+    const float *lval;
+    int32_t code[7], k, t, i, n_sets = 0;
+    double worst = 0.0;
+    int rc;
+
+    if (out == NULL) {
+        return ML_E_ARG;
+    }
+    {
+        const ml_boost_file zero = {{0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                     NULL, NULL, NULL, NULL, NULL, NULL},
+                                    0, 0, 0, 0, 0.0, 0.0, 0.0f};
+        *out = zero;
+        b = zero;
+    }
+    rc = ml_model_open(buf, len, &f);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    rc = ml_model_expect(&f, ML_FAMILY_TREES, task, n_features, n_outputs);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (task != ML_TASK_CLASSIFY && task != ML_TASK_REGRESS && task != ML_TASK_SCORE) {
+        return ML_E_FAMILY;
+    }
+    if (n_features < 1 || n_features > 32767 || n_outputs < 1 || n_outputs > ML_TREES_MAX_OUTPUTS) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(&f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    if (cnt[ML_TREES_S_BOST] == ML_MODEL_ABSENT) {
+        return ML_E_FAMILY; /* a forest: ml_trees_load */
+    }
+    if (cnt[ML_TREES_S_BOST] != 9u || cnt[ML_TREES_S_BASE] == ML_MODEL_ABSENT ||
+        cnt[ML_TREES_S_TOUT] == ML_MODEL_ABSENT || cnt[ML_TREES_S_LVAL] == ML_MODEL_ABSENT ||
+        cnt[ML_TREES_S_PROB] != ML_MODEL_ABSENT || cnt[ML_TREES_S_LCLS] != ML_MODEL_ABSENT) {
+        return ML_E_FORMAT;
+    }
+    if (cnt[ML_TREES_S_ROOT] < 1u || cnt[ML_TREES_S_FEAT] < cnt[ML_TREES_S_ROOT] ||
+        cnt[ML_TREES_S_FEAT] > 0x7FFFFFFFu || cnt[ML_TREES_S_MISS] != cnt[ML_TREES_S_FEAT] ||
+        cnt[ML_TREES_S_THRS] != cnt[ML_TREES_S_FEAT] || cnt[ML_TREES_S_RGHT] != cnt[ML_TREES_S_FEAT] ||
+        cnt[ML_TREES_S_TOUT] != cnt[ML_TREES_S_ROOT] || cnt[ML_TREES_S_LVAL] == 0u ||
+        (cnt[ML_TREES_S_LV64] != ML_MODEL_ABSENT && cnt[ML_TREES_S_LV64] != cnt[ML_TREES_S_LVAL])) {
+        return ML_E_FORMAT;
+    }
+    bost = (const double *)(const void *)ptr[ML_TREES_S_BOST];
+    for (k = 0; k < 9; k++) {
+        if (bost[k] - bost[k] != 0.0) {
+            return ML_E_VALUE; /* NaN or infinite */
+        }
+    }
+    {
+        static const int32_t limits[7] = {ML_TREES_MAX_OUTPUTS + 1, 2, 2, 6, 3, 2, 257};
+        for (k = 0; k < 7; k++) {
+            rc = ml_boost_code(bost[k], limits[k], &code[k]);
+            if (rc != ML_OK) {
+                return rc;
+            }
+        }
+    }
+    m->n_raw = code[0];
+    if (m->n_raw < 1 || cnt[ML_TREES_S_BASE] != (uint32_t)m->n_raw) {
+        return ML_E_FORMAT;
+    }
+    if (task == ML_TASK_CLASSIFY ? (n_outputs < 2 || m->n_raw != (n_outputs == 2 ? 1 : n_outputs))
+                                 : (n_outputs != 1 || m->n_raw != 1)) {
+        return ML_E_FORMAT;
+    }
+    if (code[2] == 0 && cnt[ML_TREES_S_LV64] == ML_MODEL_ABSENT) {
+        return ML_E_FORMAT; /* a model summed in float64 needs LV64 */
+    }
+    m->n_features = n_features;
+    m->n_trees = (int32_t)cnt[ML_TREES_S_ROOT];
+    m->n_nodes = (int32_t)cnt[ML_TREES_S_FEAT];
+    m->n_leaves = (int32_t)cnt[ML_TREES_S_LVAL];
+    m->leaf_width = 1;
+    m->mean = code[1];
+    m->cat_trunc = code[5];
+    m->roots = (const int32_t *)(const void *)ptr[ML_TREES_S_ROOT];
+    m->feature = (const int16_t *)(const void *)ptr[ML_TREES_S_FEAT];
+    m->missing_left = ptr[ML_TREES_S_MISS];
+    m->threshold = (const float *)(const void *)ptr[ML_TREES_S_THRS];
+    m->right = (const int32_t *)(const void *)ptr[ML_TREES_S_RGHT];
+    m->tree_output = (const int32_t *)(const void *)ptr[ML_TREES_S_TOUT];
+    lval = (const float *)(const void *)ptr[ML_TREES_S_LVAL];
+    lv64 = code[2] == 0 ? (const double *)(const void *)ptr[ML_TREES_S_LV64] : NULL;
+    m->leaf_f32 = lval;
+    m->leaf_f64 = lv64;
+    m->base_f64 = (const double *)(const void *)ptr[ML_TREES_S_BASE];
+    if (cnt[ML_TREES_S_CSET] != ML_MODEL_ABSENT) {
+        if (cnt[ML_TREES_S_CSET] != cnt[ML_TREES_S_FEAT] || cnt[ML_TREES_S_CLFT] != cnt[ML_TREES_S_FEAT] ||
+            cnt[ML_TREES_S_CBIT] == ML_MODEL_ABSENT || code[6] < 1 ||
+            cnt[ML_TREES_S_CBIT] % (uint32_t)code[6] != 0u) {
+            return ML_E_FORMAT;
+        }
+        m->cat_words = code[6];
+        n_sets = (int32_t)(cnt[ML_TREES_S_CBIT] / (uint32_t)code[6]);
+        m->cat_set = (const int32_t *)(const void *)ptr[ML_TREES_S_CSET];
+        m->cat_left = ptr[ML_TREES_S_CLFT];
+        m->cat_bits = (const uint32_t *)(const void *)ptr[ML_TREES_S_CBIT];
+    } else if (cnt[ML_TREES_S_CLFT] != ML_MODEL_ABSENT || cnt[ML_TREES_S_CBIT] != ML_MODEL_ABSENT || code[6]) {
+        return ML_E_FORMAT;
+    }
+    for (k = 0; k < m->n_raw; k++) {
+        if (m->base_f64[k] - m->base_f64[k] != 0.0) {
+            return ML_E_VALUE;
+        }
+    }
+    for (i = 0; i < m->n_leaves; i++) {
+        if (lval[i] - lval[i] != 0.0f || (lv64 != NULL && (lv64[i] - lv64[i] != 0.0 || (float)lv64[i] != lval[i]))) {
+            return ML_E_VALUE;
+        }
+    }
+    if (m->roots[0] != 0) {
+        return ML_E_FORMAT;
+    }
+    {
+        double sums[ML_TREES_MAX_OUTPUTS];
+        int32_t counts[ML_TREES_MAX_OUTPUTS];
+        for (k = 0; k < m->n_raw; k++) {
+            sums[k] = m->base_f64[k] < 0.0 ? -m->base_f64[k] : m->base_f64[k];
+            counts[k] = 0;
+        }
+        for (t = 0; t < m->n_trees; t++) {
+            const int32_t start = m->roots[t];
+            const int32_t stop = (t + 1 < m->n_trees) ? m->roots[t + 1] : m->n_nodes;
+            const int32_t o = m->tree_output[t];
+            double big = 0.0;
+            if (start < 0 || stop <= start || stop > m->n_nodes) {
+                return ML_E_FORMAT;
+            }
+            if (o < 0 || o >= m->n_raw) {
+                return ML_E_VALUE;
+            }
+            for (i = start; i < stop; i++) {
+                const int32_t fe = m->feature[i];
+                const int32_t r = m->right[i];
+                const int32_t s = m->cat_set != NULL ? m->cat_set[i] : -1;
+                if (m->missing_left[i] > 1u || m->threshold[i] != m->threshold[i]) {
+                    return ML_E_VALUE;
+                }
+                if (m->cat_set != NULL && (s < -1 || s >= n_sets || m->cat_left[i] > 1u)) {
+                    return ML_E_VALUE;
+                }
+                if (fe == -1) {
+                    double v;
+                    if (r < 0 || r >= m->n_leaves || s != -1) {
+                        return ML_E_FORMAT;
+                    }
+                    v = lv64 != NULL ? lv64[r] : (double)lval[r];
+                    v = v < 0.0 ? -v : v;
+                    big = v > big ? v : big;
+                } else if (fe < 0 || fe >= n_features || r <= i + 1 || r >= stop) {
+                    return ML_E_FORMAT;
+                }
+            }
+            sums[o] += big;
+            counts[o]++;
+        }
+        for (k = 0; k < m->n_raw; k++) {
+            /* docs/boosting.md: (2T + 4) 2^-24 S, rounded up generously */
+            double bk = (2.0 * counts[k] + 4.0) * (1.0 / 16777216.0) * sums[k] * (1.0 + 1.0 / 1048576.0);
+            if (m->mean) {
+                if (counts[k] == 0) {
+                    return ML_E_FORMAT;
+                }
+                bk /= counts[k];
+            }
+            worst = bk > worst ? bk : worst;
+        }
+    }
+    b.task = task;
+    b.n_outputs = n_outputs;
+    b.post = code[3];
+    b.decide = code[4];
+    b.p0 = bost[7];
+    b.p1 = bost[8];
+    b.bound = lv64 != NULL ? (float)(worst * (1.0 + 1.0 / 1048576.0)) : 0.0f;
+    {
+        const int32_t p = b.post;
+        const int fits = task == ML_TASK_SCORE      ? p == 5 && b.p0 >= 0.0
+                         : task == ML_TASK_REGRESS  ? p == 0 || p == 4
+                         : m->n_raw == 1            ? p == 0 || p == 1 || p == 2
+                                                    : p == 0 || p == 3;
+        if (!fits || (b.decide == 2 && p == 0)) {
+            return ML_E_VALUE; /* a post-transform that does not fit the task */
+        }
+    }
+    *out = b;
+    return ML_OK;
+}
+
+/* Class index (classifier), or 1 / -1 (inlier / outlier) of an isolation forest: the library's decision. */
+static inline int32_t ml_boost_file_predict(const ml_boost_file *b, const float *x)
+{
+    float raw[ML_TREES_MAX_OUTPUTS];
+    double r[ML_TREES_MAX_OUTPUTS];
+    const int32_t n = b->m.n_raw;
+    int32_t best;
+    if (b->task == ML_TASK_SCORE) {
+        ml_boost_raw_f64(&b->m, x, r);
+        return ml_boost_isolation_f64(r[0], b->p0, b->p1) < 0.0 ? -1 : 1;
+    }
+    ml_boost_raw_f32(&b->m, x, raw);
+    if (n == 1) {
+        if (raw[0] > b->bound) {
+            return 1;
+        }
+        if (raw[0] < -b->bound) {
+            return 0;
+        }
+        ml_boost_raw_f64(&b->m, x, r);
+        return (b->decide == 0 ? r[0] >= 0.0 : r[0] > 0.0) ? 1 : 0;
+    }
+    best = ml_boost_argmax_margin(raw, n, 2.0f * b->bound);
+    if (best >= 0 && b->bound > 0.0f) {
+        return best;
+    }
+    if (b->m.leaf_f64 == NULL) {
+        return ml_boost_argmax_f32(raw, n);
+    }
+    ml_boost_raw_f64(&b->m, x, r);
+    return ml_argmax_f64(r, n);
+}
+
+/* The value of a regressor, or the anomaly score (decision_function) of an isolation forest. */
+static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
+{
+    float raw[ML_TREES_MAX_OUTPUTS];
+    ml_boost_raw_f32(&b->m, x, raw);
+    if (b->post == 4) {
+        return expf(raw[0]);
+    }
+    if (b->post == 5) {
+        return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), (float)b->p1)
+                            : -0.5f - (float)b->p1;
+    }
+    return raw[0];
+}
+
+/* Class probabilities into out[0 .. n_outputs - 1] (a classifier with a link). */
+static inline int ml_boost_file_proba(const ml_boost_file *b, const float *x, float *out)
+{
+    float raw[ML_TREES_MAX_OUTPUTS];
+    if (b->task != ML_TASK_CLASSIFY || b->post == 0) {
+        return ML_E_ARG;
+    }
+    ml_boost_raw_f32(&b->m, x, raw);
+    if (b->m.n_raw == 1) {
+        out[1] = ml_boost_sigmoid(b->post == 2 ? 2.0f * raw[0] : raw[0]);
+        out[0] = 1.0f - out[1];
+    } else {
+        ml_boost_softmax(raw, b->m.n_raw, out);
+    }
     return ML_OK;
 }
 

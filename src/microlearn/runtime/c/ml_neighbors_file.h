@@ -13,7 +13,8 @@ extern "C" {
 
 #define ML_FAMILY_NEIGHBORS 4u
 
-enum { ML_NEIGHBORS_S_EXMP, ML_NEIGHBORS_S_EXLB, ML_NEIGHBORS_S_KNBR, ML_NEIGHBORS_S_EXVL, ML_NEIGHBORS_S_LABL,
+enum { ML_NEIGHBORS_S_EXMP, ML_NEIGHBORS_S_EXLB, ML_NEIGHBORS_S_KNBR, ML_NEIGHBORS_S_EXVL, ML_NEIGHBORS_S_MNKP,
+       ML_NEIGHBORS_S_LABL,
        ML_NEIGHBORS_S_FNAM, ML_NEIGHBORS_S_SRCE, ML_NEIGHBORS_S_COUNT };
 
 /* Sections of a nearest-neighbour model (family 4). */
@@ -22,6 +23,7 @@ static inline const ml_model_section_spec *ml_neighbors_sections(uint32_t *n)
     static const ml_model_section_spec specs[ML_NEIGHBORS_S_COUNT] = {
         {"EXMP", ML_DT_F64, 1, ML_TASKS_CR, 1},  {"EXLB", ML_DT_I32, 1, ML_TASKS_C, 1},
         {"KNBR", ML_DT_U32, 1, ML_TASKS_CR, 1},  {"EXVL", ML_DT_F64, 1, ML_TASKS_R, 1},
+        {"MNKP", ML_DT_F64, 1, ML_TASKS_CR, 0},
         {"LABL", ML_DT_TEXT, 0, ML_TASKS_C, 0},  {"FNAM", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
         {"SRCE", ML_DT_TEXT, 0, ML_TASKS_CR, 0},
     };
@@ -31,7 +33,7 @@ static inline const ml_model_section_spec *ml_neighbors_sections(uint32_t *n)
 
 /* Check a nearest-neighbour file (opened with ml_model_open) against its declared sections: a classifier,
  * n_examples rows of finite examples, one class index 0 .. n_outputs - 1 per example, seven KNBR codes with
- * 1 <= k <= n_examples. */
+ * 1 <= k <= n_examples, and minkowski's p in [1, 1024] in MNKP exactly when the metric is 3. */
 static inline int ml_neighbors_file_check(const ml_model_file *f)
 {
     const uint8_t *ptr[ML_NEIGHBORS_S_COUNT];
@@ -58,9 +60,21 @@ static inline int ml_neighbors_file_check(const ml_model_file *f)
         return ML_E_FORMAT;
     }
     knbr = (const uint32_t *)(const void *)ptr[ML_NEIGHBORS_S_KNBR];
-    if (knbr[0] < 1u || knbr[0] > rows || knbr[1] > 2u || knbr[2] > 1u || knbr[3] > 2u || knbr[4] < 1u ||
+    if (knbr[0] < 1u || knbr[0] > rows || knbr[1] > 3u || knbr[2] > 1u || knbr[3] > 2u || knbr[4] < 1u ||
         knbr[5] > 1u || knbr[6] > 1u) {
         return ML_E_VALUE;
+    }
+    if (cnt[ML_NEIGHBORS_S_MNKP] == ML_MODEL_ABSENT) {
+        cnt[ML_NEIGHBORS_S_MNKP] = 0u;
+    }
+    if ((knbr[1] == 3u) != (cnt[ML_NEIGHBORS_S_MNKP] == 1u) || cnt[ML_NEIGHBORS_S_MNKP] > 1u) {
+        return ML_E_FORMAT; /* minkowski's p: present exactly for metric 3 */
+    }
+    if (cnt[ML_NEIGHBORS_S_MNKP] == 1u) {
+        const double p = *(const double *)(const void *)ptr[ML_NEIGHBORS_S_MNKP];
+        if (!(p >= 1.0 && p <= 1024.0)) {
+            return ML_E_VALUE;
+        }
     }
     for (j = 0; !reg && j < rows; j++) {
         const int32_t c = ((const int32_t *)(const void *)ptr[ML_NEIGHBORS_S_EXLB])[j];

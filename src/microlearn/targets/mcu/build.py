@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microlearn import host
-from microlearn.errors import CompileError, InvalidInputError, ToolchainError
+from microlearn import host, progress
+from microlearn.errors import CompileError, InvalidInputError, ModelTooLargeError, ToolchainError
 from microlearn.targets.mcu.arch import Arch, get_arch
 
 HARNESS_ROOT = Path(__file__).parent.parent / "harness"
@@ -45,6 +45,15 @@ COMMON_CFLAGS = (
     "-Wall",
     "-Wextra",
     "-fstack-usage",
+)
+# C++ sources (a contender that generates a C++ class): the C flags in C++ terms, without the runtime
+# that a bare-metal image does not link (exceptions, RTTI, thread-safe statics)
+CXXFLAGS = (
+    "-std=c++11",
+    *(f for f in COMMON_CFLAGS if f != "-std=c99"),
+    "-fno-exceptions",
+    "-fno-rtti",
+    "-fno-threadsafe-statics",
 )
 LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections")
 
@@ -162,7 +171,7 @@ def build_image(
     include_dirs: Sequence[str | Path] = (),
     cflags: Sequence[str] = (),
 ) -> Image:
-    """Compile ``sources`` (file name -> text; ``.c`` files are compiled, the rest are headers beside them)
+    """Compile ``sources`` (file name -> text; ``.c`` and ``.cpp`` files are compiled, the rest are headers)
     and ``glue`` (C text defining ``void ml_bench_entry(const void *in, void *out)``) with the harness into
     an ELF for ``arch``. ``main`` names the harness main (``ml_bench_semihost.c`` for QEMU), ``ldscript`` the
     harness memory map (``ml_bench.ld``; ``arch.qemu.ldscript`` for QEMU). Cached."""
@@ -177,6 +186,7 @@ def build_image(
     ]
     key = host.content_key(
         "mcuimage-2",
+        *(("c++", *CXXFLAGS) if any(n.endswith(".cpp") for n in sources) else ()),
         _gcc_identity(gcc),
         c.name,
         "\0".join(c.cflags),
@@ -193,7 +203,9 @@ def build_image(
     )
     out = targets_cache_dir() / key
     if not (out / "info.json").exists():
-        _build_into(out, gcc, c, sources, glue, main, ldscript, incs, cflags)
+        kb = sum(len(t) for t in sources.values()) // 1024
+        with progress.busy(f"compiling {kb:,} kB of C for {c.name}"):
+            _build_into(out, gcc, c, sources, glue, main, ldscript, incs, cflags)
     return _load_image(c, out)
 
 
@@ -220,6 +232,11 @@ def _build_into(
         flags = [*COMMON_CFLAGS, *arch.cflags, *cflags]
         cmd = [gcc, *flags, *inc_flags, "-c", *c_files, *harness_c]
         _run(cmd, t, "compiling for " + arch.name)
+        cpp_files = [n for n in sorted(sources) if n.endswith(".cpp")]
+        if cpp_files:
+            cmd = [gcc, *CXXFLAGS, *arch.cflags, *cflags, *inc_flags, "-c", *cpp_files]
+            _run(cmd, t, "compiling C++ for " + arch.name)
+        c_files += cpp_files
         objs = [Path(f).with_suffix(".o").name for f in c_files + harness_c]
         cmd = [
             gcc,
@@ -235,7 +252,7 @@ def _build_into(
             *objs,
             *arch.libs,
         ]
-        _run(cmd, t, "linking for " + arch.name)
+        _run(cmd, t, "linking for " + arch.name, arch)
         stack: dict[str, int] = {}
         for f in c_files:
             su = t / Path(f).with_suffix(".su").name
@@ -253,9 +270,40 @@ def _build_into(
                 raise
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
+# GNU ld: "region `FLASH' overflowed by 123456 bytes" / "will not fit in region `RAM'"
+_OVERFLOW = re.compile(r"region `?'?(\w+)'? overflowed by (\d+) bytes")
+_NOT_FIT = re.compile(r"will not fit in region `?'?(\w+)'?")
+
+
+def overflow_error(arch: Arch, output: str) -> ModelTooLargeError | None:
+    """The one-line error for a linker's region overflow in ``output`` (None if there is none)."""
+    over: dict[str, int] = {}
+    for region, n in _OVERFLOW.findall(output):
+        over[region] = max(over.get(region, 0), int(n))
+    for region in _NOT_FIT.findall(output):
+        over.setdefault(region, 0)
+    if not over:
+        return None
+    sizes = {"FLASH": arch.flash[1], "RAM": arch.ram[1]}
+    parts = []
+    for region, n in sorted(over.items()):
+        limit = sizes.get(region)
+        have = f" of {arch.name}'s {limit // 1024:,} KiB" if limit else ""
+        by = f" by {n:,} bytes" if n else ""
+        parts.append(f"{region.lower() if region in sizes else region}{have} overflowed{by}")
+    return ModelTooLargeError(
+        f"the model does not fit: {'; '.join(parts)}. Use a smaller model (fewer or shallower trees), "
+        "a smaller method (see `microlearn methods`; estimates: Model.estimate(target)) or a target "
+        "with more memory"
+    )
+
+
+def _run(cmd: list[str], cwd: Path, what: str, arch: Arch | None = None) -> None:
     res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
+        err = overflow_error(arch, res.stderr + res.stdout) if arch is not None else None
+        if err is not None:
+            raise err
         raise CompileError(f"{what} failed:\n$ {' '.join(cmd)}\n{res.stderr}{res.stdout}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from microlearn import progress
 from microlearn.errors import InvalidInputError, ToolchainError
 from microlearn.targets.mcu.arch import instruction_count
 from microlearn.targets.mcu.blockcount import NativeBlockCounter
@@ -198,7 +199,9 @@ class Emulator:
         outs: list[bytes] = []
         counts = np.empty(len(inputs), dtype=np.int64)
         zero_out = bytes(out_size)
-        for i, blob in enumerate(inputs):
+        what = f"emulating {self.image.arch.name}"
+        rows = progress.bar(enumerate(inputs), what, total=len(inputs), unit="row")
+        for i, blob in rows:
             if len(blob) > self.io_size:
                 raise InvalidInputError(
                     f"input {i} has {len(blob)} bytes; the harness takes at most {self.io_size}"

@@ -19,6 +19,8 @@ FAMILIES = {
     2: "linear",
     3: "naive_bayes",
     4: "neighbors",
+    5: "kmeans",
+    6: "network",
     7: "mahalanobis",
     8: "mixture",
     9: "kernel",

@@ -9,15 +9,26 @@ import micropython
 
 
 @micropython.viper
-def _walk(a: ptr32, xf: ptr32, acc: ptr32) -> int:
+def _walk(a: ptr32, x, acc: ptr32, atype: int) -> int:
     """Classifier of several trees: argmax of the votes, -1 for a near-tie. Otherwise (a[1] == 0):
-    acc[t] = leaf row of tree t, returns 0."""
+    acc[t] = leaf row of tree t, returns 0. x: the row, an array('f'); with atype (id(array)) != 0
+    that is checked here first, as _is_f32 does (-2 if x is not an array('f') of acc[nc] items), so
+    predict makes one call for everything."""
     s = 1
     s <<= 31  # the sign bit, as a machine word (a constant 1 << 31 would be an object on 32 bits)
     mag = s - 1
     inf = mag - 0x7FFFFF  # key of +inf
     n = a[0]
     nc = a[1]
+    if atype:
+        w = s << 1  # 0 where the machine word is 32 bits
+        o = ptr32(id(x))
+        if w:
+            if (o[0] & (w - 1)) | (o[1] << 32) != atype or o[4] != acc[nc] or o[2] & 0xFF != 102:
+                return 0 - 2
+        elif o[0] != atype or o[2] != acc[nc] or o[1] & 0xFF != 102:
+            return 0 - 2
+    xf = ptr32(x)
     for c in range(nc):
         acc[c] = 0
     for t in range(n):
@@ -64,6 +75,26 @@ def _walk(a: ptr32, xf: ptr32, acc: ptr32) -> int:
     return 0 - 1
 
 
+@micropython.viper
+def _is_f32(x, atype: int, n: int) -> int:
+    """1 if x is an array('f') of n items, else 0, read from the array object without allocating:
+    mp_obj_array_t is { base (type pointer); typecode : 8, free : ...; len; items } (py/objarray.h,
+    unchanged since MicroPython 1.0), so on a little-endian port the type is word 0, the typecode the
+    first byte of word 1 and the length word 2. trees.py checks this reading on known arrays at
+    import before it relies on it. atype: id(array)."""
+    w = 1
+    w <<= 31
+    w <<= 1  # 0 where the machine word is 32 bits
+    o = ptr32(id(x))
+    if w:  # 64-bit words: the type pointer in two halves, the length at word 2
+        if (o[0] & (w - 1)) | (o[1] << 32) != atype or o[4] != n:
+            return 0
+        return 1 if o[2] & 0xFF == 102 else 0
+    if o[0] != atype or o[2] != n:
+        return 0
+    return 1 if o[1] & 0xFF == 102 else 0
+
+
 def prepare(m):
     """The walker for model m (trees.Trees)."""
     return _Walker(m)
@@ -75,7 +106,8 @@ class _Walker:
 
         self.a = m._a
         self.votes = m._a[1] != 0
-        self.acc = array("i", bytes(4 * (m.n_outputs if self.votes else m.n_trees)))
+        self.acc = array("i", bytes(4 * ((m.n_outputs if self.votes else m.n_trees) + 1)))
+        self.acc[len(self.acc) - 1] = m.n_features  # for _walk's own check of x (votes only)
         self.leaf_class = m._leaf_class if m.classifier else None
         self.value = None if m.classifier else m._value
         self.n = m.n_trees
@@ -84,7 +116,7 @@ class _Walker:
         """Class index or value for xf (array('f')); None where the bytecode path must decide (a
         near-tie of votes)."""
         acc = self.acc
-        r = _walk(self.a, xf, acc)
+        r = _walk(self.a, xf, acc, 0)
         if self.votes:
             return r if r >= 0 else None
         if self.leaf_class is not None:

@@ -1,12 +1,14 @@
-# mlrt nearest neighbours: KNeighborsClassifier (uniform votes) and NearestCentroid, with examples
-# added and removed at run time (on-device learning: label new examples on the device).
+# mlrt nearest neighbours: KNeighborsClassifier / KNeighborsRegressor (uniform or distance weights) and
+# NearestCentroid, with examples added and removed at run time (on-device learning: label new examples
+# on the device).
 #
-# Rule (docs/neighbors.md): distances from the float32-rounded input to every example (squared euclidean
-# or manhattan, summed in feature order) in the port's float; the k nearest, an example replacing a kept
-# one only when strictly nearer (equal distances keep the lower index); the most frequent class among
-# them, the lowest class index among equal counts. On ports whose float is double (unix, WebAssembly)
-# this is scikit-learn's class outside float64 ties of the k-th distance; on single-float ports the
-# distances are float32 and near ties may differ.
+# Rule (docs/neighbors.md): distances from the float32-rounded input to every example (squared
+# euclidean, manhattan or minkowski sum |d|^p, summed in feature order; chebyshev max |d|) in the port's
+# float; the k nearest, an example replacing a kept one only when strictly nearer (equal distances keep
+# the lower index); the most frequent class among them (or the sum of 1/distance), the lowest class
+# index among equal counts. On ports whose float is double (unix, WebAssembly) this is scikit-learn's
+# class outside float64 ties of the k-th distance; on single-float ports the distances are float32 and
+# near ties may differ.
 from array import array
 
 from mlrt._reader import bad
@@ -23,11 +25,12 @@ SECTIONS = {
     b"EXLB": (6, 1, _C, 1),
     b"KNBR": (5, 1, _C | _R, 1),
     b"EXVL": (8, 1, _R, 1),
+    b"MNKP": (8, 1, _C | _R, 0),
     b"LABL": (9, 0, _C, 0),
     b"FNAM": (9, 0, _C | _R, 0),
     b"SRCE": (9, 0, _C | _R, 0),
 }
-METRICS = ("euclidean", "manhattan", "chebyshev")
+METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
 
 
 def load(head, sec):
@@ -77,6 +80,14 @@ class Neighbors:
         if n < 1 or m < 1 or len(ex) != m * n:
             raise bad("EXMP holds %d values, not %d examples x %d features" % (len(ex), m, n))
         k, metric = knbr[0], knbr[1]
+        pw = sec.get(b"MNKP")
+        if (pw is not None) != (metric == 3) or (pw is not None and len(pw) != 1):
+            raise bad("MNKP (minkowski's p) is present exactly when the metric is 3")
+        self.p = 2.0
+        if pw is not None:
+            if not 1.0 <= pw[0] <= 1024.0:
+                raise bad("MNKP: p outside [1, 1024]")
+            self.p = pw[0]
         if metric >= len(METRICS) or knbr[2] > 1 or knbr[3] > 2 or knbr[5] > 1 or knbr[6] > 1:
             raise bad("KNBR holds a code out of range")
         if k < 1 or k > m:
@@ -89,7 +100,11 @@ class Neighbors:
                 raise bad("EXMP holds a NaN or infinite value")
         self.classifier = not reg
         self.kind = "regressor" if reg else "classifier"
-        self._v = vals
+        self._v = None
+        if reg:
+            self._v, _ = _tf()
+            for v in vals:
+                self._v.append(v)
         self.n_features = n
         self.n_outputs = n_out
         self.k = k
@@ -110,7 +125,7 @@ class Neighbors:
 
     @property
     def nbytes(self):
-        return self._isz * len(self._x) + 2 * len(self._y)
+        return self._isz * (len(self._x) + (len(self._v) if self._v is not None else 0)) + 2 * len(self._y)
 
     def _x32(self, x):
         if len(x) != self.n_features:
@@ -118,7 +133,16 @@ class Neighbors:
         return array("f", x)  # rounded to float32, as the C runtime's input
 
     def predict(self, x):
-        """Class index of x (the rule above); a regressor: the mean target of the k nearest."""
+        """Class index of x (the rule above); a regressor: the (1/distance-weighted) mean target of the k
+        nearest."""
+        if self._distance and self._v is not None:
+            idx = self._nearest(x)
+            w = self._weights()
+            num = den = 0.0
+            for p in range(len(idx)):
+                num += self._v[idx[p]] * w[p]
+                den += w[p]
+            return num / den
         if self._distance:
             votes = self._weighted(x)
             best = 0
@@ -138,19 +162,27 @@ class Neighbors:
                 best = c
         return best
 
-    def _weighted(self, x):
-        """Per class, the sum of 1 / distance over the k nearest (only the zero-distance ones count, with
+    def _weights(self):
+        """1 / distance of each of the k nearest just found (only the zero-distance ones count, with
         weight 1, when there are any): scikit-learn's weights='distance'."""
-        idx = self._nearest(x)
         d = self._dist
-        zero = 0.0 in d
+        if 0.0 in d:
+            return [1.0 if v == 0.0 else 0.0 for v in d]
+        mc = self._mcode
+        if mc == 0:
+            return [1.0 / v**0.5 for v in d]
+        if mc == 3:
+            r = 1.0 / self.p
+            return [1.0 / v**r for v in d]
+        return [1.0 / v for v in d]
+
+    def _weighted(self, x):
+        """Per class, the sum of the weights of the k nearest."""
+        idx = self._nearest(x)
+        w = self._weights()
         votes = [0.0] * self.n_outputs
         for p in range(len(idx)):
-            if zero:
-                w = 1.0 if d[p] == 0.0 else 0.0
-            else:
-                w = 1.0 / (d[p] ** 0.5 if self._mcode == 0 else d[p])
-            votes[self._y[idx[p]]] += w
+            votes[self._y[idx[p]]] += w[p]
         return votes
 
     def predict_proba(self, x):
@@ -170,7 +202,7 @@ class Neighbors:
 
     def _nearest(self, x):
         xa = self._x32(x)
-        n, k, ex, mc = self.n_features, self.k, self._x, self._mcode
+        n, k, ex, mc, pw = self.n_features, self.k, self._x, self._mcode, self.p
         m = len(self._y)
         if m < k:
             raise ValueError("mlrt: %d examples stored, k = %d: add examples first" % (m, k))
@@ -185,6 +217,8 @@ class Neighbors:
                     s += d * d
                 elif mc == 1:
                     s += d if d >= 0 else -d
+                elif mc == 3:
+                    s += (d if d >= 0 else -d) ** pw
                 else:
                     a = d if d >= 0 else -d
                     if a > s or a != a:
@@ -206,12 +240,20 @@ class Neighbors:
         return idx
 
     # ------------------------------------------------------------------ on-device learning
-    def add(self, x, label):
-        """Store example x (rounded to float32) of class index ``label`` after the others."""
+    def add(self, x, label, name=None):
+        """Store example x (rounded to float32) of class index ``label`` (a regressor: its target value)
+        after the others. ``label`` = n_outputs starts a new class (called ``name``, else its index)."""
+        new = False
         if self._v is not None:
-            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
-        if not 0 <= label < self.n_outputs:
-            raise ValueError("mlrt: label %d is not a class index 0 .. %d" % (label, self.n_outputs - 1))
+            if label - label != 0:
+                raise ValueError("mlrt: the target value is NaN or infinite")
+        elif label == self.n_outputs and label < 65535:
+            new = True
+        elif not 0 <= label < self.n_outputs:
+            raise ValueError(
+                "mlrt: label %d is not a class index 0 .. %d (or %d, a new class)"
+                % (label, self.n_outputs - 1, self.n_outputs)
+            )
         if self.capacity is not None and len(self._y) >= self.capacity:
             raise ValueError("mlrt: the model holds its capacity of %d examples" % self.capacity)
         xa = self._x32(x)
@@ -220,12 +262,17 @@ class Neighbors:
                 raise ValueError("mlrt: x holds NaN or an infinite value")
         for v in xa:
             self._x.append(v)
+        if self._v is not None:
+            self._v.append(label)
+            label = 0
         self._y.append(label)
+        if new:
+            self.n_outputs += 1
+            if self.classes is not None:
+                self.classes.append(label if name is None else name)
 
     def remove(self, index):
         """Remove example number ``index``; the later ones move down one place (order is kept)."""
-        if self._v is not None:
-            raise ValueError("mlrt: on-device learning is for classifiers; this model is a regressor")
         m = len(self._y)
         if not 0 <= index < m:
             raise ValueError("mlrt: no example %d (%d stored)" % (index, m))
@@ -238,3 +285,8 @@ class Neighbors:
             y[i] = y[i + 1]
         self._x = x[: (m - 1) * n]
         self._y = y[: m - 1]
+        v = self._v
+        if v is not None:
+            for i in range(index, m - 1):
+                v[i] = v[i + 1]
+            self._v = v[: m - 1]

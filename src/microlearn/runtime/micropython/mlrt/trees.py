@@ -21,22 +21,31 @@ ROW_SUM_TOL = 1.0 / 1048576  # probability rows sum to 1 within n_outputs x 2**-
 
 _C = 1 << CLASSIFIER
 _R = 1 << REGRESSOR
+_S = 1 << 3  # anomaly score (boosted trees: isolation forests)
+_A = _C | _R | _S
 
 # tag -> (dtype code, critical, tasks bit mask, required): microlearn/backends/modelfile/schema.py TREES
 SECTIONS = {
-    b"ROOT": (6, 1, _C | _R, 1),
-    b"FEAT": (4, 1, _C | _R, 1),
-    b"MISS": (1, 1, _C | _R, 1),
-    b"THRS": (7, 1, _C | _R, 1),
-    b"RGHT": (6, 1, _C | _R, 1),
-    b"PROB": (8, 1, _C, 1),
+    b"ROOT": (6, 1, _A, 1),
+    b"FEAT": (4, 1, _A, 1),
+    b"MISS": (1, 1, _A, 1),
+    b"THRS": (7, 1, _A, 1),
+    b"RGHT": (6, 1, _A, 1),
+    b"PROB": (8, 1, _C, 0),
     b"LCLS": (6, 1, _C, 0),
-    b"LVAL": (7, 1, _R, 1),
-    b"LV64": (8, 0, _R, 0),
+    b"LVAL": (7, 1, _A, 0),
+    b"LV64": (8, 0, _A, 0),
     b"LABL": (9, 0, _C, 0),
-    b"FNAM": (9, 0, _C | _R, 0),
-    b"SRCE": (9, 0, _C | _R, 0),
+    b"FNAM": (9, 0, _A, 0),
+    b"SRCE": (9, 0, _A, 0),
+    b"BOST": (8, 1, _A, 0),
+    b"BASE": (8, 1, _A, 0),
+    b"TOUT": (6, 1, _A, 0),
+    b"CSET": (6, 1, _A, 0),
+    b"CLFT": (1, 1, _A, 0),
+    b"CBIT": (6, 1, _A, 0),
 }
+BOOST_ONLY = (b"BASE", b"TOUT", b"CSET", b"CLFT", b"CBIT")
 
 
 def scale_bits(n_trees):
@@ -51,6 +60,13 @@ def margin(n_trees):
 
 
 def load(head, sec):
+    if b"BOST" in sec:
+        from mlrt import boost
+
+        return boost.Boosted(head, sec)
+    for tag in BOOST_ONLY:
+        if tag in sec:
+            raise bad("%s needs the BOST section (boosted trees)" % tag.decode())
     return Trees(head, sec)
 
 
@@ -66,6 +82,28 @@ try:  # can predict tell an array('f') from other arrays (memoryview.itemsize)?
     _ITEMSIZE = memoryview(array("f")).itemsize == 4
 except AttributeError:
     _ITEMSIZE = False
+_ATYPE = 0  # id(array) where _fast._is_f32 reads array objects right on this port (checked here)
+if _fast is not None:
+    try:
+        _t = id(array)
+        if (
+            _fast._is_f32(array("f", (0.0, 1.0)), _t, 2)
+            and not _fast._is_f32(array("f", (0.0, 1.0)), _t, 3)
+            and not _fast._is_f32(array("d", (0.0, 1.0)), _t, 2)
+            and not _fast._is_f32(array("i", (0, 1)), _t, 2)
+            and not _fast._is_f32(memoryview(array("f", (0.0, 1.0))), _t, 2)
+            and not _fast._is_f32([0.0, 1.0], _t, 2)
+        ):
+            _ATYPE = _t
+    except Exception:
+        pass
+
+
+def _is_f32(x):
+    """Whether x is an array('f') (x is already known to be an array of floats)."""
+    if _ATYPE:
+        return _fast._is_f32(x, _ATYPE, len(x)) == 1
+    return _ITEMSIZE and memoryview(x).itemsize == 4
 
 
 class Trees:
@@ -89,6 +127,9 @@ class Trees:
         self._leaf_class = None
         if task not in (CLASSIFIER, REGRESSOR):
             raise bad("task %d is not one a tree ensemble has" % task)
+        need = b"PROB" if self.classifier else b"LVAL"
+        if need not in sec:
+            raise bad("required section %s is missing" % need.decode())
         if self.classifier:
             self._proba = sec[b"PROB"]
             if not 1 <= n_outputs <= 256 or len(self._proba) % n_outputs:
@@ -127,7 +168,7 @@ class Trees:
         self._fast = self._walk = None
         if _fast is not None:
             self._fast = _fast.prepare(self)
-            if self._a[1] and _ITEMSIZE:  # a classifier of several trees: votes
+            if self._a[1] and _ATYPE:  # a classifier of several trees: votes
                 self._walk = _fast._walk
                 self._acc = self._fast.acc
 
@@ -213,7 +254,7 @@ class Trees:
         scikit-learn's X.astype(float32)."""
         if len(x) != self.n_features:
             raise ValueError("mlrt: expected %d features, got %d" % (self.n_features, len(x)))
-        if _ITEMSIZE and type(x) is array and type(x[0]) is float and memoryview(x).itemsize == 4:
+        if type(x) is array and type(x[0]) is float and _is_f32(x):
             return x  # the only float array of 4-byte items is 'f'
         return array("f", x)
 
@@ -303,15 +344,13 @@ class Trees:
 
     def predict(self, x):
         """Class index (classifier; self.classes[i] is its label) or value (regressor)."""
-        if (
-            self._walk is not None
-            and type(x) is array
-            and len(x) == self.n_features
-            and type(x[0]) is float
-            and memoryview(x).itemsize == 4
-        ):  # x is array('f'): straight into the machine-code walker (each call here costs)
-            r = self._walk(self._a, x, self._acc)
-            return r if r >= 0 else self._argmax_exact(self._row(x))
+        w = self._walk
+        if w is not None and type(x) is array:  # the walker checks typecode and length (-2: not 'f')
+            r = w(self._a, x, self._acc, _ATYPE)
+            if r >= 0:
+                return r
+            if r == -1:  # a near tie of votes: the exact sums decide
+                return self._argmax_exact(self._row(x))
         fast = self._fast
         if fast is not None:
             r = fast.predict(self._f32(x))

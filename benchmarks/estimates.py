@@ -1,0 +1,223 @@
+"""Calibrate and check microlearn's flash/RAM estimates (microlearn.estimate) on every MCU target.
+
+For each CPU and each family/method, small and larger models are built and run on the emulated CPU
+(the same measurement as ``microlearn verify --target cortex-m4f``); what is not const data is fitted as
+fixed code + bytes per internal tree node, and RAM (static + peak stack) as a fixed figure + bytes per
+class. ``--table`` prints the ``COSTS`` / ``GENERIC`` rows recorded in src/microlearn/estimate.py; without
+it the script prints, for check models not used in the fit, estimate vs measurement.
+
+    python benchmarks/estimates.py --table      # the rows of estimate.COSTS
+    python benchmarks/estimates.py              # estimate vs measured on the check models
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.datasets import load_diabetes, load_digits, load_iris
+from sklearn.decomposition import PCA
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Normalizer, StandardScaler
+from tqdm import tqdm
+
+import microlearn
+from microlearn.estimate import estimate
+from microlearn.targets.mcu import McuTarget
+
+CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
+TREE_METHODS = ("table", "inline", "packed", "fast")
+
+
+def _data() -> dict[str, tuple[Any, Any]]:
+    return {
+        "digits": load_digits(return_X_y=True),
+        "iris": load_iris(return_X_y=True),
+        "diabetes": load_diabetes(return_X_y=True),
+    }
+
+
+def measure(model: microlearn.Model, X: Any, cpu: str) -> tuple[int, int, int, int]:
+    """(flash, RAM, const bytes of the C, internal nodes) of ``model`` on ``cpu``."""
+    src = model.c_source("calib")
+    run = McuTarget(cpu).run_source(src, np.asarray(X[:3], dtype=np.float32))
+    assert run.flash_bytes is not None and run.ram_bytes is not None
+    feature = getattr(model.ir, "feature", None)
+    nodes = 0 if feature is None else int(np.count_nonzero(np.asarray(feature) >= 0))
+    return run.flash_bytes, run.ram_bytes, src.const_bytes, nodes
+
+
+def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]]:
+    """(label, [(fitted estimator, X) ... of growing size], methods)."""
+    d = _data()
+    Xd, yd = d["digits"]
+    Xi, yi = d["iris"]
+    Xr, yr = d["diabetes"]
+
+    def rf(n: int, depth: int, X: Any, y: Any) -> tuple[Any, Any]:
+        return RandomForestClassifier(n_estimators=n, max_depth=depth, random_state=0).fit(X, y), X
+
+    def rfr(n: int, depth: int) -> tuple[Any, Any]:
+        return RandomForestRegressor(n_estimators=n, max_depth=depth, random_state=0).fit(Xr, yr), Xr
+
+    out: list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]] = [
+        ("classify trees", [rf(3, 4, Xi, yi), rf(3, 4, Xd, yd), rf(12, 8, Xd, yd)], TREE_METHODS),
+        ("regress trees", [rfr(3, 4), rfr(12, 8)], TREE_METHODS),
+        ("logistic", [(LogisticRegression(max_iter=3000).fit(Xd, yd), Xd)], ("float",)),
+        ("ridge", [(Ridge().fit(Xr, yr), Xr)], ("float",)),
+        ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
+        ("knn classify", [(KNeighborsClassifier(3).fit(Xi, yi), Xi)], ("float",)),
+        ("knn regress", [(KNeighborsRegressor(3).fit(Xr[:100], yr[:100]), Xr)], ("float",)),
+        ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
+        ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
+        ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
+        ("pca", [(PCA(8).fit(Xd), Xd)], ("exact",)),
+    ]
+    return out
+
+
+def fit_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str], tuple[int, float, int, int]]:
+    rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]] = {}
+    jobs = [(c, label, models, m) for c in cpus for label, models, ms in calibration_models() for m in ms]
+    for cpu, _label, models, method in tqdm(jobs, desc="calibrating", unit="fit"):
+        pts = []
+        for est, X in models:
+            model = microlearn.convert(est, method=method)
+            flash, ram, const, nodes = measure(model, X, cpu)
+            pts.append((flash - const, nodes, ram, model.ir.n_outputs))
+        ir = microlearn.convert(models[0][0], method=method).ir
+        key = (cpu, type(ir).__name__, ir.task.value, method)
+        code = np.array([p[0] for p in pts], dtype=np.float64)
+        nodes_a = np.array([p[1] for p in pts], dtype=np.float64)
+        if len(pts) > 1 and nodes_a.max() > nodes_a.min():
+            slope, _ = np.polyfit(nodes_a, code, 1)
+            per_node = max(float(slope), 0.0)
+            fixed = max(0, round(float(max(code - per_node * nodes_a))))  # never below a measured point
+        else:
+            per_node, fixed = 0.0, int(code.max())
+        rams = [(p[2], p[3]) for p in pts]
+        per_out = 0
+        if len(rams) > 1 and rams[1][1] != rams[0][1]:  # same size, more classes: stack per class
+            per_out = max(0, int(np.ceil((rams[1][0] - rams[0][0]) / (rams[1][1] - rams[0][1]))))
+        stack = max(r - per_out * max(o - 2, 0) for r, o in rams)
+        rows[key] = (fixed, round(per_node, 2), int(stack), per_out)
+    return rows
+
+
+def print_table(rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]]) -> None:
+    print("COSTS = {")
+    for (cpu, fam, task, method), (fixed, per_node, stack, per_out) in sorted(rows.items()):
+        node = f", per_node={per_node}" if per_node else ""
+        out = f", stack_per_output={per_out}" if per_out else ""
+        print(f'    ("{cpu}", "{fam}", "{task}", "{method}"): Cost(code={fixed}{node}, stack={stack}{out}),')
+    print("}\nGENERIC = {")
+    for cpu in sorted({k[0] for k in rows}):
+        fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
+        stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
+        print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
+    print("}")
+
+
+def readme_model() -> tuple[RandomForestClassifier, Any]:
+    """The README demo forest (10 trees, depth 10, digits training split) and its test rows."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    forest = RandomForestClassifier(n_estimators=10, max_depth=10, random_state=0).fit(X_train, y_train)
+    return forest, X_test
+
+
+def check_models() -> list[tuple[str, Callable[[], tuple[Any, Any]]]]:
+    """Models not used in the fit: the estimate is checked against them."""
+    d = _data()
+    Xd, yd = d["digits"]
+    Xr, yr = d["diabetes"]
+    return [
+        ("RF 10x10 digits (README model)", readme_model),
+        (
+            "ExtraTrees 20x6 digits",
+            lambda: (ExtraTreesClassifier(n_estimators=20, max_depth=6, random_state=0).fit(Xd, yd), Xd),
+        ),
+        (
+            "RF regressor 30x6 diabetes",
+            lambda: (RandomForestRegressor(n_estimators=30, max_depth=6, random_state=0).fit(Xr, yr), Xr),
+        ),
+        (
+            "scaler + logistic digits (stages kept)",
+            lambda: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(Xd, yd), Xd),
+        ),
+    ]
+
+
+def check(cpus: tuple[str, ...]) -> None:
+    print("| model | method | CPU | estimated flash B | measured | error | estimated RAM B | measured |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for label, make in check_models():
+        est, X = make()
+        for method in microlearn.methods_for(est):
+            if method not in (*TREE_METHODS, "float"):
+                continue
+            model = microlearn.convert(est, method=method, fold=False)
+            for cpu in cpus:
+                e = estimate(model.ir, method, cpu)
+                flash, ram, _, _ = measure(model, X, cpu)
+                err = 100.0 * (e.flash_bytes - flash) / flash
+                print(
+                    f"| {label} | {method} | {cpu} | {e.flash_bytes:,} | {flash:,} | {err:+.1f}% "
+                    f"| {e.ram_bytes:,} | {ram:,} |",
+                    flush=True,
+                )
+
+
+def example() -> None:
+    """The command-line example of docs/targets.md: the README forest against a 48 kB flash budget."""
+    import contextlib
+    import io
+    import tempfile
+    from pathlib import Path
+
+    import joblib
+
+    from microlearn.cli import main as cli
+
+    forest, X_test = readme_model()
+    print(microlearn.convert(forest, method="inline").estimate("cortex-m0plus"))
+    with tempfile.TemporaryDirectory() as tmp:
+        joblib.dump(forest, Path(tmp) / "forest.joblib")
+        np.save(Path(tmp) / "X_test.npy", X_test)
+        args = ["verify", str(Path(tmp) / "forest.joblib"), "--data", str(Path(tmp) / "X_test.npy")]
+        args += ["--target", "cortex-m4f", "cortex-m0plus", "--flash-budget", "48k"]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = cli(args)
+    shown = ["microlearn", "verify", "forest.joblib", "--data", "X_test.npy", *args[4:]]
+    print("$ " + " ".join(shown))
+    print("\n".join(ln for ln in err.getvalue().splitlines() if not ln.startswith("warning: loading")))
+    print(out.getvalue().rstrip())
+    print(f"(exit status {rc})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cpus", nargs="+", default=list(CPUS))
+    ap.add_argument("--table", action="store_true", help="measure and print the COSTS rows")
+    ap.add_argument("--example", action="store_true", help="print the command-line example of the docs")
+    args = ap.parse_args()
+    cpus = tuple(args.cpus)
+    if args.example:
+        example()
+    elif args.table:
+        print_table(fit_rows(cpus))
+    else:
+        check(cpus)
+
+
+if __name__ == "__main__":
+    main()

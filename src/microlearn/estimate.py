@@ -1,0 +1,304 @@
+"""Flash and RAM a converted model needs on a microcontroller, estimated before anything is compiled.
+
+flash = const data of the generated C (``CSource.const_bytes``, what the emitter itself counts)
+      + code: the runtime code the method links for this CPU (its walker, libgcc soft-float routines, ...)
+        plus, for methods that write the trees as code (inline, fast), bytes per internal node;
+RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
+        the model (per-class sums, pipeline stage outputs).
+
+The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
+linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
+recorded here, so an estimate needs no compiler. A family or method without a row falls back to the
+CPU's :data:`GENERIC` figure (the largest measured fixed code) plus the const bytes of its generated C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from microlearn.errors import InvalidInputError
+from microlearn.ir.base import IR
+
+__all__ = ["COSTS", "GENERIC", "Budget", "BudgetCheck", "Cost", "Estimate", "estimate", "parse_size"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one method costs on one CPU apart from its const data."""
+
+    code: int  # bytes of code and library members the method links whatever the model's size
+    per_node: float = 0.0  # code bytes per internal tree node (methods writing trees as code)
+    stack: int = 0  # peak stack bytes of one call on the calibration model
+    stack_per_output: int = 0  # further stack bytes per output (class sums)
+
+
+# (cpu, IR type, task, method) -> Cost. Measured by `python benchmarks/estimates.py --table`; regenerate
+# this table with it when an emitter or a runtime header changes.
+COSTS: dict[tuple[str, str, str, str], Cost] = {
+    ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
+    ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=11018, stack=248),
+    ("cortex-m0plus", "Impute", "transform", "exact"): Cost(code=590, stack=64),
+    ("cortex-m0plus", "Linear", "classify", "float"): Cost(code=3738, stack=504),
+    ("cortex-m0plus", "Linear", "regress", "float"): Cost(code=1514, stack=64),
+    ("cortex-m0plus", "Neighbors", "classify", "float"): Cost(code=6150, stack=176),
+    ("cortex-m0plus", "Neighbors", "regress", "float"): Cost(code=8142, stack=168),
+    ("cortex-m0plus", "Normalize", "transform", "exact"): Cost(code=4035, stack=173),
+    ("cortex-m0plus", "Project", "transform", "exact"): Cost(code=6910, stack=120),
+    ("cortex-m0plus", "TreeEnsemble", "classify", "fast"): Cost(
+        code=1144, per_node=16.07, stack=156, stack_per_output=15
+    ),
+    ("cortex-m0plus", "TreeEnsemble", "classify", "inline"): Cost(
+        code=5049, per_node=18.96, stack=168, stack_per_output=12
+    ),
+    ("cortex-m0plus", "TreeEnsemble", "classify", "packed"): Cost(
+        code=1373, per_node=0.95, stack=104, stack_per_output=13
+    ),
+    ("cortex-m0plus", "TreeEnsemble", "classify", "table"): Cost(
+        code=5128, per_node=0.13, stack=152, stack_per_output=13
+    ),
+    ("cortex-m0plus", "TreeEnsemble", "regress", "fast"): Cost(code=1501, per_node=24.58, stack=96),
+    ("cortex-m0plus", "TreeEnsemble", "regress", "inline"): Cost(code=1680, per_node=20.77, stack=104),
+    ("cortex-m0plus", "TreeEnsemble", "regress", "packed"): Cost(code=1813, per_node=0.02, stack=112),
+    ("cortex-m0plus", "TreeEnsemble", "regress", "table"): Cost(code=1764, per_node=0.14, stack=72),
+    ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
+    ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
+    ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
+    ("cortex-m4f", "Linear", "classify", "float"): Cost(code=2150, stack=172),
+    ("cortex-m4f", "Linear", "regress", "float"): Cost(code=34, stack=0),
+    ("cortex-m4f", "Neighbors", "classify", "float"): Cost(code=2062, stack=132),
+    ("cortex-m4f", "Neighbors", "regress", "float"): Cost(code=2454, stack=124),
+    ("cortex-m4f", "Normalize", "transform", "exact"): Cost(code=323, stack=133),
+    ("cortex-m4f", "Project", "transform", "exact"): Cost(code=1826, stack=80),
+    ("cortex-m4f", "TreeEnsemble", "classify", "fast"): Cost(
+        code=920, per_node=15.69, stack=76, stack_per_output=17
+    ),
+    ("cortex-m4f", "TreeEnsemble", "classify", "inline"): Cost(
+        code=2830, per_node=20.09, stack=100, stack_per_output=15
+    ),
+    ("cortex-m4f", "TreeEnsemble", "classify", "packed"): Cost(
+        code=1047, per_node=0.02, stack=116, stack_per_output=12
+    ),
+    ("cortex-m4f", "TreeEnsemble", "classify", "table"): Cost(
+        code=2833, per_node=0.1, stack=124, stack_per_output=13
+    ),
+    ("cortex-m4f", "TreeEnsemble", "regress", "fast"): Cost(code=0, per_node=30.6, stack=8),
+    ("cortex-m4f", "TreeEnsemble", "regress", "inline"): Cost(code=0, per_node=25.08, stack=8),
+    ("cortex-m4f", "TreeEnsemble", "regress", "packed"): Cost(code=226, per_node=0.01, stack=88),
+    ("cortex-m4f", "TreeEnsemble", "regress", "table"): Cost(code=168, per_node=0.13, stack=36),
+    ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
+    ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
+    ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
+    ("rv32imc", "Linear", "classify", "float"): Cost(code=4344, stack=516),
+    ("rv32imc", "Linear", "regress", "float"): Cost(code=2378, stack=60),
+    ("rv32imc", "Neighbors", "classify", "float"): Cost(code=7024, stack=180),
+    ("rv32imc", "Neighbors", "regress", "float"): Cost(code=9018, stack=180),
+    ("rv32imc", "Normalize", "transform", "exact"): Cost(code=5510, stack=80),
+    ("rv32imc", "Project", "transform", "exact"): Cost(code=8192, stack=116),
+    ("rv32imc", "TreeEnsemble", "classify", "fast"): Cost(
+        code=1264, per_node=14.81, stack=180, stack_per_output=14
+    ),
+    ("rv32imc", "TreeEnsemble", "classify", "inline"): Cost(
+        code=5000, per_node=17.29, stack=164, stack_per_output=12
+    ),
+    ("rv32imc", "TreeEnsemble", "classify", "packed"): Cost(
+        code=1395, per_node=0.03, stack=136, stack_per_output=12
+    ),
+    ("rv32imc", "TreeEnsemble", "classify", "table"): Cost(
+        code=5145, per_node=0.06, stack=160, stack_per_output=14
+    ),
+    ("rv32imc", "TreeEnsemble", "regress", "fast"): Cost(code=2507, per_node=29.24, stack=92),
+    ("rv32imc", "TreeEnsemble", "regress", "inline"): Cost(code=2587, per_node=23.3, stack=116),
+    ("rv32imc", "TreeEnsemble", "regress", "packed"): Cost(code=2720, per_node=0.01, stack=108),
+    ("rv32imc", "TreeEnsemble", "regress", "table"): Cost(code=2678, per_node=0.14, stack=80),
+}
+
+# per CPU: families or methods with no measured row (new families, new emitters)
+GENERIC: dict[str, Cost] = {
+    "cortex-m0plus": Cost(code=11018, stack=504),
+    "cortex-m4f": Cost(code=2833, stack=236),
+    "rv32imc": Cost(code=12498, stack=516),
+}
+
+# method variants that share their base method's code (integer-input forms)
+_VARIANT_SUFFIXES = ("_u8", "_i8", "_i16")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Flash and RAM a model needs on one CPU, before any compile."""
+
+    target: str
+    method: str
+    flash_bytes: int
+    ram_bytes: int
+    const_bytes: int
+    code_bytes: int
+    basis: str  # "measured" (a row of COSTS) or "generic" (no row for this family/method)
+
+    def __str__(self) -> str:
+        how = "" if self.basis == "measured" else f" ({self.basis}: no measured row for this method)"
+        return (
+            f"{self.target} {self.method}: about {self.flash_bytes:,} B flash "
+            f"(code {self.code_bytes:,} + const {self.const_bytes:,}), {self.ram_bytes:,} B RAM{how}"
+        )
+
+
+def _cpu(target: str) -> str:
+    from microlearn.targets.mcu.arch import ALIASES, ARCHS
+
+    key = ALIASES.get(target.lower(), target.lower())
+    if key not in ARCHS:
+        raise InvalidInputError(
+            f"flash/RAM estimates are for microcontroller targets ({', '.join(ARCHS)}), not {target!r}"
+        )
+    return key
+
+
+def is_mcu(target: str) -> bool:
+    try:
+        _cpu(target)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def _lookup(cpu: str, ir: IR, method: str) -> tuple[Cost, bool]:
+    task = ir.task.value
+    name = type(ir).__name__
+    for m in (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s))):
+        c = COSTS.get((cpu, name, task, m))
+        if c is not None:
+            return c, True
+    generic = GENERIC.get(cpu, Cost(code=8192, stack=512))
+    return generic, False
+
+
+def _internal_nodes(ir: Any) -> int:
+    feature = getattr(ir, "feature", None)
+    if feature is None or not hasattr(ir, "roots"):
+        return 0
+    return int(np.count_nonzero(np.asarray(feature) >= 0))
+
+
+def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None) -> Estimate:
+    """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias).
+    ``const_bytes`` (from a ``CSource`` already generated) saves generating the C again."""
+    from microlearn.backends.c.registry import generate
+    from microlearn.ir.pipeline import Pipeline
+
+    cpu = _cpu(target)
+    if const_bytes is None:
+        const_bytes = generate(ir, method, "estimate").const_bytes
+    final = ir.final if isinstance(ir, Pipeline) else ir
+    cost, measured = _lookup(cpu, final, method)
+    code = cost.code + round(cost.per_node * _internal_nodes(final))
+    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0)
+    if isinstance(ir, Pipeline):
+        from microlearn.backends.c.registry import default_method
+
+        deepest = 0
+        for st in ir.stages:
+            sc, ok = _lookup(cpu, st, default_method(st))
+            measured = measured and ok
+            code += sc.code
+            deepest = max(deepest, sc.stack)
+        # stage buffers live on the stack of the chain (and the final's input copy)
+        stack += deepest + 4 * sum(st.n_outputs for st in ir.stages) + 4 * final.n_inputs
+    return Estimate(
+        target=cpu,
+        method=method,
+        flash_bytes=int(const_bytes) + int(code),
+        ram_bytes=int(stack),
+        const_bytes=int(const_bytes),
+        code_bytes=int(code),
+        basis="measured" if measured else "generic",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- budgets
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes from ``32768``, ``"32k"``, ``"32 KiB"``, ``"1M"`` (k and M are 1024 and 1024²)."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if value <= 0:
+            raise InvalidInputError(f"a budget must be a positive number of bytes, not {value}")
+        return int(value)
+    text = str(value).strip().lower().replace(" ", "")
+    num = text.rstrip("kmibB")
+    unit = text[len(num) :]
+    try:
+        n = float(num)
+    except ValueError:
+        n = -1.0
+    if unit not in _UNITS or not n > 0:
+        raise InvalidInputError(f"cannot read {value!r} as a size: write bytes, e.g. 32768, 32k or 1M")
+    return int(n * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Flash and RAM a model may use on each MCU target (None: no limit)."""
+
+    flash: int | None = None
+    ram: int | None = None
+
+    @classmethod
+    def of(cls, budget: Budget | Mapping[str, Any] | None) -> Budget | None:
+        if budget is None or isinstance(budget, Budget):
+            return budget
+        unknown = sorted(set(budget) - {"flash", "ram"})
+        if unknown:
+            raise InvalidInputError(f"unknown budget key(s) {unknown}: use 'flash' and 'ram' (bytes)")
+        f, r = budget.get("flash"), budget.get("ram")
+        return cls(None if f is None else parse_size(f), None if r is None else parse_size(r))
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """How a model's flash and RAM on one target compare with a :class:`Budget`."""
+
+    target: str
+    flash: int | None  # bytes used (measured, or estimated when ``estimated``)
+    ram: int | None
+    budget: Budget
+    estimated: bool = False
+
+    def _one(self, what: str, used: int | None, limit: int | None) -> str | None:
+        if limit is None or used is None:
+            return None
+        diff = limit - used
+        pct = 100.0 * abs(diff) / limit
+        if diff >= 0:
+            return f"{what} {used:,} B of {limit:,} B: fits, {diff:,} B ({pct:.1f}%) to spare"
+        return f"{what} {used:,} B of {limit:,} B: over by {-diff:,} B ({pct:.1f}%)"
+
+    @property
+    def flash_over(self) -> int:
+        """Bytes of flash over the budget (negative: to spare; 0 without a flash budget)."""
+        return 0 if self.budget.flash is None or self.flash is None else self.flash - self.budget.flash
+
+    @property
+    def ram_over(self) -> int:
+        return 0 if self.budget.ram is None or self.ram is None else self.ram - self.budget.ram
+
+    @property
+    def fits(self) -> bool:
+        return self.flash_over <= 0 and self.ram_over <= 0
+
+    def __str__(self) -> str:
+        parts = [
+            p
+            for p in (
+                self._one("flash", self.flash, self.budget.flash),
+                self._one("RAM", self.ram, self.budget.ram),
+            )
+            if p
+        ]
+        how = " (estimated)" if self.estimated else ""
+        return f"{self.target}{how}: " + "; ".join(parts) if parts else f"{self.target}: no budget"
