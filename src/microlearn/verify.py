@@ -260,18 +260,6 @@ def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.flo
     own = getattr(ir, "library_disagreements", None)  # an IR that knows how to ask its library
     if own is not None:
         bad = int(own(estimator, X32, ref))
-    elif task is Task.CLUSTER and hasattr(estimator, "predict"):
-        got = np.asarray(estimator.predict(X32)).astype(np.int64)
-        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
-        bad = int(np.sum((got != np.asarray(ref.outputs, np.int64)) & firm))
-    elif task is Task.SCORE and hasattr(estimator, "score_samples") and ref.decision is not None:
-        sk64 = np.asarray(estimator.score_samples(X32), dtype=np.float64).reshape(-1)
-        stol = np.zeros(len(X32)) if ref.bound is None else np.asarray(ref.bound, np.float64)
-        firm = np.ones(len(sk64), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
-        bad = int(np.sum(np.abs(sk64 - np.asarray(ref.outputs, np.float64)) > stol))
-        if hasattr(estimator, "predict"):
-            dec = np.asarray(estimator.predict(X32)).astype(np.int64)
-            bad += int(np.sum((dec != ref.decision) & firm))
     elif task is Task.CLASSIFY and hasattr(estimator, "predict"):
         classes = ir.classes if ir.classes is not None else np.arange(ir.n_outputs)
         got = np.asarray(estimator.predict(X32))

@@ -15,12 +15,12 @@ within three such bounds of 0 are ``ambiguous``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 KernelName = Literal["linear", "poly", "rbf", "sigmoid"]
@@ -151,6 +151,11 @@ class KernelExpansion:
         e = self.kernel_error(X) @ absc + gamma(self.m + 2, U64) * (np.abs(K) @ absc + abs(self.rho))
         out: npt.NDArray[np.float64] = e * (1.0 + 2.0**-20) + 2.0**-1000
         return out
+
+    def library_disagreements(self, estimator: Any, X: npt.NDArray[np.float32], ref: Reference) -> int:
+        """verify's cross-check: rows where scikit-learn's score is outside the bound, or its predict
+        differs on a row that is not ambiguous."""
+        return score_disagreements(estimator, X, ref)
 
     # ------------------------------------------------------------------ reference
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:

@@ -18,11 +18,12 @@ decision value is within three score bounds of 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 EPS = 1e-10  # scikit-learn's guard against duplicates
@@ -131,6 +132,11 @@ class LocalOutlierFactor:
         rr = np.arange(len(d))
         doubt = (d[rr, nxt] - d[rr, kth]) <= 2 * (delta[rr, nxt] + delta[rr, kth])
         return score, bound * (1.0 + 2.0**-20), doubt
+
+    def library_disagreements(self, estimator: Any, X: npt.NDArray[np.float32], ref: Reference) -> int:
+        """verify's cross-check: rows where scikit-learn's score is outside the bound, or its predict
+        differs on a row that is not ambiguous."""
+        return score_disagreements(estimator, X, ref)
 
     # ------------------------------------------------------------------ reference
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:

@@ -22,12 +22,12 @@ within three times that of 0 (scikit-learn's error, the reference's and a float6
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 Kind = Literal["elliptic", "mcd"]
@@ -173,6 +173,11 @@ class Mahalanobis:
         q = self.distance(X)
         out: npt.NDArray[np.float64] = a * r + b + c * (np.abs(q) + a * r + b)
         return out
+
+    def library_disagreements(self, estimator: Any, X: npt.NDArray[np.float32], ref: Reference) -> int:
+        """verify's cross-check: rows where scikit-learn's score is outside the bound, or its predict
+        differs on a row that is not ambiguous."""
+        return score_disagreements(estimator, X, ref)
 
     # ------------------------------------------------------------------ reference
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:

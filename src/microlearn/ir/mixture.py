@@ -24,7 +24,7 @@ more than the sum of the two bounds are ``ambiguous``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -148,6 +148,17 @@ class GaussianMixture:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out: npt.NDArray[np.float64] = m + np.log(np.sum(np.exp(a - m[:, None]), axis=1))
         return out
+
+    def library_disagreements(self, estimator: Any, X: npt.NDArray[np.float32], ref: Reference) -> int:
+        """verify's cross-check: firm rows (not ambiguous) where scikit-learn's component differs, plus
+        rows where its score_samples is outside the bound."""
+        got = np.asarray(estimator.predict(X)).astype(np.int64)
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != np.asarray(ref.outputs, np.int64)) & firm))
+        if ref.scores is not None and ref.bound is not None:
+            sk = np.asarray(estimator.score_samples(X), dtype=np.float64)
+            bad += int(np.sum(~(np.abs(sk - ref.scores) <= ref.bound)))
+        return bad
 
     # ------------------------------------------------------------------ reference
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:
