@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.decomposition import PCA
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    IsolationForest,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
@@ -35,6 +43,7 @@ from microlearn.targets.mcu import McuTarget
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
+BOOSTED_METHODS = ("table", "inline")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -80,6 +89,31 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
         ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
         ("pca", [(PCA(8).fit(Xd), Xd)], ("exact",)),
+        (
+            "classify boosted",
+            [
+                (GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(Xi, yi), Xi),
+                (HistGradientBoostingClassifier(max_iter=3, max_depth=3, random_state=0).fit(Xd, yd), Xd),
+                (GradientBoostingClassifier(n_estimators=6, max_depth=4, random_state=0).fit(Xd, yd), Xd),
+            ],
+            BOOSTED_METHODS,
+        ),
+        (
+            "regress boosted",
+            [
+                (GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(Xr, yr), Xr),
+                (GradientBoostingRegressor(n_estimators=12, max_depth=4, random_state=0).fit(Xr, yr), Xr),
+            ],
+            BOOSTED_METHODS,
+        ),
+        (
+            "isolation forest",
+            [
+                (IsolationForest(n_estimators=3, max_samples=32, random_state=0).fit(Xr), Xr),
+                (IsolationForest(n_estimators=12, max_samples=128, random_state=0).fit(Xr), Xr),
+            ],
+            BOOSTED_METHODS,
+        ),
     ]
     return out
 
