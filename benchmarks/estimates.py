@@ -17,9 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.decomposition import PCA
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
@@ -35,6 +42,7 @@ from microlearn.targets.mcu import McuTarget
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
+KNN_METHODS = ("float", "float32", "int8", "int16")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -68,14 +76,23 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
     def rfr(n: int, depth: int) -> tuple[Any, Any]:
         return RandomForestRegressor(n_estimators=n, max_depth=depth, random_state=0).fit(Xr, yr), Xr
 
+    def gbc(n: int, depth: int) -> tuple[Any, Any]:
+        return GradientBoostingClassifier(n_estimators=n, max_depth=depth, random_state=0).fit(Xi, yi), Xi
+
+    def gbr(n: int, depth: int) -> tuple[Any, Any]:
+        return GradientBoostingRegressor(n_estimators=n, max_depth=depth, random_state=0).fit(Xr, yr), Xr
+
     out: list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]] = [
         ("classify trees", [rf(3, 4, Xi, yi), rf(3, 4, Xd, yd), rf(12, 8, Xd, yd)], TREE_METHODS),
         ("regress trees", [rfr(3, 4), rfr(12, 8)], TREE_METHODS),
         ("logistic", [(LogisticRegression(max_iter=3000).fit(Xd, yd), Xd)], ("float",)),
         ("ridge", [(Ridge().fit(Xr, yr), Xr)], ("float",)),
         ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
-        ("knn classify", [(KNeighborsClassifier(3).fit(Xi, yi), Xi)], ("float",)),
-        ("knn regress", [(KNeighborsRegressor(3).fit(Xr[:100], yr[:100]), Xr)], ("float",)),
+        ("knn classify", [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("boosted classify", [gbc(3, 2), gbc(12, 3)], ("table", "inline")),
+        ("boosted regress", [gbr(3, 2), gbr(20, 3)], ("table", "inline")),
+        ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
         ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
         ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
         ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
@@ -152,6 +169,13 @@ def check_models() -> list[tuple[str, Callable[[], tuple[Any, Any]]]]:
         (
             "scaler + logistic digits (stages kept)",
             lambda: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(Xd, yd), Xd),
+        ),
+        (
+            "GradientBoosting 30 x depth 3 digits",
+            lambda: (
+                GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(Xd, yd),
+                Xd,
+            ),
         ),
     ]
 
