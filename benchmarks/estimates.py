@@ -24,6 +24,8 @@ from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -43,6 +45,7 @@ from microlearn.targets.mcu import McuTarget
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
 KNN_METHODS = ("float", "float32", "int8", "int16")
+BOOSTED_METHODS = ("table", "inline")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -76,12 +79,6 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
     def rfr(n: int, depth: int) -> tuple[Any, Any]:
         return RandomForestRegressor(n_estimators=n, max_depth=depth, random_state=0).fit(Xr, yr), Xr
 
-    def gbc(n: int, depth: int) -> tuple[Any, Any]:
-        return GradientBoostingClassifier(n_estimators=n, max_depth=depth, random_state=0).fit(Xi, yi), Xi
-
-    def gbr(n: int, depth: int) -> tuple[Any, Any]:
-        return GradientBoostingRegressor(n_estimators=n, max_depth=depth, random_state=0).fit(Xr, yr), Xr
-
     out: list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]] = [
         ("classify trees", [rf(3, 4, Xi, yi), rf(3, 4, Xd, yd), rf(12, 8, Xd, yd)], TREE_METHODS),
         ("regress trees", [rfr(3, 4), rfr(12, 8)], TREE_METHODS),
@@ -90,13 +87,36 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
         ("knn classify", [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
         ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
-        ("boosted classify", [gbc(3, 2), gbc(12, 3)], ("table", "inline")),
-        ("boosted regress", [gbr(3, 2), gbr(20, 3)], ("table", "inline")),
         ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
         ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
         ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
         ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
         ("pca", [(PCA(8).fit(Xd), Xd)], ("exact",)),
+        (
+            "classify boosted",
+            [
+                (GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(Xi, yi), Xi),
+                (HistGradientBoostingClassifier(max_iter=3, max_depth=3, random_state=0).fit(Xd, yd), Xd),
+                (GradientBoostingClassifier(n_estimators=6, max_depth=4, random_state=0).fit(Xd, yd), Xd),
+            ],
+            BOOSTED_METHODS,
+        ),
+        (
+            "regress boosted",
+            [
+                (GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(Xr, yr), Xr),
+                (GradientBoostingRegressor(n_estimators=12, max_depth=4, random_state=0).fit(Xr, yr), Xr),
+            ],
+            BOOSTED_METHODS,
+        ),
+        (
+            "isolation forest",
+            [
+                (IsolationForest(n_estimators=3, max_samples=32, random_state=0).fit(Xr), Xr),
+                (IsolationForest(n_estimators=12, max_samples=128, random_state=0).fit(Xr), Xr),
+            ],
+            BOOSTED_METHODS,
+        ),
     ]
     return out
 

@@ -292,6 +292,17 @@ def test_loader_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None
     assert subprocess.run([str(tmp_path / "a.out")]).returncode == 0  # all-zero buffer: bad magic, rc != 0
 
 
+def _boosted_file(X: np.ndarray, y: np.ndarray) -> bytes:
+    """A small HistGradientBoosting file with categorical splits and missing values (CSET, CLFT, CBIT)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    Xc = X.copy()
+    Xc[:, 0] = np.arange(len(X)) % 5
+    Xc[::7, 1] = np.nan
+    est = HistGradientBoostingClassifier(max_iter=2, max_depth=2, categorical_features=[0]).fit(Xc, y)
+    return microlearn.convert(est).to_bytes()
+
+
 def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     """libFuzzer from a seed corpus of real files (trees and a feature pipeline); the harness repairs the
     CRC of half the inputs so the fuzzer gets past it into the structure checks and the tree walk."""
@@ -306,6 +317,7 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    from sklearn.ensemble import IsolationForest
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import MinMaxScaler
 
@@ -316,6 +328,10 @@ def test_fuzz_loader_with_sanitizers(tmp_path: Path) -> None:
         "pipeline": _pipeline_file(),
         "linear": microlearn.convert(LogisticRegression(max_iter=300).fit(X, y)).to_bytes(),
         "scaler": modelfile.dumps(to_ir(MinMaxScaler().fit(X))),
+        "boosted": _boosted_file(X, y),
+        "isolation": microlearn.convert(
+            IsolationForest(n_estimators=2, max_samples=16, random_state=0).fit(X)
+        ).to_bytes(),
     }
     for name, data in {**_small_files(), **more}.items():
         (corpus / name).write_bytes(b"\0" + data)  # first byte: 0 = repair the CRC

@@ -37,6 +37,7 @@ C_TABLES = {
     2: "ml_linear_sections",
     3: "ml_naive_bayes_sections",
     4: "ml_neighbors_sections",
+    6: "ml_network_sections",
     5: "ml_kmeans_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
@@ -47,6 +48,7 @@ C_PROGRAM = r"""
 #include <stdio.h>
 #include "ml_model.h"
 #include "ml_neighbors_file.h"
+#include "ml_network_file.h"
 #include "ml_kmeans_file.h"
 int ml_test_tables(char *out, int cap);
 int ml_test_load(const uint8_t *buf, size_t len);
@@ -74,6 +76,7 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_LINEAR) return ml_linear_file_check(&f);
     if (f.family == ML_FAMILY_NAIVE_BAYES) return ml_naive_bayes_file_check(&f);
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
+    if (f.family == ML_FAMILY_NETWORK) return ml_network_file_check(&f);
     if (f.family == ML_FAMILY_KMEANS) return ml_kmeans_file_check(&f, NULL, NULL);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
@@ -159,6 +162,7 @@ def _files() -> dict[str, bytes]:
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
     from microlearn.dsp.features import FeatureConfig
@@ -186,6 +190,7 @@ def _files() -> dict[str, bytes]:
             RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, y)
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
+        "mlp": microlearn.convert(MLPClassifier((4,), max_iter=20, random_state=0).fit(X, y)).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
         "mini-batch k-means": microlearn.convert(

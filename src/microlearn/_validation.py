@@ -62,7 +62,7 @@ def as_float32_rows(
         A = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise InvalidInputError(f"X must be numeric (an array of numbers): {e}") from e
-    if A.ndim == 3 and A.shape[1] * A.shape[2] == n_features:
+    if A.ndim >= 3 and int(np.prod(A.shape[1:])) == n_features:  # windows, images (NHWC): one row each
         A = A.reshape(A.shape[0], n_features)
     if A.ndim == 1:
         raise InvalidInputError(

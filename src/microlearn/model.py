@@ -239,13 +239,15 @@ class Model:
 def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **options: Any) -> Model:
     """Convert a fitted estimator (or a fitted scikit-learn Pipeline of supported steps).
 
-    ``method`` is one of :func:`methods_for` (default: the family's default method). With ``fold`` (the
-    default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are folded
-    into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code on the
-    device; ``fold=False`` keeps them as stages.
+    ``method`` is one of :func:`methods_for` (default: the family's default method). ``calibration``
+    (rows of typical input) quantizes a network for the ``int8`` method (docs/networks.md). With ``fold``
+    (the default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are
+    folded into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code
+    on the device; ``fold=False`` keeps them as stages.
     """
     from microlearn.frontends.registry import to_ir
 
+    calibration = options.pop("calibration", None)
     if options:
         raise InvalidInputError(f"unknown option(s) {sorted(options)} for convert")
     with progress.busy(f"converting {type(estimator).__name__}"):
@@ -255,6 +257,10 @@ def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **o
         from microlearn.passes.fold import fold_pipeline
 
         ir = fold_pipeline(ir)
+    if calibration is not None:
+        from microlearn.passes.quantize import quantize_ir
+
+        ir = quantize_ir(ir, calibration)
     return Model(ir, method or "")
 
 

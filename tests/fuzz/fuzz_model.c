@@ -7,7 +7,8 @@
  * the same bytes are also loaded as a fixed 3-class, 4-feature program would, which must never succeed
  * for another shape. Pipeline files (family 64) go through ml_pipeline_open, which checks every nested
  * stage record and loads the final trees; linear files through ml_linear_file_check, stage records of
- * their own through ml_model_check_stage.
+ * their own through ml_model_check_stage. Tree files that ml_trees_load refuses as another family (boosted
+ * trees, isolation forests) go through ml_boost_load and predict with every ml_boost_file function.
  * Build: clang -fsanitize=fuzzer,address,undefined -I src/microlearn/runtime/c tests/fuzz/fuzz_model.c
  */
 #include <math.h>
@@ -39,6 +40,30 @@ static void ml_fuzz_predict(const ml_trees *m)
     }
     free(x);
     free(proba);
+    (void)sink;
+}
+
+static void ml_fuzz_boost(const ml_boost_file *b)
+{
+    float *x = (float *)malloc((size_t)b->m.n_features * sizeof(float));
+    float proba[ML_TREES_MAX_OUTPUTS];
+    const float probes[6] = {0.0f, -1e30f, 1e30f, NAN, 0.5f, 3.0f};
+    int k;
+    int32_t f, sink = 0;
+    for (k = 0; k < 6 && x != NULL; k++) {
+        for (f = 0; f < b->m.n_features; f++) {
+            x[f] = (f % 2) ? probes[k] : probes[(k + 1) % 6];
+        }
+        if (b->task != ML_TASK_REGRESS) {
+            sink += ml_boost_file_predict(b, x);
+        }
+        if (b->task != ML_TASK_CLASSIFY) {
+            sink += ml_boost_file_value(b, x) > 0.0f;
+        } else {
+            sink += ml_boost_file_proba(b, x, proba);
+        }
+    }
+    free(x);
     (void)sink;
 }
 
@@ -85,6 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = ml_trees_load(buf, len, file.task, file.n_features, file.n_outputs, &m);
         if (rc == ML_OK) {
             ml_fuzz_predict(&m);
+        } else if (rc == ML_E_FAMILY) {
+            ml_boost_file b;
+            rc = ml_boost_load(buf, len, file.task, file.n_features, file.n_outputs, &b);
+            if (rc == ML_OK) {
+                ml_fuzz_boost(&b);
+            }
         }
     }
     if (ml_strerror(rc)[0] == '\0' || (rc != ML_OK && strcmp(ml_strerror(rc), "unknown error code") == 0)) {

@@ -19,6 +19,7 @@ F = TypeVar("F", bound=Callable[[Any], Any])
 _CONVERTERS: dict[str, Converter] = {}
 _VIEWS: dict[str, Callable[[Any], Any]] = {}
 PIPELINE = "sklearn.pipeline.Pipeline"
+KERAS = ("keras.Model", "keras.Sequential")  # live models and .keras files (frontends/keras.py)
 
 
 def register(*class_paths: str, view: Callable[[Any], Any] | None = None) -> Callable[[F], F]:
@@ -76,12 +77,19 @@ def library_view(est: Any) -> Any:
 def supported_estimators() -> list[str]:
     """Public class paths of every estimator microlearn converts (and the Pipeline that chains them)."""
     _load_families()
-    return sorted([*_CONVERTERS, PIPELINE])
+    return sorted([*_CONVERTERS, PIPELINE, *KERAS])
 
 
 def to_ir(est: Any) -> IR:
-    """The IR of a fitted estimator; a scikit-learn Pipeline becomes an ``ir.pipeline.Pipeline``."""
+    """The IR of a fitted estimator; a scikit-learn Pipeline becomes an ``ir.pipeline.Pipeline``, a Keras
+    model (live, or the path of a ``.keras`` file) a ``KerasNetwork``."""
     _load_families()
+    from microlearn.frontends import keras_read
+
+    if keras_read.is_keras_file(est) or keras_read.is_keras_model(est):
+        from microlearn.frontends.keras import convert as convert_keras
+
+        return convert_keras(est)
     path = class_path(type(est))
     if path == PIPELINE:
         return _pipeline(est)

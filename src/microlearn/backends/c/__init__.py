@@ -6,6 +6,9 @@ from microlearn.backends.c import kmeans as kmeans
 from microlearn.backends.c import linear
 from microlearn.backends.c import naive_bayes
 from microlearn.backends.c import neighbors as neighbors
+from microlearn.backends.c import network as network
+from microlearn.backends.c import network_conv as network_conv
+from microlearn.backends.c import network_keras as network_keras
 from microlearn.backends.c import packed, packed_inline
 from microlearn.backends.c import transform as transform
 from microlearn.backends.c.registry import generate, methods_for

@@ -16,6 +16,8 @@ from microlearn.backends.modelfile import kmeans as _kmeans  # noqa: F401  (fami
 from microlearn.backends.modelfile import linear as _linear  # noqa: F401  (family 2)
 from microlearn.backends.modelfile import naive_bayes as _naive_bayes  # noqa: F401  (family 3)
 from microlearn.backends.modelfile import neighbors as _neighbors  # noqa: F401  (family 4)
+from microlearn.backends.modelfile import network as _network  # noqa: F401  (family 6)
+from microlearn.backends.modelfile import network_conv as _network_conv  # noqa: F401  (its layers)
 from microlearn.backends.modelfile import pipeline as _pipeline  # noqa: F401  (family 64)
 from microlearn.backends.modelfile import transform as _transform  # noqa: F401  (family 33)
 from microlearn.backends.modelfile import trees as _trees  # noqa: F401  (family 1)

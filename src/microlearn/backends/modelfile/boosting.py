@@ -60,6 +60,7 @@ def dump(ir: BoostedTrees) -> Encoded:
             _CAST.index(ir.cat_cast),
             ir.cat_words if ir.has_categorical else 0,
             *params,
+            ir.tie_band,
         ],
         dtype=np.float64,
     )
@@ -162,6 +163,7 @@ def load(d: Decoded) -> BoostedTrees:
             post=post,  # type: ignore[arg-type]
             post_params=(float(b[7]), float(b[8])) if post == "isolation" else (),
             decide=_code(b[4], _DECIDE, "decide"),  # type: ignore[arg-type]
+            tie_band=float(b[9]),
             cat_cast=_code(b[5], _CAST, "category cast"),  # type: ignore[arg-type]
             **cat,
         )

@@ -184,9 +184,10 @@ _TEXT = (Utf8(),)
 _S = TASK_SCORE
 # BOST fields (float64): n_raw, aggregation (0 sum, 1 mean), accumulate (0 float64, 1 float32), post-transform
 # (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba), categories (0 exact, 1 truncated),
-# words per category set, the post-transform's two parameters (isolation: denominator, offset; else 0)
+# words per category set, the post-transform's two parameters (isolation: denominator, offset; else 0),
+# the tie band (BoostedTrees.tie_band)
 BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
-BOOST_FIELDS = 9
+BOOST_FIELDS = 10
 TREES = FamilySchema(
     code=1,
     name="tree ensemble",
@@ -221,7 +222,7 @@ TREES = FamilySchema(
                     "the estimator, e.g. sklearn.ensemble.RandomForestClassifier"),
         SectionSpec(b"BOST", DT_F64, True, str(BOOST_FIELDS), (_C, _R, _S), False, (Finite(),),
                     "boosted trees (docs/boosting.md): n_raw, aggregation, accumulate, post-transform, "
-                    "decide, category cast, words per category set, two post-transform parameters; "
+                    "decide, category cast, words per category set, two post-transform parameters, tie band; "
                     "required in an anomaly (score) file"),
         SectionSpec(b"BASE", DT_F64, True, "n_raw", (_C, _R, _S), False, (Finite(),),
                     "with BOST: the base score of each raw output"),

@@ -6,5 +6,6 @@ from microlearn.frontends.sklearn import kmeans as kmeans
 from microlearn.frontends.sklearn import linear as linear
 from microlearn.frontends.sklearn import naive_bayes as naive_bayes
 from microlearn.frontends.sklearn import neighbors as neighbors
+from microlearn.frontends.sklearn import network as network
 from microlearn.frontends.sklearn import preprocessing as preprocessing
 from microlearn.frontends.sklearn import trees as trees

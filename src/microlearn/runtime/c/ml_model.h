@@ -557,7 +557,7 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
     if (cnt[ML_TREES_S_BOST] == ML_MODEL_ABSENT) {
         return ML_E_FAMILY; /* a forest: ml_trees_load */
     }
-    if (cnt[ML_TREES_S_BOST] != 9u || cnt[ML_TREES_S_BASE] == ML_MODEL_ABSENT ||
+    if (cnt[ML_TREES_S_BOST] != 10u || cnt[ML_TREES_S_BASE] == ML_MODEL_ABSENT ||
         cnt[ML_TREES_S_TOUT] == ML_MODEL_ABSENT || cnt[ML_TREES_S_LVAL] == ML_MODEL_ABSENT ||
         cnt[ML_TREES_S_PROB] != ML_MODEL_ABSENT || cnt[ML_TREES_S_LCLS] != ML_MODEL_ABSENT) {
         return ML_E_FORMAT;
@@ -570,7 +570,7 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
         return ML_E_FORMAT;
     }
     bost = (const double *)(const void *)ptr[ML_TREES_S_BOST];
-    for (k = 0; k < 9; k++) {
+    for (k = 0; k < 10; k++) {
         if (bost[k] - bost[k] != 0.0) {
             return ML_E_VALUE; /* NaN or infinite */
         }

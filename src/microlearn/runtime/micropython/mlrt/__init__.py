@@ -20,6 +20,7 @@ FAMILIES = {
     3: "naive_bayes",
     4: "neighbors",
     5: "kmeans",
+    6: "network",
     32: "features",
     33: "transform",
     64: "pipeline",

@@ -36,8 +36,8 @@ class Boosted:
             if tag not in sec:
                 raise bad("a boosted-trees file needs the %s section" % tag.decode())
         b = sec[b"BOST"]
-        if len(b) != 9:
-            raise bad("BOST must hold 9 values")
+        if len(b) != 10:
+            raise bad("BOST must hold 10 values")
         for v in b:
             if v - v != 0:
                 raise bad("BOST holds a NaN or infinite value")

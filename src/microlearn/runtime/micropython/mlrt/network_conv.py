@@ -1,0 +1,241 @@
+# mlrt convolution, pooling, reshaping and per-channel layers of a network (model family 6, layer
+# codes 16..21; records as microlearn's backends/modelfile/network_conv.py writes them).
+#
+# Tensors are flat lists in row-major channels-last order (a sequence (L, C) is an image of one row).
+# Arithmetic: the port's float (double on unix / WebAssembly ports: the exact network within float64
+# rounding, docs/keras.md).
+from array import array
+
+from mlrt._reader import bad
+from mlrt.network import activate
+
+PADDINGS = ("valid", "same", "causal")
+
+
+def _image(shape):
+    if len(shape) == 3:
+        return shape
+    if len(shape) == 2:
+        return (1, shape[0], shape[1])
+    raise bad("a convolution or pooling layer takes a sequence or an image")
+
+
+def _out(size, k, stride, dil, padding):
+    span = (k - 1) * dil + 1
+    if padding == 0:
+        return ((size - span) // stride + 1 if size >= span else 0), 0
+    if padding == 2:
+        return (size - 1) // stride + 1, span - 1
+    out = -(-size // stride)
+    total = (out - 1) * stride + span - size
+    if total < 0:
+        total = 0
+    return out, total // 2
+
+
+class _Geom:
+    def __init__(self, in_shape, out_shape, kh, kw, st, dl, pad, c_out):
+        h, w, c = _image(in_shape)
+        sh, sw = st // 65536, st % 65536
+        dh, dw = dl // 65536, dl % 65536
+        if min(kh, kw, sh, sw, dh, dw) < 1 or pad < 0 or pad > 2:
+            raise bad("a window record holds a size, stride, dilation or padding out of range")
+        oh, pt = _out(h, kh, sh, dh, pad)
+        ow, pl = _out(w, kw, sw, dw, pad)
+        if oh < 1 or ow < 1 or _image(out_shape) != (oh, ow, c_out):
+            raise bad("a window layer's output does not match the next shape")
+        self.h, self.w, self.c, self.oh, self.ow = h, w, c, oh, ow
+        self.kh, self.kw, self.sh, self.sw, self.dh, self.dw = kh, kw, sh, sw, dh, dw
+        self.pt, self.pl = pt, pl
+
+    def taps(self, oy, ox):
+        """(kernel tap index, input position) of the window at output (oy, ox), inside the input."""
+        out = []
+        for i in range(self.kh):
+            iy = oy * self.sh - self.pt + i * self.dh
+            if iy < 0 or iy >= self.h:
+                continue
+            for j in range(self.kw):
+                ix = ox * self.sw - self.pl + j * self.dw
+                if 0 <= ix < self.w:
+                    out.append((i * self.kw + j, iy * self.w + ix))
+        return out
+
+
+class Conv:
+    # kernel in Keras' order (kh, kw, C, F): k[(tap * C + c) * F + f]
+    def __init__(self, g, f, act, k, b):
+        self.g, self.f, self.act, self.k, self.b = g, f, act, k, b
+
+    def linear(self, x):
+        g, f, k, b = self.g, self.f, self.k, self.b
+        c = g.c
+        y = []
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                acc = [0.0] * f
+                for tap, pos in g.taps(oy, ox):
+                    xo = pos * c
+                    ko = tap * c * f
+                    for ch in range(c):
+                        v = x[xo + ch]
+                        kk = ko + ch * f
+                        for fi in range(f):
+                            acc[fi] += v * k[kk + fi]
+                for fi in range(f):
+                    y.append(acc[fi] + b[fi])
+        return y
+
+    def __call__(self, x):
+        return activate(self.linear(x), self.act)
+
+
+class Depthwise:
+    # kernel (kh, kw, C, M): k[tap * C * M + o] for output channel o = c * M + m
+    def __init__(self, g, m, act, k, b):
+        self.g, self.m, self.act, self.k, self.b = g, m, act, k, b
+
+    def linear(self, x):
+        g, m, k, b = self.g, self.m, self.k, self.b
+        c = g.c
+        cm = c * m
+        y = []
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                acc = [0.0] * cm
+                for tap, pos in g.taps(oy, ox):
+                    xo = pos * c
+                    ko = tap * cm
+                    for o in range(cm):
+                        acc[o] += x[xo + o // m] * k[ko + o]
+                for o in range(cm):
+                    y.append(acc[o] + b[o])
+        return y
+
+    def __call__(self, x):
+        return activate(self.linear(x), self.act)
+
+
+class Pool:
+    def __init__(self, g, op):
+        self.g, self.op = g, op
+
+    def __call__(self, x):
+        g = self.g
+        c = g.c
+        y = []
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                taps = g.taps(oy, ox)
+                for ch in range(c):
+                    if self.op == 0:
+                        acc = None
+                        for _, pos in taps:
+                            v = x[pos * c + ch]
+                            if acc is None or v > acc:
+                                acc = v
+                        y.append(acc)
+                    else:
+                        acc = 0.0
+                        for _, pos in taps:
+                            acc += x[pos * c + ch]
+                        y.append(acc / len(taps))
+        return y
+
+    linear = __call__
+
+
+class GlobalPool:
+    def __init__(self, op, n, c):
+        self.op, self.n, self.c = op, n, c
+
+    def __call__(self, x):
+        n, c = self.n, self.c
+        y = []
+        for ch in range(c):
+            acc = x[ch]
+            for p in range(1, n):
+                v = x[p * c + ch]
+                if self.op == 0:
+                    if v > acc:
+                        acc = v
+                else:
+                    acc += v
+            y.append(acc if self.op == 0 else acc / n)
+        return y
+
+    linear = __call__
+
+
+class Reshape:
+    def __call__(self, x):
+        return x
+
+    linear = __call__
+
+
+class Affine:
+    def __init__(self, s, o):
+        self.s, self.o = s, o
+
+    def __call__(self, x):
+        s, o = self.s, self.o
+        c = len(s)
+        return [x[i] * s[i % c] + o[i % c] for i in range(len(x))]
+
+    linear = __call__
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _take(prms, off, n, what):
+    if off + n > len(prms):
+        raise bad("PRMS ends inside a %s layer" % what)
+    return array("d", prms[off : off + n])
+
+
+def make_layer(code, ints, prms, off, in_shape, out_shape):
+    if code == 16 or code == 17:
+        n_f, kh, kw, st, dl, pad, act = ints[:7]
+        if act < 0 or act > 3 or n_f < 1:
+            raise bad("a convolution record holds an unknown activation or no filters")
+        c = _image(in_shape)[2]
+        c_out = n_f if code == 16 else c * n_f
+        g = _Geom(in_shape, out_shape, kh, kw, st, dl, pad, c_out)
+        n = kh * kw * c * n_f
+        k = _take(prms, off, n, "convolution")
+        b = _take(prms, off + n, c_out, "convolution")
+        if code == 16:
+            return Conv(g, n_f, act, k, b), n + c_out
+        return Depthwise(g, n_f, act, k, b), n + c_out
+    if code == 18:
+        op, kh, kw, st, pad = ints[:5]
+        if op < 0 or op > 1 or pad < 0 or pad > 1:
+            raise bad("a pooling record holds an unknown op or padding")
+        c = _image(in_shape)[2]
+        return Pool(_Geom(in_shape, out_shape, kh, kw, st, 65537, pad, c), op), 0
+    if code == 19:
+        op, n = ints[0], ints[1]
+        h, w, c = _image(in_shape)
+        if op < 0 or op > 1 or n != h * w or tuple(out_shape) != (c,):
+            raise bad("a global pooling record does not fit its input")
+        return GlobalPool(op, n, c), 0
+    if code == 20:
+        rank = ints[0]
+        if rank < 1 or rank > 3 or tuple(ints[1 : 1 + rank]) != tuple(out_shape):
+            raise bad("a reshape record does not match the next shape")
+        if _size(in_shape) != _size(out_shape):
+            raise bad("a reshape changes the number of values")
+        return Reshape(), 0
+    if code == 21:
+        c = in_shape[-1]
+        if ints[0] < 0 or ints[0] > 1 or tuple(out_shape) != tuple(in_shape):
+            raise bad("an affine record does not fit its input")
+        v = _take(prms, off, 2 * c + 1, "per-channel affine")
+        return Affine(v[:c], v[c : 2 * c]), 2 * c + 1
+    raise bad("layer kind %d is not supported by this mlrt: update mlrt" % code)

@@ -1,0 +1,331 @@
+"""Keras 3 models -> KerasNetwork: reading (.keras files without Keras, live models), the layer kinds'
+numpy reference against Keras' own predict, the float and int8 C methods, model files and mlrt, and the
+errors for what is not supported. Models are small and built here with seeded weights; Keras runs on
+the jax CPU backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np
+import pytest
+
+import microlearn
+from microlearn.backends.modelfile import dumps, loads
+from microlearn.errors import InvalidInputError, UnsupportedEstimatorError
+from microlearn.frontends.keras import convert as keras_convert
+from microlearn.ir.base import Task
+from microlearn.ir.network_keras import KerasNetwork
+from microlearn.passes.quantize import predict_int8
+
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "jax":  # pragma: no cover - the test dependency is keras with jax
+    pytest.skip("these tests run Keras on its jax backend (KERAS_BACKEND=jax)", allow_module_level=True)
+
+
+class _Layers:
+    """keras.layers whose weight initializers are zeros: building a layer then needs no random-number
+    kernels compiled (seconds each on the jax backend); ``_seed`` sets the weights afterwards."""
+
+    def __getattr__(self, name: str) -> Any:
+        import inspect
+
+        cls = getattr(keras.layers, name)
+
+        def make(*args: Any, **kwargs: Any) -> Any:
+            params = inspect.signature(cls.__init__).parameters
+            for p in params:
+                if (
+                    p.split("_")[0] in ("kernel", "depthwise", "pointwise")
+                    and p.endswith("_initializer")
+                    and p not in kwargs
+                ):
+                    kwargs[p] = "zeros"
+            return cls(*args, **kwargs)
+
+        return make
+
+
+L = _Layers()
+
+
+def _seed(model: Any, seed: int) -> Any:
+    """Random weights (and batch-norm statistics) so that every parameter matters."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        if isinstance(layer, keras.layers.BatchNormalization):
+            new = [rng.uniform(0.5, 2.0, w.shape) if i in (0, len(ws) - 1) else rng.normal(0, 0.5, w.shape)
+                   for i, w in enumerate(ws)]  # fmt: skip
+        else:
+            new = [rng.normal(0, 0.5, w.shape) for w in ws]
+        layer.set_weights([np.asarray(w, np.float32) for w in new])
+    return model
+
+
+@pytest.fixture(scope="module")
+def cnn() -> Any:
+    """A small image classifier touching every 2-D layer kind."""
+    m = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            L.Conv2D(4, 3, padding="same", activation="relu"),
+            L.BatchNormalization(),
+            L.MaxPooling2D(2),
+            L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="tanh"),
+            L.Dropout(0.3),
+            L.AveragePooling2D(2, padding="same"),
+            L.Conv2D(6, 2, strides=1, padding="valid"),
+            L.ReLU(),
+            L.Flatten(),
+            L.Dense(5),
+            L.Activation("softmax"),
+        ]
+    )
+    return _seed(m, 1)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return np.random.default_rng(2).normal(size=(48, 8, 8, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def seq_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, np.ndarray]:
+    """A 1-D regressor (Normalization, causal dilated Conv1D, SeparableConv1D, pooling, Dense over the
+    sequence, global average) saved as a .keras file."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 20, 3)).astype(np.float32) * 3 + 1
+    norm = L.Normalization()
+    norm.adapt(X)
+    m = keras.Sequential(
+        [
+            keras.Input((20, 3)),
+            norm,
+            L.Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh"),
+            L.SeparableConv1D(4, 3, strides=2, padding="same"),
+            L.MaxPooling1D(2, padding="same"),
+            L.Dense(3, activation="sigmoid"),
+            L.GlobalAveragePooling1D(),
+            L.Dense(2),
+        ]
+    )
+    for layer in m.layers[1:]:
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    path = tmp_path_factory.mktemp("keras") / "seq.keras"
+    m.save(path)
+    return path, m, X
+
+
+@pytest.fixture(scope="module")
+def binary() -> Any:
+    """A functional chain ending in one sigmoid output (the threshold decision)."""
+    inp = keras.Input((6,))
+    h = L.Dense(8, activation="tanh")(inp)
+    h = L.Reshape((2, 4))(h)
+    h = L.GlobalMaxPooling1D()(h)
+    out = L.Dense(1, activation="sigmoid")(h)
+    return _seed(keras.Model(inp, out), 4)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def _same_network(a: KerasNetwork, b: KerasNetwork) -> None:
+    assert a.shapes == b.shapes and a.task == b.task and a.decision == b.decision
+    assert [x.describe() for x in a.layers] == [y.describe() for y in b.layers]
+    for x, y in zip(a.layers, b.layers, strict=True):
+        for f in ("weight", "bias", "kernel", "scale", "offset"):
+            if hasattr(x, f):
+                np.testing.assert_array_equal(getattr(x, f), getattr(y, f))
+
+
+def test_file_and_live_model_give_the_same_network(cnn: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cnn.keras"
+    cnn.save(path)
+    live, file = keras_convert(cnn), keras_convert(str(path))
+    _same_network(live, file)
+    assert live.task == Task.CLASSIFY and live.shapes[0] == (8, 8, 1) and live.n_outputs == 5
+    kinds = [layer.kind for layer in live.layers]
+    assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "activation", "reshape", "dense",
+                     "activation"]  # fmt: skip
+
+
+def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: Any) -> None:
+    path = seq_file[0]
+    code = (
+        "import sys, microlearn\n"
+        f"m = microlearn.convert({str(path)!r})\n"
+        "print(type(m.ir).__name__, m.ir.shapes[0], 'keras' in sys.modules, 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("KERAS_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["KerasNetwork", "(20,", "3)", "False", "False"]
+
+
+def test_functional_chain_and_threshold_decision(binary: Any) -> None:
+    net = keras_convert(binary)
+    assert net.task == Task.CLASSIFY and net.decision == "threshold" and net.n_outputs == 2
+    assert {"keras.Model", "keras.Sequential"} <= set(microlearn.supported_estimators())
+    assert [layer.kind for layer in net.layers] == ["dense", "reshape", "global_pool", "dense"]
+
+
+# ---------------------------------------------------------------------------------------------- reference
+LAYER_CASES = {
+    "conv2d same stride 2": (lambda: L.Conv2D(3, (3, 2), strides=2, padding="same"), (9, 7, 2)),
+    "conv2d valid dilation 2": (lambda: L.Conv2D(3, 3, dilation_rate=2, activation="relu"), (9, 8, 2)),
+    "conv2d 1x3 stride 1x2": (lambda: L.Conv2D(2, (1, 3), strides=(1, 2), padding="same"), (5, 9, 3)),
+    "depthwise same x3": (lambda: L.DepthwiseConv2D(3, padding="same", depth_multiplier=3), (6, 7, 2)),
+    "depthwise stride 2": (lambda: L.DepthwiseConv2D(2, strides=2, activation="tanh"), (7, 7, 3)),
+    "separable2d": (lambda: L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2), (6, 6, 2)),
+    "maxpool same 3/2": (lambda: L.MaxPooling2D(3, strides=2, padding="same"), (7, 8, 2)),
+    "avgpool same 3/2": (lambda: L.AveragePooling2D(3, strides=2, padding="same"), (7, 8, 2)),
+    "avgpool valid 2x3": (lambda: L.AveragePooling2D((2, 3)), (6, 9, 2)),
+    "global avg 2d": (lambda: L.GlobalAveragePooling2D(), (5, 6, 3)),
+    "global max 2d": (lambda: L.GlobalMaxPooling2D(), (5, 6, 3)),
+    "conv1d causal": (lambda: L.Conv1D(4, 3, padding="causal", dilation_rate=3), (17, 2)),
+    "conv1d same stride 3": (lambda: L.Conv1D(2, 4, strides=3, padding="same"), (17, 2)),
+    "depthwise1d": (lambda: L.DepthwiseConv1D(3, padding="same", depth_multiplier=2), (11, 3)),
+    "avgpool1d same": (lambda: L.AveragePooling1D(3, strides=2, padding="same"), (11, 3)),
+    "maxpool1d": (lambda: L.MaxPooling1D(2), (11, 3)),
+    "global avg 1d": (lambda: L.GlobalAveragePooling1D(), (11, 3)),
+    "batchnorm": (lambda: L.BatchNormalization(epsilon=0.01), (4, 4, 3)),
+    "dense on image": (lambda: L.Dense(3, activation="relu"), (4, 5, 2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_layer_reference_bounds_keras_predict(case: str) -> None:
+    """Each layer kind alone: Keras' float32 predict is within the stated bound of the IR's exact
+    reference, and the C float method too (host)."""
+    make, shape = LAYER_CASES[case]
+    model = _seed(keras.Sequential([keras.Input(shape), make()]), 5)
+    X = np.random.default_rng(6).normal(size=(24, *shape)).astype(np.float32)
+    net = keras_convert(model)
+    assert net.task == Task.REGRESS
+    ref = net.reference(X.reshape(len(X), -1))
+    got = np.asarray(model.predict(X, verbose=0), np.float64).reshape(len(X), -1)
+    want = np.asarray(ref.outputs, np.float64).reshape(len(X), -1)
+    err = np.abs(got - want).max(axis=1)
+    assert ref.bound is not None and np.all(err <= ref.bound), (err.max(), ref.bound.max())
+    assert np.all(ref.bound < 1e-3)  # a useful bound, not an infinite one
+    c = np.asarray(microlearn.convert(model).predict(X), np.float64).reshape(len(X), -1)
+    assert np.all(np.abs(c - want).max(axis=1) <= ref.bound)
+
+
+# ---------------------------------------------------------------------------------------------- targets
+@pytest.mark.parametrize("target", ["host", "cortex-m4f", "cortex-m0plus", "rv32imc", "micropython"])
+def test_cnn_float_agrees_on_every_target(cnn: Any, images: np.ndarray, target: str) -> None:
+    rep = microlearn.verify(cnn, images[:16], targets=[target])
+    r = rep.results[target]
+    assert r.agreement == 1.0 and r.n_rows == 16
+    assert r.n_ambiguous_differ == 0 or r.n_ambiguous > 0
+
+
+def test_cnn_classes_and_probabilities_match_keras(cnn: Any, images: np.ndarray) -> None:
+    model = microlearn.convert(cnn)
+    ref = model.ir.reference(images.reshape(len(images), -1))
+    probs = np.asarray(cnn.predict(images, verbose=0), np.float64)
+    firm = ~np.asarray(ref.ambiguous)
+    assert firm.sum() >= len(images) - 2
+    np.testing.assert_array_equal(np.argmax(probs, axis=1)[firm], np.asarray(ref.outputs)[firm])
+    np.testing.assert_array_equal(np.asarray(model.predict(images))[firm], np.asarray(ref.outputs)[firm])
+    np.testing.assert_allclose(np.asarray(model.predict_proba(images)), probs, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m0plus", "micropython"])
+def test_regressor_from_a_keras_file_within_the_bound(seq_file: Any, target: str) -> None:
+    path, _, X = seq_file
+    rep = microlearn.verify(str(path), X[:12], targets=[target])
+    assert rep.results[target].agreement == 1.0 and rep.estimator == "seq.keras"
+
+
+def test_threshold_classifier_on_host_and_micropython(binary: Any) -> None:
+    X = np.random.default_rng(7).normal(size=(40, 6)).astype(np.float32)
+    rep = microlearn.verify(binary, X, targets=["host", "micropython"])
+    assert all(r.agreement == 1.0 for r in rep.results.values())
+
+
+# ---------------------------------------------------------------------------------------------- int8
+@pytest.mark.parametrize("target", ["host", "cortex-m0plus", "rv32imc"])
+def test_int8_cnn_equals_its_integer_simulation(cnn: Any, images: np.ndarray, target: str) -> None:
+    from microlearn.targets.base import TARGETS, Artifacts
+
+    microlearn.verify  # noqa: B018  (registers the MCU targets)
+    from microlearn.verify import _register_optional_targets
+
+    _register_optional_targets()
+    model = microlearn.convert(cnn, "int8", calibration=images)
+    X = images[:12].reshape(12, -1)
+    run = TARGETS[target].run(Artifacts(model.ir, "int8"), X)
+    np.testing.assert_array_equal(np.asarray(run.outputs, np.int64), predict_int8(model.ir, X))
+    keras_cls = np.argmax(cnn.predict(images[:12], verbose=0), axis=1)
+    assert np.mean(predict_int8(model.ir, X) == keras_cls) >= 0.75  # measured, not assumed: see docs
+
+
+def test_int8_1d_network_equals_its_integer_simulation(seq_file: Any) -> None:
+    """Conv1D causal/dilated, separable, pooling and the per-channel affine in int8: the host C equals
+    the numpy integer records bit for bit (a regressor's int8 values)."""
+    path, _, X = seq_file
+    model = microlearn.convert(str(path), "int8", calibration=X)
+    got = np.asarray(model.predict(X[:10]), np.float32)
+    np.testing.assert_array_equal(got, predict_int8(model.ir, X[:10].reshape(10, -1)))
+
+
+# ---------------------------------------------------------------------------------------------- files
+def test_model_file_round_trip(cnn: Any, images: np.ndarray, seq_file: Any) -> None:
+    for net in (keras_convert(cnn), keras_convert(str(seq_file[0]))):
+        back = loads(dumps(net))
+        assert isinstance(back, KerasNetwork)
+        _same_network(net, back)
+        X = (images if net.shapes[0] == (8, 8, 1) else seq_file[2]).reshape(-1, net.n_inputs)[:8]
+        np.testing.assert_array_equal(back.reference(X).outputs, net.reference(X).outputs)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def _unsupported(model: Any) -> str:
+    with pytest.raises(UnsupportedEstimatorError) as e:
+        microlearn.convert(model)
+    return str(e.value)
+
+
+def test_unsupported_layers_are_named_with_their_position() -> None:
+    m = keras.Sequential([keras.Input((8, 3)), L.Dense(4), L.UpSampling1D(2, name="wider"), L.Dense(2)])
+    msg = _unsupported(m)
+    assert "layer 1" in msg and "UpSampling1D" in msg and "wider" in msg and "Supported" in msg
+    msg = _unsupported(keras.Sequential([keras.Input((4,)), L.ReLU(max_value=6.0), L.Dense(2)]))
+    assert "layer 0" in msg and "ReLU" in msg and "max_value" in msg
+    msg = _unsupported(keras.Sequential([keras.Input((4,)), L.Dense(3, activation="gelu")]))
+    assert "gelu" in msg
+    msg = _unsupported(keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(2, 3, groups=2)]))
+    assert "groups" in msg
+    inp = keras.Input((4,))
+    a = L.Dense(4)(inp)
+    msg = _unsupported(keras.Model(inp, L.Add()([a, inp])))
+    assert "2 inputs" in msg and "chain" in msg
+
+
+def test_a_file_that_is_not_a_keras_archive(tmp_path: Path) -> None:
+    p = tmp_path / "bad.keras"
+    p.write_bytes(b"not a zip")
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        microlearn.convert(str(p))
+
+
+def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
+    out = tmp_path / "seq.h"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    r = subprocess.run([sys.executable, "-m", "microlearn", "convert", str(seq_file[0]), "-o", str(out)],
+                       capture_output=True, text=True, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "pickle" not in r.stderr
+    text = out.read_text()
+    assert "Sequential: network of 8 layers, input 20x3" in text
+    assert "void seq_predict_values(const float *x, float *out);" in text
