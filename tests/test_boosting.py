@@ -132,6 +132,16 @@ def test_non_constant_init_is_refused() -> None:
         to_ir(est)
 
 
+def test_random_dummy_init_is_refused() -> None:
+    """A DummyClassifier that draws its predictions at random is no constant prior."""
+    from sklearn.dummy import DummyClassifier
+
+    X, y = DATA["b"]
+    est = GradientBoostingClassifier(init=DummyClassifier(strategy="uniform"), n_estimators=2).fit(X, y)
+    with pytest.raises(UnsupportedEstimatorError, match="constant"):
+        to_ir(est)
+
+
 def test_non_integer_categories_are_refused() -> None:
     X, y = DATA["m"]
     X = X.copy()
