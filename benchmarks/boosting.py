@@ -1,6 +1,8 @@
 """Boosted trees on emulated Cortex-M4F and M0+: microlearn against m2cgen, tl2cgen and micromlgen.
 
-Run alone: `python benchmarks/boosting.py [--rows N] [--cases 0,1]`. Writes benchmarks/out/boosting.md.
+Run alone: `python benchmarks/boosting.py [--rows N] [--cases 0,1] [--docs]`. Writes
+benchmarks/out/boosting.md; ``--docs`` also puts the tables into docs/benchmarks.md (between this script's
+markers).
 
 Models (the same for every contender): scikit-learn GradientBoosting, XGBoost and LightGBM, 50 rounds of
 depth 4, on digits (10 classes), breast cancer (binary) and diabetes (regression).
@@ -55,6 +57,8 @@ from microlearn.verify import regression_bound
 
 CPUS = ("cortex-m4f", "cortex-m0plus")
 OUT = Path(__file__).parent / "out"
+DOCS = Path(__file__).parents[1] / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- benchmarks/boosting.py: begin -->", "<!-- benchmarks/boosting.py: end -->"
 ROUNDS, DEPTH = 50, 4
 
 
@@ -275,7 +279,8 @@ def run_micromlgen(case: Case, cpu: str) -> list[Row]:
     from micromlgen import port
 
     code = port(case.estimator)
-    wrap = (
+    wrap = (  # <stdint.h> first: micromlgen's class uses uint8_t without including it (Arduino.h would)
+        "#include <stdint.h>\n"
         '#include "model.h"\n'
         "static Eloquent::ML::Port::XGBClassifier model;\n"
         'extern "C" int micromlgen_predict(const float *x) { return model.predict((float *)x); }\n'
@@ -327,6 +332,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=100, help="test rows run on each emulated CPU")
     ap.add_argument("--cases", default="", help="comma-separated case numbers to run (default: all)")
+    ap.add_argument("--docs", action="store_true", help="put the tables into docs/benchmarks.md")
     args = ap.parse_args()
     all_cases = cases(args.rows)
     if args.cases:
@@ -351,6 +357,20 @@ def main() -> None:
     text = head + table(rows)
     (OUT / "boosting.md").write_text(text)
     print(text)
+    if args.docs:
+        write_docs(text)
+
+
+def write_docs(text: str) -> None:
+    """Replace the section between this script's markers in docs/benchmarks.md (appended if absent)."""
+    doc = DOCS.read_text()
+    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
+    if BEGIN in doc and END in doc:
+        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
+    else:
+        title = "## Boosted trees: microlearn, m2cgen, tl2cgen, micromlgen"
+        doc = doc.rstrip() + f"\n\n{title}\n\n" + block + "\n"
+    DOCS.write_text(doc)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ HERE = Path(__file__).parent
 for script in (
     "trees.py",
     "trees_packed.py",
+    "trees_trace.py",
     "mcu_targets.py",
     "micropython_speed.py",
     "dsp_sensor.py",
     "dsp_audio.py",
+    "keras_models.py",
 ):
     print(f"== {script}", flush=True)
     sys.argv = [str(HERE / script)]

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi clang libclang-rt-14-dev qemu-system-arm
-  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc chromium mosquitto)
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc chromium mosquitto
+  libstdc++-arm-none-eabi-dev)  # C++ headers: the boosting benchmark compiles micromlgen's C++ class
 VENV=.venv
 STAMP="$VENV/.setup-stamp"
 

@@ -173,6 +173,7 @@ def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: An
 def test_functional_chain_and_threshold_decision(binary: Any) -> None:
     net = keras_convert(binary)
     assert net.task == Task.CLASSIFY and net.decision == "threshold" and net.n_outputs == 2
+    assert {"keras.Model", "keras.Sequential"} <= set(microlearn.supported_estimators())
     assert [layer.kind for layer in net.layers] == ["dense", "reshape", "global_pool", "dense"]
 
 
@@ -243,7 +244,7 @@ def test_cnn_classes_and_probabilities_match_keras(cnn: Any, images: np.ndarray)
 def test_regressor_from_a_keras_file_within_the_bound(seq_file: Any, target: str) -> None:
     path, _, X = seq_file
     rep = microlearn.verify(str(path), X[:12], targets=[target])
-    assert rep.results[target].agreement == 1.0
+    assert rep.results[target].agreement == 1.0 and rep.estimator == "seq.keras"
 
 
 def test_threshold_classifier_on_host_and_micropython(binary: Any) -> None:
@@ -326,6 +327,5 @@ def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "pickle" not in r.stderr
     text = out.read_text()
-    assert (
-        "Sequential: network of 8 layers, input 20x3" in text and "float seq_predict(const float *x);" in text
-    )
+    assert "Sequential: network of 8 layers, input 20x3" in text
+    assert "void seq_predict_values(const float *x, float *out);" in text

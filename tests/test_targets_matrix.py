@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sklearn.base import is_classifier, is_outlier_detector, is_regressor
+from sklearn.base import is_classifier, is_clusterer, is_outlier_detector, is_regressor
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -49,6 +49,8 @@ def _fitted(path: str) -> Any:
         return est.fit(X, y)
     if is_regressor(est):
         return est.fit(X, Y_REG)
+    if is_clusterer(est):  # k-means: predict gives the cluster
+        return est.fit(X)
     if hasattr(est, "transform"):  # a preprocessing stage: in a pipeline before a tree
         return Pipeline([("stage", est), ("tree", DecisionTreeClassifier(max_depth=4, random_state=0))]).fit(
             X, y

@@ -4,6 +4,7 @@ agreement and cost. Nothing here is family-specific: the comparator is chosen by
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +249,14 @@ def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.flo
         want = np.asarray(classes)[np.asarray(ref.outputs, dtype=np.int64)]
         firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
         bad = int(np.sum((got != want) & firm))
+    elif task is Task.CLUSTER and hasattr(estimator, "predict"):
+        centers = getattr(estimator, "cluster_centers_", None)
+        # scikit-learn's k-means predicts only rows of its centres' dtype (the values are the same)
+        rows = X32 if centers is None else np.asarray(X32, dtype=np.asarray(centers).dtype)
+        got = np.asarray(estimator.predict(rows))
+        want = np.asarray(ref.outputs, dtype=np.int64)
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != want) & firm))
     elif task is Task.REGRESS and hasattr(estimator, "predict"):
         got64 = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
         want64 = np.asarray(ref.outputs, dtype=np.float64).reshape(len(X32), -1)
@@ -302,7 +311,8 @@ def verify(
     ref = ir.reference(X32)
     _cross_check(ir, ref, estimator, X32)
     results = _run_targets(ir, model.method, X32, ref, names, budget)
-    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+    what = os.path.basename(os.fspath(estimator)) if isinstance(estimator, (str, os.PathLike)) else None
+    return Report(what or type(estimator).__name__, model.method, X32.shape[0], results)
 
 
 def verify_model_file(

@@ -29,8 +29,9 @@ class Leaf:
 class Split:
     """Go to ``left`` when x[feature] <= threshold (float32), or when x is NaN and ``missing_left``.
 
-    With ``categories`` (a categorical split), go to ``left`` when x[feature] is one of these category
-    codes under the owning library's rule (``cat_rule``), else right; NaN goes left iff ``missing_left``."""
+    With ``categories`` (a categorical split), go to ``left`` when x[feature] truncates to one of these
+    category codes (the IR's ``cat_cast = "trunc"``: C's ``(int)x``, for x > -1), else right; NaN goes
+    left iff ``missing_left``."""
 
     feature: int
     threshold: np.float32
@@ -38,7 +39,6 @@ class Split:
     left: Node
     right: Node
     categories: frozenset[int] | None = None
-    cat_rule: str = ""
 
 
 Node = Leaf | Split

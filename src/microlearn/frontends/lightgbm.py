@@ -138,7 +138,6 @@ def _tree(node: dict[str, Any]) -> Node:
             left,
             right,
             categories=cats,
-            cat_rule="lightgbm",
         )
     if kind != "<=":
         raise UnsupportedEstimatorError(f"LightGBM decision type {kind!r} is not known to microlearn")

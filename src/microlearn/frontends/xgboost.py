@@ -184,7 +184,6 @@ def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
                     build(right[i]),
                     build(left[i]),
                     categories=cats.get(i, frozenset()),
-                    cat_rule="xgboost",
                 )
             )
         if feature_types and feature_types[feat[i]] == "c":

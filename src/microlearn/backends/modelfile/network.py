@@ -226,7 +226,12 @@ def load(d: Decoded) -> Network:
             raise ModelFileError(
                 f"layer {i} has kind code {int(rec[0])}, which this microlearn does not know"
             )
-        layer, used = codec.decode([int(v) for v in rec[1:]], prms[off:], shapes[i])
+        try:
+            layer, used = codec.decode([int(v) for v in rec[1:]], prms[off:], shapes[i])
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ModelFileError):
+                raise
+            raise fail(f"layer {i} cannot be built from its record: {e}") from e
         try:
             got = tuple(layer.out_shape(shapes[i]))
         except ValueError as e:
@@ -341,7 +346,7 @@ def _load_quant(ir: Network, a: dict[bytes, npt.NDArray[Any]]) -> Any:
                 raise fail("QWGT or QBIA ends inside an int8 layer")
             mm = mq[oc : oc + n_out]
             ss = sq[oc : oc + n_out].astype(np.int64)
-            if not final and (np.any((mm != 0) & ((mm < 2**30) | (ss < -30) | (ss > 31)))):
+            if not final and np.any(((mm != 0) & (mm < 2**30)) | (ss < -30) | (ss > 31)):
                 raise fail("QMUL / QSHF hold a multiplier or shift out of range")
             out = None if final else TensorQ(1.0, zero)
             layers.append(DenseQ(np.asarray(w[ow : ow + n_in * n_out], np.int8).reshape(n_out, n_in),

@@ -218,7 +218,7 @@ def _int8_layers(sec, layers):
             if ow + op.n_in * n_out > len(w) or oc + n_out > len(bq):
                 raise bad("QWGT or QBIA ends inside an int8 layer")
             for j in range(oc, oc + n_out):
-                if not final and mq[j] != 0 and (mq[j] < 1 << 30 or sq[j] < -30 or sq[j] > 31):
+                if not final and ((mq[j] != 0 and mq[j] < 1 << 30) or sq[j] < -30 or sq[j] > 31):
                     raise bad("QMUL / QSHF hold a multiplier or shift out of range")
             out.append((1, op.n_in, n_out, zero, lo, table, final, ow, oc))
             ow += op.n_in * n_out
