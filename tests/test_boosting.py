@@ -107,8 +107,9 @@ def test_reference_is_sklearn_bit_for_bit(fitted: dict[str, Any], key: str) -> N
     elif ir.kind == "regressor":
         assert np.array_equal(ref.outputs, est.predict(X))
     else:
-        assert np.array_equal(ref.scores, est.score_samples(X))
-        assert np.array_equal(ref.outputs, est.decision_function(X))
+        assert np.array_equal(ref.outputs, est.score_samples(X))
+        assert np.array_equal(ref.scores, est.decision_function(X))
+        assert np.array_equal(ref.decision, est.predict(X))
     if key.startswith("hgb-categorical"):
         assert ir.has_categorical and np.isnan(X).any()
 
