@@ -749,7 +749,7 @@ static inline int32_t ml_boost_file_predict(const ml_boost_file *b, const float 
     return ml_argmax_f64(r, n);
 }
 
-/* The value of a regressor, or the anomaly score (decision_function) of an isolation forest. */
+/* The value of a regressor, or the anomaly score (score_samples) of an isolation forest. */
 static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
 {
     float raw[ML_TREES_MAX_OUTPUTS];
@@ -758,8 +758,7 @@ static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
         return expf(raw[0]);
     }
     if (b->post == 5) {
-        return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), (float)b->p1)
-                            : -0.5f - (float)b->p1;
+        return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), 0.0f) : -0.5f;
     }
     return raw[0];
 }
