@@ -405,3 +405,48 @@ def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
     text = out.read_text()
     assert "Sequential: network of 8 layers, input 20x3" in text
     assert "void seq_predict_values(const float *x, float *out);" in text
+
+
+def test_cli_int8_keras_with_calibration(
+    cnn: Any, images: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--method int8 --calibration X`` from the command line (.npy of images or .csv of flat rows), to
+    a C header and to a model file with its int8 sections; one-line errors for int8 without calibration
+    and for a calibration set without int8."""
+    from microlearn.cli import main
+
+    path = tmp_path / "cnn.keras"
+    cnn.save(path)
+    np.save(tmp_path / "cal.npy", images)
+    np.savetxt(tmp_path / "cal.csv", images.reshape(len(images), -1), delimiter=",")
+    np.save(tmp_path / "rows.npy", images[:8])
+    h, mlm = tmp_path / "cnn.h", tmp_path / "cnn.mlm"
+    assert main(["convert", str(path), "-o", str(h), "--method", "int8", "--calibration",
+                 str(tmp_path / "cal.npy")]) == 0  # fmt: skip
+    assert "ml_conv2d_q8" in h.read_text() and "--calibration cal.npy" in h.read_text()
+    assert main(["convert", str(path), "-o", str(mlm), "--method", "int8", "--calibration",
+                 str(tmp_path / "cal.csv")]) == 0  # fmt: skip
+    want = microlearn.convert(cnn, "int8", calibration=images)
+    back = loads(mlm.read_bytes())
+    flat = images[:8].reshape(8, -1)
+    np.testing.assert_array_equal(predict_int8(back, flat), predict_int8(want.ir, flat))
+    capsys.readouterr()
+    for argv in (
+        ["convert", str(path), "-o", str(h), "--method", "int8"],
+        ["convert", str(path), "-o", str(mlm), "--method", "int8"],  # would be a float file otherwise
+        ["verify", str(path), "--data", str(tmp_path / "rows.npy"), "--method", "int8"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--method int8 needs --calibration" in err
+    assert main(["convert", str(path), "-o", str(h), "--calibration", str(tmp_path / "cal.npy")]) == 2
+    assert "add --method int8" in capsys.readouterr().err
+    assert main(["verify", str(mlm), "--data", str(tmp_path / "rows.npy"), "--calibration",
+                 str(tmp_path / "cal.npy")]) == 2  # fmt: skip
+    assert "model file, already converted" in capsys.readouterr().err
+    code = main(["verify", str(path), "--data", str(tmp_path / "rows.npy"), "--method", "int8",
+                 "--calibration", str(tmp_path / "cal.npy")])  # fmt: skip
+    assert code in (0, 1)  # 1: int8 agreement below 100% on these rows is reported, not an error
+    assert "host" in capsys.readouterr().out
+    with pytest.raises(InvalidInputError, match="calibration"):
+        microlearn.convert(cnn, "int8").to_bytes()
