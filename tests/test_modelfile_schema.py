@@ -39,6 +39,10 @@ C_TABLES = {
     4: "ml_neighbors_sections",
     6: "ml_network_sections",
     5: "ml_kmeans_sections",
+    7: "ml_mahalanobis_sections",
+    8: "ml_mixture_sections",
+    9: "ml_kernel_sections",
+    10: "ml_lof_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -78,6 +82,10 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
     if (f.family == ML_FAMILY_NETWORK) return ml_network_file_check(&f);
     if (f.family == ML_FAMILY_KMEANS) return ml_kmeans_file_check(&f, NULL, NULL);
+    if (f.family == ML_FAMILY_MAHALANOBIS) return ml_mahalanobis_file_check(&f);
+    if (f.family == ML_FAMILY_MIXTURE) return ml_mixture_file_check(&f);
+    if (f.family == ML_FAMILY_KERNEL) return ml_kernel_file_check(&f);
+    if (f.family == ML_FAMILY_LOF) return ml_lof_file_check(&f);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -157,13 +165,16 @@ X, y = datasets.load_iris(return_X_y=True)
 
 def _files() -> dict[str, bytes]:
     from sklearn.cluster import MiniBatchKMeans
+    from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.mixture import GaussianMixture
     from sklearn.naive_bayes import GaussianNB
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
+    from sklearn.svm import OneClassSVM
 
     from microlearn.dsp.features import FeatureConfig
     from microlearn.frontends.registry import to_ir
@@ -191,6 +202,13 @@ def _files() -> dict[str, bytes]:
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
         "mlp": microlearn.convert(MLPClassifier((4,), max_iter=20, random_state=0).fit(X, y)).to_bytes(),
+        "elliptic envelope": microlearn.convert(EllipticEnvelope(random_state=0).fit(X)).to_bytes(),
+        "mixture diag": microlearn.convert(
+            GaussianMixture(n_components=2, covariance_type="diag", random_state=0).fit(X)
+        ).to_bytes(),
+        "mixture full": microlearn.convert(GaussianMixture(n_components=2, random_state=0).fit(X)).to_bytes(),
+        "one-class svm": microlearn.convert(OneClassSVM(kernel="poly", nu=0.3).fit(X)).to_bytes(),
+        "lof": microlearn.convert(LocalOutlierFactor(n_neighbors=5, novelty=True).fit(X[:40])).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
         "mini-batch k-means": microlearn.convert(

@@ -225,11 +225,29 @@ def compare_values(ref: Reference, run: TargetRun) -> Comparison:
     return Comparison(agreement, float(np.max(diff, initial=0.0)))
 
 
+def compare_score(ref: Reference, run: TargetRun) -> Comparison:
+    """SCORE: every score within ``ref.bound`` and, where the reference has its inlier/outlier
+    ``decision`` and the target reports its own (``run.extra["predict"]``), the same decision on every
+    row outside ``ref.ambiguous`` (rows inside are counted apart)."""
+    c = compare_values(ref, run)
+    got = run.extra.get("predict")
+    if ref.decision is None or got is None:
+        return c
+    diff = _row_diff(run.outputs, ref.outputs)
+    bound = np.zeros(diff.shape) if ref.bound is None else np.asarray(ref.bound, dtype=np.float64)
+    want = np.asarray(ref.decision, dtype=np.int64).reshape(-1)
+    same = np.asarray(got, dtype=np.int64).reshape(-1) == want
+    amb = np.zeros(want.shape, dtype=bool) if ref.ambiguous is None else np.asarray(ref.ambiguous, dtype=bool)
+    ok = (diff <= bound) & (same | amb)
+    agreement = float(np.mean(ok)) if len(ok) else 1.0
+    return Comparison(agreement, c.max_abs_error, int(amb.sum()), int((~same & amb).sum()))
+
+
 COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
     Task.CLASSIFY: compare_index,
     Task.CLUSTER: compare_index,
     Task.REGRESS: compare_values,
-    Task.SCORE: compare_values,
+    Task.SCORE: compare_score,
     Task.TRANSFORM: compare_values,
 }
 
