@@ -404,15 +404,19 @@ def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
         assert re.search(rf"ml_argmax_margin_q\(sums, 10, {votes.margin(n_trees)}u\)", text)
         m = mlrt.load(model.to_bytes())
         a, nc = m._a, m.n_outputs
-        proba = np.asarray(m._proba, dtype=np.float64).reshape(-1, nc)
+        proba = np.frombuffer(m._prob.data, dtype="<f8").reshape(-1, nc)
         want = votes.quantize(proba, n_trees)
         base = 2 + m.n_trees
+        seen = set()
         for i in range(m.n_nodes):  # every leaf: its votes are the non-zero quantized row
-            o = base + 3 * i
-            if a[o] < 0:
-                row = -1 - a[o]
-                got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
+            o = base + 2 * i
+            if a[o + 1] == -1:
+                r = a[o]
+                row = a[r]
+                seen.add(row)
+                got = {v & 0xFF: v >> 8 for v in a[r + 2 : a[r + 1]]}
                 assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
+        assert seen == set(range(proba.shape[0]))
 
 
 # ---------------------------------------------------------------------------------------------- random damage

@@ -286,6 +286,8 @@ def check_float32_sums(ir: IR) -> None:
     leaf_value = getattr(final, "leaf_value", None)
     if final.task is not Task.REGRESS or leaf_value is None or not hasattr(final, "tree_slices"):
         return
+    if getattr(final, "accumulate", "float32") == "float64":  # boosted trees summed in double
+        return
     feature = np.asarray(getattr(final, "feature"))  # noqa: B009  (any tree IR, not only TreeEnsemble)
     leaf = np.asarray(getattr(final, "leaf"))  # noqa: B009
     v32 = np.abs(np.asarray(leaf_value, dtype=np.float64)[:, 0].astype(np.float32).astype(np.float64))
