@@ -195,8 +195,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
     if out.suffix == ".h":
         name = _name_for(args)
+    cal = _calibration(args)  # before loading the estimator: a missing calibration set fails fast
     est = load_estimator(args.model)
-    model = convert(est, method=args.method, fold=args.fold, **_calibration(args))
+    model = convert(est, method=args.method, fold=args.fold, **cal)
     if out.suffix == ".mlm":
         data = model.to_bytes()
         _write(out, data)
@@ -214,9 +215,23 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+NEEDS_CALIBRATION = (
+    "--method int8 needs --calibration ROWS.npy|.csv: a few hundred typical input rows (e.g. from the "
+    "training data) to quantize the network's activations"
+)
+
+
 def _calibration(args: argparse.Namespace) -> dict[str, Any]:
-    """convert's calibration option (the int8 method of networks) from --calibration FILE."""
+    """convert's calibration option (the int8 method of networks) from --calibration FILE: only with
+    --method int8, which needs it (the model file has no other sign of the method: its int8 sections)."""
     path = getattr(args, "calibration", None)
+    if path and args.method != "int8":
+        raise InvalidInputError(
+            f"--calibration quantizes a network for the int8 method: add --method int8 (the method is "
+            f"{args.method or 'the default'}), or leave --calibration out"
+        )
+    if args.method == "int8" and not path:
+        raise InvalidInputError(NEEDS_CALIBRATION)
     return {"calibration": load_data(path)} if path else {}
 
 
@@ -234,6 +249,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     X = load_data(args.data)
     targets = args.target or list(args.default_targets)
     if is_model_file(args.model):
+        if args.calibration:
+            raise InvalidInputError(
+                f"--calibration: {args.model} is a model file, already converted (its int8 sections, if "
+                "any, were made at conversion); give the estimator or .keras file to quantize it"
+            )
         report = verify_model_file(args.model, X, targets=targets, method=args.method, budget=_budget(args))
         print(
             f"note: {args.model} is a model file: checked completely and run on every target against its "

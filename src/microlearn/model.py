@@ -216,6 +216,13 @@ class Model:
         from microlearn.backends import modelfile
 
         dumps: Any = modelfile.dumps
+        final = self.ir.final if isinstance(self.ir, Pipeline) else self.ir
+        if self.method == "int8" and getattr(final, "quant", None) is None:
+            # the file's int8 sections are the method: without them it would run the float network
+            raise InvalidInputError(
+                "the int8 method needs a calibration set: convert(est, method='int8', calibration=X_cal), "
+                "or --calibration rows.npy on the command line"
+            )
         try:
             return bytes(dumps(self.ir))
         except ModelFileError as e:  # an IR the format does not hold (yet)
