@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
@@ -43,6 +44,7 @@ from microlearn.targets.mcu import McuTarget
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
+KNN_METHODS = ("float", "float32", "int8", "int16")
 BOOSTED_METHODS = ("table", "inline")
 
 
@@ -83,8 +85,9 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ("logistic", [(LogisticRegression(max_iter=3000).fit(Xd, yd), Xd)], ("float",)),
         ("ridge", [(Ridge().fit(Xr, yr), Xr)], ("float",)),
         ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
-        ("knn classify", [(KNeighborsClassifier(3).fit(Xi, yi), Xi)], ("float",)),
-        ("knn regress", [(KNeighborsRegressor(3).fit(Xr[:100], yr[:100]), Xr)], ("float",)),
+        ("knn classify", [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
         ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
         ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
         ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
@@ -186,6 +189,13 @@ def check_models() -> list[tuple[str, Callable[[], tuple[Any, Any]]]]:
         (
             "scaler + logistic digits (stages kept)",
             lambda: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(Xd, yd), Xd),
+        ),
+        (
+            "GradientBoosting 30 x depth 3 digits",
+            lambda: (
+                GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(Xd, yd),
+                Xd,
+            ),
         ),
     ]
 

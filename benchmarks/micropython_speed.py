@@ -12,7 +12,8 @@ outside the timed loop; its int16 rows are emlearn's Quantizer output and its mo
 estimator fitted on them, as emlearn documents); it checks that both mlrt paths predict exactly what
 scikit-learn predicts, and it reports the heap each runtime needs: the smallest -X heapsize above which
 every tested heap size imports and loads the model (success is not monotonic in the heap size, so a
-bisection alone can report a size that fails again above it).
+bisection alone can report a size that fails again above it). mlrt runs there as ``microlearn deploy``
+installs it: .mpy files compiled by mpy-cross, the native walker for x64; the model loads from a file.
 
 Getting them (nothing of this is part of microlearn; build them outside the repository):
 
@@ -49,6 +50,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import microlearn
+from microlearn import deploy
 from microlearn import micropython as mpy
 
 N_PRED = 2000
@@ -295,7 +297,9 @@ def unix_port(binary: str, emlearn_mpy: str | None, b: Bench) -> list[str]:
     data = microlearn.convert(b.est).to_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        shutil.copytree(mpy.RUNTIME_DIR / "mlrt", d / "mlrt")
+        # mlrt as `microlearn deploy` puts it on a board: .mpy files from mpy-cross, the native walker
+        # compiled for x64 (importing .py sources would also count the compiler's peak)
+        deploy.build_mpy(d, "x64")
         (d / "m.mlm").write_bytes(data)
         (d / "x.bin").write_bytes(b.X32.tobytes())
         (d / "xq.bin").write_bytes(b.Xq.astype("<i2").tobytes())

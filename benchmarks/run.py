@@ -21,6 +21,7 @@ for script in (
     "micropython_speed.py",
     "dsp_sensor.py",
     "dsp_audio.py",
+    "keras_models.py",
 ):
     print(f"== {script}", flush=True)
     sys.argv = [str(HERE / script)]

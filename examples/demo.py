@@ -3,7 +3,8 @@
 Run with `make demo`. Prints, per method: the worst agreement with scikit-learn over every target, accuracy,
 C size, and — where the targets are available — flash and instructions per inference on emulated
 Cortex-M4F, Cortex-M0+ and RISC-V rv32imc CPUs, plus the model file run in the real MicroPython; then the
-same checks for a linear model and a preprocessing pipeline, which go through the same interface.
+same checks for other families (linear, a folded preprocessing pipeline, naive Bayes, an MLP, gradient
+boosting), which go through the same interface.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
@@ -91,6 +94,13 @@ def main() -> None:
         "LogisticRegression": LogisticRegression(max_iter=2000).fit(X_train, y_train),
         "StandardScaler + RandomForest (folded)": make_pipeline(
             StandardScaler(), RandomForestClassifier(n_estimators=10, max_depth=8, random_state=0)
+        ).fit(X_train, y_train),
+        "GaussianNB": GaussianNB().fit(X_train, y_train),
+        "MLPClassifier(32)": make_pipeline(
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=400, random_state=0)
+        ).fit(X_train, y_train),
+        "GradientBoosting (20 x 10 trees)": GradientBoostingClassifier(
+            n_estimators=20, max_depth=3, random_state=0
         ).fit(X_train, y_train),
     }
     more = [t for t in ("micropython",) if t in here]

@@ -107,8 +107,9 @@ def test_reference_is_sklearn_bit_for_bit(fitted: dict[str, Any], key: str) -> N
     elif ir.kind == "regressor":
         assert np.array_equal(ref.outputs, est.predict(X))
     else:
-        assert np.array_equal(ref.scores, est.score_samples(X))
-        assert np.array_equal(ref.outputs, est.decision_function(X))
+        assert np.array_equal(ref.outputs, est.score_samples(X))
+        assert np.array_equal(ref.scores, est.decision_function(X))
+        assert np.array_equal(ref.decision, est.predict(X))
     if key.startswith("hgb-categorical"):
         assert ir.has_categorical and np.isnan(X).any()
 
@@ -129,6 +130,16 @@ def test_non_constant_init_is_refused() -> None:
     X, y = DATA["r"]
     est = GradientBoostingRegressor(init=LinearRegression(), n_estimators=3).fit(X, y)
     with pytest.raises(UnsupportedEstimatorError, match="init=LinearRegression"):
+        to_ir(est)
+
+
+def test_random_dummy_init_is_refused() -> None:
+    """A DummyClassifier that draws its predictions at random is no constant prior."""
+    from sklearn.dummy import DummyClassifier
+
+    X, y = DATA["b"]
+    est = GradientBoostingClassifier(init=DummyClassifier(strategy="uniform"), n_estimators=2).fit(X, y)
+    with pytest.raises(UnsupportedEstimatorError, match="constant"):
         to_ir(est)
 
 

@@ -173,6 +173,7 @@ def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: An
 def test_functional_chain_and_threshold_decision(binary: Any) -> None:
     net = keras_convert(binary)
     assert net.task == Task.CLASSIFY and net.decision == "threshold" and net.n_outputs == 2
+    assert {"keras.Model", "keras.Sequential"} <= set(microlearn.supported_estimators())
     assert [layer.kind for layer in net.layers] == ["dense", "reshape", "global_pool", "dense"]
 
 
@@ -243,7 +244,7 @@ def test_cnn_classes_and_probabilities_match_keras(cnn: Any, images: np.ndarray)
 def test_regressor_from_a_keras_file_within_the_bound(seq_file: Any, target: str) -> None:
     path, _, X = seq_file
     rep = microlearn.verify(str(path), X[:12], targets=[target])
-    assert rep.results[target].agreement == 1.0
+    assert rep.results[target].agreement == 1.0 and rep.estimator == "seq.keras"
 
 
 def test_threshold_classifier_on_host_and_micropython(binary: Any) -> None:
@@ -276,6 +277,82 @@ def test_int8_1d_network_equals_its_integer_simulation(seq_file: Any) -> None:
     model = microlearn.convert(str(path), "int8", calibration=X)
     got = np.asarray(model.predict(X[:10]), np.float32)
     np.testing.assert_array_equal(got, predict_int8(model.ir, X[:10].reshape(10, -1)))
+
+
+def _mlrt() -> Any:
+    from microlearn import micropython as mpy
+
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+
+    return mlrt
+
+
+def test_int8_model_file_and_mlrt_equal_the_integer_records(
+    cnn: Any, images: np.ndarray, seq_file: Any
+) -> None:
+    """The int8 layers of convolution, depthwise, pooling, global pooling, reshaping and per-channel
+    affine go into the model file's Q* sections and read back to the same integer records; mlrt (here
+    on CPython, same source as on the device) runs them to the same classes / float32 values."""
+    mlrt = _mlrt()
+    path, _, Xs = seq_file
+    for model, X in ((microlearn.convert(cnn, "int8", calibration=images), images[:20]),
+                     (microlearn.convert(str(path), "int8", calibration=Xs), Xs[:12])):  # fmt: skip
+        X = X.reshape(len(X), -1)
+        data = model.to_bytes()
+        back = loads(data)
+        assert back.quant is not None and len(back.quant.layers) == len(model.ir.quant.layers)
+        want = predict_int8(model.ir, X)
+        np.testing.assert_array_equal(predict_int8(back, X), want)
+        m = mlrt.load(data)
+        assert m.int8
+        got = np.array([m.predict([float(v) for v in r]) for r in X])
+        np.testing.assert_array_equal(got.astype(want.dtype), want)
+    kinds = {int(k) for k in np.asarray(dict(_qsections(data))[b"QLYR"]).reshape(-1, 8)[:, 0]}
+    assert kinds == {1, 3, 4, 5, 7}  # dense, conv (incl. separable's pointwise), depthwise, pool, affine
+
+
+def _qsections(data: bytes) -> list[tuple[bytes, np.ndarray]]:
+    from microlearn.backends.modelfile import container
+
+    c = container.unpack(data)
+    return [(t, c.array(t)) for t in c.sections if t.startswith(b"Q")]
+
+
+def test_int8_conv_sections_refused_when_they_do_not_match(cnn: Any, images: np.ndarray) -> None:
+    import struct
+
+    from microlearn.backends.modelfile import container
+    from modelfile_cases import fix_crc
+
+    mlrt = _mlrt()
+    data = microlearn.convert(cnn, "int8", calibration=images).to_bytes()
+    c = container.unpack(data)
+    off = c.sections[b"QLYR"].offset
+    # layer 0 (a convolution) said to be depthwise; layer 1's input zero point out of int8
+    for where, value in ((0, 4), (8 + 6, 300), (8 * 2, 7)):
+        b = bytearray(data)
+        struct.pack_into("<i", b, off + 4 * where, value)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            loads(bad)
+        with pytest.raises(ValueError, match="mlrt"):
+            mlrt.load(bad)
+
+
+def test_verify_int8_cnn_on_micropython(cnn: Any, images: np.ndarray) -> None:
+    """verify on the micropython target runs the int8 network from the model file: the same classes as
+    the host C's int8 and the numpy integer records, row for row."""
+    from microlearn.targets.base import TARGETS, Artifacts
+
+    X = images[:16]
+    rep = microlearn.verify(cnn, X, targets=["host", "micropython"], method="int8", calibration=images)
+    model = microlearn.convert(cnn, "int8", calibration=images)
+    flat = X.reshape(len(X), -1)
+    want = float(np.mean(predict_int8(model.ir, flat) == model.ir.reference(flat).outputs))
+    assert rep.results["micropython"].agreement == rep.results["host"].agreement == want
+    run = TARGETS["micropython"].run(Artifacts(model.ir, "int8"), flat)
+    np.testing.assert_array_equal(np.asarray(run.outputs, np.int64), predict_int8(model.ir, flat))
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -326,6 +403,50 @@ def test_cli_converts_a_keras_file(seq_file: Any, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "pickle" not in r.stderr
     text = out.read_text()
-    assert (
-        "Sequential: network of 8 layers, input 20x3" in text and "float seq_predict(const float *x);" in text
-    )
+    assert "Sequential: network of 8 layers, input 20x3" in text
+    assert "void seq_predict_values(const float *x, float *out);" in text
+
+
+def test_cli_int8_keras_with_calibration(
+    cnn: Any, images: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--method int8 --calibration X`` from the command line (.npy of images or .csv of flat rows), to
+    a C header and to a model file with its int8 sections; one-line errors for int8 without calibration
+    and for a calibration set without int8."""
+    from microlearn.cli import main
+
+    path = tmp_path / "cnn.keras"
+    cnn.save(path)
+    np.save(tmp_path / "cal.npy", images)
+    np.savetxt(tmp_path / "cal.csv", images.reshape(len(images), -1), delimiter=",")
+    np.save(tmp_path / "rows.npy", images[:8])
+    h, mlm = tmp_path / "cnn.h", tmp_path / "cnn.mlm"
+    assert main(["convert", str(path), "-o", str(h), "--method", "int8", "--calibration",
+                 str(tmp_path / "cal.npy")]) == 0  # fmt: skip
+    assert "ml_conv2d_q8" in h.read_text() and "--calibration cal.npy" in h.read_text()
+    assert main(["convert", str(path), "-o", str(mlm), "--method", "int8", "--calibration",
+                 str(tmp_path / "cal.csv")]) == 0  # fmt: skip
+    want = microlearn.convert(cnn, "int8", calibration=images)
+    back = loads(mlm.read_bytes())
+    flat = images[:8].reshape(8, -1)
+    np.testing.assert_array_equal(predict_int8(back, flat), predict_int8(want.ir, flat))
+    capsys.readouterr()
+    for argv in (
+        ["convert", str(path), "-o", str(h), "--method", "int8"],
+        ["convert", str(path), "-o", str(mlm), "--method", "int8"],  # would be a float file otherwise
+        ["verify", str(path), "--data", str(tmp_path / "rows.npy"), "--method", "int8"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--method int8 needs --calibration" in err
+    assert main(["convert", str(path), "-o", str(h), "--calibration", str(tmp_path / "cal.npy")]) == 2
+    assert "add --method int8" in capsys.readouterr().err
+    assert main(["verify", str(mlm), "--data", str(tmp_path / "rows.npy"), "--calibration",
+                 str(tmp_path / "cal.npy")]) == 2  # fmt: skip
+    assert "model file, already converted" in capsys.readouterr().err
+    code = main(["verify", str(path), "--data", str(tmp_path / "rows.npy"), "--method", "int8",
+                 "--calibration", str(tmp_path / "cal.npy")])  # fmt: skip
+    assert code in (0, 1)  # 1: int8 agreement below 100% on these rows is reported, not an error
+    assert "host" in capsys.readouterr().out
+    with pytest.raises(InvalidInputError, match="calibration"):
+        microlearn.convert(cnn, "int8").to_bytes()

@@ -249,3 +249,67 @@ def test_kmeans_without_weight_sums_refuses_the_update(fitted: dict[str, Any]) -
     )
     out = mp.run(code, {**mp.runtime_files(), "/m.mlm": microlearn.convert(fitted["kmeans4-f64"]).to_bytes()})
     assert "no online update" in out
+
+
+C_PREDICT32 = r"""
+#include "ml_kmeans.h"
+void ml_test_predict32(const double *centers, uint32_t k, uint32_t n, const float *x, int32_t rows,
+                       float *cbuf, float *wbuf, int32_t *out);
+void ml_test_predict32(const double *centers, uint32_t k, uint32_t n, const float *x, int32_t rows,
+                       float *cbuf, float *wbuf, int32_t *out)
+{
+    ml_kmeans m;
+    int32_t r;
+    if (ml_kmeans_learn_init(&m, n, k, cbuf, wbuf, centers, NULL) != ML_OK) return;
+    for (r = 0; r < rows; r++) out[r] = ml_kmeans_predict(&m, x + (size_t)r * n);
+}
+"""
+
+
+def test_float32_centres_predict_fast_path_equals_the_rule() -> None:
+    """With learning buffers the nearest centre is found in float32 under a proven margin, else by the
+    float64 rule: the same index on every row, exact ties (midpoints, duplicates) and extremes included."""
+    rng = np.random.default_rng(3)
+    C = np.round(rng.normal(0, 4, (6, 5))).astype(np.float64)
+    C[5] = C[4]  # a duplicate centre: ties everywhere near it
+    mids = (C[:-1] + C[1:]) / 2
+    X = np.concatenate([rng.normal(0, 4, (200, 5)), mids, C, C * 1e-25, C * 1e18]).astype(np.float32)
+    X[-1, 0] = np.nan
+    lib = host.build({"p32.c": C_PREDICT32})
+    c = np.ascontiguousarray(C)
+    x = np.ascontiguousarray(X)
+    out = np.zeros(len(X), dtype=np.int32)
+    cbuf, wbuf = np.zeros(C.size, dtype=np.float32), np.zeros(len(C), dtype=np.float32)
+    lib.ml_test_predict32(
+        ctypes.c_void_p(c.ctypes.data), len(C), C.shape[1], ctypes.c_void_p(x.ctypes.data), len(X),
+        ctypes.c_void_p(cbuf.ctypes.data), ctypes.c_void_p(wbuf.ctypes.data),
+        ctypes.c_void_p(out.ctypes.data),
+    )  # fmt: skip
+    ir = KMeans(centers=C, float32=True)
+    np.testing.assert_array_equal(out[:-1], ir.predict(X[:-1]))
+    assert out[-1] < 0  # NaN input: an error code
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus", "rv32imc"])
+def test_online_update_on_mcus_is_partial_fit_bit_for_bit(fitted: dict[str, Any], cpu: str) -> None:
+    """The float32 update on the emulated CPUs (hardware single-precision FPU on the M4F, software float
+    on the M0+ and rv32imc) gives scikit-learn's partial_fit centres bit for bit."""
+    from microlearn.targets import mcu
+
+    est = fitted["minibatch5-f32"]
+    batch = _batches(X_BLOBS)[0]
+    sk, before = _sklearn_steps(est, [batch])
+    assert not before[0].ambiguous(batch).any()
+    k, n = est.cluster_centers_.shape
+    glue = (
+        '#include <stdint.h>\n#include "ml_bench.h"\n#include "km.h"\n'
+        "void ml_bench_entry(const void *in, void *out)\n{\n"
+        f"    float c[{k * n}], w[{k}];\n    int32_t labels[{len(batch)}];\n"
+        "    ml_kmeans m;\n    uint32_t i;\n"
+        f"    ml_kmeans_learn_init(&m, {n}u, {k}u, c, w, km_centers, km_counts);\n"
+        f"    ml_kmeans_partial_fit(&m, (const float *)in, {len(batch)}u, labels);\n"
+        f"    for (i = 0; i < {k * n}u; i++) {{\n        ((float *)out)[i] = c[i];\n    }}\n}}\n"
+    )
+    run = mcu.measure({"km.h": microlearn.convert(est).to_c("km")}, glue, cpu, [batch.tobytes()], 4 * k * n)
+    got = run.outputs.reshape(-1).view("<f4").reshape(k, n)
+    assert np.array_equal(got, sk.cluster_centers_)

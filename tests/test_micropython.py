@@ -114,6 +114,89 @@ def test_near_ties_fall_back_to_exact_sums() -> None:
     np.testing.assert_array_equal(mpy.run_model(data, X), ref)
 
 
+def test_forest_from_a_path_keeps_only_the_packed_nodes() -> None:
+    """From a path, mlrt packs the node arrays block by block and leaves PROB in the file: it keeps 2 ints
+    per node plus the vote records, reads PROB rows back for predict_proba (bit for bit as scikit-learn)
+    and says so when the file changed under it."""
+    X, y = datasets.load_digits(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=4, max_depth=6, random_state=0).fit(X, y)
+    model = microlearn.convert(est)
+    data = model.to_bytes()
+    rows = X[:40].astype(np.float32)
+    code = (
+        "import mlrt\n"
+        "from array import array\n"
+        "m = mlrt.load('/m.mlm')\n"
+        "raw = open('/x.bin', 'rb').read()\n"
+        "rows = [array('f', raw[i * 256:(i + 1) * 256]) for i in range(len(raw) // 256)]\n"
+        "print(m.nbytes, len(m._a), m.n_nodes)\n"
+        "print(' '.join(str(m.predict(r)) for r in rows))\n"
+        "print(' '.join(repr(p) for r in rows for p in m.predict_proba(r)))\n"
+        "open('/m.mlm', 'wb').write(b'MLMF')\n"
+        "try:\n"
+        "    m.predict_proba(rows[0])\n"
+        "except OSError as e:\n"
+        "    print(e)\n"
+    )
+    out = mpy.run(code, {**mpy.runtime_files(), "/m.mlm": data, "/x.bin": rows.tobytes()}).splitlines()
+    nbytes, n_a, n_nodes = map(int, out[0].split())
+    assert n_nodes == model.ir.n_nodes
+    assert nbytes == 4 * n_a  # nothing but the packed array: no PROB copy, no per-field arrays
+    n_rows = len(np.unique(model.ir.leaf_value, axis=0))
+    assert n_a <= 2 + 4 + 2 * n_nodes + n_rows * (2 + 10)
+    ref = np.searchsorted(est.classes_, est.predict(rows))
+    np.testing.assert_array_equal(np.array(out[1].split(), dtype=int), ref)
+    proba = np.array([float(v) for v in out[2].split()]).reshape(len(rows), -1)
+    np.testing.assert_array_equal(proba, est.predict_proba(rows))
+    assert "changed after loading" in out[3]
+
+
+def test_forest_from_bytes_keeps_a_copy_not_the_callers_buffer() -> None:
+    X, y = datasets.load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    data = bytearray(microlearn.convert(est).to_bytes())
+    m = mlrt.load(data)
+    want = [m.predict_proba(list(map(float, r))) for r in X[:20]]
+    data[:] = bytes(len(data))  # the caller reuses its buffer
+    assert [m.predict_proba(list(map(float, r))) for r in X[:20]] == want
+    np.testing.assert_array_equal(want, est.predict_proba(X[:20].astype(np.float32)))
+
+
+def test_tree_too_deep_for_the_packed_offsets_is_refused_clearly() -> None:
+    """A right child more than 65,535 nodes after its parent does not fit mlrt's 16-bit offset."""
+    from microlearn.backends import modelfile
+    from microlearn.ir import TreeEnsemble
+
+    depth = 33_000  # a left-leaning chain: node i's right leaf comes after the whole chain below it
+    n = 2 * depth + 1
+    feature = np.full(n, -1, np.int32)
+    feature[:depth] = 0
+    left = np.full(n, -1, np.int32)
+    left[:depth] = np.arange(1, depth + 1)
+    right = np.full(n, -1, np.int32)
+    right[:depth] = 2 * depth - np.arange(depth)
+    leaf = np.where(feature < 0, np.cumsum(feature < 0) - 1, -1).astype(np.int32)
+    ir = TreeEnsemble(
+        kind="regressor",
+        n_features=1,
+        n_outputs=1,
+        roots=np.array([0], np.int32),
+        feature=feature,
+        threshold=np.where(feature < 0, 0, -np.arange(n)).astype(np.float32),
+        left=left,
+        right=right,
+        missing_left=np.zeros(n, bool),
+        leaf=leaf,
+        leaf_value=np.arange(depth + 1, dtype=np.float64)[:, None],
+        leaf_class=np.zeros(depth + 1, np.int32),
+        classes=None,
+        source="",
+        feature_names=None,
+    )
+    with pytest.raises(ValueError, match="more than 65535 nodes after its parent"):
+        mlrt.load(modelfile.dumps(ir))
+
+
 def test_verify_target_micropython() -> None:
     X, y = datasets.load_iris(return_X_y=True)
     est = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)

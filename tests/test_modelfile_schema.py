@@ -39,6 +39,10 @@ C_TABLES = {
     4: "ml_neighbors_sections",
     6: "ml_network_sections",
     5: "ml_kmeans_sections",
+    7: "ml_mahalanobis_sections",
+    8: "ml_mixture_sections",
+    9: "ml_kernel_sections",
+    10: "ml_lof_sections",
     32: "ml_features_sections",
     33: "ml_transform_sections",
     64: "ml_pipeline_sections",
@@ -78,6 +82,10 @@ int ml_test_load(const uint8_t *buf, size_t len)
     if (f.family == ML_FAMILY_NEIGHBORS) return ml_neighbors_file_check(&f);
     if (f.family == ML_FAMILY_NETWORK) return ml_network_file_check(&f);
     if (f.family == ML_FAMILY_KMEANS) return ml_kmeans_file_check(&f, NULL, NULL);
+    if (f.family == ML_FAMILY_MAHALANOBIS) return ml_mahalanobis_file_check(&f);
+    if (f.family == ML_FAMILY_MIXTURE) return ml_mixture_file_check(&f);
+    if (f.family == ML_FAMILY_KERNEL) return ml_kernel_file_check(&f);
+    if (f.family == ML_FAMILY_LOF) return ml_lof_file_check(&f);
     if (f.family == ML_FAMILY_TRANSFORM) return ml_transform_stage_check(&f);
     return ML_E_FAMILY;
 }
@@ -157,13 +165,16 @@ X, y = datasets.load_iris(return_X_y=True)
 
 def _files() -> dict[str, bytes]:
     from sklearn.cluster import MiniBatchKMeans
+    from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.mixture import GaussianMixture
     from sklearn.naive_bayes import GaussianNB
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
+    from sklearn.svm import OneClassSVM
 
     from microlearn.dsp.features import FeatureConfig
     from microlearn.frontends.registry import to_ir
@@ -191,6 +202,13 @@ def _files() -> dict[str, bytes]:
         ).to_bytes(),
         "knn": microlearn.convert(KNeighborsClassifier(3).fit(X, y)).to_bytes(),
         "mlp": microlearn.convert(MLPClassifier((4,), max_iter=20, random_state=0).fit(X, y)).to_bytes(),
+        "elliptic envelope": microlearn.convert(EllipticEnvelope(random_state=0).fit(X)).to_bytes(),
+        "mixture diag": microlearn.convert(
+            GaussianMixture(n_components=2, covariance_type="diag", random_state=0).fit(X)
+        ).to_bytes(),
+        "mixture full": microlearn.convert(GaussianMixture(n_components=2, random_state=0).fit(X)).to_bytes(),
+        "one-class svm": microlearn.convert(OneClassSVM(kernel="poly", nu=0.3).fit(X)).to_bytes(),
+        "lof": microlearn.convert(LocalOutlierFactor(n_neighbors=5, novelty=True).fit(X[:40])).to_bytes(),
         "knn regressor": microlearn.convert(KNeighborsRegressor(3).fit(X, X[:, 0])).to_bytes(),
         "knn minkowski": microlearn.convert(KNeighborsClassifier(3, p=3).fit(X, y)).to_bytes(),
         "mini-batch k-means": microlearn.convert(
@@ -386,15 +404,19 @@ def test_mlrt_and_c_use_the_one_vote_scheme() -> None:
         assert re.search(rf"ml_argmax_margin_q\(sums, 10, {votes.margin(n_trees)}u\)", text)
         m = mlrt.load(model.to_bytes())
         a, nc = m._a, m.n_outputs
-        proba = np.asarray(m._proba, dtype=np.float64).reshape(-1, nc)
+        proba = np.frombuffer(m._prob.data, dtype="<f8").reshape(-1, nc)
         want = votes.quantize(proba, n_trees)
         base = 2 + m.n_trees
+        seen = set()
         for i in range(m.n_nodes):  # every leaf: its votes are the non-zero quantized row
-            o = base + 3 * i
-            if a[o] < 0:
-                row = -1 - a[o]
-                got = {v & 0xFF: v >> 8 for v in a[a[o + 1] : a[o + 2]]}
+            o = base + 2 * i
+            if a[o + 1] == -1:
+                r = a[o]
+                row = a[r]
+                seen.add(row)
+                got = {v & 0xFF: v >> 8 for v in a[r + 2 : a[r + 1]]}
                 assert got == {c: int(q) for c, q in enumerate(want[row]) if q}, (n_trees, row)
+        assert seen == set(range(proba.shape[0]))
 
 
 # ---------------------------------------------------------------------------------------------- random damage

@@ -2,9 +2,9 @@
 ``microlearn.verify``.
 
 The estimators come from the frontend registry, so a new family joins the matrix by registering: a small
-instance is fitted on iris by its kind (classifier, regressor, or a transform stage in a pipeline before
-a tree; a meta-estimator around a logistic regression), then verified on cortex-m4f, cortex-m0plus and
-rv32imc with the family's default C method."""
+instance is fitted on iris by its kind (classifier, regressor, an unsupervised detector or mixture, or a
+transform stage in a pipeline before a tree; a meta-estimator around a logistic regression), then
+verified on cortex-m4f, cortex-m0plus and rv32imc with the family's default C method."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sklearn.base import is_classifier, is_outlier_detector, is_regressor
+from sklearn.base import is_classifier, is_clusterer, is_outlier_detector, is_regressor
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -50,12 +50,18 @@ def _fitted(path: str) -> Any:
     est.set_params(**{k: v for k, v in SMALL.items() if k in est.get_params()})
     if name.startswith("HistGradientBoosting"):
         est.set_params(max_iter=3)  # boosting iterations, not a solver's
+    if "novelty" in est.get_params():  # LocalOutlierFactor scores new rows only as a novelty detector
+        est.set_params(novelty=True)
     if is_outlier_detector(est):
         return est.fit(X)
     if is_classifier(est):
         return est.fit(X, y)
     if is_regressor(est):
         return est.fit(X, Y_REG)
+    if is_clusterer(est):  # k-means: predict gives the cluster
+        return est.fit(X)
+    if hasattr(est, "score_samples") or hasattr(est, "mahalanobis"):
+        return est.fit(X)  # mixtures, covariance estimators: unsupervised
     if hasattr(est, "transform"):  # a preprocessing stage: in a pipeline before a tree
         return Pipeline([("stage", est), ("tree", DecisionTreeClassifier(max_depth=4, random_state=0))]).fit(
             X, y

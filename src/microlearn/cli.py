@@ -195,8 +195,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
     if out.suffix == ".h":
         name = _name_for(args)
+    cal = _calibration(args)  # before loading the estimator: a missing calibration set fails fast
     est = load_estimator(args.model)
-    model = convert(est, method=args.method, fold=args.fold)
+    model = convert(est, method=args.method, fold=args.fold, **cal)
     if out.suffix == ".mlm":
         data = model.to_bytes()
         _write(out, data)
@@ -204,12 +205,34 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return 0
     command = f"microlearn convert {Path(args.model).name} -o {out.name} --method {model.method}"
     command += f" --name {name}" + ("" if args.fold else " --no-fold")
+    if args.calibration:
+        command += f" --calibration {Path(args.calibration).name}"
     src = model.c_source(name, command)
     _write(out, src.header)
     if not args.no_runtime:
         export_runtime(out.parent, src.runtime_headers)
     print(f"wrote {out} ({model!r}, {src.const_bytes:,} bytes of const data)")
     return 0
+
+
+NEEDS_CALIBRATION = (
+    "--method int8 needs --calibration ROWS.npy|.csv: a few hundred typical input rows (e.g. from the "
+    "training data) to quantize the network's activations"
+)
+
+
+def _calibration(args: argparse.Namespace) -> dict[str, Any]:
+    """convert's calibration option (the int8 method of networks) from --calibration FILE: only with
+    --method int8, which needs it (the model file has no other sign of the method: its int8 sections)."""
+    path = getattr(args, "calibration", None)
+    if path and args.method != "int8":
+        raise InvalidInputError(
+            f"--calibration quantizes a network for the int8 method: add --method int8 (the method is "
+            f"{args.method or 'the default'}), or leave --calibration out"
+        )
+    if args.method == "int8" and not path:
+        raise InvalidInputError(NEEDS_CALIBRATION)
+    return {"calibration": load_data(path)} if path else {}
 
 
 def _budget(args: argparse.Namespace) -> dict[str, str] | None:
@@ -226,6 +249,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     X = load_data(args.data)
     targets = args.target or list(args.default_targets)
     if is_model_file(args.model):
+        if args.calibration:
+            raise InvalidInputError(
+                f"--calibration: {args.model} is a model file, already converted (its int8 sections, if "
+                "any, were made at conversion); give the estimator or .keras file to quantize it"
+            )
         report = verify_model_file(args.model, X, targets=targets, method=args.method, budget=_budget(args))
         print(
             f"note: {args.model} is a model file: checked completely and run on every target against its "
@@ -234,7 +262,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         )
     else:
         est = load_estimator(args.model)
-        report = verify(est, X, targets=targets, method=args.method, fold=args.fold, budget=_budget(args))
+        report = verify(
+            est,
+            X,
+            targets=targets,
+            method=args.method,
+            fold=args.fold,
+            budget=_budget(args),
+            **_calibration(args),
+        )
     print(report)
     for r in report.values():
         if "cpu" in r.extra:
@@ -255,7 +291,9 @@ def _cmd_export_runtime(args: argparse.Namespace) -> int:
             model = Model(loads(Path(args.model).read_bytes()))
             headers = file_runtime_headers(model.c_source("x").runtime_headers)
         else:
-            model = convert(load_estimator(args.model), method=args.method, fold=args.fold)
+            model = convert(
+                load_estimator(args.model), method=args.method, fold=args.fold, **_calibration(args)
+            )
             headers = list(model.c_source("x").runtime_headers)
     for p in export_runtime(args.directory, headers):
         print(f"wrote {p}")
@@ -291,6 +329,11 @@ def _add_fold(p: argparse.ArgumentParser) -> None:
 def _add_method(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method", default=None, help="C method (see `microlearn methods`; default: the family's)"
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        help=".npy or .csv file of typical input rows: quantizes a neural network for --method int8",
     )
 
 

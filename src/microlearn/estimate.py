@@ -50,20 +50,27 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
     ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=11018, stack=248),
     ("cortex-m0plus", "Impute", "transform", "exact"): Cost(code=590, stack=64),
+    ("cortex-m0plus", "KMeans", "cluster", "float"): Cost(code=6030, stack=128),
     ("cortex-m0plus", "Linear", "classify", "float"): Cost(code=3738, stack=504),
     ("cortex-m0plus", "Linear", "regress", "float"): Cost(code=1514, stack=64),
-    ("cortex-m0plus", "Neighbors", "classify", "float"): Cost(code=6150, stack=176),
-    ("cortex-m0plus", "Neighbors", "regress", "float"): Cost(code=8142, stack=168),
+    ("cortex-m0plus", "Neighbors", "classify", "float"): Cost(code=6374, stack=208),
+    ("cortex-m0plus", "Neighbors", "classify", "float32"): Cost(code=9466, stack=248),
+    ("cortex-m0plus", "Neighbors", "classify", "int16"): Cost(code=7722, stack=288),
+    ("cortex-m0plus", "Neighbors", "classify", "int8"): Cost(code=7546, stack=192),
+    ("cortex-m0plus", "Neighbors", "regress", "float"): Cost(code=7990, stack=168),
+    ("cortex-m0plus", "Neighbors", "regress", "float32"): Cost(code=11550, stack=240),
+    ("cortex-m0plus", "Neighbors", "regress", "int16"): Cost(code=9462, stack=352),
+    ("cortex-m0plus", "Neighbors", "regress", "int8"): Cost(code=9138, stack=256),
     ("cortex-m0plus", "Normalize", "transform", "exact"): Cost(code=4035, stack=173),
     ("cortex-m0plus", "Project", "transform", "exact"): Cost(code=6910, stack=120),
     ("cortex-m0plus", "TreeEnsemble", "classify", "fast"): Cost(
-        code=1144, per_node=16.07, stack=156, stack_per_output=15
+        code=1143, per_node=34.31, stack=240, stack_per_output=3
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "inline"): Cost(
         code=5049, per_node=18.96, stack=168, stack_per_output=12
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "packed"): Cost(
-        code=1373, per_node=0.95, stack=104, stack_per_output=13
+        code=526, per_node=1.56, stack=176, stack_per_output=4
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "table"): Cost(
         code=5128, per_node=0.13, stack=152, stack_per_output=13
@@ -85,20 +92,27 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
     ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
+    ("cortex-m4f", "KMeans", "cluster", "float"): Cost(code=1918, stack=84),
     ("cortex-m4f", "Linear", "classify", "float"): Cost(code=2150, stack=172),
     ("cortex-m4f", "Linear", "regress", "float"): Cost(code=34, stack=0),
-    ("cortex-m4f", "Neighbors", "classify", "float"): Cost(code=2062, stack=132),
-    ("cortex-m4f", "Neighbors", "regress", "float"): Cost(code=2454, stack=124),
+    ("cortex-m4f", "Neighbors", "classify", "float"): Cost(code=2246, stack=164),
+    ("cortex-m4f", "Neighbors", "classify", "float32"): Cost(code=2650, stack=236),
+    ("cortex-m4f", "Neighbors", "classify", "int16"): Cost(code=2766, stack=268),
+    ("cortex-m4f", "Neighbors", "classify", "int8"): Cost(code=2666, stack=180),
+    ("cortex-m4f", "Neighbors", "regress", "float"): Cost(code=2274, stack=124),
+    ("cortex-m4f", "Neighbors", "regress", "float32"): Cost(code=3226, stack=216),
+    ("cortex-m4f", "Neighbors", "regress", "int16"): Cost(code=2798, stack=304),
+    ("cortex-m4f", "Neighbors", "regress", "int8"): Cost(code=2674, stack=216),
     ("cortex-m4f", "Normalize", "transform", "exact"): Cost(code=323, stack=133),
     ("cortex-m4f", "Project", "transform", "exact"): Cost(code=1826, stack=80),
     ("cortex-m4f", "TreeEnsemble", "classify", "fast"): Cost(
-        code=920, per_node=15.69, stack=76, stack_per_output=17
+        code=592, per_node=28.34, stack=4, stack_per_output=4
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "inline"): Cost(
         code=2830, per_node=20.09, stack=100, stack_per_output=15
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "packed"): Cost(
-        code=1047, per_node=0.02, stack=116, stack_per_output=12
+        code=337, per_node=0.53, stack=164, stack_per_output=6
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "table"): Cost(
         code=2833, per_node=0.1, stack=124, stack_per_output=13
@@ -118,20 +132,27 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
     ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
+    ("rv32imc", "KMeans", "cluster", "float"): Cost(code=6842, stack=116),
     ("rv32imc", "Linear", "classify", "float"): Cost(code=4344, stack=516),
     ("rv32imc", "Linear", "regress", "float"): Cost(code=2378, stack=60),
-    ("rv32imc", "Neighbors", "classify", "float"): Cost(code=7024, stack=180),
-    ("rv32imc", "Neighbors", "regress", "float"): Cost(code=9018, stack=180),
+    ("rv32imc", "Neighbors", "classify", "float"): Cost(code=7380, stack=212),
+    ("rv32imc", "Neighbors", "classify", "float32"): Cost(code=11604, stack=284),
+    ("rv32imc", "Neighbors", "classify", "int16"): Cost(code=9152, stack=268),
+    ("rv32imc", "Neighbors", "classify", "int8"): Cost(code=9012, stack=172),
+    ("rv32imc", "Neighbors", "regress", "float"): Cost(code=9136, stack=180),
+    ("rv32imc", "Neighbors", "regress", "float32"): Cost(code=13684, stack=260),
+    ("rv32imc", "Neighbors", "regress", "int16"): Cost(code=11444, stack=324),
+    ("rv32imc", "Neighbors", "regress", "int8"): Cost(code=10710, stack=228),
     ("rv32imc", "Normalize", "transform", "exact"): Cost(code=5510, stack=80),
     ("rv32imc", "Project", "transform", "exact"): Cost(code=8192, stack=116),
     ("rv32imc", "TreeEnsemble", "classify", "fast"): Cost(
-        code=1264, per_node=14.81, stack=180, stack_per_output=14
+        code=755, per_node=28.44, stack=236, stack_per_output=5
     ),
     ("rv32imc", "TreeEnsemble", "classify", "inline"): Cost(
         code=5000, per_node=17.29, stack=164, stack_per_output=12
     ),
     ("rv32imc", "TreeEnsemble", "classify", "packed"): Cost(
-        code=1395, per_node=0.03, stack=136, stack_per_output=12
+        code=516, per_node=0.67, stack=200, stack_per_output=4
     ),
     ("rv32imc", "TreeEnsemble", "classify", "table"): Cost(
         code=5145, per_node=0.06, stack=160, stack_per_output=14
@@ -144,9 +165,9 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
 
 # per CPU: families or methods with no measured row (new families, new emitters)
 GENERIC: dict[str, Cost] = {
-    "cortex-m0plus": Cost(code=11018, stack=504),
-    "cortex-m4f": Cost(code=2833, stack=236),
-    "rv32imc": Cost(code=12498, stack=516),
+    "cortex-m0plus": Cost(code=11550, stack=504),
+    "cortex-m4f": Cost(code=3226, stack=304),
+    "rv32imc": Cost(code=13684, stack=516),
 }
 
 # method variants that share their base method's code (integer-input forms)

@@ -191,7 +191,7 @@ for r in range(len(raw) // (4 * nf)):
     elif kind == 'transform':
         v = m.transform(x)
     elif kind == 'score':
-        v = m.score(x)
+        v = (m.score(x), m.predict(x))
     else:
         v = m.predict(x)
     if isinstance(v, (int, float)):
@@ -227,6 +227,8 @@ def run_model_full(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) ->
     stats = {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
     if kind == "class":
         out: npt.NDArray[Any] = np.frombuffer(raw, dtype="<i4").astype(np.int64)
+    elif kind == "score":  # score, then the inlier (1) / outlier (-1) decision, per row
+        out = np.frombuffer(raw, dtype="<f8").copy().reshape(-1, 2)
     else:
         out = np.frombuffer(raw, dtype="<f8").copy()
         if (
@@ -245,13 +247,20 @@ def run_model(model_bytes: bytes, X: npt.ArrayLike, proba: bool = False) -> npt.
 def _target_run(model_file: bytes, has_proba: bool, X: npt.NDArray[np.float32]) -> TargetRun:
     run = run_model_full(model_file, X)
     proba = run_model(model_file, X, proba=True).astype(np.float32) if has_proba else None
+    outputs, extra = run.outputs, {}
+    if run.outputs.ndim == 2 and _task_code(model_file) == 3:  # SCORE: (score, decision) per row
+        outputs, extra = run.outputs[:, 0].copy(), {"predict": run.outputs[:, 1].astype(np.int64)}
     return TargetRun(
-        outputs=run.outputs,
+        outputs=outputs,
         flash_bytes=len(model_file),
         ram_bytes=run.retained_bytes,
         proba=proba,
-        extra={"model_file_bytes": len(model_file), "load_alloc_bytes": run.load_alloc_bytes},
+        extra={"model_file_bytes": len(model_file), "load_alloc_bytes": run.load_alloc_bytes, **extra},
     )
+
+
+def _task_code(model_bytes: bytes) -> int:
+    return int.from_bytes(model_bytes[10:12], "little") if len(model_bytes) >= 12 else 1
 
 
 @dataclass
@@ -271,7 +280,7 @@ class MicroPythonTarget:
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
         """``art`` gives the IR and the model file (``art.model_file()``)."""
         # probabilities where the reference has them (LinearSVC, RidgeClassifier ... have none)
-        has_proba = art.ir.task is Task.CLASSIFY and art.ir.reference(X[:1]).proba is not None
+        has_proba = art.ir.task in (Task.CLASSIFY, Task.CLUSTER) and art.ir.reference(X[:1]).proba is not None
         return _target_run(art.model_file(), has_proba, X)
 
 

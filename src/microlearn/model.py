@@ -216,6 +216,13 @@ class Model:
         from microlearn.backends import modelfile
 
         dumps: Any = modelfile.dumps
+        final = self.ir.final if isinstance(self.ir, Pipeline) else self.ir
+        if self.method == "int8" and getattr(final, "quant", None) is None:
+            # the file's int8 sections are the method: without them it would run the float network
+            raise InvalidInputError(
+                "the int8 method needs a calibration set: convert(est, method='int8', calibration=X_cal), "
+                "or --calibration rows.npy on the command line"
+            )
         try:
             return bytes(dumps(self.ir))
         except ModelFileError as e:  # an IR the format does not hold (yet)
@@ -278,6 +285,8 @@ def check_float32_sums(ir: IR) -> None:
     final = ir.final if isinstance(ir, Pipeline) else ir
     leaf_value = getattr(final, "leaf_value", None)
     if final.task is not Task.REGRESS or leaf_value is None or not hasattr(final, "tree_slices"):
+        return
+    if getattr(final, "accumulate", "float32") == "float64":  # boosted trees summed in double
         return
     feature = np.asarray(getattr(final, "feature"))  # noqa: B009  (any tree IR, not only TreeEnsemble)
     leaf = np.asarray(getattr(final, "leaf"))  # noqa: B009

@@ -4,6 +4,7 @@ agreement and cost. Nothing here is family-specific: the comparator is chosen by
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,11 +225,29 @@ def compare_values(ref: Reference, run: TargetRun) -> Comparison:
     return Comparison(agreement, float(np.max(diff, initial=0.0)))
 
 
+def compare_score(ref: Reference, run: TargetRun) -> Comparison:
+    """SCORE: every score within ``ref.bound`` and, where the reference has its inlier/outlier
+    ``decision`` and the target reports its own (``run.extra["predict"]``), the same decision on every
+    row outside ``ref.ambiguous`` (rows inside are counted apart)."""
+    c = compare_values(ref, run)
+    got = run.extra.get("predict")
+    if ref.decision is None or got is None:
+        return c
+    diff = _row_diff(run.outputs, ref.outputs)
+    bound = np.zeros(diff.shape) if ref.bound is None else np.asarray(ref.bound, dtype=np.float64)
+    want = np.asarray(ref.decision, dtype=np.int64).reshape(-1)
+    same = np.asarray(got, dtype=np.int64).reshape(-1) == want
+    amb = np.zeros(want.shape, dtype=bool) if ref.ambiguous is None else np.asarray(ref.ambiguous, dtype=bool)
+    ok = (diff <= bound) & (same | amb)
+    agreement = float(np.mean(ok)) if len(ok) else 1.0
+    return Comparison(agreement, c.max_abs_error, int(amb.sum()), int((~same & amb).sum()))
+
+
 COMPARATORS: dict[Task, Callable[[Reference, TargetRun], Comparison]] = {
     Task.CLASSIFY: compare_index,
     Task.CLUSTER: compare_index,
     Task.REGRESS: compare_values,
-    Task.SCORE: compare_values,
+    Task.SCORE: compare_score,
     Task.TRANSFORM: compare_values,
 }
 
@@ -246,6 +265,14 @@ def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.flo
         classes = ir.classes if ir.classes is not None else np.arange(ir.n_outputs)
         got = np.asarray(estimator.predict(X32))
         want = np.asarray(classes)[np.asarray(ref.outputs, dtype=np.int64)]
+        firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        bad = int(np.sum((got != want) & firm))
+    elif task is Task.CLUSTER and hasattr(estimator, "predict"):
+        centers = getattr(estimator, "cluster_centers_", None)
+        # scikit-learn's k-means predicts only rows of its centres' dtype (the values are the same)
+        rows = X32 if centers is None else np.asarray(X32, dtype=np.asarray(centers).dtype)
+        got = np.asarray(estimator.predict(rows))
+        want = np.asarray(ref.outputs, dtype=np.int64)
         firm = np.ones(len(got), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
         bad = int(np.sum((got != want) & firm))
     elif task is Task.REGRESS and hasattr(estimator, "predict"):
@@ -302,7 +329,8 @@ def verify(
     ref = ir.reference(X32)
     _cross_check(ir, ref, estimator, X32)
     results = _run_targets(ir, model.method, X32, ref, names, budget)
-    return Report(type(estimator).__name__, model.method, X32.shape[0], results)
+    what = os.path.basename(os.fspath(estimator)) if isinstance(estimator, (str, os.PathLike)) else None
+    return Report(what or type(estimator).__name__, model.method, X32.shape[0], results)
 
 
 def verify_model_file(

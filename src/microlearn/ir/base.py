@@ -36,13 +36,16 @@ class Reference:
     largest difference allowed between a target's value outputs and ``outputs`` (REGRESS, SCORE,
     TRANSFORM); ``margin`` is, per row of a CLASSIFY/CLUSTER model, the reference's own distance to a tie,
     and ``ambiguous`` marks rows where that margin is inside float64 rounding: such rows are counted by
-    ``verify``, not required to agree."""
+    ``verify``, not required to agree. ``decision`` (SCORE): the library's inlier (1) / outlier (-1)
+    ``predict`` per row; for SCORE, ``ambiguous`` marks the rows whose decision value is within the
+    rounding bound of its threshold (their decision is counted, not required)."""
 
     outputs: npt.NDArray[Any]
     proba: npt.NDArray[np.float64] | None = None
     scores: npt.NDArray[np.float64] | None = None
     bound: npt.NDArray[np.float64] | None = None
     ambiguous: npt.NDArray[np.bool_] | None = None
+    decision: npt.NDArray[np.int64] | None = None
 
 
 @runtime_checkable
@@ -83,3 +86,22 @@ class IR(Protocol):
     def reference(self, X: npt.NDArray[np.float32]) -> Reference:
         """The library's result for float32 rows (n, n_inputs)."""
         ...
+
+
+def score_disagreements(estimator: Any, X: npt.NDArray[np.float32], ref: Reference) -> int:
+    """For an outlier detector's IR: rows where the library's ``score_samples`` (MinCovDet:
+    ``-mahalanobis``) is outside ``ref.bound`` of the reference, plus firm rows (not ``ref.ambiguous``)
+    where its ``predict`` differs from ``ref.decision``."""
+    if hasattr(estimator, "score_samples"):
+        sk = np.asarray(estimator.score_samples(X), dtype=np.float64).reshape(-1)
+    elif hasattr(estimator, "mahalanobis"):
+        sk = -np.asarray(estimator.mahalanobis(X), dtype=np.float64).reshape(-1)
+    else:
+        return 0
+    tol = np.zeros(len(sk)) if ref.bound is None else np.asarray(ref.bound, np.float64)
+    bad = int(np.sum(~(np.abs(sk - np.asarray(ref.outputs, np.float64)) <= tol)))
+    if hasattr(estimator, "predict") and ref.decision is not None:
+        firm = np.ones(len(sk), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        dec = np.asarray(estimator.predict(X)).astype(np.int64)
+        bad += int(np.sum((dec != ref.decision) & firm))
+    return bad

@@ -72,7 +72,7 @@ Categorical splits
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -373,9 +373,10 @@ class BoostedTrees(TreeEnsemble):
         ``ambiguous`` where the raw margin is within 4 (T + 2) 2**-53 S + 2**-50 (float64 rounding of
         the sum and of the link: there the library's own rule may go either way).
         REGRESS: the value; ``bound`` = :meth:`raw_bound` (``"exp"``: carried through exp, + 4 ulp).
-        SCORE (isolation): ``outputs`` = decision_function, ``scores`` = score_samples; ``bound`` carries
-        the raw bound through ``-2**-(raw / d) - offset`` plus 8 float32 ulp of the score for exp2f
-        and 2 for the subtraction."""
+        SCORE (isolation): ``outputs`` = score_samples, ``scores`` = decision_function, ``decision`` =
+        predict (1 / -1); ``bound`` carries the raw bound through ``-2**-(raw / d)`` (and ``- offset``)
+        plus 8 float32 ulp for exp2f and 2 for the subtraction; ``ambiguous``: |decision_function|
+        within that bound."""
         X32 = np.asarray(X, dtype=np.float32)
         raw = self.raw_scores(X32)
         if self.kind == "classifier":
@@ -406,7 +407,24 @@ class BoostedTrees(TreeEnsemble):
                 return Reference(outputs=v, bound=b)
             return Reference(outputs=raw[:, 0], bound=bound)
         score, decision = self.isolation(raw)
-        return Reference(outputs=decision, scores=score, bound=self.isolation_bound(raw[:, 0], bound, score))
+        b = self.isolation_bound(raw[:, 0], bound, score)
+        return Reference(
+            outputs=score,
+            scores=decision,
+            bound=b,
+            decision=np.where(decision < 0, -1, 1).astype(np.int64),
+            ambiguous=np.abs(decision) <= b,
+        )
+
+    @property
+    def library_disagreements(self) -> Any:
+        """For an isolation forest, how verify checks the reference against the library (score_samples
+        within the bound, predict on the rows outside it); None for the other kinds (verify's default)."""
+        if self.kind != "anomaly":
+            return None
+        from microlearn.ir.base import score_disagreements
+
+        return score_disagreements
 
     def isolation_bound(
         self, raw: npt.NDArray[np.float64], raw_b: npt.NDArray[np.float64], score: npt.NDArray[np.float64]

@@ -8,7 +8,7 @@ so no device can reproduce its outputs bit for bit. The contract instead (docs/k
 * ``E32`` bounds, per row, how far any float32 evaluation (Keras', the C float32 method's, in any order,
   with or without FMA) can be from the exact logits (``Network.error_bound`` with ``u = 2^-24``).
 * A classifier's row is **ambiguous** when its exact top-two logit margin is not above
-  ``2 (E32 + E64) + 2^-40`` (threshold decision: ``|z|``). On every other row, Keras' class, the C float
+  ``2 (E32 + E64) + 2^-18`` (threshold decision: ``|z|``). On every other row, Keras' class, the C float
   method's class and mlrt's class all equal the reference class: agreement there must be 100%.
 * A regressor's values are within ``E32 + E64`` of the reference (``Reference.bound``).
 """

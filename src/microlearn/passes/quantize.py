@@ -57,14 +57,19 @@ def tensor_q(lo: float, hi: float) -> TensorQ:
 
 
 def multiplier(real: float) -> tuple[int, int]:
-    """(m, sh) with m in [2^30, 2^31) and m / 2^(31 + sh) the nearest such value to ``real`` > 0; (0, 0)
-    when ``real`` is too small to matter (below 2^-60)."""
-    if not real > 2.0**-60:
+    """(m, sh) with m in [2^30, 2^31) and m / 2^(31 + sh) the nearest such value to ``real`` > 0, and
+    -30 <= sh <= 31 (a shift of 1 to 62 bits); (0, 0) when ``real`` < 2^-32, where every int32 accumulator
+    times ``real`` rounds to 0 anyway."""
+    if not real >= 2.0**-32:
         return 0, 0
     f, k = np.frexp(real)  # real = f 2^k, f in [0.5, 1)
     m = round(float(f) * 2.0**31)
     if m == 2**31:
         m, k = 2**30, k + 1
+    if -int(k) > 31:
+        return 0, 0
+    if -int(k) < -30:
+        raise InvalidInputError(f"a requantization multiplier of {real:g} is out of range: scale the inputs")
     return m, -int(k)
 
 

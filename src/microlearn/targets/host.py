@@ -95,9 +95,13 @@ def outputs_name(task: Task, src: CSource) -> str:
 
 def run_library(lib: HostLibrary, task: Task, X32: npt.NDArray[np.float32]) -> TargetRun:
     out = lib.call(outputs_name(task, lib.src), X32)
-    proba = lib.call("predict_proba", X32) if task is Task.CLASSIFY and lib.has("predict_proba") else None
+    with_proba = task in (Task.CLASSIFY, Task.CLUSTER) and lib.has("predict_proba")
+    proba = lib.call("predict_proba", X32) if with_proba else None
     scores = lib.call("decision_function", X32) if lib.has("decision_function") else None
-    return TargetRun(outputs=out, proba=proba, scores=scores)
+    extra: dict[str, Any] = {}
+    if task is Task.SCORE and lib.has("predict"):
+        extra["predict"] = lib.call("predict", X32)  # the inlier (1) / outlier (-1) decision
+    return TargetRun(outputs=out, proba=proba, scores=scores, extra=extra)
 
 
 @dataclass

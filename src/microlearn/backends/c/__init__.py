@@ -3,7 +3,11 @@
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
 from microlearn.backends.c import boosting as boosting
 from microlearn.backends.c import kmeans as kmeans
+from microlearn.backends.c import kernel as kernel
 from microlearn.backends.c import linear
+from microlearn.backends.c import lof as lof
+from microlearn.backends.c import mahalanobis as mahalanobis
+from microlearn.backends.c import mixture as mixture
 from microlearn.backends.c import naive_bayes
 from microlearn.backends.c import neighbors as neighbors
 from microlearn.backends.c import network as network

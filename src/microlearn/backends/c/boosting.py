@@ -202,19 +202,24 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
         return "\n".join(parts), (CFunction("predict", "float"),)
     denom, offset = ir.post_params
     if denom == 0:
-        score_expr = f"-0.5f - {f32(offset)}"
+        score_expr = "-0.5f"
         dec_bound = 4 * EPS32 * (1 + abs(offset))
     else:
-        score_expr = f"ml_boost_isolation(raw[0], {f32(1.0 / denom)}, {f32(offset)})"
+        score_expr = f"ml_boost_isolation(raw[0], {f32(1.0 / denom)}, 0.0f)"
         xmax = float(ir.static_sums()[0]) / denom
         dd = float(B[0]) / denom + 3 * EPS32 * xmax
         dec_bound = float(
             np.expm1(np.log(2.0) * dd) * (1 + 2.0**-20) + 16 * EPS32 + 4 * EPS32 * (1 + abs(offset))
         )
     parts.append(
-        f"/* Anomaly score of input x: scikit-learn's decision_function (negative: outlier). */\n"
+        f"/* Anomaly score of input x: scikit-learn's score_samples (larger: more normal). */\n"
         f"static inline float {name}_score(const float *x)\n{{\n"
         f"    float raw[1];\n    {name}_raw_f32(x, raw);\n    (void)raw;\n    return {score_expr};\n}}\n"
+    )
+    parts.append(
+        f"/* scikit-learn's decision_function: score_samples - offset_ (negative: outlier). */\n"
+        f"static inline float {name}_decision_function(const float *x)\n{{\n"
+        f"    return {name}_score(x) - {f32(offset)};\n}}\n"
     )
     replay = (
         f"    {name}_raw_f64(x, r);\n"
@@ -224,11 +229,16 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
         f"/* 1 (inlier) or -1 (outlier): scikit-learn's predict; the float64 depth sum is replayed when the\n"
         f" * float32 score is within its rounding bound of the threshold. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-        f"    const float s = {name}_score(x);\n    double r[1];\n"
+        f"    const float s = {name}_decision_function(x);\n    double r[1];\n"
         f"    if (s > {f32_up(dec_bound)}) {{\n        return 1;\n    }}\n"
         f"    if (s < -{f32_up(dec_bound)}) {{\n        return -1;\n    }}\n{replay}}}\n"
     )
-    return "\n".join(parts), (CFunction("score", "float"), CFunction("predict", "int32"))
+    score_fns = (
+        CFunction("score", "float"),
+        CFunction("predict", "int32"),
+        CFunction("decision_function", "float"),
+    )
+    return "\n".join(parts), score_fns
 
 
 def assemble(ir: BoostedTrees, name: str, method: str, command: str, nbytes: int, body: str) -> CSource:

@@ -439,8 +439,9 @@ def emit_int8(ir: Network, name: str, command: str = "") -> CSource:
     q = ir.quant
     if q is None:
         raise InvalidInputError(
-            "the int8 method needs a calibration set: convert(est, method='int8', calibration=X_cal) "
-            "(a few hundred typical input rows, e.g. from the training data)"
+            "the int8 method needs a calibration set: convert(est, method='int8', calibration=X_cal), or "
+            "--calibration rows.npy on the command line (a few hundred typical input rows, e.g. from "
+            "the training data)"
         )
     nq = len(q.layers)
     last = ir.layers[nq - 1]

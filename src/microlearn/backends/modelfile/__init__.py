@@ -12,8 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from microlearn.backends.modelfile import features as _features  # noqa: F401  (family 32)
+from microlearn.backends.modelfile import kernel as _kernel  # noqa: F401  (family 9)
 from microlearn.backends.modelfile import kmeans as _kmeans  # noqa: F401  (family 5)
 from microlearn.backends.modelfile import linear as _linear  # noqa: F401  (family 2)
+from microlearn.backends.modelfile import lof as _lof  # noqa: F401  (family 10)
+from microlearn.backends.modelfile import mahalanobis as _mahalanobis  # noqa: F401  (family 7)
+from microlearn.backends.modelfile import mixture as _mixture  # noqa: F401  (family 8)
 from microlearn.backends.modelfile import naive_bayes as _naive_bayes  # noqa: F401  (family 3)
 from microlearn.backends.modelfile import neighbors as _neighbors  # noqa: F401  (family 4)
 from microlearn.backends.modelfile import network as _network  # noqa: F401  (family 6)

@@ -80,12 +80,15 @@ NETWORK = FamilySchema(
         SectionSpec(b"QINP", DT_I32, False, "3", _CR, False, (),
                     "int8 method: the input's quantization multiplier, shift and zero point"),
         SectionSpec(b"QLYR", DT_I32, False, "n_qlayers*8", _CR, False, (),
-                    "int8 method, per quantized layer: kind (1 dense, 2 activation), n_out, output zero "
-                    "point, lower clamp, table index or -1, 1 for a final layer giving accumulators, 0, 0"),
+                    "int8 method, per quantized layer: kind (1 dense, 2 activation, 3 conv, 4 depthwise, "
+                    "5 pool, 6 reshape, 7 per-channel affine), n_out, output zero point, lower clamp, "
+                    "table index or -1, 1 for a final layer giving accumulators, input zero point "
+                    "(3, 4, 7), 0"),
         SectionSpec(b"QWGT", DT_I8, False, "n_qweights", _CR, False, (),
-                    "int8 method: dense weights, per layer n_out rows of n_in"),
+                    "int8 method: weights, per layer: dense n_out rows of n_in; conv and depthwise "
+                    "kernels in Keras' order (kh, kw, C, F / M); affine one per channel"),
         SectionSpec(b"QBIA", DT_I32, False, "n_qchannels", _CR, False, (),
-                    "int8 method: int32 biases (input zero point folded in), per dense output"),
+                    "int8 method: int32 biases per output channel (dense: input zero point folded in)"),
         SectionSpec(b"QMUL", DT_I32, False, "n_qchannels", _CR, False, (),
                     "int8 method: requantization multipliers in [2^30, 2^31) (0 for a final layer)"),
         SectionSpec(b"QSHF", DT_I8, False, "n_qchannels", _CR, False, (),
@@ -226,7 +229,12 @@ def load(d: Decoded) -> Network:
             raise ModelFileError(
                 f"layer {i} has kind code {int(rec[0])}, which this microlearn does not know"
             )
-        layer, used = codec.decode([int(v) for v in rec[1:]], prms[off:], shapes[i])
+        try:
+            layer, used = codec.decode([int(v) for v in rec[1:]], prms[off:], shapes[i])
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ModelFileError):
+                raise
+            raise fail(f"layer {i} cannot be built from its record: {e}") from e
         try:
             got = tuple(layer.out_shape(shapes[i]))
         except ValueError as e:
@@ -268,11 +276,18 @@ def load(d: Decoded) -> Network:
 
 # ---------------------------------------------------------------------------------------------- int8
 def _dump_quant(ir: Network) -> list[tuple[bytes, npt.NDArray[Any]]]:
-    """The int8 sections of a network quantized by passes.quantize (Dense and Activation layers)."""
+    """The int8 sections of a network quantized by passes.quantize / passes.quantize_conv.
+
+    QLYR kinds: 1 dense, 2 activation, 3 convolution, 4 depthwise convolution, 5 pooling (local or
+    global, as the network's layer), 6 reshape, 7 per-channel affine. Record ``kind, n_out, zero, lo,
+    table, final, zx, 0``: ``zx`` is the input's zero point of kinds 3, 4 and 7 (their biases do not
+    fold it: a padded tap is the real value 0). Weights in QWGT in the float layer's order (dense
+    ``n_out`` rows of ``n_in``; convolution kernels (kh, kw, C, F) and (kh, kw, C, M); affine C)."""
     from microlearn.passes.quantize import ActivationQ, DenseQ
+    from microlearn.passes.quantize_conv import AffineQ, ConvQ, PoolQ, ReshapeQ
 
     q = ir.quant
-    if q is None or not all(isinstance(r, DenseQ | ActivationQ) for r in q.layers):
+    if q is None:
         return []
     recs: list[int] = []
     w: list[npt.NDArray[Any]] = []
@@ -280,21 +295,38 @@ def _dump_quant(ir: Network) -> list[tuple[bytes, npt.NDArray[Any]]]:
     m: list[npt.NDArray[Any]] = []
     sh: list[npt.NDArray[Any]] = []
     tabs: list[npt.NDArray[Any]] = []
+
+    def weights(r: Any) -> None:
+        w.append(np.asarray(r.w, np.int8).reshape(-1))
+        b.append(np.asarray(r.b, np.int32))
+        m.append(np.asarray(r.m, np.int32))
+        sh.append(np.asarray(r.sh, np.int8))
+
     for r in q.layers:
         t = -1
-        if r.table is not None:
+        table = getattr(r, "table", None)
+        if table is not None:
             t = len(tabs)
-            tabs.append(np.asarray(r.table, np.int8))
+            tabs.append(np.asarray(table, np.int8))
         if isinstance(r, DenseQ):
             final = r.out is None
             zero = 0 if r.out is None else r.out.zero
             recs += [1, int(r.w.shape[0]), zero, r.lo, t, int(final), 0, 0]
-            w.append(np.asarray(r.w, np.int8).reshape(-1))
-            b.append(np.asarray(r.b, np.int32))
-            m.append(np.asarray(r.m, np.int32))
-            sh.append(np.asarray(r.sh, np.int8))
-        else:
+            weights(r)
+        elif isinstance(r, ActivationQ):
             recs += [2, 0, r.out.zero, r.lo, t, 0, 0, 0]
+        elif isinstance(r, ConvQ):
+            recs += [4 if r.depthwise else 3, len(r.b), r.out.zero, r.lo, t, 0, r.zx, 0]
+            weights(r)
+        elif isinstance(r, PoolQ):
+            recs += [5, 0, 0, -128, -1, 0, 0, 0]
+        elif isinstance(r, ReshapeQ):
+            recs += [6, 0, 0, -128, -1, 0, 0, 0]
+        elif isinstance(r, AffineQ):
+            recs += [7, len(r.b), r.out.zero, -128, -1, 0, r.zx, 0]
+            weights(r)
+        else:
+            raise ModelFileError(f"an int8 layer record {type(r).__name__} has no model-file form")
     last = q.layers[-1]
     return [
         (b"QINP", np.array([q.input_m, q.input_sh, q.input.zero], np.int32)),
@@ -309,7 +341,9 @@ def _dump_quant(ir: Network) -> list[tuple[bytes, npt.NDArray[Any]]]:
 
 
 def _load_quant(ir: Network, a: dict[bytes, npt.NDArray[Any]]) -> Any:
+    from microlearn.ir.network_conv import ChannelAffine, Conv, DepthwiseConv, GlobalPool, Pool, Reshape
     from microlearn.passes.quantize import ActivationQ, DenseQ, NetworkQ, TensorQ
+    from microlearn.passes.quantize_conv import AffineQ, ConvQ, PoolQ, ReshapeQ
 
     need = (b"QINP", b"QWGT", b"QBIA", b"QMUL", b"QSHF", b"QTAB", b"QSCL")
     if any(t not in a for t in need):
@@ -323,39 +357,71 @@ def _load_quant(ir: Network, a: dict[bytes, npt.NDArray[Any]]) -> Any:
         raise fail("QLYR holds more int8 layers than the network has")
     layers: list[Any] = []
     ow = oc = 0
+
+    def take(n_w: int, n_out: int, final: bool) -> tuple[Any, ...]:
+        """(weights, biases, multipliers, shifts) of int8 layer i from QWGT / QBIA / QMUL / QSHF."""
+        if ow + n_w > w.size or oc + n_out > bq.size:
+            raise fail("QWGT or QBIA ends inside an int8 layer")
+        mm = mq[oc : oc + n_out]
+        ss = sq[oc : oc + n_out].astype(np.int64)
+        if not final and np.any(((mm != 0) & (mm < 2**30)) | (ss < -30) | (ss > 31)):
+            raise fail("QMUL / QSHF hold a multiplier or shift out of range")
+        return (np.asarray(w[ow : ow + n_w], np.int8), np.asarray(bq[oc : oc + n_out], np.int32),
+                np.asarray(mm, np.int32), np.asarray(ss, np.int8))  # fmt: skip
+
     for i, r in enumerate(recs):
-        kind, n_out, zero, lo, t, final = (int(v) for v in r[:6])
+        kind, n_out, zero, lo, t, final, zx = (int(v) for v in r[:7])
         layer = ir.layers[i]
+        in_shape = tuple(int(d) for d in ir.shapes[i])
         table = None
         if t >= 0:
             if t >= len(tabs):
                 raise fail("QLYR names a table QTAB does not hold")
             table = np.asarray(tabs[t], np.int8)
-        if not (-128 <= zero <= 127 and -128 <= lo <= 127):
+        if not (-128 <= zero <= 127 and -128 <= lo <= 127 and -128 <= zx <= 127):
             raise fail("QLYR holds a zero point or clamp outside int8")
+        if final and (kind != 1 or i != len(recs) - 1):
+            raise fail(f"int8 layer {i} gives accumulators but is not the last dense layer")
         if kind == 1:
-            if not isinstance(layer, Dense) or n_out != layer.n_out or (final and i != len(recs) - 1):
+            if not isinstance(layer, Dense) or n_out != layer.n_out:
                 raise fail(f"int8 layer {i} does not match the network's layer")
             n_in = layer.n_in
-            if ow + n_in * n_out > w.size or oc + n_out > bq.size:
-                raise fail("QWGT or QBIA ends inside an int8 layer")
-            mm = mq[oc : oc + n_out]
-            ss = sq[oc : oc + n_out].astype(np.int64)
-            if not final and (np.any((mm != 0) & ((mm < 2**30) | (ss < -30) | (ss > 31)))):
-                raise fail("QMUL / QSHF hold a multiplier or shift out of range")
+            wq, bb, mm, ss = take(n_in * n_out, n_out, bool(final))
             out = None if final else TensorQ(1.0, zero)
-            layers.append(DenseQ(np.asarray(w[ow : ow + n_in * n_out], np.int8).reshape(n_out, n_in),
-                                 np.asarray(bq[oc : oc + n_out], np.int32), np.asarray(mm, np.int32),
-                                 np.asarray(ss, np.int8), out, lo, table,
+            layers.append(DenseQ(wq.reshape(n_out, n_in), bb, mm, ss, out, lo, table,
                                  float(scl[0]) if final else 1.0))  # fmt: skip
-            ow += n_in * n_out
-            oc += n_out
         elif kind == 2:
             if not isinstance(layer, Activation):
                 raise fail(f"int8 layer {i} does not match the network's layer")
             layers.append(ActivationQ(TensorQ(1.0, zero), lo, table))
+        elif kind in (3, 4):
+            depthwise = kind == 4
+            if not isinstance(layer, DepthwiseConv if depthwise else Conv):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            k = layer.kernel
+            if n_out != (k.shape[2] * k.shape[3] if depthwise else k.shape[3]):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            wq, bb, mm, ss = take(k.size, n_out, False)
+            layers.append(ConvQ(layer, in_shape, wq.reshape(k.shape), bb, mm, ss, zx, TensorQ(1.0, zero),
+                                lo, table, depthwise))  # fmt: skip
+        elif kind == 5:
+            if not isinstance(layer, Pool | GlobalPool):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            layers.append(PoolQ(layer, in_shape))
+        elif kind == 6:
+            if not isinstance(layer, Reshape):
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            layers.append(ReshapeQ())
+        elif kind == 7:
+            if not isinstance(layer, ChannelAffine) or n_out != len(layer.scale) or table is not None:
+                raise fail(f"int8 layer {i} does not match the network's layer")
+            wq, bb, mm, ss = take(n_out, n_out, False)
+            layers.append(AffineQ(wq, bb, mm, ss, zx, TensorQ(1.0, zero)))
         else:
             raise fail(f"QLYR holds an unknown int8 layer kind {kind}")
+        if kind in (1, 3, 4, 7):
+            ow += int(layers[-1].w.size)
+            oc += n_out
     if ow != w.size or oc != bq.size:
         raise fail("QWGT or QBIA holds more values than the int8 layers use")
     last = layers[-1]

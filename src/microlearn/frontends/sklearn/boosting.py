@@ -132,9 +132,10 @@ def convert_gb(est: Any) -> BoostedTrees:
     if not (isinstance(init, str) and init == "zero"):
         from sklearn.dummy import DummyClassifier, DummyRegressor
 
-        if not isinstance(init, DummyClassifier | DummyRegressor):
+        random = isinstance(init, DummyClassifier) and init.strategy in ("stratified", "uniform")
+        if not isinstance(init, DummyClassifier | DummyRegressor) or random:
             raise UnsupportedEstimatorError(
-                f"{name} with init={type(init).__name__}: only a constant initial prediction (init=None, "
+                f"{name} with init={init!r}: only a constant initial prediction (init=None, "
                 "'zero' or a DummyClassifier / DummyRegressor) converts; the initial model would have to be "
                 "converted too. Fit with init=None or 'zero'."
             )

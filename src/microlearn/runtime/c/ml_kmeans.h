@@ -51,6 +51,43 @@ static inline double ml_kmeans_distance2(const ml_kmeans *m, uint32_t j, const f
     return s;
 }
 
+/* With float32 centres (learning buffers): the nearest centre by float32 distances when the second
+ * nearest is farther by more than both float32's and float64's rounding (relative gamma_(n+2) each for
+ * sums of non-negative terms of one-rounding differences; (n + 3) 2^-21 covers both, the underflow of
+ * terms once the distances are >= 2^-100, and this test's own rounding), else -1: the float64 rule
+ * decides. Without a second centre: 0. */
+static inline int32_t ml_kmeans_predict_f32(const ml_kmeans *m, const float *x)
+{
+    uint32_t i, j, best = 0;
+    float b1 = HUGE_VALF, b2 = HUGE_VALF;
+    const float a = 1.0f - (float)(m->n_features + 3u) * 4.76837158e-07f; /* 2^-21 */
+    for (j = 0; j < m->n_clusters; j++) {
+        const float *c = m->c32 + (size_t)j * m->n_features;
+        float s = 0.0f;
+        for (i = 0; i < m->n_features; i++) {
+            const float d = x[i] - c[i];
+            s += d * d;
+            if (s >= b2) {
+                break;
+            }
+        }
+        if (s < b1) {
+            b2 = b1;
+            b1 = s;
+            best = j;
+        } else if (s < b2) {
+            b2 = s;
+        }
+    }
+    if (m->n_clusters < 2u) {
+        return 0;
+    }
+    if (b2 >= 7.88860905e-31f && b2 <= 3.40282347e38f && b2 * a > b1) {
+        return (int32_t)best;
+    }
+    return -1;
+}
+
 /* Index of the nearest centre of x; ML_E_ARG, ML_E_NAN for NaN input. */
 static inline int32_t ml_kmeans_predict(const ml_kmeans *m, const float *x)
 {
@@ -58,6 +95,12 @@ static inline int32_t ml_kmeans_predict(const ml_kmeans *m, const float *x)
     double bd = 0.0;
     if (m == 0 || x == 0 || (m->c64 == 0 && m->c32 == 0) || m->n_clusters == 0) {
         return ML_E_ARG;
+    }
+    if (m->c64 == 0 && m->n_features < (1u << 16)) {
+        const int32_t f = ml_kmeans_predict_f32(m, x);
+        if (f >= 0) {
+            return f;
+        }
     }
     for (j = 0; j < m->n_clusters; j++) {
         const double d = ml_kmeans_distance2(m, j, x);

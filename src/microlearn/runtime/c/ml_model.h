@@ -749,7 +749,7 @@ static inline int32_t ml_boost_file_predict(const ml_boost_file *b, const float 
     return ml_argmax_f64(r, n);
 }
 
-/* The value of a regressor, or the anomaly score (decision_function) of an isolation forest. */
+/* The value of a regressor, or the anomaly score (score_samples) of an isolation forest. */
 static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
 {
     float raw[ML_TREES_MAX_OUTPUTS];
@@ -758,8 +758,7 @@ static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
         return expf(raw[0]);
     }
     if (b->post == 5) {
-        return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), (float)b->p1)
-                            : -0.5f - (float)b->p1;
+        return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), 0.0f) : -0.5f;
     }
     return raw[0];
 }
@@ -1026,6 +1025,248 @@ static inline int ml_naive_bayes_file_check(const ml_model_file *f)
     if (ptr[ML_GNB_S_MODE][0] > 1u || !ml_model_all_finite(ptr[ML_GNB_S_THET], kn, 1) ||
         !ml_model_all_finite(ptr[ML_GNB_S_VARS], kn, 1) || !ml_model_all_finite(ptr[ML_GNB_S_PRIO], k, 1) ||
         !ml_model_all_finite(ptr[ML_GNB_S_NORM], k, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------------- Mahalanobis distance */
+
+#define ML_FAMILY_MAHALANOBIS 7u
+#define ML_TASKS_S (1u << ML_TASK_SCORE)
+
+enum { ML_MAH_S_LOCN, ML_MAH_S_PREC, ML_MAH_S_OFFS, ML_MAH_S_MODE, ML_MAH_S_FNAM, ML_MAH_S_SRCE, ML_MAH_S_COUNT };
+
+/* Sections of a Mahalanobis-distance model (family 7, backends/modelfile/mahalanobis.py): EllipticEnvelope,
+ * MinCovDet. The C predictor is the generated C (ml_mahalanobis.h). */
+static inline const ml_model_section_spec *ml_mahalanobis_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_MAH_S_COUNT] = {
+        {"LOCN", ML_DT_F64, 1, ML_TASKS_S, 1}, {"PREC", ML_DT_F64, 1, ML_TASKS_S, 1},
+        {"OFFS", ML_DT_F64, 1, ML_TASKS_S, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_S, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_S, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_S, 0},
+    };
+    *n = ML_MAH_S_COUNT;
+    return specs;
+}
+
+/* Check a Mahalanobis-distance file (opened with ml_model_open): task SCORE with one output, 1 .. 1024
+ * features, n location values, n x n precision values and one offset, all finite, a MODE code 0 or 1. */
+static inline int ml_mahalanobis_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_MAH_S_COUNT];
+    uint32_t cnt[ML_MAH_S_COUNT];
+    uint32_t n_specs, n;
+    const ml_model_section_spec *specs = ml_mahalanobis_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_MAHALANOBIS) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_SCORE || f->n_features < 1 || f->n_features > 1024 || f->n_outputs != 1) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    if (cnt[ML_MAH_S_LOCN] != n || cnt[ML_MAH_S_PREC] != n * n || cnt[ML_MAH_S_OFFS] != 1u ||
+        cnt[ML_MAH_S_MODE] != 1u) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_MAH_S_MODE][0] > 1u || !ml_model_all_finite(ptr[ML_MAH_S_LOCN], n, 1) ||
+        !ml_model_all_finite(ptr[ML_MAH_S_PREC], n * n, 1) || !ml_model_all_finite(ptr[ML_MAH_S_OFFS], 1u, 1)) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
+/* ----------------------------------------------------------------------------------- Gaussian mixture */
+
+#define ML_FAMILY_MIXTURE 8u
+#define ML_TASKS_K (1u << ML_TASK_CLUSTER)
+
+enum { ML_GMM_S_MEAN, ML_GMM_S_PCHL, ML_GMM_S_CNST, ML_GMM_S_MODE, ML_GMM_S_FNAM, ML_GMM_S_SRCE, ML_GMM_S_COUNT };
+
+/* Sections of a Gaussian mixture (family 8, backends/modelfile/mixture.py). The C predictor is the
+ * generated C (ml_mixture.h). */
+static inline const ml_model_section_spec *ml_mixture_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_GMM_S_COUNT] = {
+        {"MEAN", ML_DT_F64, 1, ML_TASKS_K, 1}, {"PCHL", ML_DT_F64, 1, ML_TASKS_K, 1},
+        {"CNST", ML_DT_F64, 1, ML_TASKS_K, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_K, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_K, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_K, 0},
+    };
+    *n = ML_GMM_S_COUNT;
+    return specs;
+}
+
+/* Check a Gaussian mixture file (opened with ml_model_open): task CLUSTER, 1 .. 1024 features, 1 .. 65535
+ * components, MEAN / PCHL / CNST sized by the covariance type in MODE[0] (0 .. 3), MODE[1] 0 or 1, finite
+ * values, diag and spherical factors > 0. */
+static inline int ml_mixture_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_GMM_S_COUNT];
+    uint32_t cnt[ML_GMM_S_COUNT];
+    uint32_t n_specs, n, k, need, i;
+    const ml_model_section_spec *specs = ml_mixture_sections(&n_specs);
+    int rc;
+    if (f->family != ML_FAMILY_MIXTURE) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_CLUSTER || f->n_features < 1 || f->n_features > 1024 || f->n_outputs < 1 ||
+        f->n_outputs > 65535) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    k = (uint32_t)f->n_outputs;
+    if (cnt[ML_GMM_S_MODE] != 2u || cnt[ML_GMM_S_MEAN] != k * n || cnt[ML_GMM_S_CNST] != k) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_GMM_S_MODE][0] > 3u || ptr[ML_GMM_S_MODE][1] > 1u) {
+        return ML_E_VALUE;
+    }
+    switch (ptr[ML_GMM_S_MODE][0]) {
+    case 0: need = k * n * n; break;
+    case 1: need = n * n; break;
+    case 2: need = k * n; break;
+    default: need = k; break;
+    }
+    if (cnt[ML_GMM_S_PCHL] != need) {
+        return ML_E_FORMAT;
+    }
+    if (!ml_model_all_finite(ptr[ML_GMM_S_MEAN], k * n, 1) || !ml_model_all_finite(ptr[ML_GMM_S_PCHL], need, 1) ||
+        !ml_model_all_finite(ptr[ML_GMM_S_CNST], k, 1)) {
+        return ML_E_VALUE;
+    }
+    if (ptr[ML_GMM_S_MODE][0] >= 2u) {
+        for (i = 0; i < need; i++) {
+            if (!(((const double *)(const void *)ptr[ML_GMM_S_PCHL])[i] > 0.0)) {
+                return ML_E_VALUE;
+            }
+        }
+    }
+    return ML_OK;
+}
+
+/* ---------------------------------------------------------------------------------- kernel expansion */
+
+#define ML_FAMILY_KERNEL 9u
+
+enum { ML_KER_S_SVEC, ML_KER_S_DCOF, ML_KER_S_PARM, ML_KER_S_MODE, ML_KER_S_FNAM, ML_KER_S_SRCE, ML_KER_S_COUNT };
+
+/* Sections of a kernel expansion (family 9, backends/modelfile/kernel.py): OneClassSVM. The C predictor
+ * is the generated C (ml_kernel.h). */
+static inline const ml_model_section_spec *ml_kernel_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_KER_S_COUNT] = {
+        {"SVEC", ML_DT_F64, 1, ML_TASKS_S, 1}, {"DCOF", ML_DT_F64, 1, ML_TASKS_S, 1},
+        {"PARM", ML_DT_F64, 1, ML_TASKS_S, 1}, {"MODE", ML_DT_U8, 1, ML_TASKS_S, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_S, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_S, 0},
+    };
+    *n = ML_KER_S_COUNT;
+    return specs;
+}
+
+/* Check a kernel-expansion file (opened with ml_model_open): task SCORE with one output, m >= 1 support
+ * vectors of n_features finite values, m finite coefficients, four finite parameters (the degree an
+ * integer 0 .. 64), a kernel code 0 .. 3. */
+static inline int ml_kernel_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_KER_S_COUNT];
+    uint32_t cnt[ML_KER_S_COUNT];
+    uint32_t n_specs, n, m;
+    const ml_model_section_spec *specs = ml_kernel_sections(&n_specs);
+    double deg;
+    int rc;
+    if (f->family != ML_FAMILY_KERNEL) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_SCORE || f->n_features < 1 || f->n_features > 65535 || f->n_outputs != 1) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    m = cnt[ML_KER_S_DCOF];
+    if (m < 1u || cnt[ML_KER_S_SVEC] / n != m || cnt[ML_KER_S_SVEC] % n != 0u || cnt[ML_KER_S_PARM] != 4u ||
+        cnt[ML_KER_S_MODE] != 1u) {
+        return ML_E_FORMAT;
+    }
+    if (ptr[ML_KER_S_MODE][0] > 3u || !ml_model_all_finite(ptr[ML_KER_S_SVEC], m * n, 1) ||
+        !ml_model_all_finite(ptr[ML_KER_S_DCOF], m, 1) || !ml_model_all_finite(ptr[ML_KER_S_PARM], 4u, 1)) {
+        return ML_E_VALUE;
+    }
+    deg = ((const double *)(const void *)ptr[ML_KER_S_PARM])[3];
+    if (!(deg >= 0.0 && deg <= 64.0) || deg != (double)(int32_t)deg) {
+        return ML_E_VALUE;
+    }
+    return ML_OK;
+}
+
+/* ------------------------------------------------------------------------------- local outlier factor */
+
+#define ML_FAMILY_LOF 10u
+
+enum { ML_LOF_S_FITX, ML_LOF_S_LRDS, ML_LOF_S_KDST, ML_LOF_S_PARM, ML_LOF_S_FNAM, ML_LOF_S_SRCE, ML_LOF_S_COUNT };
+
+/* Sections of a local outlier factor (family 10, backends/modelfile/lof.py). The C predictor is the
+ * generated C (ml_lof.h). */
+static inline const ml_model_section_spec *ml_lof_sections(uint32_t *n)
+{
+    static const ml_model_section_spec specs[ML_LOF_S_COUNT] = {
+        {"FITX", ML_DT_F64, 1, ML_TASKS_S, 1}, {"LRDS", ML_DT_F64, 1, ML_TASKS_S, 1},
+        {"KDST", ML_DT_F64, 1, ML_TASKS_S, 1}, {"PARM", ML_DT_F64, 1, ML_TASKS_S, 1},
+        {"FNAM", ML_DT_TEXT, 0, ML_TASKS_S, 0}, {"SRCE", ML_DT_TEXT, 0, ML_TASKS_S, 0},
+    };
+    *n = ML_LOF_S_COUNT;
+    return specs;
+}
+
+/* Check a local-outlier-factor file (opened with ml_model_open): task SCORE with one output, m >= 2
+ * finite training rows, m densities in 2^-1022 .. 2^50 and k-distances in 0 .. 2^50, k an integer 1 .. m - 1, a finite offset. */
+static inline int ml_lof_file_check(const ml_model_file *f)
+{
+    const uint8_t *ptr[ML_LOF_S_COUNT];
+    uint32_t cnt[ML_LOF_S_COUNT];
+    uint32_t n_specs, n, m, i;
+    const ml_model_section_spec *specs = ml_lof_sections(&n_specs);
+    const double *p;
+    int rc;
+    if (f->family != ML_FAMILY_LOF) {
+        return ML_E_FAMILY;
+    }
+    if (f->task != ML_TASK_SCORE || f->n_features < 1 || f->n_features > 65535 || f->n_outputs != 1) {
+        return ML_E_FORMAT;
+    }
+    rc = ml_model_bind(f, specs, n_specs, ptr, cnt);
+    if (rc != ML_OK) {
+        return rc;
+    }
+    n = (uint32_t)f->n_features;
+    m = cnt[ML_LOF_S_LRDS];
+    if (m < 2u || cnt[ML_LOF_S_FITX] / n != m || cnt[ML_LOF_S_FITX] % n != 0u || cnt[ML_LOF_S_KDST] != m ||
+        cnt[ML_LOF_S_PARM] != 2u) {
+        return ML_E_FORMAT;
+    }
+    if (!ml_model_all_finite(ptr[ML_LOF_S_FITX], m * n, 1) || !ml_model_all_finite(ptr[ML_LOF_S_PARM], 2u, 1)) {
+        return ML_E_VALUE;
+    }
+    for (i = 0; i < m; i++) {
+        const double l = ((const double *)(const void *)ptr[ML_LOF_S_LRDS])[i];
+        const double d = ((const double *)(const void *)ptr[ML_LOF_S_KDST])[i];
+        if (!(l >= 2.2250738585072014e-308 && l <= 1125899906842624.0) || !(d >= 0.0 && d <= 1125899906842624.0)) {
+            return ML_E_VALUE;
+        }
+    }
+    p = (const double *)(const void *)ptr[ML_LOF_S_PARM];
+    if (!(p[0] >= 1.0 && p[0] < (double)m) || p[0] != (double)(int32_t)p[0]) {
         return ML_E_VALUE;
     }
     return ML_OK;

@@ -1,6 +1,6 @@
 # mlrt machine-code tree walker (@micropython.viper): the walk of trees.py over the same packed array
-# (Trees._pack), with the same integer keys and fixed-point votes, so it decides exactly as the
-# bytecode path does, in machine words instead of objects.
+# (Trees._pack: 2 words per node), with the same integer keys and fixed-point votes, so it decides
+# exactly as the bytecode path does, in machine words instead of objects.
 # Importing this module fails on CPython (no micropython module) and on ports that cannot run native
 # code (e.g. WebAssembly: "invalid micropython decorator"); mlrt then uses the bytecode path.
 # Precompile with mpy-cross -march=<arch>. Works with 32- and 64-bit machine words: ptr32 loads are
@@ -33,23 +33,24 @@ def _walk(a: ptr32, x, acc: ptr32, atype: int) -> int:
         acc[c] = 0
     for t in range(n):
         i = a[2 + t]
-        f = a[i]
-        while not (f & s):
-            v = xf[f & 0xFFFF]
+        w = a[i + 1]
+        while w & 0xFFFF != 0xFFFF:
+            v = xf[w & 0x7FFF]
             if v & s:  # negative float: key -magnitude; a negative NaN becomes a positive one
                 v = 0 - (v & mag)
                 if v < 0 - inf:
                     v = inf + 1
-            if v <= (a[i + 1] ^ s) - s or (v > inf and f > 0xFFFF):
-                i += 3
+            if v <= (a[i] ^ s) - s or (v > inf and w & 0x8000):
+                i += 2
             else:
-                i = a[i + 2]
-            f = a[i]
+                i += (w >> 15) & 0x1FFFE
+            w = a[i + 1]
         if nc == 0:
-            acc[t] = 0 - 1 - ((f ^ s) - s)
+            acc[t] = a[i]
             continue
-        j = a[i + 1]
-        e = a[i + 2]
+        r = a[i]
+        j = r + 2
+        e = a[r + 1]
         while j < e:
             v = a[j]
             c = v & 0xFF

@@ -109,6 +109,7 @@ class _Source:
     def __init__(self, src):
         self.f = None
         self.mv = None
+        self.path = src if isinstance(src, str) else None
         if isinstance(src, str):
             self.f = open(src, "rb")
             self.size = self.f.seek(0, 2)  # the real length: a header's size is never trusted
@@ -118,6 +119,7 @@ class _Source:
             self.size = len(self.mv)
         self.pos = 0
         self.crc = 0
+        self.buf = None
 
     def read(self, n, crc=True):
         if self.f is not None:
@@ -150,9 +152,24 @@ class _Source:
         return b
 
     def skip(self, n):
+        """Pass n bytes (into the CRC) without making garbage: a heap with garbage between the objects a
+        model keeps has no room left for its large arrays."""
+        if self.f is None:
+            if self.pos + n > self.size:
+                raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, n))
+            self.crc = crc32(self.mv[self.pos : self.pos + n], self.crc)
+            self.pos += n
+            return
+        buf = self.buf
+        if buf is None:
+            buf = self.buf = bytearray(256)
+        mv = memoryview(buf)
         while n > 0:
             k = 256 if n > 256 else n
-            self.read(k)
+            if self.f.readinto(mv[:k]) != k:
+                raise bad("truncated at byte %d (wanted %d more bytes)" % (self.pos, k))
+            self.crc = crc32(mv[:k], self.crc)
+            self.pos += k
             n -= k
 
     def at_end(self):
@@ -164,11 +181,94 @@ class _Source:
             self.f = None
 
 
+class Stored:
+    """A section left in the model file (a module's LAZY tags, when loading from a path): read(off, n)
+    opens the file and returns n bytes at byte off of the section. Loading from bytes, data is a view
+    of them (a module that keeps the section makes it a copy)."""
+
+    def __init__(self, path, offset, nbytes, data=None):
+        self.path = path
+        self.offset = offset
+        self.nbytes = nbytes
+        self.data = data
+
+    def __len__(self):
+        return self.nbytes
+
+    def read(self, off, n):
+        if off < 0 or off + n > self.nbytes:
+            raise IndexError("mlrt: read past the end of a section")
+        if self.data is not None:
+            return self.data[off : off + n]
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + off)
+            b = f.read(n)
+        if b is None or len(b) != n:
+            raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+        return b
+
+    def open(self):
+        """A file handle for chunk (None when the section is in RAM); the caller closes it."""
+        return None if self.data is not None else open(self.path, "rb")
+
+    def chunk(self, f, off, n):
+        """n bytes (a bytes object) at byte off of the section; f: from open()."""
+        if self.data is not None:
+            return bytes(self.data[off : off + n])
+        f.seek(self.offset + off)
+        b = f.read(n)
+        if b is None or len(b) != n:
+            raise OSError("mlrt: the model file %s changed while loading; load it again" % self.path)
+        return b
+
+    def array(self, tc):
+        """The whole section as array(tc)."""
+        f = self.open()
+        try:
+            return to_array(tc, self.chunk(f, 0, self.nbytes))
+        finally:
+            if f is not None:
+                f.close()
+
+    def read_many(self, offs, n):
+        """n bytes at each byte offset of offs (a list), the file opened once."""
+        if self.data is not None:
+            return [self.read(o, n) for o in offs]
+        out = []
+        with open(self.path, "rb") as f:
+            for o in offs:
+                if o < 0 or o + n > self.nbytes:
+                    raise IndexError("mlrt: read past the end of a section")
+                f.seek(self.offset + o)
+                b = f.read(n)
+                if b is None or len(b) != n:
+                    raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+                out.append(b)
+        return out
+
+    def blocks(self, size):
+        """The section in successive blocks of size bytes (the last one may be shorter)."""
+        if self.data is not None:
+            for o in range(0, self.nbytes, size):
+                yield self.data[o : o + size]
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            left = self.nbytes
+            while left > 0:
+                b = f.read(size if size < left else left)
+                if not b:
+                    raise OSError("mlrt: the model file %s changed after loading; load it again" % self.path)
+                left -= len(b)
+                yield b
+
+
 def read(src, families):
     """Read a model file. ``families``: family code -> module name (mlrt.FAMILIES); the module's
     ``SECTIONS`` (tag -> (dtype, critical, tasks bit mask, required); a module serving several families:
-    ``SECTIONS_BY_FAMILY = {code: SECTIONS}``) says which sections to keep and its ``AS_BITS`` which
-    float32 sections come as array('i') of their bits.
+    ``SECTIONS_BY_FAMILY = {code: SECTIONS}``) says which sections to keep, its ``AS_BITS`` which
+    float32 sections come as array('i') of their bits and its ``LAZY`` which come as a Stored (left in
+    the file when loading from a path, so they never take RAM).
 
     Returns (header tuple, {tag: array or bytes}, family module). Unknown optional sections are skipped;
     an unknown critical one, a bad CRC or any inconsistency raises ValueError."""
@@ -216,6 +316,7 @@ def _read(s, families):
     mod = family_module(families, family)
     wanted = family_sections(mod, family)
     as_bits = getattr(mod, "AS_BITS", ())
+    lazy = getattr(mod, "LAZY", ())
     task_bit = 1 << task if task < 8 else 0
     tasks = 0
     for spec in wanted.values():
@@ -250,7 +351,13 @@ def _read(s, families):
         if tag in out:
             raise bad("section %r appears twice" % tag)
         s.skip(offset - s.pos)
-        if tag in wanted:
+        if tag in lazy:  # left in the file (a path) or copied as bytes; the module reads it as it needs
+            s.skip(nbytes)  # still part of the CRC
+            if s.f is not None:
+                out[tag] = Stored(s.path, offset, nbytes)
+            else:  # a view of the caller's bytes while loading; the module copies what it keeps
+                out[tag] = Stored(None, offset, nbytes, s.mv[offset : offset + nbytes])
+        elif tag in wanted:
             tc = "i" if tag in as_bits and dtype == 7 else DTYPES[dtype][0]
             out[tag] = s.read(nbytes) if tc is None else s.read_array(tc, nbytes, DTYPES[dtype][1])
         else:

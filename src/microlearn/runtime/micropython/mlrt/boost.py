@@ -195,7 +195,10 @@ class Boosted:
         return acc
 
     def decision_function(self, x):
-        """Raw scores: one value (binary, regression) or a list (multi-class)."""
+        """Raw scores: one value (binary, regression) or a list (multi-class); an anomaly model's
+        score - offset (negative: outlier)."""
+        if self.kind == "anomaly":
+            return self.score(x) - self.params[1]
         r = self.raw(x)
         return r[0] if self.n_raw == 1 else r
 
@@ -214,17 +217,17 @@ class Boosted:
         return [v / s for v in e]
 
     def score(self, x):
-        """Anomaly score: scikit-learn's decision_function (negative: outlier)."""
+        """Anomaly score: scikit-learn's score_samples (larger: more normal)."""
         if self.kind != "anomaly":
             raise TypeError("mlrt: score is for anomaly models")
-        d, off = self.params
+        d = self.params[0]
         q = self.raw(x)[0] / d if d != 0 else 1.0
-        return -(2.0 ** (-q)) - off
+        return -(2.0 ** (-q))
 
     def predict(self, x):
         """Class index (classifier), value (regressor), or 1 / -1 (inlier / outlier)."""
         if self.kind == "anomaly":
-            return -1 if self.score(x) < 0 else 1
+            return -1 if self.decision_function(x) < 0 else 1
         r = self.raw(x)
         if self.kind == "regressor":
             return math.exp(r[0]) if self.post == "exp" else r[0]

@@ -196,7 +196,8 @@ def quantize_bits(v, m, sh, z):
 
 def _int8_layers(sec, layers):
     """The int8 method's layers from the Q* sections: [(kind, n_in, n_out, zero, lo, table, final,
-    w_off, b_off)], plus the weights, biases, multipliers, shifts, input (m, sh, z) and the scale."""
+    w_off, b_off)] (dense, activation) or [(kind, runner)] (kinds 3..7, network_conv.make_q8), plus
+    the weights, biases, multipliers, shifts, input (m, sh, z) and the scale."""
     qinp, recs, w = sec[b"QINP"], sec[b"QLYR"], sec[b"QWGT"]
     bq, mq, sq, tabs, scl = sec[b"QBIA"], sec[b"QMUL"], sec[b"QSHF"], sec[b"QTAB"], sec[b"QSCL"]
     if len(qinp) != 3 or len(recs) % RECORD or len(scl) != 2 or len(tabs) % 256:
@@ -207,18 +208,46 @@ def _int8_layers(sec, layers):
     out = []
     ow = oc = 0
     for i in range(n):
-        kind, n_out, zero, lo, t, final = recs[RECORD * i : RECORD * i + 6]
+        kind, n_out, zero, lo, t, final, zx = recs[RECORD * i : RECORD * i + 7]
         if t >= len(tabs) // 256 or t < -1 or not -128 <= zero <= 127 or not -128 <= lo <= 127:
             raise bad("QLYR holds a table index, zero point or clamp out of range")
+        if not -128 <= zx <= 127 or (final and (kind != 1 or i != n - 1)):
+            raise bad("QLYR holds an input zero point out of range or a misplaced final layer")
         table = None if t < 0 else bytes(tabs[256 * t : 256 * (t + 1)])
         op = layers[i]
-        if kind == 1:
+        if kind >= 3:  # convolution, pooling, reshaping, per-channel affine: network_conv.py
+            if oc + n_out > len(bq) or n_out < 0:
+                raise bad("QBIA ends inside an int8 layer")
+            for j in range(oc, oc + n_out):
+                if (mq[j] != 0 and mq[j] < 1 << 30) or sq[j] < -30 or sq[j] > 31:
+                    raise bad("QMUL / QSHF hold a multiplier or shift out of range")
+            from mlrt import network_conv
+
+            run, n_w = network_conv.make_q8(
+                kind,
+                op,
+                n_out,
+                zero,
+                lo,
+                table,
+                zx,
+                w[ow:],
+                bq[oc : oc + n_out],
+                mq[oc : oc + n_out],
+                sq[oc : oc + n_out],
+            )
+            if ow + n_w > len(w):
+                raise bad("QWGT ends inside an int8 layer")
+            out.append((kind, run))
+            ow += n_w
+            oc += n_out
+        elif kind == 1:
             if not isinstance(op, Dense) or op.n_out != n_out or (final and i != n - 1):
                 raise bad("an int8 layer does not match the network")
             if ow + op.n_in * n_out > len(w) or oc + n_out > len(bq):
                 raise bad("QWGT or QBIA ends inside an int8 layer")
             for j in range(oc, oc + n_out):
-                if not final and mq[j] != 0 and (mq[j] < 1 << 30 or sq[j] < -30 or sq[j] > 31):
+                if not final and ((mq[j] != 0 and mq[j] < 1 << 30) or sq[j] < -30 or sq[j] > 31):
                     raise bad("QMUL / QSHF hold a multiplier or shift out of range")
             out.append((1, op.n_in, n_out, zero, lo, table, final, ow, oc))
             ow += op.n_in * n_out
@@ -319,7 +348,11 @@ class Network:
             q[i] = quantize_bits(xa[i], m, sh, z) & 0xFF
         dot = _fast_q8.dot if _fast_q8 is not None else dot_q8
         w, bq, mq, sq = self._qw, self._qb, self._qm, self._qs
-        for kind, n_in, n_out, zero, lo, table, final, ow, oc in self._ql:
+        for rec in self._ql:
+            if rec[0] >= 3:  # a layer of network_conv.py: its own runner
+                q = rec[1](q)
+                continue
+            kind, n_in, n_out, zero, lo, table, final, ow, oc = rec
             if kind == 1 and final:
                 return [bq[oc + j] + dot(q, w, ow + j * n_in, n_in) for j in range(n_out)]
             if kind == 1:
@@ -362,8 +395,9 @@ class Network:
         """Class index (self.classes[i] is its label), or the regressor's value(s)."""
         if self.int8:
             acc = self.logits_q8(x)
-            if not self.classifier:
-                v = [a * self._qscale for a in acc]
+            if not self.classifier:  # (float)acc * scale in float32, as the C
+                s = array("f", [self._qscale])[0]
+                v = list(array("f", [a * s for a in array("f", acc)]))
                 return v[0] if self.n_values == 1 else v
             if self.decision == 2:
                 return 1 if acc[0] > 0 else 0

@@ -239,3 +239,148 @@ def make_layer(code, ints, prms, off, in_shape, out_shape):
         v = _take(prms, off, 2 * c + 1, "per-channel affine")
         return Affine(v[:c], v[c : 2 * c]), 2 * c + 1
     raise bad("layer kind %d is not supported by this mlrt: update mlrt" % code)
+
+
+# ---------------------------------------------------------------------------------------------- int8
+# The int8 method of these layers (QLYR kinds 3..7, microlearn's passes/quantize_conv.py and
+# runtime/c/ml_conv.h): tensors are bytearrays of int8 codes (two's complement), accumulators Python
+# ints, so every result equals the C's bit for bit.
+def _signed(q, zx):
+    return [(v - 256 if v > 127 else v) - zx for v in q]
+
+
+def _div_round(s, n):
+    mag = (abs(s) + n // 2) // n
+    return mag if s >= 0 else -mag
+
+
+class _OutQ8:
+    """clamp(zero + requant(acc, m, sh), lo, 127), then the table, as one byte."""
+
+    def __init__(self, b, m, sh, zero, lo, table):
+        self.b, self.m, self.sh, self.zero, self.lo, self.table = b, m, sh, zero, lo, table
+
+    def put(self, y, o, acc, ch):
+        from mlrt.network import requant
+
+        v = self.zero + requant(acc, self.m[ch], self.sh[ch])
+        v = self.lo if v < self.lo else (127 if v > 127 else v)
+        y[o] = (self.table[v + 128] if self.table is not None else v) & 0xFF
+
+
+class ConvQ8(_OutQ8):
+    def __init__(self, op, w, b, m, sh, zx, zero, lo, table):
+        _OutQ8.__init__(self, b, m, sh, zero, lo, table)
+        self.op, self.w, self.zx = op, w, zx
+
+    def __call__(self, q):
+        op, w = self.op, self.w
+        g = op.g
+        c = g.c
+        x = _signed(q, self.zx)
+        depthwise = isinstance(op, Depthwise)
+        n_out = len(self.b)
+        y = bytearray(g.oh * g.ow * n_out)
+        o = 0
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                acc = list(self.b)
+                for tap, pos in g.taps(oy, ox):
+                    xo = pos * c
+                    ko = tap * c * (op.m if depthwise else op.f)
+                    if depthwise:
+                        mm = op.m
+                        for ch in range(n_out):
+                            acc[ch] += x[xo + ch // mm] * w[ko + ch]
+                        continue
+                    f = op.f
+                    for ch in range(c):
+                        v = x[xo + ch]
+                        if v:
+                            kk = ko + ch * f
+                            for fi in range(f):
+                                acc[fi] += v * w[kk + fi]
+                for ch in range(n_out):
+                    self.put(y, o, acc[ch], ch)
+                    o += 1
+        return y
+
+
+class AffineQ8(_OutQ8):
+    def __init__(self, w, b, m, sh, zx, zero):
+        _OutQ8.__init__(self, b, m, sh, zero, -128, None)
+        self.w, self.zx = w, zx
+
+    def __call__(self, q):
+        x = _signed(q, self.zx)
+        c = len(self.w)
+        y = bytearray(len(x))
+        for i in range(len(x)):
+            ch = i % c
+            self.put(y, i, self.b[ch] + x[i] * self.w[ch], ch)
+        return y
+
+
+class PoolQ8:
+    def __init__(self, op):
+        self.op = op
+
+    def __call__(self, q):
+        op = self.op
+        x = _signed(q, 0)
+        if isinstance(op, GlobalPool):
+            n, c = op.n, op.c
+            y = bytearray(c)
+            for ch in range(c):
+                acc = x[ch]
+                for p in range(1, n):
+                    v = x[p * c + ch]
+                    if op.op == 0:
+                        if v > acc:
+                            acc = v
+                    else:
+                        acc += v
+                y[ch] = (acc if op.op == 0 else _div_round(acc, n)) & 0xFF
+            return y
+        g = op.g
+        c = g.c
+        y = bytearray(g.oh * g.ow * c)
+        o = 0
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                taps = g.taps(oy, ox)
+                for ch in range(c):
+                    acc = x[taps[0][1] * c + ch]
+                    for _, pos in taps[1:]:
+                        v = x[pos * c + ch]
+                        if op.op == 0:
+                            if v > acc:
+                                acc = v
+                        else:
+                            acc += v
+                    y[o] = (acc if op.op == 0 else _div_round(acc, len(taps))) & 0xFF
+                    o += 1
+        return y
+
+
+def _same(q):
+    return q
+
+
+def make_q8(kind, op, n_out, zero, lo, table, zx, w, bq, mq, sq):
+    """The int8 runner of QLYR kind 3..7 for the float layer ``op`` (w, bq, mq, sq: this layer's slices
+    of QWGT, QBIA, QMUL, QSHF) and how many weights it takes from QWGT."""
+    if kind == 3 or kind == 4:
+        if not isinstance(op, Depthwise if kind == 4 else Conv):
+            raise bad("an int8 layer does not match the network")
+        n_w = len(op.k)
+        if n_out != len(op.b):
+            raise bad("an int8 layer does not match the network")
+        return ConvQ8(op, w[:n_w], bq, mq, sq, zx, zero, lo, table), n_w
+    if kind == 5 and isinstance(op, (Pool, GlobalPool)):
+        return PoolQ8(op), 0
+    if kind == 6 and isinstance(op, Reshape):
+        return _same, 0
+    if kind == 7 and isinstance(op, Affine) and n_out == len(op.s) and table is None:
+        return AffineQ8(w[:n_out], bq, mq, sq, zx, zero), n_out
+    raise bad("QLYR holds an int8 layer that does not match the network")

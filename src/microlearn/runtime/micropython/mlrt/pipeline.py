@@ -105,5 +105,12 @@ class Pipeline:
     def predict_label(self, x):
         return self.final.predict_label(self._features(x))
 
+    def score(self, x):
+        """The final model's score (anomaly detectors: score_samples; mixtures: the log-likelihood)."""
+        return self.final.score(self._features(x))
+
+    def decision_function(self, x):
+        return self.final.decision_function(self._features(x))
+
     def __repr__(self):
         return "<mlrt.Pipeline %d stage(s), then %r>" % (len(self.stages), self.final)

@@ -9,6 +9,7 @@
 # near-ties) the probabilities are summed tree by tree in the port's float (double: bit-exact
 # scikit-learn).
 from array import array
+from struct import unpack_from
 
 from mlrt._reader import bad, empty, to_array
 
@@ -63,6 +64,9 @@ def load(head, sec):
     if b"BOST" in sec:
         from mlrt import boost
 
+        for tag, tc in ((b"FEAT", "h"), (b"MISS", "B"), (b"THRS", "i"), (b"RGHT", "i"), (b"PROB", "d")):
+            if tag in sec:  # LAZY sections as arrays (THRS as float32 bits, AS_BITS)
+                sec[tag] = sec[tag].array(tc)
         return boost.Boosted(head, sec)
     for tag in BOOST_ONLY:
         if tag in sec:
@@ -71,6 +75,10 @@ def load(head, sec):
 
 
 AS_BITS = (b"THRS",)  # read as array('i') of float32 bits: keys are made in place
+# left in the file when loading from a path (never held in RAM whole): the node arrays are packed from
+# it block by block, PROB is read for near-ties and predict_proba
+LAZY = (b"FEAT", b"MISS", b"THRS", b"RGHT", b"PROB")
+BLOCK = 64  # nodes per block while packing
 
 try:  # native-code walker where the port can run it (see _fast.py)
     from mlrt import _fast
@@ -116,25 +124,23 @@ class Trees:
         self.n_features = n_features
         self.n_outputs = n_outputs
         self._roots = sec[b"ROOT"]
-        self._feat = sec[b"FEAT"]
-        self._miss = sec[b"MISS"]
-        self._thr = sec[b"THRS"]  # float32 bits (AS_BITS)
-        self._right = sec[b"RGHT"]
+        self._nodes = (sec[b"FEAT"], sec[b"MISS"], sec[b"THRS"], sec[b"RGHT"])  # _reader.Stored
         self.n_trees = len(self._roots)
-        self.n_nodes = len(self._feat)
+        self.n_nodes = len(sec[b"FEAT"]) // 2
         self.classes = None
         self.feature_names = None
         self._leaf_class = None
+        self._prob = None
         if task not in (CLASSIFIER, REGRESSOR):
             raise bad("task %d is not one a tree ensemble has" % task)
         need = b"PROB" if self.classifier else b"LVAL"
         if need not in sec:
             raise bad("required section %s is missing" % need.decode())
         if self.classifier:
-            self._proba = sec[b"PROB"]
-            if not 1 <= n_outputs <= 256 or len(self._proba) % n_outputs:
+            self._prob = sec[b"PROB"]  # a _reader.Stored: float64 rows, read only for near-ties and proba
+            if not 1 <= n_outputs <= 256 or len(self._prob) % (8 * n_outputs):
                 raise bad("PROB does not hold n_leaves x %d probabilities" % n_outputs)
-            self.n_leaves = len(self._proba) // n_outputs
+            self.n_leaves = len(self._prob) // (8 * n_outputs)
             if b"LCLS" in sec:
                 self._leaf_class = sec[b"LCLS"]
                 if len(self._leaf_class) != self.n_leaves:
@@ -154,17 +160,21 @@ class Trees:
                 raise bad("LV64 and LVAL differ in length")
         self.feature_names = _json_list(sec.get(b"FNAM"), n_features)
         self._check()
-        if self.classifier:
-            _check_proba(self._proba, n_outputs)
-        else:
+        if self.classifier and self._prob.data is not None:
+            self._prob.data = bytes(self._prob.data)  # a copy: the caller's bytes are not kept
+        if not self.classifier:
             _check_values(sec[b"LVAL"], sec.get(b"LV64"))
+        lv64 = b"LV64" in sec
+        sec.clear()  # the file's node arrays go as soon as they are packed
         self._pack()
-        self._feat = self._thr = self._right = self._miss = self._roots = None
         self.nbytes = 4 * len(self._a)  # bytes of the arrays the model keeps
         if self.classifier:
-            self.nbytes += 8 * len(self._proba) + (4 * self.n_leaves if self._leaf_class is not None else 0)
+            if self._prob.data is not None:  # loaded from bytes: PROB is kept as a copy
+                self.nbytes += len(self._prob)
+            if self._leaf_class is not None:
+                self.nbytes += 4 * self.n_leaves
         else:
-            self.nbytes += (8 if b"LV64" in sec else 4) * self.n_leaves
+            self.nbytes += (8 if lv64 else 4) * self.n_leaves
         self._fast = self._walk = None
         if _fast is not None:
             self._fast = _fast.prepare(self)
@@ -172,75 +182,139 @@ class Trees:
                 self._walk = _fast._walk
                 self._acc = self._fast.acc
 
-    def _pack(self):
-        """One array('i') for both walkers: [n_trees, n_vote_classes, root offsets..., nodes..., votes...].
+    def _rows(self):
+        """(leaf row, its probabilities as a tuple of floats) for every PROB row, in order, read from the
+        file block by block, each row checked: values in [0, 1] summing to 1 (schema.py: Range, RowSums)."""
+        nc = self.n_outputs
+        rb = 8 * nc
+        fmt = "<%dd" % nc
+        tol = nc * ROW_SUM_TOL
+        row = 0
+        for blk in self._prob.blocks(rb * (512 // rb + 1)):
+            if len(blk) % rb:
+                raise bad("PROB could not be read in whole rows")
+            for o in range(0, len(blk), rb):
+                p = unpack_from(fmt, blk, o)
+                s = 0.0
+                for v in p:
+                    if not 0.0 <= v <= 1.0:  # also NaN
+                        raise bad("a leaf probability is outside [0, 1]")
+                    s += v
+                if not -tol <= s - 1.0 <= tol:
+                    raise bad("a leaf's probabilities do not sum to 1")
+                yield row, p
+                row += 1
 
-        A split node is 3 ints: feature | MISS << 16, threshold key, offset of the right child (the left
-        one follows at +3). A leaf is -1 - leaf row, then the offsets of its first and past-last vote.
-        A vote is q << 8 | class: leaf probability x 2**S (scale_bits), rounded half to even; zero ones
-        are left out (classifiers of several trees only)."""
-        nn, n, nc = self.n_nodes, self.n_trees, self.n_outputs
+    def _pack(self):
+        """One array('i') for both walkers: [n_trees, n_vote_classes, root offsets..., nodes..., leaf
+        records...]; the file's node arrays are dropped.
+
+        A node is 2 ints. A split node: the threshold key, then feature | MISS << 15 | (right child - node)
+        << 16 (in nodes; the left child is the next node). A leaf: its leaf row (regressor, single tree)
+        or the offset of its leaf row's record, then -1. A record (classifiers of several trees): the leaf
+        row, the offset past its last vote, its votes. A vote is q << 8 | class: leaf probability x 2**S
+        (scale_bits), rounded half to even; zero ones are left out."""
+        nn, n, nc, nl = self.n_nodes, self.n_trees, self.n_outputs, self.n_leaves
         votes = self.classifier and n > 1
-        p = self._proba if votes else ()
         one = 1 << scale_bits(n)
-        nv = 0
-        for v in p:
-            if round(v * one):
-                nv += 1
+        size = 0
+        if self.classifier:  # every row checked (and the votes counted) in one pass over PROB
+            for _, p in self._rows():
+                size += 2
+                for v in p:
+                    if round(v * one):
+                        size += 1
         base = 2 + n
-        vbase = base + 3 * nn
-        a = empty("i", vbase + nv)  # every item is written below
+        rbase = base + 2 * nn
+        a = empty("i", rbase + (size if votes else 0))  # every item is written below
         a[0] = n
         a[1] = nc if votes else 0
         for t in range(n):
-            a[2 + t] = base + 3 * self._roots[t]
-        feat, tk, right, miss = self._feat, _keys(self._thr), self._right, self._miss
-        if votes:  # vst[l]: offset of leaf row l's first vote
-            vst = empty("i", self.n_leaves + 1)
-            j = vbase
-            for leaf in range(self.n_leaves):
-                vst[leaf] = j
+            a[2 + t] = base + 2 * self._roots[t]
+        self._roots = None
+        if votes:  # rec[l]: offset of leaf row l's record
+            rec = empty("i", nl)
+            j = rbase
+            for leaf, p in self._rows():
+                rec[leaf] = j
+                a[j] = leaf
+                k = j + 2
                 for c in range(nc):
-                    q = round(p[leaf * nc + c] * one)
+                    q = round(p[c] * one)
                     if q:
-                        a[j] = q << 8 | c
-                        j += 1
-            vst[self.n_leaves] = j
-        for i in range(nn):
-            o = base + 3 * i
-            f = feat[i]
-            if f < 0:
-                row = right[i]
-                a[o] = -1 - row
-                a[o + 1] = vst[row] if votes else 0
-                a[o + 2] = vst[row + 1] if votes else 0
-            else:
-                a[o] = f | miss[i] << 16
-                a[o + 1] = tk[i]
-                a[o + 2] = base + 3 * right[i]
+                        a[k] = q << 8 | c
+                        k += 1
+                a[j + 1] = k
+                j = k
+        for i0, feat, miss, thr, right in self._blocks():
+            for j in range(len(feat)):
+                o = base + 2 * (i0 + j)
+                f = feat[j]
+                if f < 0:
+                    row = right[j]
+                    a[o] = rec[row] if votes else row
+                    a[o + 1] = -1
+                else:
+                    d = right[j] - i0 - j
+                    if d > 0xFFFF:
+                        raise bad(
+                            "a tree's right subtree starts more than 65535 nodes after its parent: too "
+                            "large for mlrt (fewer nodes: max_depth, max_leaf_nodes)"
+                        )
+                    v = thr[j]
+                    a[o] = -(v & 0x7FFFFFFF) if v < 0 else v  # the key (_keys)
+                    w = f | miss[j] << 15 | d << 16
+                    a[o + 1] = w - 0x100000000 if w > 0x7FFFFFFF else w
+        self._nodes = None
         self._a = a
+
+    def _blocks(self):
+        """The node arrays BLOCK nodes at a time: (first node, FEAT, MISS, THRS bits, RGHT) as arrays,
+        read from the file (one handle) or from the caller's bytes."""
+        fs, ms, ts, rs = self._nodes
+        f = fs.open()
+        try:
+            nn = self.n_nodes
+            for i0 in range(0, nn, BLOCK):
+                m = BLOCK if nn - i0 > BLOCK else nn - i0
+                yield (
+                    i0,
+                    to_array("h", fs.chunk(f, 2 * i0, 2 * m)),
+                    ms.chunk(f, i0, m),
+                    to_array("i", ts.chunk(f, 4 * i0, 4 * m)),
+                    to_array("i", rs.chunk(f, 4 * i0, 4 * m)),
+                )
+        finally:
+            if f is not None:
+                f.close()
 
     def _check(self):
         """Every index in range, every walk ends at a leaf: children lie after their parent, inside
         its tree (so there are no cycles), leaves point at existing leaf rows."""
-        nf, nn, nl = self.n_features, self.n_nodes, self.n_leaves
-        if not 1 <= nf <= 32767 or self.n_trees < 1 or nl < 1:
+        nf, nn, nl, n = self.n_features, self.n_nodes, self.n_leaves, self.n_trees
+        if not 1 <= nf <= 32767 or n < 1 or nl < 1:
             raise bad("empty model or too many features")
-        for a in (self._miss, self._thr, self._right):
-            if len(a) != nn:
-                raise bad("node arrays differ in length")
-        roots, feat, right, thr, miss = self._roots, self._feat, self._right, self._thr, self._miss
+        fs, ms, ts, rs = self._nodes
+        if len(fs) != 2 * nn or len(ms) != nn or len(ts) != 4 * nn or len(rs) != 4 * nn:
+            raise bad("node arrays differ in length")
+        roots = self._roots
         if roots[0] != 0:
             raise bad("the first tree must start at node 0")
-        for t in range(self.n_trees):
-            start = roots[t]
-            stop = roots[t + 1] if t + 1 < self.n_trees else nn
-            if not start < stop <= nn:
+        for t in range(n):
+            stop = roots[t + 1] if t + 1 < n else nn
+            if not roots[t] < stop <= nn:
                 raise bad("tree %d has no nodes or ends outside the node arrays" % t)
-            for i in range(start, stop):
-                f = feat[i]
-                r = right[i]
-                if thr[i] & 0x7FFFFFFF > INF or miss[i] > 1:
+        t = 0
+        stop = roots[1] if n > 1 else nn
+        for i0, feat, miss, thr, right in self._blocks():
+            for j in range(len(feat)):
+                i = i0 + j
+                if i == stop:
+                    t += 1
+                    stop = roots[t + 1] if t + 1 < n else nn
+                f = feat[j]
+                r = right[j]
+                if thr[j] & 0x7FFFFFFF > INF or miss[j] > 1:
                     raise bad("node %d has a NaN threshold or a MISS other than 0 or 1" % i)
                 if f < 0:
                     if f != -1 or not 0 <= r < nl:
@@ -266,35 +340,41 @@ class Trees:
         """Offset of the leaf node tree t reaches for float32 bits xb."""
         a = self._a
         i = a[2 + t]
-        f = a[i]
-        while f >= 0:
-            v = xb[f & 0xFFFF]
+        w = a[i + 1]
+        while w != -1:
+            v = xb[w & 0x7FFF]
             if v < 0:  # negative float: key -magnitude; a negative NaN becomes a positive one
                 v = -(v & 0x7FFFFFFF)
                 if v < -0x7F800000:
                     v = 0x7F800001
-            if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):  # NaN goes left only where MISS says
-                i += 3
+            if v <= a[i] or (v > 0x7F800000 and w & 0x8000):  # NaN goes left only where MISS says
+                i += 2
             else:
-                i = a[i + 2]
-            f = a[i]
+                i += (w >> 15) & 0x1FFFE
+            w = a[i + 1]
         return i
+
+    def _leaf_row(self, i):
+        """The leaf row of the leaf node at offset i."""
+        a = self._a
+        return a[a[i]] if a[1] else a[i]
 
     def leaves(self, x):
         """Leaf row each tree reaches, as a list."""
         xb = self._row(x)
-        a = self._a
-        return [-1 - a[self._leaf(xb, t)] for t in range(self.n_trees)]
+        return [self._leaf_row(self._leaf(xb, t)) for t in range(self.n_trees)]
 
     def _sums(self, xb):
+        """Per class, the sum over trees (in tree order) of the PROB rows reached, in the port's float."""
         nc = self.n_outputs
-        p = self._proba
-        a = self._a
+        rb = 8 * nc
+        fmt = "<%dd" % nc
         acc = [0.0] * nc
-        for t in range(self.n_trees):
-            base = (-1 - a[self._leaf(xb, t)]) * nc
+        offs = [self._leaf_row(self._leaf(xb, t)) * rb for t in range(self.n_trees)]
+        for b in self._prob.read_many(offs, rb):
+            p = unpack_from(fmt, b, 0)
             for c in range(nc):
-                acc[c] += p[base + c]
+                acc[c] += p[c]
         return acc
 
     def predict_proba(self, x):
@@ -325,19 +405,20 @@ class Trees:
         acc = [0] * self.n_outputs
         for t in range(2, 2 + self.n_trees):  # the walk of _leaf, inlined
             i = a[t]
-            f = a[i]
-            while f >= 0:
-                v = xb[f & 0xFFFF]
+            w = a[i + 1]
+            while w != -1:
+                v = xb[w & 0x7FFF]
                 if v < 0:
                     v = -(v & 0x7FFFFFFF)
                     if v < -0x7F800000:
                         v = 0x7F800001
-                if v <= a[i + 1] or (v > 0x7F800000 and f > 0xFFFF):
-                    i += 3
+                if v <= a[i] or (v > 0x7F800000 and w & 0x8000):
+                    i += 2
                 else:
-                    i = a[i + 2]
-                f = a[i]
-            for j in range(a[i + 1], a[i + 2]):
+                    i += (w >> 15) & 0x1FFFE
+                w = a[i + 1]
+            r = a[i]
+            for j in range(r + 2, a[r + 1]):
                 v = a[j]
                 acc[v & 0xFF] += v >> 8
         return _top(acc, margin(self.n_trees))
@@ -363,14 +444,14 @@ class Trees:
     def _predict(self, xb):
         if self.classifier:
             if self.n_trees == 1:
-                return self._leaf_class[-1 - self._a[self._leaf(xb, 0)]]
+                return self._leaf_class[self._a[self._leaf(xb, 0)]]
             r = self._argmax_votes(xb)
             return r if r >= 0 else self._argmax_exact(xb)
         v = self._value
         a = self._a
         s = 0.0
         for t in range(self.n_trees):
-            s += v[-1 - a[self._leaf(xb, t)]]
+            s += v[a[self._leaf(xb, t)]]
         n = self.n_trees
         return s / n if n > 1 else s
 
@@ -417,20 +498,6 @@ def _top(acc, n):
         elif v > second:
             second = v
     return best if top - second > n else -1
-
-
-def _check_proba(p, nc):
-    """Every probability in [0, 1] and every row summing to 1 (schema.py: Range, RowSums)."""
-    tol = nc * ROW_SUM_TOL
-    for r in range(0, len(p), nc):
-        s = 0.0
-        for c in range(r, r + nc):
-            v = p[c]
-            if not 0.0 <= v <= 1.0:  # also NaN
-                raise bad("a leaf probability is outside [0, 1]")
-            s += v
-        if not -tol <= s - 1.0 <= tol:
-            raise bad("a leaf's probabilities do not sum to 1")
 
 
 def _check_values(lval, lv64):

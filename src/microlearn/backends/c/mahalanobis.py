@@ -1,0 +1,120 @@
+"""Mahalanobis IR -> C (method "float"): const tables in flash and calls into ml_mahalanobis.h.
+
+Distances and scores are float32 evaluations within the bound the IR states (``Reference.bound``);
+``predict`` decides in float32 under a proven bound and replays scikit-learn's float64 arithmetic only
+near the threshold (docs/anomaly.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, header
+from microlearn.errors import InvalidInputError
+from microlearn.ir.mahalanobis import Mahalanobis
+
+MAX_FEATURES = 1024
+SLACK = 1.0 + 2.0**-18
+
+
+def up32(v: float) -> np.float32:
+    """The smallest float32 not below v."""
+    x = np.float32(v)
+    if float(x) < v:
+        x = np.nextafter(x, np.float32(np.inf))
+    return np.float32(x)
+
+
+def down32(v: float) -> np.float32:
+    x = np.float32(v)
+    if float(x) > v:
+        x = np.nextafter(x, np.float32(-np.inf))
+    return np.float32(x)
+
+
+def lit64(v: float) -> str:
+    if v == -math.inf:
+        return "-INFINITY"
+    s = repr(float(v))
+    return s if ("e" in s or "." in s or "n" in s) else s + ".0"
+
+
+def arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
+    return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
+
+
+def emit(ir: Mahalanobis, name: str, command: str = "") -> CSource:
+    check_c_name(name)
+    n = ir.n_features
+    if n > MAX_FEATURES:
+        raise InvalidInputError(f"the model has {n} features; the C runtime takes at most {MAX_FEATURES}")
+    packed = ir.packed()
+    if np.any(np.abs(packed) > float(np.finfo(np.float32).max)):
+        raise InvalidInputError("a precision value exceeds the float32 range: scale the features and refit")
+    a, b, c = ir.f32_constants()
+    thr = ir.threshold
+    parts = [
+        arr("float", f"{name}_loc32", [f32(v) for v in ir.location.astype(np.float32)], 6),
+        arr("float", f"{name}_p32", [f32(v) for v in packed.astype(np.float32)], 6),
+        arr("float", f"{name}_w32", [f32(v) for v in ir.weights.astype(np.float32)], 6),
+        f"static const ml_mah_f32 {name}_f32 = {{{n}, {name}_loc32, {name}_p32, {name}_w32, "
+        f"{f32(up32(a * SLACK))}, {f32(up32(b * SLACK))}, {f32(up32(c * SLACK))}, "
+        f"{f32(down32(thr))}, {f32(up32(thr))}}};\n",
+        arr("double", f"{name}_loc", [lit64(v) for v in ir.location], 4),
+        arr("double", f"{name}_p", [lit64(v) for v in packed], 4),
+        f"static const ml_mah_f64 {name}_f64 = {{{n}, {name}_loc, {name}_p, {lit64(thr)}}};\n",
+    ]
+    m = len(packed)
+    const_bytes = 4 * (2 * n + m + 5) + 8 * (n + m + 1) + 2 * 8
+    body = "\n".join(parts) + "\n" + _api(name, n, np.float32(-ir.offset))
+    est = "EllipticEnvelope" if ir.kind == "elliptic" else "MinCovDet"
+    notes = [
+        f"Values are float32 evaluations of {est}'s within the bound of docs/anomaly.md; predict equals",
+        "scikit-learn's decision (a float64 replay near the threshold).",
+    ]
+    return header(
+        ir,
+        name,
+        "float",
+        body,
+        api=[
+            CFunction("score", "float"),
+            CFunction("predict", "int32"),
+            CFunction("decision_function", "float"),
+            CFunction("mahalanobis", "float"),
+        ],
+        const_bytes=const_bytes,
+        runtime_headers=("ml_mahalanobis.h",),
+        command=command,
+        notes=notes,
+    )
+
+
+def _api(name: str, n: int, thr32: np.float32) -> str:
+    return (
+        "/* Squared Mahalanobis distance of x (float32 arithmetic). */\n"
+        f"static inline float {name}_mahalanobis(const float *x)\n{{\n"
+        f"    float d[{n}], r;\n    return ml_mah_dist_f32(&{name}_f32, x, d, &r);\n}}\n\n"
+        "/* scikit-learn's score_samples: -distance. */\n"
+        f"static inline float {name}_score(const float *x)\n{{\n"
+        f"    return -{name}_mahalanobis(x);\n}}\n\n"
+        "/* scikit-learn's decision_function: score - offset (>= 0: inlier). */\n"
+        f"static inline float {name}_decision_function(const float *x)\n{{\n"
+        f"    return {f32(thr32)} - {name}_mahalanobis(x);\n}}\n\n"
+        "/* scikit-learn's predict: 1 inlier, -1 outlier (float32 under a proven bound, float64 near the\n"
+        " * threshold). */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+        f"    float d[{n}];\n    return ml_mah_predict(&{name}_f32, &{name}_f64, x, d);\n}}\n"
+    )
+
+
+register_method(
+    Mahalanobis,
+    "float",
+    "float32 quadratic form under a proven bound, float64 replay near the threshold",
+    emit,
+    default=True,
+)
