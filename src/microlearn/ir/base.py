@@ -48,6 +48,13 @@ class Reference:
     decision: npt.NDArray[np.int64] | None = None
 
 
+def feature_names_lines(names: tuple[str, ...] | None) -> list[str]:
+    """The summary line naming a model's features (the first 16), or none without names."""
+    if names is None:
+        return []
+    return ["feature names: " + ", ".join(names[:16]) + (" ..." if len(names) > 16 else "")]
+
+
 @runtime_checkable
 class IR(Protocol):
     """Every family's IR (a frozen dataclass) has these."""

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task, score_disagreements
+from microlearn.ir.base import Reference, Task, feature_names_lines, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 KernelName = Literal["linear", "poly", "rbf", "sigmoid"]
@@ -89,12 +89,7 @@ class KernelExpansion:
             f"OneClassSVM: {self.m} support vectors, {self.n_features} features, kernel {k}",
             f"decision = sum coef K(s, x) - {self.rho:.6g}; inlier when > 0; score = decision + offset",
         ]
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ arithmetic

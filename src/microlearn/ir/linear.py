@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, feature_names_lines
 
 Dtype = Literal["float32", "float64"]
 InterceptDtype = Literal["float32", "float64", "weak"]
@@ -181,12 +181,7 @@ class Linear:
         else:
             lines.append(f"outputs: {self.k} value{'s' if self.k > 1 else ''} (regression)")
         lines.append(f"coefficients: {self.k} x {self.n_features} {self.dtype} (scikit-learn's arithmetic)")
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ scikit-learn's arithmetic

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task, score_disagreements
+from microlearn.ir.base import Reference, Task, feature_names_lines, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 EPS = 1e-10  # scikit-learn's guard against duplicates
@@ -87,12 +87,7 @@ class LocalOutlierFactor:
             f"LocalOutlierFactor (novelty): {self.m} training rows, {self.n_features} features, k = {self.k}",
             f"score = -mean(lrd_j / lrd(x)); inlier when score - ({self.offset:.6g}) >= 0",
         ]
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ arithmetic

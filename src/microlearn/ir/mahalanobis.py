@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task, score_disagreements
+from microlearn.ir.base import Reference, Task, feature_names_lines, score_disagreements
 from microlearn.ir.linear import U32, U64, gamma
 
 Kind = Literal["elliptic", "mcd"]
@@ -107,12 +107,7 @@ class Mahalanobis:
             f"{name}: squared Mahalanobis distance, {self.n_features} features",
             f"score = -distance; inlier when distance <= {self.threshold:.6g} (offset {self.offset:.6g})",
         ]
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ arithmetic

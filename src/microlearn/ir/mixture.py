@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, feature_names_lines
 from microlearn.ir.linear import U32, U64, gamma
 
 CovType = Literal["full", "tied", "diag", "spherical"]
@@ -95,12 +95,7 @@ class GaussianMixture:
             f"{name}: {self.k} components, {self.n_features} features, covariance '{self.covariance_type}'",
             "wlp[k] = const[k] - 0.5 |(x - mean[k]) C[k]|^2; predict = argmax, score = logsumexp",
         ]
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ arithmetic

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, feature_names_lines
 from microlearn.ir.linear import TINY32, TINY64, U32, U64, gamma
 
 Dtype = Literal["float32", "float64"]
@@ -114,12 +114,7 @@ class GaussianNB:
             f"classes: {self.k} ({shown}{more})",
             f"priors: {pri}; arithmetic of scikit-learn in {self.dtype}",
         ]
-        if self.feature_names is not None:
-            lines.append(
-                "feature names: "
-                + ", ".join(self.feature_names[:16])
-                + (" ..." if len(self.feature_names) > 16 else "")
-            )
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ scikit-learn's arithmetic

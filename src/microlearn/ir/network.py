@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.ir.base import Reference, Task
+from microlearn.ir.base import Reference, Task, feature_names_lines
 from microlearn.ir.linear import U32, U64, gamma
 
 Shape = tuple[int, ...]
@@ -376,9 +376,7 @@ class Network:
         else:
             lines.append(f"outputs: {self.n_values} value{'s' if self.n_values > 1 else ''} (regression)")
         lines.append(f"arithmetic of the library: {self.dtype}")
-        if self.feature_names is not None:
-            more = " ..." if len(self.feature_names) > 16 else ""
-            lines.append("feature names: " + ", ".join(self.feature_names[:16]) + more)
+        lines += feature_names_lines(self.feature_names)
         return lines
 
     # ------------------------------------------------------------------ the library's arithmetic
