@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.backends.c.common import f32_key
+from microlearn.backends.c.inline import tree_functions
 from microlearn.backends.c.registry import register_method
 from microlearn.backends.c.writer import CFunction, CSource, array_lines, f32, f64, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir.boosting import BoostedTrees
 from microlearn.ir.trees import EPS32
-from microlearn.passes import split
 from microlearn.passes.leaves import float_rows
 
 RUNTIME = ("ml_trees.h", "ml_boost.h")
@@ -333,7 +333,6 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
 
 
 # --------------------------------------------------------------------------------------------- inline
-MAX_NEST = split.MAX_NEST
 
 
 def _condition(ir: BoostedTrees, name: str, i: int) -> str:
@@ -354,36 +353,7 @@ def emit_inline(ir: BoostedTrees, name: str, command: str = "") -> CSource:
     check(ir)
     lv = leaf_tables(ir, name)
     cats, cat_bytes = cat_table(ir, name)
-    functions: list[str] = []
-    cuts = split.cut_nodes(ir.feature, ir.left, ir.right, ir.roots, MAX_NEST)
-
-    def subtree_fn(root: int, fname: str) -> None:
-        lines: list[str] = []
-        pending: list[tuple[int, str]] = []
-
-        def walk(i: int, depth: int) -> None:
-            pad = "    " * (depth + 1)
-            if ir.feature[i] < 0:
-                lines.append(f"{pad}return {int(lv.row_of_leaf[ir.leaf[i]])};")
-                return
-            if i in cuts and depth > 0:
-                sub = f"{name}_node_{i}"
-                pending.append((i, sub))
-                lines.append(f"{pad}return {sub}(x);")
-                return
-            lines.append(f"{pad}if ({_condition(ir, name, i)}) {{")
-            walk(int(ir.left[i]), depth + 1)
-            lines.append(f"{pad}}} else {{")
-            walk(int(ir.right[i]), depth + 1)
-            lines.append(f"{pad}}}")
-
-        walk(root, 0)
-        for sub_root, sub_name in pending:
-            subtree_fn(sub_root, sub_name)
-        functions.append(f"static inline int32_t {fname}(const float *x)\n{{\n" + "\n".join(lines) + "\n}\n")
-
-    for t, root in enumerate(ir.roots):
-        subtree_fn(int(root), f"{name}_tree_{t}")
+    functions = tree_functions(ir, name, lv.row_of_leaf, lambda i: _condition(ir, name, i))
     rows = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
     raw = (
         f"/* Raw scores of input x: the float32 fast path. */\n"

@@ -5,6 +5,11 @@ impure leaves, see common.VoteCodes); a regressor's tree returns the row of its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
 from microlearn.backends.c.common import (
     CSource,
     api_functions,
@@ -32,16 +37,12 @@ def _condition(ir: TreeEnsemble, i: int) -> str:
     return f"{macro}(x[{f}], {f32(t)}, {f32_key(t)})"
 
 
-def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
-    check_limits(ir)
-    if ir.is_classifier:
-        codes = vote_codes(ir, name)
-        leaf_out = codes.code_of_leaf
-        tables, tables_bytes = codes.text, codes.nbytes
-    else:
-        leaves = leaf_tables(ir, name)
-        leaf_out = leaves.row_of_leaf
-        tables, tables_bytes = leaves.text, leaves.nbytes
+def tree_functions(
+    ir: TreeEnsemble, name: str, leaf_out: npt.NDArray[np.integer], condition: Callable[[int], str]
+) -> list[str]:
+    """One C function of nested if/else per tree, ``{name}_tree_{t}(x)``, returning ``leaf_out[leaf]`` of
+    the leaf x reaches; ``condition(i)`` is node i's test. A subtree nested deeper than MAX_NEST becomes a
+    function of its own (passes.split), defined before its caller."""
     functions: list[str] = []
     cuts = split.cut_nodes(ir.feature, ir.left, ir.right, ir.roots, MAX_NEST)
 
@@ -59,7 +60,7 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
                 pending.append((i, sub))
                 lines.append(f"{pad}return {sub}(x);")
                 return
-            lines.append(f"{pad}if ({_condition(ir, i)}) {{")
+            lines.append(f"{pad}if ({condition(i)}) {{")
             walk(int(ir.left[i]), depth + 1)
             lines.append(f"{pad}}} else {{")
             walk(int(ir.right[i]), depth + 1)
@@ -72,6 +73,20 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
 
     for t, root in enumerate(ir.roots):
         subtree_fn(int(root), f"{name}_tree_{t}")
+    return functions
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
+    check_limits(ir)
+    if ir.is_classifier:
+        codes = vote_codes(ir, name)
+        leaf_out = codes.code_of_leaf
+        tables, tables_bytes = codes.text, codes.nbytes
+    else:
+        leaves = leaf_tables(ir, name)
+        leaf_out = leaves.row_of_leaf
+        tables, tables_bytes = leaves.text, leaves.nbytes
+    functions = tree_functions(ir, name, leaf_out, lambda i: _condition(ir, i))
     leaf_exprs = [f"{name}_tree_{t}(x)" for t in range(ir.n_trees)]
     if ir.is_classifier:
         api, api_bytes = api_functions_codes(ir, name, leaf_exprs, codes), 0
