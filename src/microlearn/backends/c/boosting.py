@@ -20,6 +20,7 @@ import numpy.typing as npt
 from microlearn.backends.c.common import f32_key
 from microlearn.backends.c.inline import tree_functions
 from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.table import node_arrays
 from microlearn.backends.c.writer import CFunction, CSource, array_lines, f32, f64, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir.boosting import BoostedTrees
@@ -263,28 +264,10 @@ def emit_table(ir: BoostedTrees, name: str, command: str = "") -> CSource:
     n = ir.n_nodes
     lv = leaf_tables(ir, name)
     cats, cat_bytes = cat_table(ir, name)
-    is_leaf = ir.feature < 0
-    right = np.where(is_leaf, lv.row_of_leaf[np.where(is_leaf, ir.leaf, 0)], ir.right)
     cat = ir.cat_set if ir.cat_set is not None else np.full(n, -1, np.int32)
     cl = ir.cat_left if ir.cat_left is not None else np.zeros(n, bool)
-    parts = [
-        f"static const int32_t {name}_roots[{ir.n_trees}] = {{\n"
-        + array_lines([str(int(r)) for r in ir.roots], 16)
-        + "\n};\n",
-        f"static const int16_t {name}_feature[{n}] = {{\n"
-        + array_lines([str(int(f)) for f in ir.feature], 16)
-        + "\n};\n",
-        f"static const uint8_t {name}_missing_left[{n}] = {{\n"
-        + array_lines([str(int(f)) for f in ir.missing_left], 24)
-        + "\n};\n",
-        f"static const float {name}_threshold[{n}] = {{\n"
-        + array_lines([f32(t) for t in ir.threshold], 6)
-        + "\n};\n",
-        f"static const int32_t {name}_right[{n}] = {{\n"
-        + array_lines([str(int(r)) for r in right], 12)
-        + "\n};\n",
-    ]
-    nbytes = 4 * ir.n_trees + n * (2 + 1 + 4 + 4) + lv.nbytes + cat_bytes
+    parts, node_bytes = node_arrays(ir, name, lv.row_of_leaf)
+    nbytes = node_bytes + lv.nbytes + cat_bytes
     if ir.has_categorical:
         parts.append(
             f"static const int32_t {name}_cat_set[{n}] = {{\n"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from microlearn.backends.c.common import (
     CSource,
     api_functions,
@@ -15,14 +18,12 @@ from microlearn.backends.c.registry import register_method
 from microlearn.ir import TreeEnsemble
 
 
-def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
-    check_limits(ir)
+def node_arrays(ir: TreeEnsemble, name: str, row_of_leaf: npt.NDArray[np.integer]) -> tuple[list[str], int]:
+    """The node arrays ml_trees_leaf walks (roots, feature, missing_left, threshold, right; at a leaf,
+    ``right`` holds its row of the leaf tables, ``row_of_leaf[leaf]``) and their bytes."""
     n = ir.n_nodes
-    leaves = leaf_tables(ir, name)
-    # at a leaf, `right` holds the leaf row (see ml_trees.h)
-    right = [int(leaves.row_of_leaf[ir.leaf[i]]) if ir.feature[i] < 0 else int(ir.right[i]) for i in range(n)]
-    node_bytes = n * (2 + 1 + 4 + 4) + 4 * ir.n_trees
-    parts = [
+    right = [int(row_of_leaf[ir.leaf[i]]) if ir.feature[i] < 0 else int(ir.right[i]) for i in range(n)]
+    arrays = [
         f"static const int32_t {name}_roots[{ir.n_trees}] = {{\n"
         + array_lines([str(int(r)) for r in ir.roots], 16)
         + "\n};\n",
@@ -38,12 +39,19 @@ def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
         f"static const int32_t {name}_right[{n}] = {{\n"
         + array_lines([str(r) for r in right], 12)
         + "\n};\n",
-        leaves.text,
     ]
+    return arrays, n * (2 + 1 + 4 + 4) + 4 * ir.n_trees
+
+
+def emit(ir: TreeEnsemble, name: str, command: str = "") -> CSource:
+    check_limits(ir)
+    leaves = leaf_tables(ir, name)
+    arrays, node_bytes = node_arrays(ir, name, leaves.row_of_leaf)
+    parts = [*arrays, leaves.text]
     cls = ir.is_classifier
     model = (
         f"static const ml_trees {name}_model = {{\n"
-        f"    {ir.n_features}, {ir.n_outputs}, {ir.n_trees}, {n}, {leaves.n_rows},\n"
+        f"    {ir.n_features}, {ir.n_outputs}, {ir.n_trees}, {ir.n_nodes}, {leaves.n_rows},\n"
         f"    {name}_roots, {name}_feature, {name}_missing_left, {name}_threshold, {name}_right,\n"
         f"    {name + '_leaf_proba[0]' if cls else 'NULL'}, "
         f"{name + '_leaf_class' if cls and ir.n_trees == 1 else 'NULL'}, "
