@@ -274,7 +274,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     print(report)
     for r in report.values():
         if "cpu" in r.extra:
-            lines = describe(r.extra, r.stack_bytes)
+            lines = describe(r.extra, r.stack_bytes, r.arena_bytes)
             print(f"\n{r.target}: {lines[0]}\n" + "\n".join(f"  {ln}" for ln in lines[1:]))
     return 0 if report.ok else 1
 

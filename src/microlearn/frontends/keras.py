@@ -14,7 +14,9 @@ SeparableConv1D, SeparableConv2D               DepthwiseConv + Conv 1x1
 MaxPooling1D/2D, AveragePooling1D/2D           Pool
 GlobalAverage/MaxPooling1D/2D                  GlobalPool
 Flatten, Reshape                               Reshape
-BatchNormalization, Normalization              ChannelAffine (per last-axis channel)
+BatchNormalization                             folded into the Dense / Conv / DepthwiseConv before
+                                               it (identity activation); else ChannelAffine
+Normalization                                  ChannelAffine (per last-axis channel)
 Activation, ReLU, Softmax                      Activation (relu, sigmoid, tanh, softmax, linear)
 Dropout, SpatialDropout*, GaussianNoise, ...   nothing (identity at inference)
 =============================================  ==============================================
@@ -44,6 +46,7 @@ from microlearn.ir.network_conv import (
     Pool,
     Reshape,
     Window,
+    fold_batchnorm,
 )
 from microlearn.ir.network_keras import KerasNetwork
 
@@ -357,6 +360,11 @@ def chain_to_network(chain: KerasChain) -> KerasNetwork:
     layers: list[Any] = []
     for kl in chain.layers:
         new = _layer(kl, shape)
+        if kl.kind == "BatchNormalization" and layers:
+            folded = fold_batchnorm(layers[-1], new[0])
+            if folded is not None:  # into the Dense / convolution before it: one layer, the same shape
+                layers[-1] = folded
+                continue
         for layer in new:
             try:
                 shape = tuple(int(d) for d in layer.out_shape(shape))
