@@ -102,8 +102,6 @@ class Window:
         return s + f" {self.padding}"
 
 
-
-
 @register_layer
 @dataclass(frozen=True, eq=False)
 class Conv:

@@ -143,7 +143,9 @@ def measure(
     )
 
 
-def describe(run_extra: Mapping[str, Any], stack_bytes: int | None, arena_bytes: int | None = None) -> list[str]:
+def describe(
+    run_extra: Mapping[str, Any], stack_bytes: int | None, arena_bytes: int | None = None
+) -> list[str]:
     """Lines splitting an MCU run's costs: code, const, library members, static RAM, stack (and the
     network's activation arena within it), soft float."""
     e = run_extra
