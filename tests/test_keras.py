@@ -154,8 +154,8 @@ def test_file_and_live_model_give_the_same_network(cnn: Any, tmp_path: Path) -> 
     _same_network(live, file)
     assert live.task == Task.CLASSIFY and live.shapes[0] == (8, 8, 1) and live.n_outputs == 5
     kinds = [layer.kind for layer in live.layers]
-    assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "activation", "reshape", "dense",
-                     "activation"]  # fmt: skip
+    assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "reshape", "dense", "activation"]
+    assert live.layers[5].activation == "relu"  # the ReLU layer after a convolution is its activation
 
 
 def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: Any) -> None:
@@ -358,15 +358,18 @@ def every_layer() -> dict[str, tuple[Any, np.ndarray]]:
 
 def test_every_layer_kind_converts_and_batchnorm_folds(every_layer: Any) -> None:
     image, seq = keras_convert(every_layer["image"][0]), keras_convert(every_layer["sequence"][0])
-    assert [layer.kind for layer in image.layers] == ["affine", "conv", "activation", "pool", "depthwise",
-                                                      "activation", "affine", "pool", "global_pool", "dense",
-                                                      "activation"]  # fmt: skip
+    assert [layer.kind for layer in image.layers] == ["affine", "conv", "pool", "depthwise", "affine", "pool",
+                                                      "global_pool", "dense", "activation"]  # fmt: skip
+    # ReLU and Activation("relu") after a folded layer become its activation; the normalization after
+    # that activation stays a layer of its own
+    assert [image.layers[i].activation for i in (1, 3, 7)] == ["relu", "relu", "identity"]
     assert [getattr(layer, "what", None) for layer in image.layers if layer.kind == "affine"] == [
         "normalization", "batch normalization"]  # fmt: skip
     folded = [layer.kind for net in (image, seq) for layer in net.layers if getattr(layer, "fold", None)]
     assert folded == ["conv", "depthwise", "dense", "conv"]
-    assert [layer.kind for layer in seq.layers] == ["conv", "activation", "pool", "pool", "reshape", "dense",
-                                                    "reshape", "global_pool", "dense"]  # fmt: skip
+    assert [layer.kind for layer in seq.layers] == ["conv", "pool", "pool", "reshape", "dense", "reshape",
+                                                    "global_pool", "dense"]  # fmt: skip
+    assert seq.layers[0].activation == "tanh"
     # the folded kernel is Keras' kernel times the normalization's scale, per output channel
     keras_model = every_layer["image"][0]
     conv_w = keras_model.get_layer(index=2).get_weights()[0].astype(np.float64)
