@@ -154,8 +154,14 @@ def test_file_and_live_model_give_the_same_network(cnn: Any, tmp_path: Path) -> 
     _same_network(live, file)
     assert live.task == Task.CLASSIFY and live.shapes[0] == (8, 8, 1) and live.n_outputs == 5
     kinds = [layer.kind for layer in live.layers]
-    assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "reshape", "dense", "activation"]
-    assert live.layers[5].activation == "relu"  # the ReLU layer after a convolution is its activation
+    assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "activation", "reshape", "dense",
+                     "activation"]  # fmt: skip
+    # convert folds: the ReLU layer after the convolution without an activation becomes its activation;
+    # the batch normalization after the relu convolution stays
+    folded = microlearn.convert(cnn).ir
+    assert [layer.kind for layer in folded.layers] == [k for i, k in enumerate(kinds) if i != 6]
+    assert folded.layers[5].activation == "relu"
+    assert [layer.kind for layer in microlearn.convert(cnn, fold=False).ir.layers] == kinds
 
 
 def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: Any) -> None:
@@ -222,7 +228,7 @@ def test_layer_reference_bounds_keras_predict(case: str) -> None:
     made = make()
     model = _seed(keras.Sequential([keras.Input(shape), *(made if isinstance(made, list) else [made])]), 5)
     X = np.random.default_rng(6).normal(size=(24, *shape)).astype(np.float32)
-    net = keras_convert(model)
+    net = microlearn.convert(model).ir
     assert net.task == Task.REGRESS
     kinds = [layer.kind for layer in net.layers]
     assert ("affine" in kinds) == ("batchnorm" in case and case not in FOLDED_CASES)
@@ -255,7 +261,7 @@ def test_folded_batchnorm_bound_covers_keras_cancelling_mean() -> None:
     model.layers[1].set_weights([np.ones(4, np.float32), np.zeros(4, np.float32),
                                  b.astype(np.float32), var.astype(np.float32)])  # fmt: skip
     X = rng.normal(size=(200, 6)).astype(np.float32)
-    net = keras_convert(model)
+    net = microlearn.convert(model).ir
     (layer,) = net.layers
     assert layer.fold is not None and layer.fold.bias > 5000 and np.abs(layer.bias).max() < 1
     ref = net.reference(X)
@@ -357,7 +363,7 @@ def every_layer() -> dict[str, tuple[Any, np.ndarray]]:
 
 
 def test_every_layer_kind_converts_and_batchnorm_folds(every_layer: Any) -> None:
-    image, seq = keras_convert(every_layer["image"][0]), keras_convert(every_layer["sequence"][0])
+    image, seq = (microlearn.convert(every_layer[k][0]).ir for k in ("image", "sequence"))
     assert [layer.kind for layer in image.layers] == ["affine", "conv", "pool", "depthwise", "affine", "pool",
                                                       "global_pool", "dense", "activation"]  # fmt: skip
     # ReLU and Activation("relu") after a folded layer become its activation; the normalization after
@@ -379,6 +385,10 @@ def test_every_layer_kind_converts_and_batchnorm_folds(every_layer: Any) -> None
         _same_network(net, loads(dumps(net)))
     text = microlearn.convert(keras_model).c_source("m").header
     assert text.count("ml_affine_f32(") == 2 and "batch normalization folded in" in text
+    unfolded = microlearn.convert(keras_model, fold=False)  # every normalization a layer of its own
+    assert unfolded.c_source("m").header.count("ml_affine_f32(") == 5
+    flat = every_layer["image"][1].reshape(24, -1)
+    np.testing.assert_array_equal(unfolded.predict(flat), microlearn.convert(keras_model).predict(flat))
 
 
 def _declared_arena(header: str) -> int:

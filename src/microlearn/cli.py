@@ -322,7 +322,9 @@ def _add_fold(p: argparse.ArgumentParser) -> None:
         "--no-fold",
         dest="fold",
         action="store_false",
-        help="keep scalers/imputers before a tree model as stages (default: fold them into its thresholds)",
+        help="keep scalers/imputers before a tree model as stages and a Keras network's batch "
+        "normalizations and activation layers as layers (default: fold them into the thresholds, "
+        "the layer before)",
     )
 
 

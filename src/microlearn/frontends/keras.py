@@ -14,14 +14,13 @@ SeparableConv1D, SeparableConv2D               DepthwiseConv + Conv 1x1
 MaxPooling1D/2D, AveragePooling1D/2D           Pool
 GlobalAverage/MaxPooling1D/2D                  GlobalPool
 Flatten, Reshape                               Reshape
-BatchNormalization                             folded into the Dense / Conv / DepthwiseConv before
-                                               it (identity activation); else ChannelAffine
-Normalization                                  ChannelAffine (per last-axis channel)
-Activation, ReLU, Softmax                      Activation (relu, sigmoid, tanh, softmax, linear);
-                                               fused into a Dense / convolution before it that has
-                                               no activation (not softmax)
+BatchNormalization, Normalization              ChannelAffine (per last-axis channel)
+Activation, ReLU, Softmax                      Activation (relu, sigmoid, tanh, softmax, linear)
 Dropout, SpatialDropout*, GaussianNoise, ...   nothing (identity at inference)
 =============================================  ==============================================
+
+``microlearn.convert`` then folds batch normalizations and activation layers into the Dense or
+convolution before them (``passes.fold_network``) unless ``fold=False``.
 
 The task follows from the output: a softmax over two or more values classifies (class = first largest),
 one sigmoid output classifies two classes (class 1 when it exceeds 0.5), anything else regresses.
@@ -29,7 +28,6 @@ one sigmoid output classifies two classes (class 1 when it exceeds 0.5), anythin
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +40,6 @@ from microlearn.frontends.keras_read import KerasChain, KerasLayer
 from microlearn.ir.base import Task
 from microlearn.ir.network import Activation, Dense, Shape
 from microlearn.ir.network_conv import (
-    FOLDABLE,
     ChannelAffine,
     Conv,
     DepthwiseConv,
@@ -50,7 +47,6 @@ from microlearn.ir.network_conv import (
     Pool,
     Reshape,
     Window,
-    fold_batchnorm,
 )
 from microlearn.ir.network_keras import KerasNetwork
 
@@ -358,31 +354,12 @@ def _layer(layer: KerasLayer, shape: Shape) -> list[Any]:
     raise _unsupported(layer, f"layer type {k} is not supported. Supported: {', '.join(SUPPORTED_LAYERS)}")
 
 
-def _fuses(prev: Any, act: Any) -> bool:
-    """An activation layer (not softmax) after a Dense / convolution without an activation of its own
-    (e.g. Conv2D, BatchNormalization folded into it, ReLU) is computed as that layer's activation."""
-    return (
-        isinstance(prev, FOLDABLE)
-        and prev.activation == "identity"
-        and isinstance(act, Activation)
-        and act.activation not in ("softmax", "identity")
-    )
-
-
 def chain_to_network(chain: KerasChain) -> KerasNetwork:
     """The Network of a chain of Keras layers (see the module docstring for the mapping and the task)."""
     shape: Shape = chain.input_shape
     layers: list[Any] = []
     for kl in chain.layers:
         new = _layer(kl, shape)
-        if kl.kind == "BatchNormalization" and layers:
-            folded = fold_batchnorm(layers[-1], new[0])
-            if folded is not None:  # into the Dense / convolution before it: one layer, the same shape
-                layers[-1] = folded
-                continue
-        if kl.kind in ("Activation", "ReLU") and layers and _fuses(layers[-1], new[0]):
-            layers[-1] = dataclasses.replace(layers[-1], activation=new[0].activation)  # one pass fewer
-            continue
         for layer in new:
             try:
                 shape = tuple(int(d) for d in layer.out_shape(shape))
