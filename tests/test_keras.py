@@ -541,6 +541,35 @@ def test_verify_int8_cnn_on_micropython(cnn: Any, images: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- files
+def test_folded_records_refused_when_they_do_not_match() -> None:
+    """A folded layer's record (activation + 8, two bound parameters after the biases) reads back to the
+    same layer; without the flag, or with an activation out of range, Python's loader and mlrt refuse
+    the file."""
+    import struct
+
+    from microlearn.backends.modelfile import container
+    from modelfile_cases import fix_crc
+
+    mlrt = _mlrt()
+    model = _seed(keras.Sequential([keras.Input((5,)), L.Dense(3), L.BatchNormalization(), L.Dense(2)]), 31)
+    net = microlearn.convert(model).ir
+    assert net.layers[0].fold is not None
+    data = dumps(net)
+    _same_network(net, loads(data))
+    X = np.random.default_rng(32).normal(size=(6, 5)).astype(np.float32)
+    np.testing.assert_allclose(mlrt.load(data).predict([float(v) for v in X[0]]),
+                               net.reference(X).outputs[0], rtol=1e-6)  # fmt: skip
+    off = container.unpack(data).sections[b"LAYR"].offset
+    for act in (0, 8 + 9):  # the flag cleared (two parameters left over); an unknown activation
+        b = bytearray(data)
+        struct.pack_into("<i", b, off + 4 * 2, act)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            loads(bad)
+        with pytest.raises(ValueError, match="mlrt"):
+            mlrt.load(bad)
+
+
 def test_model_file_round_trip(cnn: Any, images: np.ndarray, seq_file: Any) -> None:
     for net in (keras_convert(cnn), keras_convert(str(seq_file[0]))):
         back = loads(dumps(net))
