@@ -322,7 +322,8 @@ def test_microphone_with_chromium_fake_capture(pw: Any, server: Any, files: dict
         pg.wait_for_function("window.studio.preds.length >= 4", timeout=240_000)
         pg.get_by_test_id("live-stop").click()
         got = [s.strip() for s in pg.locator("[data-testid=label]").all_inner_texts()]
-        assert pg.get_by_test_id("error").is_hidden()
+        err = pg.get_by_test_id("error")
+        assert err.is_hidden(), err.inner_text()
     finally:
         b.close()
     assert len(got) >= 4

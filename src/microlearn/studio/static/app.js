@@ -364,6 +364,7 @@ function checkShapes(cfg) {
 }
 
 async function runModel() {
+  if (S.live) return; // while recording, the live pump predicts each window as it arrives
   if (!S.model) throw new Error("load a model file (or train one) first");
   if (!S.signal) throw new Error("load a data file (or record) first");
   const cfg = pipeline();
@@ -878,12 +879,16 @@ async function startLive(kind) {
 
   async function pump() {
     if (live.busy || S.live !== live) return;
+    if (!S.model) {
+      schedulePlot(); // windows wait for the model: they are predicted once it has loaded
+      return;
+    }
     const starts = [];
     while (live.next + cfg.window <= live.n) {
       starts.push(live.next);
       live.next += cfg.hop;
     }
-    if (!starts.length || !S.model) {
+    if (!starts.length) {
       schedulePlot();
       return;
     }
