@@ -156,7 +156,7 @@ def activation_bound(name: str, m_in: float, e_in: float, u: float) -> tuple[flo
 @dataclass(frozen=True)
 class BatchNormFold:
     """What a linear layer (Dense, Conv, DepthwiseConv) keeps of a batch normalization folded into its
-    parameters (``frontends.keras``): the library still computes the two apart, so the error bound needs
+    parameters (``passes.fold_network``): the library still computes the two apart, so the error bound needs
     ``bias``, the largest ``|scale * b|`` of the layer's own biases ``b``, and ``spread``, the largest
     ``|mean * scale| + |beta|`` the normalization adds in its own order (``ChannelAffine.spread``)."""
 
@@ -169,7 +169,8 @@ class BatchNormFold:
                 raise ValueError("BatchNormFold.bias and .spread are finite non-negative numbers")
 
 
-def _tiny_of(u: float) -> float:
+def tiny_of(u: float) -> float:
+    """The smallest subnormal of the arithmetic of unit roundoff ``u`` (float32 or float64)."""
     return 2.0**-149 if u == U32 else 2.0**-1074
 
 
@@ -191,13 +192,13 @@ def linear_layer_bound(
       ``a`` (``a`` times the unfolded weights' column sums is ``c``), then the per-channel scale and
       shift as ``ChannelAffine``: ``e1 + (gamma(6) + 8u) (c m + fold.bias + e1 + fold.spread)``."""
     c = c * (1 + 4 * U64)
-    tiny = (k + 2) * _tiny_of(u)
+    tiny = (k + 2) * tiny_of(u)
     if fold is None:
         e = c * e_in + gamma(k + 3, u) * (c * (m_in + e_in) + bmax) + tiny
         return c * m_in + bmax + e, e
     e_dev = c * e_in + gamma(k + 8, u) * (c * (m_in + e_in) + bmax) + gamma(3, u) * (fold.bias + fold.spread)
     e1 = c * e_in + gamma(k + 3, u) * (c * (m_in + e_in) + fold.bias) + tiny
-    e_lib = e1 + (gamma(6, u) + FN_ULPS * u) * (c * m_in + fold.bias + e1 + fold.spread) + 4 * _tiny_of(u)
+    e_lib = e1 + (gamma(6, u) + FN_ULPS * u) * (c * m_in + fold.bias + e1 + fold.spread) + 4 * tiny_of(u)
     e = max(e_dev + tiny, e_lib)
     return c * m_in + bmax + e, e
 

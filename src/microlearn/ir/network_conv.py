@@ -35,13 +35,10 @@ from microlearn.ir.network import (
     fold_text,
     linear_layer_bound,
     register_layer,
+    tiny_of,
 )
 
 PADDINGS = ("valid", "same", "causal")
-
-
-def _tiny(u: float) -> float:
-    return 2.0**-149 if u == 2.0**-24 else 2.0**-1074
 
 
 def _check_params(name: str, *arrays: npt.NDArray[Any]) -> None:
@@ -274,7 +271,7 @@ class Pool:
         if self.op == "max":
             return m_in, e_in
         k = self.window.size[0] * self.window.size[1]
-        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * _tiny(u)
+        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * tiny_of(u)
         return m_in + e, e
 
 
@@ -316,7 +313,7 @@ class GlobalPool:
         if self.op == "max":
             return m_in, e_in
         k = self.positions
-        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * _tiny(u)
+        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * tiny_of(u)
         return m_in + e, e
 
 
@@ -396,7 +393,7 @@ class ChannelAffine:
     def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         a = float(np.abs(self.scale).max()) * (1 + 4 * 2.0**-53)
         c = max(float(np.abs(self.offset).max()), self.spread)
-        e = a * e_in + (gamma(6, u) + FN_ULPS * u) * (a * (m_in + e_in) + c) + 4 * _tiny(u)
+        e = a * e_in + (gamma(6, u) + FN_ULPS * u) * (a * (m_in + e_in) + c) + 4 * tiny_of(u)
         return a * m_in + float(np.abs(self.offset).max()) + e, e
 
 
