@@ -327,6 +327,7 @@ def _every_layer_models() -> dict[str, Any]:
     h = L.BatchNormalization()(h)
     h = L.Activation("relu")(h)
     h = L.BatchNormalization()(h)
+    h = L.Activation("tanh")(h)  # after a kept normalization: an activation layer of its own
     h = L.AveragePooling2D(2, padding="same")(h)
     h = L.GlobalAveragePooling2D()(h)
     h = L.Dropout(0.2)(h)
@@ -364,11 +365,12 @@ def every_layer() -> dict[str, tuple[Any, np.ndarray]]:
 
 def test_every_layer_kind_converts_and_batchnorm_folds(every_layer: Any) -> None:
     image, seq = (microlearn.convert(every_layer[k][0]).ir for k in ("image", "sequence"))
-    assert [layer.kind for layer in image.layers] == ["affine", "conv", "pool", "depthwise", "affine", "pool",
-                                                      "global_pool", "dense", "activation"]  # fmt: skip
+    assert [layer.kind for layer in image.layers] == ["affine", "conv", "pool", "depthwise", "affine",
+                                                      "activation", "pool", "global_pool", "dense",
+                                                      "activation"]  # fmt: skip
     # ReLU and Activation("relu") after a folded layer become its activation; the normalization after
     # that activation stays a layer of its own
-    assert [image.layers[i].activation for i in (1, 3, 7)] == ["relu", "relu", "identity"]
+    assert [image.layers[i].activation for i in (1, 3, 5, 8)] == ["relu", "relu", "tanh", "identity"]
     assert [getattr(layer, "what", None) for layer in image.layers if layer.kind == "affine"] == [
         "normalization", "batch normalization"]  # fmt: skip
     folded = [layer.kind for net in (image, seq) for layer in net.layers if getattr(layer, "fold", None)]
