@@ -409,6 +409,7 @@ def test_every_layer_on_every_target(every_layer: Any, which: str, method: str) 
     """Both models on every target in both methods. float: 100% class agreement on the rows outside the
     bound (verify also checks Keras' own classes there). int8: every target gives the integer records'
     classes, row for row. The arena column is the generated C's NAME_ARENA_BYTES and its declaration."""
+    from microlearn.estimate import estimate
     from microlearn.targets.base import Artifacts
 
     model, X = every_layer[which]
@@ -437,6 +438,10 @@ def test_every_layer_on_every_target(every_layer: Any, which: str, method: str) 
             assert r.arena_bytes == arena
         if t.startswith(("cortex", "rv32")):
             assert r.stack_bytes is not None and arena < r.stack_bytes
+            # the RAM estimate made before the build counts the arena on top of the method's stack
+            assert r.estimate is not None
+            without = estimate(conv.ir, method, t, const_bytes=r.estimate.const_bytes)
+            assert r.estimate.ram_bytes == without.ram_bytes + arena
     assert "arena B" in str(rep)
 
 

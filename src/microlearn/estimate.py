@@ -4,7 +4,8 @@ flash = const data of the generated C (``CSource.const_bytes``, what the emitter
       + code: the runtime code the method links for this CPU (its walker, libgcc soft-float routines, ...)
         plus, for methods that write the trees as code (inline, fast), bytes per internal node;
 RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
-        the model (per-class sums, pipeline stage outputs).
+        the model (per-class sums, pipeline stage outputs, a network's activation arena
+        ``CSource.arena_bytes``, which the generated C declares as ``NAME_ARENA_BYTES``).
 
 The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
 linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
@@ -231,19 +232,23 @@ def _internal_nodes(ir: Any) -> int:
     return int(np.count_nonzero(np.asarray(feature) >= 0))
 
 
-def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None) -> Estimate:
+def estimate(
+    ir: IR, method: str, target: str, *, const_bytes: int | None = None, arena_bytes: int | None = None
+) -> Estimate:
     """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias).
-    ``const_bytes`` (from a ``CSource`` already generated) saves generating the C again."""
+    ``const_bytes`` and ``arena_bytes`` (from a ``CSource`` already generated) save generating the C
+    again."""
     from microlearn.backends.c.registry import generate
     from microlearn.ir.pipeline import Pipeline
 
     cpu = _cpu(target)
     if const_bytes is None:
-        const_bytes = generate(ir, method, "estimate").const_bytes
+        src = generate(ir, method, "estimate")
+        const_bytes, arena_bytes = src.const_bytes, src.arena_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
     code = cost.code + round(cost.per_node * _internal_nodes(final))
-    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0)
+    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
 

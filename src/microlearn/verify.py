@@ -437,7 +437,8 @@ def _estimate_first(art: Artifacts, target: str, limits: Budget | None) -> Estim
     """The estimate of ``art`` on ``target``, shown before the build; refuses a model far too large."""
     from microlearn.targets.mcu.arch import get_arch
 
-    est = estimate(art.ir, art.method, target, const_bytes=art.c_source().const_bytes)
+    src = art.c_source()
+    est = estimate(art.ir, art.method, target, const_bytes=src.const_bytes, arena_bytes=src.arena_bytes)
     progress.note(f"estimate before building: {est}")
     arch = get_arch(target)
     caps = {"flash": arch.flash[1], "RAM": arch.ram[1]}
