@@ -226,15 +226,10 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
             f"{name} with objective {p.objective!r}: use LGBMClassifier for classification objectives and "
             "LGBMRegressor for regression ones"
         )
-    if p.transform == "sigmoid_ova":
+    if p.transform in ("sigmoid", "sigmoid_ova") and not (np.isfinite(p.sigmoid) and p.sigmoid > 0):
         raise UnsupportedEstimatorError(
-            "LightGBM objective 'multiclassova' is not supported (its classes come from independent "
-            "sigmoids); fit with objective='multiclass'"
-        )
-    if p.transform == "sigmoid" and (not classify or p.sigmoid != 1.0):
-        raise UnsupportedEstimatorError(
-            f"LightGBM objective {p.objective!r} with sigmoid scale {p.sigmoid} is not supported; "
-            "fit objective='binary' with the default sigmoid=1.0"
+            f"LightGBM objective {p.objective!r} with sigmoid scale {p.sigmoid}: microlearn converts a "
+            "finite scale > 0 (a scale <= 0 inverts or flattens the probabilities); fit with sigmoid > 0"
         )
     arrays = assemble(p.trees)
     n_classes = (2 if p.kind == "binary" else p.n_groups) if classify else 1
@@ -243,7 +238,11 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
         classes = np.asarray(getattr(est, "classes_", np.arange(n_classes)))
         if len(classes) != n_classes:
             raise UnsupportedEstimatorError(f"{name} has {len(classes)} classes but {n_classes} outputs")
-    post = {"sigmoid": "sigmoid", "softmax": "softmax", "exp": "exp"}.get(p.transform, "none")
+    post = {"sigmoid": "sigmoid", "sigmoid_ova": "sigmoid", "softmax": "softmax", "exp": "exp"}.get(
+        p.transform, "none"
+    )
+    # the binary and one-vs-all sigmoids take LightGBM's scale; cross_entropy's sigmoid has none
+    scale = p.sigmoid if post == "sigmoid" and p.sigmoid != 1.0 else None
     names = getattr(est, "feature_names_in_", None)
     feature_names = p.feature_names if names is None else tuple(str(n) for n in names)
     return BoostedTrees(
@@ -259,6 +258,7 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
         aggregation="mean" if p.average else "sum",
         accumulate="float64",
         post=post,  # type: ignore[arg-type]
+        post_params=() if scale is None else (scale,),
         decide="proba" if classify else "raw",
         cat_cast="trunc",
         **arrays,  # type: ignore[arg-type]

@@ -149,7 +149,12 @@ def _ints(v: Any) -> list[int]:
     return [int(x) for x in v]
 
 
-def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
+def _tree(
+    t: dict[str, Any], feature_types: list[str], dart: tuple[np.float32, np.float32] | None = None
+) -> Node:
+    """One tree in the IR's node test. ``dart = (weight, base)``: a dart tree's ``weight_drop`` and the
+    base margin of its output, folded into every leaf as XGBoost's ``inplace_predict`` (the scikit-learn
+    wrappers' ``predict``) applies them: ``((base + leaf) - base) * weight``, each step in float32."""
     left = _ints(t["left_children"])
     right = _ints(t["right_children"])
     feat = _ints(t["split_indices"])
@@ -173,7 +178,10 @@ def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
 
     def build(i: int) -> Node:
         if left[i] == -1:
-            return Leaf(float(cond[i]))
+            if dart is None:
+                return Leaf(float(cond[i]))
+            w, b = dart
+            return Leaf(float(np.float32(np.float32(b + cond[i]) - b) * w))
         if stype[i] == 1:
             # members go right in XGBoost: the IR's left child (members) is XGBoost's right child
             return guard_zero_category(
@@ -206,9 +214,20 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         )
     kind, transform = OBJECTIVES[objective]
     gb = learner["gradient_booster"]
+    weights: list[np.float32] | None = None
+    if gb["name"] == "dart":
+        weights = list(f32_from_decimal([str(w) for w in gb["weight_drop"]]))
+        gb = gb["gbtree"]
+    if gb["name"] == "gblinear":
+        raise UnsupportedEstimatorError(
+            "XGBoost booster 'gblinear' is not supported: XGBoost sums its linear model in float32 in "
+            "feature order and skips missing values, which microlearn's linear models (BLAS order, NaN not "
+            "skipped) do not repeat; train booster='gbtree' or 'dart', or fit a scikit-learn linear model"
+        )
     if gb["name"] != "gbtree":
         raise UnsupportedEstimatorError(
-            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree'"
+            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree' "
+            "and 'dart'"
         )
     params = learner["learner_model_param"]
     n_features = int(params["num_feature"])
@@ -241,7 +260,13 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         trees_json, groups = trees_json[:keep], groups[:keep]
     if not trees_json:
         raise NotFittedError("this XGBoost model has no trees: train it for at least one round")
-    trees = [_tree(t, feature_types) for t in trees_json]
+    margins = base_margin(objective, base)
+    if weights is not None and len(weights) < len(trees_json):
+        raise UnsupportedEstimatorError("this dart model has fewer tree weights than trees")
+    trees = [
+        _tree(t, feature_types, None if weights is None else (weights[i], margins[groups[i]]))
+        for i, t in enumerate(trees_json)
+    ]
     names = learner.get("feature_names") or None
     return Parsed(
         objective=objective,
@@ -251,7 +276,7 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         n_groups=n_groups,
         trees=trees,
         group=groups,
-        base_margin=base_margin(objective, base),
+        base_margin=margins,
         feature_names=None if names is None else tuple(str(n) for n in names),
     )
 
@@ -344,25 +369,17 @@ def convert_xgboost(est: Any) -> BoostedTrees:
     name = type(est).__name__
     wrapper = hasattr(est, "get_booster")
     p = parse(est, n_iterations=check_wrapper(est) if wrapper else None)
-    classify = p.kind != "regression" and p.objective != "binary:logitraw"
+    # a Booster trained on binary:logitraw predicts its margin (a regressor); the wrapper a class
+    logitraw = p.objective == "binary:logitraw" and wrapper and name in CLASSIFIERS
+    classify = p.kind != "regression" and (p.objective != "binary:logitraw" or logitraw)
     if wrapper and name in CLASSIFIERS and not classify:
-        why = (
-            "its predict thresholds the raw margin at 0.5 and it has no probabilities"
-            if p.objective == "binary:logitraw"
-            else "the objective is a regression one"
-        )
         raise UnsupportedEstimatorError(
-            f"{name} with objective {p.objective!r} is not supported ({why}); convert est.get_booster() "
-            "for its raw values, or fit with objective='binary:logistic'"
+            f"{name} with objective {p.objective!r} is not supported (the objective is a regression one); "
+            "use XGBRegressor"
         )
     if wrapper and name in REGRESSORS and classify:
         raise UnsupportedEstimatorError(
             f"{name} with the classification objective {p.objective!r}: use XGBClassifier instead"
-        )
-    if p.transform == "sigmoid" and not classify:
-        raise UnsupportedEstimatorError(
-            f"XGBoost objective {p.objective!r} (a sigmoid of the margin as a regression value) is not "
-            "supported; convert a binary:logistic XGBClassifier for probabilities"
         )
     arrays = assemble(p.trees)
     n_classes = (2 if p.kind == "binary" else p.n_groups) if classify else 1
@@ -390,7 +407,7 @@ def convert_xgboost(est: Any) -> BoostedTrees:
         aggregation="sum",
         accumulate="float32",
         post=post,  # type: ignore[arg-type]
-        decide="raw_strict" if p.kind == "binary" else "raw",
+        decide="margin_half" if logitraw else "raw_strict" if p.kind == "binary" else "raw",
         tie_band=tie,
         cat_cast="trunc",
         **arrays,  # type: ignore[arg-type]
