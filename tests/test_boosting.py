@@ -448,6 +448,15 @@ SYNTH = {
         kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([0.2]), post="sigmoid",
         post_params=(0.7,), tree_output=np.zeros(6, dtype=np.int32),
     ),
+    # LightGBM cross_entropy_lambda-like: log1p(exp(raw)) where expf(raw) overflows float32 (raw near 90)
+    "softplus-regressor-large": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([90.0]), post="softplus",
+        tree_output=np.zeros(6, dtype=np.int32),
+    ),
+    "softplus-regressor": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([-2.0]), post="softplus",
+        tree_output=np.zeros(6, dtype=np.int32),
+    ),
     # LightGBM multiclassova-like: one scaled sigmoid per class, argmax of the probabilities
     "ova-scaled": dict(
         kind="classifier", n_outputs=3, n_raw=3, base_score=np.zeros(3), post="sigmoid", post_params=(1.7,),

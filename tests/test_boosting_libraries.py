@@ -269,6 +269,7 @@ LGB_OBJECTIVES = [
     ("gamma", "positive"),
     ("tweedie", "count"),
     ("cross_entropy", "prob"),
+    ("cross_entropy_lambda", "prob"),
     ("multiclassova", "multi"),
 ]
 LGB_MODES = {
@@ -535,6 +536,10 @@ def _target_models() -> dict[str, tuple[Any, str]]:
             "inline",
         ),
         "lgb-sigmoid": (lgb.LGBMClassifier(sigmoid=2.5, **lkw).fit(X, DATA["binary"]), "inline"),
+        "lgb-cross-entropy-lambda": (
+            lgb.LGBMRegressor(objective="cross_entropy_lambda", **lkw).fit(X, DATA["prob"]),
+            "table",
+        ),
     }
 
 
@@ -560,6 +565,7 @@ def target_models() -> dict[str, tuple[Any, str]]:
         "lgb-ova",
         "lgb-cross-entropy",
         "lgb-sigmoid",
+        "lgb-cross-entropy-lambda",
     ],
 )
 def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:

@@ -51,6 +51,7 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "gamma": ("regression", "exp"),
     "tweedie": ("regression", "exp"),
     "cross_entropy": ("regression", "sigmoid"),
+    "cross_entropy_lambda": ("regression", "softplus"),
     "lambdarank": ("regression", "identity"),
     "rank_xendcg": ("regression", "identity"),
 }
@@ -62,7 +63,7 @@ class Parsed:
 
     objective: str
     kind: str  # "binary" | "multiclass" | "regression"
-    transform: str  # "identity" | "sigmoid" | "softmax" | "sigmoid_ova" | "exp"
+    transform: str  # "identity" | "sigmoid" | "softmax" | "sigmoid_ova" | "exp" | "softplus"
     sigmoid: float  # the binary objective's scale s (1 unless set)
     n_features: int
     n_groups: int  # raw scores per row (trees per iteration)
@@ -238,9 +239,14 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
         classes = np.asarray(getattr(est, "classes_", np.arange(n_classes)))
         if len(classes) != n_classes:
             raise UnsupportedEstimatorError(f"{name} has {len(classes)} classes but {n_classes} outputs")
-    post = {"sigmoid": "sigmoid", "sigmoid_ova": "sigmoid", "softmax": "softmax", "exp": "exp"}.get(
-        p.transform, "none"
-    )
+    links = {
+        "sigmoid": "sigmoid",
+        "sigmoid_ova": "sigmoid",
+        "softmax": "softmax",
+        "exp": "exp",
+        "softplus": "softplus",
+    }
+    post = links.get(p.transform, "none")
     # the binary and one-vs-all sigmoids take LightGBM's scale; cross_entropy's sigmoid has none
     scale = p.sigmoid if post == "sigmoid" and p.sigmoid != 1.0 else None
     names = getattr(est, "feature_names_in_", None)

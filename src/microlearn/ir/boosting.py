@@ -40,6 +40,7 @@ Post-transform (``post``, parameters in ``post_params``)
     * ``"exponential"``: binary (scikit-learn's exponential loss), ``p1 = expit(2 * raw[0])``.
     * ``"softmax"``: multi-class, ``proba = softmax(raw)``.
     * ``"exp"``: regression, ``value = exp(raw[0])`` (Poisson / Gamma / Tweedie log link).
+    * ``"softplus"``: regression, ``value = log1p(exp(raw[0]))`` (LightGBM ``cross_entropy_lambda``).
     * ``"isolation"``: ``post_params = (denominator, offset)``; ``score_samples = -2 ** -(raw[0] /
       denominator)`` (1 when the denominator is 0), ``decision_function = score_samples - offset``,
       ``predict = -1`` where ``decision_function < 0`` else 1 (scikit-learn's IsolationForest).
@@ -88,12 +89,12 @@ from microlearn.ir.trees import EPS32, LEAF, TreeEnsemble
 
 Aggregation = Literal["sum", "mean"]
 Accumulate = Literal["float64", "float32"]
-Post = Literal["none", "sigmoid", "exponential", "softmax", "exp", "isolation"]
+Post = Literal["none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus"]
 Decide = Literal["raw", "raw_strict", "proba", "margin_half"]
 DECIDES: tuple[str, ...] = ("raw", "raw_strict", "proba", "margin_half")
 CatCast = Literal["exact", "trunc"]
 
-POSTS: tuple[str, ...] = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+POSTS: tuple[str, ...] = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 EPS64 = float(np.finfo(np.float64).eps) / 2  # 2**-53
 MAX_TREES_PER_OUTPUT = 1 << 20  # keeps the first-order rounding bounds below rigorous (n * u << 1)
 MAX_CAT_WORDS = 256  # categories 0 .. 8191
@@ -167,7 +168,7 @@ class BoostedTrees(TreeEnsemble):
         else:
             if self.n_outputs != 1 or self.n_raw != 1:
                 raise ValueError(f"a {self.kind} has exactly one output")
-            allowed = ("isolation",) if self.kind == "anomaly" else ("none", "exp", "sigmoid")
+            allowed = ("isolation",) if self.kind == "anomaly" else ("none", "exp", "sigmoid", "softplus")
             if self.post not in allowed:
                 raise ValueError(f"post-transform {self.post!r} does not fit a {self.kind}")
         if not (np.isfinite(self.tie_band) and self.tie_band >= 0):
@@ -450,6 +451,12 @@ class BoostedTrees(TreeEnsemble):
                 s = self.sigmoid_scale
                 v = expit(raw[:, 0] if s == 1.0 else s * raw[:, 0])
                 return Reference(outputs=v, bound=s * bound / 4 * (1 + 2.0**-20) + 8 * EPS32)
+            if self.post == "softplus":
+                # log1p(exp(r)) is 1-Lipschitz; the float32 link (expf within 8 ulp, log1pf within 4,
+                # and for r > 0 the addition r + log1pf(expf(-r))) adds at most 17 * 2**-24 * value
+                with np.errstate(over="ignore"):
+                    v = np.log1p(np.exp(raw[:, 0]))
+                return Reference(outputs=v, bound=bound * (1 + 2.0**-20) + 20 * EPS32 * v)
             return Reference(outputs=raw[:, 0], bound=bound)
         score, decision = self.isolation(raw)
         b = self.isolation_bound(raw[:, 0], bound, score)

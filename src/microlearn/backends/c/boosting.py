@@ -206,9 +206,11 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
         fns.append(CFunction("decision_function", "void", n))
         return "\n".join(parts), tuple(fns)
     if ir.kind == "regressor":
-        v = {"exp": "expf(raw[0])", "sigmoid": f"ml_boost_sigmoid({_scaled(ir, 'raw[0]')})"}.get(
-            ir.post, "raw[0]"
-        )
+        v = {
+            "exp": "expf(raw[0])",
+            "sigmoid": f"ml_boost_sigmoid({_scaled(ir, 'raw[0]')})",
+            "softplus": "ml_boost_softplus(raw[0])",
+        }.get(ir.post, "raw[0]")
         parts.append(
             f"/* Predicted value for input x. */\n"
             f"static inline float {name}_predict(const float *x)\n{{\n"

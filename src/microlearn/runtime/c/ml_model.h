@@ -492,7 +492,7 @@ typedef struct ml_boost_file {
     ml_boost m;
     int32_t task;      /* ML_TASK_CLASSIFY, ML_TASK_REGRESS or ML_TASK_SCORE */
     int32_t n_outputs; /* classes, or 1 */
-    int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation */
+    int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation, 6 softplus */
     int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of the probabilities (raw > 0), 3 raw > 0.5 */
     double p0, p1;     /* isolation: denominator, offset; sigmoid: its scale (0: 1) */
     float bound;       /* proven bound of the float32 raw sums' rounding (largest over outputs) */
@@ -576,7 +576,7 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
         }
     }
     {
-        static const int32_t limits[7] = {ML_TREES_MAX_OUTPUTS + 1, 2, 2, 6, 4, 2, 257};
+        static const int32_t limits[7] = {ML_TREES_MAX_OUTPUTS + 1, 2, 2, 7, 4, 2, 257};
         for (k = 0; k < 7; k++) {
             rc = ml_boost_code(bost[k], limits[k], &code[k]);
             if (rc != ML_OK) {
@@ -705,7 +705,7 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
     {
         const int32_t p = b.post;
         const int fits = task == ML_TASK_SCORE      ? p == 5 && b.p0 >= 0.0
-                         : task == ML_TASK_REGRESS  ? p == 0 || p == 1 || p == 4
+                         : task == ML_TASK_REGRESS  ? p == 0 || p == 1 || p == 4 || p == 6
                          : m->n_raw == 1            ? p == 0 || p == 1 || p == 2
                                                     : p == 0 || p == 1 || p == 3;
         /* decide 3 (raw > 0.5): binary float32 models without probabilities; a sigmoid's scale >= 0 */
@@ -770,6 +770,9 @@ static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
     }
     if (b->post == 1) {
         return ml_boost_sigmoid(ml_boost_file_scale(b) * raw[0]);
+    }
+    if (b->post == 6) {
+        return ml_boost_softplus(raw[0]);
     }
     if (b->post == 5) {
         return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), 0.0f) : -0.5f;

@@ -11,7 +11,7 @@ from array import array
 from mlrt._reader import bad, to_array
 from mlrt.trees import INF, _check_values, _json_list, _keys
 
-POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 NAN_KEY = 0x7F800001
 
 
@@ -26,6 +26,12 @@ def _sigmoid(z):
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
     return e / (1.0 + e)
+
+
+def _log1p(e):
+    # log(1 + e) for e >= 0, accurate for tiny e too (MicroPython has no math.log1p)
+    u = 1.0 + e
+    return e if u == 1.0 else math.log(u) * e / (u - 1.0)
 
 
 class Boosted:
@@ -75,7 +81,7 @@ class Boosted:
             "classifier": ("none", "sigmoid", "exponential")
             if self.n_raw == 1
             else ("none", "sigmoid", "softmax"),
-            "regressor": ("none", "sigmoid", "exp"),
+            "regressor": ("none", "sigmoid", "exp", "softplus"),
             "anomaly": ("isolation",),
         }[self.kind]
         if self.post not in fits:
@@ -254,6 +260,9 @@ class Boosted:
         if self.kind == "regressor":
             if self.post == "sigmoid":
                 return _sigmoid(self.scale * r[0])
+            if self.post == "softplus":
+                z = r[0]
+                return z + _log1p(math.exp(-z)) if z > 0 else _log1p(math.exp(z))
             return math.exp(r[0]) if self.post == "exp" else r[0]
         if self.decide == 3:
             return 1 if r[0] > 0.5 else 0
