@@ -16,8 +16,10 @@ from its source and checked against ``predict``):
 * Raw score of output k: the float64 sum, in tree order, of the trees ``i * K + k`` (no base score: the
   initial score is already in the first trees' leaves); ``average_output`` (random-forest mode) divides
   by the number of iterations.
-* Output: ``binary`` ``1 / (1 + exp(-s * raw))``, ``multiclass`` the float64 softmax, ``multiclassova`` a
-  sigmoid per class, ``poisson``/``gamma``/``tweedie`` ``exp(raw)``, the regressions the raw score.
+* Output: ``binary`` ``1 / (1 + exp(-s * raw))`` (``s`` the ``sigmoid`` parameter), ``multiclass`` the
+  float64 softmax, ``multiclassova`` that sigmoid per class (not normalised), ``cross_entropy``
+  ``1 / (1 + exp(-raw))``, ``cross_entropy_lambda`` ``log1p(exp(raw))``, ``poisson``/``gamma``/``tweedie``
+  ``exp(raw)``, the regressions the raw score.
 """
 
 from __future__ import annotations

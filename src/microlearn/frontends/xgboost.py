@@ -12,6 +12,10 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
 * Margin of output group g: a float32 that starts at the group's base margin and adds each tree's leaf
   value in tree order (one float32 addition per tree), so the IR's float32 sum in tree order is
   XGBoost's, bit for bit.
+* Dart (``gradient_booster`` "dart"): every tree counts, scaled by its float32 ``weight_drop``;
+  ``inplace_predict`` (the scikit-learn wrappers' ``predict``) adds ``((b + leaf) - b) * w`` per tree in
+  float32 (``b`` the base margin of its output), a function of the leaf alone, so it is folded into the
+  leaf values. (``Booster.predict`` on a DMatrix adds ``leaf * w``: the last bits of some margins differ.)
 * Base margin: ``base_score`` as stored is on the prediction scale; the objective's link maps it to the
   margin in float32: logistic objectives clip it to [1e-6, 1 - 1e-6] and take ``-logf(1/b - 1)``,
   ``count:poisson``, ``reg:gamma`` and ``reg:tweedie`` take ``logf(b)``, the others use it as it is
@@ -19,7 +23,10 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
 * Output: ``binary:logistic`` and ``reg:logistic`` the float32 sigmoid ``1 / (expf(-m) + 1)``;
   ``multi:softprob`` the float32 softmax (max subtracted, float64 sum); ``multi:softmax`` the first index
   of the largest margin; ``count:poisson``, ``reg:gamma``, ``reg:tweedie``, ``survival:cox`` ``expf(m)``;
-  the rest the margin itself.
+  the rest the margin itself. An ``XGBClassifier`` on ``binary:logitraw`` predicts class 1 where the
+  margin exceeds 0.5 and has no probabilities.
+* ``gblinear`` (refused): ``bias + base`` then ``+= x_j * w_j`` per non-missing ``x_j`` in feature order,
+  all float32; microlearn's linear IR sums in BLAS's order and does not skip missing values.
 """
 
 from __future__ import annotations
