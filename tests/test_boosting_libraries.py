@@ -231,6 +231,27 @@ def test_xgboost_dart_margins_bit_identical(objective: str, target: str) -> None
         np.testing.assert_array_equal(ref.outputs, est.predict(X).astype(np.float64))
 
 
+@pytest.mark.parametrize("objective", ["multi:softprob", "multi:softmax"])
+def test_xgboost_vector_leaves_bit_identical(objective: str) -> None:
+    """multi_strategy='multi_output_tree': every tree adds a leaf vector, one float32 per class (the IR's
+    tree_output None); margins equal XGBoost's bit for bit, and the model file (each tree repeated per
+    class) gives the same classes."""
+    from microlearn.backends import modelfile as mf
+
+    est = xgb.XGBClassifier(
+        objective=objective, multi_strategy="multi_output_tree", n_estimators=4, max_depth=3, n_jobs=1
+    ).fit(DATA["X"], DATA["multi"])
+    ir = to_ir(est)
+    assert ir.tree_output is None and ir.leaf_value.shape[1] == ir.n_raw == 4
+    X = DATA["Xtest_xgb"]
+    np.testing.assert_array_equal(ir.raw_scores(X).astype(np.float32), est.predict(X, output_margin=True))
+    ref = ir.reference(X)
+    np.testing.assert_array_equal(ref.outputs[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+    back = mf.loads(mf.dumps(ir))
+    assert back.tree_output is not None and back.n_trees == 4 * ir.n_trees
+    np.testing.assert_array_equal(back.raw_scores(X), ir.raw_scores(X))
+
+
 def test_xgboost_logitraw_classifier_thresholds_the_margin_at_half() -> None:
     """XGBClassifier on binary:logitraw: predict is 1 where the float32 margin exceeds 0.5 (the wrapper's
     rule); there are no probabilities, decision_function is the margin."""
@@ -536,6 +557,10 @@ def _target_models() -> dict[str, tuple[Any, str]]:
             "inline",
         ),
         "lgb-sigmoid": (lgb.LGBMClassifier(sigmoid=2.5, **lkw).fit(X, DATA["binary"]), "inline"),
+        "xgb-vector-leaves": (
+            xgb.XGBClassifier(multi_strategy="multi_output_tree", **kw).fit(X, DATA["multi"]),
+            "inline",
+        ),
         "lgb-cross-entropy-lambda": (
             lgb.LGBMRegressor(objective="cross_entropy_lambda", **lkw).fit(X, DATA["prob"]),
             "table",
@@ -566,6 +591,7 @@ def target_models() -> dict[str, tuple[Any, str]]:
         "lgb-cross-entropy",
         "lgb-sigmoid",
         "lgb-cross-entropy-lambda",
+        "xgb-vector-leaves",
     ],
 )
 def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:

@@ -16,6 +16,9 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
   ``inplace_predict`` (the scikit-learn wrappers' ``predict``) adds ``((b + leaf) - b) * w`` per tree in
   float32 (``b`` the base margin of its output), a function of the leaf alone, so it is folded into the
   leaf values. (``Booster.predict`` on a DMatrix adds ``leaf * w``: the last bits of some margins differ.)
+* Vector leaves (``size_leaf_vector`` > 1, ``multi_strategy="multi_output_tree"``): a leaf's right child
+  is its row of ``leaf_weights``, one value per class, each added to its margin in tree order (the IR's
+  ``tree_output`` None).
 * Base margin: ``base_score`` as stored is on the prediction scale; the objective's link maps it to the
   margin in float32: logistic objectives clip it to [1e-6, 1 - 1e-6] and take ``-logf(1/b - 1)``,
   ``count:poisson``, ``reg:gamma`` and ``reg:tweedie`` take ``logf(b)``, the others use it as it is
@@ -97,6 +100,7 @@ class Parsed:
     group: list[int]  # output group each tree adds to
     base_margin: npt.NDArray[np.float32]  # (n_groups,) the float32 each margin starts from
     feature_names: tuple[str, ...] | None
+    vector_leaves: bool = False  # every tree adds one value to every margin (multi_output_tree)
 
 
 # ---------------------------------------------------------------------------------------------- libm
@@ -177,14 +181,15 @@ def _tree(
         strict=True,
     ):
         cats[nid] = frozenset(cat_values[beg : beg + size])
-    if int(t.get("tree_param", {}).get("size_leaf_vector", "1")) > 1:
-        raise UnsupportedEstimatorError(
-            "this XGBoost model has vector leaves (multi_strategy='multi_output_tree'); microlearn converts "
-            "one-output-per-tree models: train with multi_strategy='one_output_per_tree'"
-        )
+    width = int(t.get("tree_param", {}).get("size_leaf_vector", "1"))
+    vectors: npt.NDArray[np.float32] | None = None
+    if width > 1:  # a leaf's right child is its row of leaf_weights, one value per output
+        vectors = f32_from_decimal([str(v) for v in t["leaf_weights"]]).reshape(-1, width)
 
     def build(i: int) -> Node:
         if left[i] == -1:
+            if vectors is not None:
+                return Leaf(tuple(float(v) for v in vectors[right[i]]))
             if dart is None:
                 return Leaf(float(cond[i]))
             w, b = dart
@@ -268,6 +273,13 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
     if not trees_json:
         raise NotFittedError("this XGBoost model has no trees: train it for at least one round")
     margins = base_margin(objective, base)
+    widths = {int(t.get("tree_param", {}).get("size_leaf_vector", "1")) for t in trees_json}
+    vector = widths != {1}
+    if vector and (widths != {n_groups} or weights is not None):
+        raise UnsupportedEstimatorError(
+            f"this XGBoost model's leaves hold {sorted(widths)} values for {n_groups} outputs; microlearn "
+            "converts vector leaves with one value per class"
+        )
     if weights is not None and len(weights) < len(trees_json):
         raise UnsupportedEstimatorError("this dart model has fewer tree weights than trees")
     trees = [
@@ -285,6 +297,7 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         group=groups,
         base_margin=margins,
         feature_names=None if names is None else tuple(str(n) for n in names),
+        vector_leaves=vector,
     )
 
 
@@ -410,7 +423,7 @@ def convert_xgboost(est: Any) -> BoostedTrees:
         feature_names=feature_names,
         n_raw=p.n_groups,
         base_score=p.base_margin.astype(np.float64),
-        tree_output=np.asarray(p.group, dtype=np.int32),
+        tree_output=None if p.vector_leaves else np.asarray(p.group, dtype=np.int32),
         aggregation="sum",
         accumulate="float32",
         post=post,  # type: ignore[arg-type]
