@@ -18,7 +18,9 @@ Raw scores
       GradientBoosting stores stage ``i``, class ``k`` as tree ``i * K + k`` with ``tree_output = k``;
       HistGradientBoosting the same; XGBoost's ``tree_info`` and LightGBM's class-major trees map the same
       way.
-    * ``tree_output`` None: tree ``t`` adds the whole row ``leaf_value[row, :]`` (``n_raw`` columns).
+    * ``tree_output`` None: tree ``t`` adds the whole row ``leaf_value[row, :]`` (``n_raw`` columns;
+      XGBoost's vector leaves). Each raw score is a sum of its own, so this is the same arithmetic as
+      ``n_raw`` copies of each tree with one column each (how the model file stores it).
 
     ``accumulate`` is the arithmetic of the library: ``"float64"`` (scikit-learn: ``raw = base`` in
     float64, then ``raw += v`` per tree) or ``"float32"`` (XGBoost: the base and every leaf value rounded
