@@ -616,10 +616,13 @@ def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: st
     missing=st.sampled_from([0.0, 0.15]),
     categorical=st.booleans(),
     classes=st.sampled_from([1, 2, 3]),
+    layout=st.sampled_from(["gbtree", "dart", "vector"]),
 )
 def test_random_xgboost_models_bit_identical(
-    seed: int, depth: int, rounds: int, missing: float, categorical: bool, classes: int
+    seed: int, depth: int, rounds: int, missing: float, categorical: bool, classes: int, layout: str
 ) -> None:
+    """Random boosters (plain, dart with random tree weights, vector leaves) against XGBoost's margins:
+    ``Booster.predict`` on a DMatrix, and for dart ``inplace_predict`` (the wrappers' arithmetic)."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(120, 4)).astype(np.float32) * rng.choice([1e-3, 1.0, 1e3])
     X[:, 3] = rng.integers(0, 12, 120)
@@ -629,13 +632,21 @@ def test_random_xgboost_models_bit_identical(
     params["objective"] = {1: "reg:squarederror", 2: "binary:logistic", 3: "multi:softprob"}[classes]
     if classes == 3:
         params["num_class"] = 3
+    if layout == "dart":
+        params.update(booster="dart", rate_drop=0.4, skip_drop=0.0)
+    if layout == "vector" and classes == 3:
+        params["multi_strategy"] = "multi_output_tree"
+        categorical = False
     types = ["q"] * 3 + ["c" if categorical else "q"]
     d = xgb.DMatrix(X, y, feature_types=types, enable_categorical=categorical)
     b = xgb.train(params, d, rounds)
     Xt = np.concatenate([X, rng.normal(size=(40, 4)).astype(np.float32), EDGE[:, :4]])
     Xt = np.where(np.isinf(Xt), 1e30, Xt).astype(np.float32)
     dt = xgb.DMatrix(Xt, feature_types=types, enable_categorical=categorical)
-    margin = b.predict(dt, output_margin=True)
+    if layout == "dart":
+        margin = b.inplace_predict(Xt, predict_type="margin")
+    else:
+        margin = b.predict(dt, output_margin=True)
     np.testing.assert_array_equal(to_ir(b).raw_scores(Xt).astype(np.float32), margin.reshape(len(Xt), -1))
 
 
