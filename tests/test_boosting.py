@@ -531,3 +531,63 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
         assert np.array_equal(got_mlrt, ref.outputs)
     else:
         assert np.allclose(got_mlrt, ref.outputs, rtol=0, atol=1e-14)
+
+
+_LOAD_WRAP = r"""
+#include "ml_model.h"
+int w_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs);
+int w_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs)
+{
+    ml_boost_file b;
+    return ml_boost_load(buf, len, task, n_features, n_outputs, &b);
+}
+"""
+
+
+def test_model_file_refuses_links_and_decisions_that_do_not_fit() -> None:
+    """Every reader (modelfile.loads, ml_boost_load, mlrt) refuses a BOST that names a decision or a link
+    the model cannot have: 'raw > 0.5' on a float64 model or with probabilities, a negative sigmoid
+    scale, softmax for a regression value."""
+    import struct
+
+    from microlearn.errors import ModelFileError
+    from modelfile_cases import ML_E, fix_crc
+
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+
+    lib = host.build({"w.c": _LOAD_WRAP})
+    rng = np.random.default_rng(3)
+    cases = {
+        "classifier": _random_ir(rng, **SYNTH["float32-binary-trunc"]),
+        "regressor": _random_ir(rng, **SYNTH["sigmoid-regressor-scaled"]),
+    }
+    bad = [
+        ("classifier", 4, 3.0),  # raw > 0.5 with a sigmoid
+        ("classifier", 7, -1.0),  # a negative sigmoid scale
+        ("regressor", 4, 3.0),  # raw > 0.5 on a regressor
+        ("regressor", 3, 3.0),  # softmax as a regression value
+        ("regressor", 7, -0.5),
+    ]
+    for kind, field, value in bad:
+        ir = cases[kind]
+        data = mf.dumps(ir)
+        _, sec = mf.read_sections(data)
+        b = bytearray(data)
+        struct.pack_into("<d", b, sec[b"BOST"].offset + 8 * field, value)
+        bad_file = fix_crc(b)
+        with pytest.raises(ModelFileError):
+            mf.loads(bad_file)
+        with pytest.raises(ValueError):
+            mlrt.load(bad_file)
+        buf = np.frombuffer(bad_file + bytes(-len(bad_file) % 8), dtype=np.uint64).copy()
+        task = 1 if kind == "classifier" else 2
+        rc = lib.w_load(
+            ctypes.c_void_p(buf.ctypes.data), ctypes.c_size_t(len(bad_file)), task, 3, ir.n_outputs
+        )
+        assert rc == ML_E["ML_E_VALUE"], (kind, field, value)
+        good = np.frombuffer(data + bytes(-len(data) % 8), dtype=np.uint64).copy()
+        assert (
+            lib.w_load(ctypes.c_void_p(good.ctypes.data), ctypes.c_size_t(len(data)), task, 3, ir.n_outputs)
+            == 0
+        )

@@ -135,6 +135,8 @@ class BoostedTrees(TreeEnsemble):
             raise ValueError("aggregation is 'sum' or 'mean'; accumulate 'float64' or 'float32'")
         if self.decide not in DECIDES or self.cat_cast not in ("exact", "trunc"):
             raise ValueError(f"decide is one of {DECIDES}; cat_cast 'exact' or 'trunc'")
+        if self.decide == "margin_half" and self.kind != "classifier":
+            raise ValueError("decide='margin_half' is a classifier's decision")
         if self.base_score.shape != (self.n_raw,) or not np.all(np.isfinite(self.base_score)):
             raise ValueError(f"base_score must be {self.n_raw} finite values")
         width = 1 if self.tree_output is not None else self.n_raw

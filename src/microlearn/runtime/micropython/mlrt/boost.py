@@ -86,7 +86,7 @@ class Boosted:
         }[self.kind]
         if self.post not in fits:
             raise bad("post-transform %s does not fit a %s" % (self.post, self.kind))
-        if self.decide == 3 and (self.n_raw != 1 or self.post != "none" or b[2] != 1):
+        if self.decide == 3 and (not self.classifier or self.n_raw != 1 or self.post != "none" or b[2] != 1):
             raise bad("decide 3 (raw > 0.5) is for binary float32 models without probabilities")
         lval = sec[b"LVAL"]
         lv64 = sec.get(b"LV64")
