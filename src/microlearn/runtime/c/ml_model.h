@@ -493,7 +493,7 @@ typedef struct ml_boost_file {
     int32_t task;      /* ML_TASK_CLASSIFY, ML_TASK_REGRESS or ML_TASK_SCORE */
     int32_t n_outputs; /* classes, or 1 */
     int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation, 6 softplus */
-    int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of the probabilities (raw > 0), 3 raw > 0.5 */
+    int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of probabilities (raw > 0), 3 raw > 0.5 */
     double p0, p1;     /* isolation: denominator, offset; sigmoid: its scale (0: 1) */
     float bound;       /* proven bound of the float32 raw sums' rounding (largest over outputs) */
 } ml_boost_file;
@@ -709,7 +709,8 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
                          : m->n_raw == 1            ? p == 0 || p == 1 || p == 2
                                                     : p == 0 || p == 1 || p == 3;
         /* decide 3 (raw > 0.5): binary float32 models without probabilities; a sigmoid's scale >= 0 */
-        const int half_ok = b.decide != 3 || (task == ML_TASK_CLASSIFY && m->n_raw == 1 && p == 0 && code[2] == 1);
+        const int half_ok =
+            b.decide != 3 || (task == ML_TASK_CLASSIFY && m->n_raw == 1 && p == 0 && code[2] == 1);
         if (!fits || !half_ok || (b.decide == 2 && p == 0) || (p == 1 && b.p0 < 0.0)) {
             return ML_E_VALUE; /* a post-transform that does not fit the task */
         }
