@@ -29,7 +29,8 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
   the rest the margin itself. An ``XGBClassifier`` on ``binary:logitraw`` predicts class 1 where the
   margin exceeds 0.5 and has no probabilities.
 * ``gblinear`` (refused): ``bias + base`` then ``+= x_j * w_j`` per non-missing ``x_j`` in feature order,
-  all float32; microlearn's linear IR sums in BLAS's order and does not skip missing values.
+  all float32; microlearn's linear IR states scikit-learn's arithmetic (BLAS order, classes by the score's
+  sign) as its reference, not this one.
 """
 
 from __future__ import annotations
@@ -233,8 +234,8 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
     if gb["name"] == "gblinear":
         raise UnsupportedEstimatorError(
             "XGBoost booster 'gblinear' is not supported: XGBoost sums its linear model in float32 in "
-            "feature order and skips missing values, which microlearn's linear models (BLAS order, NaN not "
-            "skipped) do not repeat; train booster='gbtree' or 'dart', or fit a scikit-learn linear model"
+            "feature order, skipping missing values, and microlearn's linear models state scikit-learn's "
+            "arithmetic instead; train booster='gbtree' or 'dart', or fit a scikit-learn linear model"
         )
     if gb["name"] != "gbtree":
         raise UnsupportedEstimatorError(
