@@ -252,6 +252,40 @@ def test_xgboost_vector_leaves_bit_identical(objective: str) -> None:
     np.testing.assert_array_equal(back.raw_scores(X), ir.raw_scores(X))
 
 
+@pytest.mark.parametrize(
+    ("objective", "target"),
+    [
+        ("reg:squarederror", "reg"),
+        ("binary:logistic", "binary"),
+        ("binary:hinge", "binary"),
+        ("multi:softprob", "multi"),
+        ("multi:softmax", "multi"),
+    ],
+)
+def test_xgboost_gblinear_is_a_linear_model_bit_for_bit(objective: str, target: str) -> None:
+    """booster='gblinear' becomes an Impute stage (missing values add nothing) and the linear IR's
+    "sequential" layout: its scores are XGBoost's float32 margins bit for bit, on rows with NaN too."""
+    from microlearn.ir.linear import Linear
+    from microlearn.ir.pipeline import Pipeline
+
+    cls = xgb.XGBRegressor if objective.startswith("reg") else xgb.XGBClassifier
+    est = cls(booster="gblinear", objective=objective, n_estimators=8, n_jobs=1).fit(DATA["X"], DATA[target])
+    ir = to_ir(est)
+    assert isinstance(ir, Pipeline) and isinstance(ir.final, Linear) and ir.final.layout == "sequential"
+    X = DATA["Xtest_xgb"]
+    scores = ir.final.decision(np.asarray(ir.stages[0].reference(X).outputs, dtype=np.float32))
+    margin = est.predict(X, output_margin=True).reshape(len(X), -1)
+    np.testing.assert_array_equal(scores, margin)
+    ref = ir.reference(X)
+    if ir.task.value == "regress":
+        np.testing.assert_array_equal(ref.outputs, est.predict(X).astype(np.float64))
+        return
+    labels = np.asarray(ir.final.classes)[ref.outputs]
+    np.testing.assert_array_equal(labels[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+    if ref.proba is not None:
+        np.testing.assert_allclose(ref.proba, est.predict_proba(X), rtol=0, atol=3e-7)
+
+
 def test_xgboost_logitraw_classifier_thresholds_the_margin_at_half() -> None:
     """XGBClassifier on binary:logitraw: predict is 1 where the float32 margin exceeds 0.5 (the wrapper's
     rule); there are no probabilities, decision_function is the margin."""
@@ -272,8 +306,18 @@ def test_xgboost_refusals() -> None:
     X = DATA["X"]
     with pytest.raises(UnsupportedEstimatorError, match="missing"):
         to_ir(xgb.XGBClassifier(n_estimators=2, missing=0.0).fit(np.nan_to_num(X), DATA["binary"]))
-    with pytest.raises(UnsupportedEstimatorError, match="gblinear"):
-        to_ir(xgb.XGBRegressor(n_estimators=2, booster="gblinear").fit(np.nan_to_num(X), DATA["reg"]))
+    with pytest.raises(UnsupportedEstimatorError, match="gblinear"):  # no exp link in the linear IR
+        to_ir(
+            xgb.XGBRegressor(n_estimators=2, booster="gblinear", objective="count:poisson").fit(
+                X, DATA["count"]
+            )
+        )
+    with pytest.raises(UnsupportedEstimatorError, match="logitraw"):
+        to_ir(
+            xgb.XGBClassifier(n_estimators=2, booster="gblinear", objective="binary:logitraw").fit(
+                X, DATA["binary"]
+            )
+        )
     with pytest.raises(NotFittedError):
         to_ir(xgb.XGBClassifier())
 
@@ -559,6 +603,18 @@ def _target_models() -> dict[str, tuple[Any, str]]:
             "inline",
         ),
         "lgb-sigmoid": (lgb.LGBMClassifier(sigmoid=2.5, **lkw).fit(X, DATA["binary"]), "inline"),
+        "xgb-gblinear": (
+            xgb.XGBClassifier(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["binary"]),
+            "float",
+        ),
+        "xgb-gblinear-multi": (
+            xgb.XGBClassifier(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["multi"]),
+            "float",
+        ),
+        "xgb-gblinear-regressor": (
+            xgb.XGBRegressor(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["reg"]),
+            "float",
+        ),
         "xgb-vector-leaves": (
             xgb.XGBClassifier(multi_strategy="multi_output_tree", **kw).fit(X, DATA["multi"]),
             "inline",
@@ -594,6 +650,9 @@ def target_models() -> dict[str, tuple[Any, str]]:
         "lgb-sigmoid",
         "lgb-cross-entropy-lambda",
         "xgb-vector-leaves",
+        "xgb-gblinear",
+        "xgb-gblinear-multi",
+        "xgb-gblinear-regressor",
     ],
 )
 def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:

@@ -28,9 +28,9 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
   of the largest margin; ``count:poisson``, ``reg:gamma``, ``reg:tweedie``, ``survival:cox`` ``expf(m)``;
   the rest the margin itself. An ``XGBClassifier`` on ``binary:logitraw`` predicts class 1 where the
   margin exceeds 0.5 and has no probabilities.
-* ``gblinear`` (refused): ``bias + base`` then ``+= x_j * w_j`` per non-missing ``x_j`` in feature order,
-  all float32; microlearn's linear IR states scikit-learn's arithmetic (BLAS order, classes by the score's
-  sign) as its reference, not this one.
+* ``gblinear``: ``bias + base`` (the first output's base margin for every output) then ``+= x_j * w_j``
+  per non-missing ``x_j`` in feature order, all float32: an ``Impute`` stage filling 0 (adding ``0 * w``
+  is the same as skipping) and the linear IR's "sequential" layout, which is this sum.
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ from microlearn.frontends._gbdt import (
     prev_f32,
 )
 from microlearn.frontends.registry import class_path, register
+from microlearn.ir.base import Task
 from microlearn.ir.boosting import BoostedTrees
+from microlearn.ir.linear import Linear
+from microlearn.ir.pipeline import Pipeline
+from microlearn.ir.transform import Impute
 
 RT_EPS = np.float32(1e-6)
 
@@ -102,6 +106,8 @@ class Parsed:
     base_margin: npt.NDArray[np.float32]  # (n_groups,) the float32 each margin starts from
     feature_names: tuple[str, ...] | None
     vector_leaves: bool = False  # every tree adds one value to every margin (multi_output_tree)
+    # gblinear: (n_features + 1, n_groups) float32 weights, the last row the bias (no trees)
+    linear: npt.NDArray[np.float32] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- libm
@@ -231,16 +237,10 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
     if gb["name"] == "dart":
         weights = list(f32_from_decimal([str(w) for w in gb["weight_drop"]]))
         gb = gb["gbtree"]
-    if gb["name"] == "gblinear":
+    if gb["name"] not in ("gbtree", "gblinear"):
         raise UnsupportedEstimatorError(
-            "XGBoost booster 'gblinear' is not supported: XGBoost sums its linear model in float32 in "
-            "feature order, skipping missing values, and microlearn's linear models state scikit-learn's "
-            "arithmetic instead; train booster='gbtree' or 'dart', or fit a scikit-learn linear model"
-        )
-    if gb["name"] != "gbtree":
-        raise UnsupportedEstimatorError(
-            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree' "
-            "and 'dart'"
+            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree', "
+            "'dart' and 'gblinear'"
         )
     params = learner["learner_model_param"]
     n_features = int(params["num_feature"])
@@ -265,6 +265,27 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         base = np.full(n_groups, base[0], dtype=np.float32)
     if base.size != n_groups:
         raise UnsupportedEstimatorError(f"base_score has {base.size} values for {n_groups} outputs")
+    names = learner.get("feature_names") or None
+    if gb["name"] == "gblinear":
+        if "c" in feature_types:
+            raise UnsupportedEstimatorError(
+                "a gblinear model with categorical features: microlearn converts gblinear on numeric ones"
+            )
+        coef = f32_from_decimal([str(w) for w in gb["model"]["weights"]])
+        if coef.size != (n_features + 1) * n_groups:
+            raise UnsupportedEstimatorError(f"gblinear weights do not fit {n_features} features")
+        return Parsed(
+            objective=objective,
+            kind=kind,
+            transform=transform,
+            n_features=n_features,
+            n_groups=n_groups,
+            trees=[],
+            group=[],
+            base_margin=base_margin(objective, base),
+            feature_names=None if names is None else tuple(str(n) for n in names),
+            linear=coef.reshape(n_features + 1, n_groups),
+        )
     trees_json = gb["model"]["trees"]
     groups = _ints(gb["model"]["tree_info"])
     indptr = _ints(gb["model"].get("iteration_indptr", []))
@@ -287,7 +308,6 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         _tree(t, feature_types, None if weights is None else (weights[i], margins[groups[i]]))
         for i, t in enumerate(trees_json)
     ]
-    names = learner.get("feature_names") or None
     return Parsed(
         objective=objective,
         kind=kind,
@@ -386,7 +406,60 @@ class BoosterView:
         return values
 
 
-def convert_xgboost(est: Any) -> BoostedTrees:
+def convert_gblinear(est: Any, p: Parsed, classify: bool) -> Pipeline:
+    """A gblinear booster as XGBoost evaluates it: an ``Impute`` stage that fills missing values with 0
+    (XGBoost skips them: the same sums), then the linear IR's "sequential" layout, whose reference is
+    XGBoost's float32 arithmetic (score = fl32(bias + base margin), then ``+= x_j * w_j`` in feature
+    order). Objectives with a link the linear IR has not (exp, a sigmoid value, logitraw's 0.5) are
+    refused."""
+    assert p.linear is not None
+    name = type(est).__name__
+    if p.transform not in ("identity", "sigmoid", "softmax", "hinge") or (
+        p.transform == "sigmoid" and not classify
+    ):
+        raise UnsupportedEstimatorError(
+            f"XGBoost objective {p.objective!r} with booster='gblinear' is not supported (microlearn's "
+            "linear models have no such output link); use booster='gbtree'"
+        )
+    n = p.n_features
+    W = p.linear[:n].T.astype(np.float64)  # (k, n)
+    bias = p.linear[n]
+    # XGBoost's first float32 sum: gblinear starts every output from the first base margin
+    intercept = (bias + p.base_margin[0]).astype(np.float32).astype(np.float64)
+    classes = None
+    proba = "none"
+    if classify:
+        n_classes = 2 if p.kind == "binary" else p.n_groups
+        classes = np.asarray(getattr(est, "classes_", np.arange(n_classes)))
+        if len(classes) != n_classes:
+            raise UnsupportedEstimatorError(f"{name} has {len(classes)} classes but {n_classes} outputs")
+        proba = {"sigmoid": "logistic", "softmax": "softmax"}.get(p.transform, "none")
+    names = getattr(est, "feature_names_in_", None)
+    feature_names = p.feature_names if names is None else tuple(str(n) for n in names)
+    linear = Linear(
+        task=Task.CLASSIFY if classify else Task.REGRESS,
+        coef=W,
+        intercept=intercept,
+        dtype="float32",
+        intercept_dtype="float32",
+        layout="sequential",
+        proba=proba,  # type: ignore[arg-type]
+        classes=classes,
+        source=class_path(type(est)),
+        feature_names=feature_names,
+    )
+    fill = Impute(
+        n_features=n,
+        keep=np.arange(n, dtype=np.int32),
+        fill=np.zeros(n),
+        source="xgboost.gblinear",  # XGBoost skips a missing value: adding 0 * w is the same
+        feature_names=feature_names,
+        strategy="constant 0",
+    )
+    return Pipeline(stages=(fill,), final=linear, source=class_path(type(est)), feature_names=feature_names)
+
+
+def convert_xgboost(est: Any) -> BoostedTrees | Pipeline:
     name = type(est).__name__
     wrapper = hasattr(est, "get_booster")
     p = parse(est, n_iterations=check_wrapper(est) if wrapper else None)
@@ -402,6 +475,13 @@ def convert_xgboost(est: Any) -> BoostedTrees:
         raise UnsupportedEstimatorError(
             f"{name} with the classification objective {p.objective!r}: use XGBClassifier instead"
         )
+    if p.linear is not None:
+        if logitraw:
+            raise UnsupportedEstimatorError(
+                f"{name} with objective 'binary:logitraw' and booster='gblinear' is not supported (its "
+                "predict thresholds the margin at 0.5); use objective='binary:logistic'"
+            )
+        return convert_gblinear(est, p, classify)
     arrays = assemble(p.trees)
     n_classes = (2 if p.kind == "binary" else p.n_groups) if classify else 1
     classes = None
