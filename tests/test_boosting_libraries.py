@@ -286,6 +286,16 @@ def test_xgboost_gblinear_is_a_linear_model_bit_for_bit(objective: str, target: 
         np.testing.assert_allclose(ref.proba, est.predict_proba(X), rtol=0, atol=3e-7)
 
 
+def test_xgboost_gblinear_early_stopping_predicts_with_the_final_weights() -> None:
+    """A gblinear model stores only its final weights; XGBoost predicts with them even after early
+    stopping, and so does the conversion."""
+    X, y = DATA["X"], DATA["reg"]
+    est = xgb.XGBRegressor(booster="gblinear", n_estimators=100, early_stopping_rounds=2, learning_rate=0.9)
+    est.fit(X[:300], y[:300], eval_set=[(X[300:], y[300:])], verbose=False)
+    assert est.best_iteration < 99
+    np.testing.assert_array_equal(to_ir(est).reference(X).outputs, est.predict(X).astype(np.float64))
+
+
 def test_xgboost_logitraw_classifier_thresholds_the_margin_at_half() -> None:
     """XGBClassifier on binary:logitraw: predict is 1 where the float32 margin exceeds 0.5 (the wrapper's
     rule); there are no probabilities, decision_function is the margin."""
@@ -611,6 +621,14 @@ def _target_models() -> dict[str, tuple[Any, str]]:
             xgb.XGBClassifier(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["multi"]),
             "float",
         ),
+        "xgb-gblinear-booster": (
+            xgb.train(
+                {"booster": "gblinear", "objective": "binary:logistic", "nthread": 1},
+                xgb.DMatrix(X, DATA["binary"]),
+                4,
+            ),
+            "float",
+        ),
         "xgb-gblinear-regressor": (
             xgb.XGBRegressor(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["reg"]),
             "float",
@@ -652,6 +670,7 @@ def target_models() -> dict[str, tuple[Any, str]]:
         "xgb-vector-leaves",
         "xgb-gblinear",
         "xgb-gblinear-multi",
+        "xgb-gblinear-booster",
         "xgb-gblinear-regressor",
     ],
 )

@@ -392,9 +392,16 @@ class BoosterView:
 
     booster: Any
     objective: str
+    linear: bool = False  # gblinear has no inplace_predict: a DMatrix (the same arithmetic)
 
     def predict(self, X: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
-        out = np.asarray(self.booster.inplace_predict(np.asarray(X, dtype=np.float32)))
+        X32 = np.asarray(X, dtype=np.float32)
+        if self.linear:
+            import xgboost
+
+            out = np.asarray(self.booster.predict(xgboost.DMatrix(X32)))
+        else:
+            out = np.asarray(self.booster.inplace_predict(X32))
         if self.objective in ("binary:logistic", "binary:hinge"):
             return (out > 0.5).astype(np.int64)
         if self.objective == "multi:softprob":
@@ -517,7 +524,9 @@ def convert_xgboost(est: Any) -> BoostedTrees | Pipeline:
 
 def booster_view(booster: Any) -> BoosterView:
     """A Booster behind a scikit-learn-like predict, for verify's check."""
-    return BoosterView(booster, str(json.loads(booster.save_config())["learner"]["objective"]["name"]))
+    learner = json.loads(booster.save_config())["learner"]
+    linear = learner["gradient_booster"]["name"] == "gblinear"
+    return BoosterView(booster, str(learner["objective"]["name"]), linear)
 
 
 register(
