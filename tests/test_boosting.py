@@ -289,7 +289,8 @@ def _file_run(
 def test_model_file_every_reader(fitted: dict[str, Any], key: str, file_lib: ctypes.CDLL) -> None:
     """modelfile.loads gives the same IR; ml_model.h's ml_boost_load predicts the library's classes and
     inlier decisions and values within the bound; mlrt (CPython here, MicroPython through verify)
-    reproduces the float64 sums exactly."""
+    reproduces the float64 sums exactly, and their link (exp, 2**-x) within a few units in the last place:
+    numpy's exp and power differ from the C library's by an ulp on some CPUs (its SIMD kernels)."""
     est, X = fitted[key]
     ir = to_ir(est)
     data = mf.dumps(ir)
@@ -306,18 +307,17 @@ def test_model_file_every_reader(fitted: dict[str, Any], key: str, file_lib: cty
         assert ref.ambiguous is not None
         assert np.array_equal(cls[~ref.ambiguous], ref.outputs[~ref.ambiguous])
         assert [m.predict(x) for x in X] == list(ref.outputs)
-    else:
-        # mlrt's float64 sums are the library's bit for bit; a link (exp, 2**-x) goes through the port's
-        # libm, which may round differently from numpy's in the last bit: values within the bound
+    elif ir.kind == "regressor":
         assert ref.bound is not None
         assert np.all(np.abs(val - ref.outputs) <= ref.bound)
-        assert np.array_equal([m.raw(x)[0] for x in X], ir.raw_scores(X)[:, 0])
-        got = [m.predict(x) if ir.kind == "regressor" else m.score(x) for x in X]
-        assert np.all(np.abs(np.asarray(got) - ref.outputs) <= ref.bound)
-        if ir.post == "none":
-            assert np.array_equal(got, ref.outputs)
-        if ir.kind == "anomaly":
-            assert np.array_equal(cls, est.predict(X))
+        assert np.array_equal([m.raw(x) for x in X], ir.raw_scores(X))
+        np.testing.assert_array_max_ulp(np.array([m.predict(x) for x in X]), ref.outputs, maxulp=4)
+    else:
+        assert ref.bound is not None
+        assert np.all(np.abs(val - ref.outputs) <= ref.bound)
+        assert np.array_equal(cls, est.predict(X))
+        assert np.array_equal([m.raw(x) for x in X], ir.raw_scores(X))
+        np.testing.assert_array_max_ulp(np.array([m.score(x) for x in X]), ref.outputs, maxulp=4)
 
 
 def test_forest_reader_refuses_boosted_file(fitted: dict[str, Any]) -> None:
