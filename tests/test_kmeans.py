@@ -245,6 +245,8 @@ def test_weighted_online_update_equals_partial_fit_bit_for_bit(fitted: dict[str,
     c, w, labels = (_c_online if runner == "c" else _mlrt_online)(est, batches, weights)
     assert np.array_equal(np.asarray(c, dtype=np.float32), sk.cluster_centers_)
     assert np.array_equal(np.asarray(w, dtype=np.float32), sk._counts)
+    want = np.concatenate([ir.predict(b) for ir, b in zip(before, batches, strict=True)])
+    np.testing.assert_array_equal(labels, want)
     unweighted, _ = _sklearn_steps(est, batches)
     assert not np.array_equal(unweighted.cluster_centers_, sk.cluster_centers_)  # the weights mattered
     ir0 = to_ir(est)
@@ -258,7 +260,9 @@ def test_weighted_online_update_equals_partial_fit_bit_for_bit(fitted: dict[str,
 def test_bad_sample_weights_say_what_to_do(fitted: dict[str, Any]) -> None:
     code = "import mlrt\nm = mlrt.load('/m.mlm')\n"
     for sw in ("[1.0]", "[1.0, -1.0]", "[1.0, float('nan')]"):
-        code += f"try:\n    m.partial_fit([[0.0] * 5, [1.0] * 5], {sw})\nexcept ValueError as e:\n    print(e)\n"
+        code += (
+            f"try:\n    m.partial_fit([[0.0] * 5, [1.0] * 5], {sw})\nexcept ValueError as e:\n    print(e)\n"
+        )
     code += "print(list(m.counts) == list(mlrt.load('/m.mlm').counts))\n"
     data = microlearn.convert(fitted["minibatch5-f32"]).to_bytes()
     out = mp.run(code, {**mp.runtime_files(), "/m.mlm": data}).splitlines()

@@ -1,4 +1,4 @@
-# mlrt machine-code k-means arithmetic for kmeans.py (@micropython.native): kmeans._py's functions, the
+# mlrt machine-code k-means arithmetic for kmeans.py (@micropython.native): kmeans._Py's functions, the
 # same float operations in the same order (a test checks that the function bodies are the same text), so
 # distances, labels and the online update are bit for bit the bytecode path's; native code drops the
 # interpreter's dispatch (viper would keep float objects for every operation all the same).

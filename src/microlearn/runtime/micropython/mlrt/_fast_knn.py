@@ -28,7 +28,7 @@ def ints(xf: ptr32, n: int, out, wide: int) -> int:
         mant = v & 0x7FFFFF
         if e == 0 and mant == 0:
             a = 0
-        elif e < 127 or e > 141:  # |v| < 1 (not 0), or >= 2^15, inf, NaN
+        elif e < 127 or e > 142:  # |v| < 1 (not 0), or >= 2^16, inf, NaN
             return 0
         else:
             sh = 150 - e  # bits of the 24-bit significand below the binary point

@@ -4,17 +4,17 @@
 # predict: squared euclidean distances from the float32-rounded input to every centre in the port's
 # float (double on unix and WebAssembly: the float64 rule of docs/kmeans.md), the lowest index among
 # equal distances. partial_fit: scikit-learn's _mini_batch_step (sample weights optional) without random
-# reassignment, centres and weight sums held as float32 (array 'f') and every intermediate rounded to float32: on a port
-# whose float is a double each operation on two float32 values is computed exactly enough (53 >= 2*24+2
-# bits) that the float32 rounding is the correctly rounded float32 result, so the update is the one
-# scikit-learn computes on float32 data, bit for bit, wherever the labels agree.
+# reassignment, centres and weight sums held as float32 (array 'f') and every intermediate rounded to
+# float32: on a port whose float is a double each operation on two float32 values is computed exactly
+# enough (53 >= 2*24+2 bits) that the float32 rounding is the correctly rounded float32 result, so the
+# update is the one scikit-learn computes on float32 data, bit for bit, wherever the labels agree.
 from array import array
 
 from mlrt._reader import bad
 
 try:  # machine-code distances and update where the port can run them (see _fast_kmeans.py)
     from mlrt import _fast_kmeans
-except Exception:  # CPython, WebAssembly, or a port without native code: _py below
+except Exception:  # CPython, WebAssembly, or a port without native code: _Py below
     _fast_kmeans = None
 
 FAMILY = 5
@@ -36,7 +36,7 @@ def load(head, sec):
     return KMeans(head, sec)
 
 
-class _py:
+class _Py:
     """The bytecode arithmetic (_fast_kmeans holds the same functions as machine code)."""
 
     @staticmethod
@@ -122,7 +122,7 @@ class KMeans:
 
     def _dist2(self, xa):
         c = self._c32 if self._c32 is not None else self._c
-        return (_fast_kmeans or _py).dist2(xa, c, self.n_clusters, self.n_features)
+        return (_fast_kmeans or _Py).dist2(xa, c, self.n_clusters, self.n_features)
 
     def _x32(self, x):
         if len(x) != self.n_features:
@@ -172,7 +172,9 @@ class KMeans:
             self._c32 = array("f", self._c)
         labels = [self.predict(xa) for xa in xs]
         t = array("f", [0.0, 0.0])  # float32 rounding of each intermediate
-        (_fast_kmeans or _py).step(self._c32, self.counts, xs, labels, sw, t, self.n_clusters, self.n_features)
+        (_fast_kmeans or _Py).step(
+            self._c32, self.counts, xs, labels, sw, t, self.n_clusters, self.n_features
+        )
         return labels
 
     def centers(self):
