@@ -1,0 +1,183 @@
+"""mlrt nearest neighbours and k-means in a MicroPython unix port: µs per call, machine code (kNN:
+_fast_knn.py, @micropython.viper integer distances; k-means: _fast_kmeans.py, @micropython.native)
+against the bytecode path, in one process, checking both against scikit-learn on every row.
+
+Models: KNeighborsClassifier (k = 5, 300 examples) on scikit-learn's digits (64 integer features 0..16:
+int8 storage) and on the same digits times 100 (int16 storage); KMeans (10 centres) on digits and
+MiniBatchKMeans (8 centres, 16 features, fitted on float32 blobs) with its online update
+(partial_fit of 64 rows, with and without sample weights). Inputs are array('f') rows made before the
+timed loop; each contender runs in many short interleaved rounds and the best round counts (a shared
+machine). Run:
+
+    .venv/bin/python benchmarks/neighbors_kmeans_micropython.py PATH/TO/micropython
+
+where PATH/TO/micropython is a unix-port binary (x64; it runs native code), built outside the
+repository, e.g. ``git clone --branch v1.27.0 https://github.com/micropython/micropython`` then
+``make -C micropython/mpy-cross && make -C micropython/ports/unix MICROPY_PY_FFI=0`` (the binary is
+micropython/ports/unix/build-standard/micropython). mlrt runs as ``microlearn deploy`` installs it:
+.mpy files from mpy-cross, the machine-code modules for x64. Without a binary the script says so and
+exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.neighbors import KNeighborsClassifier
+
+import microlearn
+from microlearn import deploy
+
+ROUNDS = 15
+
+CODE = """
+import sys, time
+sys.path.insert(0, {d!r})
+from array import array
+import mlrt
+from mlrt import neighbors, kmeans
+FK, FM = neighbors._fast_knn, kmeans._fast_kmeans
+print(FK is not None and FM is not None)
+m = mlrt.load({d!r} + '/m.mlm')
+raw = open({d!r} + '/x.bin', 'rb').read()
+n = m.n_features
+rows = [array('f', raw[4 * n * r:4 * n * (r + 1)]) for r in range(len(raw) // (4 * n))]
+knn = {kind!r} == 'knn'
+def use(fast):
+    if knn:
+        neighbors._fast_knn = FK if fast else None
+        m._set_fast()
+    else:
+        kmeans._fast_kmeans = FM if fast else None
+paths = (('machine', 1), ('bytecode', 0))
+for name, fast in paths:
+    use(fast)
+    print(' '.join(str(m.predict(x)) for x in rows))
+best = {{}}
+for _ in range({rounds}):
+    for name, fast in paths:
+        use(fast)
+        t = time.ticks_us()
+        for x in rows:
+            m.predict(x)
+        us = time.ticks_diff(time.ticks_us(), t) / len(rows)
+        best[name] = min(best.get(name, us), us)
+    t = time.ticks_us()
+    for x in rows:
+        pass
+    us = time.ticks_diff(time.ticks_us(), t) / len(rows)
+    best['loop'] = min(best.get('loop', us), us)
+print(' '.join('%s=%.3f' % kv for kv in best.items()))
+if not knn and m.counts is not None:
+    batch = rows[:64]
+    sw = [0.5 + (i % 4) for i in range(len(batch))]
+    out = {{}}
+    for _ in range({rounds}):
+        for name, fast in paths:
+            use(fast)
+            for w in (None, sw):
+                mm = mlrt.load({d!r} + '/m.mlm')
+                t = time.ticks_us()
+                mm.partial_fit(batch, w)
+                us = time.ticks_diff(time.ticks_us(), t)
+                key = name + ('_w' if w else '')
+                out[key] = min(out.get(key, us), us)
+                out[key + '_c'] = mm.centers()
+    same = out['machine_c'] == out['bytecode_c'] and out['machine_w_c'] == out['bytecode_w_c']
+    print(' '.join('%s=%d' % (k, v) for k, v in out.items() if not k.endswith('_c')), same)
+"""
+
+
+def cases() -> list[tuple[str, str, Any, np.ndarray]]:  # type: ignore[type-arg]
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(X))
+    tr, te = idx[:300], idx[300:500]
+    out: list[tuple[str, str, Any, np.ndarray]] = []  # type: ignore[type-arg]
+    for label, scale in (("digits, int8 storage", 1), ("digits x 100, int16 storage", 100)):
+        est = KNeighborsClassifier(5).fit(X[tr] * scale, y[tr])
+        out.append((f"KNeighborsClassifier k = 5, 300 examples x 64 features ({label})", "knn", est,
+                    (X[te] * scale).astype(np.float32)))  # fmt: skip
+    km = KMeans(10, n_init=1, random_state=0).fit(X[tr])
+    out.append(("KMeans 10 centres x 64 features (digits)", "kmeans", km, X[te].astype(np.float32)))
+    B, _ = make_blobs(600, n_features=16, centers=8, random_state=1)
+    B32 = B.astype(np.float32)
+    mb = MiniBatchKMeans(8, n_init=1, random_state=0, batch_size=64, reassignment_ratio=0.0).fit(B32[:400])
+    out.append(("MiniBatchKMeans 8 centres x 16 features (float32 blobs)", "kmeans", mb, B32[400:600]))
+    return out
+
+
+def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[str]:  # type: ignore[type-arg]
+    ref = est.predict(np.asarray(X32, dtype=np.float64 if kind == "knn" else est.cluster_centers_.dtype))
+    if kind == "knn":
+        ref = np.searchsorted(est.classes_, ref)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        deploy.build_mpy(d, "x64")
+        (d / "m.mlm").write_bytes(microlearn.convert(est).to_bytes())
+        (d / "x.bin").write_bytes(X32.astype("<f4").tobytes())
+        (d / "bench.py").write_text(CODE.format(d=str(d), kind=kind, rounds=ROUNDS))
+        res = subprocess.run([binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
+    lines = res.stdout.splitlines()
+    if lines[0] != "True":
+        raise SystemExit("this MicroPython cannot run mlrt's machine code (built without native emitters?)")
+    agree = {}
+    for name, line in (("machine", lines[1]), ("bytecode", lines[2])):
+        got = np.array(line.split(), dtype=int)
+        agree[name] = f"{(got == ref).mean():.1%}"
+    if lines[1] != lines[2]:
+        raise SystemExit(f"{label}: the machine-code and bytecode paths predict differently")
+    us = {k: float(v) for k, v in (kv.split("=") for kv in lines[3].split())}
+    loop = us.pop("loop")
+    what = "viper integer distances (_fast_knn)" if kind == "knn" else "native distances (_fast_kmeans)"
+    out = [
+        f"\n#### {label}: µs per predict, {len(X32)} rows, best of {ROUNDS} rounds (bare loop "
+        f"{loop:.2f} µs taken off)\n",
+        "| predict | µs | agreement with scikit-learn |",
+        "|---|---:|---:|",
+        f"| mlrt {what} | {us['machine'] - loop:.1f} | {agree['machine']} |",
+        f"| mlrt bytecode path | {us['bytecode'] - loop:.1f} | {agree['bytecode']} |",
+        f"\nspeed-up {(us['bytecode'] - loop) / (us['machine'] - loop):.1f}x",
+    ]
+    if len(lines) > 4:
+        parts = lines[4].split()
+        pf = {k: int(v) for k, v in (kv.split("=") for kv in parts[:-1])}
+        if parts[-1] != "True":
+            raise SystemExit(f"{label}: the online update differs between the paths")
+        out.append(
+            f"\npartial_fit of 64 rows: native {pf['machine']:,} µs, bytecode {pf['bytecode']:,} µs "
+            f"({pf['bytecode'] / pf['machine']:.1f}x); with sample weights: native {pf['machine_w']:,} µs, "
+            f"bytecode {pf['bytecode_w']:,} µs ({pf['bytecode_w'] / pf['machine_w']:.1f}x); the same "
+            "centres on both paths"
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("micropython", nargs="?", default=os.environ.get("MICROLEARN_UNIX_MICROPYTHON"))
+    args = ap.parse_args()
+    if not args.micropython or not Path(args.micropython).exists():
+        print("skipped: needs a MicroPython unix-port binary (argument or $MICROLEARN_UNIX_MICROPYTHON)")
+        return
+    version = subprocess.run(
+        [args.micropython, "-c", "import sys; print(sys.version)"], capture_output=True, text=True
+    ).stdout.strip()
+    print(f"MicroPython unix port (x64), {version}")
+    for label, kind, est, X32 in cases():
+        print("\n".join(run(args.micropython, label, kind, est, X32)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
