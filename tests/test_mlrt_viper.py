@@ -9,7 +9,6 @@ k-means native source against its bytecode twin as text, and (3) with a MicroPyt
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
 import os
 import subprocess
@@ -28,6 +27,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 import microlearn
 from microlearn import deploy
 from microlearn import micropython as mpy
+from mlrt_source import load_source
 
 sys.path.insert(0, str(mpy.RUNTIME_DIR))
 import mlrt
@@ -49,64 +49,8 @@ def test_machine_code_modules_compile(tmp_path: Path, march: str) -> None:
 
 
 # ------------------------------------------------------------------------------ viper source in CPython
-class _Ptr:
-    """A viper pointer: loads give the unsigned item, stores keep the low bits (two's complement)."""
-
-    def __init__(self, obj: Any, size: int) -> None:
-        self.b = memoryview(obj).cast("B")
-        self.size = size
-
-    def __getitem__(self, i: int) -> int:
-        s = self.size
-        return int.from_bytes(self.b[i * s : (i + 1) * s], "little")
-
-    def __setitem__(self, i: int, v: int) -> None:
-        s = self.size
-        self.b[i * s : (i + 1) * s] = (v & ((1 << (8 * s)) - 1)).to_bytes(s, "little")
-
-
-def _ptr(size: int) -> Any:
-    return lambda obj: obj if isinstance(obj, _Ptr) else _Ptr(obj, size)
-
-
-def _viper(f: Any) -> Any:
-    """Arguments annotated ptr8/ptr16/ptr32 become pointers, as viper makes them."""
-    sig = inspect.signature(f)
-
-    def call(*args: Any) -> Any:
-        conv = [
-            p.annotation(a) if p.annotation in _PTRS else a
-            for p, a in zip(sig.parameters.values(), args, strict=True)
-        ]
-        return f(*conv)
-
-    return call
-
-
-_PTRS: list[Any] = []
-
-
 def _load_as_python(name: str) -> types.ModuleType:
-    shim = types.ModuleType("micropython")
-    shim.viper = _viper  # type: ignore[attr-defined]
-    shim.native = lambda f: f  # type: ignore[attr-defined]
-    saved = sys.modules.get("micropython")
-    sys.modules["micropython"] = shim
-    try:
-        spec = importlib.util.spec_from_file_location(name + "_src", MLRT / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        ptrs = {"ptr8": _ptr(1), "ptr16": _ptr(2), "ptr32": _ptr(4)}
-        _PTRS[:] = list(ptrs.values())
-        for k, v in ptrs.items():
-            setattr(mod, k, v)
-        spec.loader.exec_module(mod)
-    finally:
-        if saved is None:
-            del sys.modules["micropython"]
-        else:
-            sys.modules["micropython"] = saved
-    return mod
+    return load_source(MLRT / f"{name}.py")
 
 
 def test_integer_reading_of_float32_rows() -> None:
