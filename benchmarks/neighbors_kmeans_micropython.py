@@ -14,7 +14,11 @@ machine). Run:
 where PATH/TO/micropython is a unix-port binary (x64; it runs native code), built outside the
 repository, e.g. ``git clone --branch v1.27.0 https://github.com/micropython/micropython`` then
 ``make -C micropython/mpy-cross && make -C micropython/ports/unix MICROPY_PY_FFI=0`` (the binary is
-micropython/ports/unix/build-standard/micropython). mlrt runs as ``microlearn deploy`` installs it:
+micropython/ports/unix/build-standard/micropython). With ``--emlearn-neighbors-mpy`` (emlearn-micropython
+0.10.1's native module: ``make -C emlearn-micropython/src/emlearn_neighbors ARCH=x64
+MPY_DIR=$PWD/micropython EMLEARN_DIR=<emlearn 0.23's C headers> LINK_RUNTIME=0``) its ``predict`` is
+timed beside mlrt's kNN: the same examples and labels added with its ``additem``, int16 rows made before
+the timed loop (its native input). mlrt runs as ``microlearn deploy`` installs it:
 .mpy files from mpy-cross, the machine-code modules for x64. Without a binary the script says so and
 exits.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +42,7 @@ from sklearn.neighbors import KNeighborsClassifier
 import microlearn
 from microlearn import deploy
 
-ROUNDS = 15
+ROUNDS = 30
 
 CODE = """
 import sys, time
@@ -62,6 +67,22 @@ paths = (('machine', 1), ('bytecode', 0))
 for name, fast in paths:
     use(fast)
     print(' '.join(str(m.predict(x)) for x in rows))
+eml = None
+try:
+    import emlearn_neighbors
+except ImportError:
+    emlearn_neighbors = None
+if knn and emlearn_neighbors is not None:
+    # emlearn's own model: the same examples and labels, int16, added one by one as its API takes them
+    ex = open({d!r} + '/ex.bin', 'rb').read()
+    lab = array('h', open({d!r} + '/lab.bin', 'rb').read())
+    eml = emlearn_neighbors.new(len(lab), n, m.k)
+    for j in range(len(lab)):
+        eml.additem(array('h', ex[2 * n * j:2 * n * (j + 1)]), lab[j])
+    qrows = [array('h', [int(v) for v in r]) for r in rows]  # int16 rows, made before timing
+    print(' '.join(str(eml.predict(q)) for q in qrows))
+else:
+    print('')
 best = {{}}
 for _ in range({rounds}):
     for name, fast in paths:
@@ -71,6 +92,12 @@ for _ in range({rounds}):
             m.predict(x)
         us = time.ticks_diff(time.ticks_us(), t) / len(rows)
         best[name] = min(best.get(name, us), us)
+    if eml is not None:
+        t = time.ticks_us()
+        for q in qrows:
+            eml.predict(q)
+        us = time.ticks_diff(time.ticks_us(), t) / len(rows)
+        best['emlearn'] = min(best.get('emlearn', us), us)
     t = time.ticks_us()
     for x in rows:
         pass
@@ -116,7 +143,7 @@ def cases() -> list[tuple[str, str, Any, np.ndarray]]:  # type: ignore[type-arg]
     return out
 
 
-def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[str]:  # type: ignore[type-arg]
+def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray, eml_mpy: str | None) -> list[str]:  # type: ignore[type-arg]
     ref = est.predict(np.asarray(X32, dtype=np.float64 if kind == "knn" else est.cluster_centers_.dtype))
     if kind == "knn":
         ref = np.searchsorted(est.classes_, ref)
@@ -125,8 +152,16 @@ def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[s
         deploy.build_mpy(d, "x64")
         (d / "m.mlm").write_bytes(microlearn.convert(est).to_bytes())
         (d / "x.bin").write_bytes(X32.astype("<f4").tobytes())
+        if kind == "knn" and eml_mpy:
+            shutil.copy(eml_mpy, d / "emlearn_neighbors.mpy")
+            (d / "ex.bin").write_bytes(est._fit_X.astype("<i2").tobytes())
+            (d / "lab.bin").write_bytes(
+                np.asarray(est._y).astype("<i2").tobytes()
+            )
         (d / "bench.py").write_text(CODE.format(d=str(d), kind=kind, rounds=ROUNDS))
-        res = subprocess.run([binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True)
+        res = subprocess.run(
+            [binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True
+        )
     if res.returncode != 0:
         raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
     lines = res.stdout.splitlines()
@@ -138,6 +173,7 @@ def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[s
         agree[name] = f"{(got == ref).mean():.1%}"
     if lines[1] != lines[2]:
         raise SystemExit(f"{label}: the machine-code and bytecode paths predict differently")
+    eml_line = lines.pop(3)
     us = {k: float(v) for k, v in (kv.split("=") for kv in lines[3].split())}
     loop = us.pop("loop")
     what = "viper integer distances (_fast_knn)" if kind == "knn" else "native distances (_fast_kmeans)"
@@ -148,8 +184,14 @@ def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[s
         "|---|---:|---:|",
         f"| mlrt {what} | {us['machine'] - loop:.1f} | {agree['machine']} |",
         f"| mlrt bytecode path | {us['bytecode'] - loop:.1f} | {agree['bytecode']} |",
-        f"\nspeed-up {(us['bytecode'] - loop) / (us['machine'] - loop):.1f}x",
     ]
+    if eml_line:
+        got = np.array(eml_line.split(), dtype=int)
+        out.append(
+            f"| emlearn_neighbors predict (int16 in; its model built with additem) | "
+            f"{us['emlearn'] - loop:.1f} | {(got == ref).mean():.1%} |"
+        )
+    out.append(f"\nspeed-up over the bytecode path {(us['bytecode'] - loop) / (us['machine'] - loop):.1f}x")
     if len(lines) > 4:
         parts = lines[4].split()
         pf = {k: int(v) for k, v in (kv.split("=") for kv in parts[:-1])}
@@ -167,6 +209,11 @@ def run(binary: str, label: str, kind: str, est: Any, X32: np.ndarray) -> list[s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("micropython", nargs="?", default=os.environ.get("MICROLEARN_UNIX_MICROPYTHON"))
+    ap.add_argument(
+        "--emlearn-neighbors-mpy",
+        default=os.environ.get("MICROLEARN_EMLEARN_NEIGHBORS_MPY"),
+        help="emlearn-micropython's emlearn_neighbors.mpy built for that binary (timed beside mlrt's kNN)",
+    )
     args = ap.parse_args()
     if not args.micropython or not Path(args.micropython).exists():
         print("skipped: needs a MicroPython unix-port binary (argument or $MICROLEARN_UNIX_MICROPYTHON)")
@@ -176,7 +223,7 @@ def main() -> None:
     ).stdout.strip()
     print(f"MicroPython unix port (x64), {version}")
     for label, kind, est, X32 in cases():
-        print("\n".join(run(args.micropython, label, kind, est, X32)), flush=True)
+        print("\n".join(run(args.micropython, label, kind, est, X32, args.emlearn_neighbors_mpy)), flush=True)
 
 
 if __name__ == "__main__":

@@ -53,54 +53,56 @@ def ints(xf: ptr32, n: int, out, wide: int) -> int:
 
 @micropython.viper
 def nearest(x, ex, m: int, n: int, k: int, mc: int, wide: int, dist: ptr32, idx: ptr32) -> int:
-    """The k nearest of the m examples ex (m x n, int8 in a bytearray-like array('b') when wide is 0,
-    int16 array('h') when 1) to x (same type): idx[0..k-1] their indices, nearest first, dist their
-    integer distances (mc 0: sum of squared differences, 1: sum of |d|, 2: max |d|). A sum stops once
-    it reaches the k-th kept distance (every term is >= 0: that example is not strictly nearer).
-    Returns the number kept (k)."""
+    """The k nearest of the m examples ex (m x n, int8 in an array('b') when wide is 0, int16 in an
+    array('h') when 1) to x (same type): idx[0..k-1] their indices, nearest first, dist their integer
+    distances (mc 0: sum of squared differences, 1: sum of |d|, 2: max |d|). A sum stops once it
+    reaches the k-th kept distance (every term is >= 0: that example is not strictly nearer). Returns
+    the number kept (k). One inner loop per type and metric (a test inside the loop costs as much as
+    the sum); items are read unsigned and sign-extended with (v ^ half) - half."""
     x8 = ptr8(x)
     e8 = ptr8(ex)
     x16 = ptr16(x)
     e16 = ptr16(ex)
-    top = 1
-    top <<= 30
-    top = top - 1 + top  # 2^31 - 1 (a literal that large would be an object on 32-bit ports)
+    lim = 1
+    lim <<= 30
+    lim = lim - 1 + lim  # 2^31 - 1 until k are kept (a literal that large is an object on 32-bit ports)
     kept = 0
     o = 0
     j = 0
     while j < m:
-        lim = top
-        if kept == k:
-            lim = dist[k - 1]
         s = 0
         i = 0
-        while i < n:
-            if wide:
-                a = int(x16[i])
-                b = int(e16[o + i])
-                if a > 32767:
-                    a -= 65536
-                if b > 32767:
-                    b -= 65536
-            else:
-                a = int(x8[i])
-                b = int(e8[o + i])
-                if a > 127:
-                    a -= 256
-                if b > 127:
-                    b -= 256
-            d = a - b
-            if d < 0:
-                d = 0 - d
+        if wide:
             if mc == 0:
+                while i < n and s < lim:
+                    d = ((int(x16[i]) ^ 32768) - 32768) - ((int(e16[o + i]) ^ 32768) - 32768)
+                    s += d * d
+                    i += 1
+            else:
+                while i < n and s < lim:
+                    d = ((int(x16[i]) ^ 32768) - 32768) - ((int(e16[o + i]) ^ 32768) - 32768)
+                    if d < 0:
+                        d = 0 - d
+                    if mc == 1:
+                        s += d
+                    elif d > s:
+                        s = d
+                    i += 1
+        elif mc == 0:
+            while i < n and s < lim:
+                d = ((int(x8[i]) ^ 128) - 128) - ((int(e8[o + i]) ^ 128) - 128)
                 s += d * d
-            elif mc == 1:
-                s += d
-            elif d > s:
-                s = d
-            if s >= lim:
-                break
-            i += 1
+                i += 1
+        else:
+            while i < n and s < lim:
+                d = ((int(x8[i]) ^ 128) - 128) - ((int(e8[o + i]) ^ 128) - 128)
+                if d < 0:
+                    d = 0 - d
+                if mc == 1:
+                    s += d
+                elif d > s:
+                    s = d
+                i += 1
         o += n
         if s < lim:
             if kept < k:
@@ -112,5 +114,7 @@ def nearest(x, ex, m: int, n: int, k: int, mc: int, wide: int, dist: ptr32, idx:
                 p -= 1
             dist[p] = s
             idx[p] = j
+            if kept == k:
+                lim = dist[k - 1]
         j += 1
     return kept
