@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -201,23 +202,32 @@ def test_kmeans_native_source_is_the_bytecode_source() -> None:
         assert _body(getattr(fast, name)) == _body(getattr(mlrt_kmeans._Py, name))
 
 
-# ------------------------------------------------------------------------------ the unix port, native
+# ------------------------------------------------------------------- machine code: unix port, qemu port
 UNIX = os.environ.get("MICROLEARN_UNIX_MICROPYTHON")
+# firmware.elf of MicroPython's qemu port for board MPS2_AN385 (Cortex-M3, 32-bit words, single-precision
+# floats), e.g. make -C ports/qemu BOARD=MPS2_AN385 FROZEN_MANIFEST= MICROPY_HEAP_SIZE=3145728
+QEMU = os.environ.get("MICROLEARN_QEMU_MICROPYTHON")
 
-UNIX_CODE = """
-import sys
+DEVICE_CODE = """
+import gc, sys
 sys.path.insert(0, {d!r})
 from array import array
 import mlrt
 from mlrt import neighbors, kmeans
+def data(name):
+    f = open({d!r} + '/' + name, 'rb')
+    b = f.read()
+    f.close()
+    return b
 fast_knn = neighbors._fast_knn
 print(fast_knn is not None, kmeans._fast_kmeans is not None)
 for name in ('i8', 'i16'):
-    raw = open({d!r} + '/' + name + '.bin', 'rb').read()
+    raw = data(name + '.bin')
     out = []
     for fast in (fast_knn, None):
         neighbors._fast_knn = fast
-        m = mlrt.load({d!r} + '/' + name + '.mlm')
+        gc.collect()
+        m = mlrt.load(data(name + '.mlm'))
         n = m.n_features
         rows = [array('f', raw[4 * n * r:4 * n * (r + 1)]) for r in range(len(raw) // (4 * n))]
         out.append([(m.predict(x), m._dist) for x in rows])
@@ -227,18 +237,85 @@ for name in ('i8', 'i16'):
         out.append([m.predict(x) for x in rows])
         out.append(m.storage)
     print(name, out[2], out[0] == out[3], out[1] == out[4])
-kraw = open({d!r} + '/kq.bin', 'rb').read()
+kraw = data('kq.bin')
 rows = [array('f', kraw[20 * r:20 * (r + 1)]) for r in range(len(kraw) // 20)]
 res = []
 for fast in (kmeans._fast_kmeans, None):
     kmeans._fast_kmeans = fast
-    m = mlrt.load({d!r} + '/km.mlm')
+    m = mlrt.load(data('km.mlm'))
     sw = [0.5 + (i % 5) for i in range(len(rows) - 40)]
     lab = m.partial_fit(rows[:40]) + m.partial_fit(rows[40:], sw)
     res.append(([m.predict(x) for x in rows], [m.transform(x) for x in rows], lab))
     res[-1] += (m.centers(), list(m.counts))
 print('kmeans', res[0] == res[1])
 """
+
+# a read-only file system in RAM for a port without one: os.mount(_FS(files), '/fs')
+RAM_FS = """
+import io, os
+class _File(io.IOBase):
+    def __init__(self, b):
+        self.b = b
+        self.off = 0
+    def ioctl(self, req, arg):
+        return 0
+    def readinto(self, buf):
+        n = min(len(buf), len(self.b) - self.off)
+        buf[:n] = memoryview(self.b)[self.off:self.off + n]
+        self.off += n
+        return n
+    def close(self):
+        pass
+    def read(self, n=-1):
+        b = self.b[self.off:] if n < 0 else self.b[self.off:self.off + n]
+        self.off += len(b)
+        return b
+class _FS:
+    def __init__(self, files):
+        self.files = files
+    def mount(self, ro, mkfs):
+        pass
+    def umount(self):
+        pass
+    def chdir(self, p):
+        pass
+    def stat(self, p):
+        if p in self.files:
+            return (0x8000, 0, 0, 0, 0, 0, len(self.files[p]), 0, 0, 0)
+        if p in ('/', '/mlrt'):
+            return (0x4000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        raise OSError(2)
+    def open(self, p, mode):
+        if p not in self.files:
+            raise OSError(2)
+        return _File(self.files[p])
+os.mount(_FS({files!r}), '/fs')
+"""
+
+
+def _device_files(tmp_path: Path, march: str) -> dict[str, bytes]:
+    """mlrt as deploy installs it for march, two kNN models (int8, int16) with rows, a MiniBatchKMeans."""
+    d = tmp_path / "dev"
+    files = {f"mlrt/{p.name}": p.read_bytes() for p in deploy.build_mpy(d, march)}
+    X, y = load_digits(return_X_y=True)
+    i8 = KNeighborsClassifier(5).fit(X[:80], y[:80])
+    for name, (data, Q) in {"i8": (microlearn.convert(i8).to_bytes(), X[100:160]), "i16": _int16()}.items():
+        files[f"{name}.mlm"] = data
+        files[f"{name}.bin"] = np.asarray(Q, np.float32).tobytes()
+    B, _ = make_blobs(300, n_features=5, centers=4, random_state=2)
+    B32 = B.astype(np.float32)
+    km = MiniBatchKMeans(4, n_init=1, random_state=0, batch_size=64, reassignment_ratio=0.0).fit(B32)
+    files["km.mlm"] = microlearn.convert(km).to_bytes()
+    files["kq.bin"] = B32[:100].tobytes()
+    return files
+
+
+def _check_device_output(out: str) -> None:
+    lines = out.replace("\r", "").split("\n")
+    assert lines[0] == "True True"  # the machine code loaded
+    assert lines[1] == "i8 int16 True True"  # (the added example of 300s widened the storage)
+    assert lines[2] == "i16 int16 True True"
+    assert lines[3] == "kmeans True"
 
 
 @pytest.mark.skipif(
@@ -248,20 +325,64 @@ print('kmeans', res[0] == res[1])
 )
 def test_unix_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
     assert UNIX is not None
-    deploy.build_mpy(tmp_path, "x64")
-    for name, (data, Q) in {"i8": _digits_int8(), "i16": _int16()}.items():
-        (tmp_path / f"{name}.mlm").write_bytes(data)
-        (tmp_path / f"{name}.bin").write_bytes(Q.tobytes())
-    X, _ = make_blobs(300, n_features=5, centers=4, random_state=2)
-    X32 = X.astype(np.float32)
-    km = MiniBatchKMeans(4, n_init=1, random_state=0, batch_size=64, reassignment_ratio=0.0).fit(X32)
-    (tmp_path / "km.mlm").write_bytes(microlearn.convert(km).to_bytes())
-    (tmp_path / "kq.bin").write_bytes(X32[:100].tobytes())
-    (tmp_path / "t.py").write_text(UNIX_CODE.format(d=str(tmp_path)))
+    for name, data in _device_files(tmp_path, "x64").items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "t.py").write_text(DEVICE_CODE.format(d=str(tmp_path)))
     res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    lines = res.stdout.split("\n")
-    assert lines[0] == "True True"  # the machine code loaded
-    assert lines[1] == "i8 int16 True True"  # (the added example of 300s widened the storage)
-    assert lines[2] == "i16 int16 True True"
-    assert lines[3] == "kmeans True"
+    _check_device_output(res.stdout)
+
+
+def _qemu_raw_repl(elf: str, code: bytes, timeout: float = 600) -> str:
+    """Run code in MicroPython's raw REPL on the qemu port's serial (stdio); its output (stderr raises)."""
+    import select
+    import time
+
+    p = subprocess.Popen(
+        ["qemu-system-arm", "-machine", "mps2-an385", "-nographic", "-monitor", "null", "-semihosting",
+         "-serial", "stdio", "-kernel", elf],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert p.stdin is not None and p.stdout is not None
+    fd = p.stdout.fileno()
+
+    def until(tok: bytes) -> bytes:
+        buf = b""
+        end = time.monotonic() + timeout
+        while not buf.endswith(tok):
+            ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+            chunk = os.read(fd, 4096) if ready else b""
+            assert chunk, f"no reply from the qemu port; last output: {buf[-500:]!r}"
+            buf += chunk
+        return buf
+
+    try:
+        p.stdin.write(b"\r\x03\x03\x01")  # interrupt, raw REPL
+        p.stdin.flush()
+        until(b"raw REPL; CTRL-B to exit\r\n>")
+        for i in range(0, len(code), 256):  # the UART takes it in pieces
+            p.stdin.write(code[i : i + 256])
+            p.stdin.flush()
+            time.sleep(0.005)
+        p.stdin.write(b"\x04")
+        p.stdin.flush()
+        res, err = until(b"\x04>").split(b"OK", 1)[1][:-2].split(b"\x04", 1)
+    finally:
+        p.kill()
+        p.wait()
+    assert not err, err.decode(errors="replace")
+    return res.decode()
+
+
+@pytest.mark.skipif(
+    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
+    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
+    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
+)
+def test_32_bit_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """armv7m machine code with 32-bit words and single-precision floats (Cortex-M3 under QEMU)."""
+    assert QEMU is not None
+    files = {"/" + k: v for k, v in _device_files(tmp_path, "armv7m").items()}
+    code = RAM_FS.format(files=files) + DEVICE_CODE.format(d="/fs")
+    _check_device_output(_qemu_raw_repl(QEMU, code.encode()))
