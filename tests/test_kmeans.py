@@ -257,6 +257,39 @@ def test_weighted_online_update_equals_partial_fit_bit_for_bit(fitted: dict[str,
     assert np.array_equal(cc, sk.cluster_centers_) and np.array_equal(ww, sk._counts)
 
 
+ML_E_VALUE = -7  # ml_common.h
+
+C_BAD_WEIGHTS = r"""
+#include "km.h"
+int ml_test_bad_weight(float w, float *cbuf, float *wbuf);
+int ml_test_bad_weight(float w, float *cbuf, float *wbuf)
+{
+    ml_kmeans m;
+    float x[2 * KM_N_FEATURES] = {0};
+    float sw[2];
+    int32_t labels[2];
+    sw[0] = 1.0f;
+    sw[1] = w;
+    if (ml_kmeans_learn_init(&m, KM_N_FEATURES, KM_N_CLUSTERS, cbuf, wbuf, km_centers, km_counts) != ML_OK)
+        return -99;
+    return ml_kmeans_partial_fit_weighted(&m, x, 2u, sw, labels);
+}
+"""
+
+
+def test_c_refuses_bad_sample_weights(fitted: dict[str, Any]) -> None:
+    """A negative, NaN or infinite weight: ML_E_VALUE and nothing learned; 0 is a weight."""
+    est = fitted["minibatch5-f32"]
+    lib = host.build({"km.h": microlearn.convert(est).to_c("km"), "bad.c": C_BAD_WEIGHTS})
+    lib.ml_test_bad_weight.argtypes = [ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p]
+    k, n = est.cluster_centers_.shape
+    for w, want in ((-1.0, ML_E_VALUE), (float("nan"), ML_E_VALUE), (float("inf"), ML_E_VALUE), (0.0, 0)):
+        c, cw = np.zeros(k * n, np.float32), np.zeros(k, np.float32)
+        assert lib.ml_test_bad_weight(w, c.ctypes.data, cw.ctypes.data) == want
+        if want:
+            assert np.array_equal(c.reshape(k, n), est.cluster_centers_) and np.array_equal(cw, est._counts)
+
+
 def test_bad_sample_weights_say_what_to_do(fitted: dict[str, Any]) -> None:
     code = "import mlrt\nm = mlrt.load('/m.mlm')\n"
     for sw in ("[1.0]", "[1.0, -1.0]", "[1.0, float('nan')]"):
