@@ -385,26 +385,45 @@ def test_float32_centres_predict_fast_path_equals_the_rule() -> None:
     assert out[-1] < 0  # NaN input: an error code
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus", "rv32imc"])
-def test_online_update_on_mcus_is_partial_fit_bit_for_bit(fitted: dict[str, Any], cpu: str) -> None:
+@pytest.mark.parametrize(
+    ("cpu", "weighted"),
+    [
+        ("cortex-m4f", False),
+        ("cortex-m0plus", False),
+        ("rv32imc", False),
+        ("cortex-m4f", True),
+        ("cortex-m0plus", True),
+    ],
+)
+def test_online_update_on_mcus_is_partial_fit_bit_for_bit(
+    fitted: dict[str, Any], cpu: str, weighted: bool
+) -> None:
     """The float32 update on the emulated CPUs (hardware single-precision FPU on the M4F, software float
-    on the M0+ and rv32imc) gives scikit-learn's partial_fit centres bit for bit."""
+    on the M0+ and rv32imc) gives scikit-learn's partial_fit centres bit for bit, with sample weights too."""
     from microlearn.targets import mcu
 
     est = fitted["minibatch5-f32"]
     batch = _batches(X_BLOBS)[0]
-    sk, before = _sklearn_steps(est, [batch])
+    sw = _weights([batch])[0] if weighted else None
+    sk, before = _sklearn_steps(est, [batch], None if sw is None else [sw])
     assert not before[0].ambiguous(batch).any()
     k, n = est.cluster_centers_.shape
+    step = (
+        f"ml_kmeans_partial_fit_weighted(&m, (const float *)in, {len(batch)}u, "
+        f"(const float *)in + {batch.size}, labels)"
+        if weighted
+        else f"ml_kmeans_partial_fit(&m, (const float *)in, {len(batch)}u, labels)"
+    )
     glue = (
         '#include <stdint.h>\n#include "ml_bench.h"\n#include "km.h"\n'
         "void ml_bench_entry(const void *in, void *out)\n{\n"
         f"    float c[{k * n}], w[{k}];\n    int32_t labels[{len(batch)}];\n"
         "    ml_kmeans m;\n    uint32_t i;\n"
         f"    ml_kmeans_learn_init(&m, {n}u, {k}u, c, w, km_centers, km_counts);\n"
-        f"    ml_kmeans_partial_fit(&m, (const float *)in, {len(batch)}u, labels);\n"
+        f"    {step};\n"
         f"    for (i = 0; i < {k * n}u; i++) {{\n        ((float *)out)[i] = c[i];\n    }}\n}}\n"
     )
-    run = mcu.measure({"km.h": microlearn.convert(est).to_c("km")}, glue, cpu, [batch.tobytes()], 4 * k * n)
+    data = batch.tobytes() + (b"" if sw is None else sw.tobytes())
+    run = mcu.measure({"km.h": microlearn.convert(est).to_c("km")}, glue, cpu, [data], 4 * k * n)
     got = run.outputs.reshape(-1).view("<f4").reshape(k, n)
     assert np.array_equal(got, sk.cluster_centers_)
