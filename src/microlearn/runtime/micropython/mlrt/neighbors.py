@@ -14,7 +14,8 @@
 # (int8), array('h') (int16), array('f') (float32), else the port's float. With integer examples and an
 # integer input row (every value an integer of the examples' type) the distances are integers; where the
 # port runs native code, _fast_knn computes them (and keeps the k nearest by the same rule) in machine
-# words: the same distances, the same neighbours, 20-70 times faster than this module's loop.
+# words: the same distances, the same neighbours, about a hundred times faster than this module's loop
+# (docs/micropython.md).
 from array import array
 
 from mlrt._reader import bad
