@@ -1,0 +1,166 @@
+"""mlrt running a Keras CNN in a MicroPython unix port: µs per predict with the convolution and pooling
+layers as bytecode and as machine code (_fast_conv.py: @micropython.native float windows, viper int8
+sums and pooling), float and int8 methods, in one process, checking every path's class against the
+model's own (Keras' class for float rows outside the stated bound, the integer simulation's for int8).
+
+The network is examples/keras_digits_cnn.py's (Conv2D 8 3x3 same relu, MaxPooling2D 2, Conv2D 16 3x3
+same relu, MaxPooling2D 2, Flatten, Dense 10 softmax) trained here with a fixed seed on scikit-learn's
+8x8 digits; a second, untrained stand-in with seeded weights covers the depthwise convolution and
+average pooling (DepthwiseConv2D 3x3 x2, AveragePooling2D 2 same, Conv2D 6 2x2 valid, Dense 5).
+Paths, switched in the same process between timed chunks: "bytecode" (no machine code at all),
+"dense machine code" (_fast_network / _fast_q8 only: mlrt before _fast_conv) and "machine code"
+(everything). Inputs are array('f') rows made before the timed loop; rows timed in chunks of 2, paths
+interleaved, each chunk's best over the rounds counts. Run:
+
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/keras_cnn_micropython.py PATH/TO/micropython
+
+with a unix-port binary (x64, native emitters; how to build one: benchmarks/neighbors_kmeans_micropython.py).
+mlrt runs as ``microlearn deploy --march x64`` installs it (.mpy from mpy-cross).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import microlearn
+from microlearn import deploy
+from microlearn.passes.quantize import predict_int8
+
+ROUNDS = 20
+N_ROWS = 40
+
+CODE = """
+import sys, time
+sys.path.insert(0, {d!r})
+from array import array
+import mlrt
+from mlrt import network, network_conv
+FC, FN, FQ = network_conv._fast_conv, network._fast_network, network._fast_q8
+print(FC is not None and FN is not None and FQ is not None)
+m = mlrt.load({d!r} + '/m.mlm')
+raw = open({d!r} + '/x.bin', 'rb').read()
+n = m.n_features
+rows = [array('f', raw[4 * n * r:4 * n * (r + 1)]) for r in range(len(raw) // (4 * n))]
+paths = (('machine', 2), ('dense', 1), ('bytecode', 0))
+def use(level):
+    network_conv._fast_conv = FC if level == 2 else None
+    network._fast_network = FN if level else None
+    network._fast_q8 = FQ if level else None
+for method in ('float', 'int8'):
+    m.int8 = method == 'int8'
+    for name, level in paths:
+        use(level)
+        print(method, name, ' '.join(str(m.predict(x)) for x in rows))
+    CH = 2
+    chunks = [(i, min(i + CH, len(rows))) for i in range(0, len(rows), CH)]
+    best = {{}}
+    for _ in range({rounds}):
+        for c, (a, b) in enumerate(chunks):
+            part = rows[a:b]
+            for name, level in paths:
+                use(level)
+                t = time.ticks_us()
+                for x in part:
+                    m.predict(x)
+                us = time.ticks_diff(time.ticks_us(), t)
+                bb = best.setdefault(name, [1e18] * len(chunks))
+                bb[c] = min(bb[c], us)
+    print(method, ' '.join('%s=%.1f' % (k, sum(v) / len(rows)) for k, v in best.items()))
+"""
+
+
+def models(epochs: int) -> list[tuple[str, Any, np.ndarray, np.ndarray]]:
+    import keras
+
+    L = keras.layers
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+    Xa, Xb, ya, _ = train_test_split(X, y, test_size=N_ROWS, random_state=0)
+    keras.utils.set_random_seed(0)
+    cnn = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(8, 3, padding="same", activation="relu"),
+                            L.MaxPooling2D(2), L.Conv2D(16, 3, padding="same", activation="relu"),
+                            L.MaxPooling2D(2), L.Flatten(), L.Dense(10, activation="softmax")])  # fmt: skip
+    cnn.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    cnn.fit(Xa, ya, epochs=epochs, batch_size=32, verbose=0)
+    dw = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, padding="same", activation="relu"),
+                           L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="tanh"),
+                           L.AveragePooling2D(2, padding="same"), L.Conv2D(6, 2, padding="valid"),
+                           L.Flatten(), L.Dense(5, activation="softmax")])  # fmt: skip
+    rng = np.random.default_rng(1)
+    for layer in dw.layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return [
+        ("digits CNN conv8-maxpool-conv16-maxpool-dense10 (examples/keras_digits_cnn.py, trained)", cnn, Xa, Xb),
+        ("stand-in conv4-depthwise3x3x2-avgpool-conv6-dense5 (seeded weights)", dw, Xa, Xb),
+    ]
+
+
+def run(binary: str, label: str, model: Any, Xa: np.ndarray, Xb: np.ndarray) -> list[str]:
+    conv = microlearn.convert(model, "int8", calibration=Xa[:200])
+    flat = Xb.reshape(len(Xb), -1)
+    ref_float = conv.ir.reference(flat)
+    ref_int8 = predict_int8(conv.ir, flat)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        deploy.build_mpy(d, "x64")
+        (d / "m.mlm").write_bytes(conv.to_bytes())
+        (d / "x.bin").write_bytes(flat.astype("<f4").tobytes())
+        (d / "bench.py").write_text(CODE.format(d=str(d), rounds=ROUNDS))
+        res = subprocess.run([binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
+    lines = res.stdout.splitlines()
+    if lines[0] != "True":
+        raise SystemExit("this MicroPython cannot run mlrt's machine code (built without native emitters?)")
+    out = [f"\n#### {label}: µs per predict, {len(Xb)} rows in chunks of 2, best of {ROUNDS} rounds\n",
+           "| method | bytecode | dense layers machine code | all machine code (_fast_conv) | speed-up | "
+           "same classes on all paths | agreement with the reference |",
+           "|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    amb = ref_float.ambiguous
+    firm = np.ones(len(Xb), bool) if amb is None else ~np.asarray(amb)
+    for method in ("float", "int8"):
+        got = {}
+        for line in lines[1:]:
+            parts = line.split()
+            if parts[0] == method and parts[1] in ("machine", "dense", "bytecode"):
+                got[parts[1]] = np.array(parts[2:], dtype=int)
+            elif parts[0] == method:
+                us = {k: float(v) for k, v in (kv.split("=") for kv in parts[1:])}
+        same = all(np.array_equal(got["machine"], g) for g in got.values())
+        if not same:
+            raise SystemExit(f"{label} {method}: the paths predict differently")
+        if method == "float":
+            agree = float(np.mean(got["machine"][firm] == np.asarray(ref_float.outputs)[firm]))
+        else:
+            agree = float(np.mean(got["machine"] == ref_int8))
+        out.append(f"| {method} | {us['bytecode']:,.0f} | {us['dense']:,.0f} | {us['machine']:,.0f} | "
+                   f"{us['bytecode'] / us['machine']:.1f}x | yes | {agree:.0%} |")  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("micropython", help="a MicroPython unix-port binary (x64, native emitters)")
+    ap.add_argument("--epochs", type=int, default=20)
+    args = ap.parse_args()
+    if not Path(args.micropython).is_file():
+        raise SystemExit(f"{args.micropython}: no such file (a MicroPython unix-port binary)")
+    text = []
+    for label, model, Xa, Xb in models(args.epochs):
+        text += run(args.micropython, label, model, Xa, Xb)
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
