@@ -136,25 +136,31 @@ def pool(x, t, op):
     y = []
     for oy in range(oh):
         for ox in range(ow):
-            for ch in range(c):
-                acc = 0.0
-                n = 0
-                for i in range(kh):
-                    iy = oy * sh - pt + i * dh
-                    if iy < 0 or iy >= h:
+            acc = [0.0] * c
+            n = 0
+            for i in range(kh):
+                iy = oy * sh - pt + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pl + j * dw
+                    if ix < 0 or ix >= w:
                         continue
-                    for j in range(kw):
-                        ix = ox * sw - pl + j * dw
-                        if ix < 0 or ix >= w:
-                            continue
-                        v = x[(iy * w + ix) * c + ch]
-                        if op == 0:
-                            if n == 0 or v > acc:
-                                acc = v
-                        else:
-                            acc += v
-                        n += 1
-                y.append(acc if op == 0 else acc / n)
+                    xo = (iy * w + ix) * c
+                    if op != 0:
+                        for ch in range(c):
+                            acc[ch] += x[xo + ch]
+                    elif n == 0:
+                        for ch in range(c):
+                            acc[ch] = x[xo + ch]
+                    else:
+                        for ch in range(c):
+                            v = x[xo + ch]
+                            if v > acc[ch]:
+                                acc[ch] = v
+                    n += 1
+            for ch in range(c):
+                y.append(acc[ch] if op == 0 else acc[ch] / n)
     return y
 
 
