@@ -6,15 +6,19 @@ model's own (Keras' class for float rows outside the stated bound, the integer s
 The network is examples/keras_digits_cnn.py's (Conv2D 8 3x3 same relu, MaxPooling2D 2, Conv2D 16 3x3
 same relu, MaxPooling2D 2, Flatten, Dense 10 softmax) trained here with a fixed seed on scikit-learn's
 8x8 digits; a second, untrained stand-in with seeded weights covers the depthwise convolution and
-average pooling (DepthwiseConv2D 3x3 x2, AveragePooling2D 2 same, Conv2D 6 2x2 valid, Dense 5).
+average pooling (Conv2D 4 3x3 same relu, DepthwiseConv2D 3x3 x2 same tanh, AveragePooling2D 2 same,
+Conv2D 6 2x2 valid, Flatten, Dense 5 softmax). Both are converted with the int8 method (calibrated on
+200 training images), so one model file holds the float and the int8 network (m.int8 switches).
 Paths, switched in the same process between timed chunks: "bytecode" (no machine code at all),
 "dense machine code" (_fast_network / _fast_q8 only: mlrt before _fast_conv) and "machine code"
 (everything). Inputs are array('f') rows made before the timed loop; rows timed in chunks of 2, paths
-interleaved, each chunk's best over the rounds counts. Run:
+interleaved, each chunk's best over the rounds counts; then each convolution and pooling layer alone on
+its input from the first 8 rows, with and without _fast_conv. Run:
 
-    KERAS_BACKEND=jax .venv/bin/python benchmarks/keras_cnn_micropython.py PATH/TO/micropython
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/keras_cnn_micropython.py [PATH/TO/micropython]
 
-with a unix-port binary (x64, native emitters; how to build one: benchmarks/neighbors_kmeans_micropython.py).
+with a unix-port binary (x64, native emitters; default $MICROLEARN_UNIX_MICROPYTHON; how to build one:
+benchmarks/neighbors_kmeans_micropython.py); without one the script says so and exits.
 mlrt runs as ``microlearn deploy --march x64`` installs it (.mpy from mpy-cross).
 """
 
@@ -77,6 +81,40 @@ for method in ('float', 'int8'):
                 bb = best.setdefault(name, [1e18] * len(chunks))
                 bb[c] = min(bb[c], us)
     print(method, ' '.join('%s=%.1f' % (k, sum(v) / len(rows)) for k, v in best.items()))
+# each convolution / pooling layer alone, on its input from the first rows, with and without _fast_conv
+use(2)
+def alone(f, a):
+    b = 1e18
+    for _ in range({rounds}):
+        t = time.ticks_us()
+        f(a)
+        b = min(b, time.ticks_diff(time.ticks_us(), t))
+    return b
+layer = {{}}
+for x in rows[:8]:
+    a = x
+    for i, op in enumerate(m.layers):
+        if isinstance(op, (network_conv.Conv, network_conv.Depthwise, network_conv.Pool)):
+            for name, fast in (('machine', FC), ('bytecode', None)):
+                network_conv._fast_conv = fast
+                k = 'float:%d:%s:%s' % (i, type(op).__name__, name)
+                layer[k] = layer.get(k, 0) + alone(op, a) / 8
+            network_conv._fast_conv = FC
+        a = op(a)
+    xa = m._input(x)
+    qm, qs, qz = m._qin
+    q = bytearray([network.quantize_bits(v, qm, qs, qz) & 0xFF for v in xa])
+    for i, rec in enumerate(m._ql):
+        if rec[0] < 3:
+            break
+        if isinstance(rec[1], (network_conv.ConvQ8, network_conv.PoolQ8)):
+            for name, fast in (('machine', FC), ('bytecode', None)):
+                network_conv._fast_conv = fast
+                k = 'int8:%d:%s:%s' % (i, type(rec[1]).__name__, name)
+                layer[k] = layer.get(k, 0) + alone(rec[1], q) / 8
+            network_conv._fast_conv = FC
+        q = rec[1](q)
+print('layers', ' '.join('%s=%.1f' % kv for kv in layer.items()))
 """
 
 
@@ -101,7 +139,12 @@ def models(epochs: int) -> list[tuple[str, Any, np.ndarray, np.ndarray]]:
     for layer in dw.layers:
         layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
     return [
-        ("digits CNN conv8-maxpool-conv16-maxpool-dense10 (examples/keras_digits_cnn.py, trained)", cnn, Xa, Xb),
+        (
+            "digits CNN conv8-maxpool-conv16-maxpool-dense10 (examples/keras_digits_cnn.py, trained)",
+            cnn,
+            Xa,
+            Xb,
+        ),
         ("stand-in conv4-depthwise3x3x2-avgpool-conv6-dense5 (seeded weights)", dw, Xa, Xb),
     ]
 
@@ -117,7 +160,9 @@ def run(binary: str, label: str, model: Any, Xa: np.ndarray, Xb: np.ndarray) -> 
         (d / "m.mlm").write_bytes(conv.to_bytes())
         (d / "x.bin").write_bytes(flat.astype("<f4").tobytes())
         (d / "bench.py").write_text(CODE.format(d=str(d), rounds=ROUNDS))
-        res = subprocess.run([binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True)
+        res = subprocess.run(
+            [binary, "-X", "heapsize=8M", str(d / "bench.py")], capture_output=True, text=True
+        )
     if res.returncode != 0:
         raise SystemExit(f"unix port run failed:\n{res.stdout}{res.stderr}")
     lines = res.stdout.splitlines()
@@ -146,20 +191,34 @@ def run(binary: str, label: str, model: Any, Xa: np.ndarray, Xb: np.ndarray) -> 
             agree = float(np.mean(got["machine"] == ref_int8))
         out.append(f"| {method} | {us['bytecode']:,.0f} | {us['dense']:,.0f} | {us['machine']:,.0f} | "
                    f"{us['bytecode'] / us['machine']:.1f}x | yes | {agree:.0%} |")  # fmt: skip
+    layer: dict[tuple[str, str, str], dict[str, float]] = {}
+    for kv in lines[-1].split()[1:]:
+        key, val = kv.split("=")
+        method, i, kind, path = key.split(":")
+        layer.setdefault((method, i, kind), {})[path] = float(val)
+    out += ["", f"Each layer alone (µs per call, the first 8 rows' inputs, best of {ROUNDS}):", "",
+            "| method | layer | bytecode | _fast_conv | speed-up |", "|---|---|---:|---:|---:|"]  # fmt: skip
+    for (method, i, kind), v in sorted(layer.items(), key=lambda kv: (kv[0][0], int(kv[0][1]))):
+        out.append(f"| {method} | {i} {kind} | {v['bytecode']:,.1f} | {v['machine']:,.1f} | "
+                   f"{v['bytecode'] / v['machine']:.1f}x |")  # fmt: skip
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("micropython", help="a MicroPython unix-port binary (x64, native emitters)")
+    ap.add_argument("micropython", nargs="?", default=os.environ.get("MICROLEARN_UNIX_MICROPYTHON"),
+                    help="a MicroPython unix-port binary (x64, native emitters)")  # fmt: skip
     ap.add_argument("--epochs", type=int, default=20)
     args = ap.parse_args()
-    if not Path(args.micropython).is_file():
-        raise SystemExit(f"{args.micropython}: no such file (a MicroPython unix-port binary)")
-    text = []
+    if not args.micropython or not Path(args.micropython).is_file():
+        print("skipped: needs a MicroPython unix-port binary (argument or $MICROLEARN_UNIX_MICROPYTHON)")
+        return
+    version = subprocess.run(
+        [args.micropython, "-c", "import sys; print(sys.version)"], capture_output=True, text=True
+    ).stdout.strip()
+    print(f"MicroPython unix port (x64), {version}")
     for label, model, Xa, Xb in models(args.epochs):
-        text += run(args.micropython, label, model, Xa, Xb)
-    print("\n".join(text))
+        print("\n".join(run(args.micropython, label, model, Xa, Xb)), flush=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ sys.path.insert(0, str(mpy.RUNTIME_DIR))
 import mlrt
 from mlrt import kmeans as mlrt_kmeans
 from mlrt import neighbors as mlrt_neighbors
+from mlrt import network_conv as mlrt_conv
 
 MLRT = mpy.RUNTIME_DIR / "mlrt"
 # MicroPython's native architecture codes, as .mpy headers record them (feature byte >> 2)
@@ -389,7 +390,6 @@ def test_32_bit_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------- convolution and pooling (_fast_conv)
-from mlrt import network_conv as mlrt_conv  # noqa: E402
 
 # (input shape, kernel, strides, dilations, padding 0 valid / 1 same / 2 causal): odd sizes, strides and
 # dilations, so that windows are cut by the padding on every side
@@ -438,11 +438,12 @@ def test_conv_native_source_is_the_bytecode_source() -> None:
         assert _body(getattr(fast, name)) == _body(getattr(mlrt_conv, name))
 
 
-def _with_fast(fast: Any, fn: Any) -> Any:
+def _with_fast(fast: Any, fn: Any, arg: Any) -> Any:
+    """fn(arg) with network_conv's machine-code module set to fast (None: the bytecode path)."""
     saved = mlrt_conv._fast_conv
     mlrt_conv._fast_conv = fast
     try:
-        return fn()
+        return fn(arg)
     finally:
         mlrt_conv._fast_conv = saved
 
@@ -455,8 +456,8 @@ def test_float_windows_equal_on_both_paths() -> None:
     for op in _conv_layers(rng) + _pool_layers():
         g = op.g
         x = array("f", rng.normal(size=g.h * g.w * g.c).astype(np.float32).tobytes())
-        want = _with_fast(None, lambda: op.linear(x))
-        assert _with_fast(fast, lambda: op.linear(x)) == want
+        want = _with_fast(None, op.linear, x)
+        assert _with_fast(fast, op.linear, x) == want
         c = g.c
         ref = []  # the definition, one output at a time
         for oy in range(g.oh):
@@ -467,11 +468,13 @@ def test_float_windows_equal_on_both_paths() -> None:
                         vals = [x[p * c + o] for _, p in taps]
                         ref.append(max(vals) if op.op == 0 else sum(vals, 0.0) / len(vals))
                     elif isinstance(op, mlrt_conv.Conv):
-                        s = sum((x[p * c + ch] * op.k[(t * c + ch) * op.f + o] for t, p in taps for ch in range(c)), 0.0)
-                        ref.append(s + op.b[o])
+                        prods = (
+                            x[p * c + ch] * op.k[(t * c + ch) * op.f + o] for t, p in taps for ch in range(c)
+                        )
+                        ref.append(sum(prods, 0.0) + op.b[o])
                     else:
-                        s = sum((x[p * c + o // op.m] * op.k[t * c * op.m + o] for t, p in taps), 0.0)
-                        ref.append(s + op.b[o])
+                        prods = (x[p * c + o // op.m] * op.k[t * c * op.m + o] for t, p in taps)
+                        ref.append(sum(prods, 0.0) + op.b[o])
         assert np.allclose(want, ref, rtol=1e-12, atol=1e-12)
 
 
@@ -498,12 +501,12 @@ def test_int8_windows_equal_on_both_paths() -> None:
         assert run.fits
         for _ in range(3):
             q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
-            assert _with_fast(shimmed, lambda: run(q)) == _with_fast(None, lambda: run(q))
+            assert _with_fast(shimmed, run, q) == _with_fast(None, run, q)
     for op in _pool_layers():
         run = mlrt_conv.PoolQ8(op)
         for _ in range(3):
             q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
-            assert _with_fast(shimmed, lambda: run(q)) == _with_fast(None, lambda: run(q))
+            assert _with_fast(shimmed, run, q) == _with_fast(None, run, q)
     assert "conv" in calls and "pool" in calls  # the viper source indeed ran
 
 
@@ -558,7 +561,9 @@ def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
         (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
     rng = np.random.default_rng(7)
     specs, want = [], []
-    layers = [(op, "depthwise" if isinstance(op, mlrt_conv.Depthwise) else "conv") for op in _conv_layers(rng)]
+    layers = [
+        (op, "depthwise" if isinstance(op, mlrt_conv.Depthwise) else "conv") for op in _conv_layers(rng)
+    ]
     for op, kind in layers + [(op, "pool") for op in _pool_layers()]:
         g = op.g
         out_c = g.c if kind == "pool" else len(op.b)
@@ -588,7 +593,7 @@ def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
             s["table"] = [int(v) for v in rng.integers(0, 256, 256)] if len(expect) % 3 == 0 else None
             run = mlrt_conv.ConvQ8(op, array("b", s["w"]), s["b"], s["m"], s["sh"], s["zx"], 3, -128,
                                    None if s["table"] is None else bytes(s["table"]))  # fmt: skip
-        expect.append(bytes(_with_fast(None, lambda: run(bytearray(s["q"])))).hex())
+        expect.append(bytes(_with_fast(None, run, bytearray(s["q"]))).hex())
     (tmp_path / "specs.json").write_text(json.dumps(specs))
     (tmp_path / "t.py").write_text(CONV_DEVICE_CODE.format(d=str(tmp_path)))
     res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
