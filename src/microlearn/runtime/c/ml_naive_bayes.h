@@ -12,12 +12,17 @@
  *      is scikit-learn's class on every row whose own margin exceeds float64 rounding;
  *   3. otherwise (a near tie, NaN/inf input or an overflow) jll is replayed in float64, as scikit-learn
  *      computes it, and its first largest value decides.
+ * The "float32" method keeps step 1 only (ml_gnb_class_lite): the class with the largest float32 s, no
+ * bound, no float64 code; it is scikit-learn's class on every row where step 2 would decide.
  */
 #ifndef ML_NAIVE_BAYES_H
 #define ML_NAIVE_BAYES_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "ml_scores.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,12 +32,33 @@ extern "C" {
 typedef struct ml_gnb_f32 {
     int32_t n_features;
     int32_t k;            /* classes */
-    const float *theta;   /* k x n_features, float32-rounded means */
-    const float *w;       /* k x n_features, float32-rounded 1 / (2 var) */
-    const float *k32;     /* k: float32-rounded log_prior + norm (-inf for a zero prior) */
-    const float *err_b;   /* k */
+    const float *neg_theta; /* k x n_features, float32-rounded means, negated (x + (-theta) is x - theta) */
+    const float *w;         /* k x n_features, float32-rounded 1 / (2 var) */
+    const float *k32;       /* k: float32-rounded log_prior + norm (-inf for a zero prior) */
+    const float *err_b;     /* k */
     float err_g;
 } ml_gnb_f32;
+
+/* "float32" method tables: the fast path's, without its bound */
+typedef struct ml_gnb_lite {
+    int32_t n_features;
+    int32_t k;
+    const float *neg_theta; /* k x n_features, as in ml_gnb_f32 */
+    const float *w;         /* k x n_features, as in ml_gnb_f32 */
+    const float *neg_k;     /* k: -k32 (+inf for a zero prior) */
+} ml_gnb_lite;
+
+/* sum_i (x_i - theta_i)^2 * w_i in float32, sequential (one class's row of the tables). */
+static inline float ml_gnb_sum_f32(int32_t n, const float *neg_theta, const float *w, const float *x)
+{
+    float acc = 0.0f;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        const float d = x[i] + neg_theta[i];
+        acc += (d * d) * w[i];
+    }
+    return acc;
+}
 
 /* float64 replay tables: scikit-learn's values exactly */
 typedef struct ml_gnb_f64 {
@@ -49,15 +75,10 @@ static inline int32_t ml_gnb_class_f32(const ml_gnb_f32 *m, const float *x, floa
 {
     const int32_t n = m->n_features, k = m->k;
     float eb;
-    int32_t c, i, best = 0;
+    int32_t c, best = 0;
     for (c = 0; c < k; c++) {
-        const float *th = m->theta + (size_t)c * (size_t)n;
-        const float *w = m->w + (size_t)c * (size_t)n;
-        float acc = 0.0f;
-        for (i = 0; i < n; i++) {
-            const float d = x[i] - th[i];
-            acc += (d * d) * w[i];
-        }
+        const size_t o = (size_t)c * (size_t)n;
+        const float acc = ml_gnb_sum_f32(n, m->neg_theta + o, m->w + o, x);
         q[c] = acc;
         s[c] = m->k32[c] - acc;
     }
@@ -93,40 +114,18 @@ static inline void ml_gnb_jll_f64(const ml_gnb_f64 *m, const float *x, double *j
     }
 }
 
-/* The first largest of k doubles (numpy's argmax; NaN wins as there). */
-static inline int32_t ml_gnb_argmax_f64(const double *v, int32_t k)
+/* The "float32" method: the first class with the largest float32 s[c] = k32[c] - sum (as computed by
+ * ml_gnb_class_f32, negated: t[c] = sum + (-k32[c]) is exactly -s[c]), compared as integers.
+ * t: k floats of scratch. */
+static inline int32_t ml_gnb_class_lite(const ml_gnb_lite *m, const float *x, float *t)
 {
-    int32_t c, best = 0;
-    for (c = 0; c < k; c++) {
-        if (v[c] != v[c]) {
-            return c;
-        }
-    }
-    for (c = 1; c < k; c++) {
-        if (v[c] > v[best]) {
-            best = c;
-        }
-    }
-    return best;
-}
-
-/* log P(c | x) from jll (in place): jll - log(sum exp(jll)), in float64. */
-static inline void ml_gnb_log_proba_f64(double *jll, int32_t k)
-{
+    const int32_t n = m->n_features;
     int32_t c;
-    double mx = jll[0], sum = 0.0, lse;
-    for (c = 1; c < k; c++) {
-        if (jll[c] > mx) {
-            mx = jll[c];
-        }
+    for (c = 0; c < m->k; c++) {
+        const size_t o = (size_t)c * (size_t)n;
+        t[c] = ml_gnb_sum_f32(n, m->neg_theta + o, m->w + o, x) + m->neg_k[c];
     }
-    for (c = 0; c < k; c++) {
-        sum += exp(jll[c] - mx);
-    }
-    lse = mx + log(sum);
-    for (c = 0; c < k; c++) {
-        jll[c] -= lse;
-    }
+    return ml_argmin_key_f32(t, m->k);
 }
 
 #ifdef __cplusplus
