@@ -141,8 +141,8 @@ def _glue(body: str, header: str = "model.h") -> str:
     )
 
 
-def run_microlearn(case: Case, cpu: str) -> Row:
-    m = microlearn.convert(case.estimator)
+def run_microlearn(case: Case, cpu: str, method: str | None = None) -> Row:
+    m = microlearn.convert(case.estimator, method)
     body = "    *(int32_t *)out = model_predict((const float *)in);\n"
     return _measure(case, f"microlearn {m.method}", cpu, {"model.h": m.to_c("model")}, _glue(body), [])
 
@@ -216,7 +216,8 @@ def main() -> None:
     rows: list[Row] = []
     for case in cases(args.rows):
         for cpu in CPUS:
-            rows.append(run_microlearn(case, cpu))
+            for method in microlearn.methods_for(case.estimator):
+                rows.append(run_microlearn(case, cpu, method))
             r = run_emlearn(case, cpu)
             if r is not None:
                 rows.append(r)
@@ -224,7 +225,8 @@ def main() -> None:
     solo: list[Row] = []
     for case in solo_cases(args.rows):
         for cpu in CPUS:
-            solo.append(run_microlearn(case, cpu))
+            for method in microlearn.methods_for(case.estimator):
+                solo.append(run_microlearn(case, cpu, method))
         print(f"measured {case.label}", flush=True)
     gcc = subprocess.run(
         ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True
