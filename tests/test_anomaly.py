@@ -5,8 +5,8 @@ The IR's reference equals scikit-learn within its stated bound and its decisions
 marks ambiguous; the generated C (host, Cortex-M4F, Cortex-M0+, rv32imc), the model file and mlrt in the
 real MicroPython agree through ``verify``; rows built on the Mahalanobis threshold go through the float64
 replay; the "float32" methods (no replay) decide as the fast path wherever it decides, and verify reports
-their agreement as measured; the three file readers refuse broken files (tests/test_modelfile_schema.py); bad input gives clear
-errors."""
+their agreement as measured; the three file readers refuse broken files (tests/test_modelfile_schema.py);
+bad input gives clear errors."""
 
 from __future__ import annotations
 
@@ -356,7 +356,7 @@ def test_mixture_fast_path_and_replay(models: dict[str, Any], name: str) -> None
     assert r.agreement == 1.0, r
 
 
-# ---------------------------------------------------------------------------------------------- float32 methods
+# ------------------------------------------------------------------------------------------ float32 methods
 LITE = """
 #include "{name}.h"
 void b_predict(const float *x, int32_t n, int32_t *out) {{
@@ -431,7 +431,9 @@ def test_verify_float32_method_reports_measured_agreement(models: dict[str, Any]
         assert r.agreement == 1.0, (t, r)
     for t in mcus:
         assert report[t].extra["softfloat_double"] == [], t  # no soft-double routine linked
-    near = near_threshold(ir, mixed(X, 40, seed=6), 12) if name == "elliptic" else near_ties(ir, rows(X, 60, 4))
+    near = (
+        near_threshold(ir, mixed(X, 40, seed=6), 12) if name == "elliptic" else near_ties(ir, rows(X, 60, 4))
+    )
     Xn = np.vstack([rows(X, 8, seed=1), near])
     ref = ir.reference(Xn)
     assert ref.ambiguous is not None

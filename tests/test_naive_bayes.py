@@ -207,7 +207,7 @@ def test_host_c_exact_tie_takes_first_class() -> None:
     assert list(hm.call("b_predict", X, 1, np.int32)[:, 0]) == list(est.predict(X))
 
 
-# ---------------------------------------------------------------------------------------------- float32 method
+# ------------------------------------------------------------------------------------------- float32 method
 PREDICT = """
 #include "{name}.h"
 void b_predict(const float *x, int32_t n, int32_t *out) {{

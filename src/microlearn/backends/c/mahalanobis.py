@@ -13,6 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.backends.c.common import f32_key
 from microlearn.backends.c.registry import register_method
 from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, header
 from microlearn.errors import InvalidInputError
@@ -49,12 +50,6 @@ def arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
     return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
 
 
-def f32_key(v: np.float32) -> int:
-    """ml_f32_key (ml_scores.h): a uint32 whose order is the float32's order."""
-    b = int(np.asarray(v, dtype=np.float32).view(np.uint32))
-    return (~b & 0xFFFFFFFF) if b & 0x80000000 else (b | 0x80000000)
-
-
 def _packed(ir: Mahalanobis, name: str) -> npt.NDArray[np.float64]:
     check_c_name(name)
     n = ir.n_features
@@ -85,9 +80,9 @@ def emit(ir: Mahalanobis, name: str, command: str = "") -> CSource:
         f"static const ml_mah_f32 {name}_f32 = {{{n}, {name}_neg_loc32, {name}_p32, {name}_w32, "
         f"{f32(up32(a * SLACK))}, {f32(up32(b * SLACK))}, {f32(up32(c * SLACK))}, "
         f"{f32(down32(thr))}, {f32(up32(thr))}}};\n",
-        arr("double", f"{name}_loc", [lit64(v) for v in ir.location], 4),
+        arr("double", f"{name}_neg_loc", [lit64(-v) for v in ir.location], 4),
         arr("double", f"{name}_p", [lit64(v) for v in packed], 4),
-        f"static const ml_mah_f64 {name}_f64 = {{{n}, {name}_loc, {name}_p, {lit64(thr)}}};\n",
+        f"static const ml_mah_f64 {name}_f64 = {{{n}, {name}_neg_loc, {name}_p, {lit64(thr)}}};\n",
     ]
     m = len(packed)
     const_bytes = 4 * (2 * n + m + 5) + 8 * (n + m + 1) + 2 * 8
@@ -127,8 +122,7 @@ def emit_float32(ir: Mahalanobis, name: str, command: str = "") -> CSource:
     thr32 = np.float32(-ir.offset)
     parts = [
         *_f32_parts(ir, name, packed),
-        f"static const ml_mah_lite {name}_lite = {{{n}, {name}_neg_loc32, {name}_p32, "
-        f"0x{f32_key(thr32):08x}u}};\n",
+        f"static const ml_mah_lite {name}_lite = {{{n}, {name}_neg_loc32, {name}_p32, {f32_key(thr32)}}};\n",
     ]
     body = "\n".join(parts) + "\n" + _api(name, n, thr32, "float32")
     notes = [
@@ -150,8 +144,8 @@ def _api(name: str, n: int, thr32: np.float32, method: str) -> str:
     else:
         dist = f"    float d[{n}], r;\n    return ml_mah_dist_f32(&{name}_f32, x, d, &r);\n"
         predict = (
-            "/* scikit-learn's predict: 1 inlier, -1 outlier (float32 under a proven bound, float64 near the\n"
-            " * threshold). */\n"
+            "/* scikit-learn's predict: 1 inlier, -1 outlier (float32 under a proven bound, float64 near\n"
+            " * the threshold). */\n"
             f"static inline int32_t {name}_predict(const float *x)\n{{\n"
             f"    float d[{n}];\n    return ml_mah_predict(&{name}_f32, &{name}_f64, x, d);\n}}\n"
         )

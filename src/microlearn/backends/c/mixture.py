@@ -125,11 +125,15 @@ def _packed_chol(ir: GaussianMixture) -> npt.NDArray[np.float64]:
     return ir.prec_chol.reshape(-1)
 
 
-def _f32_parts(name: str, t: FastTables) -> list[str]:
-    """The float32 tables both methods share: negated means and the packed factors."""
+def _lite(name: str, ir: GaussianMixture, t: FastTables) -> list[str]:
+    """The float32 tables both methods share (negated means and constants, the packed factors) and
+    their ``ml_gmm_lite`` initializer, last."""
+    cov = COV_TYPES.index(ir.covariance_type)
     return [
         arr("float", f"{name}_neg_means32", [f32(-v) for v in t.means.reshape(-1)], 6),
         arr("float", f"{name}_chol32", [f32(v) for v in t.chol], 6),
+        arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
+        f"{{{ir.n_features}, {ir.k}, {cov}, {name}_neg_means32, {name}_chol32, {name}_neg_k32}}",
     ]
 
 
@@ -139,19 +143,19 @@ def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
     chol = _packed_chol(ir)
     t = fast_tables(ir)
     cov = COV_TYPES.index(ir.covariance_type)
+    *tables, lite = _lite(name, ir, t)
     parts = [
-        *_f32_parts(name, t),
+        *tables,
         arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
-        arr("float", f"{name}_k32", [f32(v) for v in t.k32], 6),
         arr("float", f"{name}_err_a", [f32(v) for v in t.a], 6),
         arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
-        f"static const ml_gmm_f32 {name}_f32 = {{{n}, {k}, {cov}, {name}_neg_means32, {name}_chol32, "
-        f"{name}_w32, {name}_k32, {name}_err_a, {name}_err_b, {f32(t.c)}}};\n",
-        arr("double", f"{name}_means", [lit64(v) for v in ir.means.reshape(-1)], 4),
+        f"static const ml_gmm_f32 {name}_f32 = {{{lite}, {name}_w32, {name}_err_a, {name}_err_b, "
+        f"{f32(t.c)}}};\n",
+        arr("double", f"{name}_neg_means", [lit64(-v) for v in ir.means.reshape(-1)], 4),
         arr("double", f"{name}_chol", [lit64(v) for v in chol], 4),
-        arr("double", f"{name}_cst", [lit64(v) for v in ir.const], 4),
-        f"static const ml_gmm {name}_gmm = {{{n}, {k}, {cov}, "
-        f"{name}_means, {name}_chol, {name}_cst}};\n",
+        arr("double", f"{name}_neg_cst", [lit64(-v) for v in ir.const], 4),
+        f"static const ml_gmm {name}_gmm = {{{n}, {k}, {cov}, {name}_neg_means, {name}_chol, "
+        f"{name}_neg_cst}};\n",
     ]
     const_bytes = (
         8 * (ir.means.size + chol.size + k) + 24 + 4 * (2 * t.means.size + t.chol.size + 3 * k + 1) + 40
@@ -181,15 +185,10 @@ def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
 
 def emit_float32(ir: GaussianMixture, name: str, command: str = "") -> CSource:
     _check(ir, name)
-    n, k = ir.n_features, ir.k
+    k = ir.k
     t = fast_tables(ir)
-    cov = COV_TYPES.index(ir.covariance_type)
-    parts = [
-        *_f32_parts(name, t),
-        arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
-        f"static const ml_gmm_lite {name}_lite = {{{n}, {k}, {cov}, {name}_neg_means32, {name}_chol32, "
-        f"{name}_neg_k32}};\n",
-    ]
+    *tables, lite = _lite(name, ir, t)
+    parts = [*tables, f"static const ml_gmm_lite {name}_lite = {lite};\n"]
     body = (
         "\n".join(parts)
         + "\n/* Component of input x: the largest float32 weighted log-probability (no float64 replay;\n"
@@ -220,8 +219,8 @@ def _api(name: str, k: int) -> str:
         " * decides unless the top two weighted log-probabilities are within it; then scikit-learn's\n"
         " * arithmetic is replayed in float64. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-        f"    float s[{k}], q[{k}], r[{k}];\n    double w[{k}];\n"
-        f"    const int32_t c = ml_gmm_class_f32(&{name}_f32, x, s, q, r);\n"
+        f"    float t[{k}], q[{k}], r[{k}];\n    double w[{k}];\n"
+        f"    const int32_t c = ml_gmm_class_f32(&{name}_f32, x, t, q, r);\n"
         f"    if (c >= 0) {{\n        return c;\n    }}\n"
         f"    ml_gmm_wlp(&{name}_gmm, x, w);\n    return ml_argmax_f64(w, {k});\n}}\n\n"
         f"/* Component probabilities of x into out[0..{k - 1}]: scikit-learn's predict_proba. */\n"

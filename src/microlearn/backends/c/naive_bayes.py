@@ -101,11 +101,14 @@ def _check(ir: GaussianNB, name: str) -> None:
         )
 
 
-def _f32_parts(name: str, t: FastTables) -> list[str]:
-    """The float32 tables both methods share: negated means and 1 / (2 var)."""
+def _lite(name: str, ir: GaussianNB, t: FastTables) -> list[str]:
+    """The float32 tables both methods share (negated means and constants, 1 / (2 var)) and their
+    ``ml_gnb_lite`` initializer, last."""
     return [
         _arr("float", f"{name}_neg_theta32", [f32(-v) for v in t.theta.reshape(-1)], 6),
         _arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
+        _arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
+        f"{{{ir.n_features}, {ir.k}, {name}_neg_theta32, {name}_w32, {name}_neg_k32}}",
     ]
 
 
@@ -113,18 +116,17 @@ def emit(ir: GaussianNB, name: str, command: str = "") -> CSource:
     _check(ir, name)
     n, k = ir.n_features, ir.k
     t = fast_tables(ir)
+    *tables, lite = _lite(name, ir, t)
     parts = [
-        *_f32_parts(name, t),
-        _arr("float", f"{name}_k32", [f32(v) for v in t.k32], 6),
+        *tables,
         _arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
-        f"static const ml_gnb_f32 {name}_f32 = {{{n}, {k}, {name}_neg_theta32, {name}_w32, {name}_k32, "
-        f"{name}_err_b, {f32(t.g)}}};\n",
-        _arr("double", f"{name}_theta", [_lit64(v) for v in ir.theta.reshape(-1)], 4),
-        _arr("double", f"{name}_var", [_lit64(v) for v in ir.var.reshape(-1)], 4),
+        f"static const ml_gnb_f32 {name}_f32 = {{{lite}, {name}_err_b, {f32(t.g)}}};\n",
+        _arr("double", f"{name}_neg_theta", [_lit64(-v) for v in ir.theta.reshape(-1)], 4),
+        _arr("double", f"{name}_neg_var", [_lit64(-v) for v in ir.var.reshape(-1)], 4),
         _arr("double", f"{name}_log_prior", [_lit64(v) for v in ir.log_prior], 4),
         _arr("double", f"{name}_norm", [_lit64(v) for v in ir.norm], 4),
-        f"static const ml_gnb_f64 {name}_f64 = {{{n}, {k}, {name}_theta, {name}_var, {name}_log_prior, "
-        f"{name}_norm}};\n",
+        f"static const ml_gnb_f64 {name}_f64 = {{{n}, {k}, {name}_neg_theta, {name}_neg_var, "
+        f"{name}_log_prior, {name}_norm}};\n",
     ]
     const_bytes = 4 * (2 * n * k + 2 * k + 1) + 8 * (2 * n * k + 2 * k)
     body = "\n".join(parts) + "\n" + _api(name, k)
@@ -154,12 +156,8 @@ def emit_float32(ir: GaussianNB, name: str, command: str = "") -> CSource:
     _check(ir, name)
     n, k = ir.n_features, ir.k
     t = fast_tables(ir)
-    parts = [
-        *_f32_parts(name, t),
-        _arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
-        f"static const ml_gnb_lite {name}_lite = {{{n}, {k}, {name}_neg_theta32, {name}_w32, "
-        f"{name}_neg_k32}};\n",
-    ]
+    *tables, lite = _lite(name, ir, t)
+    parts = [*tables, f"static const ml_gnb_lite {name}_lite = {lite};\n"]
     body = (
         "\n".join(parts)
         + "\n/* Class index of input x: the largest float32 joint log-likelihood (no float64 replay; equal\n"
@@ -191,8 +189,8 @@ def _api(name: str, k: int) -> str:
         " * decides unless the top two joint log-likelihoods are within it; then scikit-learn's float64\n"
         " * arithmetic is replayed. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-        f"    float s[{k}], q[{k}];\n    double d[{k}];\n"
-        f"    const int32_t c = ml_gnb_class_f32(&{name}_f32, x, s, q);\n"
+        f"    float t[{k}], q[{k}];\n    double d[{k}];\n"
+        f"    const int32_t c = ml_gnb_class_f32(&{name}_f32, x, t, q);\n"
         f"    if (c >= 0) {{\n        return c;\n    }}\n"
         f"    ml_gnb_jll_f64(&{name}_f64, x, d);\n"
         f"    return ml_argmax_f64(d, {k});\n}}\n\n"

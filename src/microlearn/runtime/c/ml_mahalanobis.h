@@ -11,6 +11,9 @@
  *      (r: the computed sum of the squared differences);
  *   2. inlier when q plus the bound lies below the threshold (-offset), outlier when q minus it lies above;
  *   3. otherwise (a near tie, NaN/inf input or an overflow) the distance is replayed in float64.
+ * Only additions, multiplications and integer compares where the CPU lacks the float type (ml_scores.h):
+ * the tables hold the negated location (x + (-loc) is exactly x - loc) and `q - e > thr` is tested as
+ * `thr + e < q`, which implies it exactly.
  * The "float32" method keeps the float32 distance only (ml_mah_predict_lite): inlier when it is at most
  * the float32 threshold, compared as integers; no bound, no float64 code. Its decision is scikit-learn's
  * wherever step 2 would decide.
@@ -42,7 +45,7 @@ typedef struct ml_mah_f32 {
 /* float64 replay tables: scikit-learn's values (the packed sums rounded once) */
 typedef struct ml_mah_f64 {
     int32_t n_features;
-    const double *loc;
+    const double *neg_loc; /* n: -location */
     const double *p;
     double thr; /* -offset */
 } ml_mah_f64;
@@ -52,7 +55,7 @@ typedef struct ml_mah_lite {
     int32_t n_features;
     const float *neg_loc; /* as in ml_mah_f32 */
     const float *p;       /* as in ml_mah_f32 */
-    uint32_t thr_key;     /* ml_f32_key of the threshold (-offset) rounded to float32 */
+    int32_t thr_key;      /* ml_f32_key of the threshold (-offset) rounded to float32 */
 } ml_mah_lite;
 
 /* The float32 distance d^T P d from the packed upper triangle p; d (n floats) receives x - loc. */
@@ -94,10 +97,10 @@ static inline double ml_mah_dist_f64(const ml_mah_f64 *m, const float *x)
     double q = 0.0;
     int32_t i, j;
     for (i = 0; i < n; i++) {
-        const double di = (double)x[i] - m->loc[i];
+        const double di = (double)x[i] + m->neg_loc[i];
         double t = *p++ * di;
         for (j = i + 1; j < n; j++) {
-            t += *p++ * ((double)x[j] - m->loc[j]);
+            t += *p++ * ((double)x[j] + m->neg_loc[j]);
         }
         q += di * t;
     }
@@ -112,10 +115,13 @@ static inline int32_t ml_mah_fast(const ml_mah_f32 *f, const float *x, float *d)
     const float q = ml_mah_dist_f32(f, x, d, &r);
     e = f->a * r + f->b;
     e += f->c * (fabsf(q) + e);
-    if (q + e < f->thr_lo) {
+    if (ml_f32_is_nan(q) || ml_f32_is_nan(e)) {
+        return 0;
+    }
+    if (ml_f32_lt(q + e, f->thr_lo)) {
         return 1;
     }
-    if (q - e > f->thr_hi) {
+    if (ml_f32_lt(f->thr_hi + e, q)) { /* implies q - e > thr_hi exactly (rounding is monotone) */
         return -1;
     }
     return 0;
@@ -128,7 +134,10 @@ static inline int32_t ml_mah_predict(const ml_mah_f32 *f, const ml_mah_f64 *g, c
     if (c != 0) {
         return c;
     }
-    return ml_mah_dist_f64(g, x) <= g->thr ? 1 : -1; /* near the threshold, NaN or overflow */
+    {
+        const double q = ml_mah_dist_f64(g, x); /* near the threshold, NaN or overflow */
+        return (!ml_f64_is_nan(q) && !ml_f64_lt(g->thr, q)) ? 1 : -1;
+    }
 }
 
 /* The "float32" method's predict: 1 (inlier) when the float32 distance is at most the float32 threshold
@@ -136,7 +145,7 @@ static inline int32_t ml_mah_predict(const ml_mah_f32 *f, const ml_mah_f64 *g, c
 static inline int32_t ml_mah_predict_lite(const ml_mah_lite *m, const float *x, float *d)
 {
     const float q = ml_mah_q_f32(m->n_features, m->neg_loc, m->p, x, d);
-    return (!ml_f32_is_nan(q) && ml_f32_key(q) <= m->thr_key) ? 1 : -1;
+    return ml_f32_key(q) <= m->thr_key ? 1 : -1; /* NaN has the largest key */
 }
 
 #ifdef __cplusplus

@@ -13,6 +13,9 @@
  *   3. otherwise (a near tie, NaN/inf input or an overflow) wlp is replayed in float64 and its first
  *      largest value decides, scikit-learn's outside the rounding bound of a tie.
  * Probabilities and score_samples are float64 (exp and log: link with -lm).
+ * predict needs only additions, multiplications and integer compares where the CPU lacks the float type
+ * (ml_scores.h): the tables hold negated means and constants (x + (-mean) is exactly x - mean, and
+ * -(0.5 q + (-cst)) exactly cst - 0.5 q, rounding to nearest being symmetric).
  * The "float32" method keeps step 1's values only (ml_gmm_class_lite): the component with the largest
  * float32 wlp, no bound, no float64 code; scikit-learn's wherever step 2 would decide.
  */
@@ -31,40 +34,35 @@ extern "C" {
 
 enum { ML_GMM_FULL = 0, ML_GMM_TIED = 1, ML_GMM_DIAG = 2, ML_GMM_SPHERICAL = 3 };
 
+/* float64 replay tables: scikit-learn's values, negated where marked */
 typedef struct ml_gmm {
     int32_t n_features;
-    int32_t k;           /* components */
-    int32_t cov;         /* ML_GMM_* */
-    const double *means; /* k x n */
-    const double *chol;  /* full: k packed upper triangles (row i: C[i][i..n-1]), tied: one, diag: k x n,
-                            spherical: k */
-    const double *cst;   /* k */
+    int32_t k;               /* components */
+    int32_t cov;             /* ML_GMM_* */
+    const double *neg_means; /* k x n: -means */
+    const double *chol;      /* full: k packed upper triangles (row i: C[i][i..n-1]), tied: one, diag: k x n,
+                                spherical: k */
+    const double *neg_cst;   /* k: -cst */
 } ml_gmm;
 
-/* float32 fast-path tables */
-typedef struct ml_gmm_f32 {
-    int32_t n_features;
-    int32_t k;
-    int32_t cov;         /* ML_GMM_* */
-    const float *neg_means; /* k x n, float32-rounded means, negated (x + (-mean) is x - mean) */
-    const float *chol;   /* full: k packed upper triangles (row i: C[i][i..n-1]), tied: one, diag: k x n,
-                            spherical: k; float32-rounded */
-    const float *w;      /* k x n: the bound's weights (sum_j C[i][j]^2), rounded up */
-    const float *k32;    /* k: float32-rounded cst */
-    const float *err_a;  /* k */
-    const float *err_b;  /* k */
-    float err_c;
-} ml_gmm_f32;
-
-/* "float32" method tables: the fast path's values, without its bound */
+/* float32 tables ("float32" method; the fast path of the "float" method adds its bound) */
 typedef struct ml_gmm_lite {
     int32_t n_features;
     int32_t k;
     int32_t cov;            /* ML_GMM_* */
-    const float *neg_means; /* as in ml_gmm_f32 */
-    const float *chol;      /* as in ml_gmm_f32 */
-    const float *neg_k;     /* k: -k32 */
+    const float *neg_means; /* k x n: -means, float32-rounded */
+    const float *chol;      /* as ml_gmm's, float32-rounded */
+    const float *neg_k;     /* k: -k32, k32 = float32-rounded cst */
 } ml_gmm_lite;
+
+/* float32 fast-path tables with the bound err_a r + err_b + err_c q of |s - wlp| */
+typedef struct ml_gmm_f32 {
+    ml_gmm_lite t;
+    const float *w;     /* k x n: the bound's weights (sum_j C[i][j]^2), rounded up */
+    const float *err_a; /* k */
+    const float *err_b; /* k */
+    float err_c;
+} ml_gmm_f32;
 
 /* Component c's factor in a float32 chol table (packed upper triangles for full and tied). */
 static inline const float *ml_gmm_chol_f32(const float *chol, int32_t cov, int32_t n, int32_t c)
@@ -104,50 +102,62 @@ static inline float ml_gmm_q_f32(int32_t n, int32_t cov, const float *nmu, const
     return acc;
 }
 
-/* Fast path: the component when the float32 bounds separate it, else -1. s, q, r: k floats of scratch. */
-static inline int32_t ml_gmm_class_f32(const ml_gmm_f32 *m, const float *x, float *s, float *q, float *r)
-{
-    const int32_t n = m->n_features, k = m->k;
-    int32_t c, i, best = 0;
-    float eb;
-    for (c = 0; c < k; c++) {
-        const float *nmu = m->neg_means + (size_t)c * (size_t)n;
-        const float *w = m->w + (size_t)c * (size_t)n;
-        const float acc = ml_gmm_q_f32(n, m->cov, nmu, ml_gmm_chol_f32(m->chol, m->cov, n, c), x);
-        float rr = 0.0f;
-        for (i = 0; i < n; i++) {
-            const float d = x[i] + nmu[i];
-            rr += (d * d) * w[i];
-        }
-        q[c] = acc;
-        r[c] = rr;
-        s[c] = m->k32[c] - 0.5f * acc;
-    }
-    for (c = 1; c < k; c++) {
-        if (s[c] > s[best]) {
-            best = c;
-        }
-    }
-    eb = m->err_a[best] * r[best] + m->err_b[best] + m->err_c * q[best];
-    for (c = 0; c < k; c++) {
-        if (c != best && !(s[best] - s[c] > eb + (m->err_a[c] * r[c] + m->err_b[c] + m->err_c * q[c]))) {
-            return -1; /* within the bounds, or NaN / inf */
-        }
-    }
-    return best;
-}
-
-/* The "float32" method: the first component with the largest float32 wlp (as ml_gmm_class_f32 computes
- * it, negated: t[c] = 0.5 Q + (-k32[c]) is exactly -s[c]), compared as integers. t: k floats of scratch. */
-static inline int32_t ml_gmm_class_lite(const ml_gmm_lite *m, const float *x, float *t)
+/* t[c] = -s[c] = 0.5 q[c] + (-k32[c]) for every component, q[c] = Q_c(x) in float32 (stored when q is not
+ * NULL). */
+static inline void ml_gmm_scores_f32(const ml_gmm_lite *m, const float *x, float *t, float *q)
 {
     const int32_t n = m->n_features;
     int32_t c;
     for (c = 0; c < m->k; c++) {
         const float *nmu = m->neg_means + (size_t)c * (size_t)n;
-        t[c] = 0.5f * ml_gmm_q_f32(n, m->cov, nmu, ml_gmm_chol_f32(m->chol, m->cov, n, c), x) + m->neg_k[c];
+        const float acc = ml_gmm_q_f32(n, m->cov, nmu, ml_gmm_chol_f32(m->chol, m->cov, n, c), x);
+        if (q != NULL) {
+            q[c] = acc;
+        }
+        t[c] = 0.5f * acc + m->neg_k[c];
     }
-    return ml_argmin_key_f32(t, m->k);
+}
+
+/* The "float32" method: the first component with the largest float32 s (smallest t). t: k floats. */
+static inline int32_t ml_gmm_class_lite(const ml_gmm_lite *m, const float *x, float *t)
+{
+    ml_gmm_scores_f32(m, x, t, NULL);
+    return ml_argmin_f32(t, m->k);
+}
+
+/* Fast path: the component when the float32 bounds separate it, else -1. t, q, r: k floats of scratch.
+ * The leading b is decided when t[c] > t[b] + (e[b] + e[c]) for every other c (e: the bound), which
+ * implies s[b] - s[c] > e[b] + e[c] exactly (rounding is monotone and t[c] is a float). */
+static inline int32_t ml_gmm_class_f32(const ml_gmm_f32 *m, const float *x, float *t, float *q, float *r)
+{
+    const int32_t n = m->t.n_features, k = m->t.k;
+    int32_t c, i, best;
+    float eb;
+    ml_gmm_scores_f32(&m->t, x, t, q);
+    for (c = 0; c < k; c++) {
+        const float *nmu = m->t.neg_means + (size_t)c * (size_t)n;
+        const float *w = m->w + (size_t)c * (size_t)n;
+        float rr = 0.0f;
+        if (ml_f32_is_nan(t[c])) {
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            const float d = x[i] + nmu[i];
+            rr += (d * d) * w[i];
+        }
+        r[c] = rr;
+    }
+    best = ml_argmin_f32(t, k);
+    eb = m->err_a[best] * r[best] + m->err_b[best] + m->err_c * q[best];
+    for (c = 0; c < k; c++) {
+        if (c != best) {
+            const float lim = t[best] + (eb + (m->err_a[c] * r[c] + m->err_b[c] + m->err_c * q[c]));
+            if (ml_f32_is_nan(lim) || !ml_f32_lt(lim, t[c])) {
+                return -1; /* within the bounds, or an overflow */
+            }
+        }
+    }
+    return best;
 }
 
 /* Weighted log-probabilities of x into wlp[0..k-1]. */
@@ -157,7 +167,7 @@ static inline void ml_gmm_wlp(const ml_gmm *m, const float *x, double *wlp)
     const size_t tri = (size_t)(n * (n + 1) / 2);
     int32_t c, i, j;
     for (c = 0; c < m->k; c++) {
-        const double *mu = m->means + (size_t)c * (size_t)n;
+        const double *mu = m->neg_means + (size_t)c * (size_t)n;
         double q = 0.0;
         if (cov == ML_GMM_FULL || cov == ML_GMM_TIED) {
             const double *C = m->chol + (cov == ML_GMM_FULL ? (size_t)c * tri : 0u);
@@ -166,7 +176,7 @@ static inline void ml_gmm_wlp(const ml_gmm *m, const float *x, double *wlp)
                 const double *col = C + j; /* packed upper triangle, as the float32 table */
                 int32_t off = 0;
                 for (i = 0; i <= j; i++) { /* precisions_cholesky_ is upper triangular */
-                    y += ((double)x[i] - mu[i]) * col[off];
+                    y += ((double)x[i] + mu[i]) * col[off];
                     off += n - i - 1;
                 }
                 q += y * y;
@@ -174,11 +184,11 @@ static inline void ml_gmm_wlp(const ml_gmm *m, const float *x, double *wlp)
         } else {
             const double *C = m->chol + (size_t)c * (size_t)(cov == ML_GMM_DIAG ? n : 1);
             for (i = 0; i < n; i++) {
-                const double y = ((double)x[i] - mu[i]) * C[cov == ML_GMM_DIAG ? i : 0];
+                const double y = ((double)x[i] + mu[i]) * C[cov == ML_GMM_DIAG ? i : 0];
                 q += y * y;
             }
         }
-        wlp[c] = m->cst[c] - 0.5 * q;
+        wlp[c] = -(0.5 * q + m->neg_cst[c]); /* exactly cst - 0.5 q */
     }
 }
 
