@@ -134,17 +134,7 @@ static inline void ml_trees_predict_proba(const ml_trees *m, const float *x, flo
     }
 }
 
-/* First index of the largest of n doubles (numpy's argmax). */
-static inline int32_t ml_argmax_f64(const double *v, int32_t n)
-{
-    int32_t best = 0, c;
-    for (c = 1; c < n; c++) {
-        if (v[c] > v[best]) {
-            best = c;
-        }
-    }
-    return best;
-}
+/* ml_argmax_f64: ml_scores.h. */
 
 /* Class index; -1 if the model has more classes than ML_TREES_MAX_OUTPUTS. */
 static inline int32_t ml_trees_predict_class(const ml_trees *m, const float *x)
