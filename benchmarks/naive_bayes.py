@@ -5,8 +5,8 @@ Per case and C method (``float``, the default, exact; ``float32``, no float64 re
 scikit-learn's predict (every row; ambiguous rows counted), flash and mean instructions per predict call
 on each CPU, the share of rows the float32 fast path decides on the host (the rest go through the
 float64 replay; for ``float32`` the rows on which its class is proven scikit-learn's), and the agreement
-of the same model with uniform priors (what a converter that ignores ``class_prior_`` predicts). Writes benchmarks/out/naive_bayes.md; ``--docs``
-also puts the table into docs/naive_bayes.md.
+of the same model with uniform priors (what a converter that ignores ``class_prior_`` predicts). Writes
+benchmarks/out/naive_bayes.md; ``--docs`` also puts the table into docs/naive_bayes.md.
 
 A second table sets microlearn's two methods beside emlearn 0.23's ``eml_bayes`` (Q16 fixed point,
 priors ignored) on emulated Cortex-M4F and Cortex-M0+ with the rules of benchmarks/trees.py: both take
