@@ -206,7 +206,7 @@ def emit_float32(ir: GaussianMixture, name: str, command: str = "") -> CSource:
         "float32",
         body,
         api=[CFunction("predict", "int32")],
-        const_bytes=4 * (2 * t.means.size + t.chol.size + k) + 24,
+        const_bytes=4 * (t.means.size + t.chol.size + k) + 24,
         runtime_headers=RUNTIME,
         command=command,
         notes=notes,
