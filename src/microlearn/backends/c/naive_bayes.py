@@ -8,15 +8,15 @@ joint log-likelihoods alone (no bound, no float64 code), its largest decides (do
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 
+from microlearn.backends.c.mahalanobis import arr, lit64, up32
 from microlearn.backends.c.registry import register_method
-from microlearn.backends.c.writer import CFunction, CSource, array_lines, check_c_name, f32, header
+from microlearn.backends.c.writer import CFunction, CSource, check_c_name, f32, header
 from microlearn.errors import InvalidInputError
 from microlearn.ir.linear import U32, gamma
 from microlearn.ir.naive_bayes import GaussianNB
@@ -26,22 +26,6 @@ MAX_CLASSES = 65535
 VAR_RANGE = (2.0**-120, 2.0**120)  # 1 / (2 var) stays a normal float32
 RUNTIME = ("ml_scores.h", "ml_naive_bayes.h")
 SLACK = 1.0 + 2.0**-18  # covers the float32 roundings of computing the bound on the device (docs)
-
-
-def _up32(v: float) -> np.float32:
-    """The smallest float32 not below v (v >= 0)."""
-    x = np.float32(v)
-    if float(x) < v:
-        x = np.nextafter(x, np.float32(np.inf))
-    return np.float32(x)
-
-
-def _lit64(v: float) -> str:
-    if v == -math.inf:
-        return "-INFINITY"
-    x = float(v)
-    s = repr(x)
-    return s if ("e" in s or "." in s) else s + ".0"
 
 
 @dataclass(frozen=True)
@@ -77,13 +61,9 @@ def fast_tables(ir: GaussianNB) -> FastTables:
         # underflow: each d * d and each product with w may lose up to 2^-150 absolutely
         wmax = float(np.max(w)) * (1 + u)
         tiny = (2 * n * (wmax + 1) + 3 * (n + 2)) * 2.0**-148
-        b.append(_up32((64 * u * C + kappa + kb + tiny) * SLACK + 2.0**-140))
-    g = _up32((gamma(n + 1, u) + 40 * u) * SLACK)
+        b.append(up32((64 * u * C + kappa + kb + tiny) * SLACK + 2.0**-140))
+    g = up32((gamma(n + 1, u) + 40 * u) * SLACK)
     return FastTables(th32, w32, k32, np.array(b, np.float32), g)
-
-
-def _arr(ctype: str, name: str, items: list[str], per_line: int) -> str:
-    return f"static const {ctype} {name}[{len(items)}] = {{\n" + array_lines(items, per_line) + "\n};\n"
 
 
 def _check(ir: GaussianNB, name: str) -> None:
@@ -105,9 +85,9 @@ def _lite(name: str, ir: GaussianNB, t: FastTables) -> list[str]:
     """The float32 tables both methods share (negated means and constants, 1 / (2 var)) and their
     ``ml_gnb_lite`` initializer, last."""
     return [
-        _arr("float", f"{name}_neg_theta32", [f32(-v) for v in t.theta.reshape(-1)], 6),
-        _arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
-        _arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
+        arr("float", f"{name}_neg_theta32", [f32(-v) for v in t.theta.reshape(-1)], 6),
+        arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
+        arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
         f"{{{ir.n_features}, {ir.k}, {name}_neg_theta32, {name}_w32, {name}_neg_k32}}",
     ]
 
@@ -119,12 +99,12 @@ def emit(ir: GaussianNB, name: str, command: str = "") -> CSource:
     *tables, lite = _lite(name, ir, t)
     parts = [
         *tables,
-        _arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
+        arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
         f"static const ml_gnb_f32 {name}_f32 = {{{lite}, {name}_err_b, {f32(t.g)}}};\n",
-        _arr("double", f"{name}_neg_theta", [_lit64(-v) for v in ir.theta.reshape(-1)], 4),
-        _arr("double", f"{name}_neg_var", [_lit64(-v) for v in ir.var.reshape(-1)], 4),
-        _arr("double", f"{name}_log_prior", [_lit64(v) for v in ir.log_prior], 4),
-        _arr("double", f"{name}_norm", [_lit64(v) for v in ir.norm], 4),
+        arr("double", f"{name}_neg_theta", [lit64(-v) for v in ir.theta.reshape(-1)], 4),
+        arr("double", f"{name}_neg_var", [lit64(-v) for v in ir.var.reshape(-1)], 4),
+        arr("double", f"{name}_log_prior", [lit64(v) for v in ir.log_prior], 4),
+        arr("double", f"{name}_norm", [lit64(v) for v in ir.norm], 4),
         f"static const ml_gnb_f64 {name}_f64 = {{{n}, {k}, {name}_neg_theta, {name}_neg_var, "
         f"{name}_log_prior, {name}_norm}};\n",
     ]
