@@ -249,6 +249,9 @@ def test_verify_float32_method_reports_measured_agreement(models: dict[str, Any]
     est = models["priors"]
     ir = convert(est)
     assert microlearn.methods_for(est) == ["float", "float32"]  # the exact method stays the default
+    from microlearn.backends.c.registry import methods
+
+    assert methods(ir)["float"].exact and not methods(ir)["float32"].exact  # advice says which is which
     report = microlearn.verify(est, rows("priors", 24, seed=2), targets=["host", *MCUS], method="float32")
     assert report.method == "float32"
     for t, r in report.items():

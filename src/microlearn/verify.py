@@ -462,7 +462,7 @@ def _advice(art: Artifacts, target: str, kind: str, cap: int) -> str:
         e = estimate(art.ir, name, target)
         used = e.flash_bytes if kind == "flash" else e.ram_bytes
         if used <= cap:
-            fits.append(f"{name} (about {used:,} B)")
+            fits.append(f"{name} (about {used:,} B{'' if m.exact else '; float32 only, not exact'})")
     if fits:
         return f"use method {' or '.join(fits)}, a smaller model or a target with more memory"
     return "use a smaller model (fewer or shallower trees, fewer features) or a target with more memory"

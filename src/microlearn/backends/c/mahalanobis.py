@@ -173,4 +173,5 @@ register_method(
     "float32",
     "float32 quadratic form only (no float64 replay): decisions exact where the float32 bound decides",
     emit_float32,
+    exact=False,
 )

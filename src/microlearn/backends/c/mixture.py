@@ -248,4 +248,5 @@ register_method(
     "float32 weighted log-probabilities only (no float64 replay): components exact where the float32 "
     "bound separates them",
     emit_float32,
+    exact=False,
 )

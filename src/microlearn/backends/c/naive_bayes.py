@@ -200,4 +200,5 @@ register_method(
     "float32 joint log-likelihoods only (no float64 replay, 8 bytes per mean/variance pair): classes "
     "exact where the float32 bound separates them",
     emit_float32,
+    exact=False,
 )

@@ -532,4 +532,5 @@ register_method(
     "examples rounded to float, float32 distances only (no bound, no float64 code); uniform-weight "
     "classifiers",
     emit_f32_noreplay,
+    exact=False,
 )
