@@ -155,6 +155,25 @@ class SectionSpec:
     doc: str = ""
 
 
+def text_specs(
+    tasks: tuple[int, ...], source_doc: str, labels: tuple[int, ...] = ()
+) -> tuple[SectionSpec, ...]:
+    """The optional text sections every family shares: LABL (the class labels, in files of the tasks
+    ``labels``), FNAM (feature names) and SRCE (what the model was converted from, ``source_doc``)."""
+    out: tuple[SectionSpec, ...] = ()
+    if labels:
+        out = (
+            SectionSpec(b"LABL", DT_TEXT, False, "bytes", labels, False, (JsonList("n_outputs"),),
+                        "JSON list of the class labels (ints or strings)"),
+        )  # fmt: skip
+    return (
+        *out,
+        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", tasks, False, (JsonList("n_features"),),
+                    "JSON list of feature names"),
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", tasks, False, (Utf8(),), source_doc),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FamilySchema:
     code: int
