@@ -4,8 +4,11 @@ ignoring the class priors would cost.
 Per case and C method (``float``, the default, exact; ``float32``, no float64 replay): agreement with
 scikit-learn's predict (every row; ambiguous rows counted), flash and mean instructions per predict call
 on each CPU, the share of rows the float32 fast path decides on the host (the rest go through the
-float64 replay; for ``float32`` the rows on which its class is proven scikit-learn's), and the agreement
-of the same model with uniform priors (what a converter that ignores ``class_prior_`` predicts). Writes
+float64 replay; for ``float32`` the rows on which its class is proven scikit-learn's), the agreement on
+40 rows built on the class boundaries (``microlearn.verify.boundary_rows``: pairs of adjacent float32
+rows either side of a boundary, on the host; rows whose reference margin is inside float64 rounding
+are left out), and the agreement of the same model with uniform priors (what a converter that ignores
+``class_prior_`` predicts). Writes
 benchmarks/out/naive_bayes.md; ``--docs`` also puts the table into docs/naive_bayes.md.
 
 A second table sets microlearn's two methods beside emlearn 0.23's ``eml_bayes`` (Q16 fixed point,
@@ -32,6 +35,7 @@ from microlearn import host
 from microlearn.backends.c.naive_bayes import emit
 from microlearn.frontends.sklearn.naive_bayes import convert_gaussian_nb
 from microlearn.ir.naive_bayes import GaussianNB
+from microlearn.verify import boundary_rows
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 OUT = Path(__file__).parent / "out"
@@ -75,24 +79,26 @@ def fast_share(ir: GaussianNB, X: np.ndarray) -> float:
 
 def table() -> str:
     head = (
-        "| case | method | rows | agreement (all targets) | fast path decides | uniform priors agree | "
+        "| case | method | rows | agreement (all targets) | fast path decides | boundary rows agree "
+        "| uniform priors agree | "
         + " | ".join(f"{c} flash B / instr" for c in CPUS)
         + " |\n|"
-        + "---|" * (6 + len(CPUS))
+        + "---|" * (7 + len(CPUS))
     )
     lines = [head]
     for label, est, X in cases():
         ir = convert_gaussian_nb(est)
         flat = GaussianNB(theta=ir.theta, var=ir.var, prior=np.full(ir.k, 1.0 / ir.k))
         uni = float(np.mean(flat.reference(X).outputs == ir.reference(X).outputs))
+        edge = boundary_rows(ir, X, 40)
         for method in microlearn.methods_for(est):
             rep = microlearn.verify(est, X, targets=["host", *CPUS], method=method)
             agree = min(r.agreement for r in rep.values())
+            on_edge = microlearn.verify(est, edge, targets=["host"], method=method)["host"].agreement
             cells = [f"{rep[c].flash_bytes:,} / {rep[c].instructions_mean:,.0f}" for c in CPUS]
             lines.append(
-                f"| {label} | {method} | {len(X)} | {agree:.1%} | {fast_share(ir, X):.1%} | {uni:.1%} | "
-                + " | ".join(cells)
-                + " |"
+                f"| {label} | {method} | {len(X)} | {agree:.1%} | {fast_share(ir, X):.1%} | {on_edge:.1%} "
+                f"| {uni:.1%} | " + " | ".join(cells) + " |"
             )
     return "\n".join(lines) + "\n"
 
