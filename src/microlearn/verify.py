@@ -305,7 +305,8 @@ def boundary_rows(ir: IR, X: Any, n: int = 40) -> npt.NDArray[np.float32]:
         raise InvalidInputError(f"a {ir.task.value} model has no decision boundary; give rows to verify")
 
     def decide(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-        ref = ir.reference(rows)
+        with np.errstate(under="ignore"):  # harmless in a reference (exp of a far component)
+            ref = ir.reference(rows)
         lab = ref.decision if ref.decision is not None else ref.outputs
         return np.asarray(lab, dtype=np.int64).reshape(len(rows), -1)[:, 0]
 
