@@ -82,10 +82,16 @@ def leaf_tables(ir: BoostedTrees, name: str) -> Leaves:
             + "\n};\n"
         )
         nbytes += 8 * n
+    base_text, base_bytes = base_tables(ir, name)
+    return Leaves(text + base_text, nbytes + base_bytes, row_of, width, f64_needed)
+
+
+def base_tables(ir: BoostedTrees, name: str) -> tuple[str, int]:
+    """NAME_base_f32, NAME_base_f64 (models summed in float64) and NAME_count (mean models)."""
     base32 = [f32(v) for v in ir.base_score.astype(np.float32)]
-    text += f"static const float {name}_base_f32[{ir.n_raw}] = {{{', '.join(base32)}}};\n"
-    nbytes += 4 * ir.n_raw
-    if f64_needed:
+    text = f"static const float {name}_base_f32[{ir.n_raw}] = {{{', '.join(base32)}}};\n"
+    nbytes = 4 * ir.n_raw
+    if ir.accumulate == "float64":
         b64 = ", ".join(f64(v) for v in ir.base_score)
         text += f"static const double {name}_base_f64[{ir.n_raw}] = {{{b64}}};\n"
         nbytes += 8 * ir.n_raw
@@ -93,7 +99,7 @@ def leaf_tables(ir: BoostedTrees, name: str) -> Leaves:
         cnt = [f32(float(c)) for c in ir.trees_per_output()]
         text += f"static const float {name}_count[{ir.n_raw}] = {{{', '.join(cnt)}}};\n"
         nbytes += 4 * ir.n_raw
-    return Leaves(text, nbytes, row_of, width, f64_needed)
+    return text, nbytes
 
 
 def cat_table(ir: BoostedTrees, name: str) -> tuple[str, int]:
@@ -242,7 +248,15 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
     return "\n".join(parts), score_fns
 
 
-def assemble(ir: BoostedTrees, name: str, method: str, command: str, nbytes: int, body: str) -> CSource:
+def assemble(
+    ir: BoostedTrees,
+    name: str,
+    method: str,
+    command: str,
+    nbytes: int,
+    body: str,
+    runtime: tuple[str, ...] = RUNTIME,
+) -> CSource:
     text, fns = api(ir, name)
     return header(
         ir,
@@ -251,7 +265,7 @@ def assemble(ir: BoostedTrees, name: str, method: str, command: str, nbytes: int
         body + "\n" + text,
         api=fns,
         const_bytes=nbytes,
-        runtime_headers=RUNTIME,
+        runtime_headers=runtime,
         command=command,
         notes=NOTES,
         extra_defines=(("N_TREES", ir.n_trees), ("N_RAW", ir.n_raw)),

@@ -555,13 +555,13 @@ def _layout(
     return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk)
 
 
-def _roots(ir: TreeEnsemble, name: str, leaves: Leaves, n: int) -> tuple[str, int]:
+def _roots(ir: TreeEnsemble, name: str, code_of_leaf: npt.NDArray[np.int64], n: int) -> tuple[str, int]:
     """Record index of each tree's root, or n + code for a tree that is a single leaf."""
     pos = np.cumsum(ir.feature >= 0) - 1
     vals = []
     for r in ir.roots:
         r = int(r)
-        vals.append(int(pos[r]) if ir.feature[r] >= 0 else n + int(leaves.code_of_leaf[ir.leaf[r]]))
+        vals.append(int(pos[r]) if ir.feature[r] >= 0 else n + int(code_of_leaf[ir.leaf[r]]))
     rtype = _uint(max(vals))
     text = (
         f"static const {rtype} {name}_roots[{len(vals)}] = {{\n"
@@ -575,13 +575,12 @@ def walk_text(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> tu
     """The packed node stream, its tables and NAME_walk[_sfx](x, w) (each tree's vote code), with the
     bytes of const data they hold."""
     lay = _layout(ir, name, leaves.code_of_leaf, leaves.n_codes, inp)
-    roots_text, roots_bytes = _roots(ir, name, leaves, lay.n_nodes)
+    roots_text, roots_bytes = _roots(ir, name, leaves.code_of_leaf, lay.n_nodes)
     T = ir.n_trees
     xt = inp.ctype
     sfx = f"_{inp.suffix}" if inp.suffix else ""
     walk = (
-        tree_text(name, lay, xt)
-        + f"/* Each tree's vote code for input x. */\n"
+        tree_text(name, lay, xt) + f"/* Each tree's vote code for input x. */\n"
         f"static inline void {name}_walk{sfx}(const {xt} *x, uint32_t *w)\n{{\n"
         f"    int32_t t;\n"
         f"    for (t = 0; t < {T}; t++) {{\n        w[t] = {name}_tree(x, {name}_roots[t]);\n    }}\n}}\n\n"
@@ -607,8 +606,8 @@ def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False) -> str:
     )
     if implicit:
         return (
-            f"/* The leaf, numbered in preorder from l, that the tree at record i reaches for input x: going\n"
-            f" * right skips the left subtree's leaves (1 for a leaf, else the record's field). */\n"
+            f"/* The leaf, numbered in preorder from l, that the tree at record i reaches for input x:\n"
+            f" * going right skips the left subtree's leaves (1 for a leaf, else the record's field). */\n"
             f"static inline uint32_t {name}_leaf(const {xt} *x, uint32_t i, uint32_t l)\n{{\n"
             f"    for (;;) {{\n{head}"
             "        if (go_left) {\n"

@@ -208,6 +208,33 @@ static inline int32_t ml_boost_argmax_f32(const float *v, int32_t n)
     return best;
 }
 
+/* A float64 leaf value kept as its float32 rounding h (which the fast path adds) and d, the distance
+ * from the float64 bit pattern of h to the value's own, counted in float64 units in the last place (the
+ * two have the same sign): rebuilt with integer operations, no float conversion. h contributes
+ * ((e + 896) << 52) | (mantissa << 29) for a biased exponent e > 0 (its exact float64 magnitude; an
+ * infinite h, the top of that range), and 0 for a zero or subnormal h, whose d then holds the whole
+ * magnitude. */
+static inline double ml_boost_f64_of(float h, int64_t d)
+{
+    union {
+        float f;
+        uint32_t u;
+    } a;
+    union {
+        uint64_t u;
+        double d;
+    } b;
+    uint32_t e;
+    uint64_t mag = 0u;
+    a.f = h;
+    e = (a.u >> 23) & 0xFFu;
+    if (e != 0u) {
+        mag = ((uint64_t)(e + 896u) << 52) | ((uint64_t)(a.u & 0x7FFFFFu) << 29);
+    }
+    b.u = ((uint64_t)(a.u >> 31) << 63) | (uint64_t)((int64_t)mag + d);
+    return b.d;
+}
+
 /* Post-transforms (float32). */
 static inline float ml_boost_sigmoid(float z)
 {

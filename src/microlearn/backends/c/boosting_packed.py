@@ -1,0 +1,248 @@
+"""C method "packed" for :class:`~microlearn.ir.boosting.BoostedTrees`: the forests' compact node stream
+(``packed.py``: bit-packed internal nodes, thresholds as indices into the model's sorted table, integer
+keys of the float bits on cores without an FPU) walked by the fast path and the replay of
+``boosting.py``, with a compact leaf store.
+
+Leaves, whichever of two layouts takes fewer bytes for the model:
+
+* *implicit*: every leaf once, numbered in preorder; a record whose left child is internal holds the
+  number of leaves of that subtree, so the walk counts the leaves it skips and the records need no leaf
+  field (boosted trees rarely share leaf values);
+* *codes*: the model's distinct leaf rows (compared bit for bit) stored once, each leaf's row number in
+  its parent's record, as the forests' vote codes (isolation forests, whose leaves are few depths).
+
+A leaf value v is stored as its float32 rounding h, which the fast path adds as the other methods do,
+and, for models the library sums in float64, the integer distance d from h's float64 bit pattern to v's
+(``split_f64``; ``ml_boost_f64_of`` rebuilds v from h and d with integer operations): 8 bytes instead
+of 12 (4 + 8), the replay still the library's float64 sum, bit for bit. |d| < 2^30 whenever h is a
+normal float32, so d takes 4 bytes (8 for a model with a leaf below float32's normal range).
+
+Everything above the raw scores (decisions with the proven bound, probabilities, scores) is
+``boosting.api``: the method is exact as ``table`` and ``inline`` are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from microlearn.backends.c.boosting import RUNTIME, assemble, base_tables, cat_table, check
+from microlearn.backends.c.packed import INPUTS, CatNodes, _layout, _roots, _uint, stream_text, tree_text
+from microlearn.backends.c.registry import register_method
+from microlearn.backends.c.writer import CSource, array_lines, f32
+from microlearn.errors import InvalidInputError
+from microlearn.ir.boosting import BoostedTrees
+from microlearn.passes.leaves import float_rows
+
+METHOD_RUNTIME = (*RUNTIME, "ml_trees_packed.h")
+_SIZES = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
+
+
+def split_f64(v: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """(h, d): h = float32(v) (round to nearest), d = |v|'s float64 bits - |h|'s as ml_boost_f64_of
+    reads them (0 for a zero or subnormal h). The signs agree, so ml_boost_f64_of(h, d) is v, bit
+    for bit (checked here)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    h = v.astype(np.float32)
+    u = h.view(np.uint32).astype(np.int64)
+    e = (u >> 23) & 0xFF
+    mag_h = np.where(e == 0, 0, ((e + 896) << 52) | ((u & 0x7FFFFF) << 29))
+    mag_v = (v.view(np.uint64) & np.uint64((1 << 63) - 1)).astype(np.int64)
+    d = mag_v - mag_h
+    back = ((u >> 31).astype(np.uint64) << np.uint64(63)) | (mag_h + d).astype(np.uint64)
+    if not np.array_equal(back, v.view(np.uint64)):
+        raise InvalidInputError("a leaf value cannot be stored as float32 + residual: use method='table'")
+    return h, d
+
+
+@dataclass(frozen=True)
+class ValueTables:
+    """NAME_leaf_f32 (and NAME_leaf_res) holding ``values`` row after row."""
+
+    text: str
+    nbytes: int
+
+
+def value_tables(ir: BoostedTrees, name: str, values: npt.NDArray[np.float64]) -> ValueTables:
+    flat = values.reshape(-1)
+    n = flat.size
+    h, d = split_f64(flat)
+    text = f"static const float {name}_leaf_f32[{n}] = {{\n" + array_lines([f32(v) for v in h], 6) + "\n};\n"
+    nbytes = 4 * n
+    if ir.accumulate == "float64":
+        wide = bool(np.any(np.abs(d) >= 1 << 31))
+        dtype = "int64_t" if wide else "int32_t"
+        text += (
+            f"/* the float64 leaf values: leaf_f32 moved by leaf_res float64 units in the last place\n"
+            f" * (ml_boost_f64_of) */\n"
+            f"static const {dtype} {name}_leaf_res[{n}] = {{\n"
+            + array_lines([str(int(x)) for x in d], 8)
+            + "\n};\n"
+        )
+        nbytes += (8 if wide else 4) * n
+    return ValueTables(text, nbytes)
+
+
+@dataclass(frozen=True)
+class Store:
+    """One leaf layout: the stream with its tables, the leaf values, and how raw_* finds tree t's row."""
+
+    text: str
+    nbytes: int
+    decl: str  # declarations the row statement needs
+    row: str  # C statements setting `r`, the leaf row of tree t (a running `i` for implicit leaves)
+
+
+def _implicit(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
+    inp = INPUTS["packed"]
+    lay = _layout(ir, name, None, 0, inp, cat)
+    leaves = np.flatnonzero(ir.feature < 0)  # preorder, tree after tree
+    vt = value_tables(ir, name, ir.leaf_value[ir.leaf[leaves]])
+    sizes = [int(np.count_nonzero(ir.feature[a:b] >= 0)) for a, b in ir.tree_slices()]
+    st = _uint(max(sizes))
+    text = (
+        stream_text(name, lay)
+        + f"/* internal nodes (records) of each tree: tree t starts at the sum of those before it */\n"
+        f"static const {st} {name}_size[{ir.n_trees}] = {{\n"
+        + array_lines([str(v) for v in sizes], 16)
+        + "\n};\n"
+        + vt.text
+        + "\n"
+        + tree_text(name, lay, "float", implicit=True)
+    )
+    row = (
+        f"        n = {name}_size[t];\n"
+        f"        r = n ? {name}_leaf(x, i, i + (uint32_t)t) : i + (uint32_t)t;\n"
+        f"        i += n;\n"
+    )
+    nbytes = lay.nbytes + _SIZES[st] * ir.n_trees + vt.nbytes
+    return Store(text, nbytes, "    uint32_t i = 0u, n, r;\n", row)
+
+
+def _codes(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
+    inp = INPUTS["packed"]
+    keep, row_of = float_rows(ir.leaf_value)
+    lay = _layout(ir, name, row_of, len(keep), inp, cat)
+    vt = value_tables(ir, name, ir.leaf_value[keep])
+    roots_text, roots_bytes = _roots(ir, name, row_of, lay.n_nodes)
+    text = stream_text(name, lay) + roots_text + vt.text + "\n" + tree_text(name, lay, "float")
+    row = f"        r = {name}_tree(x, {name}_roots[t]);\n"
+    return Store(text, lay.nbytes + roots_bytes + vt.nbytes, "    uint32_t r;\n", row)
+
+
+def _store(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
+    """The smaller of the two leaf layouts that fit the records."""
+    options = []
+    for build in (_implicit, _codes):
+        try:
+            options.append(build(ir, name, cat))
+        except InvalidInputError:
+            continue
+    if not options:
+        raise InvalidInputError(
+            "this model is too large for the packed method (a node record would exceed 25 bits): "
+            "use method='table'"
+        )
+    return min(options, key=lambda s: s.nbytes)
+
+
+def _outputs(ir: BoostedTrees, name: str) -> tuple[str, str, str, int]:
+    """(declaration, raw index of tree t, statement after tree t, const bytes) for models whose trees add
+    one value each: one constant output, outputs in turn (t mod n_raw), or a table."""
+    to = ir.tree_output
+    assert to is not None
+    if np.all(to == to[0]):
+        return "", str(int(to[0])), "", 0
+    if np.array_equal(to, np.arange(ir.n_trees) % ir.n_raw):
+        step = f"        if (++o == {ir.n_raw}u) {{\n            o = 0u;\n        }}\n"
+        return "    uint32_t o = 0u;\n", "o", step, 0
+    ot = _uint(int(to.max()))
+    text = f"{name}_tree_output[t]"
+    return f"TABLE:{ot}", text, "", _SIZES[ot] * ir.n_trees
+
+
+def _raw(ir: BoostedTrees, name: str, store: Store, ctype: str, out: tuple[str, str, str]) -> str:
+    """NAME_raw_f32 / NAME_raw_f64: base, then each tree's leaf row added in tree order."""
+    f64 = ctype == "double"
+    sfx = "f64" if f64 else "f32"
+    mean = ir.aggregation == "mean"
+    n = ir.n_raw
+    o_decl, o_idx, o_step = out
+    val = (
+        (lambda j: f"ml_boost_f64_of({name}_leaf_f32[{j}], {name}_leaf_res[{j}])")
+        if f64
+        else (lambda j: f"{name}_leaf_f32[{j}]")
+    )
+    start = ("0.0" if f64 else "0.0f") if mean else f"{name}_base_{sfx}[k]"
+    body = f"    for (k = 0; k < {n}; k++) {{\n        raw[k] = {start};\n    }}\n"
+    body += f"    for (t = 0; t < {ir.n_trees}; t++) {{\n" + store.row
+    if ir.tree_output is None:
+        body += f"        for (k = 0; k < {n}; k++) {{\n"
+        body += f"            raw[k] += {val(f'r * {n}u + (uint32_t)k')};\n        }}\n"
+    else:
+        body += f"        raw[{o_idx}] += {val('r')};\n" + o_step
+    body += "    }\n"
+    if mean:
+        cnt = f"(double){name}_count[k]" if f64 else f"{name}_count[k]"
+        body += (
+            f"    for (k = 0; k < {n}; k++) {{\n"
+            f"        raw[k] = raw[k] / {cnt} + {name}_base_{sfx}[k];\n    }}\n"
+        )
+    what = (
+        "Raw scores of input x in float64, as the library sums them (leaves rebuilt from h and d)"
+        if f64
+        else "Raw scores of input x: the float32 fast path"
+    )
+    return (
+        f"/* {what}. */\n"
+        f"static inline void {name}_raw_{sfx}(const float *x, {ctype} *raw)\n{{\n"
+        f"{store.decl}{o_decl}    int32_t k, t;\n{body}}}\n"
+    )
+
+
+def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
+    check(ir)
+    cats, cat_bytes = cat_table(ir, name)
+    cat = None
+    if ir.has_categorical:
+        assert ir.cat_set is not None and ir.cat_left is not None and ir.cat_bits is not None
+        w, trunc = ir.cat_words, int(ir.cat_cast == "trunc")
+        cat = CatNodes(
+            ir.cat_set,
+            ir.cat_left,
+            int(ir.cat_bits.shape[0]),
+            lambda xv, s, nan: (
+                f"ml_boost_cat_left({name}_cat_bits + ((({s}) >> 1) * {w}u), {w}, {xv}, {trunc}, {nan}, "
+                f"(int)(({s}) & 1u))"
+            ),
+        )
+    store = _store(ir, name, cat)
+    out: tuple[str, str, str] = ("", "", "")
+    extra, out_bytes = "", 0
+    if ir.tree_output is not None:
+        decl, idx, step, out_bytes = _outputs(ir, name)
+        if decl.startswith("TABLE:"):
+            extra = (
+                f"static const {decl[6:]} {name}_tree_output[{ir.n_trees}] = {{\n"
+                + array_lines([str(int(k)) for k in ir.tree_output], 16)
+                + "\n};\n"
+            )
+            decl = ""
+        out = (decl, idx, step)
+    base_text, base_bytes = base_tables(ir, name)
+    raw = _raw(ir, name, store, "float", out)
+    if ir.accumulate == "float64":
+        raw += "\n" + _raw(ir, name, store, "double", out)
+    body = cats + store.text + base_text + extra + "\n" + raw
+    nbytes = store.nbytes + cat_bytes + base_bytes + out_bytes
+    return assemble(ir, name, "packed", command, nbytes, body, METHOD_RUNTIME)
+
+
+register_method(
+    BoostedTrees,
+    "packed",
+    "bit-packed node records, threshold table, leaves as float32 + float64 residual",
+    emit_packed,
+)
