@@ -153,7 +153,10 @@ def test_non_integer_categories_are_refused() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ C on host
-@pytest.mark.parametrize("method", ["table", "inline"])
+METHODS = ["table", "inline", "packed"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("key", CASES)
 def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
     est, X = fitted[key]
@@ -216,7 +219,7 @@ def _tie_model() -> BoostedTrees:
     )
 
 
-@pytest.mark.parametrize("method", ["table", "inline"])
+@pytest.mark.parametrize("method", METHODS)
 def test_near_tie_replays_float64(method: str) -> None:
     ir = _tie_model()
     X = np.array([[0.0], [2.0]], dtype=np.float32)
@@ -332,8 +335,8 @@ TARGETS = ("cortex-m4f", "cortex-m0plus", "rv32imc", "micropython")
 def test_every_target(fitted: dict[str, Any], key: str) -> None:
     est, X = fitted[key]
     X = X[::5]  # a few dozen rows: the emulators are slow
-    for method in ("table", "inline"):
-        targets = TARGETS if method == "table" else ("cortex-m0plus",)
+    for method in METHODS:
+        targets = {"table": TARGETS, "inline": ("cortex-m0plus",)}.get(method, TARGETS[:3])
         rep = microlearn.verify(est, X, targets=targets, method=method)
         for t, res in rep.results.items():
             assert res.agreement == 1.0, (method, t)
@@ -441,7 +444,7 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
     ir = _random_ir(rng, **SYNTH[key])
     X = _synth_rows(rng)
     ref = ir.reference(X)
-    for method in ("table", "inline"):
+    for method in METHODS:
         m = microlearn.Model(ir, method)
         if ir.kind == "classifier":
             got = m.predict_index(X)

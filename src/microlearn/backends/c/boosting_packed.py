@@ -45,7 +45,8 @@ def split_f64(v: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float32], npt.
     reads them (0 for a zero or subnormal h). The signs agree, so ml_boost_f64_of(h, d) is v, bit
     for bit (checked here)."""
     v = np.ascontiguousarray(v, dtype=np.float64)
-    h = v.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: h is inf, d the rest
+        h = v.astype(np.float32)
     u = h.view(np.uint32).astype(np.int64)
     e = (u >> 23) & 0xFF
     mag_h = np.where(e == 0, 0, ((e + 896) << 52) | ((u & 0x7FFFFF) << 29))
@@ -170,11 +171,12 @@ def _raw(ir: BoostedTrees, name: str, store: Store, ctype: str, out: tuple[str, 
     mean = ir.aggregation == "mean"
     n = ir.n_raw
     o_decl, o_idx, o_step = out
-    val = (
-        (lambda j: f"ml_boost_f64_of({name}_leaf_f32[{j}], {name}_leaf_res[{j}])")
-        if f64
-        else (lambda j: f"{name}_leaf_f32[{j}]")
-    )
+
+    def val(j: str) -> str:
+        if f64:
+            return f"ml_boost_f64_of({name}_leaf_f32[{j}], {name}_leaf_res[{j}])"
+        return f"{name}_leaf_f32[{j}]"
+
     start = ("0.0" if f64 else "0.0f") if mean else f"{name}_base_{sfx}[k]"
     body = f"    for (k = 0; k < {n}; k++) {{\n        raw[k] = {start};\n    }}\n"
     body += f"    for (t = 0; t < {ir.n_trees}; t++) {{\n" + store.row

@@ -19,6 +19,7 @@
 #define ML_BOOST_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ml_trees.h"
