@@ -29,7 +29,18 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.backends.c.boosting import RUNTIME, assemble, base_tables, cat_table, check
-from microlearn.backends.c.packed import INPUTS, CatNodes, _layout, _roots, _uint, stream_text, tree_text
+from microlearn.backends.c.packed import (
+    INPUTS,
+    CatNodes,
+    Layout,
+    _layout,
+    _roots,
+    _uint,
+    rank_type,
+    ranks_text,
+    stream_text,
+    tree_text,
+)
 from microlearn.backends.c.registry import register_method
 from microlearn.backends.c.writer import CSource, array_lines, f32
 from microlearn.errors import InvalidInputError
@@ -87,50 +98,122 @@ def value_tables(ir: BoostedTrees, name: str, values: npt.NDArray[np.float64]) -
 
 
 @dataclass(frozen=True)
+class Walk:
+    """How raw_* find tree t's leaf row on one kind of build: the functions, the declarations and
+    statements of the tree loop, and what comes before it (the row's ranks)."""
+
+    text: str
+    decl: str
+    row: str
+    first: str = ""
+
+
+@dataclass(frozen=True)
 class Store:
-    """One leaf layout: the stream with its tables, the leaf values, and how raw_* finds tree t's row."""
+    """One leaf layout: its tables and the walk of builds with an FPU and of integer-key builds."""
 
     text: str
     nbytes: int
-    decl: str  # declarations the row statement needs
-    row: str  # C statements setting `r`, the leaf row of tree t (a running `i` for implicit leaves)
+    walk_fpu: Walk
+    walk_int: Walk
+
+
+# Instructions per row, measured on the digits and breast-cancer models (Cortex-M4F / M0+, gcc -Os): a
+# node that compares its feature's rank with its threshold index saves a float compare and a table load
+# (about 3.5), or on a core without an FPU the integer key of the input value too (about 12); ranking
+# one feature costs about 7 per step of the binary search over the thresholds, plus 10.
+SAVED_PER_NODE = {"fpu": 3.5, "int": 12.0}
+RANK_STEP, RANK_FEATURE = 7.0, 10.0
+RANKS: bool | None = None  # None: ranks where they pay (use_ranks); tests may force them either way
+
+
+def nodes_visited(ir: BoostedTrees) -> float:
+    """Nodes a row visits, taking each tree's mean leaf depth."""
+    depth = np.zeros(ir.n_nodes, dtype=np.int64)
+    for i in range(ir.n_nodes):
+        if ir.feature[i] >= 0:
+            depth[ir.left[i]] = depth[ir.right[i]] = depth[i] + 1
+    return float(sum(depth[a:b][ir.feature[a:b] < 0].mean() for a, b in ir.tree_slices()))
+
+
+def use_ranks(ir: BoostedTrees, n_thr: int, build: str) -> bool:
+    """Whether ranking every feature once per row costs fewer instructions than the nodes a row visits
+    save on ``build`` ("fpu" or "int": cores that compare integer keys)."""
+    if RANKS is not None:
+        return RANKS
+    cost = ir.n_features * (RANK_STEP * max(1, n_thr).bit_length() + RANK_FEATURE)
+    return nodes_visited(ir) * SAVED_PER_NODE[build] > cost
+
+
+def _walk(ir: BoostedTrees, name: str, lay: Layout, cat: CatNodes | None, implicit: bool) -> Walk:
+    rarg = ", rk" if lay.ranks else ""
+    text = ranks_text(name, lay, ir.n_features) if lay.ranks else ""
+    text += tree_text(name, lay, "float", implicit=implicit, uses_x=cat is not None)
+    decl = f"    {rank_type(lay)} rk[{ir.n_features}];\n" if lay.ranks else ""
+    first = f"    {name}_ranks(x, rk);\n" if lay.ranks else ""
+    if implicit:
+        decl = "    uint32_t i = 0u, n, r;\n" + decl
+        row = (
+            f"        n = {name}_size[t];\n"
+            f"        r = n ? {name}_leaf(x{rarg}, i, i + (uint32_t)t) : i + (uint32_t)t;\n"
+            f"        i += n;\n"
+        )
+    else:
+        decl = "    uint32_t r;\n" + decl
+        row = f"        r = {name}_tree(x{rarg}, {name}_roots[t]);\n"
+    return Walk(text, decl, row, first)
+
+
+def _layouts(
+    ir: BoostedTrees,
+    name: str,
+    codes: npt.NDArray[np.int64] | None,
+    n_codes: int,
+    cat: CatNodes | None,
+) -> tuple[Layout, Layout]:
+    """The layouts of FPU and integer-key builds: the same records, each with its walk (ranks where
+    they pay, and only where the smallest records index a threshold table anyway: flash first; the
+    other build then compares with that table directly)."""
+    inp = INPUTS["packed"]
+    n_thr = _n_thr(ir, cat)
+    want = {b: use_ranks(ir, n_thr, b) for b in ("fpu", "int")}
+    lay = _layout(ir, name, codes, n_codes, inp, cat)
+    if not any(want.values()) or (lay.thr_mode != "table" and RANKS is None):
+        return lay, lay
+    ranked = _layout(ir, name, codes, n_codes, inp, cat, ranks=True)
+    if all(want.values()):
+        return ranked, ranked
+    direct = _layout(ir, name, codes, n_codes, inp, cat, table=True)
+    assert direct.text == ranked.text  # the same stream and table
+    return (ranked if want["fpu"] else direct), (ranked if want["int"] else direct)
 
 
 def _implicit(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
-    inp = INPUTS["packed"]
-    lay = _layout(ir, name, None, 0, inp, cat)
+    fpu, key = _layouts(ir, name, None, 0, cat)
     leaves = np.flatnonzero(ir.feature < 0)  # preorder, tree after tree
     vt = value_tables(ir, name, ir.leaf_value[ir.leaf[leaves]])
     sizes = [int(np.count_nonzero(ir.feature[a:b] >= 0)) for a, b in ir.tree_slices()]
     st = _uint(max(sizes))
     text = (
-        stream_text(name, lay)
+        stream_text(name, fpu)
         + f"/* internal nodes (records) of each tree: tree t starts at the sum of those before it */\n"
         f"static const {st} {name}_size[{ir.n_trees}] = {{\n"
         + array_lines([str(v) for v in sizes], 16)
         + "\n};\n"
         + vt.text
-        + "\n"
-        + tree_text(name, lay, "float", implicit=True)
     )
-    row = (
-        f"        n = {name}_size[t];\n"
-        f"        r = n ? {name}_leaf(x, i, i + (uint32_t)t) : i + (uint32_t)t;\n"
-        f"        i += n;\n"
-    )
-    nbytes = lay.nbytes + _SIZES[st] * ir.n_trees + vt.nbytes
-    return Store(text, nbytes, "    uint32_t i = 0u, n, r;\n", row)
+    nbytes = fpu.nbytes + _SIZES[st] * ir.n_trees + vt.nbytes
+    return Store(text, nbytes, _walk(ir, name, fpu, cat, True), _walk(ir, name, key, cat, True))
 
 
 def _codes(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
-    inp = INPUTS["packed"]
     keep, row_of = float_rows(ir.leaf_value)
-    lay = _layout(ir, name, row_of, len(keep), inp, cat)
+    fpu, key = _layouts(ir, name, row_of, len(keep), cat)
     vt = value_tables(ir, name, ir.leaf_value[keep])
-    roots_text, roots_bytes = _roots(ir, name, row_of, lay.n_nodes)
-    text = stream_text(name, lay) + roots_text + vt.text + "\n" + tree_text(name, lay, "float")
-    row = f"        r = {name}_tree(x, {name}_roots[t]);\n"
-    return Store(text, lay.nbytes + roots_bytes + vt.nbytes, "    uint32_t r;\n", row)
+    roots_text, roots_bytes = _roots(ir, name, row_of, fpu.n_nodes)
+    text = stream_text(name, fpu) + roots_text + vt.text
+    nbytes = fpu.nbytes + roots_bytes + vt.nbytes
+    return Store(text, nbytes, _walk(ir, name, fpu, cat, False), _walk(ir, name, key, cat, False))
 
 
 def _store(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
@@ -149,6 +232,14 @@ def _store(ir: BoostedTrees, name: str, cat: CatNodes | None) -> Store:
     return min(options, key=lambda s: s.nbytes)
 
 
+def _n_thr(ir: BoostedTrees, cat: CatNodes | None) -> int:
+    """Distinct float32 thresholds of the numeric splits (the size of a ranks layout's table)."""
+    numeric = ir.feature >= 0
+    if cat is not None:
+        numeric &= cat.set_of < 0
+    return int(np.unique(ir.threshold[numeric].astype(np.float32).view(np.uint32)).size)
+
+
 def _outputs(ir: BoostedTrees, name: str) -> tuple[str, str, str, int]:
     """(declaration, raw index of tree t, statement after tree t, const bytes) for models whose trees add
     one value each: one constant output, outputs in turn (t mod n_raw), or a table."""
@@ -164,7 +255,7 @@ def _outputs(ir: BoostedTrees, name: str) -> tuple[str, str, str, int]:
     return f"TABLE:{ot}", text, "", _SIZES[ot] * ir.n_trees
 
 
-def _raw(ir: BoostedTrees, name: str, store: Store, ctype: str, out: tuple[str, str, str]) -> str:
+def _raw(ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, str, str]) -> str:
     """NAME_raw_f32 / NAME_raw_f64: base, then each tree's leaf row added in tree order."""
     f64 = ctype == "double"
     sfx = "f64" if f64 else "f32"
@@ -178,8 +269,8 @@ def _raw(ir: BoostedTrees, name: str, store: Store, ctype: str, out: tuple[str, 
         return f"{name}_leaf_f32[{j}]"
 
     start = ("0.0" if f64 else "0.0f") if mean else f"{name}_base_{sfx}[k]"
-    body = f"    for (k = 0; k < {n}; k++) {{\n        raw[k] = {start};\n    }}\n"
-    body += f"    for (t = 0; t < {ir.n_trees}; t++) {{\n" + store.row
+    body = walk.first + f"    for (k = 0; k < {n}; k++) {{\n        raw[k] = {start};\n    }}\n"
+    body += f"    for (t = 0; t < {ir.n_trees}; t++) {{\n" + walk.row
     if ir.tree_output is None:
         body += f"        for (k = 0; k < {n}; k++) {{\n"
         body += f"            raw[k] += {val(f'r * {n}u + (uint32_t)k')};\n        }}\n"
@@ -200,8 +291,15 @@ def _raw(ir: BoostedTrees, name: str, store: Store, ctype: str, out: tuple[str, 
     return (
         f"/* {what}. */\n"
         f"static inline void {name}_raw_{sfx}(const float *x, {ctype} *raw)\n{{\n"
-        f"{store.decl}{o_decl}    int32_t k, t;\n{body}}}\n"
+        f"{walk.decl}{o_decl}    int32_t k, t;\n{body}}}\n"
     )
+
+
+def _functions(ir: BoostedTrees, name: str, walk: Walk, out: tuple[str, str, str]) -> str:
+    text = walk.text + _raw(ir, name, walk, "float", out)
+    if ir.accumulate == "float64":
+        text += "\n" + _raw(ir, name, walk, "double", out)
+    return text
 
 
 def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
@@ -234,10 +332,19 @@ def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
             decl = ""
         out = (decl, idx, step)
     base_text, base_bytes = base_tables(ir, name)
-    raw = _raw(ir, name, store, "float", out)
-    if ir.accumulate == "float64":
-        raw += "\n" + _raw(ir, name, store, "double", out)
-    body = cats + store.text + base_text + extra + "\n" + raw
+    fpu = _functions(ir, name, store.walk_fpu, out)
+    key = _functions(ir, name, store.walk_int, out)
+    if fpu == key:
+        functions = fpu
+    else:
+        functions = (
+            "#if ML_TREES_INT_COMPARE\n/* cores without an FPU: */\n"
+            + key
+            + "#else\n"
+            + fpu
+            + "#endif /* ML_TREES_INT_COMPARE */\n"
+        )
+    body = cats + store.text + base_text + extra + "\n" + functions
     nbytes = store.nbytes + cat_bytes + base_bytes + out_bytes
     return assemble(ir, name, "packed", command, nbytes, body, METHOD_RUNTIME)
 

@@ -299,6 +299,8 @@ class Layout:
     pairs: bool  # both-leaf nodes keep an index into a pair table
     nan_bit: bool
     walk: str  # C statements deciding go_left for node record w at node i
+    n_thr: int = 0  # entries of the threshold table
+    ranks: bool = False  # nodes compare rk[feature] (ml_pk_rank) with their threshold index
 
 
 def _layout(
@@ -308,11 +310,16 @@ def _layout(
     n_codes: int,
     inp: InputType,
     cat: CatNodes | None = None,
+    ranks: bool = False,
+    table: bool = False,
 ) -> Layout:
     """The node stream of ``ir``. With ``code_of_leaf`` (a code per leaf row, ``n_codes`` of them) a leaf
     child's code sits in its parent's field; with None the leaves are implicit: numbered in preorder,
     and every record whose left child is internal holds the number of leaves (= records) of that left
-    subtree, so a walk counts the leaves it skips (:func:`tree_text`)."""
+    subtree, so a walk counts the leaves it skips (:func:`tree_text`). With ``ranks`` the thresholds
+    are a table and a node compares ``rk[feature]``, the rank of the input value among them
+    (:func:`ranks_text`), with its index: ``x <= thr[j]`` exactly when ``rk <= j``; ``table`` keeps the
+    thresholds in a table without ranks (the same records as with ranks)."""
     f, L, R = ir.feature, ir.left, ir.right
     implicit = code_of_leaf is None
     assert cat is None or inp.lo is None, "categorical splits take float inputs"
@@ -372,7 +379,9 @@ def _layout(
     head = 2 + int(nan_any) + int(cat is not None) + fb
     pb = _bits(len(pair_list) - 1) if pair_list else 0
     best: tuple[int, str, bool, int, int] | None = None
-    modes = ("table", "node") if inp.lo is None else ("table", "node", "array")
+    modes = (
+        ("table",) if ranks or table else ("table", "node") if inp.lo is None else ("table", "node", "array")
+    )
     for thr_mode in modes:
         tb = max(cat_tb, {"table": table_bits, "node": node_bits, "array": 0}[thr_mode])
         for pairs in (False, True) if not implicit else (False,):
@@ -494,7 +503,12 @@ def _layout(
         nbytes += 4 * cnt
         xv = f"x[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
         t = f"{name}_thr[{idx}]"
-        if nan_any:
+        rk = f"rk[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
+        if ranks:
+            walk = f"        go_left = {rk} <= ({idx})" + (
+                f"\n                  || (((w >> 2) & 1u) && {rk} > {cnt}u);\n" if nan_any else ";\n"
+            )
+        elif nan_any:
             walk = (
                 "#if ML_TREES_INT_COMPARE\n"
                 f"        go_left = ((w >> 2) & 1u) ? ml_f32_key_nan_low({xv}) <= {t}\n"
@@ -552,7 +566,8 @@ def _layout(
             + "\n};\n"
         )
         nbytes += 2 * len(pair_list) * np.dtype(ctype.replace("_t", "")).itemsize
-    return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk)
+    n_thr = len(distinct) if inp.lo is None and thr_mode == "table" else 0
+    return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk, n_thr, ranks)
 
 
 def _roots(ir: TreeEnsemble, name: str, code_of_leaf: npt.NDArray[np.int64], n: int) -> tuple[str, int]:
@@ -593,12 +608,32 @@ def stream_text(name: str, lay: Layout) -> str:
     return "".join(f"#define {k} {v}u\n" for k, v in lay.macros.items()) + "\n" + lay.text
 
 
-def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False) -> str:
+def rank_type(lay: Layout) -> str:
+    """The C type of a ranks method's rk[]: ranks go up to the table's size + 1 (NaN)."""
+    return "uint8_t" if lay.n_thr + 1 < 256 else "uint16_t"
+
+
+def ranks_text(name: str, lay: Layout, n_features: int) -> str:
+    """``NAME_ranks(x, rk)``: every feature's rank among the thresholds, once per row."""
+    rt = rank_type(lay)
+    return (
+        f"/* The rank of each input value among the sorted thresholds (ml_pk_rank): x[f] <= thr[j]\n"
+        f" * exactly when rk[f] <= j; NaN ranks above every j. */\n"
+        f"static inline void {name}_ranks(const float *x, {rt} *rk)\n{{\n"
+        f"    int32_t f;\n    for (f = 0; f < {n_features}; f++) {{\n"
+        f"        rk[f] = ({rt})ml_pk_rank({name}_thr, {lay.n_thr}u, x[f]);\n    }}\n}}\n\n"
+    )
+
+
+def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False, uses_x: bool = True) -> str:
     """``uint32_t NAME_tree(const xt *x, uint32_t root)``: the vote code the tree at record ``root``
     reaches (a root >= the record count is a single leaf: root - count is its code); or, for implicit
     leaves, ``uint32_t NAME_leaf(const xt *x, uint32_t i, uint32_t l)``: the number of the leaf the tree
-    whose root is record ``i`` and whose first leaf is ``l`` reaches."""
+    whose root is record ``i`` and whose first leaf is ``l`` reaches. A ranks layout's function takes
+    the row's ranks ``rk`` after ``x`` (``uses_x``: categorical nodes read x too)."""
     up = name.upper()
+    rk = f", const {rank_type(lay)} *rk" if lay.ranks else ""
+    unused = "    (void)x;\n" if lay.ranks and not uses_x else ""
     head = (
         f"        const uint32_t w = ml_pk_bits({name}_nodes, i * {up}_PK_WIDTH, 0x1FFFFFFu);\n"
         f"        const uint32_t fld = (w >> {up}_PK_FIELD_SHIFT) & {up}_PK_FIELD_MASK;\n"
@@ -608,8 +643,8 @@ def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False) -> str:
         return (
             f"/* The leaf, numbered in preorder from l, that the tree at record i reaches for input x:\n"
             f" * going right skips the left subtree's leaves (1 for a leaf, else the record's field). */\n"
-            f"static inline uint32_t {name}_leaf(const {xt} *x, uint32_t i, uint32_t l)\n{{\n"
-            f"    for (;;) {{\n{head}"
+            f"static inline uint32_t {name}_leaf(const {xt} *x{rk}, uint32_t i, uint32_t l)\n{{\n"
+            f"{unused}    for (;;) {{\n{head}"
             "        if (go_left) {\n"
             "            if (w & 1u) {\n                return l;\n            }\n"
             "            i += 1u;\n"
@@ -627,8 +662,8 @@ def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False) -> str:
     )
     return (
         f"/* The vote code tree `root` reaches for input x. */\n"
-        f"static inline uint32_t {name}_tree(const {xt} *x, uint32_t root)\n{{\n"
-        f"    uint32_t i = root;\n"
+        f"static inline uint32_t {name}_tree(const {xt} *x{rk}, uint32_t root)\n{{\n"
+        f"    uint32_t i = root;\n{unused}"
         f"    if (i >= {up}_PK_NODES) {{\n        return i - {up}_PK_NODES;\n    }}\n"
         f"    for (;;) {{\n{head}"
         "        if (go_left) {\n"
