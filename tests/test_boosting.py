@@ -172,6 +172,29 @@ def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
         assert res.max_abs_error is not None and res.max_abs_error <= bound
 
 
+@pytest.mark.parametrize("key", CASES)
+def test_packed_on_cores_without_fpu(fitted: dict[str, Any], key: str) -> None:
+    """The packed method built as for a core without an FPU (integer keys, ranks, fixed-point sums for
+    class decisions): the library's classes and inlier decisions on every unambiguous row."""
+    est, X = fitted[key]
+    ir = to_ir(est)
+    X = np.ascontiguousarray(X[::2], dtype=np.float32)
+    ref = ir.reference(X)
+    src = microlearn.Model(ir, "packed").to_c("model")
+    if ir.kind == "classifier" and ir.aggregation == "sum":
+        assert "model_raw_q" in src  # float64-summed classifiers decide from fixed-point sums
+    lib = host.build(
+        {"m.h": src, "w.c": _SCORE_WRAP}, cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1")
+    )
+    got = np.empty(len(X), dtype=np.int32)
+    lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data))
+    if ir.kind == "classifier":
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+    elif ir.kind == "anomaly":
+        assert np.array_equal(got, est.predict(X))
+
+
 @pytest.mark.parametrize("key", ["iforest", "iforest-subset"])
 def test_isolation_predict_equals_sklearn(fitted: dict[str, Any], key: str) -> None:
     """predict is +-1 exactly as scikit-learn's: the float32 score decides outside its bound, the float64
@@ -229,6 +252,14 @@ def test_near_tie_replays_float64(method: str) -> None:
     assert list(ref.outputs) == [1, 0]
     got = microlearn.Model(ir, method).predict_index(X)
     assert list(got) == [1, 0]
+    if method == "packed":  # the fixed-point sums of cores without an FPU cannot decide row 0 either
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, method).to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        out = np.empty(2, dtype=np.int32)
+        lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(2), ctypes.c_void_p(out.ctypes.data))
+        assert list(out) == [1, 0]
 
 
 # ------------------------------------------------------------------------------------------------ model file
@@ -458,6 +489,17 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
             assert np.all(np.abs(m.predict(X) - ref.outputs) <= ref.bound), method
         if ir.accumulate == "float32" and ir.kind == "regressor":
             assert np.array_equal(m.predict(X), ref.outputs.astype(np.float32))  # the same float32 sums
+    if ir.kind == "classifier":  # packed as on a core without an FPU: ranks, fixed-point sums
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, "packed").to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        got = np.empty(len(X), dtype=np.int32)
+        lib.w_predict(
+            ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data)
+        )
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
     if ir.tree_output is None:
         return
     data = mf.dumps(ir)

@@ -136,8 +136,10 @@ def _accumulate(ir: BoostedTrees, name: str, lv: Leaves, rows: list[str], ctype:
     return decl + "".join(out)
 
 
-def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
-    """The public functions over NAME_raw_f32 / NAME_raw_f64."""
+def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[str, tuple[CFunction, ...]]:
+    """The public functions over NAME_raw_f32 / NAME_raw_f64; with ``fixed_margin``, a classifier's
+    predict on ML_BOOST_FIXED builds decides from NAME_raw_q's fixed-point sums, which are within that
+    many units of the library's float64 sums (``boosting_packed.fixed_point``), before any replay."""
     n = ir.n_raw
     B = ir.static_bound()
     exact32 = ir.accumulate == "float32"
@@ -176,6 +178,31 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
                 f"    if (best >= 0) {{\n        return best;\n    }}\n"
                 f"    /* a near tie: replay the library's float64 sum */\n"
                 f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"
+            )
+        if fixed_margin is not None and not exact32:
+            M = fixed_margin
+            if n == 1:
+                qbody = (
+                    f"    int32_t q[1];\n    double r[1];\n    {name}_raw_q(x, q);\n"
+                    f"    if (q[0] > {M}) {{\n        return 1;\n    }}\n"
+                    f"    if (q[0] < -{M}) {{\n        return 0;\n    }}\n"
+                    f"    /* within rounding of the decision: replay the library's float64 sum */\n"
+                    f"    {name}_raw_f64(x, r);\n    return r[0] {op} 0.0 ? 1 : 0;\n"
+                )
+            else:
+                qbody = (
+                    f"    int32_t q[{n}];\n    double r[{n}];\n    int32_t best;\n    {name}_raw_q(x, q);\n"
+                    f"    best = ml_boost_argmax_margin_q(q, {n}, {2 * M});\n"
+                    f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                    f"    /* a near tie: replay the library's float64 sum */\n"
+                    f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"
+                )
+            body = (
+                "#if ML_BOOST_FIXED\n    /* fixed-point sums, within a proven margin of the library's */\n"
+                + qbody
+                + "#else\n"
+                + body
+                + "#endif\n"
             )
         parts.append(
             f"/* Class index (0..{nc - 1}) of input x: the library's predict. */\n"
@@ -256,8 +283,9 @@ def assemble(
     nbytes: int,
     body: str,
     runtime: tuple[str, ...] = RUNTIME,
+    fixed_margin: int | None = None,
 ) -> CSource:
-    text, fns = api(ir, name)
+    text, fns = api(ir, name, fixed_margin)
     return header(
         ir,
         name,

@@ -23,7 +23,9 @@ Everything above the raw scores (decisions with the proven bound, probabilities,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -255,10 +257,51 @@ def _outputs(ir: BoostedTrees, name: str) -> tuple[str, str, str, int]:
     return f"TABLE:{ot}", text, "", _SIZES[ot] * ir.n_trees
 
 
-def _raw(ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, str, str]) -> str:
-    """NAME_raw_f32 / NAME_raw_f64: base, then each tree's leaf row added in tree order."""
+@dataclass(frozen=True)
+class Fixed:
+    """The fixed-point sums of a classifier's predict on cores without an FPU: leaves as
+    ml_boost_fixed(h, shift), the base rounded, summed in int32; within ``margin`` units of the
+    library's float64 sums."""
+
+    shift: int
+    margin: int
+    base: tuple[int, ...]
+
+
+def fixed_point(ir: BoostedTrees) -> Fixed | None:
+    """Fixed-point sums for a float64-summed classifier (None where they do not apply).
+
+    With S the largest |base| + sum over trees of the largest |leaf| (``static_sums``) and
+    s = 29 - ceil(log2 S), every |sum| stays below 2^30, so sums and their differences fit an int32.
+    In units of 2^-s a sum differs from the exact one by less than T + 1/2 (truncating each of T
+    float32 leaves, rounding the base) + 32 (each float32 leaf within 2^-24 of its value: 2^-24 S 2^s)
+    and from the library's float64 sum by less than T 2^-24 more (T additions, each within 2^-53 S):
+    below ``margin`` = T + 34 for T < 2^23 trees per output. A lead of more than the margin (two
+    margins between two classes) is therefore the library's decision."""
+    if ir.kind != "classifier" or ir.accumulate != "float64" or ir.aggregation != "sum":
+        return None
+    smax = float(ir.static_sums().max())
+    with np.errstate(over="ignore"):
+        finite = bool(np.all(np.isfinite(ir.leaf_value.astype(np.float32))))
+    T = int(ir.trees_per_output().max())
+    if not (finite and math.isfinite(smax) and smax > 0 and T < 1 << 23):
+        return None
+    shift = 29 - math.ceil(math.log2(smax))
+    if shift > 100:  # leaves below 2^-70: ml_boost_fixed's range
+        return None
+    scale = Fraction(2) ** shift
+    base = tuple(round(Fraction(float(b)) * scale) for b in ir.base_score)
+    return Fixed(shift, T + 34, base)
+
+
+def _raw(
+    ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, str, str], shift: int = 0
+) -> str:
+    """NAME_raw_f32 / NAME_raw_f64 / NAME_raw_q (int32_t: fixed point): base, then each tree's leaf
+    row added in tree order."""
     f64 = ctype == "double"
-    sfx = "f64" if f64 else "f32"
+    fixed = ctype == "int32_t"
+    sfx = "f64" if f64 else "q" if fixed else "f32"
     mean = ir.aggregation == "mean"
     n = ir.n_raw
     o_decl, o_idx, o_step = out
@@ -266,6 +309,8 @@ def _raw(ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, st
     def val(j: str) -> str:
         if f64:
             return f"ml_boost_f64_of({name}_leaf_f32[{j}], {name}_leaf_res[{j}])"
+        if fixed:
+            return f"ml_boost_fixed({name}_leaf_f32[{j}], {shift})"
         return f"{name}_leaf_f32[{j}]"
 
     start = ("0.0" if f64 else "0.0f") if mean else f"{name}_base_{sfx}[k]"
@@ -286,6 +331,8 @@ def _raw(ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, st
     what = (
         "Raw scores of input x in float64, as the library sums them (leaves rebuilt from h and d)"
         if f64
+        else f"Raw scores of input x in fixed point (units of 2^-{shift}), for decisions"
+        if fixed
         else "Raw scores of input x: the float32 fast path"
     )
     return (
@@ -295,10 +342,17 @@ def _raw(ir: BoostedTrees, name: str, walk: Walk, ctype: str, out: tuple[str, st
     )
 
 
-def _functions(ir: BoostedTrees, name: str, walk: Walk, out: tuple[str, str, str]) -> str:
+def _functions(ir: BoostedTrees, name: str, walk: Walk, out: tuple[str, str, str], fx: Fixed | None) -> str:
     text = walk.text + _raw(ir, name, walk, "float", out)
     if ir.accumulate == "float64":
         text += "\n" + _raw(ir, name, walk, "double", out)
+    if fx is not None:
+        text += (
+            "\n#if ML_BOOST_FIXED\n"
+            f"static const int32_t {name}_base_q[{ir.n_raw}] = {{{', '.join(str(b) for b in fx.base)}}};\n\n"
+            + _raw(ir, name, walk, "int32_t", out, fx.shift)
+            + "#endif\n"
+        )
     return text
 
 
@@ -332,8 +386,9 @@ def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
             decl = ""
         out = (decl, idx, step)
     base_text, base_bytes = base_tables(ir, name)
-    fpu = _functions(ir, name, store.walk_fpu, out)
-    key = _functions(ir, name, store.walk_int, out)
+    fx = fixed_point(ir)
+    fpu = _functions(ir, name, store.walk_fpu, out, fx)
+    key = _functions(ir, name, store.walk_int, out, fx)
     if fpu == key:
         functions = fpu
     else:
@@ -346,7 +401,8 @@ def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
         )
     body = cats + store.text + base_text + extra + "\n" + functions
     nbytes = store.nbytes + cat_bytes + base_bytes + out_bytes
-    return assemble(ir, name, "packed", command, nbytes, body, METHOD_RUNTIME)
+    margin = fx.margin if fx is not None else None
+    return assemble(ir, name, "packed", command, nbytes, body, METHOD_RUNTIME, margin)
 
 
 register_method(

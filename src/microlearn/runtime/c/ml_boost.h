@@ -209,6 +209,57 @@ static inline int32_t ml_boost_argmax_f32(const float *v, int32_t n)
     return best;
 }
 
+/* Cores without an FPU (as ml_trees.h's ML_TREES_INT_COMPARE) take class decisions of the packed method
+ * from fixed-point sums of the leaves (ml_boost_fixed) instead of soft-float additions. Define
+ * ML_BOOST_FIXED to 0 or 1 to choose yourself. */
+#ifndef ML_BOOST_FIXED
+#define ML_BOOST_FIXED ML_TREES_INT_COMPARE
+#endif
+
+/* h * 2^s truncated toward zero, for a finite float32 h with |h| * 2^s < 2^31 (so at most a shift left
+ * by 7) and s <= 100: the fixed-point value of a leaf by integer operations, less than one unit (2^-s)
+ * from h; a zero or subnormal h gives 0 (below 2^-126 * 2^100). */
+static inline int32_t ml_boost_fixed(float h, int32_t s)
+{
+    union {
+        float f;
+        uint32_t u;
+    } a;
+    int32_t e, sh;
+    uint32_t m, q = 0u;
+    a.f = h;
+    e = (int32_t)((a.u >> 23) & 0xFFu);
+    if (e == 0) {
+        return 0;
+    }
+    m = (a.u & 0x7FFFFFu) | 0x800000u;
+    sh = e - 150 + s;
+    if (sh >= 0) {
+        q = m << sh;
+    } else if (sh > -32) {
+        q = m >> -sh;
+    }
+    return (a.u >> 31) ? -(int32_t)q : (int32_t)q;
+}
+
+/* First index of the largest of n fixed-point sums when it leads every other by more than margin,
+ * else -1. */
+static inline int32_t ml_boost_argmax_margin_q(const int32_t *v, int32_t n, int32_t margin)
+{
+    int32_t best = 0, i;
+    for (i = 1; i < n; i++) {
+        if (v[i] > v[best]) {
+            best = i;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (i != best && !(v[best] - v[i] > margin)) {
+            return -1;
+        }
+    }
+    return best;
+}
+
 /* A float64 leaf value kept as its float32 rounding h (which the fast path adds) and d, the distance
  * from the float64 bit pattern of h to the value's own, counted in float64 units in the last place (the
  * two have the same sign): rebuilt with integer operations, no float conversion. h contributes
