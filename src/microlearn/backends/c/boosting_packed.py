@@ -14,7 +14,7 @@ Leaves, whichever of two layouts takes fewer bytes for the model:
 A leaf value v is stored as its float32 rounding h, which the fast path adds as the other methods do,
 and, for models the library sums in float64, the integer distance d from h's float64 bit pattern to v's
 (``split_f64``; ``ml_boost_f64_of`` rebuilds v from h and d with integer operations): 8 bytes instead
-of 12 (4 + 8), the replay still the library's float64 sum, bit for bit. |d| < 2^30 whenever h is a
+of 12 (4 + 8), the replay still the library's float64 sum, bit for bit. |d| <= 2^28 whenever h is a
 normal float32, so d takes 4 bytes (8 for a model with a leaf below float32's normal range).
 
 Everything above the raw scores (decisions with the proven bound, probabilities, scores) is
