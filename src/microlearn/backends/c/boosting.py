@@ -191,8 +191,11 @@ def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[s
                 )
             else:
                 qbody = (
-                    f"    int32_t q[{n}];\n    double r[{n}];\n    int32_t best;\n    {name}_raw_q(x, q);\n"
-                    f"    best = ml_boost_argmax_margin_q(q, {n}, {2 * M});\n"
+                    f"    int32_t q[{n}];\n    uint32_t u[{n}];\n    double r[{n}];\n    int32_t best, k;\n"
+                    f"    {name}_raw_q(x, q);\n"
+                    f"    for (k = 0; k < {n}; k++) {{\n"
+                    f"        u[k] = (uint32_t)(q[k] + 1073741824); /* |q| < 2^30: same order */\n    }}\n"
+                    f"    best = ml_argmax_margin_q(u, {n}, {2 * M}u);\n"
                     f"    if (best >= 0) {{\n        return best;\n    }}\n"
                     f"    /* a near tie: replay the library's float64 sum */\n"
                     f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"

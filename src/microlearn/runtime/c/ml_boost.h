@@ -242,24 +242,6 @@ static inline int32_t ml_boost_fixed(float h, int32_t s)
     return (a.u >> 31) ? -(int32_t)q : (int32_t)q;
 }
 
-/* First index of the largest of n fixed-point sums when it leads every other by more than margin,
- * else -1. */
-static inline int32_t ml_boost_argmax_margin_q(const int32_t *v, int32_t n, int32_t margin)
-{
-    int32_t best = 0, i;
-    for (i = 1; i < n; i++) {
-        if (v[i] > v[best]) {
-            best = i;
-        }
-    }
-    for (i = 0; i < n; i++) {
-        if (i != best && !(v[best] - v[i] > margin)) {
-            return -1;
-        }
-    }
-    return best;
-}
-
 /* A float64 leaf value kept as its float32 rounding h (which the fast path adds) and d, the distance
  * from the float64 bit pattern of h to the value's own, counted in float64 units in the last place (the
  * two have the same sign): rebuilt with integer operations, no float conversion. h contributes
