@@ -138,8 +138,9 @@ def _accumulate(ir: BoostedTrees, name: str, lv: Leaves, rows: list[str], ctype:
 
 def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[str, tuple[CFunction, ...]]:
     """The public functions over NAME_raw_f32 / NAME_raw_f64; with ``fixed_margin``, a classifier's
-    predict on ML_BOOST_FIXED builds decides from NAME_raw_q's fixed-point sums, which are within that
-    many units of the library's float64 sums (``boosting_packed.fixed_point``), before any replay."""
+    predict on ML_BOOST_FIXED builds decides from NAME_raw_q's fixed-point sums (offset by 2^30 into
+    uint32), which are within that many units of the library's float64 sums
+    (``boosting_packed.fixed_point``), before any replay."""
     n = ir.n_raw
     B = ir.static_bound()
     exact32 = ir.accumulate == "float32"
@@ -183,19 +184,16 @@ def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[s
             M = fixed_margin
             if n == 1:
                 qbody = (
-                    f"    int32_t q[1];\n    double r[1];\n    {name}_raw_q(x, q);\n"
-                    f"    if (q[0] > {M}) {{\n        return 1;\n    }}\n"
-                    f"    if (q[0] < -{M}) {{\n        return 0;\n    }}\n"
+                    f"    uint32_t q[1];\n    double r[1];\n    {name}_raw_q(x, q);\n"
+                    f"    if (q[0] > {(1 << 30) + M}u) {{\n        return 1;\n    }}\n"
+                    f"    if (q[0] < {(1 << 30) - M}u) {{\n        return 0;\n    }}\n"
                     f"    /* within rounding of the decision: replay the library's float64 sum */\n"
                     f"    {name}_raw_f64(x, r);\n    return r[0] {op} 0.0 ? 1 : 0;\n"
                 )
             else:
                 qbody = (
-                    f"    int32_t q[{n}];\n    uint32_t u[{n}];\n    double r[{n}];\n    int32_t best, k;\n"
-                    f"    {name}_raw_q(x, q);\n"
-                    f"    for (k = 0; k < {n}; k++) {{\n"
-                    f"        u[k] = (uint32_t)(q[k] + 1073741824); /* |q| < 2^30: same order */\n    }}\n"
-                    f"    best = ml_argmax_margin_q(u, {n}, {2 * M}u);\n"
+                    f"    uint32_t q[{n}];\n    double r[{n}];\n    int32_t best;\n    {name}_raw_q(x, q);\n"
+                    f"    best = ml_pk_argmax_margin(q, {n}, {2 * M}u);\n"
                     f"    if (best >= 0) {{\n        return best;\n    }}\n"
                     f"    /* a near tie: replay the library's float64 sum */\n"
                     f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"

@@ -260,8 +260,9 @@ def _outputs(ir: BoostedTrees, name: str) -> tuple[str, str, str, int]:
 @dataclass(frozen=True)
 class Fixed:
     """The fixed-point sums of a classifier's predict on cores without an FPU: leaves as
-    ml_boost_fixed(h, shift), the base rounded, summed in int32; within ``margin`` units of the
-    library's float64 sums."""
+    ml_boost_fixed(h, shift), the base rounded, summed from ``base`` (the rounded base + 2^30, so every
+    sum is a uint32 below 2^31 ordered as the signed sums); within ``margin`` units of the library's
+    float64 sums."""
 
     shift: int
     margin: int
@@ -272,7 +273,8 @@ def fixed_point(ir: BoostedTrees) -> Fixed | None:
     """Fixed-point sums for a float64-summed classifier (None where they do not apply).
 
     With S the largest |base| + sum over trees of the largest |leaf| (``static_sums``) and
-    s = 29 - ceil(log2 S), every |sum| stays below 2^30, so sums and their differences fit an int32.
+    s = 29 - ceil(log2 S), every |sum| stays below 2^30: offset by 2^30, the sums are uint32 values
+    below 2^31 (added modulo 2^32, exactly) that order as the sums do.
     In units of 2^-s a sum differs from the exact one by less than T + 1/2 (truncating each of T
     float32 leaves, rounding the base) + 32 (each float32 leaf within 2^-24 of its value: 2^-24 S 2^s)
     and from the library's float64 sum by less than T 2^-24 more (T additions, each within 2^-53 S):
@@ -290,7 +292,7 @@ def fixed_point(ir: BoostedTrees) -> Fixed | None:
     if shift > 100:  # leaves below 2^-70: ml_boost_fixed's range
         return None
     scale = Fraction(2) ** shift
-    base = tuple(round(Fraction(float(b)) * scale) for b in ir.base_score)
+    base = tuple(round(Fraction(float(b)) * scale) + (1 << 30) for b in ir.base_score)
     return Fixed(shift, T + 34, base)
 
 
@@ -300,7 +302,7 @@ def _raw(
     """NAME_raw_f32 / NAME_raw_f64 / NAME_raw_q (int32_t: fixed point): base, then each tree's leaf
     row added in tree order."""
     f64 = ctype == "double"
-    fixed = ctype == "int32_t"
+    fixed = ctype == "uint32_t"
     sfx = "f64" if f64 else "q" if fixed else "f32"
     mean = ir.aggregation == "mean"
     n = ir.n_raw
@@ -310,7 +312,7 @@ def _raw(
         if f64:
             return f"ml_boost_f64_of({name}_leaf_f32[{j}], {name}_leaf_res[{j}])"
         if fixed:
-            return f"ml_boost_fixed({name}_leaf_f32[{j}], {shift})"
+            return f"(uint32_t)ml_boost_fixed({name}_leaf_f32[{j}], {shift})"
         return f"{name}_leaf_f32[{j}]"
 
     start = ("0.0" if f64 else "0.0f") if mean else f"{name}_base_{sfx}[k]"
@@ -331,7 +333,7 @@ def _raw(
     what = (
         "Raw scores of input x in float64, as the library sums them (leaves rebuilt from h and d)"
         if f64
-        else f"Raw scores of input x in fixed point (units of 2^-{shift}), for decisions"
+        else f"Raw scores of input x in fixed point (units of 2^-{shift}, plus 2^30), for decisions"
         if fixed
         else "Raw scores of input x: the float32 fast path"
     )
@@ -347,10 +349,11 @@ def _functions(ir: BoostedTrees, name: str, walk: Walk, out: tuple[str, str, str
     if ir.accumulate == "float64":
         text += "\n" + _raw(ir, name, walk, "double", out)
     if fx is not None:
+        base = ", ".join(f"{b}u" for b in fx.base)
         text += (
             "\n#if ML_BOOST_FIXED\n"
-            f"static const int32_t {name}_base_q[{ir.n_raw}] = {{{', '.join(str(b) for b in fx.base)}}};\n\n"
-            + _raw(ir, name, walk, "int32_t", out, fx.shift)
+            f"static const uint32_t {name}_base_q[{ir.n_raw}] = {{{base}}};\n\n"
+            + _raw(ir, name, walk, "uint32_t", out, fx.shift)
             + "#endif\n"
         )
     return text
