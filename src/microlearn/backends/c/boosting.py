@@ -86,12 +86,13 @@ def leaf_tables(ir: BoostedTrees, name: str) -> Leaves:
     return Leaves(text + base_text, nbytes + base_bytes, row_of, width, f64_needed)
 
 
-def base_tables(ir: BoostedTrees, name: str) -> tuple[str, int]:
-    """NAME_base_f32, NAME_base_f64 (models summed in float64) and NAME_count (mean models)."""
+def base_tables(ir: BoostedTrees, name: str, wide: bool | None = None) -> tuple[str, int]:
+    """NAME_base_f32, NAME_base_f64 (``wide``; default: models summed in float64) and NAME_count (mean
+    models)."""
     base32 = [f32(v) for v in ir.base_score.astype(np.float32)]
     text = f"static const float {name}_base_f32[{ir.n_raw}] = {{{', '.join(base32)}}};\n"
     nbytes = 4 * ir.n_raw
-    if ir.accumulate == "float64":
+    if ir.accumulate == "float64" if wide is None else wide:
         b64 = ", ".join(f64(v) for v in ir.base_score)
         text += f"static const double {name}_base_f64[{ir.n_raw}] = {{{b64}}};\n"
         nbytes += 8 * ir.n_raw

@@ -12,7 +12,8 @@ Leaves, whichever of two layouts takes fewer bytes for the model:
   its parent's record, as the forests' vote codes (isolation forests, whose leaves are few depths).
 
 A leaf value v is stored as its float32 rounding h, which the fast path adds as the other methods do,
-and, for models the library sums in float64, the integer distance d from h's float64 bit pattern to v's
+and, where a decision replays the library's float64 sum (classifiers, isolation forests), the
+integer distance d from h's float64 bit pattern to v's
 (``split_f64``; ``ml_boost_f64_of`` rebuilds v from h and d with integer operations): 8 bytes instead
 of 12 (4 + 8), the replay still the library's float64 sum, bit for bit. |d| <= 2^28 whenever h is a
 normal float32, so d takes 4 bytes (8 for a model with a leaf below float32's normal range).
@@ -79,13 +80,19 @@ class ValueTables:
     nbytes: int
 
 
+def replays(ir: BoostedTrees) -> bool:
+    """Whether the model needs its float64 leaf values: a decision (class, inlier) the library takes on
+    float64 sums; a regressor's value comes from the float32 sum within its bound."""
+    return ir.accumulate == "float64" and ir.kind != "regressor"
+
+
 def value_tables(ir: BoostedTrees, name: str, values: npt.NDArray[np.float64]) -> ValueTables:
     flat = values.reshape(-1)
     n = flat.size
     h, d = split_f64(flat)
     text = f"static const float {name}_leaf_f32[{n}] = {{\n" + array_lines([f32(v) for v in h], 6) + "\n};\n"
     nbytes = 4 * n
-    if ir.accumulate == "float64":
+    if replays(ir):
         wide = bool(np.any(np.abs(d) >= 1 << 31))
         dtype = "int64_t" if wide else "int32_t"
         text += (
@@ -346,7 +353,7 @@ def _raw(
 
 def _functions(ir: BoostedTrees, name: str, walk: Walk, out: tuple[str, str, str], fx: Fixed | None) -> str:
     text = walk.text + _raw(ir, name, walk, "float", out)
-    if ir.accumulate == "float64":
+    if replays(ir):
         text += "\n" + _raw(ir, name, walk, "double", out)
     if fx is not None:
         base = ", ".join(f"{b}u" for b in fx.base)
@@ -388,7 +395,7 @@ def emit_packed(ir: BoostedTrees, name: str, command: str = "") -> CSource:
             )
             decl = ""
         out = (decl, idx, step)
-    base_text, base_bytes = base_tables(ir, name)
+    base_text, base_bytes = base_tables(ir, name, replays(ir))
     fx = fixed_point(ir)
     fpu = _functions(ir, name, store.walk_fpu, out, fx)
     key = _functions(ir, name, store.walk_int, out, fx)
