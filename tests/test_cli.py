@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,42 @@ def test_convert_writes_a_model_file_by_suffix(
     with pytest.raises(SystemExit):
         cli(capsys, "convert", "--help")
     assert ".mlm" in capsys.readouterr().out
+
+
+def test_convert_a_model_file_to_c(
+    files: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model file made without a joblib (the studio's k-NN: a standardising stage and stored rows)
+    becomes C that predicts what the file's own reference does."""
+    from microlearn import host
+    from microlearn.backends.modelfile import loads
+
+    monkeypatch.chdir(files)
+    sys.path.insert(0, str(Path(__file__).parents[1] / "src/microlearn/runtime/micropython"))
+    import mlrt
+    from mlrt import train
+
+    X, y = load_iris(return_X_y=True)
+    m = train.fit("knn", [list(map(float, r)) for r in X[::2]], y[::2].tolist(), 3, {"k": 3})
+    (files / "knn.mlm").write_bytes(m.to_file(["setosa", "versicolor", "virginica"]))
+    rc, out, err = cli(capsys, "convert", "knn.mlm", "-o", "c/knn.h")
+    assert rc == 0, err
+    assert "wrote c/knn.h" in out and "runs code" not in err  # no unpickling
+    header = (files / "c" / "knn.h").read_text()
+    assert "knn_predict" in header and "made by: microlearn convert knn.mlm -o knn.h" in header
+    wrap = '#include "knn.h"\nint32_t w(const float *x);\n'
+    wrap += "int32_t w(const float *x) { return knn_predict(x); }\n"
+    lib = host.build({"w.c": wrap}, include_dirs=[files / "c"])
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    lib.w.restype = ctypes.c_int32
+    got = [lib.w(ctypes.c_void_p(X32[i].ctypes.data)) for i in range(len(X32))]
+    ir = loads((files / "knn.mlm").read_bytes())
+    via_mlrt = mlrt.load((files / "knn.mlm").read_bytes())
+    assert got == ir.reference(X32).outputs.tolist() == [via_mlrt.predict(list(map(float, r))) for r in X32]
+    rc, _, err = cli(capsys, "convert", "knn.mlm", "-o", "k.h", "--method", "int8", "--calibration", "X.npy")
+    one_line_error(rc, err, "already converted")
+    rc, _, err = cli(capsys, "convert", "knn.mlm", "-o", "k.h", "--method", "nope")
+    one_line_error(rc, err, "unknown method")
 
 
 def test_one_spelling_of_target_everywhere(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

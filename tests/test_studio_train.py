@@ -273,3 +273,40 @@ def test_logistic_regression_file_read_alike_by_host_and_mlrt() -> None:
     assert (mp.run_model(data, X) == np.array(host)).all()
     with pytest.raises(ValueError, match="one row"):
         writer.linear_file([[1.0, 2.0]], [0.0])
+
+
+@pytest.mark.parametrize(("name", "k"), [("wine", 1), ("iris", 5), ("breast_cancer", 4)])
+def test_knn_file_read_alike_by_host_mlrt_micropython_and_scikit_learn(name: str, k: int) -> None:
+    """The studio's k-NN as a file: standardising stage + the stored rows (family 4). Host, mlrt and the
+    real MicroPython predict what scikit-learn's KNeighborsClassifier predicts on the stage's rows (its
+    vote ties go to the lowest class index: k = 4 makes 2-2 ties)."""
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    rng = np.random.default_rng(1)
+    idx = rng.permutation(len(X))
+    tr, te = idx[: len(X) // 2], idx[len(X) // 2 :]
+    nc = int(y.max()) + 1
+    m = train.fit("knn", rows(X[tr]), y[tr].tolist(), nc, {"k": k})
+    labels = [f"c{i}" for i in range(nc)]
+    data = m.to_file(labels, [f"f{i}" for i in range(X.shape[1])])
+    ir = modelfile.loads(data)
+    assert type(ir).__name__ == "Pipeline" and type(ir.final).__name__ == "Neighbors"
+    stage = mlrt.load(data).stages[0]
+    Z = np.array([list(stage.transform(r)) for r in rows(X)], dtype=np.float32)
+    ref = KNeighborsClassifier(n_neighbors=k, algorithm="brute").fit(Z[tr], y[tr]).predict(Z[te])
+    host = ir.reference(X[te].astype(np.float32)).outputs
+    assert host.tolist() == ref.tolist()
+    assert [mlrt.load(data).predict(r) for r in rows(X[te])] == ref.tolist()
+    assert (mp.run_model(data, X[te]) == ref).all()
+    own = np.array([m.predict(r) for r in rows(X[te])])  # in RAM: float64 rows, its own tie rule
+    assert np.mean(own == ref) >= 0.9
+
+
+def test_knn_writer_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="k must be"):
+        writer.neighbors_file([[0.0], [1.0]], [0, 1], 2, 3)
+    with pytest.raises(ValueError, match="class index"):
+        writer.neighbors_file([[0.0], [1.0]], [0, 2], 2, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        writer.neighbors_file([[0.0], [float("nan")]], [0, 1], 2, 1)
+    with pytest.raises(ValueError, match="zero"):
+        writer.scaler_file([0.0, 1.0], [1.0, 0.0])

@@ -196,8 +196,19 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if out.suffix == ".h":
         name = _name_for(args)
     cal = _calibration(args)  # before loading the estimator: a missing calibration set fails fast
-    est = load_estimator(args.model)
-    model = convert(est, method=args.method, fold=args.fold, **cal)
+    if is_model_file(args.model):  # e.g. trained in the studio or on a station: C from the file itself
+        if cal:
+            raise InvalidInputError(
+                f"--calibration: {args.model} is a model file, already converted (its int8 sections, if any, "
+                "were made at conversion); give the estimator or .keras file to quantize it"
+            )
+        from microlearn.backends import modelfile
+        from microlearn.model import Model
+
+        loads: Any = modelfile.loads
+        model = Model(loads(Path(args.model).read_bytes()), args.method or "")
+    else:
+        model = convert(load_estimator(args.model), method=args.method, fold=args.fold, **cal)
     if out.suffix == ".mlm":
         data = model.to_bytes()
         _write(out, data)
@@ -395,19 +406,21 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "convert",
         help="fitted estimator -> C header (.h) or model file (.mlm), chosen by the -o suffix",
-        description="Convert a fitted estimator. The suffix of -o chooses what is written: .h a C header "
-        "(and the runtime headers it includes, beside it), .mlm a model file for MicroPython (mlrt) and "
-        "the C model-file loaders.",
+        description="Convert a fitted estimator, or a model file (e.g. one trained in the studio) to C. The "
+        "suffix of -o chooses what is written: .h a C header (and the runtime headers it includes, beside "
+        "it), .mlm a model file for MicroPython (mlrt) and the C model-file loaders.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_examples(
             "microlearn convert model.joblib -o firmware/model.h --name gesture",
             "microlearn convert model.joblib -o model.h --method packed --no-runtime",
             "microlearn convert model.joblib -o model.mlm",
+            "microlearn convert studio-knn.mlm -o firmware/knn.h",
         ),
     )
     c.add_argument(
         "model",
-        help="joblib or pickle file of a fitted estimator (loading it runs its code), or a .keras file",
+        help="joblib or pickle file of a fitted estimator (loading it runs its code), a .keras file, or a "
+        "microlearn model file (.mlm)",
     )
     c.add_argument(
         "-o", "--output", required=True, help="file to write: NAME.h (C header) or NAME.mlm (model file)"

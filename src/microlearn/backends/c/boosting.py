@@ -137,6 +137,12 @@ def _accumulate(ir: BoostedTrees, name: str, lv: Leaves, rows: list[str], ctype:
     return decl + "".join(out)
 
 
+def _scaled(ir: BoostedTrees, z: str) -> str:
+    """``z`` times the sigmoid's scale (``z`` itself for the default scale 1)."""
+    s = ir.sigmoid_scale
+    return z if s == 1.0 else f"{f32(s)} * {z}"
+
+
 def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[str, tuple[CFunction, ...]]:
     """The public functions over NAME_raw_f32 / NAME_raw_f64; with ``fixed_margin``, a classifier's
     predict on ML_BOOST_FIXED builds decides from NAME_raw_q's fixed-point sums (offset by 2^30 into
@@ -153,12 +159,13 @@ def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[s
             f"static inline void {name}_decision_function(const float *x, float *out)\n{{\n"
             f"    {name}_raw_f32(x, out);\n}}\n"
         )
-        strict = ir.decide in ("raw_strict", "proba")
+        strict = ir.decide in ("raw_strict", "proba", "margin_half")
         if n == 1:
             op = ">" if strict else ">="
             if exact32:
+                th = "0.5f" if ir.decide == "margin_half" else "0.0f"  # margin_half: float32 models only
                 body = (
-                    f"    float raw[1];\n    {name}_raw_f32(x, raw);\n    return raw[0] {op} 0.0f ? 1 : 0;\n"
+                    f"    float raw[1];\n    {name}_raw_f32(x, raw);\n    return raw[0] {op} {th} ? 1 : 0;\n"
                 )
             else:
                 bnd = f32_up(float(B[0]))
@@ -213,11 +220,16 @@ def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[s
         fns = [CFunction("predict", "int32")]
         if ir.post != "none":
             if n == 1:
-                z = "2.0f * raw[0]" if ir.post == "exponential" else "raw[0]"
+                z = "2.0f * raw[0]" if ir.post == "exponential" else _scaled(ir, "raw[0]")
                 pbody = (
                     f"    float raw[1];\n    {name}_raw_f32(x, raw);\n"
                     f"    out[1] = ml_boost_sigmoid({z});\n    out[0] = 1.0f - out[1];\n"
                 )
+            elif ir.post == "sigmoid":  # one-vs-all: a sigmoid per class, not normalised
+                pbody = f"    float raw[{n}];\n    int32_t k;\n    {name}_raw_f32(x, raw);\n"
+                z = _scaled(ir, "raw[k]")
+                pbody += f"    for (k = 0; k < {n}; k++) {{\n        out[k] = ml_boost_sigmoid({z});\n"
+                pbody += "    }\n"
             else:
                 pbody = f"    float raw[{n}];\n    {name}_raw_f32(x, raw);\n"
                 pbody += f"    ml_boost_softmax(raw, {n}, out);\n"
@@ -229,7 +241,11 @@ def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[s
         fns.append(CFunction("decision_function", "void", n))
         return "\n".join(parts), tuple(fns)
     if ir.kind == "regressor":
-        v = "expf(raw[0])" if ir.post == "exp" else "raw[0]"
+        v = {
+            "exp": "expf(raw[0])",
+            "sigmoid": f"ml_boost_sigmoid({_scaled(ir, 'raw[0]')})",
+            "softplus": "ml_boost_softplus(raw[0])",
+        }.get(ir.post, "raw[0]")
         parts.append(
             f"/* Predicted value for input x. */\n"
             f"static inline float {name}_predict(const float *x)\n{{\n"

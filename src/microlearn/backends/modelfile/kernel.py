@@ -9,16 +9,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_SCORE, fail, text_sections
+from microlearn.backends.modelfile.container import DT_F64, DT_U8, TASK_SCORE, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.kernel import KERNELS, KernelExpansion
@@ -39,10 +38,7 @@ KERNEL = FamilySchema(
                     "gamma, coef0, rho (the offset), degree (an integer 0 .. 64)"),
         SectionSpec(b"MODE", DT_U8, True, "1", (_S,), True, (OneOf((0, 1, 2, 3)),),
                     "kernel: 0 linear, 1 poly, 2 rbf, 3 sigmoid"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_S,), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_S,), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.svm.OneClassSVM"),
+        *text_specs((_S,), "the estimator, e.g. sklearn.svm.OneClassSVM"),
     ),
 )  # fmt: skip
 

@@ -9,17 +9,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_CLUSTER, fail, text_sections
+from microlearn.backends.modelfile.container import DT_F64, DT_U8, TASK_CLUSTER, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     Range,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.kmeans import MAX_COUNT, KMeans
@@ -40,10 +39,7 @@ KMEANS = FamilySchema(
                     "the dtype scikit-learn computes in: 0 float64, 1 float32"),
         SectionSpec(b"KMWS", DT_F64, False, "n_outputs", (_K,), False, (Range(0.0, MAX_COUNT),),
                     "a MiniBatchKMeans's weight sum of each centre (the online update starts from them)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_K,), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_K,), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.cluster.MiniBatchKMeans"),
+        *text_specs((_K,), "the estimator, e.g. sklearn.cluster.MiniBatchKMeans"),
     ),
 )  # fmt: skip
 

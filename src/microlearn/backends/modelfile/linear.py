@@ -1,10 +1,10 @@
 """The linear-model codec (family 2): coefficients, intercepts and how scikit-learn evaluates them.
 
 ``MODE`` holds five small codes: the dtype scikit-learn scores in (0 float64, 1 float32), the intercept's
-(0 float64, 1 float32, 2 a Python float), the product layout (0 vector, 1 matrix, 2 per class), the
-probability rule (0 none, 1 logistic, 2 softmax, 3 modified Huber) and its normalisation (0 none, 1 ovr,
-2 ovr where the sum is not zero). The header's n_outputs is the number of classes (2 for one row of
-coefficients) or of regression outputs.
+(0 float64, 1 float32, 2 a Python float), the product layout (0 vector, 1 matrix, 2 per class,
+3 sequential: XGBoost's gblinear), the probability rule (0 none, 1 logistic, 2 softmax, 3 modified Huber)
+and its normalisation (0 none, 1 ovr, 2 ovr where the sum is not zero). The header's n_outputs is the
+number of classes (2 for one row of coefficients) or of regression outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import (
     DT_F64,
-    DT_TEXT,
     DT_U8,
     TASK_CLASSIFY,
     TASK_REGRESS,
@@ -28,10 +27,9 @@ from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.base import Task
@@ -55,12 +53,7 @@ LINEAR = FamilySchema(
         SectionSpec(b"INTC", DT_F64, True, "n_rows", (_C, _R), True, (Finite(),), "intercept of each row"),
         SectionSpec(b"MODE", DT_U8, True, "5", (_C, _R), True, (OneOf((0, 1, 2, 3)),),
                     "dtype, intercept dtype, layout, probability rule, normalisation (see linear.py)"),
-        SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
-                    "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C, _R), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.linear_model.LogisticRegression"),
+        *text_specs((_C, _R), "the estimator, e.g. sklearn.linear_model.LogisticRegression", labels=(_C,)),
     ),
 )  # fmt: skip
 

@@ -9,16 +9,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, TASK_SCORE, fail, text_sections
+from microlearn.backends.modelfile.container import DT_F64, TASK_SCORE, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     Range,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.lof import LocalOutlierFactor
@@ -40,10 +39,7 @@ LOF = FamilySchema(
                     "each training row's distance to its k-th neighbour (0 .. 2^50)"),
         SectionSpec(b"PARM", DT_F64, True, "2", (_S,), True, (Finite(),),
                     "k (an integer 1 .. n_rows - 1), offset_"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_S,), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_S,), False, (Utf8(),),
-                    "the estimator, sklearn.neighbors.LocalOutlierFactor"),
+        *text_specs((_S,), "the estimator, sklearn.neighbors.LocalOutlierFactor"),
     ),
     min_dims={"n_rows": 2},
 )  # fmt: skip

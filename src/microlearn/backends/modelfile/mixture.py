@@ -10,16 +10,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_CLUSTER, fail, text_sections
+from microlearn.backends.modelfile.container import DT_F64, DT_U8, TASK_CLUSTER, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.mixture import COV_TYPES, GaussianMixture
@@ -42,10 +41,7 @@ MIXTURE = FamilySchema(
                     "per component, the constant added to -0.5 |(x - mean) C|^2"),
         SectionSpec(b"MODE", DT_U8, True, "2", (_K,), True, (OneOf((0, 1, 2, 3)),),
                     "covariance type (0 full, 1 tied, 2 diag, 3 spherical), 1 for a Bayesian mixture"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_K,), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_K,), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.mixture.GaussianMixture"),
+        *text_specs((_K,), "the estimator, e.g. sklearn.mixture.GaussianMixture"),
     ),
 )  # fmt: skip
 

@@ -11,16 +11,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microlearn.backends.modelfile.container import DT_F64, DT_TEXT, DT_U8, TASK_CLASSIFY, fail, text_sections
+from microlearn.backends.modelfile.container import DT_F64, DT_U8, TASK_CLASSIFY, fail, text_sections
 from microlearn.backends.modelfile.registry import Encoded, register_family
 from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.naive_bayes import GaussianNB
@@ -47,12 +46,7 @@ NAIVE_BAYES = FamilySchema(
                     "-0.5 * sum(log(2 pi var)) of each class as scikit-learn computes it"),
         SectionSpec(b"MODE", DT_U8, True, "1", (_C,), True, (OneOf((0, 1)),),
                     "the dtype scikit-learn computes in: 0 float64, 1 float32"),
-        SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
-                    "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C,), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.naive_bayes.GaussianNB"),
+        *text_specs((_C,), "the estimator, e.g. sklearn.naive_bayes.GaussianNB", labels=(_C,)),
     ),
 )  # fmt: skip
 

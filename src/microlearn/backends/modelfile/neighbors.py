@@ -18,7 +18,6 @@ import numpy.typing as npt
 from microlearn.backends.modelfile.container import (
     DT_F64,
     DT_I32,
-    DT_TEXT,
     DT_U32,
     TASK_CLASSIFY,
     TASK_REGRESS,
@@ -31,10 +30,9 @@ from microlearn.backends.modelfile.schema import (
     FamilySchema,
     Finite,
     Index,
-    JsonList,
     Range,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.neighbors import ALGORITHMS, KINDS, MAX_P, METRICS, Neighbors
@@ -60,12 +58,7 @@ NEIGHBORS = FamilySchema(
                     "a regressor's target of each example"),
         SectionSpec(b"MNKP", DT_F64, True, "1", (_C, _R), False, (Range(1.0, MAX_P),),
                     "minkowski's power p (metric 3 only)"),
-        SectionSpec(b"LABL", DT_TEXT, False, "bytes", (_C,), False, (JsonList("n_outputs"),),
-                    "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", (_C, _R), False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", (_C, _R), False, (Utf8(),),
-                    "the estimator, e.g. sklearn.neighbors.KNeighborsClassifier"),
+        *text_specs((_C, _R), "the estimator, e.g. sklearn.neighbors.KNeighborsClassifier", labels=(_C,)),
     ),
 )  # fmt: skip
 

@@ -32,7 +32,6 @@ from microlearn.backends.modelfile.container import (
     DT_F64,
     DT_I8,
     DT_I32,
-    DT_TEXT,
     DT_U8,
     TASK_CLASSIFY,
     TASK_REGRESS,
@@ -44,10 +43,9 @@ from microlearn.backends.modelfile.schema import (
     Decoded,
     FamilySchema,
     Finite,
-    JsonList,
     OneOf,
     SectionSpec,
-    Utf8,
+    text_specs,
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.base import Task
@@ -97,12 +95,7 @@ NETWORK = FamilySchema(
                     "int8 method: 256-entry activation tables (tanh, logistic)"),
         SectionSpec(b"QSCL", DT_F64, False, "2", _CR, False, (),
                     "int8 method: the value of one unit of the final accumulators; the calibration rows"),
-        SectionSpec(b"LABL", DT_TEXT, False, "bytes", _C, False, (JsonList("n_outputs"),),
-                    "JSON list of the class labels (ints or strings)"),
-        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", _CR, False, (JsonList("n_features"),),
-                    "JSON list of feature names"),
-        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", _CR, False, (Utf8(),),
-                    "the estimator, e.g. sklearn.neural_network.MLPClassifier"),
+        *text_specs(_CR, "the estimator, e.g. sklearn.neural_network.MLPClassifier", labels=_C),
     ),
 )  # fmt: skip
 

@@ -155,6 +155,25 @@ class SectionSpec:
     doc: str = ""
 
 
+def text_specs(
+    tasks: tuple[int, ...], source_doc: str, labels: tuple[int, ...] = ()
+) -> tuple[SectionSpec, ...]:
+    """The optional text sections every family shares: LABL (the class labels, in files of the tasks
+    ``labels``), FNAM (feature names) and SRCE (what the model was converted from, ``source_doc``)."""
+    out: tuple[SectionSpec, ...] = ()
+    if labels:
+        out = (
+            SectionSpec(b"LABL", DT_TEXT, False, "bytes", labels, False, (JsonList("n_outputs"),),
+                        "JSON list of the class labels (ints or strings)"),
+        )  # fmt: skip
+    return (
+        *out,
+        SectionSpec(b"FNAM", DT_TEXT, False, "bytes", tasks, False, (JsonList("n_features"),),
+                    "JSON list of feature names"),
+        SectionSpec(b"SRCE", DT_TEXT, False, "bytes", tasks, False, (Utf8(),), source_doc),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FamilySchema:
     code: int
@@ -183,10 +202,10 @@ _TEXT = (Utf8(),)
 
 _S = TASK_SCORE
 # BOST fields (float64): n_raw, aggregation (0 sum, 1 mean), accumulate (0 float64, 1 float32), post-transform
-# (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba), categories (0 exact, 1 truncated),
-# words per category set, the post-transform's two parameters (isolation: denominator, offset; else 0),
-# the tie band (BoostedTrees.tie_band)
-BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+# (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba, 3 raw > 0.5), categories (0 exact,
+# 1 truncated), words per category set, the post-transform's two parameters (isolation: denominator,
+# offset; sigmoid: its scale, 0 meaning 1; else 0), the tie band (BoostedTrees.tie_band)
+BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 BOOST_FIELDS = 10
 TREES = FamilySchema(
     code=1,

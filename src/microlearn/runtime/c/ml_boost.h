@@ -275,6 +275,12 @@ static inline float ml_boost_sigmoid(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
+/* log(1 + e^z) without overflow (LightGBM's cross_entropy_lambda). */
+static inline float ml_boost_softplus(float z)
+{
+    return z > 0.0f ? z + log1pf(expf(-z)) : log1pf(expf(z));
+}
+
 static inline void ml_boost_softmax(const float *raw, int32_t n, float *out)
 {
     float mx = raw[0], sum = 0.0f;

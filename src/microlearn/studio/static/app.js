@@ -364,6 +364,7 @@ function checkShapes(cfg) {
 }
 
 async function runModel() {
+  if (S.live) return; // while recording, the live pump predicts each window as it arrives
   if (!S.model) throw new Error("load a model file (or train one) first");
   if (!S.signal) throw new Error("load a data file (or record) first");
   const cfg = pipeline();
@@ -647,7 +648,7 @@ async function train() {
     const t0 = performance.now();
     const { feats, nf } = await computeFeatures(cfg, flat, axes, starts);
     const kind = $("train-kind").value;
-    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn"], logistic: ["train_knn", "train_linear", "linear"] };
+    const modules = { tree: ["train_trees"], forest: ["train_trees"], knn: ["train_knn", "transform", "neighbors", "pipeline"], logistic: ["train_knn", "train_linear", "linear"] };
     // a sensor pipeline's trees are handed out as a pipeline file, which mlrt reads back with these
     const pipeMods = cfg.kind === "sensor" ? ["pipeline", "features", "transform"] : [];
     await need(["train", "writer", ...(modules[kind] || []), ...pipeMods]);
@@ -720,13 +721,22 @@ function renderTrainResult(res, names) {
   if (!res.file_bytes) {
     const note = document.createElement("p");
     note.className = "help";
-    note.textContent = "k-NN models predict here but have no model-file format yet: train a tree, forest or logistic regression to download or deploy.";
+    note.textContent = "This model predicts here but has no model-file format: it cannot be downloaded or deployed.";
     box.append(note);
   } else {
     const note = document.createElement("p");
     note.className = "help";
+    const sensor = pipeline().kind === "sensor";
     const what =
-      res.kind === "logistic" ? "a linear-model file (features in; keep the pipeline JSON with it)" : pipeline().kind === "sensor" ? "a pipeline file (feature stage + trees) taking raw windows" : "a tree-ensemble file";
+      res.kind === "logistic"
+        ? "a linear-model file (features in; keep the pipeline JSON with it)"
+        : res.kind === "knn"
+          ? sensor
+            ? "a pipeline file (feature stage, standardisation, the stored feature rows) taking raw windows"
+            : "a pipeline file (standardisation, then the stored rows of a nearest-neighbours model)"
+          : sensor
+            ? "a pipeline file (feature stage + trees) taking raw windows"
+            : "a tree-ensemble file";
     note.textContent = `Model file written in MicroPython by mlrt.writer, ${what}: ${res.file_bytes.toLocaleString("en")} bytes; validation rows were predicted by mlrt from the file.`;
     box.append(note);
   }
@@ -735,7 +745,7 @@ function renderTrainResult(res, names) {
 // ------------------------------------------------------------------------------------------ deploy
 function modelBytesOrThrow() {
   if (!S.model) throw new Error("load or train a model first");
-  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format yet: train a tree, forest or logistic regression to deploy`);
+  if (!S.model.bytes) throw new Error(`a ${S.model.info.kind} model has no model-file format: it cannot be downloaded or deployed`);
   return S.model.bytes;
 }
 
@@ -878,12 +888,16 @@ async function startLive(kind) {
 
   async function pump() {
     if (live.busy || S.live !== live) return;
+    if (!S.model) {
+      schedulePlot(); // windows wait for the model: they are predicted once it has loaded
+      return;
+    }
     const starts = [];
     while (live.next + cfg.window <= live.n) {
       starts.push(live.next);
       live.next += cfg.hop;
     }
-    if (!starts.length || !S.model) {
+    if (!starts.length) {
       schedulePlot();
       return;
     }

@@ -2,7 +2,9 @@
 # Features are standardised with the training rows' mean and standard deviation; distance is
 # Euclidean; the class with most votes among the k nearest wins, ties going to the class of the
 # nearest neighbour among the tied ones. Train with mlrt.train.fit("knn", ...).
-# There is no model-file family for k-NN yet: the model lives in RAM (it keeps every training row).
+# to_file() writes it as a pipeline file: the standardising stage, then a nearest-neighbours model
+# (family 4) holding the standardised training rows; read back by mlrt.load it predicts with
+# scikit-learn's tie rules (ties of votes: the lowest class index), which this in-RAM model does not.
 from array import array
 
 
@@ -36,7 +38,21 @@ class KNN:
         self.k = min(k, len(X))
         self.mean, self.scale = standardise(X)
         self.rows = [self._z(r) for r in X]
+        self._raw = X
         self.y = list(y)
+
+    def to_file(self, labels=None, feature_names=None, before=()):
+        """A pipeline file (mlrt.writer): the stage files ``before`` (e.g. a feature extractor), then
+        (x - mean) / scale in float64 rounded to float32, then the k nearest of the training rows
+        standardised by that same stage."""
+        import mlrt
+        from mlrt import writer
+
+        stage = writer.scaler_file(self.mean, self.scale)
+        scaler = mlrt.load(stage)
+        rows = [scaler.transform(self._raw[i]) for i in range(len(self._raw))]
+        final = writer.neighbors_file(rows, self.y, self.n_classes, self.k, labels, feature_names)
+        return writer.pipeline_file(list(before) + [stage], final, "microlearn.studio.KNeighborsClassifier")
 
     def _z(self, x):
         m, s = self.mean, self.scale

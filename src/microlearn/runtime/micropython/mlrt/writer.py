@@ -23,9 +23,9 @@ CLASSIFIER = 1
 REGRESSOR = 2
 CRITICAL = 1
 # dtype codes
-U8, I16, I32, F32, F64, TEXT = 1, 4, 6, 7, 8, 9
-_ITEM = {U8: 1, I16: 2, I32: 4, F32: 4, F64: 8, TEXT: 1}
-_TC = {U8: "B", I16: "h", I32: "i", F32: "f", F64: "d"}
+U8, I16, U32, I32, F32, F64, TEXT = 1, 4, 5, 6, 7, 8, 9
+_ITEM = {U8: 1, I16: 2, U32: 4, I32: 4, F32: 4, F64: 8, TEXT: 1}
+_TC = {U8: "B", I16: "h", U32: "I", I32: "i", F32: "f", F64: "d"}
 MAX_FEATURES = 32767
 MAX_CLASSES = 256
 
@@ -253,3 +253,80 @@ def linear_file(
     if source:
         secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
     return container(FAMILY_LINEAR, CLASSIFIER, n, k, secs)
+
+
+FAMILY_NEIGHBORS = 4
+FAMILY_TRANSFORM = 33
+_STAGE_ELEMENTWISE = 1
+_OP_SUB_F64 = 1 | 16  # microlearn.backends.modelfile.transform: sub, in float64
+_OP_DIV_F64 = 4 | 16
+
+
+def _finite(values, what):
+    for v in values:
+        if v - v != 0:
+            raise ValueError("%s holds NaN or an infinity" % what)
+
+
+def scaler_file(mean, scale, source="microlearn.studio.StandardScaler"):
+    """A standardising stage file (family 33, per-feature operations): (x - mean) / scale per feature in
+    float64, rounded to float32 (as scikit-learn's StandardScaler on float32 input)."""
+    n = len(mean)
+    if not 1 <= n <= 65535 or len(scale) != n:
+        raise ValueError("mean and scale need one value for each of 1..65535 features")
+    c64 = [float(v) for v in mean] + [float(v) for v in scale]
+    _finite(c64, "the mean or scale")
+    if any(v == 0 for v in c64[n:]):
+        raise ValueError("a scale is zero")
+    secs = [
+        (b"KIND", U8, True, bytes([_STAGE_ELEMENTWISE])),
+        (b"OPS ", U8, True, bytes([_OP_SUB_F64, _OP_DIV_F64])),
+        (b"C64 ", F64, True, _le(F64, c64)),
+        (b"SRCE", TEXT, False, source.encode("utf-8")),
+    ]
+    return container(FAMILY_TRANSFORM, TRANSFORM, n, n, secs)
+
+
+def neighbors_file(
+    examples, classes, n_classes, k, labels=None, feature_names=None,
+    source="microlearn.studio.KNeighborsClassifier",
+):  # fmt: skip
+    """A k-nearest-neighbours classifier file (family 4): examples are rows of n_features floats (stored
+    as float64), classes their class indices; euclidean distance, uniform votes, scikit-learn's brute
+    tie rule (docs/neighbors.md)."""
+    m = len(examples)
+    if m < 1 or len(classes) != m:
+        raise ValueError("a neighbours file needs at least one example and one class index per example")
+    if not 1 <= k <= m:
+        raise ValueError("k must be 1..%d (the number of examples)" % m)
+    if not 2 <= n_classes <= 65535:
+        raise ValueError("a classifier has 2..65535 classes")
+    n = len(examples[0])
+    if not 1 <= n <= 65535:
+        raise ValueError("n_features must be 1..65535")
+    flat = []
+    for row in examples:
+        if len(row) != n:
+            raise ValueError("example rows differ in length")
+        flat.extend(float(v) for v in row)
+    _finite(flat, "an example")
+    for c in classes:
+        if not 0 <= c < n_classes:
+            raise ValueError("class index %r is not in 0..%d" % (c, n_classes - 1))
+    # KNBR: k, metric euclidean, kind k nearest, algorithm brute, leaf size 30, float64 examples, uniform
+    secs = [
+        (b"EXMP", F64, True, _le(F64, flat)),
+        (b"EXLB", I32, True, _le(I32, [int(c) for c in classes])),
+        (b"KNBR", U32, True, _le(U32, [k, 0, 0, 0, 30, 0, 0])),
+    ]
+    if labels is not None:
+        if len(labels) != n_classes:
+            raise ValueError("labels must name %d classes" % n_classes)
+        secs.append((b"LABL", TEXT, False, _text_list(labels)))
+    if feature_names is not None:
+        if len(feature_names) != n:
+            raise ValueError("feature_names must name %d features" % n)
+        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
+    if source:
+        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    return container(FAMILY_NEIGHBORS, CLASSIFIER, n, n_classes, secs)

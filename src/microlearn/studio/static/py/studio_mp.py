@@ -282,7 +282,8 @@ def train(settings_json, xpath, ypath):
     if kind == "logistic":
         data = model.to_file(classes, st.get("feature_names"))
         model = mlrt.load(data)  # the page predicts through the file's own reader
-    if kind in ("tree", "forest"):
+    if kind in ("tree", "forest", "knn"):
+        trained = model
         data = model.to_file(classes, st.get("feature_names"))
         model = mlrt.load(data)  # the page predicts through the file's own reader
         pipe = st.get("pipeline") or {}
@@ -297,7 +298,10 @@ def train(settings_json, xpath, ypath):
                 pipe.get("sr"),
                 pipe.get("bands") or (),
             )
-            data = writer.pipeline_file([fx], data)
+            if kind == "knn":  # its file is a pipeline already: the feature stage goes first in it
+                data = trained.to_file(classes, st.get("feature_names"), [fx])
+            else:
+                data = writer.pipeline_file([fx], data)
             mlrt.load(data)  # every file the page hands out has been read back by mlrt
     MODEL = model
     MODEL_FILE = data
