@@ -17,6 +17,7 @@ from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingCla
 
 import microlearn
 from microlearn import host
+from microlearn.backends.c import boosting_packed
 from microlearn.backends.c.boosting_packed import split_f64
 
 REBUILD = """#include "ml_boost.h"
@@ -120,9 +121,16 @@ def test_leaf_layout_is_the_smaller() -> None:
         assert 2 * sources[k].const_bytes < table, k
 
 
+@pytest.mark.parametrize("ranks", [None, True, False], ids=["chosen", "ranks", "direct"])
+@pytest.mark.parametrize("flags", [(), ("-DML_TREES_INT_COMPARE=1",)], ids=["fpu", "int-keys"])
 @pytest.mark.parametrize("key", MODELS)
-def test_integer_key_build_agrees(key: str) -> None:
-    """Cores without an FPU compare integer keys of the float bits: the same decisions on the host."""
+def test_every_build_agrees(
+    key: str, flags: tuple[str, ...], ranks: bool | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds with an FPU and without (integer keys of the float bits, fixed-point decisions), with the
+    thresholds compared directly or through per-row ranks: the library's decisions on every row, NaN
+    and infinities included."""
+    monkeypatch.setattr(boosting_packed, "RANKS", ranks)
     est, X = MODELS[key]
     X = np.asarray(X, dtype=np.float32)[::3]
     edge = np.array([[np.nan] * X.shape[1], [np.inf] * X.shape[1]], np.float32)
@@ -131,8 +139,10 @@ def test_integer_key_build_agrees(key: str) -> None:
     ref = model.ir.reference(rows)
     lib = host.build(
         {"m.h": model.to_c("m"), "g.c": _GLUE.format(nf=X.shape[1])},
-        cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        cflags=(*host.DEFAULT_CFLAGS, *flags),
     )
+    if ranks:
+        assert "_ranks(x, rk)" in model.to_c("m")
     got = np.zeros(len(rows), dtype=np.int32)
     lib.run(ctypes.c_void_p(rows.ctypes.data), ctypes.c_int32(len(rows)), ctypes.c_void_p(got.ctypes.data))
     firm = ~ref.ambiguous if ref.ambiguous is not None else np.ones(len(rows), bool)
