@@ -43,10 +43,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline"): Cost(
         code=6451, per_node=24.56, stack=117, stack_per_output=27
     ),
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed"): Cost(
+        code=3291, per_node=0.11, stack=129, stack_per_output=15
+    ),
     ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=5166, stack=153, stack_per_output=11),
     ("cortex-m0plus", "BoostedTrees", "regress", "inline"): Cost(code=786, per_node=20.85, stack=72),
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed"): Cost(code=1110, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "table"): Cost(code=1398, stack=80),
     ("cortex-m0plus", "BoostedTrees", "score", "inline"): Cost(code=19010, per_node=15.4, stack=269),
+    ("cortex-m0plus", "BoostedTrees", "score", "packed"): Cost(code=19230, per_node=0.07, stack=301),
     ("cortex-m0plus", "BoostedTrees", "score", "table"): Cost(code=19085, stack=269),
     ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
     ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=11018, stack=248),
@@ -83,12 +88,17 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "BoostedTrees", "classify", "inline"): Cost(
         code=1865, per_node=24.05, stack=73, stack_per_output=27
     ),
+    ("cortex-m4f", "BoostedTrees", "classify", "packed"): Cost(
+        code=1933, per_node=0.26, stack=104, stack_per_output=12
+    ),
     ("cortex-m4f", "BoostedTrees", "classify", "table"): Cost(
         code=1846, per_node=0.22, stack=104, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
+    ("cortex-m4f", "BoostedTrees", "regress", "packed"): Cost(code=178, stack=36),
     ("cortex-m4f", "BoostedTrees", "regress", "table"): Cost(code=70, stack=40),
     ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9486, per_node=18.99, stack=205),
+    ("cortex-m4f", "BoostedTrees", "score", "packed"): Cost(code=9696, per_node=0.03, stack=245),
     ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9645, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
@@ -125,10 +135,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "BoostedTrees", "classify", "inline"): Cost(
         code=8462, per_node=22.44, stack=120, stack_per_output=28
     ),
+    ("rv32imc", "BoostedTrees", "classify", "packed"): Cost(
+        code=3454, per_node=0.07, stack=108, stack_per_output=17
+    ),
     ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=6074, stack=148, stack_per_output=12),
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
+    ("rv32imc", "BoostedTrees", "regress", "packed"): Cost(code=1807, per_node=0.08, stack=80),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
     ("rv32imc", "BoostedTrees", "score", "inline"): Cost(code=23617, per_node=16.72, stack=204),
+    ("rv32imc", "BoostedTrees", "score", "packed"): Cost(code=23967, per_node=0.02, stack=236),
     ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23820, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
