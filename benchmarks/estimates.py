@@ -47,7 +47,7 @@ from microlearn.targets.mcu import McuTarget
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
 KNN_METHODS = ("float", "float32", "int8", "int16")
-BOOSTED_METHODS = ("table", "inline")
+BOOSTED_METHODS = ("table", "inline", "packed")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:

@@ -2,7 +2,9 @@
 
 micropython_speed.py also compares with emlearn_trees on a MicroPython unix port when
 $MICROLEARN_UNIX_MICROPYTHON and $MICROLEARN_EMLEARN_TREES_MPY name the binary and the module (its docstring
-says how to build both); without them that part is skipped with a message.
+says how to build both); without them that part is skipped with a message. neighbors_kmeans_micropython.py
+runs on the same unix port (and times emlearn_neighbors with $MICROLEARN_EMLEARN_NEIGHBORS_MPY), or says
+it is skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ for script in (
     "trees_trace.py",
     "mcu_targets.py",
     "micropython_speed.py",
+    "neighbors_kmeans_micropython.py",
     "dsp_sensor.py",
     "dsp_audio.py",
     "keras_models.py",

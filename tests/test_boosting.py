@@ -153,7 +153,10 @@ def test_non_integer_categories_are_refused() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ C on host
-@pytest.mark.parametrize("method", ["table", "inline"])
+METHODS = ["table", "inline", "packed"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("key", CASES)
 def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
     est, X = fitted[key]
@@ -167,6 +170,29 @@ def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
         # raw score) plus a few float32 ulp of expf and the division
         bound = float(ir.static_bound().max()) + 1e-6
         assert res.max_abs_error is not None and res.max_abs_error <= bound
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_packed_on_cores_without_fpu(fitted: dict[str, Any], key: str) -> None:
+    """The packed method built as for a core without an FPU (integer keys, ranks, fixed-point sums for
+    class decisions): the library's classes and inlier decisions on every unambiguous row."""
+    est, X = fitted[key]
+    ir = to_ir(est)
+    X = np.ascontiguousarray(X[::2], dtype=np.float32)
+    ref = ir.reference(X)
+    src = microlearn.Model(ir, "packed").to_c("model")
+    if ir.kind == "classifier" and ir.aggregation == "sum":
+        assert "model_raw_q" in src  # float64-summed classifiers decide from fixed-point sums
+    lib = host.build(
+        {"m.h": src, "w.c": _SCORE_WRAP}, cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1")
+    )
+    got = np.empty(len(X), dtype=np.int32)
+    lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data))
+    if ir.kind == "classifier":
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+    elif ir.kind == "anomaly":
+        assert np.array_equal(got, est.predict(X))
 
 
 @pytest.mark.parametrize("key", ["iforest", "iforest-subset"])
@@ -216,7 +242,7 @@ def _tie_model() -> BoostedTrees:
     )
 
 
-@pytest.mark.parametrize("method", ["table", "inline"])
+@pytest.mark.parametrize("method", METHODS)
 def test_near_tie_replays_float64(method: str) -> None:
     ir = _tie_model()
     X = np.array([[0.0], [2.0]], dtype=np.float32)
@@ -226,13 +252,21 @@ def test_near_tie_replays_float64(method: str) -> None:
     assert list(ref.outputs) == [1, 0]
     got = microlearn.Model(ir, method).predict_index(X)
     assert list(got) == [1, 0]
+    if method == "packed":  # the fixed-point sums of cores without an FPU cannot decide row 0 either
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, method).to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        out = np.empty(2, dtype=np.int32)
+        lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(2), ctypes.c_void_p(out.ctypes.data))
+        assert list(out) == [1, 0]
 
 
 # ------------------------------------------------------------------------------------------------ model file
 _FILE_WRAP = r"""
 #include "ml_model.h"
-int w_run(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *val);
-int w_run(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *val)
+int w_run(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *val, float *proba);
+int w_run(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cls, float *val, float *proba)
 {
     ml_model_file f;
     ml_boost_file b;
@@ -245,6 +279,10 @@ int w_run(const uint8_t *buf, size_t len, const float *X, int32_t n, int32_t *cl
         const float *x = X + (size_t)i * (size_t)f.n_features;
         if (b.task != ML_TASK_REGRESS) cls[i] = ml_boost_file_predict(&b, x);
         if (b.task != ML_TASK_CLASSIFY) val[i] = ml_boost_file_value(&b, x);
+        if (b.task == ML_TASK_CLASSIFY && b.post != 0) {
+            rc = ml_boost_file_proba(&b, x, proba + (size_t)i * (size_t)f.n_outputs);
+            if (rc != ML_OK) return rc;
+        }
     }
     return 0;
 }
@@ -256,6 +294,29 @@ def file_lib() -> ctypes.CDLL:
     flags = ["-std=c99", "-O1", "-fPIC", "-shared", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion"]
     flags += ["-Wshadow", "-Wdouble-promotion", "-Werror"]
     return host.build({"w.c": _FILE_WRAP}, cflags=flags)
+
+
+def _file_run(
+    lib: ctypes.CDLL, data: bytes, X: np.ndarray, n_outputs: int = 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classes (or inlier decisions), values and probabilities of rows X through ml_model.h."""
+    buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)
+    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    cls = np.zeros(len(X), dtype=np.int32)
+    val = np.zeros(len(X), dtype=np.float32)
+    proba = np.zeros((len(X), n_outputs), dtype=np.float32)
+    rc = lib.w_run(
+        ctypes.c_void_p(buf.ctypes.data),
+        ctypes.c_size_t(len(data)),
+        ctypes.c_void_p(X.ctypes.data),
+        ctypes.c_int32(len(X)),
+        ctypes.c_void_p(cls.ctypes.data),
+        ctypes.c_void_p(val.ctypes.data),
+        ctypes.c_void_p(proba.ctypes.data),
+    )
+    assert rc == 0
+    return cls, val, proba
 
 
 @pytest.mark.parametrize("key", CASES)
@@ -270,20 +331,8 @@ def test_model_file_every_reader(fitted: dict[str, Any], key: str, file_lib: cty
     back = mf.loads(data)
     ref = ir.reference(X)
     assert np.array_equal(back.reference(X).outputs, ref.outputs)
-    buf = np.zeros((len(data) + 15) // 8, dtype=np.uint64)
-    buf.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     X = np.ascontiguousarray(X, dtype=np.float32)
-    cls = np.zeros(len(X), dtype=np.int32)
-    val = np.zeros(len(X), dtype=np.float32)
-    rc = file_lib.w_run(
-        ctypes.c_void_p(buf.ctypes.data),
-        ctypes.c_size_t(len(data)),
-        ctypes.c_void_p(X.ctypes.data),
-        ctypes.c_int32(len(X)),
-        ctypes.c_void_p(cls.ctypes.data),
-        ctypes.c_void_p(val.ctypes.data),
-    )
-    assert rc == 0
+    cls, val, _ = _file_run(file_lib, data, X, ir.n_outputs)
     sys.path.insert(0, str(mpy.RUNTIME_DIR))
     import mlrt
 
@@ -335,8 +384,8 @@ TARGETS = ("cortex-m4f", "cortex-m0plus", "rv32imc", "micropython")
 def test_every_target(fitted: dict[str, Any], key: str) -> None:
     est, X = fitted[key]
     X = X[::5]  # a few dozen rows: the emulators are slow
-    for method in ("table", "inline"):
-        targets = TARGETS if method == "table" else ("cortex-m0plus",)
+    for method in METHODS:
+        targets = {"table": TARGETS, "inline": ("cortex-m0plus",)}.get(method, TARGETS[:3])
         rep = microlearn.verify(est, X, targets=targets, method=method)
         for t, res in rep.results.items():
             assert res.agreement == 1.0, (method, t)
@@ -420,9 +469,37 @@ SYNTH = {
         kind="classifier", n_outputs=3, n_raw=3, base_score=np.array([0.1, -0.2, 0.0]), aggregation="mean",
         post="softmax", tree_output=np.array([0, 1, 2, 0, 1, 2], dtype=np.int32),
     ),
-    # every tree adds a whole row of raw scores (C only: the model file stores one value per tree)
+    # every tree adds a whole row of raw scores (the model file repeats each tree once per raw score)
     "row-leaves": dict(
         kind="classifier", n_outputs=3, n_raw=3, base_score=np.array([0.5, 0.0, -0.5]), post="softmax",
+    ),
+    "row-leaves-float32-mean": dict(
+        kind="classifier", n_outputs=3, n_raw=3, base_score=np.array([0.25, 0.0, -0.5]), post="softmax",
+        accumulate="float32", aggregation="mean", cat_cast="trunc",
+    ),
+    # a sigmoid as the regression value, with a scale (LightGBM cross_entropy has scale 1)
+    "sigmoid-regressor-scaled": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([0.2]), post="sigmoid",
+        post_params=(0.7,), tree_output=np.zeros(6, dtype=np.int32),
+    ),
+    # LightGBM cross_entropy_lambda-like: log1p(exp(raw)) where expf(raw) overflows float32 (raw near 90)
+    "softplus-regressor-large": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([90.0]), post="softplus",
+        tree_output=np.zeros(6, dtype=np.int32),
+    ),
+    "softplus-regressor": dict(
+        kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([-2.0]), post="softplus",
+        tree_output=np.zeros(6, dtype=np.int32),
+    ),
+    # LightGBM multiclassova-like: one scaled sigmoid per class, argmax of the probabilities
+    "ova-scaled": dict(
+        kind="classifier", n_outputs=3, n_raw=3, base_score=np.zeros(3), post="sigmoid", post_params=(1.7,),
+        decide="proba", tree_output=np.array([0, 1, 2, 0, 1, 2], dtype=np.int32),
+    ),
+    # XGBClassifier on binary:logitraw: class 1 iff the float32 margin > 0.5, no probabilities
+    "margin-half": dict(
+        kind="classifier", n_outputs=2, n_raw=1, base_score=np.array([0.4]), accumulate="float32",
+        decide="margin_half", cat_cast="trunc", tree_output=np.zeros(6, dtype=np.int32),
     ),
     "float32-regressor-mean": dict(
         kind="regressor", n_outputs=1, n_raw=1, base_score=np.array([2.0]), accumulate="float32",
@@ -444,7 +521,7 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
     ir = _random_ir(rng, **SYNTH[key])
     X = _synth_rows(rng)
     ref = ir.reference(X)
-    for method in ("table", "inline"):
+    for method in METHODS:
         m = microlearn.Model(ir, method)
         if ir.kind == "classifier":
             got = m.predict_index(X)
@@ -458,15 +535,104 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
             assert np.all(np.abs(m.predict(X) - ref.outputs) <= ref.bound), method
         if ir.accumulate == "float32" and ir.kind == "regressor":
             assert np.array_equal(m.predict(X), ref.outputs.astype(np.float32))  # the same float32 sums
-    if ir.tree_output is None:
-        return
+        if ref.proba is not None:  # float32 links: the raw bound through a link at most 1/2-Lipschitz
+            tol = ir.sigmoid_scale * ir.raw_bound(ir.abs_sums(X)).max(axis=1) + 1e-6
+            assert np.all(np.abs(m.predict_proba(X) - ref.proba).max(axis=1) <= tol), method
+    if ir.kind == "classifier":  # packed as on a core without an FPU: ranks, fixed-point sums
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, "packed").to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        got = np.empty(len(X), dtype=np.int32)
+        lib.w_predict(
+            ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data)
+        )
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
     data = mf.dumps(ir)
-    assert np.array_equal(mf.loads(data).reference(X).outputs, ref.outputs)
+    back = mf.loads(data)
+    assert np.array_equal(back.reference(X).outputs, ref.outputs)
+    if ref.proba is not None:
+        assert np.array_equal(back.reference(X).proba, ref.proba)
+    cls, val, proba = _file_run(file_lib, data, X, ir.n_outputs)
+    if ir.kind == "classifier":
+        assert np.array_equal(cls[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+        if ref.proba is not None:
+            tol = ir.sigmoid_scale * ir.raw_bound(ir.abs_sums(X)).max(axis=1) + 1e-6
+            assert np.all(np.abs(proba - ref.proba).max(axis=1) <= tol)
+    else:
+        assert ref.bound is not None
+        assert np.all(np.abs(val - ref.outputs) <= ref.bound)
     sys.path.insert(0, str(mpy.RUNTIME_DIR))
     import mlrt
 
-    got_mlrt = [mlrt.load(data).predict(x) for x in X]
+    lm = mlrt.load(data)
+    got_mlrt = [lm.predict(x) for x in X]
     if ir.kind == "classifier":
         assert np.array_equal(np.asarray(got_mlrt)[~ref.ambiguous], ref.outputs[~ref.ambiguous])
-    else:
+        if ref.proba is not None:
+            assert np.allclose([lm.predict_proba(x) for x in X], ref.proba, rtol=0, atol=1e-14)
+    elif ir.post == "none":
         assert np.array_equal(got_mlrt, ref.outputs)
+    else:
+        assert np.allclose(got_mlrt, ref.outputs, rtol=0, atol=1e-14)
+
+
+_LOAD_WRAP = r"""
+#include "ml_model.h"
+int w_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs);
+int w_load(const uint8_t *buf, size_t len, int task, int32_t n_features, int32_t n_outputs)
+{
+    ml_boost_file b;
+    return ml_boost_load(buf, len, task, n_features, n_outputs, &b);
+}
+"""
+
+
+def test_model_file_refuses_links_and_decisions_that_do_not_fit() -> None:
+    """Every reader (modelfile.loads, ml_boost_load, mlrt) refuses a BOST that names a decision or a link
+    the model cannot have: 'raw > 0.5' on a float64 model or with probabilities, a negative sigmoid
+    scale, softmax for a regression value."""
+    import struct
+
+    from microlearn.errors import ModelFileError
+    from modelfile_cases import ML_E, fix_crc
+
+    sys.path.insert(0, str(mpy.RUNTIME_DIR))
+    import mlrt
+
+    lib = host.build({"w.c": _LOAD_WRAP})
+    rng = np.random.default_rng(3)
+    cases = {
+        "classifier": _random_ir(rng, **SYNTH["float32-binary-trunc"]),
+        "regressor": _random_ir(rng, **SYNTH["sigmoid-regressor-scaled"]),
+    }
+    bad = [
+        ("classifier", 4, 3.0),  # raw > 0.5 with a sigmoid
+        ("classifier", 7, -1.0),  # a negative sigmoid scale
+        ("regressor", 4, 3.0),  # raw > 0.5 on a regressor
+        ("regressor", 3, 3.0),  # softmax as a regression value
+        ("regressor", 7, -0.5),
+    ]
+    for kind, field, value in bad:
+        ir = cases[kind]
+        data = mf.dumps(ir)
+        _, sec = mf.read_sections(data)
+        b = bytearray(data)
+        struct.pack_into("<d", b, sec[b"BOST"].offset + 8 * field, value)
+        bad_file = fix_crc(b)
+        with pytest.raises(ModelFileError):
+            mf.loads(bad_file)
+        with pytest.raises(ValueError):
+            mlrt.load(bad_file)
+        buf = np.frombuffer(bad_file + bytes(-len(bad_file) % 8), dtype=np.uint64).copy()
+        task = 1 if kind == "classifier" else 2
+        rc = lib.w_load(
+            ctypes.c_void_p(buf.ctypes.data), ctypes.c_size_t(len(bad_file)), task, 3, ir.n_outputs
+        )
+        assert rc == ML_E["ML_E_VALUE"], (kind, field, value)
+        good = np.frombuffer(data + bytes(-len(data) % 8), dtype=np.uint64).copy()
+        assert (
+            lib.w_load(ctypes.c_void_p(good.ctypes.data), ctypes.c_size_t(len(data)), task, 3, ir.n_outputs)
+            == 0
+        )

@@ -9,6 +9,7 @@ fractional or beyond the known categories.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from typing import Any
 
@@ -58,6 +59,7 @@ def _data(seed: int = 0) -> dict[str, np.ndarray]:
         "reg": y_reg,
         "count": np.abs(np.round(y_reg)),
         "positive": np.abs(y_reg) + 0.1,
+        "prob": 1.0 / (1.0 + np.exp(-(y_reg - 3.0) / 3.0)),  # a probability target (cross entropy)
     }
 
 
@@ -75,6 +77,7 @@ XGB_OBJECTIVES = [
     ("count:poisson", "count"),
     ("reg:gamma", "positive"),
     ("reg:tweedie", "count"),
+    ("reg:logistic", "prob"),
 ]
 
 
@@ -197,14 +200,134 @@ def test_xgboost_early_stopping_uses_best_iteration() -> None:
     np.testing.assert_array_equal(ir.reference(X).outputs, est.predict(X).astype(np.float64))
 
 
+@pytest.mark.parametrize(
+    ("objective", "target"),
+    [("binary:logistic", "binary"), ("multi:softprob", "multi"), ("reg:squarederror", "reg")],
+)
+def test_xgboost_dart_margins_bit_identical(objective: str, target: str) -> None:
+    """A dart booster predicts with every tree times its weight_drop; the fold into the leaves repeats
+    XGBoost's float32 steps, so margins equal the wrappers' predict (inplace_predict) bit for bit."""
+    cls = xgb.XGBRegressor if objective.startswith("reg") else xgb.XGBClassifier
+    est = cls(
+        booster="dart",
+        objective=objective,
+        rate_drop=0.5,
+        skip_drop=0.0,
+        n_estimators=10,
+        max_depth=3,
+        n_jobs=1,
+    ).fit(DATA["X"], DATA[target])
+    weights = json.loads(est.get_booster().save_raw("json"))["learner"]["gradient_booster"]["weight_drop"]
+    assert len(set(weights)) > 1 and min(weights) < 1.0  # the weights are not all 1: the fold matters
+    ir = to_ir(est)
+    X = DATA["Xtest_xgb"]
+    margin = est.predict(X, output_margin=True).reshape(len(X), -1)
+    np.testing.assert_array_equal(ir.raw_scores(X).astype(np.float32), margin)
+    ref = ir.reference(X)
+    if ir.kind == "classifier":
+        np.testing.assert_array_equal(ref.outputs[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+        np.testing.assert_allclose(ref.proba, est.predict_proba(X), rtol=0, atol=3e-7)
+    else:
+        np.testing.assert_array_equal(ref.outputs, est.predict(X).astype(np.float64))
+
+
+@pytest.mark.parametrize("objective", ["multi:softprob", "multi:softmax"])
+def test_xgboost_vector_leaves_bit_identical(objective: str) -> None:
+    """multi_strategy='multi_output_tree': every tree adds a leaf vector, one float32 per class (the IR's
+    tree_output None); margins equal XGBoost's bit for bit, and the model file (each tree repeated per
+    class) gives the same classes."""
+    from microlearn.backends import modelfile as mf
+
+    est = xgb.XGBClassifier(
+        objective=objective, multi_strategy="multi_output_tree", n_estimators=4, max_depth=3, n_jobs=1
+    ).fit(DATA["X"], DATA["multi"])
+    ir = to_ir(est)
+    assert ir.tree_output is None and ir.leaf_value.shape[1] == ir.n_raw == 4
+    X = DATA["Xtest_xgb"]
+    np.testing.assert_array_equal(ir.raw_scores(X).astype(np.float32), est.predict(X, output_margin=True))
+    ref = ir.reference(X)
+    np.testing.assert_array_equal(ref.outputs[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+    back = mf.loads(mf.dumps(ir))
+    assert back.tree_output is not None and back.n_trees == 4 * ir.n_trees
+    np.testing.assert_array_equal(back.raw_scores(X), ir.raw_scores(X))
+
+
+@pytest.mark.parametrize(
+    ("objective", "target"),
+    [
+        ("reg:squarederror", "reg"),
+        ("binary:logistic", "binary"),
+        ("binary:hinge", "binary"),
+        ("multi:softprob", "multi"),
+        ("multi:softmax", "multi"),
+    ],
+)
+def test_xgboost_gblinear_is_a_linear_model_bit_for_bit(objective: str, target: str) -> None:
+    """booster='gblinear' becomes an Impute stage (missing values add nothing) and the linear IR's
+    "sequential" layout: its scores are XGBoost's float32 margins bit for bit, on rows with NaN too."""
+    from microlearn.ir.linear import Linear
+    from microlearn.ir.pipeline import Pipeline
+
+    cls = xgb.XGBRegressor if objective.startswith("reg") else xgb.XGBClassifier
+    est = cls(booster="gblinear", objective=objective, n_estimators=8, n_jobs=1).fit(DATA["X"], DATA[target])
+    ir = to_ir(est)
+    assert isinstance(ir, Pipeline) and isinstance(ir.final, Linear) and ir.final.layout == "sequential"
+    X = DATA["Xtest_xgb"]
+    scores = ir.final.decision(np.asarray(ir.stages[0].reference(X).outputs, dtype=np.float32))
+    margin = est.predict(X, output_margin=True).reshape(len(X), -1)
+    np.testing.assert_array_equal(scores, margin)
+    ref = ir.reference(X)
+    if ir.task.value == "regress":
+        np.testing.assert_array_equal(ref.outputs, est.predict(X).astype(np.float64))
+        return
+    labels = np.asarray(ir.final.classes)[ref.outputs]
+    np.testing.assert_array_equal(labels[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+    if ref.proba is not None:
+        np.testing.assert_allclose(ref.proba, est.predict_proba(X), rtol=0, atol=3e-7)
+
+
+def test_xgboost_gblinear_early_stopping_predicts_with_the_final_weights() -> None:
+    """A gblinear model stores only its final weights; XGBoost predicts with them even after early
+    stopping, and so does the conversion."""
+    X, y = DATA["X"], DATA["reg"]
+    est = xgb.XGBRegressor(booster="gblinear", n_estimators=100, early_stopping_rounds=2, learning_rate=0.9)
+    est.fit(X[:300], y[:300], eval_set=[(X[300:], y[300:])], verbose=False)
+    assert est.best_iteration < 99
+    np.testing.assert_array_equal(to_ir(est).reference(X).outputs, est.predict(X).astype(np.float64))
+
+
+def test_xgboost_logitraw_classifier_thresholds_the_margin_at_half() -> None:
+    """XGBClassifier on binary:logitraw: predict is 1 where the float32 margin exceeds 0.5 (the wrapper's
+    rule); there are no probabilities, decision_function is the margin."""
+    X = DATA["Xtest_xgb"]
+    est = xgb.XGBClassifier(objective="binary:logitraw", n_estimators=6, max_depth=3, n_jobs=1)
+    est.fit(DATA["X"], DATA["binary"])
+    ir = to_ir(est)
+    assert ir.kind == "classifier" and ir.decide == "margin_half" and ir.post == "none"
+    margin = est.predict(X, output_margin=True)
+    np.testing.assert_array_equal(ir.raw_scores(X)[:, 0].astype(np.float32), margin)
+    ref = ir.reference(X)
+    assert ref.proba is None and not ref.ambiguous.any()
+    np.testing.assert_array_equal(ref.outputs, est.predict(X))
+    assert np.any((margin > 0) & (margin <= 0.5))  # rows where the threshold (0.5, not 0) decides
+
+
 def test_xgboost_refusals() -> None:
     X = DATA["X"]
     with pytest.raises(UnsupportedEstimatorError, match="missing"):
         to_ir(xgb.XGBClassifier(n_estimators=2, missing=0.0).fit(np.nan_to_num(X), DATA["binary"]))
+    with pytest.raises(UnsupportedEstimatorError, match="gblinear"):  # no exp link in the linear IR
+        to_ir(
+            xgb.XGBRegressor(n_estimators=2, booster="gblinear", objective="count:poisson").fit(
+                X, DATA["count"]
+            )
+        )
     with pytest.raises(UnsupportedEstimatorError, match="logitraw"):
-        to_ir(xgb.XGBClassifier(n_estimators=2, objective="binary:logitraw").fit(X, DATA["binary"]))
-    with pytest.raises(UnsupportedEstimatorError, match="gblinear"):
-        to_ir(xgb.XGBRegressor(n_estimators=2, booster="gblinear").fit(np.nan_to_num(X), DATA["reg"]))
+        to_ir(
+            xgb.XGBClassifier(n_estimators=2, booster="gblinear", objective="binary:logitraw").fit(
+                X, DATA["binary"]
+            )
+        )
     with pytest.raises(NotFittedError):
         to_ir(xgb.XGBClassifier())
 
@@ -220,6 +343,9 @@ LGB_OBJECTIVES = [
     ("poisson", "count"),
     ("gamma", "positive"),
     ("tweedie", "count"),
+    ("cross_entropy", "prob"),
+    ("cross_entropy_lambda", "prob"),
+    ("multiclassova", "multi"),
 ]
 LGB_MODES = {
     "default": {},
@@ -277,6 +403,52 @@ def test_lightgbm_raw_scores_bit_identical(objective: str, target: str, mode: st
         np.testing.assert_allclose(p, out, rtol=0, atol=1e-15)
     else:
         assert np.all(np.abs(ref.outputs - out) <= ref.bound)
+        if ir.post in ("sigmoid", "softplus"):  # LightGBM's float64 link on the same float64 raw score
+            np.testing.assert_allclose(ref.outputs, out, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("objective", "target", "scale"), [("binary", "binary", 2.5), ("multiclassova", "multi", 0.6)]
+)
+def test_lightgbm_sigmoid_scale(objective: str, target: str, scale: float) -> None:
+    """A sigmoid scale other than 1: probabilities 1 / (1 + exp(-s raw)) as LightGBM computes them, and
+    its classes (the first largest probability; one-vs-all probabilities are not normalised)."""
+    est = lgb.LGBMClassifier(
+        objective=objective, sigmoid=scale, n_estimators=6, num_leaves=8, verbose=-1, n_jobs=1
+    )
+    est.fit(DATA["X"], DATA[target])
+    ir = to_ir(est)
+    assert ir.post == "sigmoid" and ir.sigmoid_scale == scale
+    X = DATA["Xtest"]
+    np.testing.assert_array_equal(ir.raw_scores(X), est.predict(X, raw_score=True).reshape(len(X), -1))
+    ref = ir.reference(X)
+    np.testing.assert_allclose(ref.proba, est.predict_proba(X), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(ref.outputs[~ref.ambiguous], est.predict(X)[~ref.ambiguous])
+
+
+def test_lightgbm_ova_saturated_probabilities_are_ambiguous() -> None:
+    """Two one-vs-all sigmoids that both round to 1.0 in float64 tie in LightGBM's argmax (the first
+    class wins) while the raw scores still order them: such rows are ambiguous, the others decided."""
+    from microlearn.frontends._gbdt import Leaf, Split
+
+    stumps = [
+        Split(0, np.float32(0), False, Leaf(a), Leaf(b)) for a, b in ((40.0, 3.0), (41.0, 1.0), (0.0, 0.0))
+    ]
+    ir = BoostedTrees(
+        kind="classifier",
+        n_features=1,
+        n_outputs=3,
+        n_raw=3,
+        base_score=np.zeros(3),
+        tree_output=np.arange(3, dtype=np.int32),
+        post="sigmoid",
+        decide="proba",
+        **assemble(stumps),  # type: ignore[arg-type]
+    )
+    ref = ir.reference(np.array([[-1.0], [1.0]], dtype=np.float32))
+    assert ref.proba is not None and ref.proba[0, 0] == ref.proba[0, 1] == 1.0
+    assert list(ref.outputs) == [0, 0]  # the library's argmax: the first of the tied probabilities
+    assert list(ref.ambiguous) == [True, False]
 
 
 def test_lightgbm_zero_as_missing_band_rewrites() -> None:
@@ -347,12 +519,10 @@ def test_lightgbm_wrappers_match_predict(lgb_wrappers: dict[str, Any], name: str
 
 def test_lightgbm_refusals() -> None:
     X = DATA["X"]
-    with pytest.raises(UnsupportedEstimatorError, match="multiclassova"):
-        to_ir(lgb.LGBMClassifier(n_estimators=2, objective="multiclassova", verbose=-1).fit(X, DATA["multi"]))
     with pytest.raises(UnsupportedEstimatorError, match="linear"):
         to_ir(lgb.LGBMRegressor(n_estimators=2, linear_tree=True, verbose=-1).fit(X, DATA["reg"]))
-    with pytest.raises(UnsupportedEstimatorError, match="sigmoid"):
-        to_ir(lgb.LGBMClassifier(n_estimators=2, sigmoid=2.5, verbose=-1).fit(X, DATA["binary"]))
+    with pytest.raises(UnsupportedEstimatorError, match="reg_sqrt"):
+        to_ir(lgb.LGBMRegressor(n_estimators=2, reg_sqrt=True, verbose=-1).fit(X, DATA["count"]))
     with pytest.raises(NotFittedError):
         to_ir(lgb.LGBMClassifier())
 
@@ -425,6 +595,52 @@ def _target_models() -> dict[str, tuple[Any, str]]:
             "inline",
         ),
         "lgb-booster": (lgb.train(lgb_params, lgb.Dataset(X, DATA["binary"]), 4), "table"),
+        "xgb-dart": (
+            xgb.XGBClassifier(booster="dart", rate_drop=0.5, skip_drop=0.0, **kw).fit(X, DATA["binary"]),
+            "table",
+        ),
+        "xgb-logistic": (xgb.XGBRegressor(objective="reg:logistic", **kw).fit(X, DATA["prob"]), "inline"),
+        "xgb-logitraw": (
+            xgb.XGBClassifier(objective="binary:logitraw", **kw).fit(X, DATA["binary"]),
+            "inline",
+        ),
+        "lgb-ova": (
+            lgb.LGBMClassifier(objective="multiclassova", sigmoid=0.8, **lkw).fit(X, DATA["multi"]),
+            "table",
+        ),
+        "lgb-cross-entropy": (
+            lgb.LGBMRegressor(objective="cross_entropy", **lkw).fit(X, DATA["prob"]),
+            "inline",
+        ),
+        "lgb-sigmoid": (lgb.LGBMClassifier(sigmoid=2.5, **lkw).fit(X, DATA["binary"]), "inline"),
+        "xgb-gblinear": (
+            xgb.XGBClassifier(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["binary"]),
+            "float",
+        ),
+        "xgb-gblinear-multi": (
+            xgb.XGBClassifier(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["multi"]),
+            "float",
+        ),
+        "xgb-gblinear-booster": (
+            xgb.train(
+                {"booster": "gblinear", "objective": "binary:logistic", "nthread": 1},
+                xgb.DMatrix(X, DATA["binary"]),
+                4,
+            ),
+            "float",
+        ),
+        "xgb-gblinear-regressor": (
+            xgb.XGBRegressor(booster="gblinear", n_estimators=5, n_jobs=1).fit(X, DATA["reg"]),
+            "float",
+        ),
+        "xgb-vector-leaves": (
+            xgb.XGBClassifier(multi_strategy="multi_output_tree", **kw).fit(X, DATA["multi"]),
+            "inline",
+        ),
+        "lgb-cross-entropy-lambda": (
+            lgb.LGBMRegressor(objective="cross_entropy_lambda", **lkw).fit(X, DATA["prob"]),
+            "table",
+        ),
     }
 
 
@@ -444,6 +660,18 @@ def target_models() -> dict[str, tuple[Any, str]]:
         "lgb-categorical",
         "lgb-rf",
         "lgb-booster",
+        "xgb-dart",
+        "xgb-logistic",
+        "xgb-logitraw",
+        "lgb-ova",
+        "lgb-cross-entropy",
+        "lgb-sigmoid",
+        "lgb-cross-entropy-lambda",
+        "xgb-vector-leaves",
+        "xgb-gblinear",
+        "xgb-gblinear-multi",
+        "xgb-gblinear-booster",
+        "xgb-gblinear-regressor",
     ],
 )
 def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:
@@ -459,6 +687,22 @@ def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: st
         assert report[t].agreement == 1.0, (name, t, str(report))
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["xgb-binary", "xgb-categorical", "xgb-regressor", "xgb-booster", "lgb-categorical", "lgb-booster"],
+)
+def test_packed_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:
+    """The packed method on the host and on a core without an FPU (integer keys, categorical records,
+    XGBoost's float32 sums, LightGBM's float64 replay from float32 + residual leaves)."""
+    from microlearn.verify import verify
+
+    est, _ = target_models[name]
+    X = DATA["Xtest_xgb"][::3]
+    report = verify(est, X, targets=("host", "cortex-m0plus"), method="packed")
+    for t in ("host", "cortex-m0plus"):
+        assert report[t].agreement == 1.0, (name, t, str(report))
+
+
 # ---------------------------------------------------------------------------------------------- random models
 @settings(max_examples=8, deadline=None)
 @given(
@@ -468,10 +712,13 @@ def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: st
     missing=st.sampled_from([0.0, 0.15]),
     categorical=st.booleans(),
     classes=st.sampled_from([1, 2, 3]),
+    layout=st.sampled_from(["gbtree", "dart", "vector"]),
 )
 def test_random_xgboost_models_bit_identical(
-    seed: int, depth: int, rounds: int, missing: float, categorical: bool, classes: int
+    seed: int, depth: int, rounds: int, missing: float, categorical: bool, classes: int, layout: str
 ) -> None:
+    """Random boosters (plain, dart with random tree weights, vector leaves) against XGBoost's margins:
+    ``Booster.predict`` on a DMatrix, and for dart ``inplace_predict`` (the wrappers' arithmetic)."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(120, 4)).astype(np.float32) * rng.choice([1e-3, 1.0, 1e3])
     X[:, 3] = rng.integers(0, 12, 120)
@@ -481,13 +728,21 @@ def test_random_xgboost_models_bit_identical(
     params["objective"] = {1: "reg:squarederror", 2: "binary:logistic", 3: "multi:softprob"}[classes]
     if classes == 3:
         params["num_class"] = 3
+    if layout == "dart":
+        params.update(booster="dart", rate_drop=0.4, skip_drop=0.0)
+    if layout == "vector" and classes == 3:
+        params["multi_strategy"] = "multi_output_tree"
+        categorical = False
     types = ["q"] * 3 + ["c" if categorical else "q"]
     d = xgb.DMatrix(X, y, feature_types=types, enable_categorical=categorical)
     b = xgb.train(params, d, rounds)
     Xt = np.concatenate([X, rng.normal(size=(40, 4)).astype(np.float32), EDGE[:, :4]])
     Xt = np.where(np.isinf(Xt), 1e30, Xt).astype(np.float32)
     dt = xgb.DMatrix(Xt, feature_types=types, enable_categorical=categorical)
-    margin = b.predict(dt, output_margin=True)
+    if layout == "dart":
+        margin = b.inplace_predict(Xt, predict_type="margin")
+    else:
+        margin = b.predict(dt, output_margin=True)
     np.testing.assert_array_equal(to_ir(b).raw_scores(Xt).astype(np.float32), margin.reshape(len(Xt), -1))
 
 

@@ -114,19 +114,21 @@ def test_mcus(fitted: dict[str, Any], case: str) -> None:
 C_LEARN = r"""
 #include "km.h"
 int ml_test_online(const float *x, const int32_t *sizes, int32_t n_batches, float *cbuf, float *wbuf,
-                   int32_t *labels);
+                   int32_t *labels, const float *sw);
 int ml_test_online(const float *x, const int32_t *sizes, int32_t n_batches, float *cbuf, float *wbuf,
-                   int32_t *labels)
+                   int32_t *labels, const float *sw)
 {
     ml_kmeans m;
     int32_t b;
     int rc = ml_kmeans_learn_init(&m, KM_N_FEATURES, KM_N_CLUSTERS, cbuf, wbuf, km_centers, km_counts);
     if (rc != ML_OK) return rc;
     for (b = 0; b < n_batches; b++) {
-        rc = ml_kmeans_partial_fit(&m, x, (uint32_t)sizes[b], labels);
+        rc = sw != NULL ? ml_kmeans_partial_fit_weighted(&m, x, (uint32_t)sizes[b], sw, labels)
+                        : ml_kmeans_partial_fit(&m, x, (uint32_t)sizes[b], labels);
         if (rc != ML_OK) return rc;
         x += (size_t)sizes[b] * KM_N_FEATURES;
         labels += sizes[b];
+        if (sw != NULL) sw += sizes[b];
     }
     if (ml_kmeans_predict(&m, x - KM_N_FEATURES) < 0) return -99;
     return ML_OK;
@@ -143,20 +145,35 @@ def _batches(X: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
     return [np.asarray(X[rows[e - s : e]], dtype=np.float32) for s, e in zip(SIZES, ends, strict=True)]
 
 
-def _sklearn_steps(est: Any, batches: list[np.ndarray[Any, Any]]) -> tuple[Any, list[Any]]:
+def _sklearn_steps(
+    est: Any, batches: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]] | None = None
+) -> tuple[Any, list[Any]]:
     """partial_fit on a copy of the fitted model, batch by batch (rows in its own dtype), and the
     float32 IR before each step (to check that no label is a near tie)."""
     import copy
 
     sk = copy.deepcopy(est)
     before = []
-    for b in batches:
+    for i, b in enumerate(batches):
         before.append(to_ir(sk))
-        sk.partial_fit(np.asarray(b, dtype=est.cluster_centers_.dtype))
+        sk.partial_fit(np.asarray(b, dtype=est.cluster_centers_.dtype), sample_weight=weights and weights[i])
     return sk, before
 
 
-def _c_online(est: Any, batches: list[np.ndarray[Any, Any]]) -> tuple[np.ndarray[Any, Any], ...]:
+def _weights(batches: list[np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
+    """Sample weights with fractions (products that round), zeros (a member that adds nothing; a centre
+    whose members all weigh 0 does not move) and large values."""
+    rng = np.random.default_rng(11)
+    out = []
+    for b in batches:
+        w = rng.choice([0.0, 0.1, 0.3, 1.0, 2.5, 7.7, 1000.3], size=len(b)).astype(np.float32)
+        out.append(w)
+    return out
+
+
+def _c_online(
+    est: Any, batches: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]] | None = None
+) -> tuple[np.ndarray[Any, Any], ...]:
     lib = host.build({"km.h": microlearn.convert(est).to_c("km"), "online.c": C_LEARN})
     ir = to_ir(est)
     assert isinstance(ir, KMeans)
@@ -165,18 +182,23 @@ def _c_online(est: Any, batches: list[np.ndarray[Any, Any]]) -> tuple[np.ndarray
     c = np.zeros(ir.n_clusters * ir.n_features, dtype=np.float32)
     w = np.zeros(ir.n_clusters, dtype=np.float32)
     labels = np.zeros(len(x), dtype=np.int32)
+    sw = None if weights is None else np.ascontiguousarray(np.concatenate(weights), dtype=np.float32)
     rc = lib.ml_test_online(
         ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(sizes.ctypes.data), len(SIZES),
         ctypes.c_void_p(c.ctypes.data), ctypes.c_void_p(w.ctypes.data), ctypes.c_void_p(labels.ctypes.data),
+        None if sw is None else ctypes.c_void_p(sw.ctypes.data),
     )  # fmt: skip
     assert rc == 0
     return c.reshape(ir.n_clusters, ir.n_features), w, labels
 
 
-def _mlrt_online(est: Any, batches: list[np.ndarray[Any, Any]]) -> tuple[np.ndarray[Any, Any], ...]:
+def _mlrt_online(
+    est: Any, batches: list[np.ndarray[Any, Any]], weights: list[np.ndarray[Any, Any]] | None = None
+) -> tuple[np.ndarray[Any, Any], ...]:
     code = "import mlrt\nm = mlrt.load('/m.mlm')\nlab = []\n"
-    for b in batches:
-        code += f"lab += m.partial_fit({[[float(v) for v in row] for row in b]})\n"
+    for i, b in enumerate(batches):
+        sw = None if weights is None else [float(v) for v in weights[i]]
+        code += f"lab += m.partial_fit({[[float(v) for v in row] for row in b]}, {sw})\n"
     code += (
         "print(' '.join(repr(v) for row in m.centers() for v in row))\n"
         "print(' '.join(repr(v) for v in m.counts))\nprint(' '.join(str(v) for v in lab))\n"
@@ -207,6 +229,79 @@ def test_online_update_float32_equals_partial_fit_bit_for_bit(fitted: dict[str, 
     for b in batches:
         cc, ww, _ = ir0.partial_fit_f32(cc, ww, b)
     assert np.array_equal(cc, sk.cluster_centers_)
+
+
+@pytest.mark.parametrize("runner", ["c", "mlrt"])
+def test_weighted_online_update_equals_partial_fit_bit_for_bit(fitted: dict[str, Any], runner: str) -> None:
+    """partial_fit(X, sample_weight=w) on a float32 model: the weights' float32 sum per centre, each
+    member's product x * w rounded before it is added, a centre whose members weigh 0 in all left where
+    it is: scikit-learn's centres and weight sums bit for bit."""
+    est = fitted["minibatch5-f32"]
+    batches = _batches(X_BLOBS)
+    weights = _weights(batches)
+    sk, before = _sklearn_steps(est, batches, weights)
+    for ir, b in zip(before, batches, strict=True):
+        assert not ir.ambiguous(b).any()
+    c, w, labels = (_c_online if runner == "c" else _mlrt_online)(est, batches, weights)
+    assert np.array_equal(np.asarray(c, dtype=np.float32), sk.cluster_centers_)
+    assert np.array_equal(np.asarray(w, dtype=np.float32), sk._counts)
+    want = np.concatenate([ir.predict(b) for ir, b in zip(before, batches, strict=True)])
+    np.testing.assert_array_equal(labels, want)
+    unweighted, _ = _sklearn_steps(est, batches)
+    assert not np.array_equal(unweighted.cluster_centers_, sk.cluster_centers_)  # the weights mattered
+    ir0 = to_ir(est)
+    assert isinstance(ir0, KMeans) and ir0.counts is not None
+    cc, ww = ir0.centers.astype(np.float32), ir0.counts.astype(np.float32)
+    for b, sw in zip(batches, weights, strict=True):
+        cc, ww, _ = ir0.partial_fit_f32(cc, ww, b, sw)
+    assert np.array_equal(cc, sk.cluster_centers_) and np.array_equal(ww, sk._counts)
+
+
+ML_E_VALUE = -7  # ml_common.h
+
+C_BAD_WEIGHTS = r"""
+#include "km.h"
+int ml_test_bad_weight(float w, float *cbuf, float *wbuf);
+int ml_test_bad_weight(float w, float *cbuf, float *wbuf)
+{
+    ml_kmeans m;
+    float x[2 * KM_N_FEATURES] = {0};
+    float sw[2];
+    int32_t labels[2];
+    sw[0] = 1.0f;
+    sw[1] = w;
+    if (ml_kmeans_learn_init(&m, KM_N_FEATURES, KM_N_CLUSTERS, cbuf, wbuf, km_centers, km_counts) != ML_OK)
+        return -99;
+    return ml_kmeans_partial_fit_weighted(&m, x, 2u, sw, labels);
+}
+"""
+
+
+def test_c_refuses_bad_sample_weights(fitted: dict[str, Any]) -> None:
+    """A negative, NaN or infinite weight: ML_E_VALUE and nothing learned; 0 is a weight."""
+    est = fitted["minibatch5-f32"]
+    lib = host.build({"km.h": microlearn.convert(est).to_c("km"), "bad.c": C_BAD_WEIGHTS})
+    lib.ml_test_bad_weight.argtypes = [ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p]
+    k, n = est.cluster_centers_.shape
+    for w, want in ((-1.0, ML_E_VALUE), (float("nan"), ML_E_VALUE), (float("inf"), ML_E_VALUE), (0.0, 0)):
+        c, cw = np.zeros(k * n, np.float32), np.zeros(k, np.float32)
+        assert lib.ml_test_bad_weight(w, c.ctypes.data, cw.ctypes.data) == want
+        if want:
+            assert np.array_equal(c.reshape(k, n), est.cluster_centers_) and np.array_equal(cw, est._counts)
+
+
+def test_bad_sample_weights_say_what_to_do(fitted: dict[str, Any]) -> None:
+    code = "import mlrt\nm = mlrt.load('/m.mlm')\n"
+    for sw in ("[1.0]", "[1.0, -1.0]", "[1.0, float('nan')]"):
+        code += (
+            f"try:\n    m.partial_fit([[0.0] * 5, [1.0] * 5], {sw})\nexcept ValueError as e:\n    print(e)\n"
+        )
+    code += "print(list(m.counts) == list(mlrt.load('/m.mlm').counts))\n"
+    data = microlearn.convert(fitted["minibatch5-f32"]).to_bytes()
+    out = mp.run(code, {**mp.runtime_files(), "/m.mlm": data}).splitlines()
+    assert "1 sample weights for 2 rows" in out[0]
+    assert "weights >= 0" in out[1] and "weights >= 0" in out[2]
+    assert out[3] == "True"  # nothing learned from a refused batch
 
 
 def test_online_update_float64_model_within_float32_bound(fitted: dict[str, Any]) -> None:
@@ -290,26 +385,45 @@ def test_float32_centres_predict_fast_path_equals_the_rule() -> None:
     assert out[-1] < 0  # NaN input: an error code
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus", "rv32imc"])
-def test_online_update_on_mcus_is_partial_fit_bit_for_bit(fitted: dict[str, Any], cpu: str) -> None:
+@pytest.mark.parametrize(
+    ("cpu", "weighted"),
+    [
+        ("cortex-m4f", False),
+        ("cortex-m0plus", False),
+        ("rv32imc", False),
+        ("cortex-m4f", True),
+        ("cortex-m0plus", True),
+    ],
+)
+def test_online_update_on_mcus_is_partial_fit_bit_for_bit(
+    fitted: dict[str, Any], cpu: str, weighted: bool
+) -> None:
     """The float32 update on the emulated CPUs (hardware single-precision FPU on the M4F, software float
-    on the M0+ and rv32imc) gives scikit-learn's partial_fit centres bit for bit."""
+    on the M0+ and rv32imc) gives scikit-learn's partial_fit centres bit for bit, with sample weights too."""
     from microlearn.targets import mcu
 
     est = fitted["minibatch5-f32"]
     batch = _batches(X_BLOBS)[0]
-    sk, before = _sklearn_steps(est, [batch])
+    sw = _weights([batch])[0] if weighted else None
+    sk, before = _sklearn_steps(est, [batch], None if sw is None else [sw])
     assert not before[0].ambiguous(batch).any()
     k, n = est.cluster_centers_.shape
+    step = (
+        f"ml_kmeans_partial_fit_weighted(&m, (const float *)in, {len(batch)}u, "
+        f"(const float *)in + {batch.size}, labels)"
+        if weighted
+        else f"ml_kmeans_partial_fit(&m, (const float *)in, {len(batch)}u, labels)"
+    )
     glue = (
         '#include <stdint.h>\n#include "ml_bench.h"\n#include "km.h"\n'
         "void ml_bench_entry(const void *in, void *out)\n{\n"
         f"    float c[{k * n}], w[{k}];\n    int32_t labels[{len(batch)}];\n"
         "    ml_kmeans m;\n    uint32_t i;\n"
         f"    ml_kmeans_learn_init(&m, {n}u, {k}u, c, w, km_centers, km_counts);\n"
-        f"    ml_kmeans_partial_fit(&m, (const float *)in, {len(batch)}u, labels);\n"
+        f"    {step};\n"
         f"    for (i = 0; i < {k * n}u; i++) {{\n        ((float *)out)[i] = c[i];\n    }}\n}}\n"
     )
-    run = mcu.measure({"km.h": microlearn.convert(est).to_c("km")}, glue, cpu, [batch.tobytes()], 4 * k * n)
+    data = batch.tobytes() + (b"" if sw is None else sw.tobytes())
+    run = mcu.measure({"km.h": microlearn.convert(est).to_c("km")}, glue, cpu, [data], 4 * k * n)
     got = run.outputs.reshape(-1).view("<f4").reshape(k, n)
     assert np.array_equal(got, sk.cluster_centers_)

@@ -5,7 +5,6 @@ scikit-learn as x64 machine code are measured in benchmarks/linear_micropython.p
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -19,6 +18,7 @@ from microlearn import deploy
 from microlearn import micropython as mpy
 from microlearn.backends import modelfile as mf
 from microlearn.frontends.sklearn.linear import convert
+from mlrt_source import load_source
 
 sys.path.insert(0, str(mpy.RUNTIME_DIR))
 import mlrt
@@ -79,21 +79,7 @@ def test_webassembly_skips_native_code_and_predicts(tmp_path: Path, digits_case:
 def _native_as_bytecode() -> types.ModuleType:
     """_fast_linear's source with @micropython.native read as a plain decorator (CPython has no native
     emitter): checks the operations, not the machine code."""
-    shim = types.ModuleType("micropython")
-    shim.native = lambda f: f  # type: ignore[attr-defined]
-    saved = sys.modules.get("micropython")
-    sys.modules["micropython"] = shim
-    try:
-        spec = importlib.util.spec_from_file_location("_fast_linear_src", SRC)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        if saved is None:
-            del sys.modules["micropython"]
-        else:
-            sys.modules["micropython"] = saved
-    return mod
+    return load_source(SRC)
 
 
 @pytest.mark.parametrize("data", ["binary", "digits"])

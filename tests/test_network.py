@@ -333,6 +333,15 @@ def test_verify_every_target_float(models: dict[str, Any]) -> None:
         assert r.agreement == 1.0, (t, r)
     for t in MCUS:
         assert report[t].instructions_mean and report[t].flash_bytes and report[t].stack_bytes
+    # the arena column: the generated C's NAME_ARENA_BYTES (the float32 halves), within the peak stack
+    header = microlearn.convert(est).c_source("m").header
+    floats = 2 * max(12, 8, 64)  # two halves of the largest tensor (the 64-pixel input)
+    assert f"#define M_ARENA_BYTES {4 * floats}\n" in header and f"float arena[{floats}];" in header
+    for t in ("host", *MCUS):
+        assert report[t].arena_bytes == 4 * floats
+    for t in MCUS:
+        assert report[t].stack_bytes is not None and report[t].stack_bytes > 4 * floats
+    assert report["micropython"].arena_bytes is None and "arena B" in str(report)
 
 
 def test_verify_regressor_every_target(models: dict[str, Any]) -> None:
@@ -386,9 +395,7 @@ def test_mlrt_native_dense_compiles_and_equals_the_bytecode_path(
     """_fast_network (@micropython.native) compiles to machine code for an M0+ and an M4F; read as plain
     Python it computes exactly network.Dense.linear's values (same products, same order); the WebAssembly
     port, which cannot load native code, predicts through the bytecode path."""
-    import importlib.util
     import sys
-    import types
     from array import array
 
     from microlearn import deploy
@@ -401,22 +408,9 @@ def test_mlrt_native_dense_compiles_and_equals_the_bytecode_path(
     sys.path.insert(0, str(mpy.RUNTIME_DIR))
     from mlrt import network as mlrt_network
 
-    shim = types.ModuleType("micropython")
-    shim.native = lambda f: f  # type: ignore[attr-defined]
-    saved = sys.modules.get("micropython")
-    sys.modules["micropython"] = shim
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "_fast_network_src", mpy.RUNTIME_DIR / "mlrt" / "_fast_network.py"
-        )
-        assert spec is not None and spec.loader is not None
-        fast_src = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(fast_src)
-    finally:
-        if saved is None:
-            del sys.modules["micropython"]
-        else:
-            sys.modules["micropython"] = saved
+    from mlrt_source import load_source
+
+    fast_src = load_source(mpy.RUNTIME_DIR / "mlrt" / "_fast_network.py")
     ir = to_ir(models["tanh"])
     data = modelfile.dumps(ir)
     X = rows("tanh", 20, seed=8)

@@ -30,7 +30,14 @@ ARCHS = (
     "xtensawin",
     "rv32imc",
 )
-NATIVE_MODULES = ("_fast.py", "_fast_linear.py", "_fast_network.py", "_fast_q8.py")
+NATIVE_MODULES = (
+    "_fast.py",
+    "_fast_kmeans.py",
+    "_fast_knn.py",
+    "_fast_linear.py",
+    "_fast_network.py",
+    "_fast_q8.py",
+)
 
 
 def mlrt_sources() -> list[Path]:

@@ -4,7 +4,8 @@ flash = const data of the generated C (``CSource.const_bytes``, what the emitter
       + code: the runtime code the method links for this CPU (its walker, libgcc soft-float routines, ...)
         plus, for methods that write the trees as code (inline, fast), bytes per internal node;
 RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
-        the model (per-class sums, pipeline stage outputs).
+        the model (per-class sums, pipeline stage outputs, a network's activation arena
+        ``CSource.arena_bytes``, which the generated C declares as ``NAME_ARENA_BYTES``).
 
 The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
 linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
@@ -42,10 +43,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline"): Cost(
         code=6451, per_node=24.56, stack=117, stack_per_output=27
     ),
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed"): Cost(
+        code=3291, per_node=0.11, stack=129, stack_per_output=15
+    ),
     ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=5166, stack=153, stack_per_output=11),
     ("cortex-m0plus", "BoostedTrees", "regress", "inline"): Cost(code=786, per_node=20.85, stack=72),
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed"): Cost(code=1110, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "table"): Cost(code=1398, stack=80),
     ("cortex-m0plus", "BoostedTrees", "score", "inline"): Cost(code=19010, per_node=15.4, stack=269),
+    ("cortex-m0plus", "BoostedTrees", "score", "packed"): Cost(code=19230, per_node=0.07, stack=301),
     ("cortex-m0plus", "BoostedTrees", "score", "table"): Cost(code=19085, stack=269),
     ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
     ("cortex-m0plus", "GaussianMixture", "cluster", "float"): Cost(code=5618, stack=184),
@@ -88,12 +94,17 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "BoostedTrees", "classify", "inline"): Cost(
         code=1865, per_node=24.05, stack=73, stack_per_output=27
     ),
+    ("cortex-m4f", "BoostedTrees", "classify", "packed"): Cost(
+        code=1933, per_node=0.26, stack=104, stack_per_output=12
+    ),
     ("cortex-m4f", "BoostedTrees", "classify", "table"): Cost(
         code=1846, per_node=0.22, stack=104, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
+    ("cortex-m4f", "BoostedTrees", "regress", "packed"): Cost(code=178, stack=36),
     ("cortex-m4f", "BoostedTrees", "regress", "table"): Cost(code=70, stack=40),
     ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9486, per_node=18.99, stack=205),
+    ("cortex-m4f", "BoostedTrees", "score", "packed"): Cost(code=9696, per_node=0.03, stack=245),
     ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9645, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianMixture", "cluster", "float"): Cost(code=2294, stack=160),
@@ -136,10 +147,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "BoostedTrees", "classify", "inline"): Cost(
         code=8462, per_node=22.44, stack=120, stack_per_output=28
     ),
+    ("rv32imc", "BoostedTrees", "classify", "packed"): Cost(
+        code=3454, per_node=0.07, stack=108, stack_per_output=17
+    ),
     ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=6074, stack=148, stack_per_output=12),
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
+    ("rv32imc", "BoostedTrees", "regress", "packed"): Cost(code=1807, per_node=0.08, stack=80),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
     ("rv32imc", "BoostedTrees", "score", "inline"): Cost(code=23617, per_node=16.72, stack=204),
+    ("rv32imc", "BoostedTrees", "score", "packed"): Cost(code=23967, per_node=0.02, stack=236),
     ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23820, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianMixture", "cluster", "float"): Cost(code=7106, stack=188),
@@ -249,19 +265,23 @@ def _internal_nodes(ir: Any) -> int:
     return int(np.count_nonzero(np.asarray(feature) >= 0))
 
 
-def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None) -> Estimate:
+def estimate(
+    ir: IR, method: str, target: str, *, const_bytes: int | None = None, arena_bytes: int | None = None
+) -> Estimate:
     """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias).
-    ``const_bytes`` (from a ``CSource`` already generated) saves generating the C again."""
+    ``const_bytes`` and ``arena_bytes`` (from a ``CSource`` already generated) save generating the C
+    again."""
     from microlearn.backends.c.registry import generate
     from microlearn.ir.pipeline import Pipeline
 
     cpu = _cpu(target)
     if const_bytes is None:
-        const_bytes = generate(ir, method, "estimate").const_bytes
+        src = generate(ir, method, "estimate")
+        const_bytes, arena_bytes = src.const_bytes, src.arena_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
     code = cost.code + round(cost.per_node * _internal_nodes(final))
-    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0)
+    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
 

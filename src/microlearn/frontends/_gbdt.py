@@ -22,7 +22,9 @@ MAX_NODES = 1 << 22  # a rewritten tree larger than this is refused rather than 
 
 @dataclass(frozen=True)
 class Leaf:
-    value: float  # float64 (LightGBM) or a float32 value held in a float (XGBoost)
+    # float64 (LightGBM) or a float32 value held in a float (XGBoost); a tuple: one value per raw score
+    # (XGBoost's vector leaves, every tree adding a row)
+    value: float | tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Flat:
     threshold: list[float] = field(default_factory=list)
     missing_left: list[bool] = field(default_factory=list)
     right: list[int] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)  # leaf value (0 at internal nodes)
+    value: list[float | tuple[float, ...]] = field(default_factory=list)  # leaf value (0 at internal nodes)
     categories: list[frozenset[int] | None] = field(default_factory=list)
 
 
@@ -75,7 +77,7 @@ def flatten(root: Node) -> Flat:
             out.threshold.append(0.0)
             out.missing_left.append(False)
             out.right.append(-1)
-            out.value.append(float(node.value))
+            out.value.append(node.value if isinstance(node.value, tuple) else float(node.value))
             out.categories.append(None)
             continue
         out.feature.append(int(node.feature))
@@ -156,10 +158,11 @@ def cat_arrays(
 
 def assemble(trees: list[Node]) -> dict[str, npt.NDArray[np.generic]]:
     """The tree IR's node arrays (and, where any node is categorical, its category arrays) of these
-    trees, one after the other in preorder; leaves numbered in node order."""
+    trees, one after the other in preorder; leaves numbered in node order. ``leaf_value`` has one column,
+    or one per raw score where the leaves hold tuples (all of one length)."""
     flats = [flatten(t) for t in trees]
     roots, feature, threshold, missing, right, leaf, sets = [], [], [], [], [], [], []
-    values: list[float] = []
+    values: list[float | tuple[float, ...]] = []
     base = 0
     for fl in flats:
         n = len(fl.feature)
@@ -188,7 +191,7 @@ def assemble(trees: list[Node]) -> dict[str, npt.NDArray[np.generic]]:
         "right": np.asarray(right, dtype=np.int32),
         "missing_left": np.asarray(missing, dtype=bool),
         "leaf": np.asarray(leaf, dtype=np.int32),
-        "leaf_value": np.asarray(values, dtype=np.float64).reshape(-1, 1),
+        "leaf_value": np.asarray(values, dtype=np.float64).reshape(len(values), -1),
         "leaf_class": np.zeros(len(values), dtype=np.int32),
     }
     if any(s is not None for s in sets):

@@ -16,8 +16,10 @@ from its source and checked against ``predict``):
 * Raw score of output k: the float64 sum, in tree order, of the trees ``i * K + k`` (no base score: the
   initial score is already in the first trees' leaves); ``average_output`` (random-forest mode) divides
   by the number of iterations.
-* Output: ``binary`` ``1 / (1 + exp(-s * raw))``, ``multiclass`` the float64 softmax, ``multiclassova`` a
-  sigmoid per class, ``poisson``/``gamma``/``tweedie`` ``exp(raw)``, the regressions the raw score.
+* Output: ``binary`` ``1 / (1 + exp(-s * raw))`` (``s`` the ``sigmoid`` parameter), ``multiclass`` the
+  float64 softmax, ``multiclassova`` that sigmoid per class (not normalised), ``cross_entropy``
+  ``1 / (1 + exp(-raw))``, ``cross_entropy_lambda`` ``log1p(exp(raw))``, ``poisson``/``gamma``/``tweedie``
+  ``exp(raw)``, the regressions the raw score.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "gamma": ("regression", "exp"),
     "tweedie": ("regression", "exp"),
     "cross_entropy": ("regression", "sigmoid"),
+    "cross_entropy_lambda": ("regression", "softplus"),
     "lambdarank": ("regression", "identity"),
     "rank_xendcg": ("regression", "identity"),
 }
@@ -62,7 +65,7 @@ class Parsed:
 
     objective: str
     kind: str  # "binary" | "multiclass" | "regression"
-    transform: str  # "identity" | "sigmoid" | "softmax" | "sigmoid_ova" | "exp"
+    transform: str  # "identity" | "sigmoid" | "softmax" | "sigmoid_ova" | "exp" | "softplus"
     sigmoid: float  # the binary objective's scale s (1 unless set)
     n_features: int
     n_groups: int  # raw scores per row (trees per iteration)
@@ -226,15 +229,10 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
             f"{name} with objective {p.objective!r}: use LGBMClassifier for classification objectives and "
             "LGBMRegressor for regression ones"
         )
-    if p.transform == "sigmoid_ova":
+    if p.transform in ("sigmoid", "sigmoid_ova") and not (np.isfinite(p.sigmoid) and p.sigmoid > 0):
         raise UnsupportedEstimatorError(
-            "LightGBM objective 'multiclassova' is not supported (its classes come from independent "
-            "sigmoids); fit with objective='multiclass'"
-        )
-    if p.transform == "sigmoid" and (not classify or p.sigmoid != 1.0):
-        raise UnsupportedEstimatorError(
-            f"LightGBM objective {p.objective!r} with sigmoid scale {p.sigmoid} is not supported; "
-            "fit objective='binary' with the default sigmoid=1.0"
+            f"LightGBM objective {p.objective!r} with sigmoid scale {p.sigmoid}: microlearn converts a "
+            "finite scale > 0 (a scale <= 0 inverts or flattens the probabilities); fit with sigmoid > 0"
         )
     arrays = assemble(p.trees)
     n_classes = (2 if p.kind == "binary" else p.n_groups) if classify else 1
@@ -243,7 +241,16 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
         classes = np.asarray(getattr(est, "classes_", np.arange(n_classes)))
         if len(classes) != n_classes:
             raise UnsupportedEstimatorError(f"{name} has {len(classes)} classes but {n_classes} outputs")
-    post = {"sigmoid": "sigmoid", "softmax": "softmax", "exp": "exp"}.get(p.transform, "none")
+    links = {
+        "sigmoid": "sigmoid",
+        "sigmoid_ova": "sigmoid",
+        "softmax": "softmax",
+        "exp": "exp",
+        "softplus": "softplus",
+    }
+    post = links.get(p.transform, "none")
+    # the binary and one-vs-all sigmoids take LightGBM's scale; cross_entropy's sigmoid has none
+    scale = p.sigmoid if post == "sigmoid" and p.sigmoid != 1.0 else None
     names = getattr(est, "feature_names_in_", None)
     feature_names = p.feature_names if names is None else tuple(str(n) for n in names)
     return BoostedTrees(
@@ -259,6 +266,7 @@ def convert_lightgbm(est: Any) -> BoostedTrees:
         aggregation="mean" if p.average else "sum",
         accumulate="float64",
         post=post,  # type: ignore[arg-type]
+        post_params=() if scale is None else (scale,),
         decide="proba" if classify else "raw",
         cat_cast="trunc",
         **arrays,  # type: ignore[arg-type]

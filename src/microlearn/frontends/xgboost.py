@@ -12,6 +12,13 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
 * Margin of output group g: a float32 that starts at the group's base margin and adds each tree's leaf
   value in tree order (one float32 addition per tree), so the IR's float32 sum in tree order is
   XGBoost's, bit for bit.
+* Dart (``gradient_booster`` "dart"): every tree counts, scaled by its float32 ``weight_drop``;
+  ``inplace_predict`` (the scikit-learn wrappers' ``predict``) adds ``((b + leaf) - b) * w`` per tree in
+  float32 (``b`` the base margin of its output), a function of the leaf alone, so it is folded into the
+  leaf values. (``Booster.predict`` on a DMatrix adds ``leaf * w``: the last bits of some margins differ.)
+* Vector leaves (``size_leaf_vector`` > 1, ``multi_strategy="multi_output_tree"``): a leaf's right child
+  is its row of ``leaf_weights``, one value per class, each added to its margin in tree order (the IR's
+  ``tree_output`` None).
 * Base margin: ``base_score`` as stored is on the prediction scale; the objective's link maps it to the
   margin in float32: logistic objectives clip it to [1e-6, 1 - 1e-6] and take ``-logf(1/b - 1)``,
   ``count:poisson``, ``reg:gamma`` and ``reg:tweedie`` take ``logf(b)``, the others use it as it is
@@ -19,7 +26,11 @@ What XGBoost computes (CPU predictor, read from its source and checked against `
 * Output: ``binary:logistic`` and ``reg:logistic`` the float32 sigmoid ``1 / (expf(-m) + 1)``;
   ``multi:softprob`` the float32 softmax (max subtracted, float64 sum); ``multi:softmax`` the first index
   of the largest margin; ``count:poisson``, ``reg:gamma``, ``reg:tweedie``, ``survival:cox`` ``expf(m)``;
-  the rest the margin itself.
+  the rest the margin itself. An ``XGBClassifier`` on ``binary:logitraw`` predicts class 1 where the
+  margin exceeds 0.5 and has no probabilities.
+* ``gblinear``: ``bias + base`` (the first output's base margin for every output) then ``+= x_j * w_j``
+  per non-missing ``x_j`` in feature order, all float32: an ``Impute`` stage filling 0 (adding ``0 * w``
+  is the same as skipping) and the linear IR's "sequential" layout, which is this sum.
 """
 
 from __future__ import annotations
@@ -47,7 +58,11 @@ from microlearn.frontends._gbdt import (
     prev_f32,
 )
 from microlearn.frontends.registry import class_path, register
+from microlearn.ir.base import Task
 from microlearn.ir.boosting import BoostedTrees
+from microlearn.ir.linear import Linear
+from microlearn.ir.pipeline import Pipeline
+from microlearn.ir.transform import Impute
 
 RT_EPS = np.float32(1e-6)
 
@@ -90,6 +105,9 @@ class Parsed:
     group: list[int]  # output group each tree adds to
     base_margin: npt.NDArray[np.float32]  # (n_groups,) the float32 each margin starts from
     feature_names: tuple[str, ...] | None
+    vector_leaves: bool = False  # every tree adds one value to every margin (multi_output_tree)
+    # gblinear: (n_features + 1, n_groups) float32 weights, the last row the bias (no trees)
+    linear: npt.NDArray[np.float32] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- libm
@@ -149,7 +167,12 @@ def _ints(v: Any) -> list[int]:
     return [int(x) for x in v]
 
 
-def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
+def _tree(
+    t: dict[str, Any], feature_types: list[str], dart: tuple[np.float32, np.float32] | None = None
+) -> Node:
+    """One tree in the IR's node test. ``dart = (weight, base)``: a dart tree's ``weight_drop`` and the
+    base margin of its output, folded into every leaf as XGBoost's ``inplace_predict`` (the scikit-learn
+    wrappers' ``predict``) applies them: ``((base + leaf) - base) * weight``, each step in float32."""
     left = _ints(t["left_children"])
     right = _ints(t["right_children"])
     feat = _ints(t["split_indices"])
@@ -165,15 +188,19 @@ def _tree(t: dict[str, Any], feature_types: list[str]) -> Node:
         strict=True,
     ):
         cats[nid] = frozenset(cat_values[beg : beg + size])
-    if int(t.get("tree_param", {}).get("size_leaf_vector", "1")) > 1:
-        raise UnsupportedEstimatorError(
-            "this XGBoost model has vector leaves (multi_strategy='multi_output_tree'); microlearn converts "
-            "one-output-per-tree models: train with multi_strategy='one_output_per_tree'"
-        )
+    width = int(t.get("tree_param", {}).get("size_leaf_vector", "1"))
+    vectors: npt.NDArray[np.float32] | None = None
+    if width > 1:  # a leaf's right child is its row of leaf_weights, one value per output
+        vectors = f32_from_decimal([str(v) for v in t["leaf_weights"]]).reshape(-1, width)
 
     def build(i: int) -> Node:
         if left[i] == -1:
-            return Leaf(float(cond[i]))
+            if vectors is not None:
+                return Leaf(tuple(float(v) for v in vectors[right[i]]))
+            if dart is None:
+                return Leaf(float(cond[i]))
+            w, b = dart
+            return Leaf(float(np.float32(np.float32(b + cond[i]) - b) * w))
         if stype[i] == 1:
             # members go right in XGBoost: the IR's left child (members) is XGBoost's right child
             return guard_zero_category(
@@ -206,9 +233,14 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         )
     kind, transform = OBJECTIVES[objective]
     gb = learner["gradient_booster"]
-    if gb["name"] != "gbtree":
+    weights: list[np.float32] | None = None
+    if gb["name"] == "dart":
+        weights = list(f32_from_decimal([str(w) for w in gb["weight_drop"]]))
+        gb = gb["gbtree"]
+    if gb["name"] not in ("gbtree", "gblinear"):
         raise UnsupportedEstimatorError(
-            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree'"
+            f"XGBoost booster {gb['name']!r} is not supported; microlearn converts booster='gbtree', "
+            "'dart' and 'gblinear'"
         )
     params = learner["learner_model_param"]
     n_features = int(params["num_feature"])
@@ -233,6 +265,27 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         base = np.full(n_groups, base[0], dtype=np.float32)
     if base.size != n_groups:
         raise UnsupportedEstimatorError(f"base_score has {base.size} values for {n_groups} outputs")
+    names = learner.get("feature_names") or None
+    if gb["name"] == "gblinear":
+        if "c" in feature_types:
+            raise UnsupportedEstimatorError(
+                "a gblinear model with categorical features: microlearn converts gblinear on numeric ones"
+            )
+        coef = f32_from_decimal([str(w) for w in gb["model"]["weights"]])
+        if coef.size != (n_features + 1) * n_groups:
+            raise UnsupportedEstimatorError(f"gblinear weights do not fit {n_features} features")
+        return Parsed(
+            objective=objective,
+            kind=kind,
+            transform=transform,
+            n_features=n_features,
+            n_groups=n_groups,
+            trees=[],
+            group=[],
+            base_margin=base_margin(objective, base),
+            feature_names=None if names is None else tuple(str(n) for n in names),
+            linear=coef.reshape(n_features + 1, n_groups),
+        )
     trees_json = gb["model"]["trees"]
     groups = _ints(gb["model"]["tree_info"])
     indptr = _ints(gb["model"].get("iteration_indptr", []))
@@ -241,8 +294,20 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         trees_json, groups = trees_json[:keep], groups[:keep]
     if not trees_json:
         raise NotFittedError("this XGBoost model has no trees: train it for at least one round")
-    trees = [_tree(t, feature_types) for t in trees_json]
-    names = learner.get("feature_names") or None
+    margins = base_margin(objective, base)
+    widths = {int(t.get("tree_param", {}).get("size_leaf_vector", "1")) for t in trees_json}
+    vector = widths != {1}
+    if vector and (widths != {n_groups} or weights is not None):
+        raise UnsupportedEstimatorError(
+            f"this XGBoost model's leaves hold {sorted(widths)} values for {n_groups} outputs; microlearn "
+            "converts vector leaves with one value per class"
+        )
+    if weights is not None and len(weights) < len(trees_json):
+        raise UnsupportedEstimatorError("this dart model has fewer tree weights than trees")
+    trees = [
+        _tree(t, feature_types, None if weights is None else (weights[i], margins[groups[i]]))
+        for i, t in enumerate(trees_json)
+    ]
     return Parsed(
         objective=objective,
         kind=kind,
@@ -251,8 +316,9 @@ def parse(est: Any, model: dict[str, Any] | None = None, n_iterations: int | Non
         n_groups=n_groups,
         trees=trees,
         group=groups,
-        base_margin=base_margin(objective, base),
+        base_margin=margins,
         feature_names=None if names is None else tuple(str(n) for n in names),
+        vector_leaves=vector,
     )
 
 
@@ -326,9 +392,16 @@ class BoosterView:
 
     booster: Any
     objective: str
+    linear: bool = False  # gblinear has no inplace_predict: a DMatrix (the same arithmetic)
 
     def predict(self, X: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
-        out = np.asarray(self.booster.inplace_predict(np.asarray(X, dtype=np.float32)))
+        X32 = np.asarray(X, dtype=np.float32)
+        if self.linear:
+            import xgboost
+
+            out = np.asarray(self.booster.predict(xgboost.DMatrix(X32)))
+        else:
+            out = np.asarray(self.booster.inplace_predict(X32))
         if self.objective in ("binary:logistic", "binary:hinge"):
             return (out > 0.5).astype(np.int64)
         if self.objective == "multi:softprob":
@@ -340,30 +413,82 @@ class BoosterView:
         return values
 
 
-def convert_xgboost(est: Any) -> BoostedTrees:
+def convert_gblinear(est: Any, p: Parsed, classify: bool) -> Pipeline:
+    """A gblinear booster as XGBoost evaluates it: an ``Impute`` stage that fills missing values with 0
+    (XGBoost skips them: the same sums), then the linear IR's "sequential" layout, whose reference is
+    XGBoost's float32 arithmetic (score = fl32(bias + base margin), then ``+= x_j * w_j`` in feature
+    order). Objectives with a link the linear IR has not (exp, a sigmoid value, logitraw's 0.5) are
+    refused."""
+    assert p.linear is not None
+    name = type(est).__name__
+    if p.transform not in ("identity", "sigmoid", "softmax", "hinge") or (
+        p.transform == "sigmoid" and not classify
+    ):
+        raise UnsupportedEstimatorError(
+            f"XGBoost objective {p.objective!r} with booster='gblinear' is not supported (microlearn's "
+            "linear models have no such output link); use booster='gbtree'"
+        )
+    n = p.n_features
+    W = p.linear[:n].T.astype(np.float64)  # (k, n)
+    bias = p.linear[n]
+    # XGBoost's first float32 sum: gblinear starts every output from the first base margin
+    intercept = (bias + p.base_margin[0]).astype(np.float32).astype(np.float64)
+    classes = None
+    proba = "none"
+    if classify:
+        n_classes = 2 if p.kind == "binary" else p.n_groups
+        classes = np.asarray(getattr(est, "classes_", np.arange(n_classes)))
+        if len(classes) != n_classes:
+            raise UnsupportedEstimatorError(f"{name} has {len(classes)} classes but {n_classes} outputs")
+        proba = {"sigmoid": "logistic", "softmax": "softmax"}.get(p.transform, "none")
+    names = getattr(est, "feature_names_in_", None)
+    feature_names = p.feature_names if names is None else tuple(str(n) for n in names)
+    linear = Linear(
+        task=Task.CLASSIFY if classify else Task.REGRESS,
+        coef=W,
+        intercept=intercept,
+        dtype="float32",
+        intercept_dtype="float32",
+        layout="sequential",
+        proba=proba,  # type: ignore[arg-type]
+        classes=classes,
+        source=class_path(type(est)),
+        feature_names=feature_names,
+    )
+    fill = Impute(
+        n_features=n,
+        keep=np.arange(n, dtype=np.int32),
+        fill=np.zeros(n),
+        source="xgboost.gblinear",  # XGBoost skips a missing value: adding 0 * w is the same
+        feature_names=feature_names,
+        strategy="constant 0",
+    )
+    return Pipeline(stages=(fill,), final=linear, source=class_path(type(est)), feature_names=feature_names)
+
+
+def convert_xgboost(est: Any) -> BoostedTrees | Pipeline:
     name = type(est).__name__
     wrapper = hasattr(est, "get_booster")
     p = parse(est, n_iterations=check_wrapper(est) if wrapper else None)
-    classify = p.kind != "regression" and p.objective != "binary:logitraw"
+    # a Booster trained on binary:logitraw predicts its margin (a regressor); the wrapper a class
+    logitraw = p.objective == "binary:logitraw" and wrapper and name in CLASSIFIERS
+    classify = p.kind != "regression" and (p.objective != "binary:logitraw" or logitraw)
     if wrapper and name in CLASSIFIERS and not classify:
-        why = (
-            "its predict thresholds the raw margin at 0.5 and it has no probabilities"
-            if p.objective == "binary:logitraw"
-            else "the objective is a regression one"
-        )
         raise UnsupportedEstimatorError(
-            f"{name} with objective {p.objective!r} is not supported ({why}); convert est.get_booster() "
-            "for its raw values, or fit with objective='binary:logistic'"
+            f"{name} with objective {p.objective!r} is not supported (the objective is a regression one); "
+            "use XGBRegressor"
         )
     if wrapper and name in REGRESSORS and classify:
         raise UnsupportedEstimatorError(
             f"{name} with the classification objective {p.objective!r}: use XGBClassifier instead"
         )
-    if p.transform == "sigmoid" and not classify:
-        raise UnsupportedEstimatorError(
-            f"XGBoost objective {p.objective!r} (a sigmoid of the margin as a regression value) is not "
-            "supported; convert a binary:logistic XGBClassifier for probabilities"
-        )
+    if p.linear is not None:
+        if logitraw:
+            raise UnsupportedEstimatorError(
+                f"{name} with objective 'binary:logitraw' and booster='gblinear' is not supported (its "
+                "predict thresholds the margin at 0.5); use objective='binary:logistic'"
+            )
+        return convert_gblinear(est, p, classify)
     arrays = assemble(p.trees)
     n_classes = (2 if p.kind == "binary" else p.n_groups) if classify else 1
     classes = None
@@ -386,11 +511,11 @@ def convert_xgboost(est: Any) -> BoostedTrees:
         feature_names=feature_names,
         n_raw=p.n_groups,
         base_score=p.base_margin.astype(np.float64),
-        tree_output=np.asarray(p.group, dtype=np.int32),
+        tree_output=None if p.vector_leaves else np.asarray(p.group, dtype=np.int32),
         aggregation="sum",
         accumulate="float32",
         post=post,  # type: ignore[arg-type]
-        decide="raw_strict" if p.kind == "binary" else "raw",
+        decide="margin_half" if logitraw else "raw_strict" if p.kind == "binary" else "raw",
         tie_band=tie,
         cat_cast="trunc",
         **arrays,  # type: ignore[arg-type]
@@ -399,7 +524,9 @@ def convert_xgboost(est: Any) -> BoostedTrees:
 
 def booster_view(booster: Any) -> BoosterView:
     """A Booster behind a scikit-learn-like predict, for verify's check."""
-    return BoosterView(booster, str(json.loads(booster.save_config())["learner"]["objective"]["name"]))
+    learner = json.loads(booster.save_config())["learner"]
+    linear = learner["gradient_booster"]["name"] == "gblinear"
+    return BoosterView(booster, str(learner["objective"]["name"]), linear)
 
 
 register(

@@ -18,7 +18,9 @@ Raw scores
       GradientBoosting stores stage ``i``, class ``k`` as tree ``i * K + k`` with ``tree_output = k``;
       HistGradientBoosting the same; XGBoost's ``tree_info`` and LightGBM's class-major trees map the same
       way.
-    * ``tree_output`` None: tree ``t`` adds the whole row ``leaf_value[row, :]`` (``n_raw`` columns).
+    * ``tree_output`` None: tree ``t`` adds the whole row ``leaf_value[row, :]`` (``n_raw`` columns;
+      XGBoost's vector leaves). Each raw score is a sum of its own, so this is the same arithmetic as
+      ``n_raw`` copies of each tree with one column each (how the model file stores it).
 
     ``accumulate`` is the arithmetic of the library: ``"float64"`` (scikit-learn: ``raw = base`` in
     float64, then ``raw += v`` per tree) or ``"float32"`` (XGBoost: the base and every leaf value rounded
@@ -33,10 +35,14 @@ Raw scores
 
 Post-transform (``post``, parameters in ``post_params``)
     * ``"none"``: values are the raw scores (regression; a classifier without probabilities).
-    * ``"sigmoid"``: binary, ``p1 = expit(raw[0])``, ``proba = [1 - p1, p1]``.
+    * ``"sigmoid"``, ``post_params`` ``()`` or ``(scale,)`` (``s``, default 1, finite and > 0): binary,
+      ``p1 = expit(s * raw[0])``, ``proba = [1 - p1, p1]``; multi-class (one-vs-all, LightGBM's
+      ``multiclassova``), ``proba[k] = expit(s * raw[k])``, not normalised; regression, ``value =
+      expit(s * raw[0])`` (XGBoost ``reg:logistic``, LightGBM ``cross_entropy``).
     * ``"exponential"``: binary (scikit-learn's exponential loss), ``p1 = expit(2 * raw[0])``.
     * ``"softmax"``: multi-class, ``proba = softmax(raw)``.
     * ``"exp"``: regression, ``value = exp(raw[0])`` (Poisson / Gamma / Tweedie log link).
+    * ``"softplus"``: regression, ``value = log1p(exp(raw[0]))`` (LightGBM ``cross_entropy_lambda``).
     * ``"isolation"``: ``post_params = (denominator, offset)``; ``score_samples = -2 ** -(raw[0] /
       denominator)`` (1 when the denominator is 0), ``decision_function = score_samples - offset``,
       ``predict = -1`` where ``decision_function < 0`` else 1 (scikit-learn's IsolationForest).
@@ -46,7 +52,10 @@ Decisions (classifier)
     argmax of ``raw``; ``"raw_strict"``: binary class 1 iff ``raw[0] > 0`` (HistGradientBoosting), else
     the same. ``decide = "proba"``: the first argmax of ``proba`` (HistGradientBoosting,
     XGBoost's sklearn wrapper), i.e. binary class 1 iff ``p1 > 1 - p1``. The two differ only where the
-    raw margin is within float64 rounding of 0 (such rows are ``Reference.ambiguous``).
+    raw margin is within float64 rounding of 0 (such rows are ``Reference.ambiguous``); one-vs-all
+    sigmoids also where two classes' float64 probabilities are within a few ulp (both saturate at 1.0
+    beyond a raw score of about 37). ``"margin_half"``: binary class 1 iff ``raw[0] > 0.5`` (XGBoost's
+    scikit-learn wrapper on ``binary:logitraw``; float32 models only, no probabilities).
     ``tie_band``: rows whose decision margin (|raw| for binary, the lead of the largest raw score
     otherwise) is within this band are ambiguous too: there the library's own float32 link rounds the
     probabilities of two classes to the same value and its argmax takes the first (XGBoost's float32
@@ -82,11 +91,12 @@ from microlearn.ir.trees import EPS32, LEAF, TreeEnsemble
 
 Aggregation = Literal["sum", "mean"]
 Accumulate = Literal["float64", "float32"]
-Post = Literal["none", "sigmoid", "exponential", "softmax", "exp", "isolation"]
-Decide = Literal["raw", "raw_strict", "proba"]
+Post = Literal["none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus"]
+Decide = Literal["raw", "raw_strict", "proba", "margin_half"]
+DECIDES: tuple[str, ...] = ("raw", "raw_strict", "proba", "margin_half")
 CatCast = Literal["exact", "trunc"]
 
-POSTS: tuple[str, ...] = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+POSTS: tuple[str, ...] = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 EPS64 = float(np.finfo(np.float64).eps) / 2  # 2**-53
 MAX_TREES_PER_OUTPUT = 1 << 20  # keeps the first-order rounding bounds below rigorous (n * u << 1)
 MAX_CAT_WORDS = 256  # categories 0 .. 8191
@@ -123,8 +133,10 @@ class BoostedTrees(TreeEnsemble):
             raise ValueError(f"unknown post-transform {self.post!r}")
         if self.aggregation not in ("sum", "mean") or self.accumulate not in ("float64", "float32"):
             raise ValueError("aggregation is 'sum' or 'mean'; accumulate 'float64' or 'float32'")
-        if self.decide not in ("raw", "raw_strict", "proba") or self.cat_cast not in ("exact", "trunc"):
-            raise ValueError("decide is 'raw', 'raw_strict' or 'proba'; cat_cast 'exact' or 'trunc'")
+        if self.decide not in DECIDES or self.cat_cast not in ("exact", "trunc"):
+            raise ValueError(f"decide is one of {DECIDES}; cat_cast 'exact' or 'trunc'")
+        if self.decide == "margin_half" and self.kind != "classifier":
+            raise ValueError("decide='margin_half' is a classifier's decision")
         if self.base_score.shape != (self.n_raw,) or not np.all(np.isfinite(self.base_score)):
             raise ValueError(f"base_score must be {self.n_raw} finite values")
         width = 1 if self.tree_output is not None else self.n_raw
@@ -145,16 +157,22 @@ class BoostedTrees(TreeEnsemble):
             want = 1 if self.n_outputs == 2 else self.n_outputs
             if self.n_raw != want:
                 raise ValueError(f"a classifier of {self.n_outputs} classes has {want} raw score(s)")
-            if self.post not in (("none", "sigmoid", "exponential") if want == 1 else ("none", "softmax")):
+            if self.post not in (
+                ("none", "sigmoid", "exponential") if want == 1 else ("none", "softmax", "sigmoid")
+            ):
                 raise ValueError(f"post-transform {self.post!r} does not fit {self.n_outputs} classes")
             if self.decide == "proba" and self.post == "none":
                 raise ValueError("decide='proba' needs a post-transform that gives probabilities")
+            if self.decide == "margin_half" and (
+                want != 1 or self.post != "none" or self.accumulate != "float32"
+            ):
+                raise ValueError("decide='margin_half' is for binary float32 models without a post-transform")
             if self.classes is not None and len(self.classes) != self.n_outputs:
                 raise ValueError("classes must have one label per output")
         else:
             if self.n_outputs != 1 or self.n_raw != 1:
                 raise ValueError(f"a {self.kind} has exactly one output")
-            allowed = ("isolation",) if self.kind == "anomaly" else ("none", "exp")
+            allowed = ("isolation",) if self.kind == "anomaly" else ("none", "exp", "sigmoid", "softplus")
             if self.post not in allowed:
                 raise ValueError(f"post-transform {self.post!r} does not fit a {self.kind}")
         if not (np.isfinite(self.tie_band) and self.tie_band >= 0):
@@ -164,6 +182,11 @@ class BoostedTrees(TreeEnsemble):
                 raise ValueError("the isolation post-transform takes (denominator, offset)")
             if self.post_params[0] < 0:
                 raise ValueError("the isolation denominator must not be negative")
+        elif self.post == "sigmoid" and self.post_params:
+            if len(self.post_params) != 1 or not (
+                np.isfinite(self.post_params[0]) and self.post_params[0] > 0
+            ):
+                raise ValueError("the sigmoid post-transform takes () or (scale,) with a finite scale > 0")
         elif self.post_params:
             raise ValueError(f"post-transform {self.post!r} takes no parameters")
         self._validate_categorical()
@@ -196,6 +219,11 @@ class BoostedTrees(TreeEnsemble):
     @property
     def cat_words(self) -> int:
         return 0 if self.cat_bits is None else int(self.cat_bits.shape[1])
+
+    @property
+    def sigmoid_scale(self) -> float:
+        """The factor s of ``post = "sigmoid"`` (``expit(s * raw)``): 1 unless ``post_params`` gives it."""
+        return float(self.post_params[0]) if self.post == "sigmoid" and self.post_params else 1.0
 
     def summary(self) -> list[str]:
         lines = super().summary()
@@ -338,9 +366,13 @@ class BoostedTrees(TreeEnsemble):
         """Class probabilities from raw scores (the library's link inverse), or None without one."""
         from scipy.special import expit
 
+        if self.post == "sigmoid" and self.n_raw > 1:  # one-vs-all: one sigmoid per class
+            s = self.sigmoid_scale
+            ova: npt.NDArray[np.float64] = expit(raw if s == 1.0 else s * raw)
+            return ova
         if self.post in ("sigmoid", "exponential"):
-            z = raw[:, 0] * 2.0 if self.post == "exponential" else raw[:, 0]
-            p1 = expit(z)
+            s = 2.0 if self.post == "exponential" else self.sigmoid_scale
+            p1 = expit(raw[:, 0] if s == 1.0 else s * raw[:, 0])
             return np.stack([1.0 - p1, p1], axis=1)
         if self.post == "softmax":
             m = raw.max(axis=1, keepdims=True)
@@ -384,6 +416,8 @@ class BoostedTrees(TreeEnsemble):
             if self.decide == "proba":
                 assert proba is not None
                 idx = np.argmax(proba, axis=1).astype(np.int64)
+            elif self.decide == "margin_half":
+                idx = (raw[:, 0] > 0.5).astype(np.int64)
             elif self.n_raw == 1:
                 idx = (raw[:, 0] > 0 if self.decide == "raw_strict" else raw[:, 0] >= 0).astype(np.int64)
             else:
@@ -395,8 +429,16 @@ class BoostedTrees(TreeEnsemble):
             if self.accumulate == "float32":  # the device repeats float32 arithmetic exactly
                 amb_tol = np.zeros_like(amb_tol)
             if self.decide == "proba":
-                amb_tol = amb_tol + 2.0**-50 * np.maximum(1.0, np.abs(raw).max(axis=1))
-            ambiguous = self.decision_margin(raw) <= amb_tol + self.tie_band
+                scale = min(1.0, 2.0 if self.post == "exponential" else self.sigmoid_scale)
+                amb_tol = amb_tol + 2.0**-50 * np.maximum(1.0, np.abs(raw).max(axis=1)) / scale
+            margin = self.decision_margin(raw - 0.5 if self.decide == "margin_half" else raw)
+            ambiguous = margin <= amb_tol + self.tie_band
+            if self.decide == "proba" and self.post == "sigmoid" and self.n_raw > 1:
+                # float64 sigmoids of two classes within a few ulp may tie (saturated at 1.0): argmax
+                # of the library's probabilities then takes the first, the raw scores the larger
+                assert proba is not None
+                top2 = np.sort(proba, axis=1)[:, -2:]
+                ambiguous |= top2[:, 1] - top2[:, 0] <= 2.0**-49
             scores = raw[:, 0] if self.n_raw == 1 else raw
             return Reference(outputs=idx, proba=proba, scores=scores, ambiguous=ambiguous)
         bound = self.raw_bound(self.abs_sums(X32))[:, 0]
@@ -405,6 +447,20 @@ class BoostedTrees(TreeEnsemble):
                 v = np.exp(raw[:, 0])
                 b = v * (np.expm1(bound) * (1 + 2.0**-20)) + 8 * EPS32 * v
                 return Reference(outputs=v, bound=b)
+            if self.post == "sigmoid":
+                # expit is 1/4-Lipschitz; the float32 link (s rounded, s * raw, expf within 8 ulp, one
+                # addition, one division) adds at most 5 * 2**-24 to a value in [0, 1]
+                from scipy.special import expit
+
+                s = self.sigmoid_scale
+                v = expit(raw[:, 0] if s == 1.0 else s * raw[:, 0])
+                return Reference(outputs=v, bound=s * bound / 4 * (1 + 2.0**-20) + 8 * EPS32)
+            if self.post == "softplus":
+                # log1p(exp(r)) is 1-Lipschitz; the float32 link (expf within 8 ulp, log1pf within 4,
+                # and for r > 0 the addition r + log1pf(expf(-r))) adds at most 17 * 2**-24 * value
+                with np.errstate(over="ignore"):
+                    v = np.log1p(np.exp(raw[:, 0]))
+                return Reference(outputs=v, bound=bound * (1 + 2.0**-20) + 20 * EPS32 * v)
             return Reference(outputs=raw[:, 0], bound=bound)
         score, decision = self.isolation(raw)
         b = self.isolation_bound(raw[:, 0], bound, score)

@@ -154,25 +154,34 @@ class KMeans:
 
     # ------------------------------------------------------------------ the online update
     def partial_fit_f32(
-        self, centers: npt.NDArray[np.float32], counts: npt.NDArray[np.float32], X: npt.NDArray[np.float32]
+        self,
+        centers: npt.NDArray[np.float32],
+        counts: npt.NDArray[np.float32],
+        X: npt.NDArray[np.float32],
+        sample_weight: npt.NDArray[np.float32] | None = None,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """One mini-batch step in float32, as the device computes it: labels by the rule on the current
-        centres, then per centre with members ``c = c * w; c += x (batch order); w += n_members;
-        c *= float32(1 / w)`` (scikit-learn's ``_mini_batch_step`` with unit sample weights and no
-        reassignment). Returns (centres, weight sums, labels)."""
+        centres, then per centre whose members' weights sum (in float32, batch order) to s > 0
+        ``c = c * w; c += float32(x * weight) (batch order); w += s; c *= float32(1 / w)``
+        (scikit-learn's ``_mini_batch_step`` without reassignment; weights default to 1). Returns
+        (centres, weight sums, labels)."""
         c = np.array(centers, dtype=np.float32)
         w = np.array(counts, dtype=np.float32)
         X32 = np.asarray(X, dtype=np.float32)
+        sw = np.ones(len(X32), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         step = KMeans(centers=c.astype(np.float64), float32=True)
         labels = step.predict(X32)
         for j in range(self.n_clusters):
             members = np.flatnonzero(labels == j)
-            if len(members) == 0:
+            s = np.float32(0.0)
+            for r in members:
+                s = np.float32(s + sw[r])
+            if not s > 0:
                 continue
             row = c[j] * w[j]
-            for s in members:
-                row = row + X32[s]
-            w[j] = np.float32(w[j] + np.float32(len(members)))
+            for r in members:
+                row = row + X32[r] * sw[r]
+            w[j] = np.float32(w[j] + s)
             alpha = np.float32(1.0) / w[j]
             c[j] = row * alpha
         return c, w, labels

@@ -13,7 +13,12 @@ Semantics (scikit-learn's, which :meth:`Linear.reference` reproduces bit for bit
 * ``layout`` is the shape of that product: "vector" (``X @ coef_`` with a 1-D ``coef_``: single-output
   regressors), "matrix" (``X @ coef_.T``, one BLAS call for all rows of ``coef``) or "per_class" (one
   product per row of ``coef``: ``OneVsRestClassifier``). BLAS sums in an order of its own, so the
-  reference repeats the same calls.
+  reference repeats the same calls. "sequential" is XGBoost's ``gblinear`` (float32 only): each score
+  starts at its intercept and adds ``x_j * w_j`` (a float32 product) for j = 0, 1, ... in float32 (a
+  missing value is skipped there, which an ``Impute`` stage filling 0 in front repeats). Its classes come
+  from XGBoost's float32 links: the float32 sigmoid is exactly 0.5 for margins up to about 8.9e-8 and the
+  float32 softmax ties classes whose margins differ by less than about 2**-22, so rows whose margin (or
+  lead) is within ``SEQUENTIAL_TIE`` are ambiguous as well.
 * Classifier with one row of ``coef`` (binary): class 1 where the score is > 0, else class 0. With
   ``K`` rows: the first index of the largest score (numpy's argmax).
 * Probabilities (``proba``): "logistic" (binary: ``[1 - expit(s), expit(s)]``), "softmax",
@@ -41,7 +46,7 @@ from microlearn.ir.base import Reference, Task, feature_names_lines
 
 Dtype = Literal["float32", "float64"]
 InterceptDtype = Literal["float32", "float64", "weak"]
-Layout = Literal["vector", "matrix", "per_class"]
+Layout = Literal["vector", "matrix", "per_class", "sequential"]
 Proba = Literal["none", "logistic", "softmax", "modified_huber"]
 Normalize = Literal["none", "ovr", "ovr_nonzero"]
 
@@ -53,7 +58,8 @@ F32_MAX = float(np.finfo(np.float32).max)
 
 PROBAS = ("none", "logistic", "softmax", "modified_huber")
 NORMALIZES = ("none", "ovr", "ovr_nonzero")
-LAYOUTS = ("vector", "matrix", "per_class")
+LAYOUTS = ("vector", "matrix", "per_class", "sequential")
+SEQUENTIAL_TIE = 2.0**-21  # XGBoost's float32 links tie classes within this margin (see above)
 
 
 def gamma(k: int, u: float) -> float:
@@ -113,6 +119,8 @@ class Linear:
             raise ValueError("unknown layout, proba or normalize")
         if self.layout == "vector" and c.shape[0] != 1:
             raise ValueError("the 'vector' layout has one row of coefficients")
+        if self.layout == "sequential" and (self.dtype != "float32" or self.intercept_dtype != "float32"):
+            raise ValueError("the 'sequential' layout (XGBoost's gblinear) sums float32 values")
         if self.task == Task.REGRESS:
             if self.proba != "none" or self.normalize != "none" or self.classes is not None:
                 raise ValueError("a regressor has no probabilities and no classes")
@@ -180,7 +188,8 @@ class Linear:
             )
         else:
             lines.append(f"outputs: {self.k} value{'s' if self.k > 1 else ''} (regression)")
-        lines.append(f"coefficients: {self.k} x {self.n_features} {self.dtype} (scikit-learn's arithmetic)")
+        how = "XGBoost's gblinear arithmetic" if self.layout == "sequential" else "scikit-learn's arithmetic"
+        lines.append(f"coefficients: {self.k} x {self.n_features} {self.dtype} ({how})")
         lines += feature_names_lines(self.feature_names)
         return lines
 
@@ -200,6 +209,11 @@ class Linear:
             raise TypeError("Linear.decision takes float32 rows")
         W: npt.NDArray[Any] = self.coef.astype(np.float32 if self.dtype == "float32" else np.float64)
         b = self._intercept_operand()
+        if self.layout == "sequential":  # XGBoost's gblinear: from the intercept, feature by feature
+            s32 = np.tile(self.intercept.astype(np.float32), (X.shape[0], 1))
+            for j in range(self.n_features):
+                s32 = s32 + X[:, j : j + 1] * W[:, j]
+            return s32
         if self.layout == "vector":
             s = X @ W[0] + b
             return np.asarray(s).reshape(-1, 1)
@@ -302,6 +316,8 @@ class Linear:
         s64 = np.asarray(s, dtype=np.float64)
         S = self.abs_sums(X)
         E = self.sklearn_error(S) + self.replay_error(S)
+        if self.layout == "sequential":
+            E = E + SEQUENTIAL_TIE
         if self.k == 1:
             out: npt.NDArray[np.bool_] = np.abs(s64[:, 0]) <= E[:, 0]
             return out

@@ -35,7 +35,8 @@ def emit(ir: KMeans, name: str, command: str = "") -> CSource:
     notes = [
         f"{k} centres; float64 distances (soft-float on cores without a double-precision FPU).",
         f"Online update: ml_kmeans_learn_init(&m, N_FEATURES, N_CLUSTERS, cbuf, wbuf, {name}_centers,",
-        f"{name}_counts) into your float buffers, then ml_kmeans_partial_fit(&m, batch, rows, labels).",
+        f"{name}_counts) into your float buffers, then ml_kmeans_partial_fit(&m, batch, rows, labels)",
+        "(ml_kmeans_partial_fit_weighted with a sample weight per row).",
     ]
     return header(
         ir,

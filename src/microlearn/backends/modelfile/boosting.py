@@ -8,6 +8,7 @@ is critical, so a reader that does not know boosted trees refuses the file inste
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,13 @@ from microlearn.backends.modelfile.container import (
 from microlearn.backends.modelfile.registry import Encoded
 from microlearn.backends.modelfile.schema import BOOST_FIELDS, BOOST_POSTS, MAX_FEATURES, Decoded
 from microlearn.errors import ModelFileError
-from microlearn.ir.boosting import MAX_CAT_WORDS, BoostedTrees
+from microlearn.ir.boosting import DECIDES, MAX_CAT_WORDS, BoostedTrees
 from microlearn.ir.trees import unique_rows
 
 BOOST_ONLY = (b"BASE", b"TOUT", b"CSET", b"CLFT", b"CBIT")
 _AGG = ("sum", "mean")
 _ACC = ("float64", "float32")
-_DECIDE = ("raw", "raw_strict", "proba")
+_DECIDE = DECIDES
 _CAST = ("exact", "trunc")
 _TASK = {"classifier": TASK_CLASSIFY, "regressor": TASK_REGRESS, "anomaly": TASK_SCORE}
 
@@ -41,15 +42,17 @@ def dump(ir: BoostedTrees) -> Encoded:
         raise ModelFileError(
             f"the model has {ir.n_features} features; a model file holds at most {MAX_FEATURES}"
         )
-    if ir.tree_output is None and ir.n_raw > 1:
-        raise ModelFileError("a model file holds boosted trees with one leaf value per tree (tree_output)")
     if ir.n_raw > 256:
         raise ModelFileError(f"the model has {ir.n_raw} raw scores; a model file holds at most 256")
+    if ir.tree_output is None and ir.n_raw > 1:
+        ir = one_value_per_tree(ir)
     is_leaf = ir.feature < 0
     v64 = np.ascontiguousarray(ir.leaf_value[:, 0], dtype=np.float64)
     keep, row_of = unique_rows(v64.view(np.uint64).reshape(-1, 1))
     right = np.where(is_leaf, row_of[np.where(is_leaf, ir.leaf, 0)], ir.right)
     params = list(ir.post_params) + [0.0] * (2 - len(ir.post_params))
+    if ir.post == "sigmoid" and ir.sigmoid_scale == 1.0:
+        params[0] = 0.0  # the default scale is written as 0 (files without a scale read the same)
     bost = np.array(
         [
             ir.n_raw,
@@ -91,10 +94,70 @@ def dump(ir: BoostedTrees) -> Encoded:
     return Encoded(_TASK[ir.kind], ir.n_features, ir.n_outputs, out)
 
 
+def one_value_per_tree(ir: BoostedTrees) -> BoostedTrees:
+    """The same model with one leaf value per tree: a tree that adds a row of ``n_raw`` values becomes
+    ``n_raw`` copies of itself, copy ``k`` adding column ``k`` to raw score ``k``.
+
+    Each raw score is a sum of its own: it still starts at its base and adds the same values in the same
+    tree order, so every sum (float32 or float64, "sum" or "mean") is unchanged bit for bit; only the
+    node arrays grow ``n_raw`` times."""
+    k = ir.n_raw
+    n_leaves = ir.leaf_value.shape[0]
+    roots, feature, threshold, missing, right, leaf, tout = [], [], [], [], [], [], []
+    cat_set, cat_left = [], []
+    base = 0
+    for start, stop in ir.tree_slices():
+        for c in range(k):
+            sl = slice(start, stop)
+            roots.append(base)
+            feature.append(ir.feature[sl])
+            threshold.append(ir.threshold[sl])
+            missing.append(ir.missing_left[sl])
+            is_leaf = ir.feature[sl] < 0
+            right.append(np.where(is_leaf, -1, ir.right[sl] - start + base))
+            leaf.append(np.where(is_leaf, ir.leaf[sl] + c * n_leaves, -1))
+            if ir.cat_set is not None and ir.cat_left is not None:
+                cat_set.append(ir.cat_set[sl])
+                cat_left.append(ir.cat_left[sl])
+            tout.append(c)
+            base += stop - start
+    feat = np.concatenate(feature).astype(np.int32)
+    idx = np.arange(feat.size, dtype=np.int32)
+    cat: dict[str, Any] = {}
+    if ir.cat_set is not None:
+        cat = {
+            "cat_set": np.concatenate(cat_set),
+            "cat_left": np.concatenate(cat_left),
+            "cat_bits": ir.cat_bits,
+        }
+    return replace(
+        ir,
+        roots=np.asarray(roots, dtype=np.int32),
+        feature=feat,
+        threshold=np.concatenate(threshold).astype(np.float32),
+        left=np.where(feat < 0, -1, idx + 1).astype(np.int32),
+        right=np.concatenate(right).astype(np.int32),
+        missing_left=np.concatenate(missing).astype(bool),
+        leaf=np.concatenate(leaf).astype(np.int32),
+        leaf_value=ir.leaf_value.T.reshape(-1, 1).copy(),  # column c's leaves at c * n_leaves + leaf
+        leaf_class=np.zeros(k * n_leaves, dtype=np.int32),
+        tree_output=np.asarray(tout, dtype=np.int32),
+        **cat,
+    )
+
+
 def _code(v: float, names: tuple[str, ...], what: str) -> str:
     if v != int(v) or not 0 <= v < len(names):
         raise fail(f"BOST: {what} code {v!r} is not one of 0..{len(names) - 1}")
     return names[int(v)]
+
+
+def _post_params(post: str, b: npt.NDArray[np.float64]) -> tuple[float, ...]:
+    if post == "isolation":
+        return (float(b[7]), float(b[8]))
+    if post == "sigmoid" and b[7] != 0:
+        return (float(b[7]),)
+    return ()
 
 
 def load(d: Decoded) -> BoostedTrees:
@@ -161,7 +224,7 @@ def load(d: Decoded) -> BoostedTrees:
             aggregation=_code(b[1], _AGG, "aggregation"),  # type: ignore[arg-type]
             accumulate=accumulate,  # type: ignore[arg-type]
             post=post,  # type: ignore[arg-type]
-            post_params=(float(b[7]), float(b[8])) if post == "isolation" else (),
+            post_params=_post_params(post, b),
             decide=_code(b[4], _DECIDE, "decide"),  # type: ignore[arg-type]
             tie_band=float(b[9]),
             cat_cast=_code(b[5], _CAST, "category cast"),  # type: ignore[arg-type]

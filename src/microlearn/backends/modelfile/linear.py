@@ -1,10 +1,10 @@
 """The linear-model codec (family 2): coefficients, intercepts and how scikit-learn evaluates them.
 
 ``MODE`` holds five small codes: the dtype scikit-learn scores in (0 float64, 1 float32), the intercept's
-(0 float64, 1 float32, 2 a Python float), the product layout (0 vector, 1 matrix, 2 per class), the
-probability rule (0 none, 1 logistic, 2 softmax, 3 modified Huber) and its normalisation (0 none, 1 ovr,
-2 ovr where the sum is not zero). The header's n_outputs is the number of classes (2 for one row of
-coefficients) or of regression outputs.
+(0 float64, 1 float32, 2 a Python float), the product layout (0 vector, 1 matrix, 2 per class,
+3 sequential: XGBoost's gblinear), the probability rule (0 none, 1 logistic, 2 softmax, 3 modified Huber)
+and its normalisation (0 none, 1 ovr, 2 ovr where the sum is not zero). The header's n_outputs is the
+number of classes (2 for one row of coefficients) or of regression outputs.
 """
 
 from __future__ import annotations

@@ -202,10 +202,10 @@ _TEXT = (Utf8(),)
 
 _S = TASK_SCORE
 # BOST fields (float64): n_raw, aggregation (0 sum, 1 mean), accumulate (0 float64, 1 float32), post-transform
-# (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba), categories (0 exact, 1 truncated),
-# words per category set, the post-transform's two parameters (isolation: denominator, offset; else 0),
-# the tie band (BoostedTrees.tie_band)
-BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+# (BOOST_POSTS index), decide (0 raw >= 0, 1 raw > 0, 2 argmax proba, 3 raw > 0.5), categories (0 exact,
+# 1 truncated), words per category set, the post-transform's two parameters (isolation: denominator,
+# offset; sigmoid: its scale, 0 meaning 1; else 0), the tie band (BoostedTrees.tie_band)
+BOOST_POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 BOOST_FIELDS = 10
 TREES = FamilySchema(
     code=1,

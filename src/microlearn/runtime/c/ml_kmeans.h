@@ -6,12 +6,13 @@
  * summed in feature order; the nearest centre, the lowest index among equal distances. This is
  * scikit-learn's predict on every row whose two nearest centres are further apart than rounding.
  *
- * Online update (ml_kmeans_partial_fit): scikit-learn's _mini_batch_step with unit sample weights and no
- * random reassignment, in float32 in scikit-learn's order: per centre with members in the batch,
- * c = c * w, c += x for each member in batch order, w += members, c *= (float)(1 / w). With float32
- * centres and batches (a model fitted on float32 data) every operation is the one scikit-learn performs,
- * so the result is its bits wherever the labels agree. Compile in ISO C mode (-std=c99) or with
- * -ffp-contract=off so that no multiply-add is fused.
+ * Online update (ml_kmeans_partial_fit, ml_kmeans_partial_fit_weighted): scikit-learn's _mini_batch_step
+ * without random reassignment, in float32 in scikit-learn's order: per centre, s = the float32 sum of its
+ * members' sample weights in batch order (1 each unweighted); if s > 0: c = c * w, c += x * weight for
+ * each member in batch order, w += s, c *= (float)(1 / w). With float32 centres, batches and weights (a
+ * model fitted on float32 data) every operation is the one scikit-learn performs, so the result is its
+ * bits wherever the labels agree. Compile in ISO C mode (-std=c99) or with -ffp-contract=off so that no
+ * multiply-add is fused.
  *
  * Everything is static inline, C99, no malloc, no mutable globals; the caller owns every buffer.
  */
@@ -158,11 +159,14 @@ static inline int ml_kmeans_learn_init(ml_kmeans *m, uint32_t n_features, uint32
     return ML_OK;
 }
 
-/* One mini-batch step on n_rows rows of x (row-major, n_features floats each): labels (n_rows int32,
- * caller's scratch, also the result) by ml_kmeans_predict on the centres before the step, then every
- * centre with members moves to the mean of its old weight and the members. ML_E_STATE without learning
- * buffers, ML_E_NAN for a non-finite value (nothing is changed then). */
-static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n_rows, int32_t *labels)
+/* One mini-batch step on n_rows rows of x (row-major, n_features floats each) with sample weights
+ * (n_rows floats, each finite and >= 0; NULL: 1 each): labels (n_rows int32, caller's scratch, also the
+ * result) by ml_kmeans_predict on the centres before the step, then every centre whose members' weights
+ * sum to more than 0 moves to the weighted mean of its old weight and the members. ML_E_STATE without
+ * learning buffers, ML_E_NAN for a non-finite value in x, ML_E_VALUE for a negative or non-finite weight
+ * (nothing is changed then). */
+static inline int ml_kmeans_partial_fit_weighted(ml_kmeans *m, const float *x, uint32_t n_rows,
+                                                 const float *sample_weight, int32_t *labels)
 {
     uint32_t r, i, j;
     if (m == 0 || x == 0 || labels == 0) {
@@ -176,6 +180,11 @@ static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n
             return ML_E_NAN;
         }
     }
+    for (r = 0; sample_weight != 0 && r < n_rows; r++) {
+        if (!(sample_weight[r] >= 0.0f && sample_weight[r] - sample_weight[r] == 0.0f)) {
+            return ML_E_VALUE;
+        }
+    }
     for (r = 0; r < n_rows; r++) {
         labels[r] = ml_kmeans_predict(m, x + (size_t)r * m->n_features);
         if (labels[r] < 0) {
@@ -187,7 +196,7 @@ static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n
         float wsum = 0.0f, alpha;
         for (r = 0; r < n_rows; r++) {
             if (labels[r] == (int32_t)j) {
-                wsum += 1.0f;
+                wsum += sample_weight != 0 ? sample_weight[r] : 1.0f;
             }
         }
         if (!(wsum > 0.0f)) {
@@ -199,8 +208,10 @@ static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n
         for (r = 0; r < n_rows; r++) {
             if (labels[r] == (int32_t)j) {
                 const float *xr = x + (size_t)r * m->n_features;
+                const float sw = sample_weight != 0 ? sample_weight[r] : 1.0f;
                 for (i = 0; i < m->n_features; i++) {
-                    c[i] += xr[i];
+                    const float t = xr[i] * sw; /* rounded to float before the sum (x * 1 is x) */
+                    c[i] += t;
                 }
             }
         }
@@ -211,6 +222,12 @@ static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n
         }
     }
     return ML_OK;
+}
+
+/* ml_kmeans_partial_fit_weighted with every sample weight 1. */
+static inline int ml_kmeans_partial_fit(ml_kmeans *m, const float *x, uint32_t n_rows, int32_t *labels)
+{
+    return ml_kmeans_partial_fit_weighted(m, x, n_rows, 0, labels);
 }
 
 #ifdef __cplusplus

@@ -44,7 +44,7 @@ static inline int ml_linear_load(const uint8_t *buf, size_t len, int task, int32
     uint32_t cnt[ML_LINEAR_S_COUNT];
     uint32_t n_specs, k, i;
     const ml_model_section_spec *specs = ml_linear_sections(&n_specs);
-    static const uint8_t limits[5] = {2u, 3u, 3u, 4u, 3u};
+    static const uint8_t limits[5] = {2u, 3u, 4u, 4u, 3u};
     const double *w;
     const double *b;
     ml_model_file f;

@@ -492,9 +492,9 @@ typedef struct ml_boost_file {
     ml_boost m;
     int32_t task;      /* ML_TASK_CLASSIFY, ML_TASK_REGRESS or ML_TASK_SCORE */
     int32_t n_outputs; /* classes, or 1 */
-    int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation */
-    int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of the probabilities (raw > 0) */
-    double p0, p1;     /* isolation: denominator, offset */
+    int32_t post;      /* 0 none, 1 sigmoid, 2 exponential, 3 softmax, 4 exp, 5 isolation, 6 softplus */
+    int32_t decide;    /* binary: 0 raw >= 0, 1 raw > 0, 2 argmax of probabilities (raw > 0), 3 raw > 0.5 */
+    double p0, p1;     /* isolation: denominator, offset; sigmoid: its scale (0: 1) */
     float bound;       /* proven bound of the float32 raw sums' rounding (largest over outputs) */
 } ml_boost_file;
 
@@ -576,7 +576,7 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
         }
     }
     {
-        static const int32_t limits[7] = {ML_TREES_MAX_OUTPUTS + 1, 2, 2, 6, 3, 2, 257};
+        static const int32_t limits[7] = {ML_TREES_MAX_OUTPUTS + 1, 2, 2, 7, 4, 2, 257};
         for (k = 0; k < 7; k++) {
             rc = ml_boost_code(bost[k], limits[k], &code[k]);
             if (rc != ML_OK) {
@@ -705,10 +705,13 @@ static inline int ml_boost_load(const uint8_t *buf, size_t len, int task, int32_
     {
         const int32_t p = b.post;
         const int fits = task == ML_TASK_SCORE      ? p == 5 && b.p0 >= 0.0
-                         : task == ML_TASK_REGRESS  ? p == 0 || p == 4
+                         : task == ML_TASK_REGRESS  ? p == 0 || p == 1 || p == 4 || p == 6
                          : m->n_raw == 1            ? p == 0 || p == 1 || p == 2
-                                                    : p == 0 || p == 3;
-        if (!fits || (b.decide == 2 && p == 0)) {
+                                                    : p == 0 || p == 1 || p == 3;
+        /* decide 3 (raw > 0.5): binary float32 models without probabilities; a sigmoid's scale >= 0 */
+        const int half_ok =
+            b.decide != 3 || (task == ML_TASK_CLASSIFY && m->n_raw == 1 && p == 0 && code[2] == 1);
+        if (!fits || !half_ok || (b.decide == 2 && p == 0) || (p == 1 && b.p0 < 0.0)) {
             return ML_E_VALUE; /* a post-transform that does not fit the task */
         }
     }
@@ -728,6 +731,9 @@ static inline int32_t ml_boost_file_predict(const ml_boost_file *b, const float 
         return ml_boost_isolation_f64(r[0], b->p0, b->p1) < 0.0 ? -1 : 1;
     }
     ml_boost_raw_f32(&b->m, x, raw);
+    if (b->decide == 3) {
+        return raw[0] > 0.5f ? 1 : 0; /* a float32 model: the library's own sum */
+    }
     if (n == 1) {
         if (raw[0] > b->bound) {
             return 1;
@@ -749,6 +755,12 @@ static inline int32_t ml_boost_file_predict(const ml_boost_file *b, const float 
     return ml_argmax_f64(r, n);
 }
 
+/* The factor of a sigmoid post-transform (written as 0 when it is the default 1). */
+static inline float ml_boost_file_scale(const ml_boost_file *b)
+{
+    return b->p0 != 0.0 ? (float)b->p0 : 1.0f;
+}
+
 /* The value of a regressor, or the anomaly score (score_samples) of an isolation forest. */
 static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
 {
@@ -756,6 +768,12 @@ static inline float ml_boost_file_value(const ml_boost_file *b, const float *x)
     ml_boost_raw_f32(&b->m, x, raw);
     if (b->post == 4) {
         return expf(raw[0]);
+    }
+    if (b->post == 1) {
+        return ml_boost_sigmoid(ml_boost_file_scale(b) * raw[0]);
+    }
+    if (b->post == 6) {
+        return ml_boost_softplus(raw[0]);
     }
     if (b->post == 5) {
         return b->p0 != 0.0 ? ml_boost_isolation(raw[0], (float)(1.0 / b->p0), 0.0f) : -0.5f;
@@ -772,8 +790,13 @@ static inline int ml_boost_file_proba(const ml_boost_file *b, const float *x, fl
     }
     ml_boost_raw_f32(&b->m, x, raw);
     if (b->m.n_raw == 1) {
-        out[1] = ml_boost_sigmoid(b->post == 2 ? 2.0f * raw[0] : raw[0]);
+        out[1] = ml_boost_sigmoid(b->post == 2 ? 2.0f * raw[0] : ml_boost_file_scale(b) * raw[0]);
         out[0] = 1.0f - out[1];
+    } else if (b->post == 1) { /* one-vs-all: a sigmoid per class, not normalised */
+        int32_t k;
+        for (k = 0; k < b->m.n_raw; k++) {
+            out[k] = ml_boost_sigmoid(ml_boost_file_scale(b) * raw[k]);
+        }
     } else {
         ml_boost_softmax(raw, b->m.n_raw, out);
     }

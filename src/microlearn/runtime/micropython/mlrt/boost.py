@@ -11,7 +11,7 @@ from array import array
 from mlrt._reader import bad, to_array
 from mlrt.trees import INF, _check_values, _json_list, _keys
 
-POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation")
+POSTS = ("none", "sigmoid", "exponential", "softmax", "exp", "isolation", "softplus")
 NAN_KEY = 0x7F800001
 
 
@@ -19,6 +19,19 @@ def _code(v, n, what):
     if v != int(v) or not 0 <= v < n:
         raise bad("BOST: %s code out of range" % what)
     return int(v)
+
+
+def _sigmoid(z):
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _log1p(e):
+    # log(1 + e) for e >= 0, accurate for tiny e too (MicroPython has no math.log1p)
+    u = 1.0 + e
+    return e if u == 1.0 else math.log(u) * e / (u - 1.0)
 
 
 class Boosted:
@@ -45,10 +58,13 @@ class Boosted:
         self.mean = _code(b[1], 2, "aggregation") == 1
         self.f32 = _code(b[2], 2, "accumulate") == 1
         self.post = POSTS[_code(b[3], len(POSTS), "post-transform")]
-        self.decide = _code(b[4], 3, "decide")
+        self.decide = _code(b[4], 4, "decide")
         self.trunc = _code(b[5], 2, "category cast") == 1
         self.words = _code(b[6], 257, "category words")
         self.params = (b[7], b[8])
+        self.scale = b[7] if self.post == "sigmoid" and b[7] != 0 else 1.0
+        if self.post == "sigmoid" and b[7] < 0:
+            raise bad("BOST: a sigmoid's scale must not be negative")
         self._base = sec[b"BASE"]
         if len(self._base) != self.n_raw or self.n_raw < 1:
             raise bad("BASE must hold BOST n_raw values")
@@ -61,6 +77,17 @@ class Boosted:
                 raise bad("a classifier of %d classes has %d raw scores" % (no, want))
         elif no != 1 or self.n_raw != 1:
             raise bad("a %s has one output" % self.kind)
+        fits = {
+            "classifier": ("none", "sigmoid", "exponential")
+            if self.n_raw == 1
+            else ("none", "sigmoid", "softmax"),
+            "regressor": ("none", "sigmoid", "exp", "softplus"),
+            "anomaly": ("isolation",),
+        }[self.kind]
+        if self.post not in fits:
+            raise bad("post-transform %s does not fit a %s" % (self.post, self.kind))
+        if self.decide == 3 and (not self.classifier or self.n_raw != 1 or self.post != "none" or b[2] != 1):
+            raise bad("decide 3 (raw > 0.5) is for binary float32 models without probabilities")
         lval = sec[b"LVAL"]
         lv64 = sec.get(b"LV64")
         if not self.f32 and lv64 is None:
@@ -208,9 +235,10 @@ class Boosted:
             raise TypeError("mlrt: this model has no probabilities")
         r = self.raw(x)
         if self.n_raw == 1:
-            z = 2.0 * r[0] if self.post == "exponential" else r[0]
-            p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+            p = _sigmoid(2.0 * r[0] if self.post == "exponential" else self.scale * r[0])
             return [1.0 - p, p]
+        if self.post == "sigmoid":  # one-vs-all: a sigmoid per class, not normalised
+            return [_sigmoid(self.scale * v) for v in r]
         m = max(r)
         e = [math.exp(v - m) for v in r]
         s = sum(e)
@@ -230,7 +258,14 @@ class Boosted:
             return -1 if self.decision_function(x) < 0 else 1
         r = self.raw(x)
         if self.kind == "regressor":
+            if self.post == "sigmoid":
+                return _sigmoid(self.scale * r[0])
+            if self.post == "softplus":
+                z = r[0]
+                return z + _log1p(math.exp(-z)) if z > 0 else _log1p(math.exp(z))
             return math.exp(r[0]) if self.post == "exp" else r[0]
+        if self.decide == 3:
+            return 1 if r[0] > 0.5 else 0
         if self.n_raw == 1:
             if self.decide == 0:
                 return 1 if r[0] >= 0 else 0

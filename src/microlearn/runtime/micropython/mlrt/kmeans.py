@@ -3,14 +3,19 @@
 #
 # predict: squared euclidean distances from the float32-rounded input to every centre in the port's
 # float (double on unix and WebAssembly: the float64 rule of docs/kmeans.md), the lowest index among
-# equal distances. partial_fit: scikit-learn's _mini_batch_step with unit weights and no reassignment,
-# centres and weight sums held as float32 (array 'f') and every intermediate rounded to float32: on a port
-# whose float is a double each operation on two float32 values is computed exactly enough (53 >= 2*24+2
-# bits) that the float32 rounding is the correctly rounded float32 result, so the update is the one
-# scikit-learn computes on float32 data, bit for bit, wherever the labels agree.
+# equal distances. partial_fit: scikit-learn's _mini_batch_step (sample weights optional) without random
+# reassignment, centres and weight sums held as float32 (array 'f') and every intermediate rounded to
+# float32: on a port whose float is a double each operation on two float32 values is computed exactly
+# enough (53 >= 2*24+2 bits) that the float32 rounding is the correctly rounded float32 result, so the
+# update is the one scikit-learn computes on float32 data, bit for bit, wherever the labels agree.
 from array import array
 
 from mlrt._reader import bad
+
+try:  # machine-code distances and update where the port can run them (see _fast_kmeans.py)
+    from mlrt import _fast_kmeans
+except Exception:  # CPython, WebAssembly, or a port without native code: _Py below
+    _fast_kmeans = None
 
 FAMILY = 5
 CLUSTER = 4
@@ -29,6 +34,53 @@ SECTIONS = {
 
 def load(head, sec):
     return KMeans(head, sec)
+
+
+class _Py:
+    """The bytecode arithmetic (_fast_kmeans holds the same functions as machine code)."""
+
+    @staticmethod
+    def dist2(xa, c, k, n):
+        """Squared euclidean distances from xa to each of the k centres in c, summed in feature order."""
+        out = []
+        o = 0
+        for _ in range(k):
+            s = 0.0
+            for i in range(n):
+                d = xa[i] - c[o + i]
+                s += d * d
+            o += n
+            out.append(s)
+        return out
+
+    @staticmethod
+    def step(c, w, xs, labels, sw, t, k, n):
+        """scikit-learn's _minibatch_update_dense in float32: c and w are array('f'), t an array('f') of 2
+        where each intermediate is rounded; sw: the sample weights (array('f')) or None for 1 each."""
+        for j in range(k):
+            t[1] = 0.0
+            for r in range(len(xs)):
+                if labels[r] == j:
+                    t[1] = t[1] + (1.0 if sw is None else sw[r])
+            if not t[1] > 0:
+                continue
+            o = j * n
+            for i in range(n):
+                c[o + i] = c[o + i] * w[j]
+            for r in range(len(xs)):
+                if labels[r] == j:
+                    xa = xs[r]
+                    for i in range(n):
+                        if sw is None:
+                            c[o + i] = c[o + i] + xa[i]
+                        else:
+                            t[0] = xa[i] * sw[r]
+                            c[o + i] = c[o + i] + t[0]
+            w[j] = w[j] + t[1]
+            t[0] = 1.0 / w[j]
+            alpha = t[0]
+            for i in range(n):
+                c[o + i] = c[o + i] * alpha
 
 
 class KMeans:
@@ -70,17 +122,7 @@ class KMeans:
 
     def _dist2(self, xa):
         c = self._c32 if self._c32 is not None else self._c
-        n = self.n_features
-        out = []
-        o = 0
-        for _ in range(self.n_clusters):
-            s = 0.0
-            for i in range(n):
-                d = xa[i] - c[o + i]
-                s += d * d
-            o += n
-            out.append(s)
-        return out
+        return (_fast_kmeans or _Py).dist2(xa, c, self.n_clusters, self.n_features)
 
     def _x32(self, x):
         if len(x) != self.n_features:
@@ -102,40 +144,37 @@ class KMeans:
         """The euclidean distance of x to every centre."""
         return [v**0.5 for v in self._dist2(self._x32(x))]
 
-    def partial_fit(self, rows):
-        """One mini-batch step on ``rows`` (a list of rows): returns their labels (by the centres before
-        the step); centres with members move to the mean of their old weight and the members."""
+    def partial_fit(self, rows, sample_weight=None):
+        """One mini-batch step on ``rows`` (a list of rows) with ``sample_weight`` (one number >= 0 per
+        row, rounded to float32; None: 1 each): returns their labels (by the centres before the step);
+        centres whose members' weights sum to more than 0 move to the weighted mean of their old weight
+        and the members."""
         if self.counts is None:
             raise ValueError(
                 "mlrt: this model has no weight sums (a MiniBatchKMeans file has): no online update"
             )
-        n, k = self.n_features, self.n_clusters
         xs = [self._x32(r) for r in rows]
         for xa in xs:
             for v in xa:
                 if v - v != 0:
                     raise ValueError("mlrt: a row holds NaN or an infinite value")
+        sw = None
+        if sample_weight is not None:
+            if len(sample_weight) != len(xs):
+                raise ValueError(
+                    "mlrt: %d sample weights for %d rows: give one per row" % (len(sample_weight), len(xs))
+                )
+            sw = array("f", sample_weight)
+            for v in sw:
+                if not (v >= 0 and v - v == 0):
+                    raise ValueError("mlrt: a sample weight is negative, NaN or infinite: give weights >= 0")
         if self._c32 is None:
             self._c32 = array("f", self._c)
         labels = [self.predict(xa) for xa in xs]
-        c, w = self._c32, self.counts
-        t = array("f", [0.0])
-        for j in range(k):
-            members = [r for r in range(len(xs)) if labels[r] == j]
-            if not members:
-                continue
-            o = j * n
-            for i in range(n):
-                c[o + i] = c[o + i] * w[j]
-            for r in members:
-                xa = xs[r]
-                for i in range(n):
-                    c[o + i] = c[o + i] + xa[i]
-            w[j] = w[j] + len(members)
-            t[0] = 1.0 / w[j]
-            alpha = t[0]
-            for i in range(n):
-                c[o + i] = c[o + i] * alpha
+        t = array("f", [0.0, 0.0])  # float32 rounding of each intermediate
+        (_fast_kmeans or _Py).step(
+            self._c32, self.counts, xs, labels, sw, t, self.n_clusters, self.n_features
+        )
         return labels
 
     def centers(self):

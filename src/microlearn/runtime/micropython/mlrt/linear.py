@@ -49,7 +49,7 @@ def _unit():
 U = _unit()
 DOUBLE = U < 1e-10
 TINY = 2.0**-1000 if DOUBLE else 2.0**-100  # absolute error of the underflowing operations of a row
-LIMITS = (2, 3, 3, 4, 3)
+LIMITS = (2, 3, 4, 4, 3)
 
 
 def load(head, sec):

@@ -9,9 +9,24 @@
 # index among equal counts. On ports whose float is double (unix, WebAssembly) this is scikit-learn's
 # class outside float64 ties of the k-th distance; on single-float ports the distances are float32 and
 # near ties may differ.
+#
+# Storage: the examples are held in the smallest array type that keeps every value exactly: array('b')
+# (int8), array('h') (int16), array('f') (float32), else the port's float. With integer examples and an
+# integer input row (every value an integer of the examples' type) the distances are integers; where the
+# port runs native code, _fast_knn computes them (and keeps the k nearest by the same rule) in machine
+# words: the same distances, the same neighbours, about a hundred times faster than this module's loop
+# (docs/micropython.md).
 from array import array
 
 from mlrt._reader import bad
+
+try:  # machine-code integer distances where the port can run them (see _fast_knn.py)
+    from mlrt import _fast_knn
+except Exception:  # CPython, WebAssembly, or a port without viper: the bytecode path below
+    _fast_knn = None
+
+_TOP = 2147483647  # no integer sum may pass 2^31 - 1 (machine words of 32 bits)
+_RANGE = {"b": 127, "h": 32767}
 
 FAMILY = 4
 CLASSIFIER = 1
@@ -53,6 +68,42 @@ def _tf():
         return array("d"), 8
     except ValueError:  # a port without double arrays
         return array("f"), 4
+
+
+def _fits(vals, code):
+    """Whether every value of vals is held exactly by an array of type code ('b', 'h' or 'f')."""
+    if code == "f":
+        f = array("f", vals)
+        for i in range(len(f)):
+            if f[i] != vals[i]:
+                return False
+        return True
+    top = _RANGE[code]
+    for v in vals:
+        if v != int(v) or not -top - 1 <= v <= top:
+            return False
+    return True
+
+
+def _store(vals):
+    """(array, type code): vals in the smallest array type that holds each exactly ('b', 'h', 'f'),
+    else in the port's float ('d', or 'f' where there are no double arrays)."""
+    for code in ("b", "h", "f"):
+        if _fits(vals, code):
+            return array(code, [int(v) for v in vals] if code != "f" else vals), code
+    x, isz = _tf()
+    for v in vals:
+        x.append(v)
+    return x, "d" if isz == 8 else "f"
+
+
+def _maxabs(vals):
+    top = 0
+    for v in vals:
+        a = v if v >= 0 else -v
+        if a > top:
+            top = a
+    return int(top)
 
 
 class Neighbors:
@@ -102,7 +153,7 @@ class Neighbors:
         self.kind = "regressor" if reg else "classifier"
         self._v = None
         if reg:
-            self._v, _ = _tf()
+            self._v, self._visz = _tf()
             for v in vals:
                 self._v.append(v)
         self.n_features = n
@@ -111,13 +162,30 @@ class Neighbors:
         self.metric = METRICS[metric]
         self._mcode = metric
         self._distance = knbr[6] == 1
-        self._x, self._isz = _tf()
-        for v in ex:
-            self._x.append(v)
+        self._x, self._xcode = _store(ex)
+        self._set_fast()
         self._y = array("H", lab)
         self.capacity = None
         self.classes = _json_list(sec.get(b"LABL"), n_out)
         self.feature_names = _json_list(sec.get(b"FNAM"), n)
+
+    def _set_fast(self):
+        """The machine-code integer path's state for the examples' storage type (None: bytecode only)."""
+        code = self._xcode
+        self._fast = None
+        if _fast_knn is not None and code in _RANGE and self._mcode != 3:
+            self._fast = (
+                code == "h",
+                array(code, bytes((1 + (code == "h")) * self.n_features)),  # the input as integers
+                array("i", bytes(4 * self.k)),  # distances
+                array("i", bytes(4 * self.k)),  # indices
+            )
+            self._emax = _maxabs(self._x)
+
+    @property
+    def storage(self):
+        """How the examples are held: 'int8', 'int16', 'float32' or 'float64'."""
+        return {"b": "int8", "h": "int16", "f": "float32", "d": "float64"}[self._xcode]
 
     @property
     def n_examples(self):
@@ -125,7 +193,9 @@ class Neighbors:
 
     @property
     def nbytes(self):
-        return self._isz * (len(self._x) + (len(self._v) if self._v is not None else 0)) + 2 * len(self._y)
+        isz = {"b": 1, "h": 2, "f": 4, "d": 8}[self._xcode]
+        v = self._visz * len(self._v) if self._v is not None else 0
+        return isz * len(self._x) + v + 2 * len(self._y)
 
     def _x32(self, x):
         if len(x) != self.n_features:
@@ -206,6 +276,16 @@ class Neighbors:
         m = len(self._y)
         if m < k:
             raise ValueError("mlrt: %d examples stored, k = %d: add examples first" % (m, k))
+        fast = self._fast
+        if fast is not None:
+            wide, xq, dq, iq = fast
+            big = _fast_knn.ints(xa, n, xq, wide)
+            if big:  # an integer row: the largest sum must stay below 2^31
+                d = big - 1 + self._emax
+                if (n * d * d if mc == 0 else n * d if mc == 1 else d) <= _TOP:
+                    _fast_knn.nearest(xq, ex, m, n, k, mc, wide, dq, iq)
+                    self._dist = [float(dq[p]) for p in range(k)]
+                    return [iq[p] for p in range(k)]
         dist = []
         idx = []
         o = 0
@@ -260,8 +340,12 @@ class Neighbors:
         for v in xa:
             if v - v != 0:
                 raise ValueError("mlrt: x holds NaN or an infinite value")
+        if self._xcode in _RANGE and not _fits(xa, self._xcode):
+            self._widen(xa)
         for v in xa:
-            self._x.append(v)
+            self._x.append(int(v) if self._xcode in _RANGE else v)
+        if self._fast is not None:
+            self._emax = max(self._emax, _maxabs(xa))
         if self._v is not None:
             self._v.append(label)
             label = 0
@@ -270,6 +354,13 @@ class Neighbors:
             self.n_outputs += 1
             if self.classes is not None:
                 self.classes.append(label if name is None else name)
+
+    def _widen(self, xa):
+        """Move integer examples to the narrowest type that also holds xa (float32 values)."""
+        code = "h" if self._xcode == "b" and _fits(xa, "h") else "f"
+        self._x = array(code, self._x)
+        self._xcode = code
+        self._set_fast()
 
     def remove(self, index):
         """Remove example number ``index``; the later ones move down one place (order is kept)."""

