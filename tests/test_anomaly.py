@@ -34,6 +34,7 @@ from microlearn.errors import NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.registry import to_ir
 from microlearn.ir.base import Task
 from microlearn.ir.mahalanobis import Mahalanobis
+from microlearn.verify import boundary_rows
 
 ALL = ["host", "cortex-m4f", "cortex-m0plus", "rv32imc", "micropython"]
 XI = StandardScaler().fit_transform(load_iris().data)
@@ -310,25 +311,8 @@ void b_fast(const float *x, int32_t n, int32_t *out) {
 
 
 def near_ties(ir: Any, X: npt.NDArray[np.float32], n: int = 12) -> npt.NDArray[np.float32]:
-    """Rows within float32 rounding of a component boundary (bisection between rows of two components)."""
-    ref = ir.reference(X).outputs
-    out = []
-    for i in range(len(X)):
-        other = np.flatnonzero(ref != ref[i])
-        if len(other) == 0:
-            continue
-        a, b = X[i].astype(np.float64), X[int(other[i % len(other)])].astype(np.float64)
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            if ir.reference((a + mid * (b - a)).astype(np.float32)[None, :]).outputs[0] == ref[i]:
-                lo = mid
-            else:
-                hi = mid
-        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
-        if len(out) >= n:
-            break
-    return np.asarray(out, dtype=np.float32)
+    """Rows within float32 rounding of a decision boundary (microlearn.verify.boundary_rows)."""
+    return boundary_rows(ir, X, n)
 
 
 @pytest.mark.parametrize(

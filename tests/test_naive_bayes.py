@@ -23,6 +23,7 @@ from microlearn.backends.c.naive_bayes import emit, emit_float32
 from microlearn.errors import InvalidInputError, ModelFileError, NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.sklearn.naive_bayes import convert_gaussian_nb as convert
 from microlearn.ir.naive_bayes import GaussianNB
+from microlearn.verify import boundary_rows
 
 MCUS = ["cortex-m4f", "cortex-m0plus", "rv32imc"]
 XI, YI = load_iris(return_X_y=True)
@@ -60,28 +61,8 @@ def rows(name: str, n: int = 200, seed: int = 0) -> npt.NDArray[np.float32]:
 
 
 def near_ties(ir: GaussianNB, X: npt.NDArray[np.float32], n: int = 12) -> npt.NDArray[np.float32]:
-    """Rows within float32 rounding of a decision boundary: bisection between rows of different classes."""
-    ref = ir.reference(X).outputs
-    out = []
-    for i in range(len(X)):
-        other = np.flatnonzero(ref != ref[i])
-        if len(other) == 0:
-            continue
-        j = int(other[i % len(other)])
-        a, b = X[i].astype(np.float64), X[j].astype(np.float64)
-        ca = ref[i]
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            x = (a + mid * (b - a)).astype(np.float32)[None, :]
-            if ir.reference(x).outputs[0] == ca:
-                lo = mid
-            else:
-                hi = mid
-        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
-        if len(out) >= n:
-            break
-    return np.asarray(out, dtype=np.float32).reshape(-1, ir.n_features)
+    """Rows within float32 rounding of a decision boundary (microlearn.verify.boundary_rows)."""
+    return boundary_rows(ir, X, n)
 
 
 # ---------------------------------------------------------------------------------------------- reference
