@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.covariance import EllipticEnvelope
 from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
@@ -31,6 +32,7 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -45,7 +47,7 @@ from microlearn.targets.mcu import McuTarget
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
 KNN_METHODS = ("float", "float32", "int8", "int16")
-BOOSTED_METHODS = ("table", "inline")
+BOOSTED_METHODS = ("table", "inline", "packed")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -84,8 +86,14 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ("regress trees", [rfr(3, 4), rfr(12, 8)], TREE_METHODS),
         ("logistic", [(LogisticRegression(max_iter=3000).fit(Xd, yd), Xd)], ("float",)),
         ("ridge", [(Ridge().fit(Xr, yr), Xr)], ("float",)),
-        ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
-        ("knn classify", [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float", "float32")),
+        ("elliptic envelope", [(EllipticEnvelope(random_state=0).fit(Xr), Xr)], ("float", "float32")),
+        ("mixture", [(GaussianMixture(3, random_state=0).fit(Xr), Xr)], ("float", "float32")),
+        (
+            "knn classify",
+            [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)],
+            (*KNN_METHODS, "float32_noreplay"),
+        ),
         ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
         ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
         ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
