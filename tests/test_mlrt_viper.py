@@ -547,20 +547,8 @@ print(' '.join(ints))
 """
 
 
-@pytest.mark.skipif(
-    not UNIX or not Path(UNIX).exists(),
-    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
-    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
-)
-def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
-    """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
-    int8 codes equal both paths' and CPython's, on every geometry."""
-    import json
-
-    assert UNIX is not None
-    for f in deploy.build_mpy(tmp_path / "dev", "x64"):
-        (tmp_path / "mlrt").mkdir(exist_ok=True)
-        (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
+def _conv_specs() -> tuple[list[dict[str, Any]], list[str]]:
+    """Every geometry's layers as data for CONV_DEVICE_CODE, and CPython's int8 codes for each."""
     rng = np.random.default_rng(7)
     specs, want = [], []
     layers = [
@@ -596,11 +584,50 @@ def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
             run = mlrt_conv.ConvQ8(op, array("b", s["w"]), s["b"], s["m"], s["sh"], s["zx"], 3, -128,
                                    None if s["table"] is None else bytes(s["table"]))  # fmt: skip
         expect.append(bytes(_with_fast(None, run, bytearray(s["q"]))).hex())
+    return specs, expect
+
+
+def _check_conv_output(out: str, expect: list[str]) -> None:
+    lines = out.replace("\r", "").split("\n")
+    assert lines[0] == "True"  # the machine code loaded
+    assert lines[1] == "True"  # machine code == bytecode, float and int8
+    assert lines[2].split(" ") == expect  # == CPython's int8 codes
+
+
+@pytest.mark.skipif(
+    not UNIX or not Path(UNIX).exists(),
+    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
+    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
+)
+def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
+    int8 codes equal both paths' and CPython's, on every geometry."""
+    import json
+
+    assert UNIX is not None
+    (tmp_path / "mlrt").mkdir()
+    for f in deploy.build_mpy(tmp_path / "dev", "x64"):
+        (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
+    specs, expect = _conv_specs()
     (tmp_path / "specs.json").write_text(json.dumps(specs))
     (tmp_path / "t.py").write_text(CONV_DEVICE_CODE.format(d=str(tmp_path)))
     res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    lines = res.stdout.split("\n")
-    assert lines[0] == "True"  # the machine code loaded
-    assert lines[1] == "True"  # machine code == bytecode, float and int8
-    assert lines[2].split(" ") == expect  # == CPython's int8 codes
+    _check_conv_output(res.stdout, expect)
+
+
+@pytest.mark.skipif(
+    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
+    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
+    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
+)
+def test_32_bit_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """_fast_conv as armv7m machine code (32-bit words, single-precision floats) on every geometry."""
+    import json
+
+    assert QEMU is not None
+    files = {f"/mlrt/{f.name}": f.read_bytes() for f in deploy.build_mpy(tmp_path, "armv7m")}
+    specs, expect = _conv_specs()
+    files["/specs.json"] = json.dumps(specs).encode()
+    code = RAM_FS.format(files=files) + CONV_DEVICE_CODE.format(d="/fs")
+    _check_conv_output(_qemu_raw_repl(QEMU, code.encode()), expect)
