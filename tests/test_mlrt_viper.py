@@ -496,14 +496,20 @@ def test_int8_windows_equal_on_both_paths() -> None:
         w = array("b", rng.integers(-128, 128, len(op.k)).astype(np.int8).tobytes())
         b = [int(v) for v in rng.integers(-20000, 20000, n_out)]
         m = [int(v) for v in rng.integers(1 << 30, 1 << 31, n_out)]
-        sh = [int(v) for v in rng.integers(4, 12, n_out)]
+        m[0] = 1 << 30  # with small shifts: exact halves, rounded away from zero
+        sh = [int(v) for v in rng.integers(-2, 14, n_out)]  # from saturating to rounding to 0
         zx = int(rng.integers(-128, 128))
         run = mlrt_conv.ConvQ8(op, w, b, m, sh, zx, int(rng.integers(-20, 20)), -128 if i % 2 else 0,
                                table if i % 3 == 0 else None)  # fmt: skip
         assert run.fits
         for _ in range(3):
             q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
-            assert _with_fast(shimmed, run, q) == _with_fast(None, run, q)
+            want = _with_fast(None, run, q)
+            assert _with_fast(shimmed, run, q) == want
+            ref = bytearray(len(want))  # each sum requantized by network.requant, one output at a time
+            for o, a in enumerate(run.sums(q)):
+                run.put(ref, o, run.b[o % n_out] + a, o % n_out)
+            assert want == ref
     for op in _pool_layers():
         run = mlrt_conv.PoolQ8(op)
         for _ in range(3):

@@ -336,6 +336,8 @@ class ConvQ8(_OutQ8):
         self.t8 = array("i", g.t + ((0, op.m) if dw else (op.f, 0)) + (zx + 128,))
         self.fits = g.kh * g.kw * (1 if dw else g.c) * 255 * 128 < 2147483647
         self.acc = None
+        self.s = [31 + v for v in sh]  # requant's shifts and halves, per channel
+        self.half = [1 << (30 + v) for v in sh]
 
     def __call__(self, q):
         g = self.op.g
@@ -346,12 +348,14 @@ class ConvQ8(_OutQ8):
             _fast_conv.conv_q8(q, self.w, acc, self.t8)
         else:
             acc = self.sums(q)
-        b, m, sh, zero, lo, table = self.b, self.m, self.sh, self.zero, self.lo, self.table
+        b, m, sh, half, zero, lo, table = self.b, self.m, self.s, self.half, self.zero, self.lo, self.table
         n = len(b)
         y = bytearray(len(acc))
         ch = 0
         for o in range(len(acc)):
-            v = zero + requant(b[ch] + acc[o], m[ch], sh[ch])
+            # network.requant inline (its int32 saturation cannot change the clamped byte)
+            p = (b[ch] + acc[o]) * m[ch]
+            v = zero + ((p + half[ch]) >> sh[ch] if p >= 0 else -((half[ch] - p) >> sh[ch]))
             v = lo if v < lo else (127 if v > 127 else v)
             y[o] = (table[v + 128] if table is not None else v) & 0xFF
             ch += 1
