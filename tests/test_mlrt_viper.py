@@ -211,6 +211,24 @@ UNIX = os.environ.get("MICROLEARN_UNIX_MICROPYTHON")
 # floats), e.g. make -C ports/qemu BOARD=MPS2_AN385 FROZEN_MANIFEST= MICROPY_HEAP_SIZE=3145728
 QEMU = os.environ.get("MICROLEARN_QEMU_MICROPYTHON")
 
+
+def _need_unix() -> None:
+    """The `ports` tests (pytest -m ports) fail with what to do when their port is missing."""
+    if not UNIX or not Path(UNIX).exists():
+        pytest.fail(
+            "set $MICROLEARN_UNIX_MICROPYTHON to a MicroPython unix port (x64) binary: make -C ports/unix in "
+            "a MicroPython checkout (the WebAssembly MicroPython of the default suite runs no native code)"
+        )
+
+
+def _need_qemu() -> None:
+    if not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None:
+        pytest.fail(
+            "set $MICROLEARN_QEMU_MICROPYTHON to the firmware.elf of MicroPython's qemu port (board "
+            "MPS2_AN385) and install qemu-system-arm"
+        )
+
+
 DEVICE_CODE = """
 import gc, sys
 sys.path.insert(0, {d!r})
@@ -321,12 +339,9 @@ def _check_device_output(out: str) -> None:
     assert lines[3] == "kmeans True"
 
 
-@pytest.mark.skipif(
-    not UNIX or not Path(UNIX).exists(),
-    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
-    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
-)
+@pytest.mark.ports
 def test_unix_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    _need_unix()
     assert UNIX is not None
     for name, data in _device_files(tmp_path, "x64").items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
@@ -378,13 +393,10 @@ def _qemu_raw_repl(elf: str, code: bytes, timeout: float = 600) -> str:
     return res.decode()
 
 
-@pytest.mark.skipif(
-    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
-    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
-    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
-)
+@pytest.mark.ports
 def test_32_bit_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
     """armv7m machine code with 32-bit words and single-precision floats (Cortex-M3 under QEMU)."""
+    _need_qemu()
     assert QEMU is not None
     files = {"/" + k: v for k, v in _device_files(tmp_path, "armv7m").items()}
     code = RAM_FS.format(files=files) + DEVICE_CODE.format(d="/fs")
@@ -600,14 +612,11 @@ def _check_conv_output(out: str, expect: list[str]) -> None:
     assert lines[2].split(" ") == expect  # == CPython's int8 codes
 
 
-@pytest.mark.skipif(
-    not UNIX or not Path(UNIX).exists(),
-    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
-    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
-)
+@pytest.mark.ports
 def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
     int8 codes equal both paths' and CPython's, on every geometry."""
+    _need_unix()
     import json
 
     assert UNIX is not None
@@ -622,13 +631,10 @@ def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     _check_conv_output(res.stdout, expect)
 
 
-@pytest.mark.skipif(
-    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
-    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
-    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
-)
+@pytest.mark.ports
 def test_32_bit_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     """_fast_conv as armv7m machine code (32-bit words, single-precision floats) on every geometry."""
+    _need_qemu()
     import json
 
     assert QEMU is not None
