@@ -2,13 +2,17 @@
 
 flash = const data of the generated C (``CSource.const_bytes``, what the emitter itself counts)
       + code: the runtime code the method links for this CPU (its walker, libgcc soft-float routines, ...)
-        plus, for methods that write the trees as code (inline, fast), bytes per internal node;
+        plus, for methods that write the trees as code (inline, fast), bytes per internal node,
+        plus once per output link the model's calls use (a boosted regressor's exp / sigmoid / softplus,
+        a network's logistic / tanh hidden units, probabilities when asked for): :data:`LINKS`, the libm
+        and libgcc routines (expf, log1pf, tanhf, soft-float division ...) and the code around them;
 RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
         the model (per-class sums, pipeline stage outputs).
 
 The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
 linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
-recorded here, so an estimate needs no compiler. A family or method without a row falls back to the
+recorded here, so an estimate needs no compiler. The rows of :data:`COSTS` hold no link: the
+calibration subtracts the links of its models. A family or method without a row falls back to the
 CPU's :data:`GENERIC` figure (the largest measured fixed code) plus the const bytes of its generated C.
 """
 
@@ -23,7 +27,19 @@ import numpy as np
 from microlearn.errors import InvalidInputError
 from microlearn.ir.base import IR
 
-__all__ = ["COSTS", "GENERIC", "Budget", "BudgetCheck", "Cost", "Estimate", "estimate", "parse_size"]
+__all__ = [
+    "COSTS",
+    "GENERIC",
+    "LINKS",
+    "Budget",
+    "BudgetCheck",
+    "Cost",
+    "Estimate",
+    "estimate",
+    "link_cost",
+    "links",
+    "parse_size",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "Neighbors", "regress", "float32"): Cost(code=11550, stack=240),
     ("cortex-m0plus", "Neighbors", "regress", "int16"): Cost(code=9462, stack=352),
     ("cortex-m0plus", "Neighbors", "regress", "int8"): Cost(code=9138, stack=256),
+    ("cortex-m0plus", "Network", "classify", "float"): Cost(code=7592, stack=2192),
+    ("cortex-m0plus", "Network", "classify", "float32"): Cost(code=3276, stack=648),
+    ("cortex-m0plus", "Network", "regress", "float"): Cost(code=2176, stack=208),
+    ("cortex-m0plus", "Network", "regress", "float32"): Cost(code=2176, stack=208),
     ("cortex-m0plus", "Normalize", "transform", "exact"): Cost(code=4035, stack=173),
     ("cortex-m0plus", "Project", "transform", "exact"): Cost(code=6910, stack=120),
     ("cortex-m0plus", "TreeEnsemble", "classify", "fast"): Cost(
@@ -87,8 +107,8 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
     ("cortex-m4f", "BoostedTrees", "regress", "table"): Cost(code=70, stack=40),
-    ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9486, per_node=18.99, stack=205),
-    ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9645, stack=213),
+    ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9490, per_node=18.99, stack=205),
+    ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9649, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
     ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
@@ -103,6 +123,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "Neighbors", "regress", "float32"): Cost(code=3226, stack=216),
     ("cortex-m4f", "Neighbors", "regress", "int16"): Cost(code=2798, stack=304),
     ("cortex-m4f", "Neighbors", "regress", "int8"): Cost(code=2674, stack=216),
+    ("cortex-m4f", "Network", "classify", "float"): Cost(code=2486, stack=2116),
+    ("cortex-m4f", "Network", "classify", "float32"): Cost(code=450, stack=564),
+    ("cortex-m4f", "Network", "regress", "float"): Cost(code=174, stack=124),
+    ("cortex-m4f", "Network", "regress", "float32"): Cost(code=174, stack=124),
     ("cortex-m4f", "Normalize", "transform", "exact"): Cost(code=323, stack=133),
     ("cortex-m4f", "Project", "transform", "exact"): Cost(code=1826, stack=80),
     ("cortex-m4f", "TreeEnsemble", "classify", "fast"): Cost(
@@ -128,7 +152,7 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
     ("rv32imc", "BoostedTrees", "score", "inline"): Cost(code=23617, per_node=16.72, stack=204),
-    ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23820, stack=220),
+    ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23824, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
     ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
@@ -143,6 +167,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "Neighbors", "regress", "float32"): Cost(code=13684, stack=260),
     ("rv32imc", "Neighbors", "regress", "int16"): Cost(code=11444, stack=324),
     ("rv32imc", "Neighbors", "regress", "int8"): Cost(code=10710, stack=228),
+    ("rv32imc", "Network", "classify", "float"): Cost(code=8940, stack=2204),
+    ("rv32imc", "Network", "classify", "float32"): Cost(code=4606, stack=668),
+    ("rv32imc", "Network", "regress", "float"): Cost(code=2770, stack=204),
+    ("rv32imc", "Network", "regress", "float32"): Cost(code=2770, stack=204),
     ("rv32imc", "Normalize", "transform", "exact"): Cost(code=5510, stack=80),
     ("rv32imc", "Project", "transform", "exact"): Cost(code=8192, stack=116),
     ("rv32imc", "TreeEnsemble", "classify", "fast"): Cost(
@@ -165,9 +193,54 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
 
 # per CPU: families or methods with no measured row (new families, new emitters)
 GENERIC: dict[str, Cost] = {
-    "cortex-m0plus": Cost(code=11550, stack=504),
-    "cortex-m4f": Cost(code=3226, stack=304),
-    "rv32imc": Cost(code=13684, stack=516),
+    "cortex-m0plus": Cost(code=19085, stack=2192),
+    "cortex-m4f": Cost(code=9649, stack=2116),
+    "rv32imc": Cost(code=23824, stack=2204),
+}
+
+# (cpu, IR type, task, link) -> code bytes a link adds to a model of that family and task that has none:
+# the largest increase measured by `python benchmarks/estimates.py --table` over its bases (boosted
+# regressors and classifiers written by table and inline, relu networks, linear classifiers, GaussianNB),
+# since what a link adds depends on the soft-float routines the model links already (a network
+# classifier's float64 replay runs the activation in double too). Added once per link: a model's calls
+# to one link share its routines.
+LINKS: dict[tuple[str, str, str, str], int] = {
+    ("cortex-m0plus", "BoostedTrees", "classify", "sigmoid"): 3237,
+    ("cortex-m0plus", "BoostedTrees", "classify", "softmax"): 2601,
+    ("cortex-m0plus", "BoostedTrees", "regress", "exp"): 3701,
+    ("cortex-m0plus", "BoostedTrees", "regress", "sigmoid"): 3725,
+    ("cortex-m0plus", "BoostedTrees", "regress", "softplus"): 4677,
+    ("cortex-m0plus", "GaussianNB", "classify", "exp64"): 3046,
+    ("cortex-m0plus", "Linear", "classify", "sigmoid"): 4817,
+    ("cortex-m0plus", "Linear", "classify", "softmax"): 7229,
+    ("cortex-m0plus", "Network", "classify", "sigmoid"): 6773,
+    ("cortex-m0plus", "Network", "classify", "tanh"): 7920,
+    ("cortex-m0plus", "Network", "regress", "sigmoid"): 2561,
+    ("cortex-m0plus", "Network", "regress", "tanh"): 2984,
+    ("cortex-m4f", "BoostedTrees", "classify", "sigmoid"): 873,
+    ("cortex-m4f", "BoostedTrees", "classify", "softmax"): 1045,
+    ("cortex-m4f", "BoostedTrees", "regress", "exp"): 769,
+    ("cortex-m4f", "BoostedTrees", "regress", "sigmoid"): 785,
+    ("cortex-m4f", "BoostedTrees", "regress", "softplus"): 1501,
+    ("cortex-m4f", "GaussianNB", "classify", "exp64"): 2970,
+    ("cortex-m4f", "Linear", "classify", "sigmoid"): 829,
+    ("cortex-m4f", "Linear", "classify", "softmax"): 905,
+    ("cortex-m4f", "Network", "classify", "sigmoid"): 2517,
+    ("cortex-m4f", "Network", "classify", "tanh"): 3544,
+    ("cortex-m4f", "Network", "regress", "sigmoid"): 765,
+    ("cortex-m4f", "Network", "regress", "tanh"): 1044,
+    ("rv32imc", "BoostedTrees", "classify", "sigmoid"): 4386,
+    ("rv32imc", "BoostedTrees", "classify", "softmax"): 3342,
+    ("rv32imc", "BoostedTrees", "regress", "exp"): 4554,
+    ("rv32imc", "BoostedTrees", "regress", "sigmoid"): 4580,
+    ("rv32imc", "BoostedTrees", "regress", "softplus"): 6310,
+    ("rv32imc", "GaussianNB", "classify", "exp64"): 4348,
+    ("rv32imc", "Linear", "classify", "sigmoid"): 6070,
+    ("rv32imc", "Linear", "classify", "softmax"): 8514,
+    ("rv32imc", "Network", "classify", "sigmoid"): 8380,
+    ("rv32imc", "Network", "classify", "tanh"): 9916,
+    ("rv32imc", "Network", "regress", "sigmoid"): 3530,
+    ("rv32imc", "Network", "regress", "tanh"): 4122,
 }
 
 # method variants that share their base method's code (integer-input forms)
@@ -185,12 +258,15 @@ class Estimate:
     const_bytes: int
     code_bytes: int
     basis: str  # "measured" (a row of COSTS) or "generic" (no row for this family/method)
+    links: tuple[str, ...] = ()  # output links counted in code_bytes (keys of LINKS)
+    link_bytes: int = 0  # their code (part of code_bytes)
 
     def __str__(self) -> str:
         how = "" if self.basis == "measured" else f" ({self.basis}: no measured row for this method)"
+        link = f" incl. {'/'.join(self.links)} {self.link_bytes:,}" if self.links else ""
         return (
             f"{self.target} {self.method}: about {self.flash_bytes:,} B flash "
-            f"(code {self.code_bytes:,} + const {self.const_bytes:,}), {self.ram_bytes:,} B RAM{how}"
+            f"(code {self.code_bytes:,}{link} + const {self.const_bytes:,}), {self.ram_bytes:,} B RAM{how}"
         )
 
 
@@ -224,6 +300,60 @@ def _lookup(cpu: str, ir: IR, method: str) -> tuple[Cost, bool]:
     return generic, False
 
 
+_NETWORK_LINKS = {"logistic": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+
+
+def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
+    """The output links (keys of :data:`LINKS`) that ``ir``'s ``predict`` uses, and with ``proba`` its
+    ``predict_proba`` too: the transforms whose libm / libgcc routines no row of :data:`COSTS` holds."""
+    from microlearn.ir.base import Task
+    from microlearn.ir.pipeline import Pipeline
+
+    if isinstance(ir, Pipeline):
+        ir = ir.final
+    name = type(ir).__name__
+    found: list[str] = []
+    if name == "BoostedTrees":
+        post = getattr(ir, "post", "none")
+        if ir.task is Task.REGRESS and post in ("exp", "sigmoid", "softplus"):
+            found.append(post)
+        elif proba and ir.task is Task.CLASSIFY and post != "none":
+            found.append("softmax" if post == "softmax" else "sigmoid")
+    elif name == "Linear":
+        if proba and ir.task is Task.CLASSIFY and getattr(ir, "proba", "none") in ("logistic", "softmax"):
+            found.append("softmax" if ir.proba == "softmax" else "sigmoid")
+    elif name == "Network":
+        acts = [getattr(layer, "activation", None) for layer in getattr(ir, "layers", ())]
+        # hidden units run in predict; the output transform only for probabilities (classes and
+        # values are taken from the logits)
+        used = acts[:-1] + (acts[-1:] if proba and ir.task is Task.CLASSIFY else [])
+        found.extend(_NETWORK_LINKS[a] for a in used if a in _NETWORK_LINKS)
+    elif name == "GaussianNB" and proba:
+        found.append("exp64")  # float64 exp of the normalised log-likelihoods
+    return tuple(dict.fromkeys(found))  # each once, in order
+
+
+def link_cost(
+    cpu: str,
+    ir: IR,
+    names: tuple[str, ...],
+    table: Mapping[tuple[str, str, str, str], int] | None = None,
+) -> int:
+    """Code bytes of the links ``names`` of model ``ir`` on ``cpu``, each once, from :data:`LINKS`
+    (or ``table``) by its IR type and task. A link not measured for them costs its largest figure on
+    the CPU over the other families; an unknown link the CPU's largest link figure."""
+    table = LINKS if table is None else table
+    family, task = type(ir).__name__, ir.task.value
+    total = 0
+    for n in names:
+        cost = table.get((cpu, family, task, n))
+        if cost is None:
+            same = [v for (c, _, _, k), v in table.items() if c == cpu and k == n]
+            cost = max(same or [v for (c, _, _, _), v in table.items() if c == cpu] or [0])
+        total += cost
+    return total
+
+
 def _internal_nodes(ir: Any) -> int:
     feature = getattr(ir, "feature", None)
     if feature is None or not hasattr(ir, "roots"):
@@ -231,8 +361,11 @@ def _internal_nodes(ir: Any) -> int:
     return int(np.count_nonzero(np.asarray(feature) >= 0))
 
 
-def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None) -> Estimate:
-    """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias).
+def estimate(
+    ir: IR, method: str, target: str, *, const_bytes: int | None = None, proba: bool = False
+) -> Estimate:
+    """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias), for a
+    program calling ``predict`` (with ``proba``: a classifier's ``predict_proba`` too).
     ``const_bytes`` (from a ``CSource`` already generated) saves generating the C again."""
     from microlearn.backends.c.registry import generate
     from microlearn.ir.pipeline import Pipeline
@@ -242,7 +375,9 @@ def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None
         const_bytes = generate(ir, method, "estimate").const_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
-    code = cost.code + round(cost.per_node * _internal_nodes(final))
+    used = links(final, proba=proba)
+    link_bytes = link_cost(cpu, final, used)
+    code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
@@ -263,6 +398,8 @@ def estimate(ir: IR, method: str, target: str, *, const_bytes: int | None = None
         const_bytes=int(const_bytes),
         code_bytes=int(code),
         basis="measured" if measured else "generic",
+        links=used,
+        link_bytes=link_bytes,
     )
 
 
