@@ -95,7 +95,7 @@ def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
     out: list[tuple[str, str, Any, Any, Any, bool]] = []
     gbr = GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(Xr, yr)
     for method in BOOSTED_METHODS:
-        base = microlearn.convert(gbr, method=method).ir
+        base: Any = microlearn.convert(gbr, method=method).ir
         for post in ("exp", "sigmoid", "softplus"):
             out.append((post, method, base, dataclasses.replace(base, post=post, post_params=()), Xr, False))
     for kind, X, y in ((MLPRegressor, Xr, yr), (MLPClassifier, Xd, yd)):
@@ -379,17 +379,20 @@ def check_links(cpus: tuple[str, ...]) -> None:
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for label, make, proba in link_check_models():
         est, X = make()
-        model = microlearn.convert(est)
-        for cpu in cpus:
-            e = estimate(model.ir, model.method, cpu, proba=proba)
-            flash, _, _, _ = measure(model, X, cpu, proba=proba)
-            before = e.flash_bytes - e.link_bytes
-            err, err0 = (100.0 * (v - flash) / flash for v in (e.flash_bytes, before))
-            print(
-                f"| {label} | {model.method} | {cpu} | {'/'.join(e.links) or '-'} | {e.flash_bytes:,} "
-                f"| {before:,} | {flash:,} | {err:+.1f}% | {err0:+.1f}% |",
-                flush=True,
-            )
+        first = microlearn.convert(est)
+        boosted = type(first.ir).__name__ == "BoostedTrees"
+        for method in BOOSTED_METHODS if boosted else (first.method,):
+            model = microlearn.convert(est, method=method)
+            for cpu in cpus:
+                e = estimate(model.ir, method, cpu, proba=proba)
+                flash, _, _, _ = measure(model, X, cpu, proba=proba)
+                before = e.flash_bytes - e.link_bytes
+                err, err0 = (100.0 * (v - flash) / flash for v in (e.flash_bytes, before))
+                print(
+                    f"| {label} | {method} | {cpu} | {'/'.join(e.links) or '-'} | {e.flash_bytes:,} "
+                    f"| {before:,} | {flash:,} | {err:+.1f}% | {err0:+.1f}% |",
+                    flush=True,
+                )
 
 
 def example() -> None:

@@ -4,6 +4,7 @@ behind them) once, by the code measured for it (estimate.LINKS), and budgets are
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def test_every_cpu_has_a_measured_cost_for_each_link() -> None:
 def test_a_boosted_regressors_link_adds_its_measured_code(
     poisson: tuple[HistGradientBoostingRegressor, np.ndarray], method: str
 ) -> None:
-    ir = microlearn.convert(poisson[0], method=method).ir
+    ir: Any = microlearn.convert(poisson[0], method=method).ir
     assert ir.post == "exp" and links(ir) == ("exp",)
     plain = dataclasses.replace(ir, post="none", post_params=())
     assert links(plain) == ()
@@ -100,7 +101,7 @@ def test_the_budget_check_counts_the_link(
 ) -> None:
     est, X = poisson
     cpu = "cortex-m0plus"
-    ir = microlearn.convert(est).ir
+    ir: Any = microlearn.convert(est).ir
     plain = dataclasses.replace(ir, post="none", post_params=())
     with_link, without = estimate(ir, "table", cpu), estimate(plain, "table", cpu)
     # a budget the model fits without its link, but is far over with it

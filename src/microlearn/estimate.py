@@ -320,8 +320,9 @@ def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
         elif proba and ir.task is Task.CLASSIFY and post != "none":
             found.append("softmax" if post == "softmax" else "sigmoid")
     elif name == "Linear":
-        if proba and ir.task is Task.CLASSIFY and getattr(ir, "proba", "none") in ("logistic", "softmax"):
-            found.append("softmax" if ir.proba == "softmax" else "sigmoid")
+        how = getattr(ir, "proba", "none")
+        if proba and ir.task is Task.CLASSIFY and how in ("logistic", "softmax"):
+            found.append("softmax" if how == "softmax" else "sigmoid")
     elif name == "Network":
         acts = [getattr(layer, "activation", None) for layer in getattr(ir, "layers", ())]
         # hidden units run in predict; the output transform only for probabilities (classes and
