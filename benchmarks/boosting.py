@@ -199,7 +199,17 @@ def run_microlearn(case: Case, cpu: str) -> list[Row]:
     return rows
 
 
+def installed(module: str) -> bool:
+    """Whether a contender's package is installed (``pip install -e .[bench]``); a contender that is not
+    keeps, with --docs, its rows of the last run that had it."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def run_m2cgen(case: Case, cpu: str) -> list[Row]:
+    if not installed("m2cgen"):
+        return []
     import m2cgen
 
     if case.library == "GradientBoosting":
@@ -228,6 +238,8 @@ def _treelite_model(case: Case) -> Any:
 
 
 def run_tl2cgen(case: Case, cpu: str) -> list[Row]:
+    if not (installed("tl2cgen") and installed("treelite")):
+        return []
     import tl2cgen
 
     rows = []
@@ -272,7 +284,7 @@ def _entries(row: np.ndarray, dtype: Any) -> bytes:
 
 
 def run_micromlgen(case: Case, cpu: str) -> list[Row]:
-    if case.library != "XGBoost":
+    if case.library != "XGBoost" or not installed("micromlgen"):
         return []
     if not (case.is_classifier and case.n_classes > 2):
         return [Row(case.title, "micromlgen", cpu, None, None, None, None, None, "ports multi-class only")]
@@ -332,7 +344,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=100, help="test rows run on each emulated CPU")
     ap.add_argument("--cases", default="", help="comma-separated case numbers to run (default: all)")
-    ap.add_argument("--docs", action="store_true", help="put the tables into docs/benchmarks.md")
+    ap.add_argument(
+        "--docs",
+        action="store_true",
+        help="put the tables into docs/benchmarks.md (with --cases: only those models' tables are replaced)",
+    )
     args = ap.parse_args()
     all_cases = cases(args.rows)
     if args.cases:
@@ -351,8 +367,15 @@ def main() -> None:
         "in the emulator (python benchmarks/boosting.py). Every contender is called with its native input "
         "type, converted before the measured call; flash and RAM are attributed the same way for all (see "
         "the script's docstring). Agreement: rows whose prediction equals the library's own predict "
-        "(regression: within microlearn's stated bound).\n"
+        "(regression: within microlearn's stated bound)."
     )
+    missing = [m for m in ("m2cgen", "tl2cgen", "treelite", "micromlgen") if not installed(m)]
+    if missing:
+        head += (
+            f" Not installed for this run: {', '.join(missing)}; the rows of those contenders are the "
+            "previous run's (same models, compiler and flags)."
+        )
+    head += "\n"
     OUT.mkdir(exist_ok=True)
     text = head + table(rows)
     (OUT / "boosting.md").write_text(text)
@@ -361,9 +384,39 @@ def main() -> None:
         write_docs(text)
 
 
+def _split(text: str) -> tuple[str, dict[str, tuple[str, dict[str, str]]]]:
+    """(the text before the first table, {case title: (its heading and column lines, {contender: its
+    row})})."""
+    parts = re.split(r"^#### ", text, flags=re.M)
+    blocks = {}
+    for part in parts[1:]:
+        lines = part.rstrip().split("\n")
+        rows = {ln.split("|")[1].strip(): ln for ln in lines[4:]}
+        blocks[lines[0]] = ("#### " + "\n".join(lines[:4]), rows)
+    return parts[0], blocks
+
+
+def merge(old: str, new: str) -> str:
+    """The rows of ``new`` in place of the same models' and contenders' rows in ``old``, under ``new``'s
+    heading; the other models' tables and the contenders that did not run (a package not installed)
+    keep their rows: a run of some --cases, or without a contender, updates just what it measured."""
+    head, blocks = _split(new)
+    _, kept = _split(old)
+    out = []
+    for title in dict.fromkeys([*kept, *blocks]):
+        top, rows = blocks[title] if title in blocks else kept[title]
+        if title in blocks and title in kept:
+            rows = {**rows, **{k: v for k, v in kept[title][1].items() if k not in rows}}
+        out.append(top + "\n" + "\n".join(rows.values()) + "\n")
+    return head.rstrip() + "\n\n" + "\n".join(out)
+
+
 def write_docs(text: str) -> None:
-    """Replace the section between this script's markers in docs/benchmarks.md (appended if absent)."""
+    """Replace the section between this script's markers in docs/benchmarks.md (appended if absent);
+    the models not run this time keep their tables."""
     doc = DOCS.read_text()
+    if BEGIN in doc and END in doc:
+        text = merge(doc[doc.index(BEGIN) + len(BEGIN) : doc.index(END)], text)
     block = f"{BEGIN}\n{text.rstrip()}\n{END}"
     if BEGIN in doc and END in doc:
         doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]

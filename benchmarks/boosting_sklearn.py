@@ -1,6 +1,6 @@
 """scikit-learn's boosted trees and isolation forest on emulated Cortex-M4F and Cortex-M0+ through
 ``microlearn.verify``: agreement with scikit-learn, flash (measured, and ``Model.estimate``'s figure made
-without compiling), and mean instructions per call, for the "table" and "inline" C methods.
+without compiling), and mean instructions per call, for the "table", "inline" and "packed" C methods.
 
 Writes benchmarks/out/boosting_sklearn.md; ``--docs`` also puts the table into docs/boosting.md.
 (The comparison with other code generators is benchmarks/boosting.py.)
@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 import microlearn
 
 CPUS = ("cortex-m4f", "cortex-m0plus")
-METHODS = ("table", "inline")
+METHODS = ("table", "inline", "packed")
 OUT = Path(__file__).parent / "out"
 DOCS = Path(__file__).parents[1] / "docs" / "boosting.md"
 BEGIN, END = "<!-- benchmarks/boosting_sklearn.py: begin -->", "<!-- benchmarks/boosting_sklearn.py: end -->"

@@ -51,6 +51,7 @@ class Case:
     X_train: np.ndarray  # float32, the model's input shape
     X_test: np.ndarray
     keras_class: np.ndarray
+    unfolded: bool = False  # also measure microlearn with fold=False (batch normalizations kept)
 
 
 @dataclass
@@ -103,6 +104,11 @@ def cases(n_rows: int, epochs: int) -> list[Case]:
                   L.Dense(10, activation="softmax")], (8, 8, 1), img_a, ya, epochs)  # fmt: skip
     out.append(Case("digits CNN 8x8x1 conv8-pool-conv16-pool-dense10", cnn, img_a, img_b,
                     _keras_class(cnn, img_b)))  # fmt: skip
+    bn = _train([L.Conv2D(8, 3, padding="same"), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(2),
+                 L.Conv2D(16, 3, padding="same"), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(2),
+                 L.Flatten(), L.Dense(10, activation="softmax")], (8, 8, 1), img_a, ya, epochs)  # fmt: skip
+    out.append(Case("digits CNN with batch normalization conv8-bn-relu-pool-conv16-bn-relu-pool-dense10", bn,
+                    img_a, img_b, _keras_class(bn, img_b), unfolded=True))  # fmt: skip
     Xc, yc = load_breast_cancer(return_X_y=True)
     Xc = StandardScaler().fit_transform(Xc).astype(np.float32)
     Xa, Xb, ya, _ = train_test_split(Xc, yc, test_size=min(n_rows, 150), random_state=0)
@@ -133,17 +139,17 @@ def _glue(call: str) -> str:
 def run_microlearn(case: Case, cpu: str) -> list[Row]:
     rows = []
     flat = case.X_test.reshape(len(case.X_test), -1)
-    for method in ("float", "int8"):
-        kw = {"calibration": case.X_train} if method == "int8" else {}
-        model = microlearn.convert(case.model, method=method, **kw)
-        note = ""
-        if method == "float":
-            amb = np.asarray(model.ir.reference(flat).ambiguous)
-            note = f"{int(amb.sum())} rows inside the bound"
-        code = model.to_c("model")
-        rows.append(
-            _run(f"microlearn {method}", case, cpu, code, _glue("model_predict((const float *)in)"), [], note)
-        )
+    for fold in (True, False) if case.unfolded else (True,):
+        for method in ("float", "int8"):
+            kw = {"calibration": case.X_train} if method == "int8" else {}
+            model = microlearn.convert(case.model, method=method, fold=fold, **kw)
+            note = "" if fold else "fold=False: batch normalizations and ReLUs as layers"
+            if method == "float":
+                amb = np.asarray(model.ir.reference(flat).ambiguous)
+                note = "; ".join(x for x in (f"{int(amb.sum())} rows inside the bound", note) if x)
+            code = model.to_c("model")
+            label = f"microlearn {method}" + ("" if fold else " unfolded")
+            rows.append(_run(label, case, cpu, code, _glue("model_predict((const float *)in)"), [], note))
     return rows
 
 

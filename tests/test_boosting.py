@@ -153,7 +153,10 @@ def test_non_integer_categories_are_refused() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ C on host
-@pytest.mark.parametrize("method", ["table", "inline"])
+METHODS = ["table", "inline", "packed"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("key", CASES)
 def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
     est, X = fitted[key]
@@ -167,6 +170,29 @@ def test_c_host_agrees(fitted: dict[str, Any], key: str, method: str) -> None:
         # raw score) plus a few float32 ulp of expf and the division
         bound = float(ir.static_bound().max()) + 1e-6
         assert res.max_abs_error is not None and res.max_abs_error <= bound
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_packed_on_cores_without_fpu(fitted: dict[str, Any], key: str) -> None:
+    """The packed method built as for a core without an FPU (integer keys, ranks, fixed-point sums for
+    class decisions): the library's classes and inlier decisions on every unambiguous row."""
+    est, X = fitted[key]
+    ir = to_ir(est)
+    X = np.ascontiguousarray(X[::2], dtype=np.float32)
+    ref = ir.reference(X)
+    src = microlearn.Model(ir, "packed").to_c("model")
+    if ir.kind == "classifier" and ir.aggregation == "sum":
+        assert "model_raw_q" in src  # float64-summed classifiers decide from fixed-point sums
+    lib = host.build(
+        {"m.h": src, "w.c": _SCORE_WRAP}, cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1")
+    )
+    got = np.empty(len(X), dtype=np.int32)
+    lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data))
+    if ir.kind == "classifier":
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
+    elif ir.kind == "anomaly":
+        assert np.array_equal(got, est.predict(X))
 
 
 @pytest.mark.parametrize("key", ["iforest", "iforest-subset"])
@@ -216,7 +242,7 @@ def _tie_model() -> BoostedTrees:
     )
 
 
-@pytest.mark.parametrize("method", ["table", "inline"])
+@pytest.mark.parametrize("method", METHODS)
 def test_near_tie_replays_float64(method: str) -> None:
     ir = _tie_model()
     X = np.array([[0.0], [2.0]], dtype=np.float32)
@@ -226,6 +252,14 @@ def test_near_tie_replays_float64(method: str) -> None:
     assert list(ref.outputs) == [1, 0]
     got = microlearn.Model(ir, method).predict_index(X)
     assert list(got) == [1, 0]
+    if method == "packed":  # the fixed-point sums of cores without an FPU cannot decide row 0 either
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, method).to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        out = np.empty(2, dtype=np.int32)
+        lib.w_predict(ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(2), ctypes.c_void_p(out.ctypes.data))
+        assert list(out) == [1, 0]
 
 
 # ------------------------------------------------------------------------------------------------ model file
@@ -350,8 +384,8 @@ TARGETS = ("cortex-m4f", "cortex-m0plus", "rv32imc", "micropython")
 def test_every_target(fitted: dict[str, Any], key: str) -> None:
     est, X = fitted[key]
     X = X[::5]  # a few dozen rows: the emulators are slow
-    for method in ("table", "inline"):
-        targets = TARGETS if method == "table" else ("cortex-m0plus",)
+    for method in METHODS:
+        targets = {"table": TARGETS, "inline": ("cortex-m0plus",)}.get(method, TARGETS[:3])
         rep = microlearn.verify(est, X, targets=targets, method=method)
         for t, res in rep.results.items():
             assert res.agreement == 1.0, (method, t)
@@ -487,7 +521,7 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
     ir = _random_ir(rng, **SYNTH[key])
     X = _synth_rows(rng)
     ref = ir.reference(X)
-    for method in ("table", "inline"):
+    for method in METHODS:
         m = microlearn.Model(ir, method)
         if ir.kind == "classifier":
             got = m.predict_index(X)
@@ -504,6 +538,17 @@ def test_ir_options_in_every_runtime(key: str, file_lib: ctypes.CDLL) -> None:
         if ref.proba is not None:  # float32 links: the raw bound through a link at most 1/2-Lipschitz
             tol = ir.sigmoid_scale * ir.raw_bound(ir.abs_sums(X)).max(axis=1) + 1e-6
             assert np.all(np.abs(m.predict_proba(X) - ref.proba).max(axis=1) <= tol), method
+    if ir.kind == "classifier":  # packed as on a core without an FPU: ranks, fixed-point sums
+        lib = host.build(
+            {"m.h": microlearn.Model(ir, "packed").to_c("model"), "w.c": _SCORE_WRAP},
+            cflags=(*host.DEFAULT_CFLAGS, "-DML_TREES_INT_COMPARE=1"),
+        )
+        got = np.empty(len(X), dtype=np.int32)
+        lib.w_predict(
+            ctypes.c_void_p(X.ctypes.data), ctypes.c_int32(len(X)), ctypes.c_void_p(got.ctypes.data)
+        )
+        assert ref.ambiguous is not None
+        assert np.array_equal(got[~ref.ambiguous], ref.outputs[~ref.ambiguous])
     data = mf.dumps(ir)
     back = mf.loads(data)
     assert np.array_equal(back.reference(X).outputs, ref.outputs)

@@ -687,6 +687,22 @@ def test_every_target_agrees(target_models: dict[str, tuple[Any, str]], name: st
         assert report[t].agreement == 1.0, (name, t, str(report))
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["xgb-binary", "xgb-categorical", "xgb-regressor", "xgb-booster", "lgb-categorical", "lgb-booster"],
+)
+def test_packed_agrees(target_models: dict[str, tuple[Any, str]], name: str) -> None:
+    """The packed method on the host and on a core without an FPU (integer keys, categorical records,
+    XGBoost's float32 sums, LightGBM's float64 replay from float32 + residual leaves)."""
+    from microlearn.verify import verify
+
+    est, _ = target_models[name]
+    X = DATA["Xtest_xgb"][::3]
+    report = verify(est, X, targets=("host", "cortex-m0plus"), method="packed")
+    for t in ("host", "cortex-m0plus"):
+        assert report[t].agreement == 1.0, (name, t, str(report))
+
+
 # ---------------------------------------------------------------------------------------------- random models
 @settings(max_examples=8, deadline=None)
 @given(

@@ -144,6 +144,7 @@ def _same_network(a: KerasNetwork, b: KerasNetwork) -> None:
         for f in ("weight", "bias", "kernel", "scale", "offset"):
             if hasattr(x, f):
                 np.testing.assert_array_equal(getattr(x, f), getattr(y, f))
+        assert getattr(x, "fold", None) == getattr(y, "fold", None)
 
 
 def test_file_and_live_model_give_the_same_network(cnn: Any, tmp_path: Path) -> None:
@@ -155,6 +156,12 @@ def test_file_and_live_model_give_the_same_network(cnn: Any, tmp_path: Path) -> 
     kinds = [layer.kind for layer in live.layers]
     assert kinds == ["conv", "affine", "pool", "depthwise", "pool", "conv", "activation", "reshape", "dense",
                      "activation"]  # fmt: skip
+    # convert folds: the ReLU layer after the convolution without an activation becomes its activation;
+    # the batch normalization after the relu convolution stays
+    folded = microlearn.convert(cnn).ir
+    assert [layer.kind for layer in folded.layers] == [k for i, k in enumerate(kinds) if i != 6]
+    assert folded.layers[5].activation == "relu"
+    assert [layer.kind for layer in microlearn.convert(cnn, fold=False).ir.layers] == kinds
 
 
 def test_a_keras_file_is_read_without_importing_keras_or_tensorflow(seq_file: Any) -> None:
@@ -198,7 +205,19 @@ LAYER_CASES = {
     "global avg 1d": (lambda: L.GlobalAveragePooling1D(), (11, 3)),
     "batchnorm": (lambda: L.BatchNormalization(epsilon=0.01), (4, 4, 3)),
     "dense on image": (lambda: L.Dense(3, activation="relu"), (4, 5, 2)),
+    # batch normalization folded into the layer before it (the bound covers Keras' unfolded evaluation)
+    "conv2d + batchnorm": (lambda: [L.Conv2D(3, 3, padding="same"), L.BatchNormalization()], (6, 5, 2)),
+    "conv1d + batchnorm": (lambda: [L.Conv1D(4, 3, strides=2), L.BatchNormalization(epsilon=0.01)], (13, 2)),
+    "depthwise + batchnorm": (
+        lambda: [L.DepthwiseConv2D(2, depth_multiplier=2), L.Dropout(0.5), L.BatchNormalization()],
+        (5, 5, 3),
+    ),
+    "dense + batchnorm": (lambda: [L.Dense(5), L.BatchNormalization(center=False, scale=False)], (7,)),
+    "separable + batchnorm": (lambda: [L.SeparableConv2D(3, 2), L.BatchNormalization()], (5, 4, 2)),
+    "relu conv + batchnorm": (lambda: [L.Conv2D(3, 2, activation="relu"), L.BatchNormalization()], (5, 4, 2)),
 }
+FOLDED_CASES = {"conv2d + batchnorm", "conv1d + batchnorm", "depthwise + batchnorm", "dense + batchnorm",
+                "separable + batchnorm"}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(LAYER_CASES))
@@ -206,10 +225,14 @@ def test_layer_reference_bounds_keras_predict(case: str) -> None:
     """Each layer kind alone: Keras' float32 predict is within the stated bound of the IR's exact
     reference, and the C float method too (host)."""
     make, shape = LAYER_CASES[case]
-    model = _seed(keras.Sequential([keras.Input(shape), make()]), 5)
+    made = make()
+    model = _seed(keras.Sequential([keras.Input(shape), *(made if isinstance(made, list) else [made])]), 5)
     X = np.random.default_rng(6).normal(size=(24, *shape)).astype(np.float32)
-    net = keras_convert(model)
+    net = microlearn.convert(model).ir
     assert net.task == Task.REGRESS
+    kinds = [layer.kind for layer in net.layers]
+    assert ("affine" in kinds) == ("batchnorm" in case and case not in FOLDED_CASES)
+    assert any(getattr(layer, "fold", None) is not None for layer in net.layers) == (case in FOLDED_CASES)
     ref = net.reference(X.reshape(len(X), -1))
     got = np.asarray(model.predict(X, verbose=0), np.float64).reshape(len(X), -1)
     want = np.asarray(ref.outputs, np.float64).reshape(len(X), -1)
@@ -218,6 +241,39 @@ def test_layer_reference_bounds_keras_predict(case: str) -> None:
     assert np.all(ref.bound < 1e-3)  # a useful bound, not an infinite one
     c = np.asarray(microlearn.convert(model).predict(X), np.float64).reshape(len(X), -1)
     assert np.all(np.abs(c - want).max(axis=1) <= ref.bound)
+
+
+def test_folded_batchnorm_bound_covers_keras_cancelling_mean() -> None:
+    """A batch normalization whose mean cancels the Dense layer's large biases: Keras rounds ``x W + b``
+    near 1000 and then subtracts the mean, the folded layer adds the small ``b a + t`` instead. Keras'
+    outputs are farther from the exact ones than the folded layer's own bound allows, and within the
+    folded layer's stated bound, which covers both evaluations (docs/keras.md)."""
+    import dataclasses
+
+    from microlearn.ir.linear import U32
+
+    rng = np.random.default_rng(11)
+    model = keras.Sequential([keras.Input((6,)), L.Dense(4), L.BatchNormalization()])
+    w = rng.normal(0, 0.5, (6, 4))
+    b = 1000 + rng.normal(0, 1, 4)
+    model.layers[0].set_weights([w.astype(np.float32), b.astype(np.float32)])
+    var = np.full(4, 1e-2)
+    model.layers[1].set_weights([np.ones(4, np.float32), np.zeros(4, np.float32),
+                                 b.astype(np.float32), var.astype(np.float32)])  # fmt: skip
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    net = microlearn.convert(model).ir
+    (layer,) = net.layers
+    assert layer.fold is not None and layer.fold.bias > 5000 and np.abs(layer.bias).max() < 1
+    ref = net.reference(X)
+    got = np.asarray(model.predict(X, verbose=0), np.float64)
+    err = np.abs(got - np.asarray(ref.outputs)).max(axis=1)
+    assert ref.bound is not None and np.all(err <= ref.bound)
+    plain = dataclasses.replace(layer, fold=None)  # the folded layer alone, without Keras' evaluation
+    m = np.abs(X).max(axis=1)
+    plain_bound = np.array([plain.error_bound(float(v), 0.0, U32)[1] for v in m])
+    assert np.any(err > plain_bound)
+    c = np.asarray(microlearn.convert(model).predict(X), np.float64)
+    assert np.all(np.abs(c - np.asarray(ref.outputs)).max(axis=1) <= ref.bound)
 
 
 # ---------------------------------------------------------------------------------------------- targets
@@ -251,6 +307,142 @@ def test_threshold_classifier_on_host_and_micropython(binary: Any) -> None:
     X = np.random.default_rng(7).normal(size=(40, 6)).astype(np.float32)
     rep = microlearn.verify(binary, X, targets=["host", "micropython"])
     assert all(r.agreement == 1.0 for r in rep.results.values())
+
+
+# ---------------------------------------------------------------------------------------------- every layer
+ALL_TARGETS = ["host", "cortex-m4f", "cortex-m0plus", "rv32imc", "micropython"]
+
+
+def _every_layer_models() -> dict[str, Any]:
+    """Two small classifiers holding every layer kind the Keras converter lists: a functional 2-D graph
+    and a Sequential 1-D one, with batch normalizations folded (after Conv2D, DepthwiseConv2D, Dense,
+    Conv1D) and kept (after an activation)."""
+    inp = keras.Input((6, 6, 1))
+    h = L.Normalization(mean=0.5, variance=2.0)(inp)
+    h = L.Conv2D(3, 3, padding="same")(h)
+    h = L.BatchNormalization()(h)
+    h = L.ReLU()(h)
+    h = L.MaxPooling2D(2)(h)
+    h = L.DepthwiseConv2D(2, padding="same", depth_multiplier=2)(h)
+    h = L.BatchNormalization()(h)
+    h = L.Activation("relu")(h)
+    h = L.BatchNormalization()(h)
+    h = L.Activation("tanh")(h)  # after a kept normalization: an activation layer of its own
+    h = L.AveragePooling2D(2, padding="same")(h)
+    h = L.GlobalAveragePooling2D()(h)
+    h = L.Dropout(0.2)(h)
+    h = L.Dense(4)(h)
+    h = L.BatchNormalization()(h)
+    image = keras.Model(inp, L.Softmax()(h))
+    seq = keras.Sequential(
+        [
+            keras.Input((12, 2)),
+            L.Conv1D(4, 3),
+            L.BatchNormalization(),
+            L.Activation("tanh"),
+            L.MaxPooling1D(2),
+            L.AveragePooling1D(2),
+            L.Flatten(),
+            L.Dense(6, activation="relu"),
+            L.Dropout(0.1),
+            L.Reshape((3, 2)),
+            L.GlobalAveragePooling1D(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
+    return {"image": _seed(image, 21), "sequence": _seed(seq, 22)}
+
+
+@pytest.fixture(scope="module")
+def every_layer() -> dict[str, tuple[Any, np.ndarray]]:
+    rng = np.random.default_rng(23)
+    models = _every_layer_models()
+    return {
+        "image": (models["image"], rng.normal(0.5, 1.5, size=(24, 6, 6, 1)).astype(np.float32)),
+        "sequence": (models["sequence"], rng.normal(size=(24, 12, 2)).astype(np.float32)),
+    }
+
+
+def test_every_layer_kind_converts_and_batchnorm_folds(every_layer: Any) -> None:
+    image, seq = (microlearn.convert(every_layer[k][0]).ir for k in ("image", "sequence"))
+    assert [layer.kind for layer in image.layers] == ["affine", "conv", "pool", "depthwise", "affine",
+                                                      "activation", "pool", "global_pool", "dense",
+                                                      "activation"]  # fmt: skip
+    # ReLU and Activation("relu") after a folded layer become its activation; the normalization after
+    # that activation stays a layer of its own
+    assert [image.layers[i].activation for i in (1, 3, 5, 8)] == ["relu", "relu", "tanh", "identity"]
+    assert [getattr(layer, "what", None) for layer in image.layers if layer.kind == "affine"] == [
+        "normalization", "batch normalization"]  # fmt: skip
+    folded = [layer.kind for net in (image, seq) for layer in net.layers if getattr(layer, "fold", None)]
+    assert folded == ["conv", "depthwise", "dense", "conv"]
+    assert [layer.kind for layer in seq.layers] == ["conv", "pool", "pool", "reshape", "dense", "reshape",
+                                                    "global_pool", "dense"]  # fmt: skip
+    assert seq.layers[0].activation == "tanh"
+    # the folded kernel is Keras' kernel times the normalization's scale, per output channel
+    keras_model = every_layer["image"][0]
+    conv_w = keras_model.get_layer(index=2).get_weights()[0].astype(np.float64)
+    g, _, _, var = (w.astype(np.float64) for w in keras_model.get_layer(index=3).get_weights())
+    np.testing.assert_allclose(image.layers[1].kernel, conv_w * g / np.sqrt(var + 1e-3), rtol=1e-15)
+    for net in (image, seq):  # the model file keeps the folds
+        _same_network(net, loads(dumps(net)))
+    text = microlearn.convert(keras_model).c_source("m").header
+    assert text.count("ml_affine_f32(") == 2 and "batch normalization folded in" in text
+    unfolded = microlearn.convert(keras_model, fold=False)  # every normalization a layer of its own
+    assert unfolded.c_source("m").header.count("ml_affine_f32(") == 5
+    flat = every_layer["image"][1].reshape(24, -1)
+    np.testing.assert_array_equal(unfolded.predict(flat), microlearn.convert(keras_model).predict(flat))
+
+
+def _declared_arena(header: str) -> int:
+    """Bytes of the arena arrays the generated predict function declares."""
+    import re
+
+    decl = re.search(r"\n    (float|int8_t) (?:xq\[(\d+)\], )?arena\[(\d+)\];", header)
+    assert decl is not None
+    size = 4 if decl.group(1) == "float" else 1
+    return size * int(decl.group(3)) + int(decl.group(2) or 0)
+
+
+@pytest.mark.parametrize("method", ["float", "int8"])
+@pytest.mark.parametrize("which", ["image", "sequence"])
+def test_every_layer_on_every_target(every_layer: Any, which: str, method: str) -> None:
+    """Both models on every target in both methods. float: 100% class agreement on the rows outside the
+    bound (verify also checks Keras' own classes there). int8: every target gives the integer records'
+    classes, row for row. The arena column is the generated C's NAME_ARENA_BYTES and its declaration."""
+    from microlearn.estimate import estimate
+    from microlearn.targets.base import Artifacts
+
+    model, X = every_layer[which]
+    cal = {"calibration": X} if method == "int8" else {}
+    rep = microlearn.verify(model, X, targets=ALL_TARGETS, method=method, **cal)
+    conv = microlearn.convert(model, method, **cal)
+    flat = X.reshape(len(X), -1)
+    ref = conv.ir.reference(flat)
+    if method == "float":
+        want = 1.0
+        assert int(np.sum(ref.ambiguous)) <= 2
+    else:
+        firm = ~np.asarray(ref.ambiguous)
+        want = float(np.mean((predict_int8(conv.ir, flat) == np.asarray(ref.outputs))[firm]))
+        assert want >= 0.75  # measured on these rows, not assumed
+    header = Artifacts(conv.ir, method).c_source().header
+    arena = int(header.split("_ARENA_BYTES ")[1].split()[0])
+    assert arena == _declared_arena(header)
+    for t in ALL_TARGETS:
+        r = rep.results[t]
+        assert r.agreement == want, (t, r.agreement, want)
+        assert r.n_ambiguous == int(np.sum(ref.ambiguous))
+        if t == "micropython":
+            assert r.arena_bytes is None  # mlrt has no fixed arena: each layer makes its output
+        else:
+            assert r.arena_bytes == arena
+        if t.startswith(("cortex", "rv32")):
+            assert r.stack_bytes is not None and arena < r.stack_bytes
+            # the RAM estimate made before the build counts the arena on top of the method's stack
+            assert r.estimate is not None
+            without = estimate(conv.ir, method, t, const_bytes=r.estimate.const_bytes)
+            assert r.estimate.ram_bytes == without.ram_bytes + arena
+    assert "arena B" in str(rep)
 
 
 # ---------------------------------------------------------------------------------------------- int8
@@ -356,6 +548,35 @@ def test_verify_int8_cnn_on_micropython(cnn: Any, images: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- files
+def test_folded_records_refused_when_they_do_not_match() -> None:
+    """A folded layer's record (activation + 8, two bound parameters after the biases) reads back to the
+    same layer; without the flag, or with an activation out of range, Python's loader and mlrt refuse
+    the file."""
+    import struct
+
+    from microlearn.backends.modelfile import container
+    from modelfile_cases import fix_crc
+
+    mlrt = _mlrt()
+    model = _seed(keras.Sequential([keras.Input((5,)), L.Dense(3), L.BatchNormalization(), L.Dense(2)]), 31)
+    net = microlearn.convert(model).ir
+    assert net.layers[0].fold is not None
+    data = dumps(net)
+    _same_network(net, loads(data))
+    X = np.random.default_rng(32).normal(size=(6, 5)).astype(np.float32)
+    np.testing.assert_allclose(mlrt.load(data).predict([float(v) for v in X[0]]),
+                               net.reference(X).outputs[0], rtol=1e-6)  # fmt: skip
+    off = container.unpack(data).sections[b"LAYR"].offset
+    for act in (0, 8 + 9):  # the flag cleared (two parameters left over); an unknown activation
+        b = bytearray(data)
+        struct.pack_into("<i", b, off + 4 * 2, act)
+        bad = fix_crc(b)
+        with pytest.raises(microlearn.ModelFileError):
+            loads(bad)
+        with pytest.raises(ValueError, match="mlrt"):
+            mlrt.load(bad)
+
+
 def test_model_file_round_trip(cnn: Any, images: np.ndarray, seq_file: Any) -> None:
     for net in (keras_convert(cnn), keras_convert(str(seq_file[0]))):
         back = loads(dumps(net))
@@ -382,6 +603,11 @@ def test_unsupported_layers_are_named_with_their_position() -> None:
     assert "gelu" in msg
     msg = _unsupported(keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(2, 3, groups=2)]))
     assert "groups" in msg
+    for layer, words in ((L.LayerNormalization(), "LayerNormalization"), (L.LeakyReLU(), "LeakyReLU"),
+                         (L.Conv2DTranspose(2, 2), "Conv2DTranspose"),
+                         (L.BatchNormalization(axis=1), "axis 1")):  # fmt: skip
+        msg = _unsupported(keras.Sequential([keras.Input((4, 4, 2)), L.Conv2D(2, 1), layer, L.Flatten()]))
+        assert "layer 1" in msg and words in msg, msg
     inp = keras.Input((4,))
     a = L.Dense(4)(inp)
     msg = _unsupported(keras.Model(inp, L.Add()([a, inp])))

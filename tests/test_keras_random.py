@@ -1,9 +1,9 @@
 """Random convolutional networks (no Keras needed): the C kernels of ml_conv.h against the IR.
 
 hypothesis draws the geometry (input size, kernel, strides, dilation, padding, channels, multiplier,
-pooling) and the weights of a small KerasNetwork; the host C float method must stay within the network's
-stated bound of the exact reference on every row, and the int8 method must equal its numpy integer
-records bit for bit."""
+pooling, a batch normalization folded into the convolution) and the weights of a small KerasNetwork;
+the host C float method must stay within the network's stated bound of the exact reference on every
+row, and the int8 method must equal its numpy integer records bit for bit."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 
 from microlearn.ir.base import Task
 from microlearn.ir.network import Activation, Dense
-from microlearn.ir.network_conv import ChannelAffine, Conv, DepthwiseConv, GlobalPool, Pool, Reshape, Window
+from microlearn.ir.network_conv import (
+    ChannelAffine,
+    Conv,
+    DepthwiseConv,
+    GlobalPool,
+    Pool,
+    Reshape,
+    Window,
+    fold_batchnorm,
+)
 from microlearn.ir.network_keras import KerasNetwork
 from microlearn.model import Model
 from microlearn.passes.quantize import predict_int8, quantize, quantize_bits
@@ -46,6 +55,10 @@ def networks(draw: Any) -> tuple[KerasNetwork, np.ndarray]:
         ChannelAffine(_w(rng, c), _w(rng, c), 0.5),
         Conv(_w(rng, kh, kw, c, f), _w(rng, f), Window((kh, kw), (1, stride), (1, dil), pad), act),
     ]
+    if act == "identity" and draw(st.booleans()):  # a batch normalization folded into the convolution
+        norm = ChannelAffine(rng.uniform(0.2, 3, f), _w(rng, f), 1.0)
+        layers[1] = fold_batchnorm(layers[1], norm)
+        assert layers[1] is not None and layers[1].fold is not None
     shape: tuple[int, ...] = (w, c) if one_d else (h, w, c)
     cur = layers[1].out_shape(layers[0].out_shape(shape))
     if draw(st.booleans()):
@@ -57,8 +70,8 @@ def networks(draw: Any) -> tuple[KerasNetwork, np.ndarray]:
         cur = layers[-1].out_shape(cur)
     op = draw(st.sampled_from(["max", "avg"]))
     if draw(st.booleans()):
-        ph = 1 if one_d else min(2, cur[0])
-        layers.append(Pool(op, Window((ph, 2), (ph, 2), (1, 1), draw(st.sampled_from(["valid", "same"])))))
+        ph, pw = 1 if one_d else min(2, cur[0]), min(2, cur[-2])  # the convolution may leave one column
+        layers.append(Pool(op, Window((ph, pw), (ph, pw), (1, 1), draw(st.sampled_from(["valid", "same"])))))
         cur = layers[-1].out_shape(cur)
     if draw(st.booleans()):
         n_pos = int(np.prod(cur[:-1]))

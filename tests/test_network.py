@@ -333,6 +333,15 @@ def test_verify_every_target_float(models: dict[str, Any]) -> None:
         assert r.agreement == 1.0, (t, r)
     for t in MCUS:
         assert report[t].instructions_mean and report[t].flash_bytes and report[t].stack_bytes
+    # the arena column: the generated C's NAME_ARENA_BYTES (the float32 halves), within the peak stack
+    header = microlearn.convert(est).c_source("m").header
+    floats = 2 * max(12, 8, 64)  # two halves of the largest tensor (the 64-pixel input)
+    assert f"#define M_ARENA_BYTES {4 * floats}\n" in header and f"float arena[{floats}];" in header
+    for t in ("host", *MCUS):
+        assert report[t].arena_bytes == 4 * floats
+    for t in MCUS:
+        assert report[t].stack_bytes is not None and report[t].stack_bytes > 4 * floats
+    assert report["micropython"].arena_bytes is None and "arena B" in str(report)
 
 
 def test_verify_regressor_every_target(models: dict[str, Any]) -> None:

@@ -285,7 +285,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     print(report)
     for r in report.values():
         if "cpu" in r.extra:
-            lines = describe(r.extra, r.stack_bytes)
+            lines = describe(r.extra, r.stack_bytes, r.arena_bytes)
             print(f"\n{r.target}: {lines[0]}\n" + "\n".join(f"  {ln}" for ln in lines[1:]))
     return 0 if report.ok else 1
 
@@ -333,7 +333,9 @@ def _add_fold(p: argparse.ArgumentParser) -> None:
         "--no-fold",
         dest="fold",
         action="store_false",
-        help="keep scalers/imputers before a tree model as stages (default: fold them into its thresholds)",
+        help="keep scalers/imputers before a tree model as stages and a Keras network's batch "
+        "normalizations and activation layers as layers (default: fold them into the thresholds, "
+        "the layer before)",
     )
 
 

@@ -7,7 +7,8 @@ flash = const data of the generated C (``CSource.const_bytes``, what the emitter
         a network's logistic / tanh hidden units, probabilities when asked for): :data:`LINKS`, the libm
         and libgcc routines (expf, log1pf, tanhf, soft-float division ...) and the code around them;
 RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
-        the model (per-class sums, pipeline stage outputs).
+        the model (per-class sums, pipeline stage outputs, a network's activation arena
+        ``CSource.arena_bytes``, which the generated C declares as ``NAME_ARENA_BYTES``).
 
 The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
 linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
@@ -58,10 +59,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline"): Cost(
         code=6451, per_node=24.56, stack=117, stack_per_output=27
     ),
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed"): Cost(
+        code=3241, per_node=0.1, stack=116, stack_per_output=12
+    ),
     ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=5166, stack=153, stack_per_output=11),
     ("cortex-m0plus", "BoostedTrees", "regress", "inline"): Cost(code=786, per_node=20.85, stack=72),
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed"): Cost(code=1110, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "table"): Cost(code=1398, stack=80),
     ("cortex-m0plus", "BoostedTrees", "score", "inline"): Cost(code=19010, per_node=15.4, stack=269),
+    ("cortex-m0plus", "BoostedTrees", "score", "packed"): Cost(code=19230, per_node=0.07, stack=301),
     ("cortex-m0plus", "BoostedTrees", "score", "table"): Cost(code=19085, stack=269),
     ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
     ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=11018, stack=248),
@@ -77,10 +83,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "Neighbors", "regress", "float32"): Cost(code=11550, stack=240),
     ("cortex-m0plus", "Neighbors", "regress", "int16"): Cost(code=9462, stack=352),
     ("cortex-m0plus", "Neighbors", "regress", "int8"): Cost(code=9138, stack=256),
-    ("cortex-m0plus", "Network", "classify", "float"): Cost(code=7592, stack=2192),
-    ("cortex-m0plus", "Network", "classify", "float32"): Cost(code=3276, stack=648),
-    ("cortex-m0plus", "Network", "regress", "float"): Cost(code=2176, stack=208),
-    ("cortex-m0plus", "Network", "regress", "float32"): Cost(code=2176, stack=208),
+    ("cortex-m0plus", "Network", "classify", "float"): Cost(code=7592, stack=1680),
+    ("cortex-m0plus", "Network", "classify", "float32"): Cost(code=3276, stack=136),
+    ("cortex-m0plus", "Network", "regress", "float"): Cost(code=2176, stack=128),
+    ("cortex-m0plus", "Network", "regress", "float32"): Cost(code=2176, stack=128),
     ("cortex-m0plus", "Normalize", "transform", "exact"): Cost(code=4035, stack=173),
     ("cortex-m0plus", "Project", "transform", "exact"): Cost(code=6910, stack=120),
     ("cortex-m0plus", "TreeEnsemble", "classify", "fast"): Cost(
@@ -102,12 +108,17 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "BoostedTrees", "classify", "inline"): Cost(
         code=1865, per_node=24.05, stack=73, stack_per_output=27
     ),
+    ("cortex-m4f", "BoostedTrees", "classify", "packed"): Cost(
+        code=1933, per_node=0.26, stack=104, stack_per_output=12
+    ),
     ("cortex-m4f", "BoostedTrees", "classify", "table"): Cost(
         code=1846, per_node=0.22, stack=104, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
+    ("cortex-m4f", "BoostedTrees", "regress", "packed"): Cost(code=178, stack=36),
     ("cortex-m4f", "BoostedTrees", "regress", "table"): Cost(code=70, stack=40),
     ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9490, per_node=18.99, stack=205),
+    ("cortex-m4f", "BoostedTrees", "score", "packed"): Cost(code=9696, per_node=0.03, stack=245),
     ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9649, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
@@ -123,10 +134,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "Neighbors", "regress", "float32"): Cost(code=3226, stack=216),
     ("cortex-m4f", "Neighbors", "regress", "int16"): Cost(code=2798, stack=304),
     ("cortex-m4f", "Neighbors", "regress", "int8"): Cost(code=2674, stack=216),
-    ("cortex-m4f", "Network", "classify", "float"): Cost(code=2486, stack=2116),
-    ("cortex-m4f", "Network", "classify", "float32"): Cost(code=450, stack=564),
-    ("cortex-m4f", "Network", "regress", "float"): Cost(code=174, stack=124),
-    ("cortex-m4f", "Network", "regress", "float32"): Cost(code=174, stack=124),
+    ("cortex-m4f", "Network", "classify", "float"): Cost(code=2486, stack=1604),
+    ("cortex-m4f", "Network", "classify", "float32"): Cost(code=450, stack=52),
+    ("cortex-m4f", "Network", "regress", "float"): Cost(code=174, stack=44),
+    ("cortex-m4f", "Network", "regress", "float32"): Cost(code=174, stack=44),
     ("cortex-m4f", "Normalize", "transform", "exact"): Cost(code=323, stack=133),
     ("cortex-m4f", "Project", "transform", "exact"): Cost(code=1826, stack=80),
     ("cortex-m4f", "TreeEnsemble", "classify", "fast"): Cost(
@@ -148,10 +159,15 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "BoostedTrees", "classify", "inline"): Cost(
         code=8462, per_node=22.44, stack=120, stack_per_output=28
     ),
+    ("rv32imc", "BoostedTrees", "classify", "packed"): Cost(
+        code=3399, per_node=0.04, stack=100, stack_per_output=14
+    ),
     ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=6074, stack=148, stack_per_output=12),
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
+    ("rv32imc", "BoostedTrees", "regress", "packed"): Cost(code=1807, per_node=0.08, stack=80),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
     ("rv32imc", "BoostedTrees", "score", "inline"): Cost(code=23617, per_node=16.72, stack=204),
+    ("rv32imc", "BoostedTrees", "score", "packed"): Cost(code=23967, per_node=0.02, stack=236),
     ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23824, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
@@ -167,10 +183,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "Neighbors", "regress", "float32"): Cost(code=13684, stack=260),
     ("rv32imc", "Neighbors", "regress", "int16"): Cost(code=11444, stack=324),
     ("rv32imc", "Neighbors", "regress", "int8"): Cost(code=10710, stack=228),
-    ("rv32imc", "Network", "classify", "float"): Cost(code=8940, stack=2204),
-    ("rv32imc", "Network", "classify", "float32"): Cost(code=4606, stack=668),
-    ("rv32imc", "Network", "regress", "float"): Cost(code=2770, stack=204),
-    ("rv32imc", "Network", "regress", "float32"): Cost(code=2770, stack=204),
+    ("rv32imc", "Network", "classify", "float"): Cost(code=8940, stack=1692),
+    ("rv32imc", "Network", "classify", "float32"): Cost(code=4606, stack=156),
+    ("rv32imc", "Network", "regress", "float"): Cost(code=2770, stack=124),
+    ("rv32imc", "Network", "regress", "float32"): Cost(code=2770, stack=124),
     ("rv32imc", "Normalize", "transform", "exact"): Cost(code=5510, stack=80),
     ("rv32imc", "Project", "transform", "exact"): Cost(code=8192, stack=116),
     ("rv32imc", "TreeEnsemble", "classify", "fast"): Cost(
@@ -193,9 +209,9 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
 
 # per CPU: families or methods with no measured row (new families, new emitters)
 GENERIC: dict[str, Cost] = {
-    "cortex-m0plus": Cost(code=19085, stack=2192),
-    "cortex-m4f": Cost(code=9649, stack=2116),
-    "rv32imc": Cost(code=23824, stack=2204),
+    "cortex-m0plus": Cost(code=19230, stack=1680),
+    "cortex-m4f": Cost(code=9696, stack=1604),
+    "rv32imc": Cost(code=23967, stack=1692),
 }
 
 # (cpu, IR type, task, link) -> code bytes a link adds to a model of that family and task that has none:
@@ -205,10 +221,10 @@ GENERIC: dict[str, Cost] = {
 # classifier's float64 replay runs the activation in double too). Added once per link: a model's calls
 # to one link share its routines.
 LINKS: dict[tuple[str, str, str, str], int] = {
-    ("cortex-m0plus", "BoostedTrees", "classify", "sigmoid"): 3237,
-    ("cortex-m0plus", "BoostedTrees", "classify", "softmax"): 2601,
+    ("cortex-m0plus", "BoostedTrees", "classify", "sigmoid"): 4569,
+    ("cortex-m0plus", "BoostedTrees", "classify", "softmax"): 4665,
     ("cortex-m0plus", "BoostedTrees", "regress", "exp"): 3701,
-    ("cortex-m0plus", "BoostedTrees", "regress", "sigmoid"): 3725,
+    ("cortex-m0plus", "BoostedTrees", "regress", "sigmoid"): 3729,
     ("cortex-m0plus", "BoostedTrees", "regress", "softplus"): 4677,
     ("cortex-m0plus", "GaussianNB", "classify", "exp64"): 3046,
     ("cortex-m0plus", "Linear", "classify", "sigmoid"): 4817,
@@ -229,8 +245,8 @@ LINKS: dict[tuple[str, str, str, str], int] = {
     ("cortex-m4f", "Network", "classify", "tanh"): 3544,
     ("cortex-m4f", "Network", "regress", "sigmoid"): 765,
     ("cortex-m4f", "Network", "regress", "tanh"): 1044,
-    ("rv32imc", "BoostedTrees", "classify", "sigmoid"): 4386,
-    ("rv32imc", "BoostedTrees", "classify", "softmax"): 3342,
+    ("rv32imc", "BoostedTrees", "classify", "sigmoid"): 5802,
+    ("rv32imc", "BoostedTrees", "classify", "softmax"): 6128,
     ("rv32imc", "BoostedTrees", "regress", "exp"): 4554,
     ("rv32imc", "BoostedTrees", "regress", "sigmoid"): 4580,
     ("rv32imc", "BoostedTrees", "regress", "softplus"): 6310,
@@ -363,23 +379,31 @@ def _internal_nodes(ir: Any) -> int:
 
 
 def estimate(
-    ir: IR, method: str, target: str, *, const_bytes: int | None = None, proba: bool = False
+    ir: IR,
+    method: str,
+    target: str,
+    *,
+    const_bytes: int | None = None,
+    arena_bytes: int | None = None,
+    proba: bool = False,
 ) -> Estimate:
     """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias), for a
     program calling ``predict`` (with ``proba``: a classifier's ``predict_proba`` too).
-    ``const_bytes`` (from a ``CSource`` already generated) saves generating the C again."""
+    ``const_bytes`` and ``arena_bytes`` (from a ``CSource`` already generated) save generating the C
+    again."""
     from microlearn.backends.c.registry import generate
     from microlearn.ir.pipeline import Pipeline
 
     cpu = _cpu(target)
     if const_bytes is None:
-        const_bytes = generate(ir, method, "estimate").const_bytes
+        src = generate(ir, method, "estimate")
+        const_bytes, arena_bytes = src.const_bytes, src.arena_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
     used = links(final, proba=proba)
     link_bytes = link_cost(cpu, final, used)
     code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
-    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0)
+    stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
 

@@ -251,7 +251,9 @@ def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **o
     (rows of typical input) quantizes a network for the ``int8`` method (docs/networks.md). With ``fold``
     (the default), the per-feature monotonic stages right before a tree ensemble (scalers, imputers) are
     folded into its thresholds (``passes.fold``): the same decision for every float32 input, no stage code
-    on the device; ``fold=False`` keeps them as stages.
+    on the device; ``fold=False`` keeps them as stages. A Keras network's batch normalizations and
+    activation layers are folded into the Dense or convolution before them (``passes.fold_network``,
+    within the stated bound of docs/keras.md); ``fold=False`` keeps them as layers.
     """
     from microlearn.frontends.registry import to_ir
 
@@ -263,8 +265,9 @@ def convert(estimator: Any, method: str | None = None, *, fold: bool = True, **o
     check_float32_sums(ir)
     if fold:
         from microlearn.passes.fold import fold_pipeline
+        from microlearn.passes.fold_network import fold_network
 
-        ir = fold_pipeline(ir)
+        ir = fold_network(fold_pipeline(ir))
     if calibration is not None:
         from microlearn.passes.quantize import quantize_ir
 

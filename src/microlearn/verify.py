@@ -83,8 +83,9 @@ class TargetResult:
     agreement: float  # fraction of the decidable rows equal to the reference (values: within the bound)
     max_abs_error: float | None  # classifier: of probabilities; others: of values
     flash_bytes: int | None = None
-    ram_bytes: int | None = None
+    ram_bytes: int | None = None  # static RAM + peak stack (MCU targets); mlrt: what the model retains
     stack_bytes: int | None = None
+    arena_bytes: int | None = None  # the C's activation arena (NAME_ARENA_BYTES; networks), within the stack
     instructions_mean: float | None = None
     instructions_min: int | None = None
     instructions_max: int | None = None
@@ -139,6 +140,9 @@ class Report(Mapping[str, TargetResult]):
             "instr mean",
             "instr max",
         ]
+        arena = any(r.arena_bytes is not None for r in self.results.values())
+        if arena:
+            cols.insert(cols.index("stack B") + 1, "arena B")
         est = any(r.estimate is not None for r in self.results.values())
         if est:
             cols.insert(4, "est. flash B")
@@ -153,6 +157,7 @@ class Report(Mapping[str, TargetResult]):
                 _fmt(r.flash_bytes),
                 _fmt(r.ram_bytes),
                 _fmt(r.stack_bytes),
+                *([_fmt(r.arena_bytes)] if arena else []),
                 "-" if r.instructions_mean is None else f"{r.instructions_mean:,.0f}",
                 _fmt(r.instructions_max),
             ]
@@ -407,6 +412,7 @@ def _run_targets(
             flash_bytes=run.flash_bytes,
             ram_bytes=run.ram_bytes,
             stack_bytes=run.stack_bytes,
+            arena_bytes=run.arena_bytes,
             instructions_mean=run.instructions_mean,
             instructions_min=run.instructions_min,
             instructions_max=run.instructions_max,
@@ -431,7 +437,8 @@ def _estimate_first(art: Artifacts, target: str, limits: Budget | None) -> Estim
     """The estimate of ``art`` on ``target``, shown before the build; refuses a model far too large."""
     from microlearn.targets.mcu.arch import get_arch
 
-    est = estimate(art.ir, art.method, target, const_bytes=art.c_source().const_bytes)
+    src = art.c_source()
+    est = estimate(art.ir, art.method, target, const_bytes=src.const_bytes, arena_bytes=src.arena_bytes)
     progress.note(f"estimate before building: {est}")
     arch = get_arch(target)
     caps = {"flash": arch.flash[1], "RAM": arch.ram[1]}

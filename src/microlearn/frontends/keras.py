@@ -19,6 +19,9 @@ Activation, ReLU, Softmax                      Activation (relu, sigmoid, tanh, 
 Dropout, SpatialDropout*, GaussianNoise, ...   nothing (identity at inference)
 =============================================  ==============================================
 
+``microlearn.convert`` then folds batch normalizations and activation layers into the Dense or
+convolution before them (``passes.fold_network``) unless ``fold=False``.
+
 The task follows from the output: a softmax over two or more values classifies (class = first largest),
 one sigmoid output classifies two classes (class 1 when it exceeds 0.5), anything else regresses.
 """

@@ -153,6 +153,61 @@ def activation_bound(name: str, m_in: float, e_in: float, u: float) -> tuple[flo
 
 
 # ---------------------------------------------------------------------------------------------- layers
+@dataclass(frozen=True)
+class BatchNormFold:
+    """What a linear layer (Dense, Conv, DepthwiseConv) keeps of a batch normalization folded into its
+    parameters (``passes.fold_network``): the library still computes the two apart, so the error bound needs
+    ``bias``, the largest ``|scale * b|`` of the layer's own biases ``b``, and ``spread``, the largest
+    ``|mean * scale| + |beta|`` the normalization adds in its own order (``ChannelAffine.spread``)."""
+
+    bias: float
+    spread: float
+
+    def __post_init__(self) -> None:
+        for v in (self.bias, self.spread):
+            if not (np.isfinite(v) and 0 <= v <= F32_MAX):
+                raise ValueError("BatchNormFold.bias and .spread are finite non-negative numbers")
+
+
+def tiny_of(u: float) -> float:
+    """The smallest subnormal of the arithmetic of unit roundoff ``u`` (float32 or float64)."""
+    return 2.0**-149 if u == U32 else 2.0**-1074
+
+
+def linear_layer_bound(
+    c: float, bmax: float, k: int, fold: BatchNormFold | None, m_in: float, e_in: float, u: float
+) -> tuple[float, float]:
+    """(m, e) of a sum of ``k`` products plus a bias (``c``: the largest sum of one output's absolute
+    weights, ``bmax`` the largest |bias|), see ``Layer.error_bound``:
+    ``e' = c e + gamma(k + 3) (c (m + e) + bmax)`` (the ``+ 3``: the bias, the weights' rounding to the
+    arithmetic, one spare).
+
+    With a batch normalization folded in (``fold``; ``c`` and ``bmax`` then of the folded parameters
+    ``W a``, ``b a + t``), two evaluations are bounded and the larger bound is taken (docs/keras.md):
+
+    * the folded one (the device): as above with ``gamma(k + 8)`` (five more roundings: the float64
+      computation of ``a`` and of ``W a`` the reference uses) plus ``gamma(3) (fold.bias + fold.spread)``
+      (the float64 sum ``b a + t``, which may cancel);
+    * the library's, unfolded: its layer ``e1 = c e + gamma(k + 3) (c (m + e) + fold.bias)`` scaled by
+      ``a`` (``a`` times the unfolded weights' column sums is ``c``), then the per-channel scale and
+      shift as ``ChannelAffine``: ``e1 + (gamma(6) + 8u) (c m + fold.bias + e1 + fold.spread)``."""
+    c = c * (1 + 4 * U64)
+    tiny = (k + 2) * tiny_of(u)
+    if fold is None:
+        e = c * e_in + gamma(k + 3, u) * (c * (m_in + e_in) + bmax) + tiny
+        return c * m_in + bmax + e, e
+    e_dev = c * e_in + gamma(k + 8, u) * (c * (m_in + e_in) + bmax) + gamma(3, u) * (fold.bias + fold.spread)
+    e1 = c * e_in + gamma(k + 3, u) * (c * (m_in + e_in) + fold.bias) + tiny
+    e_lib = e1 + (gamma(6, u) + FN_ULPS * u) * (c * m_in + fold.bias + e1 + fold.spread) + 4 * tiny_of(u)
+    e = max(e_dev + tiny, e_lib)
+    return c * m_in + bmax + e, e
+
+
+def fold_text(fold: BatchNormFold | None) -> str:
+    """The header-comment words of a folded batch normalization."""
+    return "" if fold is None else ", batch normalization folded in"
+
+
 def _shape_check(name: str, in_shape: Shape, n: int) -> None:
     if len(in_shape) != 1 or in_shape[0] != n:
         raise ValueError(f"{name} takes a vector of {n} values, not shape {in_shape} (add a Flatten first)")
@@ -171,6 +226,7 @@ class Dense:
     weight: npt.NDArray[np.float64]
     bias: npt.NDArray[np.float64]
     activation: str = "identity"
+    fold: BatchNormFold | None = None  # a batch normalization folded into weight and bias (Keras)
 
     def __post_init__(self) -> None:
         w, b = self.weight, self.bias
@@ -212,7 +268,7 @@ class Dense:
         return int(self.weight.size + self.bias.size)
 
     def describe(self) -> str:
-        return f"dense {self.n_in} -> {self.n_out}, {self.activation}"
+        return f"dense {self.n_in} -> {self.n_out}, {self.activation}" + fold_text(self.fold)
 
     @property
     def col_abs_max(self) -> float:
@@ -221,12 +277,9 @@ class Dense:
 
     def linear_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         """(m, e) of the pre-activation values (see Layer.error_bound)."""
-        c = self.col_abs_max * (1 + 4 * U64)
+        # n products, n additions, the bias; weights rounded to u (+1)
         bmax = float(np.abs(self.bias).max())
-        g = gamma(self.n_in + 3, u)  # n products, n additions, the bias; weights rounded to u (+1)
-        tiny = (self.n_in + 2) * (2.0**-149 if u == U32 else 2.0**-1074)
-        e = c * e_in + g * (c * (m_in + e_in) + bmax) + tiny
-        return c * m_in + bmax + e, e
+        return linear_layer_bound(self.col_abs_max, bmax, self.n_in, self.fold, m_in, e_in, u)
 
     def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         m, e = self.linear_bound(m_in, e_in, u)

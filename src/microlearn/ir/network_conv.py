@@ -26,18 +26,19 @@ from microlearn.ir.network import (
     ACTIVATIONS,
     F32_MAX,
     FN_ULPS,
+    BatchNormFold,
+    Dense,
     Dtype,
     Shape,
     activation_bound,
     apply_activation,
+    fold_text,
+    linear_layer_bound,
     register_layer,
+    tiny_of,
 )
 
 PADDINGS = ("valid", "same", "causal")
-
-
-def _tiny(u: float) -> float:
-    return 2.0**-149 if u == 2.0**-24 else 2.0**-1074
 
 
 def _check_params(name: str, *arrays: npt.NDArray[Any]) -> None:
@@ -98,12 +99,6 @@ class Window:
         return s + f" {self.padding}"
 
 
-def _linear_bound(c: float, bmax: float, k: int, m_in: float, e_in: float, u: float) -> tuple[float, float]:
-    c = c * (1 + 4 * 2.0**-53)
-    e = c * e_in + gamma(k + 3, u) * (c * (m_in + e_in) + bmax) + (k + 2) * _tiny(u)
-    return c * m_in + bmax + e, e
-
-
 @register_layer
 @dataclass(frozen=True, eq=False)
 class Conv:
@@ -116,6 +111,7 @@ class Conv:
     bias: npt.NDArray[np.float64]
     window: Window
     activation: str = "identity"
+    fold: BatchNormFold | None = None  # a batch normalization folded into kernel and bias
 
     def __post_init__(self) -> None:
         _check_params("Conv", self.kernel, self.bias)
@@ -157,12 +153,14 @@ class Conv:
     def describe(self) -> str:
         kh, _, c, f = self.kernel.shape
         dims = "1-D" if kh == 1 else "2-D"
-        return f"conv {dims} {self.window.text()}, {c} -> {f} channels, {self.activation}"
+        text = f"conv {dims} {self.window.text()}, {c} -> {f} channels, {self.activation}"
+        return text + fold_text(self.fold)
 
     def linear_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         kh, kw, c, f = self.kernel.shape
         col = float(np.abs(self.kernel).reshape(-1, f).sum(axis=0).max())
-        return _linear_bound(col, float(np.abs(self.bias).max()), kh * kw * c, m_in, e_in, u)
+        bmax = float(np.abs(self.bias).max())
+        return linear_layer_bound(col, bmax, kh * kw * c, self.fold, m_in, e_in, u)
 
     def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         m, e = self.linear_bound(m_in, e_in, u)
@@ -181,6 +179,7 @@ class DepthwiseConv:
     bias: npt.NDArray[np.float64]
     window: Window
     activation: str = "identity"
+    fold: BatchNormFold | None = None  # a batch normalization folded into kernel and bias
 
     def __post_init__(self) -> None:
         _check_params("DepthwiseConv", self.kernel, self.bias)
@@ -216,12 +215,17 @@ class DepthwiseConv:
     def describe(self) -> str:
         kh, _, c, m = self.kernel.shape
         dims = "1-D" if kh == 1 else "2-D"
-        return f"depthwise conv {dims} {self.window.text()}, {c} channels x {m}, {self.activation}"
+        text = f"depthwise conv {dims} {self.window.text()}, {c} channels x {m}, {self.activation}"
+        return text + fold_text(self.fold)
 
-    def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
+    def linear_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         kh, kw = self.kernel.shape[:2]
         col = float(np.abs(self.kernel).sum(axis=(0, 1)).max())
-        m, e = _linear_bound(col, float(np.abs(self.bias).max()), kh * kw, m_in, e_in, u)
+        bmax = float(np.abs(self.bias).max())
+        return linear_layer_bound(col, bmax, kh * kw, self.fold, m_in, e_in, u)
+
+    def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
+        m, e = self.linear_bound(m_in, e_in, u)
         return activation_bound(self.activation, m, e, u)
 
 
@@ -267,7 +271,7 @@ class Pool:
         if self.op == "max":
             return m_in, e_in
         k = self.window.size[0] * self.window.size[1]
-        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * _tiny(u)
+        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * tiny_of(u)
         return m_in + e, e
 
 
@@ -309,7 +313,7 @@ class GlobalPool:
         if self.op == "max":
             return m_in, e_in
         k = self.positions
-        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * _tiny(u)
+        e = e_in + gamma(k + 2, u) * (m_in + e_in) + k * tiny_of(u)
         return m_in + e, e
 
 
@@ -389,5 +393,37 @@ class ChannelAffine:
     def error_bound(self, m_in: float, e_in: float, u: float) -> tuple[float, float]:
         a = float(np.abs(self.scale).max()) * (1 + 4 * 2.0**-53)
         c = max(float(np.abs(self.offset).max()), self.spread)
-        e = a * e_in + (gamma(6, u) + FN_ULPS * u) * (a * (m_in + e_in) + c) + 4 * _tiny(u)
+        e = a * e_in + (gamma(6, u) + FN_ULPS * u) * (a * (m_in + e_in) + c) + 4 * tiny_of(u)
         return a * m_in + float(np.abs(self.offset).max()) + e, e
+
+
+FOLDABLE = (Dense, Conv, DepthwiseConv)
+
+
+def fold_batchnorm(layer: Any, norm: ChannelAffine) -> Any | None:
+    """``layer`` (Dense, Conv or DepthwiseConv, identity activation) followed by the batch normalization
+    ``norm`` as one layer: weights times the channel's scale ``a``, bias ``b a + t`` (``t`` the
+    normalization's offset), computed in float64; the layer keeps a :class:`BatchNormFold` for the bound
+    of the library's unfolded evaluation. None when the pair does not fold (another activation, a
+    normalization of another kind, channels that do not match, folded values outside float32)."""
+    if not isinstance(layer, FOLDABLE) or layer.activation != "identity" or layer.fold is not None:
+        return None
+    if norm.what != "batch normalization" or layer.bias.shape != norm.scale.shape:
+        return None
+    a, t = norm.scale, norm.offset
+    with np.errstate(over="ignore", invalid="ignore"):
+        if isinstance(layer, Dense):
+            w = layer.weight * a[np.newaxis, :]
+        elif isinstance(layer, Conv):
+            w = layer.kernel * a
+        else:
+            w = layer.kernel * a.reshape(layer.kernel.shape[2:])
+        b = layer.bias * a + t
+        scaled = float(np.abs(layer.bias * a).max())
+    try:
+        fold = BatchNormFold(scaled, float(norm.spread))
+        if isinstance(layer, Dense):
+            return Dense(w, b, "identity", fold)
+        return type(layer)(w, b, layer.window, "identity", fold)
+    except ValueError:  # a folded value outside float32: keep the two layers
+        return None

@@ -29,6 +29,7 @@ class TargetRun:
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     stack_bytes: int | None = None
+    arena_bytes: int | None = None  # the generated C's working buffer (NAME_ARENA_BYTES), part of the stack
     instructions_mean: float | None = None
     instructions_min: int | None = None
     instructions_max: int | None = None

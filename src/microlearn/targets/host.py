@@ -118,7 +118,10 @@ class HostTarget:
         return None
 
     def run(self, art: Artifacts, X: npt.NDArray[np.float32]) -> TargetRun:
-        return run_library(HostLibrary(art.c_source()), art.ir.task, X)
+        src = art.c_source()
+        run = run_library(HostLibrary(src), art.ir.task, X)
+        run.arena_bytes = src.arena_bytes
+        return run
 
 
 register_target(HostTarget())

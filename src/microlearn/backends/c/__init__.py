@@ -2,6 +2,7 @@
 
 from microlearn.backends.c import features, inline, registry, table  # noqa: I001
 from microlearn.backends.c import boosting as boosting
+from microlearn.backends.c import boosting_packed as boosting_packed
 from microlearn.backends.c import kmeans as kmeans
 from microlearn.backends.c import kernel as kernel
 from microlearn.backends.c import linear

@@ -82,10 +82,17 @@ def leaf_tables(ir: BoostedTrees, name: str) -> Leaves:
             + "\n};\n"
         )
         nbytes += 8 * n
+    base_text, base_bytes = base_tables(ir, name)
+    return Leaves(text + base_text, nbytes + base_bytes, row_of, width, f64_needed)
+
+
+def base_tables(ir: BoostedTrees, name: str, wide: bool | None = None) -> tuple[str, int]:
+    """NAME_base_f32, NAME_base_f64 (``wide``; default: models summed in float64) and NAME_count (mean
+    models)."""
     base32 = [f32(v) for v in ir.base_score.astype(np.float32)]
-    text += f"static const float {name}_base_f32[{ir.n_raw}] = {{{', '.join(base32)}}};\n"
-    nbytes += 4 * ir.n_raw
-    if f64_needed:
+    text = f"static const float {name}_base_f32[{ir.n_raw}] = {{{', '.join(base32)}}};\n"
+    nbytes = 4 * ir.n_raw
+    if ir.accumulate == "float64" if wide is None else wide:
         b64 = ", ".join(f64(v) for v in ir.base_score)
         text += f"static const double {name}_base_f64[{ir.n_raw}] = {{{b64}}};\n"
         nbytes += 8 * ir.n_raw
@@ -93,7 +100,7 @@ def leaf_tables(ir: BoostedTrees, name: str) -> Leaves:
         cnt = [f32(float(c)) for c in ir.trees_per_output()]
         text += f"static const float {name}_count[{ir.n_raw}] = {{{', '.join(cnt)}}};\n"
         nbytes += 4 * ir.n_raw
-    return Leaves(text, nbytes, row_of, width, f64_needed)
+    return text, nbytes
 
 
 def cat_table(ir: BoostedTrees, name: str) -> tuple[str, int]:
@@ -136,8 +143,11 @@ def _scaled(ir: BoostedTrees, z: str) -> str:
     return z if s == 1.0 else f"{f32(s)} * {z}"
 
 
-def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
-    """The public functions over NAME_raw_f32 / NAME_raw_f64."""
+def api(ir: BoostedTrees, name: str, fixed_margin: int | None = None) -> tuple[str, tuple[CFunction, ...]]:
+    """The public functions over NAME_raw_f32 / NAME_raw_f64; with ``fixed_margin``, a classifier's
+    predict on ML_BOOST_FIXED builds decides from NAME_raw_q's fixed-point sums (offset by 2^30 into
+    uint32), which are within that many units of the library's float64 sums
+    (``boosting_packed.fixed_point``), before any replay."""
     n = ir.n_raw
     B = ir.static_bound()
     exact32 = ir.accumulate == "float32"
@@ -177,6 +187,31 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
                 f"    if (best >= 0) {{\n        return best;\n    }}\n"
                 f"    /* a near tie: replay the library's float64 sum */\n"
                 f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"
+            )
+        if fixed_margin is not None and not exact32:
+            M = fixed_margin
+            if n == 1:
+                qbody = (
+                    f"    uint32_t q[1];\n    double r[1];\n    {name}_raw_q(x, q);\n"
+                    f"    if (q[0] > {(1 << 30) + M}u) {{\n        return 1;\n    }}\n"
+                    f"    if (q[0] < {(1 << 30) - M}u) {{\n        return 0;\n    }}\n"
+                    f"    /* within rounding of the decision: replay the library's float64 sum */\n"
+                    f"    {name}_raw_f64(x, r);\n    return r[0] {op} 0.0 ? 1 : 0;\n"
+                )
+            else:
+                qbody = (
+                    f"    uint32_t q[{n}];\n    double r[{n}];\n    int32_t best;\n    {name}_raw_q(x, q);\n"
+                    f"    best = ml_pk_argmax_margin(q, {n}, {2 * M}u);\n"
+                    f"    if (best >= 0) {{\n        return best;\n    }}\n"
+                    f"    /* a near tie: replay the library's float64 sum */\n"
+                    f"    {name}_raw_f64(x, r);\n    return ml_argmax_f64(r, {n});\n"
+                )
+            body = (
+                "#if ML_BOOST_FIXED\n    /* fixed-point sums, within a proven margin of the library's */\n"
+                + qbody
+                + "#else\n"
+                + body
+                + "#endif\n"
             )
         parts.append(
             f"/* Class index (0..{nc - 1}) of input x: the library's predict. */\n"
@@ -258,8 +293,17 @@ def api(ir: BoostedTrees, name: str) -> tuple[str, tuple[CFunction, ...]]:
     return "\n".join(parts), score_fns
 
 
-def assemble(ir: BoostedTrees, name: str, method: str, command: str, nbytes: int, body: str) -> CSource:
-    text, fns = api(ir, name)
+def assemble(
+    ir: BoostedTrees,
+    name: str,
+    method: str,
+    command: str,
+    nbytes: int,
+    body: str,
+    runtime: tuple[str, ...] = RUNTIME,
+    fixed_margin: int | None = None,
+) -> CSource:
+    text, fns = api(ir, name, fixed_margin)
     return header(
         ir,
         name,
@@ -267,7 +311,7 @@ def assemble(ir: BoostedTrees, name: str, method: str, command: str, nbytes: int
         body + "\n" + text,
         api=fns,
         const_bytes=nbytes,
-        runtime_headers=RUNTIME,
+        runtime_headers=runtime,
         command=command,
         notes=NOTES,
         extra_defines=(("N_TREES", ir.n_trees), ("N_RAW", ir.n_raw)),

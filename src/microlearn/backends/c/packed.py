@@ -25,6 +25,7 @@ v <= t, so they decide exactly as the float model does on every input of their t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -273,6 +274,19 @@ def _regressor_leaves(ir: TreeEnsemble, name: str) -> Leaves:
     return Leaves(lt.row_of_leaf.astype(np.int64), lt.n_rows, lt.text, lt.nbytes, False, lt.n_rows)
 
 
+@dataclass(frozen=True)
+class CatNodes:
+    """Categorical splits in a node stream (boosted trees): per node its set (-1: a numeric split) and
+    whether the set's members go left. A categorical record sets the cat bit and holds
+    ``set << 1 | members_left`` in its threshold field; ``call(xv, field, nan)`` is the C expression
+    (0 or 1) that decides it from the input value, that field and the record's NaN bit."""
+
+    set_of: npt.NDArray[np.int32]
+    left_of: npt.NDArray[np.bool_]
+    n_sets: int
+    call: Callable[[str, str, str], str]
+
+
 @dataclass
 class Layout:
     """The packed node stream and the widths of its record fields."""
@@ -285,31 +299,61 @@ class Layout:
     pairs: bool  # both-leaf nodes keep an index into a pair table
     nan_bit: bool
     walk: str  # C statements deciding go_left for node record w at node i
+    n_thr: int = 0  # entries of the threshold table
+    ranks: bool = False  # nodes compare rk[feature] (ml_pk_rank) with their threshold index
 
 
-def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layout:
+def _layout(
+    ir: TreeEnsemble,
+    name: str,
+    code_of_leaf: npt.NDArray[np.int64] | None,
+    n_codes: int,
+    inp: InputType,
+    cat: CatNodes | None = None,
+    ranks: bool = False,
+    table: bool = False,
+) -> Layout:
+    """The node stream of ``ir``. With ``code_of_leaf`` (a code per leaf row, ``n_codes`` of them) a leaf
+    child's code sits in its parent's field; with None the leaves are implicit: numbered in preorder,
+    and every record whose left child is internal holds the number of leaves (= records) of that left
+    subtree, so a walk counts the leaves it skips (:func:`tree_text`). With ``ranks`` the thresholds
+    are a table and a node compares ``rk[feature]``, the rank of the input value among them
+    (:func:`ranks_text`), with its index: ``x <= thr[j]`` exactly when ``rk <= j``; ``table`` keeps the
+    thresholds in a table without ranks (the same records as with ranks)."""
     f, L, R = ir.feature, ir.left, ir.right
+    implicit = code_of_leaf is None
+    assert cat is None or inp.lo is None, "categorical splits take float inputs"
     inner = np.flatnonzero(f >= 0)
     n = int(inner.size)
     pos = np.cumsum(f >= 0) - 1  # record index of every internal node
     code = np.full(ir.n_nodes, -1, dtype=np.int64)
     is_leaf = f < 0
-    code[is_leaf] = leaves.code_of_leaf[ir.leaf[is_leaf]]
+    if code_of_leaf is not None:
+        code[is_leaf] = code_of_leaf[ir.leaf[is_leaf]]
     kind = np.zeros(n, dtype=np.int64)
     kind |= is_leaf[L[inner]].astype(np.int64)
     kind |= is_leaf[R[inner]].astype(np.int64) << 1
-    offsets = np.where(kind == 0, pos[R[inner]] - pos[inner], 0)
-    cb = _bits(leaves.n_codes - 1)
+    if implicit:  # records (and leaves) of the left subtree: right child's record - own, when both exist
+        offsets = np.where((kind & 1) == 0, pos[R[inner] - 1] - pos[inner] + 1, 0)
+    else:
+        offsets = np.where(kind == 0, pos[R[inner]] - pos[inner], 0)
+    cb = 0 if implicit else _bits(n_codes - 1)
     ob = _bits(int(offsets.max()) if n else 0)
     ll = np.flatnonzero(kind == 3)
-    pair_list = sorted({(int(code[L[inner[j]]]), int(code[R[inner[j]]])) for j in ll})
+    pair_list = [] if implicit else sorted({(int(code[L[inner[j]]]), int(code[R[inner[j]]])) for j in ll})
     pair_index = {p: k for k, p in enumerate(pair_list)}
     nan_any = inp.lo is None and bool(np.any(ir.missing_left[inner]))  # integers have no NaN
+    is_cat = np.zeros(n, dtype=bool) if cat is None else cat.set_of[inner] >= 0
+    cat_tb = 0 if cat is None else _bits(2 * cat.n_sets - 1)
+    numeric = inner[~is_cat]
     # thresholds: as floats (the float method) or as integers of the input type
     if inp.lo is None:
-        tvals = ir.threshold[inner].astype(np.float32)
+        tvals = ir.threshold[numeric].astype(np.float32)
         tkeys = [int(v) for v in tvals.view(np.uint32)]
         distinct = sorted(set(tkeys), key=lambda u: f32_key(np.array([u], np.uint32).view(np.float32)[0]))
+        if not distinct and cat is not None:
+            distinct = [0]  # only categorical splits: one unused threshold keeps the table valid C
+        index_of = {u: k for k, u in enumerate(distinct)}
         table_bits = _bits(len(distinct) - 1) if n else 1
         table_cost = 4 * len(distinct)
         node_bits, node_cost = 0, 4 * n
@@ -332,13 +376,15 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         )
         array_cost = n * _size(atype)
     fb = _bits(ir.n_features - 1)
-    head = 2 + int(nan_any) + fb
+    head = 2 + int(nan_any) + int(cat is not None) + fb
     pb = _bits(len(pair_list) - 1) if pair_list else 0
     best: tuple[int, str, bool, int, int] | None = None
-    modes = ("table", "node") if inp.lo is None else ("table", "node", "array")
+    modes = (
+        ("table",) if ranks or table else ("table", "node") if inp.lo is None else ("table", "node", "array")
+    )
     for thr_mode in modes:
-        tb = {"table": table_bits, "node": node_bits, "array": 0}[thr_mode]
-        for pairs in (False, True):
+        tb = max(cat_tb, {"table": table_bits, "node": node_bits, "array": 0}[thr_mode])
+        for pairs in (False, True) if not implicit else (False,):
             fld = max(ob, cb, pb if pairs else 2 * cb) if n else 1
             w = head + tb + fld
             if w > MAX_RECORD_BITS:
@@ -357,17 +403,18 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         )
     _, thr_mode, pairs, tb, fb_field = best
     if inp.lo is None and thr_mode == "node":
-        tb = 0
-    # record, from bit 0: kind (2) | nan (0/1) | feature | threshold (tb) | field
+        tb = cat_tb
+    # record, from bit 0: kind (2) | nan (0/1) | cat (0/1) | feature | threshold (tb) | field
     s_nan = 2
-    s_feat = 2 + int(nan_any)
+    s_cat = 2 + int(nan_any)
+    s_feat = s_cat + int(cat is not None)
     s_thr = s_feat + fb
     s_fld = s_thr + tb
     width = s_fld + fb_field
     recs = []
     for j, i in enumerate(inner):
         k = int(kind[j])
-        if k == 0:
+        if k == 0 or implicit:
             fld = int(offsets[j])
         elif k == 1:
             fld = int(code[L[i]])
@@ -377,9 +424,12 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             fld = pair_index[(int(code[L[i]]), int(code[R[i]]))]
         else:
             fld = int(code[L[i]]) | (int(code[R[i]]) << cb)
-        if inp.lo is None:
+        if is_cat[j]:
+            assert cat is not None
+            tfield = int(cat.set_of[i]) << 1 | int(cat.left_of[i])
+        elif inp.lo is None:
             tv = int(ir.threshold[i : i + 1].view(np.uint32)[0])
-            tfield = distinct.index(tv) if thr_mode == "table" else 0
+            tfield = index_of[tv] if thr_mode == "table" else 0
         elif thr_mode == "table":
             tfield = distinct_i.index(ivals[j])
         elif thr_mode == "node":
@@ -389,6 +439,7 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         recs.append(
             k
             | (int(nan_any and ir.missing_left[i]) << s_nan)
+            | (int(is_cat[j]) << s_cat)
             | (int(f[i]) << s_feat)
             | (tfield << s_thr)
             | (fld << s_fld)
@@ -401,10 +452,16 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
     up = name.upper()
     text = (
         f"/* {n} internal nodes, {width}-bit records from bit 0: kind (2: left/right child is a leaf)"
-        f"{' | NaN goes left (1)' if nan_any else ''} | feature ({fb}) | threshold ({tb})"
-        f" | field ({fb_field})\n * (right offset, or the leaf's vote code"
-        f"{', or a pair-table index' if pairs else ', or both codes'}). */\n"
-        f"static const uint8_t {name}_nodes[{nbytes_stream}] = {{\n"
+        f"{' | NaN goes left (1)' if nan_any else ''}{' | categorical (1)' if cat else ''}"
+        f" | feature ({fb}) | threshold ({tb}{', or set << 1 | members go left' if cat else ''})"
+        + (
+            f" | field ({fb_field})\n * (leaves of the left subtree when it is not a leaf: leaves are"
+            " numbered in preorder). */\n"
+            if implicit
+            else f" | field ({fb_field})\n * (right offset, or the leaf's vote code"
+            f"{', or a pair-table index' if pairs else ', or both codes'}). */\n"
+        )
+        + f"static const uint8_t {name}_nodes[{nbytes_stream}] = {{\n"
         + array_lines([str(b) for b in stream], 20)
         + "\n};\n"
     )
@@ -421,6 +478,8 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         f"{up}_PK_CODE_BITS": cb,
         f"{up}_PK_CODE_MASK": (1 << cb) - 1,
     }
+    if cat is not None:
+        macros[f"{up}_PK_CAT_SHIFT"] = s_cat
     # thresholds and the comparison
     if inp.lo is None:
         if thr_mode == "table":
@@ -444,7 +503,12 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
         nbytes += 4 * cnt
         xv = f"x[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
         t = f"{name}_thr[{idx}]"
-        if nan_any:
+        rk = f"rk[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
+        if ranks:
+            walk = f"        go_left = {rk} <= ({idx})" + (
+                f"\n                  || (((w >> 2) & 1u) && {rk} > {cnt}u);\n" if nan_any else ";\n"
+            )
+        elif nan_any:
             walk = (
                 "#if ML_TREES_INT_COMPARE\n"
                 f"        go_left = ((w >> 2) & 1u) ? ml_f32_key_nan_low({xv}) <= {t}\n"
@@ -460,6 +524,14 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
                 "#else\n"
                 f"        go_left = {xv} <= {t};\n"
                 "#endif\n"
+            )
+        if cat is not None:
+            nested = "".join(ln if ln.startswith("#") else "    " + ln for ln in walk.splitlines(True))
+            fld_t = f"(w >> {up}_PK_THR_SHIFT) & {up}_PK_THR_MASK"
+            walk = (
+                f"        if ((w >> {up}_PK_CAT_SHIFT) & 1u) {{\n"
+                f"            go_left = {cat.call(xv, fld_t, '(int)((w >> 2) & 1u)')};\n"
+                f"        }} else {{\n{nested}        }}\n"
             )
     else:
         xv = f"(int32_t)x[(w >> {up}_PK_FEAT_SHIFT) & {up}_PK_FEAT_MASK]"
@@ -494,16 +566,17 @@ def _layout(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> Layo
             + "\n};\n"
         )
         nbytes += 2 * len(pair_list) * np.dtype(ctype.replace("_t", "")).itemsize
-    return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk)
+    n_thr = len(distinct) if inp.lo is None and thr_mode == "table" else 0
+    return Layout(text, nbytes, n, macros, thr_mode, pairs, nan_any, walk, n_thr, ranks)
 
 
-def _roots(ir: TreeEnsemble, name: str, leaves: Leaves, n: int) -> tuple[str, int]:
+def _roots(ir: TreeEnsemble, name: str, code_of_leaf: npt.NDArray[np.int64], n: int) -> tuple[str, int]:
     """Record index of each tree's root, or n + code for a tree that is a single leaf."""
     pos = np.cumsum(ir.feature >= 0) - 1
     vals = []
     for r in ir.roots:
         r = int(r)
-        vals.append(int(pos[r]) if ir.feature[r] >= 0 else n + int(leaves.code_of_leaf[ir.leaf[r]]))
+        vals.append(int(pos[r]) if ir.feature[r] >= 0 else n + int(code_of_leaf[ir.leaf[r]]))
     rtype = _uint(max(vals))
     text = (
         f"static const {rtype} {name}_roots[{len(vals)}] = {{\n"
@@ -516,27 +589,84 @@ def _roots(ir: TreeEnsemble, name: str, leaves: Leaves, n: int) -> tuple[str, in
 def walk_text(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> tuple[str, int]:
     """The packed node stream, its tables and NAME_walk[_sfx](x, w) (each tree's vote code), with the
     bytes of const data they hold."""
-    lay = _layout(ir, name, leaves, inp)
-    roots_text, roots_bytes = _roots(ir, name, leaves, lay.n_nodes)
-    up = name.upper()
+    lay = _layout(ir, name, leaves.code_of_leaf, leaves.n_codes, inp)
+    roots_text, roots_bytes = _roots(ir, name, leaves.code_of_leaf, lay.n_nodes)
     T = ir.n_trees
     xt = inp.ctype
     sfx = f"_{inp.suffix}" if inp.suffix else ""
-    macros = "".join(f"#define {k} {v}u\n" for k, v in lay.macros.items())
+    walk = (
+        tree_text(name, lay, xt) + f"/* Each tree's vote code for input x. */\n"
+        f"static inline void {name}_walk{sfx}(const {xt} *x, uint32_t *w)\n{{\n"
+        f"    int32_t t;\n"
+        f"    for (t = 0; t < {T}; t++) {{\n        w[t] = {name}_tree(x, {name}_roots[t]);\n    }}\n}}\n\n"
+    )
+    return stream_text(name, lay) + roots_text + "\n" + walk, lay.nbytes + roots_bytes
+
+
+def stream_text(name: str, lay: Layout) -> str:
+    """The stream's macros, records and tables."""
+    return "".join(f"#define {k} {v}u\n" for k, v in lay.macros.items()) + "\n" + lay.text
+
+
+def rank_type(lay: Layout) -> str:
+    """The C type of a ranks method's rk[]: ranks go up to the table's size + 1 (NaN)."""
+    return "uint8_t" if lay.n_thr + 1 < 256 else "uint16_t"
+
+
+def ranks_text(name: str, lay: Layout, n_features: int) -> str:
+    """``NAME_ranks(x, rk)``: every feature's rank among the thresholds, once per row."""
+    rt = rank_type(lay)
+    return (
+        f"/* The rank of each input value among the sorted thresholds (ml_pk_rank): x[f] <= thr[j]\n"
+        f" * exactly when rk[f] <= j; NaN ranks above every j. */\n"
+        f"static inline void {name}_ranks(const float *x, {rt} *rk)\n{{\n"
+        f"    int32_t f;\n    for (f = 0; f < {n_features}; f++) {{\n"
+        f"        rk[f] = ({rt})ml_pk_rank({name}_thr, {lay.n_thr}u, x[f]);\n    }}\n}}\n\n"
+    )
+
+
+def tree_text(name: str, lay: Layout, xt: str, implicit: bool = False, uses_x: bool = True) -> str:
+    """``uint32_t NAME_tree(const xt *x, uint32_t root)``: the vote code the tree at record ``root``
+    reaches (a root >= the record count is a single leaf: root - count is its code); or, for implicit
+    leaves, ``uint32_t NAME_leaf(const xt *x, uint32_t i, uint32_t l)``: the number of the leaf the tree
+    whose root is record ``i`` and whose first leaf is ``l`` reaches. A ranks layout's function takes
+    the row's ranks ``rk`` after ``x`` (``uses_x``: categorical nodes read x too)."""
+    up = name.upper()
+    rk = f", const {rank_type(lay)} *rk" if lay.ranks else ""
+    unused = "    (void)x;\n" if lay.ranks and not uses_x else ""
+    head = (
+        f"        const uint32_t w = ml_pk_bits({name}_nodes, i * {up}_PK_WIDTH, 0x1FFFFFFu);\n"
+        f"        const uint32_t fld = (w >> {up}_PK_FIELD_SHIFT) & {up}_PK_FIELD_MASK;\n"
+        f"        int go_left;\n" + lay.walk
+    )
+    if implicit:
+        return (
+            f"/* The leaf, numbered in preorder from l, that the tree at record i reaches for input x:\n"
+            f" * going right skips the left subtree's leaves (1 for a leaf, else the record's field). */\n"
+            f"static inline uint32_t {name}_leaf(const {xt} *x{rk}, uint32_t i, uint32_t l)\n{{\n"
+            f"{unused}    for (;;) {{\n{head}"
+            "        if (go_left) {\n"
+            "            if (w & 1u) {\n                return l;\n            }\n"
+            "            i += 1u;\n"
+            "        } else {\n"
+            "            const uint32_t skip = (w & 1u) ? 1u : fld;\n"
+            "            if (w & 2u) {\n                return l + skip;\n            }\n"
+            "            i += skip;\n            l += skip;\n"
+            "        }\n"
+            "    }\n}\n\n"
+        )
     pick = (
         (f"{name}_pairs[2u * fld]", f"{name}_pairs[2u * fld + 1u]")
         if lay.pairs
         else (f"(fld & {up}_PK_CODE_MASK)", f"(fld >> {up}_PK_CODE_BITS)")
     )
-    walk = (
+    return (
         f"/* The vote code tree `root` reaches for input x. */\n"
-        f"static inline uint32_t {name}_tree(const {xt} *x, uint32_t root)\n{{\n"
-        f"    uint32_t i = root;\n"
+        f"static inline uint32_t {name}_tree(const {xt} *x{rk}, uint32_t root)\n{{\n"
+        f"    uint32_t i = root;\n{unused}"
         f"    if (i >= {up}_PK_NODES) {{\n        return i - {up}_PK_NODES;\n    }}\n"
-        f"    for (;;) {{\n"
-        f"        const uint32_t w = ml_pk_bits({name}_nodes, i * {up}_PK_WIDTH, 0x1FFFFFFu);\n"
-        f"        const uint32_t fld = (w >> {up}_PK_FIELD_SHIFT) & {up}_PK_FIELD_MASK;\n"
-        f"        int go_left;\n" + lay.walk.replace("[i]", "[i]") + "        if (go_left) {\n"
+        f"    for (;;) {{\n{head}"
+        "        if (go_left) {\n"
         "            if (w & 1u) {\n"
         f"                return (w & 2u) ? {pick[0]} : fld;\n"
         "            }\n"
@@ -548,12 +678,7 @@ def walk_text(ir: TreeEnsemble, name: str, leaves: Leaves, inp: InputType) -> tu
         "            i += (w & 1u) ? 1u : fld;\n"
         "        }\n"
         "    }\n}\n\n"
-        f"/* Each tree's vote code for input x. */\n"
-        f"static inline void {name}_walk{sfx}(const {xt} *x, uint32_t *w)\n{{\n"
-        f"    int32_t t;\n"
-        f"    for (t = 0; t < {T}; t++) {{\n        w[t] = {name}_tree(x, {name}_roots[t]);\n    }}\n}}\n\n"
     )
-    return macros + "\n" + lay.text + roots_text + "\n" + walk, lay.nbytes + roots_bytes
 
 
 def emit(ir: TreeEnsemble, name: str, command: str = "", method: str = "packed") -> CSource:

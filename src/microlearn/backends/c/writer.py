@@ -70,6 +70,7 @@ class CSource:
     api: tuple[CFunction, ...] = ()
     body: str = field(default="", repr=False)  # the header minus comment, guard, includes and extern "C"
     defines: str = field(default="", repr=False)  # the NAME_N_* defines (and an emitter's own)
+    arena_bytes: int | None = None  # NAME_ARENA_BYTES: the working buffer one call declares on the stack
 
     @property
     def filename(self) -> str:
@@ -225,4 +226,5 @@ def header(
         api=tuple(api),
         body=body,
         defines=defs,
+        arena_bytes=dict(extra_defines).get("ARENA_BYTES"),
     )

@@ -49,7 +49,15 @@ from microlearn.backends.modelfile.schema import (
 )
 from microlearn.errors import ModelFileError
 from microlearn.ir.base import Task
-from microlearn.ir.network import ACTIVATION_CODES, ACTIVATIONS, Activation, Dense, Network, layer_by_code
+from microlearn.ir.network import (
+    ACTIVATION_CODES,
+    ACTIVATIONS,
+    Activation,
+    BatchNormFold,
+    Dense,
+    Network,
+    layer_by_code,
+)
 
 MAX_FEATURES = 1 << 20
 MAX_OUTPUTS = 65535
@@ -118,21 +126,49 @@ def register_layer_codec(layer_type: type, encode: Encode, decode: Decode) -> No
 
 
 # ---------------------------------------------------------------------------------------------- Dense
+# A layer with a batch normalization folded in (ir.network.BatchNormFold) writes its activation code plus
+# FOLDED and two more parameters after its biases: the fold's bias and spread (for the error bound only).
+FOLDED = 8
+
+
+def fold_code(layer: Any) -> tuple[int, npt.NDArray[np.float64]]:
+    """The activation field of a Dense / Conv / DepthwiseConv record and the fold's parameters."""
+    act = ACTIVATION_CODES[layer.activation]
+    if layer.fold is None:
+        return act, np.zeros(0)
+    return act + FOLDED, np.array([layer.fold.bias, layer.fold.spread], dtype=np.float64)
+
+
+def read_fold(act: int, p: npt.NDArray[np.float64], used: int) -> tuple[int, BatchNormFold | None, int]:
+    """(activation code, fold or None, parameters used) of a record's activation field."""
+    if act < FOLDED:
+        return act, None, used
+    if p.size < used + 2:
+        raise fail("PRMS ends inside a folded batch normalization")
+    try:
+        fold = BatchNormFold(float(p[used]), float(p[used + 1]))
+    except ValueError as e:
+        raise fail(f"a folded batch normalization is inconsistent: {e}") from e
+    return act - FOLDED, fold, used + 2
+
+
 def _enc_dense(layer: Dense) -> tuple[list[int], npt.NDArray[np.float64]]:
-    p = np.concatenate([layer.weight.T.reshape(-1), layer.bias])
-    return [layer.n_out, ACTIVATION_CODES[layer.activation]], p
+    act, extra = fold_code(layer)
+    p = np.concatenate([layer.weight.T.reshape(-1), layer.bias, extra])
+    return [layer.n_out, act], p
 
 
 def _dec_dense(ints: list[int], p: npt.NDArray[np.float64], in_shape: tuple[int, ...]) -> tuple[Dense, int]:
     n_out, act = ints[0], ints[1]
+    n_in = in_shape[0] if len(in_shape) == 1 else 0
+    used = n_in * n_out + n_out
+    act, fold, total = read_fold(act, p, used)
     if len(in_shape) != 1 or not 1 <= n_out <= MAX_OUTPUTS * 16 or not 0 <= act < len(ACTIVATIONS):
         raise fail("a dense layer record does not fit its input")
-    n_in = in_shape[0]
-    used = n_in * n_out + n_out
     if p.size < used:
         raise fail("PRMS ends inside a dense layer")
     w = np.ascontiguousarray(p[: n_in * n_out].reshape(n_out, n_in).T)
-    return Dense(w, np.array(p[n_in * n_out : used]), ACTIVATIONS[act]), used
+    return Dense(w, np.array(p[n_in * n_out : used]), ACTIVATIONS[act], fold), total
 
 
 def _enc_act(layer: Activation) -> tuple[list[int], npt.NDArray[np.float64]]:

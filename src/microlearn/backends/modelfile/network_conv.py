@@ -7,6 +7,8 @@ valid, 1 same, 2 causal; op 0 max, 1 average):
   order (kh, kw, C, F), then F biases.
 * depthwise (17): ``multiplier, kh, kw, strides, dilation, padding, activation``; PRMS: kernel
   (kh, kw, C, M), then C*M biases.
+* conv, depthwise (and dense, code 1) with a batch normalization folded in: ``activation + 8``, and two
+  more parameters after the biases, the fold's bias and spread (``ir.network.BatchNormFold``).
 * pool (18): ``op, kh, kw, strides, padding``; no PRMS.
 * global pool (19): ``op, positions``; no PRMS.
 * reshape (20): ``rank, d0 .. d(rank-1)``; no PRMS.
@@ -19,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from microlearn.backends.modelfile.container import fail
-from microlearn.backends.modelfile.network import register_layer_codec
-from microlearn.ir.network import ACTIVATION_CODES, ACTIVATIONS
+from microlearn.backends.modelfile.network import fold_code, read_fold, register_layer_codec
+from microlearn.ir.network import ACTIVATIONS
 from microlearn.ir.network_conv import (
     PADDINGS,
     ChannelAffine,
@@ -70,7 +72,8 @@ def _enc_conv(layer: Conv) -> tuple[list[int], F64]:
     w = layer.window
     kh, kw, _, f = layer.kernel.shape
     ints = [f, kh, kw, _pack(w.strides), _pack(w.dilation), PADDINGS.index(w.padding)]
-    return [*ints, ACTIVATION_CODES[layer.activation]], np.concatenate([layer.kernel.reshape(-1), layer.bias])
+    act, extra = fold_code(layer)
+    return [*ints, act], np.concatenate([layer.kernel.reshape(-1), layer.bias, extra])
 
 
 def _dec_conv(ints: list[int], p: F64, in_shape: tuple[int, ...]) -> tuple[Conv, int]:
@@ -84,18 +87,20 @@ def _dec_conv(ints: list[int], p: F64, in_shape: tuple[int, ...]) -> tuple[Conv,
     win = _window(kh, kw, st, dl, pad)
     n = kh * kw * c * f
     k = _take(p, n + f, "convolution")
+    act, fold, used = read_fold(act, p, n + f)
     try:
-        layer = Conv(k[:n].reshape(kh, kw, c, f), k[n:], win, _act(act))
+        layer = Conv(k[:n].reshape(kh, kw, c, f), k[n:], win, _act(act), fold)
     except ValueError as e:
         raise fail(f"a convolution record is inconsistent: {e}") from e
-    return layer, n + f
+    return layer, used
 
 
 def _enc_depthwise(layer: DepthwiseConv) -> tuple[list[int], F64]:
     w = layer.window
     kh, kw, _, m = layer.kernel.shape
     ints = [m, kh, kw, _pack(w.strides), _pack(w.dilation), PADDINGS.index(w.padding)]
-    return [*ints, ACTIVATION_CODES[layer.activation]], np.concatenate([layer.kernel.reshape(-1), layer.bias])
+    act, extra = fold_code(layer)
+    return [*ints, act], np.concatenate([layer.kernel.reshape(-1), layer.bias, extra])
 
 
 def _dec_depthwise(ints: list[int], p: F64, in_shape: tuple[int, ...]) -> tuple[DepthwiseConv, int]:
@@ -109,11 +114,12 @@ def _dec_depthwise(ints: list[int], p: F64, in_shape: tuple[int, ...]) -> tuple[
     win = _window(kh, kw, st, dl, pad)
     n = kh * kw * c * m
     k = _take(p, n + c * m, "depthwise convolution")
+    act, fold, used = read_fold(act, p, n + c * m)
     try:
-        layer = DepthwiseConv(k[:n].reshape(kh, kw, c, m), k[n:], win, _act(act))
+        layer = DepthwiseConv(k[:n].reshape(kh, kw, c, m), k[n:], win, _act(act), fold)
     except ValueError as e:
         raise fail(f"a depthwise record is inconsistent: {e}") from e
-    return layer, n + c * m
+    return layer, used
 
 
 def _enc_pool(layer: Pool) -> tuple[list[int], F64]:

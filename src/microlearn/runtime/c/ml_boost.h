@@ -19,6 +19,7 @@
 #define ML_BOOST_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ml_trees.h"
@@ -206,6 +207,66 @@ static inline int32_t ml_boost_argmax_f32(const float *v, int32_t n)
         }
     }
     return best;
+}
+
+/* Cores without an FPU (as ml_trees.h's ML_TREES_INT_COMPARE) take class decisions of the packed method
+ * from fixed-point sums of the leaves (ml_boost_fixed) instead of soft-float additions. Define
+ * ML_BOOST_FIXED to 0 or 1 to choose yourself. */
+#ifndef ML_BOOST_FIXED
+#define ML_BOOST_FIXED ML_TREES_INT_COMPARE
+#endif
+
+/* h * 2^s truncated toward zero, for a finite float32 h with |h| * 2^s < 2^31 (so at most a shift left
+ * by 7) and s <= 100: the fixed-point value of a leaf by integer operations, less than one unit (2^-s)
+ * from h; a zero or subnormal h gives 0 (below 2^-126 * 2^100). */
+static inline int32_t ml_boost_fixed(float h, int32_t s)
+{
+    union {
+        float f;
+        uint32_t u;
+    } a;
+    int32_t e, sh;
+    uint32_t m, q = 0u;
+    a.f = h;
+    e = (int32_t)((a.u >> 23) & 0xFFu);
+    if (e == 0) {
+        return 0;
+    }
+    m = (a.u & 0x7FFFFFu) | 0x800000u;
+    sh = e - 150 + s;
+    if (sh >= 0) {
+        q = m << sh;
+    } else if (sh > -32) {
+        q = m >> -sh;
+    }
+    return (a.u >> 31) ? -(int32_t)q : (int32_t)q;
+}
+
+/* A float64 leaf value kept as its float32 rounding h (which the fast path adds) and d, the distance
+ * from the float64 bit pattern of h to the value's own, counted in float64 units in the last place (the
+ * two have the same sign): rebuilt with integer operations, no float conversion. h contributes
+ * ((e + 896) << 52) | (mantissa << 29) for a biased exponent e > 0 (its exact float64 magnitude; an
+ * infinite h, the top of that range), and 0 for a zero or subnormal h, whose d then holds the whole
+ * magnitude. */
+static inline double ml_boost_f64_of(float h, int64_t d)
+{
+    union {
+        float f;
+        uint32_t u;
+    } a;
+    union {
+        uint64_t u;
+        double d;
+    } b;
+    uint32_t e;
+    uint64_t mag = 0u;
+    a.f = h;
+    e = (a.u >> 23) & 0xFFu;
+    if (e != 0u) {
+        mag = ((uint64_t)(e + 896u) << 52) | ((uint64_t)(a.u & 0x7FFFFFu) << 29);
+    }
+    b.u = ((uint64_t)(a.u >> 31) << 63) | (uint64_t)((int64_t)mag + d);
+    return b.d;
 }
 
 /* Post-transforms (float32). */

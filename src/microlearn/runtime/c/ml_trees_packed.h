@@ -47,6 +47,48 @@ static inline uint32_t ml_pk_bits(const uint8_t *s, uint32_t bit, uint32_t mask)
     return (w >> (bit & 7u)) & mask;
 }
 
+/* The rank of input value v among the m thresholds of a packed model's table (sorted as ml_f32_key
+ * orders them; ml_f32_key integers on ML_TREES_INT_COMPARE builds, floats otherwise): the number of
+ * thresholds below v, so that v <= thr[j] exactly when the rank is <= j. NaN ranks m + 1, above every
+ * j, so a node can tell it apart. A model computes each feature's rank once per row; its nodes then
+ * compare small integers. */
+#if ML_TREES_INT_COMPARE
+static inline uint32_t ml_pk_rank(const int32_t *thr, uint32_t m, float v)
+{
+    const int32_t k = ml_f32_key(v);
+    uint32_t lo = 0u, hi = m;
+    if (k == INT32_MAX) {
+        return m + 1u;
+    }
+    while (lo < hi) {
+        const uint32_t mid = (lo + hi) >> 1;
+        if (thr[mid] < k) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+#else
+static inline uint32_t ml_pk_rank(const float *thr, uint32_t m, float v)
+{
+    uint32_t lo = 0u, hi = m;
+    if (v != v) {
+        return m + 1u;
+    }
+    while (lo < hi) {
+        const uint32_t mid = (lo + hi) >> 1;
+        if (thr[mid] < v) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+#endif
+
 /* v[0..n) = 0, without the memset call (and its 160-odd bytes of libc) gcc would make of the loop. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))

@@ -143,13 +143,18 @@ def measure(
     )
 
 
-def describe(run_extra: Mapping[str, Any], stack_bytes: int | None) -> list[str]:
-    """Lines splitting an MCU run's costs: code, const, library members, static RAM, stack, soft float."""
+def describe(
+    run_extra: Mapping[str, Any], stack_bytes: int | None, arena_bytes: int | None = None
+) -> list[str]:
+    """Lines splitting an MCU run's costs: code, const, library members, static RAM, stack (and the
+    network's activation arena within it), soft float."""
     e = run_extra
     lib = e.get("library_members", {})
+    arena = "" if arena_bytes is None else f" (of which activation arena {arena_bytes:,} B)"
     return [
         f"code {e['code_bytes']:,} B + const {e['const_bytes']:,} B + library {e['library_bytes']:,} B "
-        f"({len(lib)} members); static RAM {e['static_ram_bytes']:,} B + peak stack {stack_bytes or 0:,} B",
+        f"({len(lib)} members); static RAM {e['static_ram_bytes']:,} B + peak stack {stack_bytes or 0:,} B"
+        + arena,
         f"soft-float double routines: {', '.join(e['softfloat_double']) or 'none'}",
         f"soft-float single routines: {', '.join(e['softfloat_float']) or 'none'}",
     ]

@@ -231,7 +231,7 @@ class McuTarget:
         """The generated C's model over the rows of ``X``; with ``proba`` a classifier's probabilities
         too, where it has them."""
         api = [f.name for f in src.api]
-        return run_header(
+        run = run_header(
             src.header,
             src.name,
             src.task,
@@ -243,6 +243,8 @@ class McuTarget:
             header_name=src.filename,
             api=api or None,
         )
+        run.arena_bytes = src.arena_bytes
+        return run
 
 
 def mcu_targets() -> dict[str, McuTarget]:

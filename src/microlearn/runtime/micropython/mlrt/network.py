@@ -138,18 +138,27 @@ class Activation:
         return activate(x, self.act)
 
 
+def unfold(act):
+    """(activation, parameters to skip) of a layer record's activation field: a batch normalization
+    folded into the layer adds 8 to it and two parameters after the biases (bound data, not computed)."""
+    if act >= 8:
+        return act - 8, 2
+    return act, 0
+
+
 def make_layer(code, ints, prms, off, in_shape, out_shape):
     if code == 1:
         n_out, act = ints[0], ints[1]
+        act, fold = unfold(act)
         if len(in_shape) != 1 or out_shape != (n_out,) or act < 0 or act > 4:
             raise bad("a dense layer record does not fit its input")
         n_in = in_shape[0]
         used = n_in * n_out + n_out
-        if off + used > len(prms):
+        if off + used + fold > len(prms):
             raise bad("PRMS ends inside a dense layer")
         w = array("d", prms[off : off + n_in * n_out])
         b = array("d", prms[off + n_in * n_out : off + used])
-        return Dense(n_in, n_out, act, w, b), used
+        return Dense(n_in, n_out, act, w, b), used + fold
     if code == 2:
         if ints[0] < 0 or ints[0] > 4 or out_shape != in_shape:
             raise bad("an activation record does not fit its input")

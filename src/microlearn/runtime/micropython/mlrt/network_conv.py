@@ -7,7 +7,7 @@
 from array import array
 
 from mlrt._reader import bad
-from mlrt.network import activate
+from mlrt.network import activate, unfold
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -202,6 +202,7 @@ def _take(prms, off, n, what):
 def make_layer(code, ints, prms, off, in_shape, out_shape):
     if code == 16 or code == 17:
         n_f, kh, kw, st, dl, pad, act = ints[:7]
+        act, fold = unfold(act)
         if act < 0 or act > 3 or n_f < 1:
             raise bad("a convolution record holds an unknown activation or no filters")
         c = _image(in_shape)[2]
@@ -210,9 +211,10 @@ def make_layer(code, ints, prms, off, in_shape, out_shape):
         n = kh * kw * c * n_f
         k = _take(prms, off, n, "convolution")
         b = _take(prms, off + n, c_out, "convolution")
+        _take(prms, off + n + c_out, fold, "convolution")
         if code == 16:
-            return Conv(g, n_f, act, k, b), n + c_out
-        return Depthwise(g, n_f, act, k, b), n + c_out
+            return Conv(g, n_f, act, k, b), n + c_out + fold
+        return Depthwise(g, n_f, act, k, b), n + c_out + fold
     if code == 18:
         op, kh, kw, st, pad = ints[:5]
         if op < 0 or op > 1 or pad < 0 or pad > 1:

@@ -78,6 +78,22 @@ def _text_list(items):
     return json.dumps(list(items)).encode("utf-8")
 
 
+def _text_sections(labels, n_classes, feature_names, n_features, source):
+    """The optional LABL / FNAM / SRCE sections (checked against the class and feature counts)."""
+    secs = []
+    if labels is not None:
+        if len(labels) != n_classes:
+            raise ValueError("labels must name %d classes" % n_classes)
+        secs.append((b"LABL", TEXT, False, _text_list(labels)))
+    if feature_names is not None:
+        if len(feature_names) != n_features:
+            raise ValueError("feature_names must name %d features" % n_features)
+        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
+    if source:
+        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    return secs
+
+
 def trees_file(
     n_features, n_classes, trees, labels=None, feature_names=None, source="microlearn.studio.RandomForest"
 ):
@@ -134,16 +150,7 @@ def trees_file(
     ]
     if len(trees) == 1:
         secs.append((b"LCLS", I32, True, _le(I32, lcls)))
-    if labels is not None:
-        if len(labels) != n_classes:
-            raise ValueError("labels must name %d classes" % n_classes)
-        secs.append((b"LABL", TEXT, False, _text_list(labels)))
-    if feature_names is not None:
-        if len(feature_names) != n_features:
-            raise ValueError("feature_names must name %d features" % n_features)
-        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
-    if source:
-        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    secs += _text_sections(labels, n_classes, feature_names, n_features, source)
     return container(FAMILY_TREES, CLASSIFIER, n_features, n_classes, secs)
 
 
@@ -242,16 +249,7 @@ def linear_file(
         (b"INTC", F64, True, _le(F64, [float(b) for b in intercept])),
         (b"MODE", U8, True, _LINEAR_MODE_SOFTMAX),
     ]
-    if labels is not None:
-        if len(labels) != k:
-            raise ValueError("labels must name %d classes" % k)
-        secs.append((b"LABL", TEXT, False, _text_list(labels)))
-    if feature_names is not None:
-        if len(feature_names) != n:
-            raise ValueError("feature_names must name %d features" % n)
-        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
-    if source:
-        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    secs += _text_sections(labels, k, feature_names, n, source)
     return container(FAMILY_LINEAR, CLASSIFIER, n, k, secs)
 
 
@@ -319,14 +317,5 @@ def neighbors_file(
         (b"EXLB", I32, True, _le(I32, [int(c) for c in classes])),
         (b"KNBR", U32, True, _le(U32, [k, 0, 0, 0, 30, 0, 0])),
     ]
-    if labels is not None:
-        if len(labels) != n_classes:
-            raise ValueError("labels must name %d classes" % n_classes)
-        secs.append((b"LABL", TEXT, False, _text_list(labels)))
-    if feature_names is not None:
-        if len(feature_names) != n:
-            raise ValueError("feature_names must name %d features" % n)
-        secs.append((b"FNAM", TEXT, False, _text_list(feature_names)))
-    if source:
-        secs.append((b"SRCE", TEXT, False, source.encode("utf-8")))
+    secs += _text_sections(labels, n_classes, feature_names, n, source)
     return container(FAMILY_NEIGHBORS, CLASSIFIER, n, n_classes, secs)
