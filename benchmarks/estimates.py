@@ -128,15 +128,15 @@ def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
     return out
 
 
-def link_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str], int]:
-    """(cpu, IR type, task, link) -> the largest code increase one link gives over its bases."""
-    rows: dict[tuple[str, str, str, str], int] = {}
+def link_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str, str], int]:
+    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases."""
+    rows: dict[tuple[str, str, str, str, str], int] = {}
     jobs = [(cpu, b) for cpu in cpus for b in link_bases()]
     for cpu, (link, method, without, with_, X, proba) in tqdm(jobs, desc="links", unit="pair"):
         f0, _, c0, _ = measure_ir(without, method, X, cpu)
         f1, _, c1, _ = measure_ir(with_, method, X, cpu, proba=proba)
         extra = (f1 - c1) - (f0 - c0)
-        key = (cpu, type(without).__name__, without.task.value, link)
+        key = (cpu, type(without).__name__, without.task.value, method, link)
         rows[key] = max(rows.get(key, 0), extra)
     return rows
 
@@ -199,7 +199,7 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
 
 
 def fit_rows(
-    cpus: tuple[str, ...], link_table: dict[tuple[str, str, str, str], int]
+    cpus: tuple[str, ...], link_table: dict[tuple[str, str, str, str, str], int]
 ) -> dict[tuple[str, str, str, str], tuple[int, float, int, int]]:
     """The COSTS rows; the code of the calibration models' own links (``link_table``) is taken off."""
     rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]] = {}
@@ -209,7 +209,7 @@ def fit_rows(
         for est, X in models:
             model = microlearn.convert(est, method=method)
             flash, ram, const, nodes = measure(model, X, cpu)
-            own = link_cost(cpu, model.ir, links(model.ir), link_table)
+            own = link_cost(cpu, model.ir, method, links(model.ir), link_table)
             arena = model.c_source("calib").arena_bytes or 0  # counted apart by the estimate
             pts.append((flash - const - own, nodes, ram - arena, model.ir.n_outputs))
         ir = microlearn.convert(models[0][0], method=method).ir
@@ -233,7 +233,7 @@ def fit_rows(
 
 def print_table(
     rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]],
-    link_table: dict[tuple[str, str, str, str], int],
+    link_table: dict[tuple[str, str, str, str, str], int],
 ) -> None:
     print("COSTS = {")
     for (cpu, fam, task, method), (fixed, per_node, stack, per_out) in sorted(rows.items()):
@@ -246,8 +246,8 @@ def print_table(
         stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
         print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
     print("}\nLINKS = {")
-    for (cpu, fam, task, link), extra in sorted(link_table.items()):
-        print(f'    ("{cpu}", "{fam}", "{task}", "{link}"): {extra},')
+    for (cpu, fam, task, method, link), extra in sorted(link_table.items()):
+        print(f'    ("{cpu}", "{fam}", "{task}", "{method}", "{link}"): {extra},')
     print("}")
 
 

@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import microlearn
 from microlearn.errors import ModelTooLargeError
@@ -31,14 +31,15 @@ def poisson() -> tuple[HistGradientBoostingRegressor, np.ndarray]:
 def test_every_cpu_has_a_measured_cost_for_each_link() -> None:
     for post in ("exp", "sigmoid", "softplus"):
         for cpu in CPUS:
-            assert LINKS[(cpu, "BoostedTrees", "regress", post)] > 0
+            for method in ("table", "inline", "packed"):
+                assert LINKS[(cpu, "BoostedTrees", "regress", method, post)] > 0
     # soft-float CPUs pay far more for a link than the Cortex-M4F with its FPU
     for link in ("exp", "sigmoid", "softplus"):
-        m4 = LINKS[("cortex-m4f", "BoostedTrees", "regress", link)]
-        assert LINKS[("cortex-m0plus", "BoostedTrees", "regress", link)] > 2 * m4
+        m4 = LINKS[("cortex-m4f", "BoostedTrees", "regress", "table", link)]
+        assert LINKS[("cortex-m0plus", "BoostedTrees", "regress", "table", link)] > 2 * m4
 
 
-@pytest.mark.parametrize("method", ["table", "inline"])
+@pytest.mark.parametrize("method", ["table", "inline", "packed"])
 def test_a_boosted_regressors_link_adds_its_measured_code(
     poisson: tuple[HistGradientBoostingRegressor, np.ndarray], method: str
 ) -> None:
@@ -51,7 +52,7 @@ def test_a_boosted_regressors_link_adds_its_measured_code(
         assert base.links == () and base.link_bytes == 0
         for post in ("exp", "sigmoid", "softplus"):
             e = estimate(dataclasses.replace(ir, post=post, post_params=()), method, cpu)
-            cost = LINKS[(cpu, "BoostedTrees", "regress", post)]
+            cost = LINKS[(cpu, "BoostedTrees", "regress", method, post)]
             assert e.links == (post,) and e.link_bytes == cost
             assert e.const_bytes == base.const_bytes and e.ram_bytes == base.ram_bytes
             assert e.flash_bytes - base.flash_bytes == cost
@@ -70,7 +71,7 @@ def test_a_link_used_by_several_layers_is_counted_once() -> None:
     assert links(relu) == () and links(two) == ("sigmoid",)  # two hidden layers, one expf
     for cpu in CPUS:
         extra = estimate(two, "float", cpu).code_bytes - estimate(relu, "float", cpu).code_bytes
-        assert extra == LINKS[(cpu, "Network", "regress", "sigmoid")]
+        assert extra == LINKS[(cpu, "Network", "regress", "float", "sigmoid")]
 
 
 def test_probabilities_add_their_link_only_when_asked_for() -> None:
@@ -81,19 +82,28 @@ def test_probabilities_add_their_link_only_when_asked_for() -> None:
     assert links(binary.ir, proba=True) == ("sigmoid",)
     for cpu in CPUS:
         e, p = model.estimate(cpu), model.estimate(cpu, proba=True)
-        assert p.flash_bytes - e.flash_bytes == LINKS[(cpu, "Linear", "classify", "softmax")]
+        assert p.flash_bytes - e.flash_bytes == LINKS[(cpu, "Linear", "classify", "float", "softmax")]
     ridge = microlearn.convert(Ridge().fit(X, y))  # no probabilities: nothing to add
     assert ridge.estimate("cortex-m0plus", proba=True) == ridge.estimate("cortex-m0plus")
 
 
-def test_an_unmeasured_family_link_pair_takes_the_largest_figure_for_that_link() -> None:
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_unmeasured_link_takes_the_largest_figure_measured_for_it() -> None:
     from microlearn.estimate import link_cost
 
     X, y = load_diabetes(return_X_y=True)
     ir = microlearn.convert(Ridge().fit(X, y)).ir  # a Linear regressor has no measured link
+    Xi, yi = load_iris(return_X_y=True)
+    net = microlearn.convert(
+        MLPClassifier(hidden_layer_sizes=(4,), activation="tanh", max_iter=5).fit(Xi, yi)
+    ).ir
     for cpu in CPUS:
-        worst = max(v for (c, _, _, k), v in LINKS.items() if c == cpu and k == "sigmoid")
-        assert link_cost(cpu, ir, ("sigmoid",)) == worst
+        worst = max(v for (c, _, _, _, k), v in LINKS.items() if c == cpu and k == "sigmoid")
+        assert link_cost(cpu, ir, "float", ("sigmoid",)) == worst
+        # float32 networks: the largest over the family's measured methods (float)
+        assert (
+            link_cost(cpu, net, "float32", ("tanh",)) == LINKS[(cpu, "Network", "classify", "float", "tanh")]
+        )
 
 
 def test_the_budget_check_counts_the_link(

@@ -214,49 +214,79 @@ GENERIC: dict[str, Cost] = {
     "rv32imc": Cost(code=23967, stack=1692),
 }
 
-# (cpu, IR type, task, link) -> code bytes a link adds to a model of that family and task that has none:
-# the largest increase measured by `python benchmarks/estimates.py --table` over its bases (boosted
-# regressors and classifiers written by table and inline, relu networks, linear classifiers, GaussianNB),
-# since what a link adds depends on the soft-float routines the model links already (a network
-# classifier's float64 replay runs the activation in double too). Added once per link: a model's calls
-# to one link share its routines.
-LINKS: dict[tuple[str, str, str, str], int] = {
-    ("cortex-m0plus", "BoostedTrees", "classify", "sigmoid"): 4569,
-    ("cortex-m0plus", "BoostedTrees", "classify", "softmax"): 4665,
-    ("cortex-m0plus", "BoostedTrees", "regress", "exp"): 3701,
-    ("cortex-m0plus", "BoostedTrees", "regress", "sigmoid"): 3729,
-    ("cortex-m0plus", "BoostedTrees", "regress", "softplus"): 4677,
-    ("cortex-m0plus", "GaussianNB", "classify", "exp64"): 3046,
-    ("cortex-m0plus", "Linear", "classify", "sigmoid"): 4817,
-    ("cortex-m0plus", "Linear", "classify", "softmax"): 7229,
-    ("cortex-m0plus", "Network", "classify", "sigmoid"): 6773,
-    ("cortex-m0plus", "Network", "classify", "tanh"): 7920,
-    ("cortex-m0plus", "Network", "regress", "sigmoid"): 2561,
-    ("cortex-m0plus", "Network", "regress", "tanh"): 2984,
-    ("cortex-m4f", "BoostedTrees", "classify", "sigmoid"): 873,
-    ("cortex-m4f", "BoostedTrees", "classify", "softmax"): 1045,
-    ("cortex-m4f", "BoostedTrees", "regress", "exp"): 769,
-    ("cortex-m4f", "BoostedTrees", "regress", "sigmoid"): 785,
-    ("cortex-m4f", "BoostedTrees", "regress", "softplus"): 1501,
-    ("cortex-m4f", "GaussianNB", "classify", "exp64"): 2970,
-    ("cortex-m4f", "Linear", "classify", "sigmoid"): 829,
-    ("cortex-m4f", "Linear", "classify", "softmax"): 905,
-    ("cortex-m4f", "Network", "classify", "sigmoid"): 2517,
-    ("cortex-m4f", "Network", "classify", "tanh"): 3544,
-    ("cortex-m4f", "Network", "regress", "sigmoid"): 765,
-    ("cortex-m4f", "Network", "regress", "tanh"): 1044,
-    ("rv32imc", "BoostedTrees", "classify", "sigmoid"): 5802,
-    ("rv32imc", "BoostedTrees", "classify", "softmax"): 6128,
-    ("rv32imc", "BoostedTrees", "regress", "exp"): 4554,
-    ("rv32imc", "BoostedTrees", "regress", "sigmoid"): 4580,
-    ("rv32imc", "BoostedTrees", "regress", "softplus"): 6310,
-    ("rv32imc", "GaussianNB", "classify", "exp64"): 4348,
-    ("rv32imc", "Linear", "classify", "sigmoid"): 6070,
-    ("rv32imc", "Linear", "classify", "softmax"): 8514,
-    ("rv32imc", "Network", "classify", "sigmoid"): 8380,
-    ("rv32imc", "Network", "classify", "tanh"): 9916,
-    ("rv32imc", "Network", "regress", "sigmoid"): 3530,
-    ("rv32imc", "Network", "regress", "tanh"): 4122,
+# (cpu, IR type, task, method, link) -> code bytes a link adds to a model of that family, task and method
+# that has none: the largest increase measured by `python benchmarks/estimates.py --table` over its bases
+# (boosted regressors and classifiers, relu networks, linear classifiers, GaussianNB), since what a link
+# adds depends on the soft-float routines the model links already (a network classifier's float64
+# replay runs the activation in double too; packed boosted trees sum in fixed point). Added once per
+# link: a model's calls to one link share its routines.
+LINKS: dict[tuple[str, str, str, str, str], int] = {
+    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "sigmoid"): 2505,
+    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "softmax"): 2601,
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "sigmoid"): 4569,
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "softmax"): 4665,
+    ("cortex-m0plus", "BoostedTrees", "classify", "table", "sigmoid"): 3237,
+    ("cortex-m0plus", "BoostedTrees", "classify", "table", "softmax"): 2493,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "exp"): 3701,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "sigmoid"): 3725,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "softplus"): 4677,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "exp"): 3701,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "sigmoid"): 3729,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "softplus"): 4677,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "exp"): 3189,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "sigmoid"): 3213,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "softplus"): 4169,
+    ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 3046,
+    ("cortex-m0plus", "Linear", "classify", "float", "sigmoid"): 4817,
+    ("cortex-m0plus", "Linear", "classify", "float", "softmax"): 7229,
+    ("cortex-m0plus", "Network", "classify", "float", "sigmoid"): 6773,
+    ("cortex-m0plus", "Network", "classify", "float", "tanh"): 7920,
+    ("cortex-m0plus", "Network", "regress", "float", "sigmoid"): 2561,
+    ("cortex-m0plus", "Network", "regress", "float", "tanh"): 2984,
+    ("cortex-m4f", "BoostedTrees", "classify", "inline", "sigmoid"): 873,
+    ("cortex-m4f", "BoostedTrees", "classify", "inline", "softmax"): 1045,
+    ("cortex-m4f", "BoostedTrees", "classify", "packed", "sigmoid"): 845,
+    ("cortex-m4f", "BoostedTrees", "classify", "packed", "softmax"): 917,
+    ("cortex-m4f", "BoostedTrees", "classify", "table", "sigmoid"): 801,
+    ("cortex-m4f", "BoostedTrees", "classify", "table", "softmax"): 893,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "exp"): 765,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "sigmoid"): 781,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "softplus"): 1497,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "exp"): 765,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "sigmoid"): 781,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "softplus"): 1497,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "exp"): 769,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "sigmoid"): 785,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "softplus"): 1501,
+    ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 2970,
+    ("cortex-m4f", "Linear", "classify", "float", "sigmoid"): 829,
+    ("cortex-m4f", "Linear", "classify", "float", "softmax"): 905,
+    ("cortex-m4f", "Network", "classify", "float", "sigmoid"): 2517,
+    ("cortex-m4f", "Network", "classify", "float", "tanh"): 3544,
+    ("cortex-m4f", "Network", "regress", "float", "sigmoid"): 765,
+    ("cortex-m4f", "Network", "regress", "float", "tanh"): 1044,
+    ("rv32imc", "BoostedTrees", "classify", "inline", "sigmoid"): 3242,
+    ("rv32imc", "BoostedTrees", "classify", "inline", "softmax"): 3342,
+    ("rv32imc", "BoostedTrees", "classify", "packed", "sigmoid"): 5802,
+    ("rv32imc", "BoostedTrees", "classify", "packed", "softmax"): 6128,
+    ("rv32imc", "BoostedTrees", "classify", "table", "sigmoid"): 4386,
+    ("rv32imc", "BoostedTrees", "classify", "table", "softmax"): 3250,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "exp"): 4554,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "sigmoid"): 4580,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "softplus"): 6310,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "exp"): 4548,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "sigmoid"): 4570,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "softplus"): 6306,
+    ("rv32imc", "BoostedTrees", "regress", "table", "exp"): 4334,
+    ("rv32imc", "BoostedTrees", "regress", "table", "sigmoid"): 4364,
+    ("rv32imc", "BoostedTrees", "regress", "table", "softplus"): 6092,
+    ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 4348,
+    ("rv32imc", "Linear", "classify", "float", "sigmoid"): 6070,
+    ("rv32imc", "Linear", "classify", "float", "softmax"): 8514,
+    ("rv32imc", "Network", "classify", "float", "sigmoid"): 8380,
+    ("rv32imc", "Network", "classify", "float", "tanh"): 9916,
+    ("rv32imc", "Network", "regress", "float", "sigmoid"): 3530,
+    ("rv32imc", "Network", "regress", "float", "tanh"): 4122,
 }
 
 # method variants that share their base method's code (integer-input forms)
@@ -353,21 +383,24 @@ def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
 def link_cost(
     cpu: str,
     ir: IR,
+    method: str,
     names: tuple[str, ...],
-    table: Mapping[tuple[str, str, str, str], int] | None = None,
+    table: Mapping[tuple[str, str, str, str, str], int] | None = None,
 ) -> int:
-    """Code bytes of the links ``names`` of model ``ir`` on ``cpu``, each once, from :data:`LINKS`
-    (or ``table``) by its IR type and task. A link not measured for them costs its largest figure on
-    the CPU over the other families; an unknown link the CPU's largest link figure."""
+    """Code bytes of the links ``names`` of model ``ir`` written by ``method`` on ``cpu``, each once,
+    from :data:`LINKS` (or ``table``). A link not measured for that method costs its largest figure
+    over the family's other methods, then over the other families on the CPU; an unknown link the
+    CPU's largest link figure."""
     table = LINKS if table is None else table
     family, task = type(ir).__name__, ir.task.value
+    variants = (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s)))
     total = 0
     for n in names:
-        cost = table.get((cpu, family, task, n))
-        if cost is None:
-            same = [v for (c, _, _, k), v in table.items() if c == cpu and k == n]
-            cost = max(same or [v for (c, _, _, _), v in table.items() if c == cpu] or [0])
-        total += cost
+        exact = [table[k] for m in variants if (k := (cpu, family, task, m, n)) in table]
+        fam = [v for (c, f, t, _, k), v in table.items() if (c, f, t, k) == (cpu, family, task, n)]
+        same = [v for (c, _, _, _, k), v in table.items() if c == cpu and k == n]
+        anything = [v for (c, _, _, _, _), v in table.items() if c == cpu]
+        total += max(exact[:1] or fam or same or anything or [0])
     return total
 
 
@@ -401,7 +434,7 @@ def estimate(
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
     used = links(final, proba=proba)
-    link_bytes = link_cost(cpu, final, used)
+    link_bytes = link_cost(cpu, final, method, used)
     code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
