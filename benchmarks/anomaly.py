@@ -18,7 +18,11 @@ The rules of benchmarks/trees.py, for every contender:
   image pulls in, minus an image whose entry function does nothing. RAM: static data plus the painted peak
   stack of one call. Instructions: exact counts per call in the emulator, the mean over the rows.
 * **Agreement**: rows whose decision (component) equals scikit-learn's ``predict`` on the same float32
-  rows (MinCovDet, which has no predict: its support rule, docs/anomaly.md).
+  rows (MinCovDet, which has no predict: its support rule, docs/anomaly.md). **Boundary rows**: the
+  same on 40 rows built on the model's decision boundaries (``microlearn.verify.boundary_rows``: adjacent
+  float32 rows either side of the threshold or of a tie between components), run on the Cortex-M4F,
+  against the reference's decision; rows whose reference margin is inside its rounding bound are left
+  out.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from sklearn.svm import OneClassSVM
 
 import microlearn
 from microlearn.targets import mcu
+from microlearn.verify import boundary_rows
 
 CPUS = ("cortex-m4f", "cortex-m0plus")
 OUT = Path(__file__).parent / "out"
@@ -66,6 +71,7 @@ class Row:
     instructions: float | None
     agreement: float | None
     note: str = ""
+    boundary: float | None = None
 
 
 def _split(X: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +137,18 @@ def _measure(case: Case, label: str, cpu: str, sources: dict[str, str], glue: st
         return Row(case.label, label, cpu, None, None, None, None, f"error: {str(e)[:60]}")
     got = run.outputs.reshape(-1).view("<i4").astype(np.int64)
     agree = float(np.mean(got == _want(case.estimator, case.X)))
-    return Row(case.label, label, cpu, run.flash_bytes, run.ram_bytes, run.instructions_mean, agree)
+    edge = None
+    if cpu == CPUS[0]:
+        ir = microlearn.convert(case.estimator).ir
+        with np.errstate(under="ignore"):  # emlearn's import makes numpy raise on underflow
+            B = boundary_rows(ir, case.X, 40)
+            ref = ir.reference(B)
+        want = np.asarray(ref.decision if ref.decision is not None else ref.outputs, dtype=np.int64)
+        firm = np.ones(len(B), bool) if ref.ambiguous is None else ~np.asarray(ref.ambiguous, bool)
+        run_b = mcu.measure(sources, glue, cpu, [r.tobytes() for r in B], 4, include_dirs=incs)
+        got_b = run_b.outputs.reshape(-1).view("<i4").astype(np.int64)
+        edge = float(np.mean(got_b[firm] == want[firm])) if firm.any() else None
+    return Row(case.label, label, cpu, run.flash_bytes, run.ram_bytes, run.instructions_mean, agree, "", edge)
 
 
 def _glue(body: str, header: str = "model.h") -> str:
@@ -141,8 +158,8 @@ def _glue(body: str, header: str = "model.h") -> str:
     )
 
 
-def run_microlearn(case: Case, cpu: str) -> Row:
-    m = microlearn.convert(case.estimator)
+def run_microlearn(case: Case, cpu: str, method: str | None = None) -> Row:
+    m = microlearn.convert(case.estimator, method)
     body = "    *(int32_t *)out = model_predict((const float *)in);\n"
     return _measure(case, f"microlearn {m.method}", cpu, {"model.h": m.to_c("model")}, _glue(body), [])
 
@@ -182,10 +199,10 @@ def _fmt(v: float | int | None, pct: bool = False) -> str:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| model | contender | agreement | "
+        "| model | contender | agreement | boundary rows agree (firm of 40) | "
         + " | ".join(f"{c} flash B | {c} RAM B | {c} instr" for c in CPUS)
         + " |\n|"
-        + "---|" * (3 + 3 * len(CPUS))
+        + "---|" * (4 + 3 * len(CPUS))
     )
     out = [head]
     keys: list[tuple[str, str]] = []
@@ -200,8 +217,12 @@ def table(rows: list[Row]) -> str:
             r = rs[c]
             cells += [_fmt(r.flash), _fmt(r.ram), _fmt(r.instructions)]
         note = next((r.note for r in rs.values() if r.note), "")
+        r0 = rs[CPUS[0]]
+        edge = (
+            "-" if r0.flash is None else "all ambiguous" if r0.boundary is None else _fmt(r0.boundary, True)
+        )
         out.append(
-            f"| {case} | {who}{' (' + note + ')' if note else ''} | {_fmt(agree, True)} | "
+            f"| {case} | {who}{' (' + note + ')' if note else ''} | {_fmt(agree, True)} | {edge} | "
             + " | ".join(cells)
             + " |"
         )
@@ -216,7 +237,8 @@ def main() -> None:
     rows: list[Row] = []
     for case in cases(args.rows):
         for cpu in CPUS:
-            rows.append(run_microlearn(case, cpu))
+            for method in microlearn.methods_for(case.estimator):
+                rows.append(run_microlearn(case, cpu, method))
             r = run_emlearn(case, cpu)
             if r is not None:
                 rows.append(r)
@@ -224,7 +246,8 @@ def main() -> None:
     solo: list[Row] = []
     for case in solo_cases(args.rows):
         for cpu in CPUS:
-            solo.append(run_microlearn(case, cpu))
+            for method in microlearn.methods_for(case.estimator):
+                solo.append(run_microlearn(case, cpu, method))
         print(f"measured {case.label}", flush=True)
     gcc = subprocess.run(
         ["arm-none-eabi-gcc", "--version"], capture_output=True, text=True

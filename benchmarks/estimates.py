@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.covariance import EllipticEnvelope
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
@@ -38,6 +39,7 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -118,7 +120,7 @@ def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
             Xi,
             BOOSTED_METHODS,
         ),
-        (GaussianNB().fit(Xd, yd), Xd, ("float",)),
+        (GaussianNB().fit(Xd, yd), Xd, ("float", "float32")),
     ]
     for est, X, methods in probas:
         for method in methods:
@@ -159,8 +161,14 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ("regress trees", [rfr(3, 4), rfr(12, 8)], TREE_METHODS),
         ("logistic", [(LogisticRegression(max_iter=3000).fit(Xd, yd), Xd)], ("float",)),
         ("ridge", [(Ridge().fit(Xr, yr), Xr)], ("float",)),
-        ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float",)),
-        ("knn classify", [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
+        ("gaussian nb", [(GaussianNB().fit(Xd, yd), Xd)], ("float", "float32")),
+        ("elliptic envelope", [(EllipticEnvelope(random_state=0).fit(Xr), Xr)], ("float", "float32")),
+        ("mixture", [(GaussianMixture(3, random_state=0).fit(Xr), Xr)], ("float", "float32")),
+        (
+            "knn classify",
+            [(KNeighborsClassifier(3).fit(Xd[:200], yd[:200]), Xd)],
+            (*KNN_METHODS, "float32_noreplay"),
+        ),
         ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
         ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
         ("mlp classify", [(_mlp(MLPClassifier, "relu", Xd, yd), Xd)], NETWORK_METHODS),

@@ -1,13 +1,17 @@
 """GaussianNB on emulated Cortex-M4F, Cortex-M0+ and rv32imc through ``microlearn.verify``, and what
 ignoring the class priors would cost.
 
-Per case: agreement with scikit-learn's predict (every row; ambiguous rows counted), flash and mean
-instructions per predict call on each CPU, the share of rows the float32 fast path decides on the host
-(the rest go through the float64 replay), and the agreement of the same model with uniform priors (what
-a converter that ignores ``class_prior_`` predicts). Writes benchmarks/out/naive_bayes.md; ``--docs``
-also puts the table into docs/naive_bayes.md.
+Per case and C method (``float``, the default, exact; ``float32``, no float64 replay): agreement with
+scikit-learn's predict (every row; ambiguous rows counted), flash and mean instructions per predict call
+on each CPU, the share of rows the float32 fast path decides on the host (the rest go through the
+float64 replay; for ``float32`` the rows on which its class is proven scikit-learn's), the agreement on
+40 rows built on the class boundaries (``microlearn.verify.boundary_rows``: pairs of adjacent float32
+rows either side of a boundary, on the host; rows whose reference margin is inside float64 rounding
+are left out), and the agreement of the same model with uniform priors (what a converter that ignores
+``class_prior_`` predicts). Writes
+benchmarks/out/naive_bayes.md; ``--docs`` also puts the table into docs/naive_bayes.md.
 
-A second table sets microlearn's default method beside emlearn 0.23's ``eml_bayes`` (Q16 fixed point,
+A second table sets microlearn's two methods beside emlearn 0.23's ``eml_bayes`` (Q16 fixed point,
 priors ignored) on emulated Cortex-M4F and Cortex-M0+ with the rules of benchmarks/trees.py: both take
 float rows (converted before the measured call), flash attributed the same way (code, const data, every
 library member only the model pulls in), RAM = static data + the painted peak stack of one call.
@@ -31,6 +35,7 @@ from microlearn import host
 from microlearn.backends.c.naive_bayes import emit
 from microlearn.frontends.sklearn.naive_bayes import convert_gaussian_nb
 from microlearn.ir.naive_bayes import GaussianNB
+from microlearn.verify import boundary_rows
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 OUT = Path(__file__).parent / "out"
@@ -43,7 +48,7 @@ void b_fast(const float *x, int32_t n, int32_t *out) {
     int32_t r;
     for (r = 0; r < n; r++) {
         float s[NB_N_SCORES], q[NB_N_SCORES];
-        out[r] = ml_gnb_class_f32(&nb_f32, x + (size_t)r * NB_N_FEATURES, s, q);
+        out[r] = ml_gnb_class_f32(&nb_f32, x + (size_t)r * NB_N_FEATURES, s, q); /* s: the t scratch */
     }
 }
 """
@@ -74,24 +79,27 @@ def fast_share(ir: GaussianNB, X: np.ndarray) -> float:
 
 def table() -> str:
     head = (
-        "| case | rows | agreement (all targets) | fast path decides | uniform priors agree | "
+        "| case | method | rows | agreement (all targets) | fast path decides | boundary rows agree "
+        "| uniform priors agree | "
         + " | ".join(f"{c} flash B / instr" for c in CPUS)
         + " |\n|"
-        + "---|" * (5 + len(CPUS))
+        + "---|" * (7 + len(CPUS))
     )
     lines = [head]
     for label, est, X in cases():
         ir = convert_gaussian_nb(est)
-        rep = microlearn.verify(est, X, targets=["host", *CPUS])
-        agree = min(r.agreement for r in rep.values())
         flat = GaussianNB(theta=ir.theta, var=ir.var, prior=np.full(ir.k, 1.0 / ir.k))
         uni = float(np.mean(flat.reference(X).outputs == ir.reference(X).outputs))
-        cells = [f"{rep[c].flash_bytes:,} / {rep[c].instructions_mean:,.0f}" for c in CPUS]
-        lines.append(
-            f"| {label} | {len(X)} | {agree:.0%} | {fast_share(ir, X):.1%} | {uni:.1%} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        edge = boundary_rows(ir, X, 40)
+        for method in microlearn.methods_for(est):
+            rep = microlearn.verify(est, X, targets=["host", *CPUS], method=method)
+            agree = min(r.agreement for r in rep.values())
+            on_edge = microlearn.verify(est, edge, targets=["host"], method=method)["host"].agreement
+            cells = [f"{rep[c].flash_bytes:,} / {rep[c].instructions_mean:,.0f}" for c in CPUS]
+            lines.append(
+                f"| {label} | {method} | {len(X)} | {agree:.1%} | {fast_share(ir, X):.1%} | {on_edge:.1%} "
+                f"| {uni:.1%} | " + " | ".join(cells) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +133,10 @@ def versus_emlearn() -> str:
     for label, est, X in cases():
         nf = X.shape[1]
         contenders = [
-            ("microlearn", {"model.h": microlearn.convert(est).to_c("model")}, "model_predict(x)", []),
+            (f"microlearn {m}", {"model.h": microlearn.convert(est, m).to_c("model")}, "model_predict(x)", [])
+            for m in microlearn.methods_for(est)
+        ]
+        contenders += [
             (
                 "emlearn 0.23",
                 {"model.h": _emlearn_code(est)},

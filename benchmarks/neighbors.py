@@ -3,9 +3,10 @@
 The same rules for every contender (as benchmarks/trees.py):
 
 * **Native input, outside the measured call.** Each contender's predict is called with the input type
-  it is written for: float for microlearn's ``float`` and ``float32`` methods (``float32`` needs float32
-  examples: where the training rows are not float32 values the classifier is refitted on them rounded
-  to float32, and its agreement is with that model), int8 for ``int8`` (``model_predict_i8``),
+  it is written for: float for microlearn's ``float``, ``float32`` and ``float32_noreplay`` methods
+  (``float32`` needs float32 examples: where the training rows are not float32 values the classifier is
+  refitted on them rounded to float32, and its agreement is with that model; ``float32_noreplay`` rounds
+  the examples itself and runs the model as fitted), int8 for ``int8`` (``model_predict_i8``),
   int16 for ``int16`` (``model_predict_i16``) and for emlearn (``eml_neighbors_predict``, which takes
   int16 features and a caller's distance buffer of one item per example, static here as in emlearn's own
   wrapper). The rows are converted in Python before they are written to the emulator.
@@ -174,6 +175,20 @@ def run_case(case: Case, cpu: str) -> list[Row]:
     code = microlearn.convert(f32.est, method="float32").to_c("model")
     rows.append(
         _measure("microlearn float32", case, f32, "float", cpu, code, _glue("model_predict", "float"), [])
+    )
+    # no float64 replay: the model as fitted (its examples rounded to float32 in the tables)
+    code = microlearn.convert(case.plain.est, method="float32_noreplay").to_c("model")
+    rows.append(
+        _measure(
+            "microlearn float32_noreplay",
+            case,
+            case.plain,
+            "float",
+            cpu,
+            code,
+            _glue("model_predict", "float"),
+            [],
+        )
     )
     if case.int8:
         code = microlearn.convert(case.plain.est, method="int8").to_c("model")

@@ -4,8 +4,9 @@ BayesianGaussianMixture (every covariance type), OneClassSVM (every kernel), Loc
 The IR's reference equals scikit-learn within its stated bound and its decisions outside the rows it
 marks ambiguous; the generated C (host, Cortex-M4F, Cortex-M0+, rv32imc), the model file and mlrt in the
 real MicroPython agree through ``verify``; rows built on the Mahalanobis threshold go through the float64
-replay; the three file readers refuse broken files (tests/test_modelfile_schema.py); bad input gives clear
-errors."""
+replay; the "float32" methods (no replay) decide as the fast path wherever it decides, and verify reports
+their agreement as measured; the three file readers refuse broken files (tests/test_modelfile_schema.py);
+bad input gives clear errors."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from microlearn.errors import NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.registry import to_ir
 from microlearn.ir.base import Task
 from microlearn.ir.mahalanobis import Mahalanobis
+from microlearn.verify import boundary_rows
 
 ALL = ["host", "cortex-m4f", "cortex-m0plus", "rv32imc", "micropython"]
 XI = StandardScaler().fit_transform(load_iris().data)
@@ -309,25 +311,8 @@ void b_fast(const float *x, int32_t n, int32_t *out) {
 
 
 def near_ties(ir: Any, X: npt.NDArray[np.float32], n: int = 12) -> npt.NDArray[np.float32]:
-    """Rows within float32 rounding of a component boundary (bisection between rows of two components)."""
-    ref = ir.reference(X).outputs
-    out = []
-    for i in range(len(X)):
-        other = np.flatnonzero(ref != ref[i])
-        if len(other) == 0:
-            continue
-        a, b = X[i].astype(np.float64), X[int(other[i % len(other)])].astype(np.float64)
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            if ir.reference((a + mid * (b - a)).astype(np.float32)[None, :]).outputs[0] == ref[i]:
-                lo = mid
-            else:
-                hi = mid
-        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
-        if len(out) >= n:
-            break
-    return np.asarray(out, dtype=np.float32)
+    """Rows within float32 rounding of a decision boundary (microlearn.verify.boundary_rows)."""
+    return boundary_rows(ir, X, n)
 
 
 @pytest.mark.parametrize(
@@ -353,6 +338,93 @@ def test_mixture_fast_path_and_replay(models: dict[str, Any], name: str) -> None
     assert (~decided[300:]).sum() >= 2  # near ties go through the replay
     r = microlearn.verify(est, Xt, targets=["host"])["host"]
     assert r.agreement == 1.0, r
+
+
+# ------------------------------------------------------------------------------------------ float32 methods
+LITE = """
+#include "{name}.h"
+void b_predict(const float *x, int32_t n, int32_t *out) {{
+    int32_t r;
+    for (r = 0; r < n; r++) out[r] = {name}_predict(x + (size_t)r * {up}_N_FEATURES);
+}}
+"""
+
+
+def _call(lib: Any, fn: str, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int32]:
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    out = np.zeros(len(X32), dtype=np.int32)
+    getattr(lib, fn)(
+        X32.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(len(X32)), out.ctypes.data_as(ctypes.c_void_p)
+    )
+    return out
+
+
+def float32_method(ir: Any, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int32]:
+    from microlearn.backends.c.registry import generate
+
+    hdr = generate(ir, "float32", "lite").header
+    assert "double" not in hdr  # no float64 code at all
+    return _call(host.build({"lite.h": hdr, "w.c": LITE.format(name="lite", up="LITE")}, cflags=STRICT),
+                 "b_predict", X)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["elliptic", "elliptic_iris", "mcd"])
+def test_mahalanobis_float32_method(models: dict[str, Any], name: str) -> None:
+    est, X = models[name]
+    ir = to_ir(est)
+    fast_lib = host.build(
+        {"mah.h": emit_mahalanobis(ir, "mah").header, "w.c": FAST.format(name="mah", up="MAH")}, cflags=STRICT
+    )
+    Xt = np.vstack([rows(X, 200, seed=3), near_threshold(ir, mixed(X, 100, seed=4))])
+    got, fast = float32_method(ir, Xt), _call(fast_lib, "b_fast", Xt)
+    decided = fast != 0
+    assert decided[:200].mean() > 0.9
+    assert np.array_equal(got[decided], fast[decided])  # scikit-learn's decision wherever the bound decides
+    ref = ir.reference(Xt)
+    assert ref.scores is not None
+    # elsewhere the row lies on the threshold: its decision value is within float32 rounding of 0
+    assert np.all(np.abs(ref.scores[~decided]) <= 1e-4 * (1.0 + abs(ir.threshold)))
+    assert set(np.unique(got)) <= {1, -1}
+
+
+@pytest.mark.parametrize("name", ["gmm_full", "gmm_tied", "gmm_diag", "gmm_spherical", "bgmm_full"])
+def test_mixture_float32_method(models: dict[str, Any], name: str) -> None:
+    from microlearn.backends.c.mixture import emit as emit_mixture
+
+    est, X = models[name]
+    ir = to_ir(est)
+    fast_lib = host.build({"gm.h": emit_mixture(ir, "gm").header, "w.c": GMM_FAST}, cflags=STRICT)
+    Xt = np.vstack([rows(X, 200, seed=3), near_ties(ir, rows(X, 60, seed=4))])
+    got, fast = float32_method(ir, Xt), _call(fast_lib, "b_fast", Xt)
+    decided = fast >= 0
+    assert decided[:200].mean() > 0.9
+    assert np.array_equal(got[decided], fast[decided])  # scikit-learn's component wherever the bound decides
+    wlp = ir.weighted_log_prob(Xt)
+    top = wlp.max(axis=1)
+    assert np.all(top - wlp[np.arange(len(Xt)), got] <= 1e-4 * (1.0 + np.abs(top)))  # else a near tie
+
+
+@pytest.mark.parametrize("name", ["elliptic", "gmm_full"])
+def test_verify_float32_method_reports_measured_agreement(models: dict[str, Any], name: str) -> None:
+    est, X = models[name]
+    ir = to_ir(est)
+    assert microlearn.methods_for(est) == ["float", "float32"]  # the exact method stays the default
+    mcus = ["cortex-m4f", "cortex-m0plus", "rv32imc"]
+    report = microlearn.verify(est, rows(X, 12, seed=9), targets=["host", *mcus], method="float32")
+    for t, r in report.items():
+        assert r.agreement == 1.0, (t, r)
+    for t in mcus:
+        assert report[t].extra["softfloat_double"] == [], t  # no soft-double routine linked
+    near = (
+        near_threshold(ir, mixed(X, 40, seed=6), 12) if name == "elliptic" else near_ties(ir, rows(X, 60, 4))
+    )
+    Xn = np.vstack([rows(X, 8, seed=1), near])
+    ref = ir.reference(Xn)
+    assert ref.ambiguous is not None
+    want = ref.decision if ref.decision is not None else ref.outputs
+    firm = ~np.asarray(ref.ambiguous, dtype=bool)
+    measured = float(np.mean(float32_method(ir, Xn)[firm] == np.asarray(want)[firm]))
+    assert microlearn.verify(est, Xn, targets=["host"], method="float32")["host"].agreement == measured
 
 
 # ---------------------------------------------------------------------------------------------- random models

@@ -1,7 +1,9 @@
 """GaussianNB: the IR's reference is scikit-learn's arithmetic bit for bit (priors given or imbalanced,
 float64 and float32 fits, pairwise sums of many features); the generated C decides in float32 under its
-proven bound and replays near ties in float64 (host, Cortex-M4F, Cortex-M0+, rv32imc); the model file
-round-trips and mlrt in the real MicroPython agrees; bad input gives clear errors."""
+proven bound and replays near ties in float64 (host, Cortex-M4F, Cortex-M0+, rv32imc); the "float32"
+method (no replay) decides as the fast path wherever it decides, and verify reports its agreement as
+measured; the model file round-trips and mlrt in the real MicroPython agrees; bad input gives clear
+errors."""
 
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from sklearn.naive_bayes import GaussianNB as SkGNB
 import microlearn
 from microlearn import host
 from microlearn.backends import modelfile
-from microlearn.backends.c.naive_bayes import emit
+from microlearn.backends.c.naive_bayes import emit, emit_float32
 from microlearn.errors import InvalidInputError, ModelFileError, NotFittedError, UnsupportedEstimatorError
 from microlearn.frontends.sklearn.naive_bayes import convert_gaussian_nb as convert
 from microlearn.ir.naive_bayes import GaussianNB
+from microlearn.verify import boundary_rows
 
 MCUS = ["cortex-m4f", "cortex-m0plus", "rv32imc"]
 XI, YI = load_iris(return_X_y=True)
@@ -58,28 +61,8 @@ def rows(name: str, n: int = 200, seed: int = 0) -> npt.NDArray[np.float32]:
 
 
 def near_ties(ir: GaussianNB, X: npt.NDArray[np.float32], n: int = 12) -> npt.NDArray[np.float32]:
-    """Rows within float32 rounding of a decision boundary: bisection between rows of different classes."""
-    ref = ir.reference(X).outputs
-    out = []
-    for i in range(len(X)):
-        other = np.flatnonzero(ref != ref[i])
-        if len(other) == 0:
-            continue
-        j = int(other[i % len(other)])
-        a, b = X[i].astype(np.float64), X[j].astype(np.float64)
-        ca = ref[i]
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            x = (a + mid * (b - a)).astype(np.float32)[None, :]
-            if ir.reference(x).outputs[0] == ca:
-                lo = mid
-            else:
-                hi = mid
-        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
-        if len(out) >= n:
-            break
-    return np.asarray(out, dtype=np.float32).reshape(-1, ir.n_features)
+    """Rows within float32 rounding of a decision boundary (microlearn.verify.boundary_rows)."""
+    return boundary_rows(ir, X, n)
 
 
 # ---------------------------------------------------------------------------------------------- reference
@@ -203,6 +186,65 @@ def test_host_c_exact_tie_takes_first_class() -> None:
     X = np.array([[0.0], [1e-30], [-1e-30]], dtype=np.float32)
     assert hm.call("b_fast", X, 1, np.int32)[0, 0] == -1
     assert list(hm.call("b_predict", X, 1, np.int32)[:, 0]) == list(est.predict(X))
+
+
+# ------------------------------------------------------------------------------------------- float32 method
+PREDICT = """
+#include "{name}.h"
+void b_predict(const float *x, int32_t n, int32_t *out) {{
+    int32_t r;
+    for (r = 0; r < n; r++) out[r] = {name}_predict(x + (size_t)r * {up}_N_FEATURES);
+}}
+"""
+
+
+def float32_method(ir: GaussianNB, X: npt.NDArray[np.float32]) -> npt.NDArray[np.int32]:
+    src = emit_float32(ir, "nbf")
+    assert "double" not in src.header  # no float64 code at all
+    lib = host.build({"nbf.h": src.header, "w.c": PREDICT.format(name="nbf", up="NBF")}, cflags=STRICT)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    out = np.zeros(len(X32), dtype=np.int32)
+    lib.b_predict(
+        X32.ctypes.data_as(ctypes.c_void_p), ctypes.c_int32(len(X32)), out.ctypes.data_as(ctypes.c_void_p)
+    )
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+@pytest.mark.parametrize("name", ["iris", "imbalanced", "zero_prior", "float32"])
+def test_float32_method_decides_as_the_fast_path(host_models: dict[str, HostNB], name: str) -> None:
+    hm = host_models[name]
+    X = np.vstack([rows(name), near_ties(hm.ir, rows(name, 40, seed=5))])
+    got = float32_method(hm.ir, X)
+    fast = hm.call("b_fast", X, 1, np.int32)[:, 0]
+    decided = fast >= 0
+    assert decided[:200].mean() > 0.9
+    assert np.array_equal(got[decided], fast[decided])  # scikit-learn's class wherever the bound decides
+    jll = np.asarray(hm.ir.joint_log_likelihood(X), dtype=np.float64)
+    top = jll.max(axis=1)
+    chosen = jll[np.arange(len(X)), got]
+    assert np.all(top - chosen <= 1e-4 * (1.0 + np.abs(top)))  # elsewhere one of a near tie
+
+
+def test_verify_float32_method_reports_measured_agreement(models: dict[str, Any]) -> None:
+    est = models["priors"]
+    ir = convert(est)
+    assert microlearn.methods_for(est) == ["float", "float32"]  # the exact method stays the default
+    from microlearn.backends.c.registry import methods
+
+    assert methods(ir)["float"].exact and not methods(ir)["float32"].exact  # advice says which is which
+    report = microlearn.verify(est, rows("priors", 24, seed=2), targets=["host", *MCUS], method="float32")
+    assert report.method == "float32"
+    for t, r in report.items():
+        assert r.agreement == 1.0, (t, r)
+    for t in MCUS:
+        assert report[t].extra["softfloat_double"] == [], t  # no soft-double routine linked
+    X = near_ties(ir, rows("priors", 80, seed=7), 12)
+    ref = ir.reference(X)
+    assert ref.ambiguous is not None
+    firm = ~ref.ambiguous
+    want = float(np.mean(float32_method(ir, X)[firm] == ref.outputs[firm]))
+    assert microlearn.verify(est, X, targets=["host"], method="float32")["host"].agreement == want
 
 
 # ---------------------------------------------------------------------------------------------- model file

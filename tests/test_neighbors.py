@@ -531,3 +531,56 @@ def test_float32_storage_refuses_float64_examples(fitted: dict[str, Any]) -> Non
 
     with pytest.raises(InvalidInputError, match=r"float32 value.*X\.astype\(np\.float32\)"):
         microlearn.convert(fitted["knn5-auto-iris"], method="float32").to_c("kn")
+
+
+# ---------------------------------------------------------------------------------- float32, no replay
+NOREPLAY_CASES = {
+    "knn5-iris": lambda: KNeighborsClassifier(5).fit(X_IRIS, Y_IRIS),  # float64 examples, rounded
+    "knn4-manhattan-syn": lambda: KNeighborsClassifier(4, metric="manhattan").fit(X_SYN, Y_SYN),
+    "knn2-chebyshev-syn": lambda: KNeighborsClassifier(2, metric="chebyshev").fit(X_SYN, Y_SYN),
+}
+
+
+def _float32_rule(ir: Neighbors, Q: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The k nearest by sequential float32 sums (the earlier example first among equal sums), then the
+    lowest class among the most votes."""
+    E = ir.examples.astype(np.float32)
+    out = []
+    for q in Q.astype(np.float32):
+        s = np.zeros(len(E), dtype=np.float32)
+        for i in range(E.shape[1]):
+            d = np.abs(q[i] - E[:, i])
+            s = {"euclidean": s + d * d, "manhattan": s + d, "chebyshev": np.maximum(s, d)}[ir.metric]
+        near = np.lexsort((np.arange(len(E)), s))[: ir.k]
+        out.append(int(np.argmax(np.bincount(ir.labels[near], minlength=ir.n_classes))))
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("case", list(NOREPLAY_CASES))
+def test_float32_noreplay_is_the_float32_rule(case: str) -> None:
+    est = NOREPLAY_CASES[case]()
+    X = X_IRIS if "iris" in case else X_SYN
+    Q = np.concatenate([_query(X), X[:10] * 30]).astype(np.float32)
+    ir = to_ir(est)
+    assert isinstance(ir, Neighbors)
+    got = np.searchsorted(est.classes_, microlearn.convert(est, method="float32_noreplay").predict(Q))
+    np.testing.assert_array_equal(got, _float32_rule(ir, Q))
+    ref = ir.reference(Q)
+    firm = ~np.asarray(ref.ambiguous, dtype=bool) if ref.ambiguous is not None else np.ones(len(Q), bool)
+    measured = float(np.mean(got[firm] == np.asarray(ref.outputs)[firm]))
+    rep = microlearn.verify(est, Q, targets=["host"], method="float32_noreplay")
+    assert rep["host"].agreement == measured  # verify reports what the method does, not the exact rule's
+
+
+def test_float32_noreplay_on_mcus_and_refusals() -> None:
+    from microlearn.errors import InvalidInputError
+
+    est = NOREPLAY_CASES["knn5-iris"]()
+    rep = microlearn.verify(est, _query(X_IRIS)[:8], targets=["cortex-m4f", "cortex-m0plus", "rv32imc"],
+                            method="float32_noreplay")  # fmt: skip
+    for t in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
+        assert rep[t].agreement == 1.0, t
+        assert rep[t].extra["softfloat_double"] == [], t  # no float64 code
+    for bad in (KNeighborsClassifier(3, weights="distance"), KNeighborsRegressor(3)):
+        with pytest.raises(InvalidInputError, match="weights='uniform'"):
+            microlearn.convert(bad.fit(X_IRIS, Y_IRIS), method="float32_noreplay").to_c("kn")

@@ -66,3 +66,26 @@ def test_target_table_and_function_adapter() -> None:
     out = t.run(Artifacts(ir, "inline"), X)
     np.testing.assert_array_equal(out.outputs, ir.reference(X).outputs)
     assert calls == ["inline"]
+
+
+def test_boundary_rows_straddle_the_decisions() -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.naive_bayes import GaussianNB
+
+    from microlearn.errors import InvalidInputError
+    from microlearn.frontends.registry import to_ir
+    from microlearn.verify import boundary_rows
+
+    X, y = load_iris(return_X_y=True)
+    ir = to_ir(GaussianNB().fit(X, y))
+    B = boundary_rows(ir, X[::10], 12)
+    assert B.dtype == np.float32 and B.shape == (12, 4)
+    cls = ir.reference(B).outputs
+    for a, b, ca, cb in zip(B[0::2], B[1::2], cls[0::2], cls[1::2], strict=True):
+        assert ca != cb  # each pair straddles a boundary ...
+        assert np.all(np.abs(a - b) <= 2 * np.spacing(np.maximum(np.abs(a), np.abs(b))))  # ... within ulps
+    reg = to_ir(RandomForestRegressor(n_estimators=2, random_state=0).fit(X, y))
+    with pytest.raises(InvalidInputError, match="no decision boundary"):
+        boundary_rows(reg, X)
+    with pytest.raises(InvalidInputError, match="two classes"):
+        boundary_rows(ir, X[:5])

@@ -57,12 +57,12 @@ class Cost:
 # this table with it when an emitter or a runtime header changes.
 COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline"): Cost(
-        code=6451, per_node=24.56, stack=117, stack_per_output=27
+        code=5850, per_node=24.59, stack=124, stack_per_output=28
     ),
     ("cortex-m0plus", "BoostedTrees", "classify", "packed"): Cost(
-        code=3241, per_node=0.1, stack=116, stack_per_output=12
+        code=2634, per_node=0.12, stack=132, stack_per_output=12
     ),
-    ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=5166, stack=153, stack_per_output=11),
+    ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=4537, stack=169, stack_per_output=11),
     ("cortex-m0plus", "BoostedTrees", "regress", "inline"): Cost(code=786, per_node=20.85, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "packed"): Cost(code=1110, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "table"): Cost(code=1398, stack=80),
@@ -70,13 +70,19 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "score", "packed"): Cost(code=19230, per_node=0.07, stack=301),
     ("cortex-m0plus", "BoostedTrees", "score", "table"): Cost(code=19085, stack=269),
     ("cortex-m0plus", "Elementwise", "transform", "exact"): Cost(code=1642, stack=64),
-    ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=11018, stack=248),
+    ("cortex-m0plus", "GaussianMixture", "cluster", "float"): Cost(code=5618, stack=184),
+    ("cortex-m0plus", "GaussianMixture", "cluster", "float32"): Cost(code=1730, stack=104),
+    ("cortex-m0plus", "GaussianNB", "classify", "float"): Cost(code=7358, stack=264),
+    ("cortex-m0plus", "GaussianNB", "classify", "float32"): Cost(code=1686, stack=120),
     ("cortex-m0plus", "Impute", "transform", "exact"): Cost(code=590, stack=64),
     ("cortex-m0plus", "KMeans", "cluster", "float"): Cost(code=6030, stack=128),
     ("cortex-m0plus", "Linear", "classify", "float"): Cost(code=3738, stack=504),
     ("cortex-m0plus", "Linear", "regress", "float"): Cost(code=1514, stack=64),
+    ("cortex-m0plus", "Mahalanobis", "score", "float"): Cost(code=5346, stack=200),
+    ("cortex-m0plus", "Mahalanobis", "score", "float32"): Cost(code=1698, stack=160),
     ("cortex-m0plus", "Neighbors", "classify", "float"): Cost(code=6374, stack=208),
     ("cortex-m0plus", "Neighbors", "classify", "float32"): Cost(code=9466, stack=248),
+    ("cortex-m0plus", "Neighbors", "classify", "float32_noreplay"): Cost(code=3266, stack=152),
     ("cortex-m0plus", "Neighbors", "classify", "int16"): Cost(code=7722, stack=288),
     ("cortex-m0plus", "Neighbors", "classify", "int8"): Cost(code=7546, stack=192),
     ("cortex-m0plus", "Neighbors", "regress", "float"): Cost(code=7990, stack=168),
@@ -93,26 +99,26 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
         code=1143, per_node=34.31, stack=240, stack_per_output=3
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "inline"): Cost(
-        code=5049, per_node=18.96, stack=168, stack_per_output=12
+        code=4460, per_node=18.98, stack=184, stack_per_output=12
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "packed"): Cost(
         code=526, per_node=1.56, stack=176, stack_per_output=4
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "table"): Cost(
-        code=5128, per_node=0.13, stack=152, stack_per_output=13
+        code=4520, per_node=0.14, stack=168, stack_per_output=13
     ),
     ("cortex-m0plus", "TreeEnsemble", "regress", "fast"): Cost(code=1501, per_node=24.58, stack=96),
     ("cortex-m0plus", "TreeEnsemble", "regress", "inline"): Cost(code=1680, per_node=20.77, stack=104),
     ("cortex-m0plus", "TreeEnsemble", "regress", "packed"): Cost(code=1813, per_node=0.02, stack=112),
     ("cortex-m0plus", "TreeEnsemble", "regress", "table"): Cost(code=1764, per_node=0.14, stack=72),
     ("cortex-m4f", "BoostedTrees", "classify", "inline"): Cost(
-        code=1865, per_node=24.05, stack=73, stack_per_output=27
+        code=1673, per_node=24.08, stack=73, stack_per_output=27
     ),
     ("cortex-m4f", "BoostedTrees", "classify", "packed"): Cost(
-        code=1933, per_node=0.26, stack=104, stack_per_output=12
+        code=1735, per_node=0.29, stack=104, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "classify", "table"): Cost(
-        code=1846, per_node=0.22, stack=104, stack_per_output=12
+        code=1648, per_node=0.25, stack=112, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
     ("cortex-m4f", "BoostedTrees", "regress", "packed"): Cost(code=178, stack=36),
@@ -121,13 +127,19 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "BoostedTrees", "score", "packed"): Cost(code=9696, per_node=0.03, stack=245),
     ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9649, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
-    ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2770, stack=236),
+    ("cortex-m4f", "GaussianMixture", "cluster", "float"): Cost(code=2294, stack=160),
+    ("cortex-m4f", "GaussianMixture", "cluster", "float32"): Cost(code=190, stack=60),
+    ("cortex-m4f", "GaussianNB", "classify", "float"): Cost(code=2606, stack=236),
+    ("cortex-m4f", "GaussianNB", "classify", "float32"): Cost(code=146, stack=64),
     ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
     ("cortex-m4f", "KMeans", "cluster", "float"): Cost(code=1918, stack=84),
     ("cortex-m4f", "Linear", "classify", "float"): Cost(code=2150, stack=172),
     ("cortex-m4f", "Linear", "regress", "float"): Cost(code=34, stack=0),
+    ("cortex-m4f", "Mahalanobis", "score", "float"): Cost(code=2018, stack=148),
+    ("cortex-m4f", "Mahalanobis", "score", "float32"): Cost(code=182, stack=92),
     ("cortex-m4f", "Neighbors", "classify", "float"): Cost(code=2246, stack=164),
     ("cortex-m4f", "Neighbors", "classify", "float32"): Cost(code=2650, stack=236),
+    ("cortex-m4f", "Neighbors", "classify", "float32_noreplay"): Cost(code=470, stack=100),
     ("cortex-m4f", "Neighbors", "classify", "int16"): Cost(code=2766, stack=268),
     ("cortex-m4f", "Neighbors", "classify", "int8"): Cost(code=2666, stack=180),
     ("cortex-m4f", "Neighbors", "regress", "float"): Cost(code=2274, stack=124),
@@ -144,25 +156,25 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
         code=592, per_node=28.34, stack=4, stack_per_output=4
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "inline"): Cost(
-        code=2830, per_node=20.09, stack=100, stack_per_output=15
+        code=2641, per_node=20.02, stack=100, stack_per_output=15
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "packed"): Cost(
         code=337, per_node=0.53, stack=164, stack_per_output=6
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "table"): Cost(
-        code=2833, per_node=0.1, stack=124, stack_per_output=13
+        code=2641, per_node=0.12, stack=132, stack_per_output=13
     ),
     ("cortex-m4f", "TreeEnsemble", "regress", "fast"): Cost(code=0, per_node=30.6, stack=8),
     ("cortex-m4f", "TreeEnsemble", "regress", "inline"): Cost(code=0, per_node=25.08, stack=8),
     ("cortex-m4f", "TreeEnsemble", "regress", "packed"): Cost(code=226, per_node=0.01, stack=88),
     ("cortex-m4f", "TreeEnsemble", "regress", "table"): Cost(code=168, per_node=0.13, stack=36),
     ("rv32imc", "BoostedTrees", "classify", "inline"): Cost(
-        code=8462, per_node=22.44, stack=120, stack_per_output=28
+        code=8260, per_node=22.7, stack=120, stack_per_output=28
     ),
     ("rv32imc", "BoostedTrees", "classify", "packed"): Cost(
-        code=3399, per_node=0.04, stack=100, stack_per_output=14
+        code=3226, per_node=0.06, stack=100, stack_per_output=14
     ),
-    ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=6074, stack=148, stack_per_output=12),
+    ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=5894, stack=148, stack_per_output=12),
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
     ("rv32imc", "BoostedTrees", "regress", "packed"): Cost(code=1807, per_node=0.08, stack=80),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
@@ -170,13 +182,19 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "BoostedTrees", "score", "packed"): Cost(code=23967, per_node=0.02, stack=236),
     ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23824, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
-    ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=12498, stack=268),
+    ("rv32imc", "GaussianMixture", "cluster", "float"): Cost(code=7106, stack=188),
+    ("rv32imc", "GaussianMixture", "cluster", "float32"): Cost(code=2634, stack=140),
+    ("rv32imc", "GaussianNB", "classify", "float"): Cost(code=8688, stack=268),
+    ("rv32imc", "GaussianNB", "classify", "float32"): Cost(code=2576, stack=140),
     ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
     ("rv32imc", "KMeans", "cluster", "float"): Cost(code=6842, stack=116),
     ("rv32imc", "Linear", "classify", "float"): Cost(code=4344, stack=516),
     ("rv32imc", "Linear", "regress", "float"): Cost(code=2378, stack=60),
+    ("rv32imc", "Mahalanobis", "score", "float"): Cost(code=6866, stack=204),
+    ("rv32imc", "Mahalanobis", "score", "float32"): Cost(code=2588, stack=172),
     ("rv32imc", "Neighbors", "classify", "float"): Cost(code=7380, stack=212),
     ("rv32imc", "Neighbors", "classify", "float32"): Cost(code=11604, stack=284),
+    ("rv32imc", "Neighbors", "classify", "float32_noreplay"): Cost(code=4492, stack=188),
     ("rv32imc", "Neighbors", "classify", "int16"): Cost(code=9152, stack=268),
     ("rv32imc", "Neighbors", "classify", "int8"): Cost(code=9012, stack=172),
     ("rv32imc", "Neighbors", "regress", "float"): Cost(code=9136, stack=180),
@@ -193,13 +211,13 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
         code=755, per_node=28.44, stack=236, stack_per_output=5
     ),
     ("rv32imc", "TreeEnsemble", "classify", "inline"): Cost(
-        code=5000, per_node=17.29, stack=164, stack_per_output=12
+        code=4828, per_node=17.3, stack=164, stack_per_output=12
     ),
     ("rv32imc", "TreeEnsemble", "classify", "packed"): Cost(
         code=516, per_node=0.67, stack=200, stack_per_output=4
     ),
     ("rv32imc", "TreeEnsemble", "classify", "table"): Cost(
-        code=5145, per_node=0.06, stack=160, stack_per_output=14
+        code=4989, per_node=0.07, stack=160, stack_per_output=14
     ),
     ("rv32imc", "TreeEnsemble", "regress", "fast"): Cost(code=2507, per_node=29.24, stack=92),
     ("rv32imc", "TreeEnsemble", "regress", "inline"): Cost(code=2587, per_node=23.3, stack=116),
@@ -222,11 +240,11 @@ GENERIC: dict[str, Cost] = {
 # link: a model's calls to one link share its routines.
 LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline", "sigmoid"): 2505,
-    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "softmax"): 2601,
+    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "softmax"): 2597,
     ("cortex-m0plus", "BoostedTrees", "classify", "packed", "sigmoid"): 4569,
-    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "softmax"): 4665,
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "softmax"): 4669,
     ("cortex-m0plus", "BoostedTrees", "classify", "table", "sigmoid"): 3237,
-    ("cortex-m0plus", "BoostedTrees", "classify", "table", "softmax"): 2493,
+    ("cortex-m0plus", "BoostedTrees", "classify", "table", "softmax"): 2501,
     ("cortex-m0plus", "BoostedTrees", "regress", "inline", "exp"): 3701,
     ("cortex-m0plus", "BoostedTrees", "regress", "inline", "sigmoid"): 3725,
     ("cortex-m0plus", "BoostedTrees", "regress", "inline", "softplus"): 4677,
@@ -236,7 +254,8 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m0plus", "BoostedTrees", "regress", "table", "exp"): 3189,
     ("cortex-m0plus", "BoostedTrees", "regress", "table", "sigmoid"): 3213,
     ("cortex-m0plus", "BoostedTrees", "regress", "table", "softplus"): 4169,
-    ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 3046,
+    ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 5566,
+    ("cortex-m0plus", "GaussianNB", "classify", "float32", "exp64"): 0,
     ("cortex-m0plus", "Linear", "classify", "float", "sigmoid"): 4817,
     ("cortex-m0plus", "Linear", "classify", "float", "softmax"): 7229,
     ("cortex-m0plus", "Network", "classify", "float", "sigmoid"): 6773,
@@ -244,9 +263,9 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m0plus", "Network", "regress", "float", "sigmoid"): 2561,
     ("cortex-m0plus", "Network", "regress", "float", "tanh"): 2984,
     ("cortex-m4f", "BoostedTrees", "classify", "inline", "sigmoid"): 873,
-    ("cortex-m4f", "BoostedTrees", "classify", "inline", "softmax"): 1045,
+    ("cortex-m4f", "BoostedTrees", "classify", "inline", "softmax"): 1041,
     ("cortex-m4f", "BoostedTrees", "classify", "packed", "sigmoid"): 845,
-    ("cortex-m4f", "BoostedTrees", "classify", "packed", "softmax"): 917,
+    ("cortex-m4f", "BoostedTrees", "classify", "packed", "softmax"): 925,
     ("cortex-m4f", "BoostedTrees", "classify", "table", "sigmoid"): 801,
     ("cortex-m4f", "BoostedTrees", "classify", "table", "softmax"): 893,
     ("cortex-m4f", "BoostedTrees", "regress", "inline", "exp"): 765,
@@ -258,7 +277,8 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m4f", "BoostedTrees", "regress", "table", "exp"): 769,
     ("cortex-m4f", "BoostedTrees", "regress", "table", "sigmoid"): 785,
     ("cortex-m4f", "BoostedTrees", "regress", "table", "softplus"): 1501,
-    ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 2970,
+    ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 3242,
+    ("cortex-m4f", "GaussianNB", "classify", "float32", "exp64"): 0,
     ("cortex-m4f", "Linear", "classify", "float", "sigmoid"): 829,
     ("cortex-m4f", "Linear", "classify", "float", "softmax"): 905,
     ("cortex-m4f", "Network", "classify", "float", "sigmoid"): 2517,
@@ -268,9 +288,9 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("rv32imc", "BoostedTrees", "classify", "inline", "sigmoid"): 3242,
     ("rv32imc", "BoostedTrees", "classify", "inline", "softmax"): 3342,
     ("rv32imc", "BoostedTrees", "classify", "packed", "sigmoid"): 5802,
-    ("rv32imc", "BoostedTrees", "classify", "packed", "softmax"): 6128,
+    ("rv32imc", "BoostedTrees", "classify", "packed", "softmax"): 6116,
     ("rv32imc", "BoostedTrees", "classify", "table", "sigmoid"): 4386,
-    ("rv32imc", "BoostedTrees", "classify", "table", "softmax"): 3250,
+    ("rv32imc", "BoostedTrees", "classify", "table", "softmax"): 3244,
     ("rv32imc", "BoostedTrees", "regress", "inline", "exp"): 4554,
     ("rv32imc", "BoostedTrees", "regress", "inline", "sigmoid"): 4580,
     ("rv32imc", "BoostedTrees", "regress", "inline", "softplus"): 6310,
@@ -280,7 +300,8 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("rv32imc", "BoostedTrees", "regress", "table", "exp"): 4334,
     ("rv32imc", "BoostedTrees", "regress", "table", "sigmoid"): 4364,
     ("rv32imc", "BoostedTrees", "regress", "table", "softplus"): 6092,
-    ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 4348,
+    ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 6900,
+    ("rv32imc", "GaussianNB", "classify", "float32", "exp64"): 0,
     ("rv32imc", "Linear", "classify", "float", "sigmoid"): 6070,
     ("rv32imc", "Linear", "classify", "float", "softmax"): 8514,
     ("rv32imc", "Network", "classify", "float", "sigmoid"): 8380,

@@ -34,6 +34,7 @@ __all__ = [
     "Report",
     "TargetResult",
     "available_targets",
+    "boundary_rows",
     "format_table",
     "verify",
     "verify_model_file",
@@ -299,6 +300,44 @@ def _cross_check(ir: IR, ref: Reference, estimator: Any, X32: npt.NDArray[np.flo
         )
 
 
+def boundary_rows(ir: IR, X: Any, n: int = 40) -> npt.NDArray[np.float32]:
+    """Rows on the decision boundaries of ``ir``'s reference, to test a method on near ties: for rows of
+    ``X`` that the reference decides differently (class, component, or inlier/outlier), bisection on the
+    segment between two of them down to adjacent float32 rows, both kept (up to ``n`` rows). A method
+    exact only outside float32 rounding may decide them differently; ``verify(est, boundary_rows(...),
+    method=...)`` measures how often it does."""
+    if ir.task not in (Task.CLASSIFY, Task.CLUSTER, Task.SCORE):
+        raise InvalidInputError(f"a {ir.task.value} model has no decision boundary; give rows to verify")
+
+    def decide(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+        with np.errstate(under="ignore"):  # harmless in a reference (exp of a far component)
+            ref = ir.reference(rows)
+        lab = ref.decision if ref.decision is not None else ref.outputs
+        return np.asarray(lab, dtype=np.int64).reshape(len(rows), -1)[:, 0]
+
+    X32 = as_float32_rows(X, ir.n_inputs, ir.feature_names)
+    lab = decide(X32)
+    out: list[npt.NDArray[np.float32]] = []
+    for i in range(len(X32)):
+        other = np.flatnonzero(lab != lab[i])
+        if len(other) == 0:
+            continue
+        a, b = X32[i].astype(np.float64), X32[int(other[i % len(other)])].astype(np.float64)
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if decide((a + mid * (b - a)).astype(np.float32)[None, :])[0] == lab[i]:
+                lo = mid
+            else:
+                hi = mid
+        out += [(a + lo * (b - a)).astype(np.float32), (a + hi * (b - a)).astype(np.float32)]
+        if len(out) >= n:
+            break
+    if not out:
+        raise InvalidInputError("every row of X gets the same decision: give rows of at least two classes")
+    return np.asarray(out, dtype=np.float32).reshape(-1, X32.shape[1])
+
+
 def regression_bound(ir: IR, X: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     """Per row, the largest difference allowed between a target's values and the reference
     (``ir.reference(X).bound``; zero where the IR states none)."""
@@ -469,7 +508,7 @@ def _advice(art: Artifacts, target: str, kind: str, cap: int) -> str:
         e = estimate(art.ir, name, target)
         used = e.flash_bytes if kind == "flash" else e.ram_bytes
         if used <= cap:
-            fits.append(f"{name} (about {used:,} B)")
+            fits.append(f"{name} (about {used:,} B{'' if m.exact else '; float32 only, not exact'})")
     if fits:
         return f"use method {' or '.join(fits)}, a smaller model or a target with more memory"
     return "use a smaller model (fewer or shallower trees, fewer features) or a target with more memory"

@@ -27,7 +27,7 @@ from microlearn.ir.boosting import BoostedTrees
 from microlearn.ir.trees import EPS32
 from microlearn.passes.leaves import float_rows
 
-RUNTIME = ("ml_trees.h", "ml_boost.h")
+RUNTIME = ("ml_scores.h", "ml_trees.h", "ml_boost.h")
 MAX_RAW = 256  # ML_TREES_MAX_OUTPUTS
 NOTES = (
     "NaN is a missing value, routed as the library routes it.",

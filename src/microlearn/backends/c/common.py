@@ -19,11 +19,11 @@ from microlearn.passes.leaves import float32_values, float_rows
 __all__ = ["CSource", "array_lines", "check_c_name", "f32", "f32_key", "f64"]
 
 MAX_CLASSES = 256  # ML_TREES_MAX_OUTPUTS in ml_trees.h
-RUNTIME = ("ml_trees.h",)
+RUNTIME = ("ml_scores.h", "ml_trees.h")
 
 
 def f32_key(v: float | np.floating) -> int:
-    """ml_f32_key of a float32 (see ml_trees.h): integer keys that order exactly like the floats."""
+    """ml_f32_key of a float32 (see ml_scores.h): integer keys that order exactly like the floats."""
     u = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
     if (u & 0x7FFFFFFF) > 0x7F800000:
         raise InvalidInputError("a threshold cannot be NaN")

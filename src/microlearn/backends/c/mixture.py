@@ -1,8 +1,9 @@
-"""GaussianMixture IR -> C (method "float"): const tables in flash and calls into ml_mixture.h.
+"""GaussianMixture IR -> C: const tables in flash and calls into ml_mixture.h.
 
-The component: a float32 fast path under a proven bound, a float64 replay of near ties (equal to
-scikit-learn's outside the stated rounding bound of a tie); probabilities and score_samples are float64
-results rounded to float (docs/anomaly.md).
+Method "float" (the default): the component from a float32 fast path under a proven bound, a float64
+replay of near ties (equal to scikit-learn's outside the stated rounding bound of a tie); probabilities
+and score_samples are float64 results rounded to float. Method "float32": the fast path's float32
+weighted log-probabilities alone, its largest decides (docs/anomaly.md).
 """
 
 from __future__ import annotations
@@ -76,12 +77,7 @@ def fast_tables(ir: GaussianMixture) -> FastTables:
         b_s.append(b * SLACK)
         k32.append(kk)
     c = (0.5 * (2.1 * u + 8 * U64) + 0.5 * u) * (1 + 8 * u) * SLACK
-    if ir.covariance_type == "full":
-        chol = np.concatenate([_packed(ir.prec_chol[k]) for k in range(K)])
-    elif ir.covariance_type == "tied":
-        chol = _packed(ir.prec_chol)
-    else:
-        chol = ir.prec_chol.reshape(-1)
+    chol = _packed_chol(ir)
     W = np.asarray(ws)
     for name, v in (("means", ir.means), ("precision factors", chol), ("bound weights", W)):
         if np.any(np.abs(v) > F32_MAX / 4):
@@ -103,9 +99,10 @@ def fast_tables(ir: GaussianMixture) -> FastTables:
 
 MAX_FEATURES = 1024
 MAX_COMPONENTS = 65535
+RUNTIME = ("ml_scores.h", "ml_mixture.h")
 
 
-def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
+def _check(ir: GaussianMixture, name: str) -> None:
     check_c_name(name)
     n, k = ir.n_features, ir.k
     if n > MAX_FEATURES or k > MAX_COMPONENTS:
@@ -117,23 +114,48 @@ def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
         mats = ir.prec_chol.reshape(-1, n, n)
         if any(np.any(np.tril(m, -1) != 0) for m in mats):
             raise InvalidInputError("precisions_cholesky_ is not upper triangular: refit the mixture")
-    chol = ir.prec_chol.reshape(-1)
+
+
+def _packed_chol(ir: GaussianMixture) -> npt.NDArray[np.float64]:
+    """precisions_cholesky_ as the C tables hold it: packed upper triangles for full and tied."""
+    if ir.covariance_type == "full":
+        return np.concatenate([_packed(ir.prec_chol[k]) for k in range(ir.k)])
+    if ir.covariance_type == "tied":
+        return _packed(ir.prec_chol)
+    return ir.prec_chol.reshape(-1)
+
+
+def _lite(name: str, ir: GaussianMixture, t: FastTables) -> list[str]:
+    """The float32 tables both methods share (negated means and constants, the packed factors) and
+    their ``ml_gmm_lite`` initializer, last."""
+    cov = COV_TYPES.index(ir.covariance_type)
+    return [
+        arr("float", f"{name}_neg_means32", [f32(-v) for v in t.means.reshape(-1)], 6),
+        arr("float", f"{name}_chol32", [f32(v) for v in t.chol], 6),
+        arr("float", f"{name}_neg_k32", [f32(-v) for v in t.k32], 6),
+        f"{{{ir.n_features}, {ir.k}, {cov}, {name}_neg_means32, {name}_chol32, {name}_neg_k32}}",
+    ]
+
+
+def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
+    _check(ir, name)
+    n, k = ir.n_features, ir.k
+    chol = _packed_chol(ir)
     t = fast_tables(ir)
     cov = COV_TYPES.index(ir.covariance_type)
+    *tables, lite = _lite(name, ir, t)
     parts = [
-        arr("float", f"{name}_means32", [f32(v) for v in t.means.reshape(-1)], 6),
-        arr("float", f"{name}_chol32", [f32(v) for v in t.chol], 6),
+        *tables,
         arr("float", f"{name}_w32", [f32(v) for v in t.w.reshape(-1)], 6),
-        arr("float", f"{name}_k32", [f32(v) for v in t.k32], 6),
         arr("float", f"{name}_err_a", [f32(v) for v in t.a], 6),
         arr("float", f"{name}_err_b", [f32(v) for v in t.b], 6),
-        f"static const ml_gmm_f32 {name}_f32 = {{{n}, {k}, {cov}, {name}_means32, {name}_chol32, {name}_w32, "
-        f"{name}_k32, {name}_err_a, {name}_err_b, {f32(t.c)}}};\n",
-        arr("double", f"{name}_means", [lit64(v) for v in ir.means.reshape(-1)], 4),
+        f"static const ml_gmm_f32 {name}_f32 = {{{lite}, {name}_w32, {name}_err_a, {name}_err_b, "
+        f"{f32(t.c)}}};\n",
+        arr("double", f"{name}_neg_means", [lit64(-v) for v in ir.means.reshape(-1)], 4),
         arr("double", f"{name}_chol", [lit64(v) for v in chol], 4),
-        arr("double", f"{name}_cst", [lit64(v) for v in ir.const], 4),
-        f"static const ml_gmm {name}_gmm = {{{n}, {k}, {COV_TYPES.index(ir.covariance_type)}, "
-        f"{name}_means, {name}_chol, {name}_cst}};\n",
+        arr("double", f"{name}_neg_cst", [lit64(-v) for v in ir.const], 4),
+        f"static const ml_gmm {name}_gmm = {{{n}, {k}, {cov}, {name}_neg_means, {name}_chol, "
+        f"{name}_neg_cst}};\n",
     ]
     const_bytes = (
         8 * (ir.means.size + chol.size + k) + 24 + 4 * (2 * t.means.size + t.chol.size + 3 * k + 1) + 40
@@ -155,7 +177,37 @@ def emit(ir: GaussianMixture, name: str, command: str = "") -> CSource:
             CFunction("score", "float"),
         ],
         const_bytes=const_bytes,
-        runtime_headers=("ml_mixture.h",),
+        runtime_headers=RUNTIME,
+        command=command,
+        notes=notes,
+    )
+
+
+def emit_float32(ir: GaussianMixture, name: str, command: str = "") -> CSource:
+    _check(ir, name)
+    k = ir.k
+    t = fast_tables(ir)
+    *tables, lite = _lite(name, ir, t)
+    parts = [*tables, f"static const ml_gmm_lite {name}_lite = {lite};\n"]
+    body = (
+        "\n".join(parts)
+        + "\n/* Component of input x: the largest float32 weighted log-probability (no float64 replay;\n"
+        " * scikit-learn's component wherever the \"float\" method's error bound separates it). */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+        f"    float t[{k}];\n    return ml_gmm_class_lite(&{name}_lite, x, t);\n}}\n"
+    )
+    notes = [
+        "float32 arithmetic only: components equal scikit-learn's wherever the float32 error bound",
+        "separates the top two (docs/anomaly.md); nearer ties may differ. No libm.",
+    ]
+    return header(
+        ir,
+        name,
+        "float32",
+        body,
+        api=[CFunction("predict", "int32")],
+        const_bytes=4 * (t.means.size + t.chol.size + k) + 24,
+        runtime_headers=RUNTIME,
         command=command,
         notes=notes,
     )
@@ -167,19 +219,19 @@ def _api(name: str, k: int) -> str:
         " * decides unless the top two weighted log-probabilities are within it; then scikit-learn's\n"
         " * arithmetic is replayed in float64. */\n"
         f"static inline int32_t {name}_predict(const float *x)\n{{\n"
-        f"    float s[{k}], q[{k}], r[{k}];\n    double w[{k}];\n"
-        f"    const int32_t c = ml_gmm_class_f32(&{name}_f32, x, s, q, r);\n"
+        f"    float t[{k}], q[{k}], r[{k}];\n    double w[{k}];\n"
+        f"    const int32_t c = ml_gmm_class_f32(&{name}_f32, x, t, q, r);\n"
         f"    if (c >= 0) {{\n        return c;\n    }}\n"
-        f"    ml_gmm_wlp(&{name}_gmm, x, w);\n    return ml_gmm_argmax(w, {k});\n}}\n\n"
+        f"    ml_gmm_wlp(&{name}_gmm, x, w);\n    return ml_argmax_f64(w, {k});\n}}\n\n"
         f"/* Component probabilities of x into out[0..{k - 1}]: scikit-learn's predict_proba. */\n"
         f"static inline void {name}_predict_proba(const float *x, float *out)\n{{\n"
         f"    double w[{k}];\n    int32_t c;\n    ml_gmm_wlp(&{name}_gmm, x, w);\n"
-        f"    (void)ml_gmm_lse(w, {k});\n"
+        f"    (void)ml_log_softmax_f64(w, {k});\n"
         f"    for (c = 0; c < {k}; c++) {{\n        out[c] = (float)exp(w[c]);\n    }}\n}}\n\n"
         "/* Log-likelihood of x: scikit-learn's score_samples. */\n"
         f"static inline float {name}_score(const float *x)\n{{\n"
         f"    double w[{k}];\n    ml_gmm_wlp(&{name}_gmm, x, w);\n"
-        f"    return (float)ml_gmm_lse(w, {k});\n}}\n"
+        f"    return (float)ml_log_softmax_f64(w, {k});\n}}\n"
     )
 
 
@@ -189,4 +241,12 @@ register_method(
     "float32 weighted log-probabilities under a proven bound, float64 replay of near ties",
     emit,
     default=True,
+)
+register_method(
+    GaussianMixture,
+    "float32",
+    "float32 weighted log-probabilities only (no float64 replay): components exact where the float32 "
+    "bound separates them",
+    emit_float32,
+    exact=False,
 )

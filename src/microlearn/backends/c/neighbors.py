@@ -456,3 +456,81 @@ register_method(
     "float64 replay near ties",
     emit_f32,
 )
+
+
+# ------------------------------------------------------------------------------------- float32_noreplay
+def emit_f32_noreplay(ir: Neighbors, name: str, command: str = "") -> CSource:
+    """The examples rounded to float32, float32 distances, the k nearest by them and their votes: no
+    bound and no float64 code (a KNeighborsClassifier with uniform weights)."""
+    check_c_name(name)
+    if ir.values is not None or ir.weights != "uniform" or ir.metric == "minkowski":
+        raise InvalidInputError(
+            "method 'float32_noreplay' takes a KNeighborsClassifier with weights='uniform' and the "
+            "euclidean, manhattan or chebyshev metric; use method 'float32' or 'float'"
+        )
+    m, n, k, nc = ir.n_examples, ir.n_features, ir.k, ir.n_classes
+    if nc > MAX_CLASSES:
+        raise InvalidInputError(f"the model has {nc} classes; the C runtime takes at most {MAX_CLASSES}")
+    if np.any(np.abs(ir.examples) > float(np.finfo(np.float32).max)):
+        raise InvalidInputError("an example exceeds the float32 range: scale the features and refit")
+    up = name.upper()
+    ytype, ybytes = ("uint8_t", 1) if nc <= 256 else ("uint16_t", 2)
+    if ir.metric == "euclidean":
+        term = "s += d * d;"
+    elif ir.metric == "manhattan":
+        term = "s += fabsf(d);"
+    else:
+        term = "{\n                const float a = fabsf(d);\n                if (a > s) {\n"
+        term += "                    s = a;\n                }\n            }"
+    xs = [f32(v) for v in ir.examples.astype(np.float32).reshape(-1)]
+    ys = [str(int(v)) for v in ir.labels]
+    body = (
+        f"#define {up}_K {k}\n"
+        f"static const float {name}_x[{m * n}] = {{\n{array_lines(xs, 6)}\n}};\n"
+        f"static const {ytype} {name}_y[{m}] = {{\n{array_lines(ys, 16)}\n}};\n\n"
+        f"/* Class index of input x ({n} floats): the most frequent class (the lowest among equal counts)\n"
+        " * of the k nearest examples by float32 distances (the earlier example among equal distances).\n"
+        " * scikit-learn's class wherever float32 rounding does not change the k nearest; NaN input:\n"
+        " * ML_E_NAN. */\n"
+        f"static inline int32_t {name}_predict(const float *x)\n{{\n"
+        f"    float dist[{up}_K];\n    uint32_t idx[{up}_K];\n    uint32_t votes[{nc}] = {{0}};\n"
+        "    uint32_t j, i, p, kept = 0, best = 0;\n"
+        f"    const float *e = {name}_x;\n"
+        f"    for (j = 0; j < {m}u; j++, e += {n}) {{\n"
+        "        float s = 0.0f;\n"
+        f"        const float lim = kept == {up}_K ? dist[{up}_K - 1] : HUGE_VALF;\n"
+        f"        for (i = 0; i < {n}u; i++) {{\n"
+        "            const float d = x[i] - e[i];\n"
+        f"            {term}\n"
+        "            if (s >= lim) {\n                break;\n            }\n        }\n"
+        "        if (s != s) {\n            return ML_E_NAN;\n        }\n" + _insert(f"{up}_K") + "    }\n"
+        f"    for (j = 0; j < kept; j++) {{\n        votes[{name}_y[idx[j]]]++;\n    }}\n"
+        f"    for (j = 1; j < {nc}u; j++) {{\n        if (votes[j] > votes[best]) {{\n"
+        "            best = j;\n        }\n    }\n    return (int32_t)best;\n}\n"
+    )
+    notes = [
+        f"{m} stored examples as float ({ir.metric}, k = {k}); float32 distances only, no float64 replay:",
+        "scikit-learn's class wherever float32 rounding does not reorder the k-th and (k+1)-th neighbours.",
+    ]
+    return header(
+        ir,
+        name,
+        "float32_noreplay",
+        body,
+        api=[CFunction("predict", "int32")],
+        const_bytes=4 * m * n + ybytes * m,
+        runtime_headers=("ml_neighbors.h",),
+        command=command,
+        notes=notes,
+        extra_defines=[("N_EXAMPLES", m)],
+    )
+
+
+register_method(
+    Neighbors,
+    "float32_noreplay",
+    "examples rounded to float, float32 distances only (no bound, no float64 code); uniform-weight "
+    "classifiers",
+    emit_f32_noreplay,
+    exact=False,
+)

@@ -379,6 +379,7 @@ register_method(
     "float32",
     "float32 tables only (4 bytes per parameter): classes exact where the running bound decides",
     emit_float32,
+    exact=False,
 )
 
 

@@ -946,7 +946,7 @@ def assemble(
         body,
         api=tree_api(ir),
         const_bytes=nbytes,
-        runtime_headers=("ml_trees.h", "ml_trees_packed.h"),
+        runtime_headers=("ml_scores.h", "ml_trees.h", "ml_trees_packed.h"),
         command=command,
         notes=notes,
         extra_defines=(("N_TREES", ir.n_trees),),

@@ -27,6 +27,9 @@ class Method:
     # values only (e.g. "uint8_t"); a pipeline's stages hand the final model float32 values, so a pipeline
     # offers only "float32" methods
     inputs: str = "float32"
+    # False for a method whose decisions may differ from the library's beyond its reference's rounding
+    # (float32 arithmetic without a replay); verify measures its agreement, advice says so
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,17 @@ def register_method(
     emit: Callable[..., CSource],
     default: bool = False,
     inputs: str = "float32",
+    exact: bool = True,
 ) -> None:
     """Register C method ``name`` for IRs of ``ir_type`` (``emit(ir, name, command) -> CSource``);
-    ``inputs`` names the input values it is exact for (see :class:`Method`)."""
+    ``inputs`` names the input values it is exact for, ``exact`` whether it is exact at all (see
+    :class:`Method`)."""
     table = _METHODS.setdefault(ir_type, {})
     if name in table and table[name].emit is not emit:
         raise ValueError(f"C method {name!r} is registered twice for {ir_type.__name__}")
     if default and any(m.default for n, m in table.items() if n != name):
         raise ValueError(f"{ir_type.__name__} already has a default C method")
-    table[name] = Method(name, summary, emit, default, inputs)
+    table[name] = Method(name, summary, emit, default, inputs, exact)
 
 
 def register_stage(ir_type: type, emit_stage: EmitStage) -> None:

@@ -13,6 +13,11 @@
  *   3. otherwise (a near tie, NaN/inf input or an overflow) wlp is replayed in float64 and its first
  *      largest value decides, scikit-learn's outside the rounding bound of a tie.
  * Probabilities and score_samples are float64 (exp and log: link with -lm).
+ * predict needs only additions, multiplications and integer compares where the CPU lacks the float type
+ * (ml_scores.h): the tables hold negated means and constants (x + (-mean) is exactly x - mean, and
+ * -(0.5 q + (-cst)) exactly cst - 0.5 q, rounding to nearest being symmetric).
+ * The "float32" method keeps step 1's values only (ml_gmm_class_lite): the component with the largest
+ * float32 wlp, no bound, no float64 code; scikit-learn's wherever step 2 would decide.
  */
 #ifndef ML_MIXTURE_H
 #define ML_MIXTURE_H
@@ -21,90 +26,135 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ml_scores.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 enum { ML_GMM_FULL = 0, ML_GMM_TIED = 1, ML_GMM_DIAG = 2, ML_GMM_SPHERICAL = 3 };
 
+/* float64 replay tables: scikit-learn's values, negated where marked */
 typedef struct ml_gmm {
     int32_t n_features;
-    int32_t k;           /* components */
-    int32_t cov;         /* ML_GMM_* */
-    const double *means; /* k x n */
-    const double *chol;  /* full: k x n x n (row-major), tied: n x n, diag: k x n, spherical: k */
-    const double *cst;   /* k */
+    int32_t k;               /* components */
+    int32_t cov;             /* ML_GMM_* */
+    const double *neg_means; /* k x n: -means */
+    const double *chol;      /* full: k packed upper triangles (row i: C[i][i..n-1]), tied: one, diag: k x n,
+                                spherical: k */
+    const double *neg_cst;   /* k: -cst */
 } ml_gmm;
 
-/* float32 fast-path tables */
-typedef struct ml_gmm_f32 {
+/* float32 tables ("float32" method; the fast path of the "float" method adds its bound) */
+typedef struct ml_gmm_lite {
     int32_t n_features;
     int32_t k;
-    int32_t cov;         /* ML_GMM_* */
-    const float *means;  /* k x n, float32-rounded */
-    const float *chol;   /* full: k packed upper triangles (row i: C[i][i..n-1]), tied: one, diag: k x n,
-                            spherical: k; float32-rounded */
-    const float *w;      /* k x n: the bound's weights (sum_j C[i][j]^2), rounded up */
-    const float *k32;    /* k: float32-rounded cst */
-    const float *err_a;  /* k */
-    const float *err_b;  /* k */
+    int32_t cov;            /* ML_GMM_* */
+    const float *neg_means; /* k x n: -means, float32-rounded */
+    const float *chol;      /* as ml_gmm's, float32-rounded */
+    const float *neg_k;     /* k: -k32, k32 = float32-rounded cst */
+} ml_gmm_lite;
+
+/* float32 fast-path tables with the bound err_a r + err_b + err_c q of |s - wlp| */
+typedef struct ml_gmm_f32 {
+    ml_gmm_lite t;
+    const float *w;     /* k x n: the bound's weights (sum_j C[i][j]^2), rounded up */
+    const float *err_a; /* k */
+    const float *err_b; /* k */
     float err_c;
 } ml_gmm_f32;
 
-/* Fast path: the component when the float32 bounds separate it, else -1. s, q, r: k floats of scratch. */
-static inline int32_t ml_gmm_class_f32(const ml_gmm_f32 *m, const float *x, float *s, float *q, float *r)
+/* Component c's factor in a float32 chol table (packed upper triangles for full and tied). */
+static inline const float *ml_gmm_chol_f32(const float *chol, int32_t cov, int32_t n, int32_t c)
 {
-    const int32_t n = m->n_features, k = m->k;
-    const int32_t tri = n * (n + 1) / 2;
-    int32_t c, i, j, best = 0;
+    if (cov == ML_GMM_FULL) {
+        return chol + (size_t)c * (size_t)(n * (n + 1) / 2);
+    }
+    if (cov == ML_GMM_TIED) {
+        return chol;
+    }
+    return chol + (size_t)c * (size_t)(cov == ML_GMM_DIAG ? n : 1);
+}
+
+/* Q = |(x - mean) C|^2 in float32 for one component (nmu: its negated means, C: its factor). */
+static inline float ml_gmm_q_f32(int32_t n, int32_t cov, const float *nmu, const float *C, const float *x)
+{
+    float acc = 0.0f;
+    int32_t i, j;
+    if (cov == ML_GMM_FULL || cov == ML_GMM_TIED) {
+        /* y_j = sum_{i <= j} d_i C[i][j] from the packed upper triangle */
+        for (j = 0; j < n; j++) {
+            float y = 0.0f;
+            const float *col = C + j; /* C[i][j] sits at row i's start + (j - i) */
+            int32_t off = 0;
+            for (i = 0; i <= j; i++) {
+                y += (x[i] + nmu[i]) * col[off];
+                off += n - i - 1;
+            }
+            acc += y * y;
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            const float y = (x[i] + nmu[i]) * C[cov == ML_GMM_DIAG ? i : 0];
+            acc += y * y;
+        }
+    }
+    return acc;
+}
+
+/* t[c] = -s[c] = 0.5 q[c] + (-k32[c]) for every component, q[c] = Q_c(x) in float32 (stored when q is not
+ * NULL). */
+static inline void ml_gmm_scores_f32(const ml_gmm_lite *m, const float *x, float *t, float *q)
+{
+    const int32_t n = m->n_features;
+    int32_t c;
+    for (c = 0; c < m->k; c++) {
+        const float *nmu = m->neg_means + (size_t)c * (size_t)n;
+        const float acc = ml_gmm_q_f32(n, m->cov, nmu, ml_gmm_chol_f32(m->chol, m->cov, n, c), x);
+        if (q != NULL) {
+            q[c] = acc;
+        }
+        t[c] = 0.5f * acc + m->neg_k[c];
+    }
+}
+
+/* The "float32" method: the first component with the largest float32 s (smallest t). t: k floats. */
+static inline int32_t ml_gmm_class_lite(const ml_gmm_lite *m, const float *x, float *t)
+{
+    ml_gmm_scores_f32(m, x, t, NULL);
+    return ml_argmin_f32(t, m->k);
+}
+
+/* Fast path: the component when the float32 bounds separate it, else -1. t, q, r: k floats of scratch.
+ * The leading b is decided when t[c] > t[b] + (e[b] + e[c]) for every other c (e: the bound), which
+ * implies s[b] - s[c] > e[b] + e[c] exactly (rounding is monotone and t[c] is a float). */
+static inline int32_t ml_gmm_class_f32(const ml_gmm_f32 *m, const float *x, float *t, float *q, float *r)
+{
+    const int32_t n = m->t.n_features, k = m->t.k;
+    int32_t c, i, best;
     float eb;
+    ml_gmm_scores_f32(&m->t, x, t, q);
     for (c = 0; c < k; c++) {
-        const float *mu = m->means + (size_t)c * (size_t)n;
+        const float *nmu = m->t.neg_means + (size_t)c * (size_t)n;
         const float *w = m->w + (size_t)c * (size_t)n;
-        float acc = 0.0f, rr = 0.0f;
-        if (m->cov == ML_GMM_FULL || m->cov == ML_GMM_TIED) {
-            /* y_j = sum_{i <= j} d_i C[i][j]: accumulate row by row into q-less scratch-free form */
-            const float *C = m->chol + (m->cov == ML_GMM_FULL ? (size_t)c * (size_t)tri : 0u);
-            for (j = 0; j < n; j++) {
-                float y = 0.0f;
-                const float *col = C + j; /* C[i][j] sits at row i's start + (j - i) */
-                int32_t off = 0;
-                for (i = 0; i <= j; i++) {
-                    y += (x[i] - mu[i]) * col[off];
-                    off += n - i - 1;
-                }
-                acc += y * y;
-            }
-        } else if (m->cov == ML_GMM_DIAG) {
-            const float *C = m->chol + (size_t)c * (size_t)n;
-            for (i = 0; i < n; i++) {
-                const float y = (x[i] - mu[i]) * C[i];
-                acc += y * y;
-            }
-        } else {
-            const float sc = m->chol[c];
-            for (i = 0; i < n; i++) {
-                const float y = (x[i] - mu[i]) * sc;
-                acc += y * y;
-            }
+        float rr = 0.0f;
+        if (ml_f32_is_nan(t[c])) {
+            return -1;
         }
         for (i = 0; i < n; i++) {
-            const float d = x[i] - mu[i];
+            const float d = x[i] + nmu[i];
             rr += (d * d) * w[i];
         }
-        q[c] = acc;
         r[c] = rr;
-        s[c] = m->k32[c] - 0.5f * acc;
     }
-    for (c = 1; c < k; c++) {
-        if (s[c] > s[best]) {
-            best = c;
-        }
-    }
+    best = ml_argmin_f32(t, k);
     eb = m->err_a[best] * r[best] + m->err_b[best] + m->err_c * q[best];
     for (c = 0; c < k; c++) {
-        if (c != best && !(s[best] - s[c] > eb + (m->err_a[c] * r[c] + m->err_b[c] + m->err_c * q[c]))) {
-            return -1; /* within the bounds, or NaN / inf */
+        if (c != best) {
+            const float lim = t[best] + (eb + (m->err_a[c] * r[c] + m->err_b[c] + m->err_c * q[c]));
+            if (ml_f32_is_nan(lim) || !ml_f32_lt(lim, t[c])) {
+                return -1; /* within the bounds, or an overflow */
+            }
         }
     }
     return best;
@@ -113,72 +163,33 @@ static inline int32_t ml_gmm_class_f32(const ml_gmm_f32 *m, const float *x, floa
 /* Weighted log-probabilities of x into wlp[0..k-1]. */
 static inline void ml_gmm_wlp(const ml_gmm *m, const float *x, double *wlp)
 {
-    const int32_t n = m->n_features;
+    const int32_t n = m->n_features, cov = m->cov;
+    const size_t tri = (size_t)(n * (n + 1) / 2);
     int32_t c, i, j;
     for (c = 0; c < m->k; c++) {
-        const double *mu = m->means + (size_t)c * (size_t)n;
+        const double *mu = m->neg_means + (size_t)c * (size_t)n;
         double q = 0.0;
-        if (m->cov == ML_GMM_FULL || m->cov == ML_GMM_TIED) {
-            const double *C = m->chol + (m->cov == ML_GMM_FULL ? (size_t)c * (size_t)n * (size_t)n : 0u);
+        if (cov == ML_GMM_FULL || cov == ML_GMM_TIED) {
+            const double *C = m->chol + (cov == ML_GMM_FULL ? (size_t)c * tri : 0u);
             for (j = 0; j < n; j++) {
                 double y = 0.0;
+                const double *col = C + j; /* packed upper triangle, as the float32 table */
+                int32_t off = 0;
                 for (i = 0; i <= j; i++) { /* precisions_cholesky_ is upper triangular */
-                    y += ((double)x[i] - mu[i]) * C[(size_t)i * (size_t)n + (size_t)j];
+                    y += ((double)x[i] + mu[i]) * col[off];
+                    off += n - i - 1;
                 }
                 q += y * y;
             }
-        } else if (m->cov == ML_GMM_DIAG) {
-            const double *C = m->chol + (size_t)c * (size_t)n;
-            for (i = 0; i < n; i++) {
-                const double y = ((double)x[i] - mu[i]) * C[i];
-                q += y * y;
-            }
         } else {
-            const double s = m->chol[c];
+            const double *C = m->chol + (size_t)c * (size_t)(cov == ML_GMM_DIAG ? n : 1);
             for (i = 0; i < n; i++) {
-                const double y = ((double)x[i] - mu[i]) * s;
+                const double y = ((double)x[i] + mu[i]) * C[cov == ML_GMM_DIAG ? i : 0];
                 q += y * y;
             }
         }
-        wlp[c] = m->cst[c] - 0.5 * q;
+        wlp[c] = -(0.5 * q + m->neg_cst[c]); /* exactly cst - 0.5 q */
     }
-}
-
-/* The first largest of k doubles (NaN wins, as numpy's argmax). */
-static inline int32_t ml_gmm_argmax(const double *v, int32_t k)
-{
-    int32_t c, best = 0;
-    for (c = 0; c < k; c++) {
-        if (v[c] != v[c]) {
-            return c;
-        }
-    }
-    for (c = 1; c < k; c++) {
-        if (v[c] > v[best]) {
-            best = c;
-        }
-    }
-    return best;
-}
-
-/* log(sum exp(wlp)); wlp becomes wlp - that (the log-probabilities). */
-static inline double ml_gmm_lse(double *wlp, int32_t k)
-{
-    int32_t c;
-    double mx = wlp[0], sum = 0.0, lse;
-    for (c = 1; c < k; c++) {
-        if (wlp[c] > mx) {
-            mx = wlp[c];
-        }
-    }
-    for (c = 0; c < k; c++) {
-        sum += exp(wlp[c] - mx);
-    }
-    lse = mx + log(sum);
-    for (c = 0; c < k; c++) {
-        wlp[c] -= lse;
-    }
-    return lse;
 }
 
 #ifdef __cplusplus

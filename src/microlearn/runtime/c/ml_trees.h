@@ -21,42 +21,25 @@
 
 #include <stdint.h>
 
+#include "ml_scores.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* On cores without an FPU (Arm: gcc/clang define __SOFTFP__, e.g. Cortex-M0+; RISC-V: no __riscv_flen,
- * e.g. rv32imc), every float comparison is a library call; generated "inline" code then compares integer
- * keys of the float bit patterns instead, which order exactly like the floats. Define
- * ML_TREES_INT_COMPARE to 0 or 1 to choose yourself. */
+/* On cores without an FPU (ML_SOFT_F32 in ml_scores.h: Arm's __SOFTFP__, e.g. Cortex-M0+; RISC-V without
+ * __riscv_flen, e.g. rv32imc), every float comparison is a library call; generated "inline" code then
+ * compares integer keys of the float bit patterns (ml_f32_key) instead, which order exactly like the
+ * floats. Define ML_TREES_INT_COMPARE to 0 or 1 to choose yourself. */
 #ifndef ML_TREES_INT_COMPARE
-#if defined(__SOFTFP__) || (defined(__riscv) && !defined(__riscv_flen))
+#ifdef ML_SOFT_F32
 #define ML_TREES_INT_COMPARE 1
 #else
 #define ML_TREES_INT_COMPARE 0
 #endif
 #endif
 
-/* Integer key of a float: for any two non-NaN floats a, b: a <= b exactly when key(a) <= key(b)
- * (-0.0 and +0.0 share key 0). NaN maps to INT32_MAX: it is never <= a threshold's key (all finite or
- * +-inf), so `key <= tkey` sends NaN right, as `x <= t` does. */
-static inline int32_t ml_f32_key(float v)
-{
-    union {
-        float f;
-        uint32_t u;
-    } b;
-    b.f = v;
-    if ((b.u & 0x7FFFFFFFu) > 0x7F800000u) {
-        return INT32_MAX;
-    }
-    if (b.u & 0x80000000u) {
-        return (b.u == 0x80000000u) ? 0 : -(int32_t)(b.u & 0x7FFFFFFFu);
-    }
-    return (int32_t)b.u;
-}
-
-/* The same with NaN mapped to INT32_MIN: `key <= tkey` then sends NaN left, as `!(x > t)` does. */
+/* ml_f32_key (ml_scores.h) with NaN mapped to INT32_MIN: `key <= tkey` then sends NaN left, as `!(x > t)` does. */
 static inline int32_t ml_f32_key_nan_low(float v)
 {
     const int32_t k = ml_f32_key(v);
@@ -151,17 +134,7 @@ static inline void ml_trees_predict_proba(const ml_trees *m, const float *x, flo
     }
 }
 
-/* First index of the largest of n doubles (numpy's argmax). */
-static inline int32_t ml_argmax_f64(const double *v, int32_t n)
-{
-    int32_t best = 0, c;
-    for (c = 1; c < n; c++) {
-        if (v[c] > v[best]) {
-            best = c;
-        }
-    }
-    return best;
-}
+/* ml_argmax_f64: ml_scores.h. */
 
 /* Class index; -1 if the model has more classes than ML_TREES_MAX_OUTPUTS. */
 static inline int32_t ml_trees_predict_class(const ml_trees *m, const float *x)
