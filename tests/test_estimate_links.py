@@ -11,6 +11,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import microlearn
@@ -83,6 +84,9 @@ def test_probabilities_add_their_link_only_when_asked_for() -> None:
     for cpu in CPUS:
         e, p = model.estimate(cpu), model.estimate(cpu, proba=True)
         assert p.flash_bytes - e.flash_bytes == LINKS[(cpu, "Linear", "classify", "float", "softmax")]
+    nb32 = microlearn.convert(GaussianNB().fit(X, y), method="float32")  # its C has no predict_proba
+    assert "predict_proba" not in [f.name for f in nb32.c_source("nb").api]
+    assert nb32.estimate("cortex-m0plus", proba=True) == nb32.estimate("cortex-m0plus")
     ridge = microlearn.convert(Ridge().fit(X, y))  # no probabilities: nothing to add
     assert ridge.estimate("cortex-m0plus", proba=True) == ridge.estimate("cortex-m0plus")
 

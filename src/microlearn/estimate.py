@@ -454,7 +454,8 @@ def estimate(
         const_bytes, arena_bytes = src.const_bytes, src.arena_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
-    used = links(final, proba=proba)
+    # a link measured at 0 B is not linked by this method (e.g. no predict_proba in its C)
+    used = tuple(n for n in links(final, proba=proba) if link_cost(cpu, final, method, (n,)))
     link_bytes = link_cost(cpu, final, method, used)
     code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
