@@ -4,7 +4,7 @@ micropython_speed.py also compares with emlearn_trees on a MicroPython unix port
 $MICROLEARN_UNIX_MICROPYTHON and $MICROLEARN_EMLEARN_TREES_MPY name the binary and the module (its docstring
 says how to build both); without them that part is skipped with a message. neighbors_kmeans_micropython.py
 runs on the same unix port (and times emlearn_neighbors with $MICROLEARN_EMLEARN_NEIGHBORS_MPY), or says
-it is skipped.
+it is skipped; so does keras_cnn_micropython.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ for script in (
     "mcu_targets.py",
     "micropython_speed.py",
     "neighbors_kmeans_micropython.py",
+    "keras_cnn_micropython.py",
     "dsp_sensor.py",
     "dsp_audio.py",
     "keras_models.py",

@@ -485,8 +485,16 @@ def test_int8_model_file_and_mlrt_equal_the_integer_records(
 ) -> None:
     """The int8 layers of convolution, depthwise, pooling, global pooling, reshaping and per-channel
     affine go into the model file's Q* sections and read back to the same integer records; mlrt (here
-    on CPython, same source as on the device) runs them to the same classes / float32 values."""
+    on CPython, same source as on the device) runs them to the same classes / float32 values, through its
+    bytecode path and through _fast_conv's machine-code source read as Python (tests/mlrt_source.py);
+    the float network in the same file gives the same logits on both paths."""
+    from microlearn import micropython as mpy
+    from mlrt_source import load_source
+
     mlrt = _mlrt()
+    from mlrt import network_conv
+
+    fast = load_source(mpy.RUNTIME_DIR / "mlrt" / "_fast_conv.py")
     path, _, Xs = seq_file
     for model, X in ((microlearn.convert(cnn, "int8", calibration=images), images[:20]),
                      (microlearn.convert(str(path), "int8", calibration=Xs), Xs[:12])):  # fmt: skip
@@ -498,8 +506,19 @@ def test_int8_model_file_and_mlrt_equal_the_integer_records(
         np.testing.assert_array_equal(predict_int8(back, X), want)
         m = mlrt.load(data)
         assert m.int8
-        got = np.array([m.predict([float(v) for v in r]) for r in X])
-        np.testing.assert_array_equal(got.astype(want.dtype), want)
+        try:
+            for path in (None, fast):
+                network_conv._fast_conv = path
+                m.int8 = True
+                got = np.array([m.predict([float(v) for v in r]) for r in X])
+                np.testing.assert_array_equal(got.astype(want.dtype), want)
+                m.int8 = False
+                logits = [m.logits([float(v) for v in r]) for r in X]
+                if path is None:
+                    want_logits = logits
+            assert logits == want_logits
+        finally:
+            network_conv._fast_conv = None
     kinds = {int(k) for k in np.asarray(dict(_qsections(data))[b"QLYR"]).reshape(-1, 8)[:, 0]}
     assert kinds == {1, 3, 4, 5, 7}  # dense, conv (incl. separable's pointwise), depthwise, pool, affine
 

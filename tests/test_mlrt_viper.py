@@ -34,6 +34,7 @@ sys.path.insert(0, str(mpy.RUNTIME_DIR))
 import mlrt
 from mlrt import kmeans as mlrt_kmeans
 from mlrt import neighbors as mlrt_neighbors
+from mlrt import network_conv as mlrt_conv
 
 MLRT = mpy.RUNTIME_DIR / "mlrt"
 # MicroPython's native architecture codes, as .mpy headers record them (feature byte >> 2)
@@ -43,10 +44,12 @@ ARCH_CODE = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10, "rv32imc": 
 @pytest.mark.parametrize("march", sorted(ARCH_CODE))
 def test_machine_code_modules_compile(tmp_path: Path, march: str) -> None:
     files = {f.name: f for f in deploy.build_mpy(tmp_path, march)}
-    for name in ("_fast_knn.mpy", "_fast_kmeans.mpy"):
+    for name in ("_fast_knn.mpy", "_fast_kmeans.mpy", "_fast_conv.mpy"):
         head = files[name].read_bytes()[:4]
         assert head[:2] == b"M\x06" and head[2] >> 2 == ARCH_CODE[march]
-    assert "_fast_knn.mpy" not in {f.name for f in deploy.build_mpy(tmp_path / "bc")}
+    bytecode_only = {f.name for f in deploy.build_mpy(tmp_path / "bc")}
+    assert "_fast_knn.mpy" not in bytecode_only and "_fast_conv.mpy" not in bytecode_only
+    assert "network_conv.mpy" in bytecode_only
 
 
 # ------------------------------------------------------------------------------ viper source in CPython
@@ -386,3 +389,251 @@ def test_32_bit_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
     files = {"/" + k: v for k, v in _device_files(tmp_path, "armv7m").items()}
     code = RAM_FS.format(files=files) + DEVICE_CODE.format(d="/fs")
     _check_device_output(_qemu_raw_repl(QEMU, code.encode()))
+
+
+# ------------------------------------------------------------------- convolution and pooling (_fast_conv)
+
+# (input shape, kernel, strides, dilations, padding 0 valid / 1 same / 2 causal): odd sizes, strides and
+# dilations, so that windows are cut by the padding on every side
+GEOMETRIES = [
+    ((7, 6, 3), (3, 3), (1, 1), (1, 1), 1),
+    ((9, 8, 2), (3, 2), (2, 3), (1, 1), 1),
+    ((8, 7, 4), (2, 3), (1, 2), (2, 1), 0),
+    ((1, 13, 3), (1, 3), (1, 1), (1, 2), 2),
+    ((5, 5, 1), (5, 5), (1, 1), (1, 1), 1),
+]
+
+
+def _geom(shape: tuple[int, int, int], k: Any, st: Any, dl: Any, pad: int, c_out: int) -> Any:
+    h, w, _ = shape
+    oh, _ = mlrt_conv._out(h, k[0], st[0], dl[0], pad)
+    ow, _ = mlrt_conv._out(w, k[1], st[1], dl[1], pad)
+    return mlrt_conv._Geom(shape, (oh, ow, c_out), k[0], k[1], st[0] * 65536 + st[1], dl[0] * 65536 + dl[1],
+                           pad, c_out)  # fmt: skip
+
+
+def _conv_layers(rng: np.random.Generator) -> list[Any]:
+    """Convolutions and depthwise convolutions over every geometry, random float64 weights."""
+    out = []
+    for shape, k, st, dl, pad in GEOMETRIES:
+        c = shape[2]
+        for depthwise, n in ((False, 5), (True, 2)):
+            c_out = c * n if depthwise else n
+            g = _geom(shape, k, st, dl, pad, c_out)
+            kern = array("d", rng.normal(size=k[0] * k[1] * c * n))
+            bias = array("d", rng.normal(size=c_out))
+            out.append((mlrt_conv.Depthwise if depthwise else mlrt_conv.Conv)(g, n, 3, kern, bias))
+    return out
+
+
+def _pool_layers() -> list[Any]:
+    out = []
+    for shape, k, st, _, pad in GEOMETRIES:
+        if pad < 2:
+            out += [mlrt_conv.Pool(_geom(shape, k, st, (1, 1), pad, shape[2]), op) for op in (0, 1)]
+    return out
+
+
+def test_conv_native_source_is_the_bytecode_source() -> None:
+    fast = _load_as_python("_fast_conv")
+    for name in ("conv", "depthwise", "pool"):
+        assert _body(getattr(fast, name)) == _body(getattr(mlrt_conv, name))
+
+
+def _with_fast(fast: Any, fn: Any, arg: Any) -> Any:
+    """fn(arg) with network_conv's machine-code module set to fast (None: the bytecode path)."""
+    saved = mlrt_conv._fast_conv
+    mlrt_conv._fast_conv = fast
+    try:
+        return fn(arg)
+    finally:
+        mlrt_conv._fast_conv = saved
+
+
+def test_float_windows_equal_on_both_paths() -> None:
+    """The native functions read as Python give the bytecode path's floats (here CPython's doubles) on
+    every geometry, and both equal the windows written out with _Geom.taps."""
+    fast = _load_as_python("_fast_conv")
+    rng = np.random.default_rng(5)
+    for op in _conv_layers(rng) + _pool_layers():
+        g = op.g
+        x = array("f", rng.normal(size=g.h * g.w * g.c).astype(np.float32).tobytes())
+        want = _with_fast(None, op.linear, x)
+        assert _with_fast(fast, op.linear, x) == want
+        c = g.c
+        ref = []  # the definition, one output at a time
+        for oy in range(g.oh):
+            for ox in range(g.ow):
+                taps = g.taps(oy, ox)
+                for o in range(len(want) // (g.oh * g.ow)):
+                    if isinstance(op, mlrt_conv.Pool):
+                        vals = [x[p * c + o] for _, p in taps]
+                        ref.append(max(vals) if op.op == 0 else sum(vals, 0.0) / len(vals))
+                    elif isinstance(op, mlrt_conv.Conv):
+                        prods = (
+                            x[p * c + ch] * op.k[(t * c + ch) * op.f + o] for t, p in taps for ch in range(c)
+                        )
+                        ref.append(sum(prods, 0.0) + op.b[o])
+                    else:
+                        prods = (x[p * c + o // op.m] * op.k[t * c * op.m + o] for t, p in taps)
+                        ref.append(sum(prods, 0.0) + op.b[o])
+        assert np.allclose(want, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_int8_windows_equal_on_both_paths() -> None:
+    """conv_q8 and pool_q8 (viper source with pointer shims) give the bytecode path's int8 codes on every
+    geometry: random codes, weights, zero points, multipliers and shifts, clamps and a table."""
+    fast = _load_as_python("_fast_conv")
+    rng = np.random.default_rng(6)
+    calls: list[str] = []
+    shimmed = types.SimpleNamespace(
+        conv_q8=lambda *a: calls.append("conv") or fast.conv_q8(*a),
+        pool_q8=lambda *a: calls.append("pool") or fast.pool_q8(*a),
+    )
+    table = bytes(rng.integers(0, 256, 256, dtype=np.uint8))
+    for i, op in enumerate(_conv_layers(rng)):
+        n_out = len(op.b)
+        w = array("b", rng.integers(-128, 128, len(op.k)).astype(np.int8).tobytes())
+        b = [int(v) for v in rng.integers(-20000, 20000, n_out)]
+        m = [int(v) for v in rng.integers(1 << 30, 1 << 31, n_out)]
+        m[0] = 1 << 30  # with small shifts: exact halves, rounded away from zero
+        sh = [int(v) for v in rng.integers(-2, 14, n_out)]  # from saturating to rounding to 0
+        zx = int(rng.integers(-128, 128))
+        run = mlrt_conv.ConvQ8(op, w, b, m, sh, zx, int(rng.integers(-20, 20)), -128 if i % 2 else 0,
+                               table if i % 3 == 0 else None)  # fmt: skip
+        assert run.fits
+        for _ in range(3):
+            q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
+            want = _with_fast(None, run, q)
+            assert _with_fast(shimmed, run, q) == want
+            ref = bytearray(len(want))  # each sum requantized by network.requant, one output at a time
+            for o, a in enumerate(run.sums(q)):
+                run.put(ref, o, run.b[o % n_out] + a, o % n_out)
+            assert want == ref
+    for op in _pool_layers():
+        run = mlrt_conv.PoolQ8(op)
+        for _ in range(3):
+            q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
+            assert _with_fast(shimmed, run, q) == _with_fast(None, run, q)
+    assert "conv" in calls and "pool" in calls  # the viper source indeed ran
+
+
+CONV_DEVICE_CODE = """
+import sys, json
+sys.path.insert(0, {d!r})
+from array import array
+from mlrt import network_conv as nc
+FC = nc._fast_conv
+print(FC is not None)
+specs = json.load(open({d!r} + '/specs.json'))
+same = True
+ints = []
+for s in specs:
+    sh, k, st, dl = s['shape'], s['k'], s['st'], s['dl']
+    g = nc._Geom(tuple(sh), tuple(s['out']), k[0], k[1], st[0] * 65536 + st[1], dl[0] * 65536 + dl[1],
+                 s['pad'], s['out'][2])
+    if s['kind'] == 'pool':
+        op = nc.Pool(g, s['n'])
+        run = nc.PoolQ8(op)
+    else:
+        cls = nc.Depthwise if s['kind'] == 'depthwise' else nc.Conv
+        op = cls(g, s['n'], 3, array('d', s['kern']), array('d', s['bias']))
+        run = nc.ConvQ8(op, array('b', s['w']), s['b'], s['m'], s['sh'], s['zx'], s['zero'], s['lo'],
+                        None if s['table'] is None else bytes(s['table']))
+    x = array('f', s['x'])
+    q = bytearray(s['q'])
+    res = []
+    for fast in (FC, None):
+        nc._fast_conv = fast
+        res.append((op.linear(x), bytes(run(q))))
+    same = same and res[0] == res[1]
+    ints.append(res[0][1].hex())
+print(same)
+print(' '.join(ints))
+"""
+
+
+def _conv_specs() -> tuple[list[dict[str, Any]], list[str]]:
+    """Every geometry's layers as data for CONV_DEVICE_CODE, and CPython's int8 codes for each."""
+    rng = np.random.default_rng(7)
+    specs, want = [], []
+    layers = [
+        (op, "depthwise" if isinstance(op, mlrt_conv.Depthwise) else "conv") for op in _conv_layers(rng)
+    ]
+    for op, kind in layers + [(op, "pool") for op in _pool_layers()]:
+        g = op.g
+        out_c = g.c if kind == "pool" else len(op.b)
+        specs.append({"kind": kind, "shape": [g.h, g.w, g.c], "out": [g.oh, g.ow, out_c], "k": [g.kh, g.kw],
+                      "st": [g.sh, g.sw], "dl": [g.dh, g.dw]})  # fmt: skip
+        want.append(op)
+    # the padding codes in the order _conv_layers and _pool_layers build the layers
+    pads = [p for *_, p in GEOMETRIES for _ in (0, 1)] + [p for *_, p in GEOMETRIES if p < 2 for _ in (0, 1)]
+    expect = []
+    for s, op, pad in zip(specs, want, pads, strict=True):
+        s["pad"] = pad
+        g = op.g
+        s["x"] = [float(v) for v in rng.normal(size=g.h * g.w * g.c).astype(np.float32)]
+        s["q"] = [int(v) for v in rng.integers(0, 256, g.h * g.w * g.c)]
+        if s["kind"] == "pool":
+            s["n"] = op.op
+            run = mlrt_conv.PoolQ8(op)
+        else:
+            n_out = len(op.b)
+            s["n"] = op.m if s["kind"] == "depthwise" else op.f
+            s["kern"], s["bias"] = list(op.k), list(op.b)
+            s["w"] = [int(v) for v in rng.integers(-128, 128, len(op.k))]
+            s["b"] = [int(v) for v in rng.integers(-20000, 20000, n_out)]
+            s["m"] = [int(v) for v in rng.integers(1 << 30, 1 << 31, n_out)]
+            s["sh"] = [int(v) for v in rng.integers(4, 12, n_out)]
+            s["zx"], s["zero"], s["lo"] = int(rng.integers(-128, 128)), 3, -128
+            s["table"] = [int(v) for v in rng.integers(0, 256, 256)] if len(expect) % 3 == 0 else None
+            run = mlrt_conv.ConvQ8(op, array("b", s["w"]), s["b"], s["m"], s["sh"], s["zx"], 3, -128,
+                                   None if s["table"] is None else bytes(s["table"]))  # fmt: skip
+        expect.append(bytes(_with_fast(None, run, bytearray(s["q"]))).hex())
+    return specs, expect
+
+
+def _check_conv_output(out: str, expect: list[str]) -> None:
+    lines = out.replace("\r", "").split("\n")
+    assert lines[0] == "True"  # the machine code loaded
+    assert lines[1] == "True"  # machine code == bytecode, float and int8
+    assert lines[2].split(" ") == expect  # == CPython's int8 codes
+
+
+@pytest.mark.skipif(
+    not UNIX or not Path(UNIX).exists(),
+    reason="needs a MicroPython unix port (x64) in $MICROLEARN_UNIX_MICROPYTHON: the test suite's "
+    "WebAssembly MicroPython runs no native code (the other tests here check the same source in CPython)",
+)
+def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
+    int8 codes equal both paths' and CPython's, on every geometry."""
+    import json
+
+    assert UNIX is not None
+    (tmp_path / "mlrt").mkdir()
+    for f in deploy.build_mpy(tmp_path / "dev", "x64"):
+        (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
+    specs, expect = _conv_specs()
+    (tmp_path / "specs.json").write_text(json.dumps(specs))
+    (tmp_path / "t.py").write_text(CONV_DEVICE_CODE.format(d=str(tmp_path)))
+    res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    _check_conv_output(res.stdout, expect)
+
+
+@pytest.mark.skipif(
+    not QEMU or not Path(QEMU).exists() or shutil.which("qemu-system-arm") is None,
+    reason="needs MicroPython's qemu port (board MPS2_AN385) in $MICROLEARN_QEMU_MICROPYTHON and "
+    "qemu-system-arm: a 32-bit port with native code (the other tests here check the same source in CPython)",
+)
+def test_32_bit_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    """_fast_conv as armv7m machine code (32-bit words, single-precision floats) on every geometry."""
+    import json
+
+    assert QEMU is not None
+    files = {f"/mlrt/{f.name}": f.read_bytes() for f in deploy.build_mpy(tmp_path, "armv7m")}
+    specs, expect = _conv_specs()
+    files["/specs.json"] = json.dumps(specs).encode()
+    code = RAM_FS.format(files=files) + CONV_DEVICE_CODE.format(d="/fs")
+    _check_conv_output(_qemu_raw_repl(QEMU, code.encode()), expect)

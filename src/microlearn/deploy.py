@@ -32,6 +32,7 @@ ARCHS = (
 )
 NATIVE_MODULES = (
     "_fast.py",
+    "_fast_conv.py",
     "_fast_kmeans.py",
     "_fast_knn.py",
     "_fast_linear.py",

@@ -4,10 +4,19 @@
 # Tensors are flat lists in row-major channels-last order (a sequence (L, C) is an image of one row).
 # Arithmetic: the port's float (double on unix / WebAssembly ports: the exact network within float64
 # rounding, docs/keras.md).
+#
+# The window loops are the functions conv, depthwise and pool below; _fast_conv.py holds the same
+# functions as @micropython.native (same source, so the same float operations in the same order) and
+# viper integer kernels for the int8 method, used where the port can import it.
 from array import array
 
-from mlrt._reader import bad
-from mlrt.network import activate, unfold
+from mlrt._reader import bad, empty
+from mlrt.network import activate, requant, unfold
+
+try:  # machine code where the port can run it (see _fast_conv.py)
+    from mlrt import _fast_conv
+except Exception:  # CPython, WebAssembly, or a port without native code: the bytecode functions below
+    _fast_conv = None
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -47,6 +56,8 @@ class _Geom:
         self.h, self.w, self.c, self.oh, self.ow = h, w, c, oh, ow
         self.kh, self.kw, self.sh, self.sw, self.dh, self.dw = kh, kw, sh, sw, dh, dw
         self.pt, self.pl = pt, pl
+        # the geometry as the window functions take it
+        self.t = (h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl)
 
     def taps(self, oy, ox):
         """(kernel tap index, input position) of the window at output (oy, ox), inside the input."""
@@ -62,29 +73,105 @@ class _Geom:
         return out
 
 
+# ------------------------------------------------------------------------------------ window functions
+# t = (h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl): input height, width, channels; output height,
+# width; kernel size, strides, dilations; top and left padding (_Geom). Taps in kernel order (row i,
+# then column j), those falling in the padding skipped. _fast_conv.py repeats these three functions
+# word for word under @micropython.native (a test compares the syntax trees).
+def conv(x, k, b, t, f):
+    """Convolution of x (h, w, c) with kernel k (kh, kw, c, f) plus biases b: a list (oh, ow, f)."""
+    h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl = t
+    y = []
+    for oy in range(oh):
+        for ox in range(ow):
+            acc = [0.0] * f
+            for i in range(kh):
+                iy = oy * sh - pt + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pl + j * dw
+                    if ix < 0 or ix >= w:
+                        continue
+                    xo = (iy * w + ix) * c
+                    ko = (i * kw + j) * c * f
+                    for ch in range(c):
+                        v = x[xo + ch]
+                        kk = ko + ch * f
+                        for fi in range(f):
+                            acc[fi] += v * k[kk + fi]
+            for fi in range(f):
+                y.append(acc[fi] + b[fi])
+    return y
+
+
+def depthwise(x, k, b, t, m):
+    """Depthwise convolution, kernel k (kh, kw, c, m), output channel o = ch * m + mm: (oh, ow, c m)."""
+    h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl = t
+    cm = c * m
+    y = []
+    for oy in range(oh):
+        for ox in range(ow):
+            acc = [0.0] * cm
+            for i in range(kh):
+                iy = oy * sh - pt + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pl + j * dw
+                    if ix < 0 or ix >= w:
+                        continue
+                    xo = (iy * w + ix) * c
+                    ko = (i * kw + j) * cm
+                    for o in range(cm):
+                        acc[o] += x[xo + o // m] * k[ko + o]
+            for o in range(cm):
+                y.append(acc[o] + b[o])
+    return y
+
+
+def pool(x, t, op):
+    """Max (op 0) or average (op 1, over the taps inside the input) pooling: a list (oh, ow, c)."""
+    h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl = t
+    y = []
+    for oy in range(oh):
+        for ox in range(ow):
+            acc = [0.0] * c
+            n = 0
+            for i in range(kh):
+                iy = oy * sh - pt + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = ox * sw - pl + j * dw
+                    if ix < 0 or ix >= w:
+                        continue
+                    xo = (iy * w + ix) * c
+                    if op != 0:
+                        for ch in range(c):
+                            acc[ch] += x[xo + ch]
+                    elif n == 0:
+                        for ch in range(c):
+                            acc[ch] = x[xo + ch]
+                    else:
+                        for ch in range(c):
+                            v = x[xo + ch]
+                            if v > acc[ch]:
+                                acc[ch] = v
+                    n += 1
+            for ch in range(c):
+                y.append(acc[ch] if op == 0 else acc[ch] / n)
+    return y
+
+
 class Conv:
     # kernel in Keras' order (kh, kw, C, F): k[(tap * C + c) * F + f]
     def __init__(self, g, f, act, k, b):
         self.g, self.f, self.act, self.k, self.b = g, f, act, k, b
 
     def linear(self, x):
-        g, f, k, b = self.g, self.f, self.k, self.b
-        c = g.c
-        y = []
-        for oy in range(g.oh):
-            for ox in range(g.ow):
-                acc = [0.0] * f
-                for tap, pos in g.taps(oy, ox):
-                    xo = pos * c
-                    ko = tap * c * f
-                    for ch in range(c):
-                        v = x[xo + ch]
-                        kk = ko + ch * f
-                        for fi in range(f):
-                            acc[fi] += v * k[kk + fi]
-                for fi in range(f):
-                    y.append(acc[fi] + b[fi])
-        return y
+        fn = _fast_conv.conv if _fast_conv is not None else conv
+        return fn(x, self.k, self.b, self.g.t, self.f)
 
     def __call__(self, x):
         return activate(self.linear(x), self.act)
@@ -96,21 +183,8 @@ class Depthwise:
         self.g, self.m, self.act, self.k, self.b = g, m, act, k, b
 
     def linear(self, x):
-        g, m, k, b = self.g, self.m, self.k, self.b
-        c = g.c
-        cm = c * m
-        y = []
-        for oy in range(g.oh):
-            for ox in range(g.ow):
-                acc = [0.0] * cm
-                for tap, pos in g.taps(oy, ox):
-                    xo = pos * c
-                    ko = tap * cm
-                    for o in range(cm):
-                        acc[o] += x[xo + o // m] * k[ko + o]
-                for o in range(cm):
-                    y.append(acc[o] + b[o])
-        return y
+        fn = _fast_conv.depthwise if _fast_conv is not None else depthwise
+        return fn(x, self.k, self.b, self.g.t, self.m)
 
     def __call__(self, x):
         return activate(self.linear(x), self.act)
@@ -121,26 +195,8 @@ class Pool:
         self.g, self.op = g, op
 
     def __call__(self, x):
-        g = self.g
-        c = g.c
-        y = []
-        for oy in range(g.oh):
-            for ox in range(g.ow):
-                taps = g.taps(oy, ox)
-                for ch in range(c):
-                    if self.op == 0:
-                        acc = None
-                        for _, pos in taps:
-                            v = x[pos * c + ch]
-                            if acc is None or v > acc:
-                                acc = v
-                        y.append(acc)
-                    else:
-                        acc = 0.0
-                        for _, pos in taps:
-                            acc += x[pos * c + ch]
-                        y.append(acc / len(taps))
-        return y
+        fn = _fast_conv.pool if _fast_conv is not None else pool
+        return fn(x, self.g.t, self.op)
 
     linear = __call__
 
@@ -263,8 +319,6 @@ class _OutQ8:
         self.b, self.m, self.sh, self.zero, self.lo, self.table = b, m, sh, zero, lo, table
 
     def put(self, y, o, acc, ch):
-        from mlrt.network import requant
-
         v = self.zero + requant(acc, self.m[ch], self.sh[ch])
         v = self.lo if v < self.lo else (127 if v > 127 else v)
         y[o] = (self.table[v + 128] if self.table is not None else v) & 0xFF
@@ -274,19 +328,53 @@ class ConvQ8(_OutQ8):
     def __init__(self, op, w, b, m, sh, zx, zero, lo, table):
         _OutQ8.__init__(self, b, m, sh, zero, lo, table)
         self.op, self.w, self.zx = op, w, zx
+        g = op.g
+        dw = isinstance(op, Depthwise)
+        # _fast_conv.conv_q8's parameters: the geometry, filters (0: depthwise), multiplier (0: conv),
+        # the input's zero point + 128; its int32 sums are exact while no sum can pass 2^31 - 1 (at most
+        # kh kw c products of |x - zx| <= 255 and |w| <= 128; the biases are added here)
+        self.t8 = array("i", g.t + ((0, op.m) if dw else (op.f, 0)) + (zx + 128,))
+        self.fits = g.kh * g.kw * (1 if dw else g.c) * 255 * 128 < 2147483647
+        self.acc = None
+        self.s = [31 + v for v in sh]  # requant's shifts and halves, per channel
+        self.half = [1 << (30 + v) for v in sh]
 
     def __call__(self, q):
+        g = self.op.g
+        if _fast_conv is not None and self.fits:
+            acc = self.acc
+            if acc is None:  # made once, overwritten by every call
+                acc = self.acc = empty("i", g.oh * g.ow * len(self.b))
+            _fast_conv.conv_q8(q, self.w, acc, self.t8)
+        else:
+            acc = self.sums(q)
+        b, m, sh, half, zero, lo, table = self.b, self.m, self.s, self.half, self.zero, self.lo, self.table
+        n = len(b)
+        y = bytearray(len(acc))
+        ch = 0
+        for o in range(len(acc)):
+            # network.requant inline (its int32 saturation cannot change the clamped byte)
+            p = (b[ch] + acc[o]) * m[ch]
+            v = zero + ((p + half[ch]) >> sh[ch] if p >= 0 else -((half[ch] - p) >> sh[ch]))
+            v = lo if v < lo else (127 if v > 127 else v)
+            y[o] = (table[v + 128] if table is not None else v) & 0xFF
+            ch += 1
+            if ch == n:
+                ch = 0
+        return y
+
+    def sums(self, q):
+        """The bytecode path: every output's sum of products (without its bias), flat (oh, ow, n_out)."""
         op, w = self.op, self.w
         g = op.g
         c = g.c
         x = _signed(q, self.zx)
         depthwise = isinstance(op, Depthwise)
         n_out = len(self.b)
-        y = bytearray(g.oh * g.ow * n_out)
-        o = 0
+        out = []
         for oy in range(g.oh):
             for ox in range(g.ow):
-                acc = list(self.b)
+                acc = [0] * n_out
                 for tap, pos in g.taps(oy, ox):
                     xo = pos * c
                     ko = tap * c * (op.m if depthwise else op.f)
@@ -302,10 +390,8 @@ class ConvQ8(_OutQ8):
                             kk = ko + ch * f
                             for fi in range(f):
                                 acc[fi] += v * w[kk + fi]
-                for ch in range(n_out):
-                    self.put(y, o, acc[ch], ch)
-                    o += 1
-        return y
+                out.extend(acc)
+        return out
 
 
 class AffineQ8(_OutQ8):
@@ -326,11 +412,12 @@ class AffineQ8(_OutQ8):
 class PoolQ8:
     def __init__(self, op):
         self.op = op
+        self.t8 = None  # _fast_conv.pool_q8's geometry (local pooling)
 
     def __call__(self, q):
         op = self.op
-        x = _signed(q, 0)
         if isinstance(op, GlobalPool):
+            x = _signed(q, 0)
             n, c = op.n, op.c
             y = bytearray(c)
             for ch in range(c):
@@ -347,6 +434,12 @@ class PoolQ8:
         g = op.g
         c = g.c
         y = bytearray(g.oh * g.ow * c)
+        if _fast_conv is not None and g.kh * g.kw < 1 << 23:  # (a window's int8 sum fits 32 bits)
+            if self.t8 is None:
+                self.t8 = array("i", g.t)
+            _fast_conv.pool_q8(q, y, self.t8, op.op)
+            return y
+        x = _signed(q, 0)
         o = 0
         for oy in range(g.oh):
             for ox in range(g.ow):
