@@ -3,23 +3,30 @@
 For each CPU and each family/method, small and larger models are built and run on the emulated CPU
 (the same measurement as ``microlearn verify --target cortex-m4f``); what is not const data is fitted as
 fixed code + bytes per internal tree node, and RAM (static + peak stack) as a fixed figure + bytes per
-class. ``--table`` prints the ``COSTS`` / ``GENERIC`` rows recorded in src/microlearn/estimate.py; without
-it the script prints, for check models not used in the fit, estimate vs measurement.
+class (less a network's activation arena: the estimate takes it from the generated C). Output links (a
+boosted regressor's exp / sigmoid / softplus, a network's logistic / tanh units, probabilities) are
+measured first as the code one link adds to the same model without it (``LINKS``),
+and the calibration models' links are taken off before the fit, so a ``COSTS`` row holds none.
+``--table`` prints the ``COSTS`` / ``GENERIC`` / ``LINKS`` rows recorded in src/microlearn/estimate.py;
+without it the script prints, for check models not used in the fit, estimate vs measurement (and the
+estimate without its links, what the table gave before links were counted).
 
     python benchmarks/estimates.py --table      # the rows of estimate.COSTS
     python benchmarks/estimates.py              # estimate vs measured on the check models
+    python benchmarks/estimates.py --links      # the same on models with output links (and without)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.covariance import EllipticEnvelope
-from sklearn.datasets import load_diabetes, load_digits, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -36,18 +43,22 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from tqdm import tqdm
 
 import microlearn
-from microlearn.estimate import estimate
+from microlearn.backends.c.registry import generate
+from microlearn.estimate import estimate, link_cost, links
+from microlearn.ir.base import IR
 from microlearn.targets.mcu import McuTarget
 
 CPUS = ("cortex-m4f", "cortex-m0plus", "rv32imc")
 TREE_METHODS = ("table", "inline", "packed", "fast")
 KNN_METHODS = ("float", "float32", "int8", "int16")
 BOOSTED_METHODS = ("table", "inline", "packed")
+NETWORK_METHODS = ("float", "float32")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -58,14 +69,78 @@ def _data() -> dict[str, tuple[Any, Any]]:
     }
 
 
-def measure(model: microlearn.Model, X: Any, cpu: str) -> tuple[int, int, int, int]:
-    """(flash, RAM, const bytes of the C, internal nodes) of ``model`` on ``cpu``."""
-    src = model.c_source("calib")
-    run = McuTarget(cpu).run_source(src, np.asarray(X[:3], dtype=np.float32))
+def measure(model: microlearn.Model, X: Any, cpu: str, *, proba: bool = False) -> tuple[int, int, int, int]:
+    """(flash, RAM, const bytes of the C, internal nodes) of ``model`` on ``cpu`` (``proba``: the
+    program calls ``predict_proba`` too)."""
+    return measure_ir(model.ir, model.method, X, cpu, proba=proba)
+
+
+def measure_ir(ir: IR, method: str, X: Any, cpu: str, *, proba: bool = False) -> tuple[int, int, int, int]:
+    src = generate(ir, method, "calib")
+    run = McuTarget(cpu, proba=proba).run_source(src, np.asarray(X[:3], dtype=np.float32))
     assert run.flash_bytes is not None and run.ram_bytes is not None
-    feature = getattr(model.ir, "feature", None)
+    feature = getattr(ir, "feature", None)
     nodes = 0 if feature is None else int(np.count_nonzero(np.asarray(feature) >= 0))
     return run.flash_bytes, run.ram_bytes, src.const_bytes, nodes
+
+
+def _mlp(kind: type, act: str, X: Any, y: Any) -> Any:
+    return kind(hidden_layer_sizes=(8,), activation=act, max_iter=60, random_state=0).fit(X, y)
+
+
+def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
+    """(link, method, IR without the link, IR with it, X, proba): the same model with and without one
+    output link; with ``proba`` the IRs are the same and the program calls ``predict_proba`` too."""
+    d = _data()
+    Xd, yd = d["digits"]
+    Xi, yi = d["iris"]
+    Xr, yr = d["diabetes"]
+    out: list[tuple[str, str, Any, Any, Any, bool]] = []
+    gbr = GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0).fit(Xr, yr)
+    for method in BOOSTED_METHODS:
+        base: Any = microlearn.convert(gbr, method=method).ir
+        for post in ("exp", "sigmoid", "softplus"):
+            out.append((post, method, base, dataclasses.replace(base, post=post, post_params=()), Xr, False))
+    for kind, X, y in ((MLPRegressor, Xr, yr), (MLPClassifier, Xd, yd)):
+        relu = microlearn.convert(_mlp(kind, "relu", X, y)).ir
+        for act, link in (("logistic", "sigmoid"), ("tanh", "tanh")):
+            out.append((link, "float", relu, microlearn.convert(_mlp(kind, act, X, y)).ir, X, False))
+    probas: list[tuple[Any, Any, tuple[str, ...]]] = [
+        (LogisticRegression(max_iter=3000).fit(Xi, yi), Xi, ("float",)),
+        (LogisticRegression(max_iter=3000).fit(Xd, yd), Xd, ("float",)),
+        (LogisticRegression(max_iter=3000).fit(Xi, yi == 1), Xi, ("float",)),
+        (LogisticRegression(max_iter=3000).fit(Xd, yd == 3), Xd, ("float",)),
+        (
+            GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(Xi, yi),
+            Xi,
+            BOOSTED_METHODS,
+        ),
+        (
+            GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(Xi, yi == 1),
+            Xi,
+            BOOSTED_METHODS,
+        ),
+        (GaussianNB().fit(Xd, yd), Xd, ("float", "float32")),
+    ]
+    for est, X, methods in probas:
+        for method in methods:
+            ir = microlearn.convert(est, method=method).ir
+            (link,) = links(ir, proba=True)
+            out.append((link, method, ir, ir, X, True))
+    return out
+
+
+def link_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str, str], int]:
+    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases."""
+    rows: dict[tuple[str, str, str, str, str], int] = {}
+    jobs = [(cpu, b) for cpu in cpus for b in link_bases()]
+    for cpu, (link, method, without, with_, X, proba) in tqdm(jobs, desc="links", unit="pair"):
+        f0, _, c0, _ = measure_ir(without, method, X, cpu)
+        f1, _, c1, _ = measure_ir(with_, method, X, cpu, proba=proba)
+        extra = (f1 - c1) - (f0 - c0)
+        key = (cpu, type(without).__name__, without.task.value, method, link)
+        rows[key] = max(rows.get(key, 0), extra)
+    return rows
 
 
 def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]]:
@@ -96,6 +171,8 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
         ),
         ("knn regress", [(KNeighborsRegressor(3).fit(Xd[:200], yd[:200]), Xd)], KNN_METHODS),
         ("k-means", [(KMeans(4, n_init=1, random_state=0).fit(Xd), Xd)], ("float",)),
+        ("mlp classify", [(_mlp(MLPClassifier, "relu", Xd, yd), Xd)], NETWORK_METHODS),
+        ("mlp regress", [(_mlp(MLPRegressor, "relu", Xr, yr), Xr)], NETWORK_METHODS),
         ("scaler", [(StandardScaler().fit(Xd), Xd)], ("exact",)),
         ("imputer", [(SimpleImputer().fit(Xd), Xd)], ("exact",)),
         ("normalizer", [(Normalizer().fit(Xd), Xd)], ("exact",)),
@@ -129,7 +206,10 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
     return out
 
 
-def fit_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str], tuple[int, float, int, int]]:
+def fit_rows(
+    cpus: tuple[str, ...], link_table: dict[tuple[str, str, str, str, str], int]
+) -> dict[tuple[str, str, str, str], tuple[int, float, int, int]]:
+    """The COSTS rows; the code of the calibration models' own links (``link_table``) is taken off."""
     rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]] = {}
     jobs = [(c, label, models, m) for c in cpus for label, models, ms in calibration_models() for m in ms]
     for cpu, _label, models, method in tqdm(jobs, desc="calibrating", unit="fit"):
@@ -137,7 +217,9 @@ def fit_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str], tuple[int
         for est, X in models:
             model = microlearn.convert(est, method=method)
             flash, ram, const, nodes = measure(model, X, cpu)
-            pts.append((flash - const, nodes, ram, model.ir.n_outputs))
+            own = link_cost(cpu, model.ir, method, links(model.ir), link_table)
+            arena = model.c_source("calib").arena_bytes or 0  # counted apart by the estimate
+            pts.append((flash - const - own, nodes, ram - arena, model.ir.n_outputs))
         ir = microlearn.convert(models[0][0], method=method).ir
         key = (cpu, type(ir).__name__, ir.task.value, method)
         code = np.array([p[0] for p in pts], dtype=np.float64)
@@ -157,7 +239,10 @@ def fit_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str], tuple[int
     return rows
 
 
-def print_table(rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]]) -> None:
+def print_table(
+    rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]],
+    link_table: dict[tuple[str, str, str, str, str], int],
+) -> None:
     print("COSTS = {")
     for (cpu, fam, task, method), (fixed, per_node, stack, per_out) in sorted(rows.items()):
         node = f", per_node={per_node}" if per_node else ""
@@ -168,6 +253,9 @@ def print_table(rows: dict[tuple[str, str, str, str], tuple[int, float, int, int
         fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
         stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
         print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
+    print("}\nLINKS = {")
+    for (cpu, fam, task, method, link), extra in sorted(link_table.items()):
+        print(f'    ("{cpu}", "{fam}", "{task}", "{method}", "{link}"): {extra},')
     print("}")
 
 
@@ -228,6 +316,95 @@ def check(cpus: tuple[str, ...]) -> None:
                 )
 
 
+def link_check_models() -> list[tuple[str, Callable[[], tuple[Any, Any]], bool]]:
+    """Models with and without output links, not used in the fit: (label, make, proba)."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    d = _data()
+    Xd, yd = d["digits"]
+    Xi, yi = d["iris"]
+    Xr, yr = d["diabetes"]
+    y01 = (yr - yr.min()) / (yr.max() - yr.min())  # targets in [0, 1] for the logistic objectives
+    Xw, yw = load_wine(return_X_y=True)
+    Xb, yb = load_breast_cancer(return_X_y=True)
+
+    def mlp(kind: type, act: str, X: Any, y: Any) -> Any:
+        layers = (16,) if kind is MLPClassifier else (16, 8)
+        est = kind(hidden_layer_sizes=layers, activation=act, max_iter=80, random_state=1)
+        return make_pipeline(StandardScaler(), est).fit(X, y)
+
+    def xgbr(objective: str, y: Any) -> Callable[[], tuple[Any, Any]]:
+        return lambda: (xgb.XGBRegressor(n_estimators=20, max_depth=3, objective=objective).fit(Xr, y), Xr)
+
+    def lgbr(objective: str, y: Any) -> Callable[[], tuple[Any, Any]]:
+        return lambda: (
+            lgb.LGBMRegressor(n_estimators=20, num_leaves=8, objective=objective, verbose=-1).fit(Xr, y),
+            Xr,
+        )
+
+    return [
+        ("XGBoost reg:squarederror 20x3", xgbr("reg:squarederror", yr), False),
+        ("XGBoost reg:logistic 20x3", xgbr("reg:logistic", y01), False),
+        ("XGBoost count:poisson 20x3", xgbr("count:poisson", yr), False),
+        ("LightGBM regression 20x8 leaves", lgbr("regression", yr), False),
+        ("LightGBM cross_entropy_lambda 20x8 leaves", lgbr("cross_entropy_lambda", y01), False),
+        ("LightGBM poisson 20x8 leaves", lgbr("poisson", yr), False),
+        (
+            "GradientBoosting 10x3 iris, predict_proba (softmax)",
+            lambda: (
+                GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0).fit(Xi, yi),
+                Xi,
+            ),
+            True,
+        ),
+        (
+            "LightGBM binary 20x8 leaves, predict_proba (sigmoid)",
+            lambda: (lgb.LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1).fit(Xd, yd == 3), Xd),
+            True,
+        ),
+        (
+            "logistic regression wine, predict_proba (softmax)",
+            lambda: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(Xw, yw), Xw),
+            True,
+        ),
+        (
+            "logistic regression breast cancer, predict_proba (sigmoid)",
+            lambda: (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(Xb, yb), Xb),
+            True,
+        ),
+        ("GaussianNB iris, predict_proba", lambda: (GaussianNB().fit(Xi, yi), Xi), True),
+        ("MLP (16,) relu wine", lambda: (mlp(MLPClassifier, "relu", Xw, yw), Xw), False),
+        ("MLP (16,) logistic wine", lambda: (mlp(MLPClassifier, "logistic", Xw, yw), Xw), False),
+        ("MLP (16,) tanh wine", lambda: (mlp(MLPClassifier, "tanh", Xw, yw), Xw), False),
+        ("MLP (16, 8) tanh regressor diabetes", lambda: (mlp(MLPRegressor, "tanh", Xr, yr), Xr), False),
+    ]
+
+
+def check_links(cpus: tuple[str, ...]) -> None:
+    print(
+        "| model | method | CPU | links | estimated flash B | without links | measured "
+        "| error | error without links |"
+    )
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for label, make, proba in link_check_models():
+        est, X = make()
+        first = microlearn.convert(est)
+        boosted = type(first.ir).__name__ == "BoostedTrees"
+        for method in BOOSTED_METHODS if boosted else (first.method,):
+            model = microlearn.convert(est, method=method)
+            for cpu in cpus:
+                e = estimate(model.ir, method, cpu, proba=proba)
+                flash, _, _, _ = measure(model, X, cpu, proba=proba)
+                before = e.flash_bytes - e.link_bytes
+                err, err0 = (100.0 * (v - flash) / flash for v in (e.flash_bytes, before))
+                print(
+                    f"| {label} | {method} | {cpu} | {'/'.join(e.links) or '-'} | {e.flash_bytes:,} "
+                    f"| {before:,} | {flash:,} | {err:+.1f}% | {err0:+.1f}% |",
+                    flush=True,
+                )
+
+
 def example() -> None:
     """The command-line example of docs/targets.md: the README forest against a 48 kB flash budget."""
     import contextlib
@@ -261,12 +438,16 @@ def main() -> None:
     ap.add_argument("--cpus", nargs="+", default=list(CPUS))
     ap.add_argument("--table", action="store_true", help="measure and print the COSTS rows")
     ap.add_argument("--example", action="store_true", help="print the command-line example of the docs")
+    ap.add_argument("--links", action="store_true", help="estimate vs measured on models with output links")
     args = ap.parse_args()
     cpus = tuple(args.cpus)
     if args.example:
         example()
+    elif args.links:
+        check_links(cpus)
     elif args.table:
-        print_table(fit_rows(cpus))
+        link_table = link_rows(cpus)
+        print_table(fit_rows(cpus, link_table), link_table)
     else:
         check(cpus)
 

@@ -2,14 +2,18 @@
 
 flash = const data of the generated C (``CSource.const_bytes``, what the emitter itself counts)
       + code: the runtime code the method links for this CPU (its walker, libgcc soft-float routines, ...)
-        plus, for methods that write the trees as code (inline, fast), bytes per internal node;
+        plus, for methods that write the trees as code (inline, fast), bytes per internal node,
+        plus once per output link the model's calls use (a boosted regressor's exp / sigmoid / softplus,
+        a network's logistic / tanh hidden units, probabilities when asked for): :data:`LINKS`, the libm
+        and libgcc routines (expf, log1pf, tanhf, soft-float division ...) and the code around them;
 RAM   = the peak stack of one call (generated C has no mutable globals) plus the buffers that grow with
         the model (per-class sums, pipeline stage outputs, a network's activation arena
         ``CSource.arena_bytes``, which the generated C declares as ``NAME_ARENA_BYTES``).
 
 The per-CPU figures in :data:`COSTS` were measured once with ``benchmarks/estimates.py`` (gcc 12.2 -Os,
 linked and run on the emulated CPU, sizes attributed from the linker map as ``report`` does) and are
-recorded here, so an estimate needs no compiler. A family or method without a row falls back to the
+recorded here, so an estimate needs no compiler. The rows of :data:`COSTS` hold no link: the
+calibration subtracts the links of its models. A family or method without a row falls back to the
 CPU's :data:`GENERIC` figure (the largest measured fixed code) plus the const bytes of its generated C.
 """
 
@@ -24,7 +28,19 @@ import numpy as np
 from microlearn.errors import InvalidInputError
 from microlearn.ir.base import IR
 
-__all__ = ["COSTS", "GENERIC", "Budget", "BudgetCheck", "Cost", "Estimate", "estimate", "parse_size"]
+__all__ = [
+    "COSTS",
+    "GENERIC",
+    "LINKS",
+    "Budget",
+    "BudgetCheck",
+    "Cost",
+    "Estimate",
+    "estimate",
+    "link_cost",
+    "links",
+    "parse_size",
+]
 
 
 @dataclass(frozen=True)
@@ -41,12 +57,12 @@ class Cost:
 # this table with it when an emitter or a runtime header changes.
 COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "BoostedTrees", "classify", "inline"): Cost(
-        code=6451, per_node=24.56, stack=117, stack_per_output=27
+        code=5850, per_node=24.59, stack=124, stack_per_output=28
     ),
     ("cortex-m0plus", "BoostedTrees", "classify", "packed"): Cost(
-        code=3291, per_node=0.11, stack=129, stack_per_output=15
+        code=2634, per_node=0.12, stack=132, stack_per_output=12
     ),
-    ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=5166, stack=153, stack_per_output=11),
+    ("cortex-m0plus", "BoostedTrees", "classify", "table"): Cost(code=4537, stack=169, stack_per_output=11),
     ("cortex-m0plus", "BoostedTrees", "regress", "inline"): Cost(code=786, per_node=20.85, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "packed"): Cost(code=1110, stack=72),
     ("cortex-m0plus", "BoostedTrees", "regress", "table"): Cost(code=1398, stack=80),
@@ -73,39 +89,43 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "Neighbors", "regress", "float32"): Cost(code=11550, stack=240),
     ("cortex-m0plus", "Neighbors", "regress", "int16"): Cost(code=9462, stack=352),
     ("cortex-m0plus", "Neighbors", "regress", "int8"): Cost(code=9138, stack=256),
+    ("cortex-m0plus", "Network", "classify", "float"): Cost(code=7592, stack=1680),
+    ("cortex-m0plus", "Network", "classify", "float32"): Cost(code=3276, stack=136),
+    ("cortex-m0plus", "Network", "regress", "float"): Cost(code=2176, stack=128),
+    ("cortex-m0plus", "Network", "regress", "float32"): Cost(code=2176, stack=128),
     ("cortex-m0plus", "Normalize", "transform", "exact"): Cost(code=4035, stack=173),
     ("cortex-m0plus", "Project", "transform", "exact"): Cost(code=6910, stack=120),
     ("cortex-m0plus", "TreeEnsemble", "classify", "fast"): Cost(
         code=1143, per_node=34.31, stack=240, stack_per_output=3
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "inline"): Cost(
-        code=5049, per_node=18.96, stack=168, stack_per_output=12
+        code=4460, per_node=18.98, stack=184, stack_per_output=12
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "packed"): Cost(
         code=526, per_node=1.56, stack=176, stack_per_output=4
     ),
     ("cortex-m0plus", "TreeEnsemble", "classify", "table"): Cost(
-        code=5128, per_node=0.13, stack=152, stack_per_output=13
+        code=4520, per_node=0.14, stack=168, stack_per_output=13
     ),
     ("cortex-m0plus", "TreeEnsemble", "regress", "fast"): Cost(code=1501, per_node=24.58, stack=96),
     ("cortex-m0plus", "TreeEnsemble", "regress", "inline"): Cost(code=1680, per_node=20.77, stack=104),
     ("cortex-m0plus", "TreeEnsemble", "regress", "packed"): Cost(code=1813, per_node=0.02, stack=112),
     ("cortex-m0plus", "TreeEnsemble", "regress", "table"): Cost(code=1764, per_node=0.14, stack=72),
     ("cortex-m4f", "BoostedTrees", "classify", "inline"): Cost(
-        code=1865, per_node=24.05, stack=73, stack_per_output=27
+        code=1673, per_node=24.08, stack=73, stack_per_output=27
     ),
     ("cortex-m4f", "BoostedTrees", "classify", "packed"): Cost(
-        code=1933, per_node=0.26, stack=104, stack_per_output=12
+        code=1735, per_node=0.29, stack=104, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "classify", "table"): Cost(
-        code=1846, per_node=0.22, stack=104, stack_per_output=12
+        code=1648, per_node=0.25, stack=112, stack_per_output=12
     ),
     ("cortex-m4f", "BoostedTrees", "regress", "inline"): Cost(code=3, per_node=14.96, stack=0),
     ("cortex-m4f", "BoostedTrees", "regress", "packed"): Cost(code=178, stack=36),
     ("cortex-m4f", "BoostedTrees", "regress", "table"): Cost(code=70, stack=40),
-    ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9486, per_node=18.99, stack=205),
+    ("cortex-m4f", "BoostedTrees", "score", "inline"): Cost(code=9490, per_node=18.99, stack=205),
     ("cortex-m4f", "BoostedTrees", "score", "packed"): Cost(code=9696, per_node=0.03, stack=245),
-    ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9645, stack=213),
+    ("cortex-m4f", "BoostedTrees", "score", "table"): Cost(code=9649, stack=213),
     ("cortex-m4f", "Elementwise", "transform", "exact"): Cost(code=86, stack=12),
     ("cortex-m4f", "GaussianMixture", "cluster", "float"): Cost(code=2294, stack=160),
     ("cortex-m4f", "GaussianMixture", "cluster", "float32"): Cost(code=190, stack=60),
@@ -126,37 +146,41 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "Neighbors", "regress", "float32"): Cost(code=3226, stack=216),
     ("cortex-m4f", "Neighbors", "regress", "int16"): Cost(code=2798, stack=304),
     ("cortex-m4f", "Neighbors", "regress", "int8"): Cost(code=2674, stack=216),
+    ("cortex-m4f", "Network", "classify", "float"): Cost(code=2486, stack=1604),
+    ("cortex-m4f", "Network", "classify", "float32"): Cost(code=450, stack=52),
+    ("cortex-m4f", "Network", "regress", "float"): Cost(code=174, stack=44),
+    ("cortex-m4f", "Network", "regress", "float32"): Cost(code=174, stack=44),
     ("cortex-m4f", "Normalize", "transform", "exact"): Cost(code=323, stack=133),
     ("cortex-m4f", "Project", "transform", "exact"): Cost(code=1826, stack=80),
     ("cortex-m4f", "TreeEnsemble", "classify", "fast"): Cost(
         code=592, per_node=28.34, stack=4, stack_per_output=4
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "inline"): Cost(
-        code=2830, per_node=20.09, stack=100, stack_per_output=15
+        code=2641, per_node=20.02, stack=100, stack_per_output=15
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "packed"): Cost(
         code=337, per_node=0.53, stack=164, stack_per_output=6
     ),
     ("cortex-m4f", "TreeEnsemble", "classify", "table"): Cost(
-        code=2833, per_node=0.1, stack=124, stack_per_output=13
+        code=2641, per_node=0.12, stack=132, stack_per_output=13
     ),
     ("cortex-m4f", "TreeEnsemble", "regress", "fast"): Cost(code=0, per_node=30.6, stack=8),
     ("cortex-m4f", "TreeEnsemble", "regress", "inline"): Cost(code=0, per_node=25.08, stack=8),
     ("cortex-m4f", "TreeEnsemble", "regress", "packed"): Cost(code=226, per_node=0.01, stack=88),
     ("cortex-m4f", "TreeEnsemble", "regress", "table"): Cost(code=168, per_node=0.13, stack=36),
     ("rv32imc", "BoostedTrees", "classify", "inline"): Cost(
-        code=8462, per_node=22.44, stack=120, stack_per_output=28
+        code=8260, per_node=22.7, stack=120, stack_per_output=28
     ),
     ("rv32imc", "BoostedTrees", "classify", "packed"): Cost(
-        code=3454, per_node=0.07, stack=108, stack_per_output=17
+        code=3226, per_node=0.06, stack=100, stack_per_output=14
     ),
-    ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=6074, stack=148, stack_per_output=12),
+    ("rv32imc", "BoostedTrees", "classify", "table"): Cost(code=5894, stack=148, stack_per_output=12),
     ("rv32imc", "BoostedTrees", "regress", "inline"): Cost(code=1425, per_node=28.73, stack=64),
     ("rv32imc", "BoostedTrees", "regress", "packed"): Cost(code=1807, per_node=0.08, stack=80),
     ("rv32imc", "BoostedTrees", "regress", "table"): Cost(code=2038, stack=112),
     ("rv32imc", "BoostedTrees", "score", "inline"): Cost(code=23617, per_node=16.72, stack=204),
     ("rv32imc", "BoostedTrees", "score", "packed"): Cost(code=23967, per_node=0.02, stack=236),
-    ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23820, stack=220),
+    ("rv32imc", "BoostedTrees", "score", "table"): Cost(code=23824, stack=220),
     ("rv32imc", "Elementwise", "transform", "exact"): Cost(code=2550, stack=60),
     ("rv32imc", "GaussianMixture", "cluster", "float"): Cost(code=7106, stack=188),
     ("rv32imc", "GaussianMixture", "cluster", "float32"): Cost(code=2634, stack=140),
@@ -177,19 +201,23 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "Neighbors", "regress", "float32"): Cost(code=13684, stack=260),
     ("rv32imc", "Neighbors", "regress", "int16"): Cost(code=11444, stack=324),
     ("rv32imc", "Neighbors", "regress", "int8"): Cost(code=10710, stack=228),
+    ("rv32imc", "Network", "classify", "float"): Cost(code=8940, stack=1692),
+    ("rv32imc", "Network", "classify", "float32"): Cost(code=4606, stack=156),
+    ("rv32imc", "Network", "regress", "float"): Cost(code=2770, stack=124),
+    ("rv32imc", "Network", "regress", "float32"): Cost(code=2770, stack=124),
     ("rv32imc", "Normalize", "transform", "exact"): Cost(code=5510, stack=80),
     ("rv32imc", "Project", "transform", "exact"): Cost(code=8192, stack=116),
     ("rv32imc", "TreeEnsemble", "classify", "fast"): Cost(
         code=755, per_node=28.44, stack=236, stack_per_output=5
     ),
     ("rv32imc", "TreeEnsemble", "classify", "inline"): Cost(
-        code=5000, per_node=17.29, stack=164, stack_per_output=12
+        code=4828, per_node=17.3, stack=164, stack_per_output=12
     ),
     ("rv32imc", "TreeEnsemble", "classify", "packed"): Cost(
         code=516, per_node=0.67, stack=200, stack_per_output=4
     ),
     ("rv32imc", "TreeEnsemble", "classify", "table"): Cost(
-        code=5145, per_node=0.06, stack=160, stack_per_output=14
+        code=4989, per_node=0.07, stack=160, stack_per_output=14
     ),
     ("rv32imc", "TreeEnsemble", "regress", "fast"): Cost(code=2507, per_node=29.24, stack=92),
     ("rv32imc", "TreeEnsemble", "regress", "inline"): Cost(code=2587, per_node=23.3, stack=116),
@@ -199,9 +227,87 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
 
 # per CPU: families or methods with no measured row (new families, new emitters)
 GENERIC: dict[str, Cost] = {
-    "cortex-m0plus": Cost(code=11550, stack=504),
-    "cortex-m4f": Cost(code=3226, stack=304),
-    "rv32imc": Cost(code=13684, stack=516),
+    "cortex-m0plus": Cost(code=19230, stack=1680),
+    "cortex-m4f": Cost(code=9696, stack=1604),
+    "rv32imc": Cost(code=23967, stack=1692),
+}
+
+# (cpu, IR type, task, method, link) -> code bytes a link adds to a model of that family, task and method
+# that has none: the largest increase measured by `python benchmarks/estimates.py --table` over its bases
+# (boosted regressors and classifiers, relu networks, linear classifiers, GaussianNB), since what a link
+# adds depends on the soft-float routines the model links already (a network classifier's float64
+# replay runs the activation in double too; packed boosted trees sum in fixed point). Added once per
+# link: a model's calls to one link share its routines.
+LINKS: dict[tuple[str, str, str, str, str], int] = {
+    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "sigmoid"): 2505,
+    ("cortex-m0plus", "BoostedTrees", "classify", "inline", "softmax"): 2597,
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "sigmoid"): 4569,
+    ("cortex-m0plus", "BoostedTrees", "classify", "packed", "softmax"): 4669,
+    ("cortex-m0plus", "BoostedTrees", "classify", "table", "sigmoid"): 3237,
+    ("cortex-m0plus", "BoostedTrees", "classify", "table", "softmax"): 2501,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "exp"): 3701,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "sigmoid"): 3725,
+    ("cortex-m0plus", "BoostedTrees", "regress", "inline", "softplus"): 4677,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "exp"): 3701,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "sigmoid"): 3729,
+    ("cortex-m0plus", "BoostedTrees", "regress", "packed", "softplus"): 4677,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "exp"): 3189,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "sigmoid"): 3213,
+    ("cortex-m0plus", "BoostedTrees", "regress", "table", "softplus"): 4169,
+    ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 5566,
+    ("cortex-m0plus", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m0plus", "Linear", "classify", "float", "sigmoid"): 4817,
+    ("cortex-m0plus", "Linear", "classify", "float", "softmax"): 7229,
+    ("cortex-m0plus", "Network", "classify", "float", "sigmoid"): 6773,
+    ("cortex-m0plus", "Network", "classify", "float", "tanh"): 7920,
+    ("cortex-m0plus", "Network", "regress", "float", "sigmoid"): 2561,
+    ("cortex-m0plus", "Network", "regress", "float", "tanh"): 2984,
+    ("cortex-m4f", "BoostedTrees", "classify", "inline", "sigmoid"): 873,
+    ("cortex-m4f", "BoostedTrees", "classify", "inline", "softmax"): 1041,
+    ("cortex-m4f", "BoostedTrees", "classify", "packed", "sigmoid"): 845,
+    ("cortex-m4f", "BoostedTrees", "classify", "packed", "softmax"): 925,
+    ("cortex-m4f", "BoostedTrees", "classify", "table", "sigmoid"): 801,
+    ("cortex-m4f", "BoostedTrees", "classify", "table", "softmax"): 893,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "exp"): 765,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "sigmoid"): 781,
+    ("cortex-m4f", "BoostedTrees", "regress", "inline", "softplus"): 1497,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "exp"): 765,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "sigmoid"): 781,
+    ("cortex-m4f", "BoostedTrees", "regress", "packed", "softplus"): 1497,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "exp"): 769,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "sigmoid"): 785,
+    ("cortex-m4f", "BoostedTrees", "regress", "table", "softplus"): 1501,
+    ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 3242,
+    ("cortex-m4f", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m4f", "Linear", "classify", "float", "sigmoid"): 829,
+    ("cortex-m4f", "Linear", "classify", "float", "softmax"): 905,
+    ("cortex-m4f", "Network", "classify", "float", "sigmoid"): 2517,
+    ("cortex-m4f", "Network", "classify", "float", "tanh"): 3544,
+    ("cortex-m4f", "Network", "regress", "float", "sigmoid"): 765,
+    ("cortex-m4f", "Network", "regress", "float", "tanh"): 1044,
+    ("rv32imc", "BoostedTrees", "classify", "inline", "sigmoid"): 3242,
+    ("rv32imc", "BoostedTrees", "classify", "inline", "softmax"): 3342,
+    ("rv32imc", "BoostedTrees", "classify", "packed", "sigmoid"): 5802,
+    ("rv32imc", "BoostedTrees", "classify", "packed", "softmax"): 6116,
+    ("rv32imc", "BoostedTrees", "classify", "table", "sigmoid"): 4386,
+    ("rv32imc", "BoostedTrees", "classify", "table", "softmax"): 3244,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "exp"): 4554,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "sigmoid"): 4580,
+    ("rv32imc", "BoostedTrees", "regress", "inline", "softplus"): 6310,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "exp"): 4548,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "sigmoid"): 4570,
+    ("rv32imc", "BoostedTrees", "regress", "packed", "softplus"): 6306,
+    ("rv32imc", "BoostedTrees", "regress", "table", "exp"): 4334,
+    ("rv32imc", "BoostedTrees", "regress", "table", "sigmoid"): 4364,
+    ("rv32imc", "BoostedTrees", "regress", "table", "softplus"): 6092,
+    ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 6900,
+    ("rv32imc", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("rv32imc", "Linear", "classify", "float", "sigmoid"): 6070,
+    ("rv32imc", "Linear", "classify", "float", "softmax"): 8514,
+    ("rv32imc", "Network", "classify", "float", "sigmoid"): 8380,
+    ("rv32imc", "Network", "classify", "float", "tanh"): 9916,
+    ("rv32imc", "Network", "regress", "float", "sigmoid"): 3530,
+    ("rv32imc", "Network", "regress", "float", "tanh"): 4122,
 }
 
 # method variants that share their base method's code (integer-input forms)
@@ -219,12 +325,15 @@ class Estimate:
     const_bytes: int
     code_bytes: int
     basis: str  # "measured" (a row of COSTS) or "generic" (no row for this family/method)
+    links: tuple[str, ...] = ()  # output links counted in code_bytes (keys of LINKS)
+    link_bytes: int = 0  # their code (part of code_bytes)
 
     def __str__(self) -> str:
         how = "" if self.basis == "measured" else f" ({self.basis}: no measured row for this method)"
+        link = f" incl. {'/'.join(self.links)} {self.link_bytes:,}" if self.links else ""
         return (
             f"{self.target} {self.method}: about {self.flash_bytes:,} B flash "
-            f"(code {self.code_bytes:,} + const {self.const_bytes:,}), {self.ram_bytes:,} B RAM{how}"
+            f"(code {self.code_bytes:,}{link} + const {self.const_bytes:,}), {self.ram_bytes:,} B RAM{how}"
         )
 
 
@@ -258,6 +367,64 @@ def _lookup(cpu: str, ir: IR, method: str) -> tuple[Cost, bool]:
     return generic, False
 
 
+_NETWORK_LINKS = {"logistic": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+
+
+def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
+    """The output links (keys of :data:`LINKS`) that ``ir``'s ``predict`` uses, and with ``proba`` its
+    ``predict_proba`` too: the transforms whose libm / libgcc routines no row of :data:`COSTS` holds."""
+    from microlearn.ir.base import Task
+    from microlearn.ir.pipeline import Pipeline
+
+    if isinstance(ir, Pipeline):
+        ir = ir.final
+    name = type(ir).__name__
+    found: list[str] = []
+    if name == "BoostedTrees":
+        post = getattr(ir, "post", "none")
+        if ir.task is Task.REGRESS and post in ("exp", "sigmoid", "softplus"):
+            found.append(post)
+        elif proba and ir.task is Task.CLASSIFY and post != "none":
+            found.append("softmax" if post == "softmax" else "sigmoid")
+    elif name == "Linear":
+        how = getattr(ir, "proba", "none")
+        if proba and ir.task is Task.CLASSIFY and how in ("logistic", "softmax"):
+            found.append("softmax" if how == "softmax" else "sigmoid")
+    elif name == "Network":
+        acts = [getattr(layer, "activation", None) for layer in getattr(ir, "layers", ())]
+        # hidden units run in predict; the output transform only for probabilities (classes and
+        # values are taken from the logits)
+        used = acts[:-1] + (acts[-1:] if proba and ir.task is Task.CLASSIFY else [])
+        found.extend(_NETWORK_LINKS[a] for a in used if a in _NETWORK_LINKS)
+    elif name == "GaussianNB" and proba:
+        found.append("exp64")  # float64 exp of the normalised log-likelihoods
+    return tuple(dict.fromkeys(found))  # each once, in order
+
+
+def link_cost(
+    cpu: str,
+    ir: IR,
+    method: str,
+    names: tuple[str, ...],
+    table: Mapping[tuple[str, str, str, str, str], int] | None = None,
+) -> int:
+    """Code bytes of the links ``names`` of model ``ir`` written by ``method`` on ``cpu``, each once,
+    from :data:`LINKS` (or ``table``). A link not measured for that method costs its largest figure
+    over the family's other methods, then over the other families on the CPU; an unknown link the
+    CPU's largest link figure."""
+    table = LINKS if table is None else table
+    family, task = type(ir).__name__, ir.task.value
+    variants = (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s)))
+    total = 0
+    for n in names:
+        exact = [table[k] for m in variants if (k := (cpu, family, task, m, n)) in table]
+        fam = [v for (c, f, t, _, k), v in table.items() if (c, f, t, k) == (cpu, family, task, n)]
+        same = [v for (c, _, _, _, k), v in table.items() if c == cpu and k == n]
+        anything = [v for (c, _, _, _, _), v in table.items() if c == cpu]
+        total += max(exact[:1] or fam or same or anything or [0])
+    return total
+
+
 def _internal_nodes(ir: Any) -> int:
     feature = getattr(ir, "feature", None)
     if feature is None or not hasattr(ir, "roots"):
@@ -266,9 +433,16 @@ def _internal_nodes(ir: Any) -> int:
 
 
 def estimate(
-    ir: IR, method: str, target: str, *, const_bytes: int | None = None, arena_bytes: int | None = None
+    ir: IR,
+    method: str,
+    target: str,
+    *,
+    const_bytes: int | None = None,
+    arena_bytes: int | None = None,
+    proba: bool = False,
 ) -> Estimate:
-    """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias).
+    """Flash and RAM of ``ir`` written by C ``method`` on ``target`` (an MCU name or alias), for a
+    program calling ``predict`` (with ``proba``: a classifier's ``predict_proba`` too).
     ``const_bytes`` and ``arena_bytes`` (from a ``CSource`` already generated) save generating the C
     again."""
     from microlearn.backends.c.registry import generate
@@ -280,7 +454,10 @@ def estimate(
         const_bytes, arena_bytes = src.const_bytes, src.arena_bytes
     final = ir.final if isinstance(ir, Pipeline) else ir
     cost, measured = _lookup(cpu, final, method)
-    code = cost.code + round(cost.per_node * _internal_nodes(final))
+    # a link measured at 0 B is not linked by this method (e.g. no predict_proba in its C)
+    used = tuple(n for n in links(final, proba=proba) if link_cost(cpu, final, method, (n,)))
+    link_bytes = link_cost(cpu, final, method, used)
+    code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
@@ -301,6 +478,8 @@ def estimate(
         const_bytes=int(const_bytes),
         code_bytes=int(code),
         basis="measured" if measured else "generic",
+        links=used,
+        link_bytes=link_bytes,
     )
 
 

@@ -102,13 +102,14 @@ class Model:
         return p
 
     # ---------------------------------------------------------------- sizes
-    def estimate(self, target: str = "cortex-m4f") -> Estimate:
+    def estimate(self, target: str = "cortex-m4f", *, proba: bool = False) -> Estimate:
         """Flash and RAM this model needs on the microcontroller ``target`` (e.g. "cortex-m4f",
         "cortex-m0plus", "rv32imc"), estimated from the generated C's const data and per-CPU code sizes
-        measured once (:mod:`microlearn.estimate`); nothing is compiled."""
+        measured once (:mod:`microlearn.estimate`); nothing is compiled. ``proba``: the program calls a
+        classifier's ``predict_proba`` too (its probability link: expf and the like)."""
         from microlearn.estimate import estimate
 
-        return estimate(self.ir, self.method, target)
+        return estimate(self.ir, self.method, target, proba=proba)
 
     # ---------------------------------------------------------------- host predictions
     def _host(self) -> HostLibrary:
