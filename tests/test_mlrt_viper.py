@@ -341,15 +341,22 @@ def _check_device_output(out: str) -> None:
 
 @pytest.mark.ports
 def test_unix_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    _check_device_output(
+        _run_unix(tmp_path, _device_files(tmp_path, "x64"), DEVICE_CODE.format(d=str(tmp_path)))
+    )
+
+
+def _run_unix(tmp_path: Path, files: dict[str, bytes], code: str) -> str:
+    """Write files (paths relative to tmp_path) and run code in the unix port: its output."""
     _need_unix()
     assert UNIX is not None
-    for name, data in _device_files(tmp_path, "x64").items():
+    for name, data in files.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    (tmp_path / "t.py").write_text(DEVICE_CODE.format(d=str(tmp_path)))
+    (tmp_path / "t.py").write_text(code)
     res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    _check_device_output(res.stdout)
+    return res.stdout
 
 
 def _qemu_raw_repl(elf: str, code: bytes, timeout: float = 600) -> str:
@@ -617,19 +624,12 @@ def _check_conv_output(out: str, expect: list[str]) -> None:
 def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
     int8 codes equal both paths' and CPython's, on every geometry."""
-    _need_unix()
     import json
 
-    assert UNIX is not None
-    (tmp_path / "mlrt").mkdir()
-    for f in deploy.build_mpy(tmp_path / "dev", "x64"):
-        (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
+    files = {f"mlrt/{f.name}": f.read_bytes() for f in deploy.build_mpy(tmp_path / "dev", "x64")}
     specs, expect = _conv_specs()
-    (tmp_path / "specs.json").write_text(json.dumps(specs))
-    (tmp_path / "t.py").write_text(CONV_DEVICE_CODE.format(d=str(tmp_path)))
-    res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    _check_conv_output(res.stdout, expect)
+    files["specs.json"] = json.dumps(specs).encode()
+    _check_conv_output(_run_unix(tmp_path, files, CONV_DEVICE_CODE.format(d=str(tmp_path))), expect)
 
 
 @pytest.mark.ports
@@ -793,16 +793,8 @@ def _check_requant_output(out: str, want: list[str]) -> None:
 @pytest.mark.ports
 def test_unix_port_requantization_equals_network_requant(tmp_path: Path) -> None:
     """out_q8 as x64 machine code (64-bit words, ptr32 loads of negative int32s) on the edge cases."""
-    _need_unix()
-    assert UNIX is not None
     files, code, want = _requant_device(tmp_path, "x64", str(tmp_path))
-    for name, data in files.items():
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(data)
-    (tmp_path / "t.py").write_text(code)
-    res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    _check_requant_output(res.stdout, want)
+    _check_requant_output(_run_unix(tmp_path, files, code), want)
 
 
 @pytest.mark.ports
