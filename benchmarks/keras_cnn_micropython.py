@@ -1,7 +1,8 @@
 """mlrt running a Keras CNN in a MicroPython unix port: µs per predict with the convolution and pooling
 layers as bytecode and as machine code (_fast_conv.py: @micropython.native float windows, viper int8
-sums and pooling), float and int8 methods, in one process, checking every path's class against the
-model's own (Keras' class for float rows outside the stated bound, the integer simulation's for int8).
+sums, requantization and pooling), float and int8 methods, in one process, checking every path's class
+against the model's own (Keras' class for float rows outside the stated bound, the integer simulation's
+for int8).
 
 The network is examples/keras_digits_cnn.py's (Conv2D 8 3x3 same relu, MaxPooling2D 2, Conv2D 16 3x3
 same relu, MaxPooling2D 2, Flatten, Dense 10 softmax) trained here with a fixed seed on scikit-learn's

@@ -28,7 +28,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 import microlearn
 from microlearn import deploy
 from microlearn import micropython as mpy
-from mlrt_source import load_source
+from mlrt_source import _Ptr, load_source
 
 sys.path.insert(0, str(mpy.RUNTIME_DIR))
 import mlrt
@@ -341,15 +341,22 @@ def _check_device_output(out: str) -> None:
 
 @pytest.mark.ports
 def test_unix_port_machine_code_equals_bytecode(tmp_path: Path) -> None:
+    _check_device_output(
+        _run_unix(tmp_path, _device_files(tmp_path, "x64"), DEVICE_CODE.format(d=str(tmp_path)))
+    )
+
+
+def _run_unix(tmp_path: Path, files: dict[str, bytes], code: str) -> str:
+    """Write files (paths relative to tmp_path) and run code in the unix port: its output."""
     _need_unix()
     assert UNIX is not None
-    for name, data in _device_files(tmp_path, "x64").items():
+    for name, data in files.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    (tmp_path / "t.py").write_text(DEVICE_CODE.format(d=str(tmp_path)))
+    (tmp_path / "t.py").write_text(code)
     res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    _check_device_output(res.stdout)
+    return res.stdout
 
 
 def _qemu_raw_repl(elf: str, code: bytes, timeout: float = 600) -> str:
@@ -501,6 +508,7 @@ def test_int8_windows_equal_on_both_paths() -> None:
     shimmed = types.SimpleNamespace(
         conv_q8=lambda *a: calls.append("conv") or fast.conv_q8(*a),
         pool_q8=lambda *a: calls.append("pool") or fast.pool_q8(*a),
+        out_q8=lambda *a: calls.append("out") or fast.out_q8(*a),
     )
     table = bytes(rng.integers(0, 256, 256, dtype=np.uint8))
     for i, op in enumerate(_conv_layers(rng)):
@@ -527,7 +535,7 @@ def test_int8_windows_equal_on_both_paths() -> None:
         for _ in range(3):
             q = bytearray(rng.integers(0, 256, op.g.h * op.g.w * op.g.c, dtype=np.uint8).tobytes())
             assert _with_fast(shimmed, run, q) == _with_fast(None, run, q)
-    assert "conv" in calls and "pool" in calls  # the viper source indeed ran
+    assert {"conv", "out", "pool"} <= set(calls)  # the viper source indeed ran
 
 
 CONV_DEVICE_CODE = """
@@ -616,19 +624,12 @@ def _check_conv_output(out: str, expect: list[str]) -> None:
 def test_unix_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     """_fast_conv as x64 machine code: the float windows equal the bytecode path's bit for bit and the
     int8 codes equal both paths' and CPython's, on every geometry."""
-    _need_unix()
     import json
 
-    assert UNIX is not None
-    (tmp_path / "mlrt").mkdir()
-    for f in deploy.build_mpy(tmp_path / "dev", "x64"):
-        (tmp_path / "mlrt" / f.name).write_bytes(f.read_bytes())
+    files = {f"mlrt/{f.name}": f.read_bytes() for f in deploy.build_mpy(tmp_path / "dev", "x64")}
     specs, expect = _conv_specs()
-    (tmp_path / "specs.json").write_text(json.dumps(specs))
-    (tmp_path / "t.py").write_text(CONV_DEVICE_CODE.format(d=str(tmp_path)))
-    res = subprocess.run([UNIX, "-X", "heapsize=16M", str(tmp_path / "t.py")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    _check_conv_output(res.stdout, expect)
+    files["specs.json"] = json.dumps(specs).encode()
+    _check_conv_output(_run_unix(tmp_path, files, CONV_DEVICE_CODE.format(d=str(tmp_path))), expect)
 
 
 @pytest.mark.ports
@@ -643,3 +644,164 @@ def test_32_bit_port_conv_machine_code_equals_bytecode(tmp_path: Path) -> None:
     files["/specs.json"] = json.dumps(specs).encode()
     code = RAM_FS.format(files=files) + CONV_DEVICE_CODE.format(d="/fs")
     _check_conv_output(_qemu_raw_repl(QEMU, code.encode()), expect)
+
+
+# ------------------------------------------------------------------- int8 requantization (out_q8)
+I32_EDGES = [-(1 << 31), -(1 << 31) + 1, -(1 << 30), -65537, -65536, -65535, -32769, -32768, -1, 0, 1, 32767,
+             32768, 65535, 65536, 1 << 30, (1 << 31) - 2, (1 << 31) - 1]  # fmt: skip
+MULTIPLIERS = [0, 1 << 30, (1 << 30) + 1, 1518500250, (1 << 31) - 2, (1 << 31) - 1]
+
+
+def _requant_cases() -> tuple[list[int], list[int], list[int], list[int]]:
+    """Sums and channels (biases, multipliers, shifts) for out_q8: every shift -30..31 with each edge
+    multiplier, sums at the int32 edges and random ones, biases at the int32 edges (a sum plus its bias
+    passes int32), and per shift 0..31 sums whose product with 2^30 is an exact half (2k + 1) 2^(30 + sh)."""
+    rng = np.random.default_rng(11)
+    b, m, sh = [], [], []
+    for s in range(-30, 32):
+        for i, mc in enumerate(MULTIPLIERS):
+            b.append(I32_EDGES[(s + 7 * i) % len(I32_EDGES)] if i % 2 else int(rng.integers(-300, 300)))
+            m.append(mc)
+            sh.append(s)
+    accs = I32_EDGES + [int(v) for v in rng.integers(-(1 << 31), 1 << 31, 12)]
+    accs += [int(v) for v in rng.integers(-1 << 16, 1 << 16, 6)]
+    for s in range(0, 32):  # a 2^30 / 2^(31 + s) = (2k + 1) / 2 at a = (2k + 1) 2^s (bias 0)
+        b.append(0)
+        m.append(1 << 30)
+        sh.append(s)
+        accs += [(2 * k + 1) << s for k in (0, 3) if (2 * k + 1) << s < 1 << 31]
+        accs += [-((2 * k + 1) << s) for k in (0, 3) if (2 * k + 1) << s <= 1 << 31]
+    return accs, b, m, sh
+
+
+def _requant_want(accs: list[int], b: list[int], m: list[int], sh: list[int], zero: int, lo: int,
+                  table: bytes | None) -> bytes:  # fmt: skip
+    """network.requant's codes for every sum against every channel, rows of len(b)."""
+    from mlrt.network import requant
+
+    y = bytearray()
+    for a in accs:
+        for ch in range(len(b)):
+            v = zero + requant(a + b[ch], m[ch], sh[ch])
+            v = lo if v < lo else (127 if v > 127 else v)
+            y.append((table[v + 128] if table is not None else v) & 0xFF)
+    return bytes(y)
+
+
+class _SignedPtr(_Ptr):
+    """A ptr32 whose loads give the signed int32, as a 32-bit port's machine words hold it."""
+
+    def __init__(self, obj: Any) -> None:
+        _Ptr.__init__(self, obj, 4)
+
+    def __getitem__(self, i: int) -> int:
+        v = _Ptr.__getitem__(self, i)
+        return v - (1 << 32) if v >= 1 << 31 else v
+
+
+REQUANT_CONFIGS = [(0, -128, False), (-128, -128, False), (127, 0, True), (-5, -20, True)]
+
+
+def test_int8_requantization_equals_network_requant() -> None:
+    """out_q8 (viper source with pointer shims) gives network.requant's clamped codes on every shift,
+    edge multipliers, sums and biases at the int32 edges and exact halves, with and without a table; no
+    local of the function ever leaves int32 (the machine words of a 32-bit port)."""
+    fast = _load_as_python("_fast_conv")
+    accs, b, m, sh = _requant_cases()
+    table = bytes((7 * i + 3) & 0xFF for i in range(256))
+    widest = [0]
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_name != "out_q8":
+            return None
+        for k, v in frame.f_locals.items():
+            if isinstance(v, int) and not isinstance(v, bool):  # (v: a loaded word, either reading)
+                assert -(1 << 31) <= v < (1 << 32 if k == "v" else 1 << 31), (k, v)
+                widest[0] = max(widest[0], abs(v))
+        return trace
+
+    def run(accs: list[int], b: list[int], m: list[int], sh: list[int], zero: int, lo: int, tab: bool,
+            traced: bool) -> None:  # fmt: skip
+        p = mlrt_conv.out_params(len(accs) * len(b), b, m, sh, zero, lo, table if tab else None)
+        assert p is not None and min(p) >= 0
+        acc = array("i", [a for a in accs for _ in b])
+        want = _requant_want(accs, b, m, sh, zero, lo, table if tab else None)
+        for signed in (False, True):  # ptr32 loads as x64 viper makes them (zero-extended), as 32-bit words
+            y = bytearray(len(acc))
+            if traced:
+                sys.settrace(trace)
+            try:
+                assert fast.out_q8(_SignedPtr(acc) if signed else acc, y, p, table if tab else p) == len(acc)
+            finally:
+                sys.settrace(None)
+            assert bytes(y) == want
+
+    for zero, lo, tab in REQUANT_CONFIGS:
+        run(accs, b, m, sh, zero, lo, tab, False)
+    # the words, traced line by line (slow): the int32 edges against the largest multipliers
+    big = [i for i in range(len(m)) if m[i] >= (1 << 31) - 2]
+    run(I32_EDGES, [b[i] for i in big], [m[i] for i in big], [sh[i] for i in big], -128, -128, False, True)
+    assert widest[0] > 1 << 30  # the check saw the function's words
+    # out of out_q8's range: the bytecode requantization
+    assert mlrt_conv.out_params(1, [0], [-1], [0], 0, -128, None) is None
+    assert mlrt_conv.out_params(1, [0], [1 << 31], [0], 0, -128, None) is None
+    assert mlrt_conv.out_params(1, [1 << 31], [1 << 30], [0], 0, -128, None) is None
+    assert mlrt_conv.out_params(1, [0], [1 << 30], [32], 0, -128, None) is None
+
+
+REQUANT_DEVICE_CODE = """
+import sys, json
+sys.path.insert(0, {d!r})
+from array import array
+from mlrt import network_conv as nc
+print(nc._fast_conv is not None)
+s = json.load(open({d!r} + '/rq.json'))
+accs, b = s['accs'], s['b']
+acc = array('i', [a for a in accs for _ in b])
+tab = bytes(s['table'])
+out = []
+for zero, lo, t in s['configs']:
+    p = nc.out_params(len(acc), b, s['m'], s['sh'], zero, lo, tab if t else None)
+    y = bytearray(len(acc))
+    nc._fast_conv.out_q8(acc, y, p, tab if t else p)
+    out.append(y.hex())
+print(' '.join(out))
+"""
+
+
+def _requant_device(tmp_path: Path, march: str, d: str) -> tuple[dict[str, bytes], str, list[str]]:
+    import json
+
+    accs, b, m, sh = _requant_cases()
+    table = bytes((7 * i + 3) & 0xFF for i in range(256))
+    files = {f"mlrt/{f.name}": f.read_bytes() for f in deploy.build_mpy(tmp_path / "dev", march)}
+    files["rq.json"] = json.dumps({"accs": accs, "b": b, "m": m, "sh": sh, "table": list(table),
+                                   "configs": REQUANT_CONFIGS}).encode()  # fmt: skip
+    want = [_requant_want(accs, b, m, sh, z, lo, table if t else None).hex() for z, lo, t in REQUANT_CONFIGS]
+    return files, REQUANT_DEVICE_CODE.format(d=d), want
+
+
+def _check_requant_output(out: str, want: list[str]) -> None:
+    lines = out.replace("\r", "").split("\n")
+    assert lines[0] == "True"  # the machine code loaded
+    got = lines[1].split(" ")
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g == w, next(i for i in range(len(w)) if g[i] != w[i]) // 2
+
+
+@pytest.mark.ports
+def test_unix_port_requantization_equals_network_requant(tmp_path: Path) -> None:
+    """out_q8 as x64 machine code (64-bit words, ptr32 loads of negative int32s) on the edge cases."""
+    files, code, want = _requant_device(tmp_path, "x64", str(tmp_path))
+    _check_requant_output(_run_unix(tmp_path, files, code), want)
+
+
+@pytest.mark.ports
+def test_32_bit_port_requantization_equals_network_requant(tmp_path: Path) -> None:
+    """out_q8 as armv7m machine code (32-bit words: every intermediate must fit) on the edge cases."""
+    _need_qemu()
+    assert QEMU is not None
+    files, code, want = _requant_device(tmp_path, "armv7m", "/fs")
+    files = {"/" + k: v for k, v in files.items()}
+    _check_requant_output(_qemu_raw_repl(QEMU, (RAM_FS.format(files=files) + code).encode()), want)

@@ -7,8 +7,8 @@
 #
 # int8 (conv_q8, pool_q8): @micropython.viper, the sums of products and the max / rounded-mean pooling
 # in machine words, no object per product: the same integers as network_conv's bytecode path
-# (ConvQ8.sums, PoolQ8), which network_conv guarantees fit 32 bits before calling. The requantization
-# (64-bit products) stays in bytecode.
+# (ConvQ8.sums, PoolQ8), which network_conv guarantees fit 32 bits before calling; out_q8 requantizes
+# the sums to int8 codes (the 63-bit products in 15-bit digits), the codes of network.requant.
 #
 # Importing this module fails on CPython (no micropython module) and on ports that cannot run native
 # code (e.g. WebAssembly); network_conv.py then uses its bytecode functions. Precompile with
@@ -239,3 +239,88 @@ def pool_q8(x: ptr8, y: ptr8, t: ptr32, op: int) -> int:
             ox += 1
         oy += 1
     return o
+
+
+@micropython.viper
+def out_q8(acc: ptr32, y: ptr8, p: ptr32, table: ptr8) -> int:
+    """y[o] = the int8 code of network_conv._OutQ8 for the sum acc[o] (int32) of channel o % p[1]:
+    clamp(zero + round(a m / 2^(t + 1)), lo, 127) (half away from zero; a = acc[o] + bias), then the
+    table if p[4]. p (network_conv.out_params): p[0] outputs, p[1] channels, p[2] zero + 128, p[3]
+    lo + 128, p[4] table or not, then per channel 6 words: the bias's high 16 bits + 32768 and low 16
+    bits, m's three 15-bit digits (low first) and t = 30 + sh. Every word of p is >= 0, and acc is read
+    as 16-bit halves, so an int32 reads the same whether the port's ptr32 loads sign-extend (32-bit
+    words) or not (x64); a, m and the 63-bit product a m are split into 15-bit digits so that no
+    intermediate passes 2^31 - 1. Returns p[0]."""
+    n = int(p[0])
+    nc = int(p[1])
+    zero = int(p[2]) - 128
+    lo = int(p[3]) - 128
+    tab = int(p[4])
+    ch = 0
+    k = 5
+    o = 0
+    while o < n:
+        v = int(acc[o])
+        al = (v & 0xFFFF) + int(p[k + 1])
+        ah = (v >> 16) & 0xFFFF
+        if ah > 32767:  # the int32's high half: -32768..32767
+            ah -= 65536
+        ah += int(p[k]) - 32768
+        if al > 65535:
+            al -= 65536
+            ah += 1
+        neg = 0  # a = ah 2^16 + al (0 <= al < 2^16): its magnitude, ah up to 2^16
+        if ah < 0:
+            neg = 1
+            ah = 0 - ah
+            al = 0 - al
+            if al < 0:
+                al += 65536
+                ah -= 1
+        a0 = al & 0x7FFF  # |a| <= 2^32 in 15-bit digits a0, a1, a2 (a2 <= 4)
+        r = (ah << 1) | (al >> 15)
+        a1 = r & 0x7FFF
+        a2 = r >> 15
+        m0 = int(p[k + 2])
+        m1 = int(p[k + 3])
+        m2 = int(p[k + 4])
+        t = int(p[k + 5])
+        c = a0 * m0  # the product's 15-bit digits d0..d4, column by column with carries
+        d0 = c & 0x7FFF
+        c = a0 * m1 + a1 * m0 + (c >> 15)
+        d1 = c & 0x7FFF
+        c = a0 * m2 + a1 * m1 + a2 * m0 + (c >> 15)
+        d2 = c & 0x7FFF
+        c = a1 * m2 + a2 * m1 + (c >> 15)
+        d3 = c & 0x7FFF
+        d4 = a2 * m2 + (c >> 15)
+        while t >= 15:  # the product >> t, digit by digit
+            d0 = d1
+            d1 = d2
+            d2 = d3
+            d3 = d4
+            d4 = 0
+            t -= 15
+        if (d2 | d3 | d4) != 0:  # >= 2^16: the code saturates whatever the zero point
+            q = 1024
+        else:
+            q = ((((d1 << 15) | d0) >> t) + 1) >> 1  # (product + 2^t) >> (t + 1)
+        if neg:
+            q = zero - q
+        else:
+            q = zero + q
+        if q < lo:
+            q = lo
+        elif q > 127:
+            q = 127
+        if tab:
+            y[o] = table[q + 128]
+        else:
+            y[o] = q
+        o += 1
+        ch += 1
+        k += 6
+        if ch == nc:
+            ch = 0
+            k = 5
+    return n

@@ -312,6 +312,19 @@ def _div_round(s, n):
     return mag if s >= 0 else -mag
 
 
+def out_params(n, b, m, sh, zero, lo, table):
+    """_fast_conv.out_q8's parameters for n sums over the channels of biases b, multipliers m and shifts
+    sh (every word >= 0, see there), or None where it cannot give network.requant's results: a bias or
+    multiplier outside int32 / [0, 2^31), a shift outside -30..31 (QMUL / QSHF's ranges)."""
+    p = [n, len(b), zero + 128, lo + 128, 0 if table is None else 1]
+    for ch in range(len(b)):
+        bc, mc, sc = b[ch], m[ch], sh[ch]
+        if not (-(1 << 31) <= bc < 1 << 31 and 0 <= mc < 1 << 31 and -30 <= sc <= 31):
+            return None
+        p += [(bc >> 16) + 32768, bc & 0xFFFF, mc & 0x7FFF, (mc >> 15) & 0x7FFF, mc >> 30, 30 + sc]
+    return array("i", p)
+
+
 class _OutQ8:
     """clamp(zero + requant(acc, m, sh), lo, 127), then the table, as one byte."""
 
@@ -336,6 +349,7 @@ class ConvQ8(_OutQ8):
         self.t8 = array("i", g.t + ((0, op.m) if dw else (op.f, 0)) + (zx + 128,))
         self.fits = g.kh * g.kw * (1 if dw else g.c) * 255 * 128 < 2147483647
         self.acc = None
+        self.p8 = None  # _fast_conv.out_q8's parameters, made with acc (False: out of its range)
         self.s = [31 + v for v in sh]  # requant's shifts and halves, per channel
         self.half = [1 << (30 + v) for v in sh]
 
@@ -345,7 +359,13 @@ class ConvQ8(_OutQ8):
             acc = self.acc
             if acc is None:  # made once, overwritten by every call
                 acc = self.acc = empty("i", g.oh * g.ow * len(self.b))
+                p8 = out_params(len(acc), self.b, self.m, self.sh, self.zero, self.lo, self.table)
+                self.p8 = False if p8 is None else p8
             _fast_conv.conv_q8(q, self.w, acc, self.t8)
+            if self.p8 is not False:
+                y = bytearray(len(acc))
+                _fast_conv.out_q8(acc, y, self.p8, self.table if self.table is not None else self.p8)
+                return y
         else:
             acc = self.sums(q)
         b, m, sh, half, zero, lo, table = self.b, self.m, self.s, self.half, self.zero, self.lo, self.table
