@@ -37,8 +37,10 @@ __all__ = [
     "Cost",
     "Estimate",
     "estimate",
+    "internal_nodes",
     "link_cost",
     "links",
+    "n_layers",
     "parse_size",
 ]
 
@@ -51,6 +53,7 @@ class Cost:
     per_node: float = 0.0  # code bytes per internal tree node (methods writing trees as code)
     stack: int = 0  # peak stack bytes of one call on the calibration model
     stack_per_output: int = 0  # further stack bytes per output (class sums)
+    per_layer: float = 0.0  # code bytes per layer of a network (its call and kernel share)
 
 
 # (cpu, IR type, task, method) -> Cost. Measured by `python benchmarks/estimates.py --table`; regenerate
@@ -425,11 +428,20 @@ def link_cost(
     return total
 
 
-def _internal_nodes(ir: Any) -> int:
+def internal_nodes(ir: Any) -> int:
+    """Internal nodes of a tree model (0 for any other): the size feature of :attr:`Cost.per_node`."""
     feature = getattr(ir, "feature", None)
     if feature is None or not hasattr(ir, "roots"):
         return 0
     return int(np.count_nonzero(np.asarray(feature) >= 0))
+
+
+def n_layers(ir: Any) -> int:
+    """Layers of a network as its C writes them (0 for any other model): the size feature of
+    :attr:`Cost.per_layer`."""
+    from microlearn.ir.network import Network
+
+    return len(ir.layers) if isinstance(ir, Network) else 0
 
 
 def estimate(
@@ -457,7 +469,8 @@ def estimate(
     # a link measured at 0 B is not linked by this method (e.g. no predict_proba in its C)
     used = tuple(n for n in links(final, proba=proba) if link_cost(cpu, final, method, (n,)))
     link_bytes = link_cost(cpu, final, method, used)
-    code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
+    size = cost.per_node * internal_nodes(final) + cost.per_layer * n_layers(final)
+    code = cost.code + round(size) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method
