@@ -2,8 +2,9 @@
 
 For each CPU and each family/method, small and larger models are built and run on the emulated CPU
 (the same measurement as ``microlearn verify --target cortex-m4f``); what is not const data is fitted as
-fixed code + bytes per internal tree node (for a Keras network: per layer), and RAM (static + peak stack) as a fixed figure + bytes per
-class (less a network's activation arena: the estimate takes it from the generated C). Output links (a
+fixed code + bytes per internal tree node (for a Keras network: per layer), and RAM (static + peak
+stack) as a fixed figure + bytes per class (less a network's activation arena: the estimate takes it
+from the generated C). Output links (a
 boosted regressor's exp / sigmoid / softplus, a network's logistic / tanh units, probabilities) are
 measured first as the code one link adds to the same model without it (``LINKS``),
 and the calibration models' links are taken off before the fit, so a ``COSTS`` row holds none.
@@ -119,9 +120,11 @@ def _keras() -> tuple[Any, Any, Callable[[Any], Any]]:
                 continue
             ws = layer.get_weights()
             scale = [rng.uniform(0.5, 2.0, w.shape) for w in ws]  # batch-norm variances stay positive
-            new = scale if isinstance(layer, keras.layers.BatchNormalization) else [
-                rng.normal(0, 0.5, w.shape) for w in ws
-            ]
+            new = (
+                scale
+                if isinstance(layer, keras.layers.BatchNormalization)
+                else [rng.normal(0, 0.5, w.shape) for w in ws]
+            )
             layer.set_weights([np.asarray(w, np.float32) for w in new])
         return model
 
@@ -455,7 +458,11 @@ def keras_check_models() -> list[tuple[str, Any, Any]]:
         return seeded(keras.Sequential([keras.Input(shape), *layers]))
 
     return [
-        ("dense (12-16-3)", net((12,), L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")), X12),
+        (
+            "dense (12-16-3)",
+            net((12,), L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")),
+            X12,
+        ),
         (
             "digits CNN of examples/keras_digits_cnn.py (untrained)",
             net(
