@@ -245,13 +245,36 @@ def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
             ir = microlearn.convert(est, method=method).ir
             (link,) = links(ir, proba=True)
             out.append((link, method, ir, ir, X, True))
+    return out + keras_link_bases()
+
+
+def keras_link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
+    """Keras networks with relu hidden units and the same with logistic / tanh ones (float and int8)."""
+    keras, L, seeded = _keras()
+    X = np.random.default_rng(2).normal(size=(24, 16)).astype(np.float32)
+    out: list[tuple[str, str, Any, Any, Any, bool]] = []
+    for units, out_act in ((5, "softmax"), (1, None)):  # a classifier, a regressor
+        relu, *others = (
+            seeded(
+                keras.Sequential(
+                    [keras.Input((16,)), L.Dense(8, activation=act), L.Dense(units, activation=out_act)]
+                )
+            )
+            for act in ("relu", "sigmoid", "tanh")
+        )
+        for other, link in zip(others, ("sigmoid", "tanh"), strict=True):
+            for method in KERAS_METHODS:
+                base, with_ = (convert(m, method, X).ir for m in (relu, other))
+                out.append((link, method, base, with_, X, False))
     return out
 
 
-def link_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str, str], int]:
-    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases."""
+def link_rows(cpus: tuple[str, ...], only: tuple[str, ...] = ()) -> dict[tuple[str, str, str, str, str], int]:
+    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases
+    (``only``: of these IR types)."""
     rows: dict[tuple[str, str, str, str, str], int] = {}
-    jobs = [(cpu, b) for cpu in cpus for b in link_bases()]
+    bases = keras_link_bases() if only == ("KerasNetwork",) else link_bases()
+    jobs = [(cpu, b) for cpu in cpus for b in bases if not only or type(b[2]).__name__ in only]
     for cpu, (link, method, without, with_, X, proba) in tqdm(jobs, desc="links", unit="pair"):
         f0, _, c0, _ = measure_ir(without, method, X, cpu)
         f1, _, c1, _ = measure_ir(with_, method, X, cpu, proba=proba)
@@ -372,19 +395,20 @@ def fit_rows(
 def print_table(
     rows: dict[tuple[str, str, str, str], Row],
     link_table: dict[tuple[str, str, str, str, str], int],
+    *,
+    generic: bool = True,
 ) -> None:
     print("COSTS = {")
     for (cpu, fam, task, method), (fixed, per_unit, stack, per_out, unit) in sorted(rows.items()):
         node = f", per_{unit}={per_unit}" if per_unit else ""
         out = f", stack_per_output={per_out}" if per_out else ""
         print(f'    ("{cpu}", "{fam}", "{task}", "{method}"): Cost(code={fixed}{node}, stack={stack}{out}),')
-    if not link_table:  # some rows only: GENERIC and LINKS are not measured again
-        return
-    print("}\nGENERIC = {")
-    for cpu in sorted({k[0] for k in rows}):
-        fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
-        stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
-        print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
+    if generic:  # (not from some rows only)
+        print("}\nGENERIC = {")
+        for cpu in sorted({k[0] for k in rows}):
+            fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
+            stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
+            print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
     print("}\nLINKS = {")
     for (cpu, fam, task, method, link), extra in sorted(link_table.items()):
         print(f'    ("{cpu}", "{fam}", "{task}", "{method}", "{link}"): {extra},')
@@ -476,6 +500,11 @@ def keras_check_models() -> list[tuple[str, Any, Any]]:
             net((12,), L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")),
             X12,
         ),
+        (
+            "dense tanh (12-16-3)",
+            net((12,), L.Dense(16, activation="tanh"), L.Dense(3, activation="softmax")),
+            X12,
+        ),
         ("digits CNN of examples/keras_digits_cnn.py (untrained)", seeded(_example_cnn(keras)), X2),
         (
             "small CNN (conv, pool, dense)",
@@ -512,20 +541,21 @@ def check_keras(cpus: tuple[str, ...]) -> None:
     """Estimate vs measured on Keras networks; "generic" is the CPU's generic figure, what networks
     without a measured row were estimated at."""
     print(
-        "| model | method | CPU | layers | estimated flash B | generic | measured | error | error generic "
-        "| estimated RAM B | measured |"
+        "| model | method | CPU | layers | links | estimated flash B | generic | measured | error "
+        "| error generic | estimated RAM B | measured |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, net, X in keras_check_models():
         for method in KERAS_METHODS:
             model = convert(net, method, X)
             for cpu in cpus:
                 e = estimate(model.ir, method, cpu)
                 flash, ram, _, _ = measure(model, X, cpu)
-                generic = e.const_bytes + GENERIC[cpu].code + e.link_bytes
+                generic = e.const_bytes + GENERIC[cpu].code  # Keras links were not counted then
                 err, err0 = (100.0 * (v - flash) / flash for v in (e.flash_bytes, generic))
                 print(
-                    f"| {label} | {method} | {cpu} | {n_layers(model.ir)} | {e.flash_bytes:,} | {generic:,} "
+                    f"| {label} | {method} | {cpu} | {n_layers(model.ir)} | {'/'.join(e.links) or '-'} "
+                    f"| {e.flash_bytes:,} | {generic:,} "
                     f"| {flash:,} | {err:+.1f}% | {err0:+.1f}% | {e.ram_bytes:,} | {ram:,} |",
                     flush=True,
                 )
@@ -664,10 +694,11 @@ def main() -> None:
         check_links(cpus)
     elif args.keras:
         check_keras(cpus)
-    elif args.table and args.only:  # the recorded links are taken off the calibration models
+    elif args.table and args.only:  # the links of these types and the recorded ones are taken off
         from microlearn.estimate import LINKS
 
-        print_table(fit_rows(cpus, LINKS, tuple(args.only)), {})
+        link_table = link_rows(cpus, tuple(args.only))
+        print_table(fit_rows(cpus, {**LINKS, **link_table}, tuple(args.only)), link_table, generic=False)
     elif args.table:
         link_table = link_rows(cpus)
         print_table(fit_rows(cpus, link_table), link_table)

@@ -702,18 +702,22 @@ def test_a_keras_estimate_uses_the_measured_keras_row(
     cnn: Any, images: np.ndarray, seq_file: Any, method: str
 ) -> None:
     """A Keras network's flash/RAM estimate comes from its own measured row of estimate.COSTS (fixed code
-    + bytes per layer, the method's stack + the arena), not from the CPU's generic figure; no compile."""
-    from microlearn.estimate import COSTS, GENERIC, estimate, n_layers
+    + bytes per layer, the method's stack + the arena) and its tanh / logistic units from its own LINKS
+    rows, not from the CPU's generic figure; no compile."""
+    from microlearn.estimate import COSTS, GENERIC, LINKS, estimate, n_layers
 
     _, seq, X_seq = seq_file
-    for model, X in ((cnn, images), (seq, X_seq)):
+    for model, X, units in ((cnn, images, ("tanh",)), (seq, X_seq, ("tanh", "sigmoid"))):
         conv = microlearn.convert(model, method, **({"calibration": X} if method == "int8" else {}))
         src = conv.c_source("m")
         assert n_layers(conv.ir) == len(conv.ir.layers) >= 5
         for cpu in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
             e = estimate(conv.ir, method, cpu)
-            row = COSTS[(cpu, "KerasNetwork", conv.ir.task.value, method)]
+            row = COSTS[(cpu, "KerasNetwork", conv.ir.task.value, method)]  # KeyError: no row
             assert e.basis == "measured" and row.per_layer > 0
+            task = conv.ir.task.value
+            assert e.links == units
+            assert e.link_bytes == sum(LINKS[(cpu, "KerasNetwork", task, method, u)] for u in units) > 0
             code = row.code + round(row.per_layer * len(conv.ir.layers)) + e.link_bytes
             assert (e.code_bytes, e.const_bytes) == (code, src.const_bytes)
             assert e.flash_bytes == code + src.const_bytes

@@ -271,6 +271,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m0plus", "BoostedTrees", "regress", "table", "softplus"): 4169,
     ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 5566,
     ("cortex-m0plus", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m0plus", "KerasNetwork", "classify", "float", "sigmoid"): 2557,
+    ("cortex-m0plus", "KerasNetwork", "classify", "float", "tanh"): 2980,
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8", "sigmoid"): 16,
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8", "tanh"): 16,
+    ("cortex-m0plus", "KerasNetwork", "regress", "float", "sigmoid"): 2561,
+    ("cortex-m0plus", "KerasNetwork", "regress", "float", "tanh"): 2984,
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8", "sigmoid"): 16,
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8", "tanh"): 16,
     ("cortex-m0plus", "Linear", "classify", "float", "sigmoid"): 4817,
     ("cortex-m0plus", "Linear", "classify", "float", "softmax"): 7229,
     ("cortex-m0plus", "Network", "classify", "float", "sigmoid"): 6773,
@@ -294,6 +302,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m4f", "BoostedTrees", "regress", "table", "softplus"): 1501,
     ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 3242,
     ("cortex-m4f", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m4f", "KerasNetwork", "classify", "float", "sigmoid"): 761,
+    ("cortex-m4f", "KerasNetwork", "classify", "float", "tanh"): 1040,
+    ("cortex-m4f", "KerasNetwork", "classify", "int8", "sigmoid"): 4,
+    ("cortex-m4f", "KerasNetwork", "classify", "int8", "tanh"): 4,
+    ("cortex-m4f", "KerasNetwork", "regress", "float", "sigmoid"): 765,
+    ("cortex-m4f", "KerasNetwork", "regress", "float", "tanh"): 1044,
+    ("cortex-m4f", "KerasNetwork", "regress", "int8", "sigmoid"): 4,
+    ("cortex-m4f", "KerasNetwork", "regress", "int8", "tanh"): 4,
     ("cortex-m4f", "Linear", "classify", "float", "sigmoid"): 829,
     ("cortex-m4f", "Linear", "classify", "float", "softmax"): 905,
     ("cortex-m4f", "Network", "classify", "float", "sigmoid"): 2517,
@@ -317,6 +333,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("rv32imc", "BoostedTrees", "regress", "table", "softplus"): 6092,
     ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 6900,
     ("rv32imc", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("rv32imc", "KerasNetwork", "classify", "float", "sigmoid"): 3532,
+    ("rv32imc", "KerasNetwork", "classify", "float", "tanh"): 4346,
+    ("rv32imc", "KerasNetwork", "classify", "int8", "sigmoid"): 2,
+    ("rv32imc", "KerasNetwork", "classify", "int8", "tanh"): 2,
+    ("rv32imc", "KerasNetwork", "regress", "float", "sigmoid"): 3530,
+    ("rv32imc", "KerasNetwork", "regress", "float", "tanh"): 4122,
+    ("rv32imc", "KerasNetwork", "regress", "int8", "sigmoid"): 4,
+    ("rv32imc", "KerasNetwork", "regress", "int8", "tanh"): 4,
     ("rv32imc", "Linear", "classify", "float", "sigmoid"): 6070,
     ("rv32imc", "Linear", "classify", "float", "softmax"): 8514,
     ("rv32imc", "Network", "classify", "float", "sigmoid"): 8380,
@@ -405,11 +429,11 @@ def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
         how = getattr(ir, "proba", "none")
         if proba and ir.task is Task.CLASSIFY and how in ("logistic", "softmax"):
             found.append("softmax" if how == "softmax" else "sigmoid")
-    elif name == "Network":
+    elif name in ("Network", "KerasNetwork"):
         acts = [getattr(layer, "activation", None) for layer in getattr(ir, "layers", ())]
-        # hidden units run in predict; the output transform only for probabilities (classes and
-        # values are taken from the logits)
-        used = acts[:-1] + (acts[-1:] if proba and ir.task is Task.CLASSIFY else [])
+        # hidden units run in predict; a classifier's output transform only for probabilities
+        # (classes are taken from the logits), a regressor's in predict
+        used = acts[:-1] + (acts[-1:] if proba or ir.task is Task.REGRESS else [])
         found.extend(_NETWORK_LINKS[a] for a in used if a in _NETWORK_LINKS)
     elif name == "GaussianNB" and proba:
         found.append("exp64")  # float64 exp of the normalised log-likelihoods
