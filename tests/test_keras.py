@@ -710,7 +710,8 @@ def test_a_keras_estimate_uses_the_measured_keras_row(
     for model, X, units in ((cnn, images, ("tanh",)), (seq, X_seq, ("tanh", "sigmoid"))):
         conv = microlearn.convert(model, method, **({"calibration": X} if method == "int8" else {}))
         src = conv.c_source("m")
-        assert n_layers(conv.ir) == len(conv.ir.layers) >= 5
+        computed = [layer for layer in conv.ir.layers if layer.kind != "reshape"]  # a reshape is no code
+        assert n_layers(conv.ir) == len(computed) >= 5
         for cpu in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
             e = estimate(conv.ir, method, cpu)
             row = COSTS[(cpu, "KerasNetwork", conv.ir.task.value, method)]  # KeyError: no row
@@ -718,7 +719,7 @@ def test_a_keras_estimate_uses_the_measured_keras_row(
             task = conv.ir.task.value
             assert e.links == units
             assert e.link_bytes == sum(LINKS[(cpu, "KerasNetwork", task, method, u)] for u in units) > 0
-            code = row.code + round(row.per_layer * len(conv.ir.layers)) + e.link_bytes
+            code = row.code + round(row.per_layer * len(computed)) + e.link_bytes
             assert (e.code_bytes, e.const_bytes) == (code, src.const_bytes)
             assert e.flash_bytes == code + src.const_bytes
             assert e.ram_bytes == row.stack + src.arena_bytes

@@ -79,10 +79,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "GaussianNB", "classify", "float32"): Cost(code=1686, stack=120),
     ("cortex-m0plus", "Impute", "transform", "exact"): Cost(code=590, stack=64),
     ("cortex-m0plus", "KMeans", "cluster", "float"): Cost(code=6030, stack=128),
-    ("cortex-m0plus", "KerasNetwork", "classify", "float"): Cost(code=1801, per_layer=300.86, stack=240),
-    ("cortex-m0plus", "KerasNetwork", "classify", "int8"): Cost(code=970, per_layer=208.72, stack=276),
-    ("cortex-m0plus", "KerasNetwork", "regress", "float"): Cost(code=1184, per_layer=495.83, stack=216),
-    ("cortex-m0plus", "KerasNetwork", "regress", "int8"): Cost(code=1010, per_layer=231.66, stack=224),
+    ("cortex-m0plus", "KerasNetwork", "classify", "float"): Cost(code=1766, per_layer=336.33, stack=240),
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8"): Cost(code=883, per_layer=237.52, stack=276),
+    ("cortex-m0plus", "KerasNetwork", "regress", "float"): Cost(code=1460, per_layer=497.0, stack=216),
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8"): Cost(code=968, per_layer=244.86, stack=224),
     ("cortex-m0plus", "Linear", "classify", "float"): Cost(code=3738, stack=504),
     ("cortex-m0plus", "Linear", "regress", "float"): Cost(code=1514, stack=64),
     ("cortex-m0plus", "Mahalanobis", "score", "float"): Cost(code=5346, stack=200),
@@ -140,10 +140,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "GaussianNB", "classify", "float32"): Cost(code=146, stack=64),
     ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
     ("cortex-m4f", "KMeans", "cluster", "float"): Cost(code=1918, stack=84),
-    ("cortex-m4f", "KerasNetwork", "classify", "float"): Cost(code=0, per_layer=149.9, stack=160),
-    ("cortex-m4f", "KerasNetwork", "classify", "int8"): Cost(code=182, per_layer=164.48, stack=236),
-    ("cortex-m4f", "KerasNetwork", "regress", "float"): Cost(code=0, per_layer=139.39, stack=132),
-    ("cortex-m4f", "KerasNetwork", "regress", "int8"): Cost(code=280, per_layer=136.98, stack=200),
+    ("cortex-m4f", "KerasNetwork", "classify", "float"): Cost(code=0, per_layer=166.48, stack=160),
+    ("cortex-m4f", "KerasNetwork", "classify", "int8"): Cost(code=215, per_layer=183.34, stack=236),
+    ("cortex-m4f", "KerasNetwork", "regress", "float"): Cost(code=65, per_layer=136.29, stack=132),
+    ("cortex-m4f", "KerasNetwork", "regress", "int8"): Cost(code=403, per_layer=136.29, stack=200),
     ("cortex-m4f", "Linear", "classify", "float"): Cost(code=2150, stack=172),
     ("cortex-m4f", "Linear", "regress", "float"): Cost(code=34, stack=0),
     ("cortex-m4f", "Mahalanobis", "score", "float"): Cost(code=2018, stack=148),
@@ -199,10 +199,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "GaussianNB", "classify", "float32"): Cost(code=2576, stack=140),
     ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
     ("rv32imc", "KMeans", "cluster", "float"): Cost(code=6842, stack=116),
-    ("rv32imc", "KerasNetwork", "classify", "float"): Cost(code=2286, per_layer=400.34, stack=268),
-    ("rv32imc", "KerasNetwork", "classify", "int8"): Cost(code=2061, per_layer=117.79, stack=244),
-    ("rv32imc", "KerasNetwork", "regress", "float"): Cost(code=1412, per_layer=678.88, stack=236),
-    ("rv32imc", "KerasNetwork", "regress", "int8"): Cost(code=1917, per_layer=156.2, stack=236),
+    ("rv32imc", "KerasNetwork", "classify", "float"): Cost(code=2237, per_layer=448.66, stack=268),
+    ("rv32imc", "KerasNetwork", "classify", "int8"): Cost(code=2004, per_layer=136.7, stack=244),
+    ("rv32imc", "KerasNetwork", "regress", "float"): Cost(code=2051, per_layer=667.86, stack=236),
+    ("rv32imc", "KerasNetwork", "regress", "int8"): Cost(code=2078, per_layer=155.0, stack=236),
     ("rv32imc", "Linear", "classify", "float"): Cost(code=4344, stack=516),
     ("rv32imc", "Linear", "regress", "float"): Cost(code=2378, stack=60),
     ("rv32imc", "Mahalanobis", "score", "float"): Cost(code=6866, stack=204),
@@ -473,11 +473,13 @@ def internal_nodes(ir: Any) -> int:
 
 
 def n_layers(ir: Any) -> int:
-    """Layers of a network as its C writes them (0 for any other model): the size feature of
-    :attr:`Cost.per_layer`."""
+    """Layers of a network that its C computes (a reshape is the same values: no code), 0 for any other
+    model: the size feature of :attr:`Cost.per_layer`."""
     from microlearn.ir.network import Network
 
-    return len(ir.layers) if isinstance(ir, Network) else 0
+    if not isinstance(ir, Network):
+        return 0
+    return sum(getattr(layer, "kind", "") != "reshape" for layer in ir.layers)
 
 
 def estimate(
