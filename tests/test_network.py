@@ -569,3 +569,31 @@ def test_random_int8_networks_c_equals_integer_model(seed: int, act: str, binary
     X[1] = 1e30
     q = quantize(ir, cal)
     assert np.array_equal(Model(q, "int8").predict_index(X), predict_int8(q, X))
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus"])
+def test_int8_dot_product_on_the_mcu_equals_numpy(cpu: str) -> None:
+    """ml_nn_dot_q8 (SXTB16 + SMLAD four bytes at a time on the Cortex-M4F, a plain loop on the M0+) equals
+    the integer dot product for every length 0..19 (the SIMD body and its tail), extreme values and
+    unaligned vectors."""
+    from microlearn.targets import mcu
+
+    rng = np.random.default_rng(5)
+    lengths = list(range(20)) + [64, 67]
+    inputs, want = [], []
+    for n in lengths:
+        x = rng.integers(-128, 128, n).astype(np.int8)
+        w = rng.integers(-128, 128, n).astype(np.int8)
+        if n >= 3:
+            x[:3], w[:3] = (-128, 127, -128), (-128, -128, 127)
+        blob = bytes([n]) + x.tobytes() + w.tobytes()  # x at offset 1: neither vector word-aligned
+        inputs.append(blob + bytes(300 - len(blob)))
+        want.append(int(np.dot(x.astype(np.int64), w.astype(np.int64))))
+    glue = (
+        '#include <stdint.h>\n#include "ml_bench.h"\n#include "ml_network.h"\n'
+        "void ml_bench_entry(const void *in, void *out)\n{\n"
+        "    const int8_t *p = (const int8_t *)in;\n    const int32_t n = (int32_t)(uint8_t)p[0];\n"
+        "    *(int32_t *)out = ml_nn_dot_q8(p + 1, p + 1 + n, n);\n}\n"
+    )
+    run = mcu.measure({}, glue, cpu, inputs, 4)
+    assert run.outputs.reshape(-1).view("<i4").tolist() == want
