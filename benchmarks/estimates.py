@@ -2,8 +2,9 @@
 
 For each CPU and each family/method, small and larger models are built and run on the emulated CPU
 (the same measurement as ``microlearn verify --target cortex-m4f``); what is not const data is fitted as
-fixed code + bytes per internal tree node, and RAM (static + peak stack) as a fixed figure + bytes per
-class (less a network's activation arena: the estimate takes it from the generated C). Output links (a
+fixed code + bytes per internal tree node (for a Keras network: per layer), and RAM (static + peak
+stack) as a fixed figure + bytes per class (less a network's activation arena: the estimate takes it
+from the generated C). Output links (a
 boosted regressor's exp / sigmoid / softplus, a network's logistic / tanh units, probabilities) are
 measured first as the code one link adds to the same model without it (``LINKS``),
 and the calibration models' links are taken off before the fit, so a ``COSTS`` row holds none.
@@ -14,12 +15,15 @@ estimate without its links, what the table gave before links were counted).
     python benchmarks/estimates.py --table      # the rows of estimate.COSTS
     python benchmarks/estimates.py              # estimate vs measured on the check models
     python benchmarks/estimates.py --links      # the same on models with output links (and without)
+    python benchmarks/estimates.py --keras      # the same on Keras networks (and the generic figure)
+    python benchmarks/estimates.py --table --only KerasNetwork   # the rows of one IR type
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +54,7 @@ from tqdm import tqdm
 
 import microlearn
 from microlearn.backends.c.registry import generate
-from microlearn.estimate import estimate, link_cost, links
+from microlearn.estimate import GENERIC, estimate, internal_nodes, link_cost, links, n_layers
 from microlearn.ir.base import IR
 from microlearn.targets.mcu import McuTarget
 
@@ -59,6 +63,7 @@ TREE_METHODS = ("table", "inline", "packed", "fast")
 KNN_METHODS = ("float", "float32", "int8", "int16")
 BOOSTED_METHODS = ("table", "inline", "packed")
 NETWORK_METHODS = ("float", "float32")
+KERAS_METHODS = ("float", "int8")
 
 
 def _data() -> dict[str, tuple[Any, Any]]:
@@ -77,11 +82,124 @@ def measure(model: microlearn.Model, X: Any, cpu: str, *, proba: bool = False) -
 
 def measure_ir(ir: IR, method: str, X: Any, cpu: str, *, proba: bool = False) -> tuple[int, int, int, int]:
     src = generate(ir, method, "calib")
-    run = McuTarget(cpu, proba=proba).run_source(src, np.asarray(X[:3], dtype=np.float32))
+    rows = np.asarray(X[:3], dtype=np.float32).reshape(min(3, len(X)), -1)  # images flattened
+    run = McuTarget(cpu, proba=proba).run_source(src, rows)
     assert run.flash_bytes is not None and run.ram_bytes is not None
-    feature = getattr(ir, "feature", None)
-    nodes = 0 if feature is None else int(np.count_nonzero(np.asarray(feature) >= 0))
-    return run.flash_bytes, run.ram_bytes, src.const_bytes, nodes
+    return run.flash_bytes, run.ram_bytes, src.const_bytes, internal_nodes(ir)
+
+
+def convert(est: Any, method: str, X: Any, **kw: Any) -> microlearn.Model:
+    """``microlearn.convert``; a Keras network's int8 method is calibrated on ``X``."""
+    if method == "int8" and type(est).__module__.startswith("keras"):
+        kw["calibration"] = X
+    return microlearn.convert(est, method=method, **kw)
+
+
+def _keras() -> tuple[Any, Any, Callable[[Any], Any]]:
+    """(keras, a ``layers`` whose kernels start at zero: no random kernels to compile, seeded(model)
+    giving every weight a seeded random value)."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    class Layers:
+        def __getattr__(self, name: str) -> Any:
+            cls = getattr(keras.layers, name)
+
+            def make(*args: Any, **kw: Any) -> Any:
+                for p in ("kernel", "depthwise", "pointwise"):
+                    if f"{p}_initializer" in cls.__init__.__code__.co_varnames:
+                        kw.setdefault(f"{p}_initializer", "zeros")
+                return cls(*args, **kw)
+
+            return make
+
+    def seeded(model: Any) -> Any:
+        rng = np.random.default_rng(0)
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Normalization):
+                continue
+            ws = layer.get_weights()
+            scale = [rng.uniform(0.5, 2.0, w.shape) for w in ws]  # batch-norm variances stay positive
+            new = (
+                scale
+                if isinstance(layer, keras.layers.BatchNormalization)
+                else [rng.normal(0, 0.5, w.shape) for w in ws]
+            )
+            layer.set_weights([np.asarray(w, np.float32) for w in new])
+        return model
+
+    return keras, Layers(), seeded
+
+
+def keras_calibration() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ...]]]:
+    """Keras networks of growing depth (relu and softmax only: no output link), per task; the first
+    two of a task have as many outputs (no stack per class is fitted: a network's sums are in its
+    arena)."""
+    keras, L, seeded = _keras()
+    rng = np.random.default_rng(0)
+    X16, X2, X1 = (rng.normal(size=(24, *s)).astype(np.float32) for s in ((16,), (8, 8, 1), (20, 3)))
+
+    def net(shape: tuple[int, ...], *layers: Any) -> Any:
+        return seeded(keras.Sequential([keras.Input(shape), *layers]))
+
+    classify = [
+        (net((16,), L.Dense(5, activation="softmax")), X16),
+        (net((16,), L.Dense(12, activation="relu"), L.Dense(8, activation="relu"), L.Dense(5)), X16),
+        (
+            net(
+                (8, 8, 1),
+                L.Conv2D(4, 3, padding="same", activation="relu"),
+                L.BatchNormalization(),
+                L.MaxPooling2D(2),
+                L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu"),
+                L.AveragePooling2D(2, padding="same"),
+                L.Conv2D(6, 2, padding="valid"),
+                L.ReLU(),
+                L.Flatten(),
+                L.Dense(5, activation="softmax"),
+            ),
+            X2,
+        ),
+        (
+            net(
+                (20, 3),
+                L.Conv1D(6, 3, padding="causal", dilation_rate=2, activation="relu"),
+                L.SeparableConv1D(4, 3, strides=2, padding="same", activation="relu"),
+                L.MaxPooling1D(2, padding="same"),
+                L.GlobalAveragePooling1D(),
+                L.Dense(4, activation="softmax"),
+            ),
+            X1,
+        ),
+    ]
+    regress = [
+        (net((16,), L.Dense(8, activation="relu"), L.Dense(1)), X16),
+        (net((16,), L.Dense(12, activation="relu"), L.Dense(8, activation="relu"), L.Dense(1)), X16),
+        (
+            net(
+                (8, 8, 1),
+                L.Conv2D(4, 3, activation="relu"),
+                L.MaxPooling2D(2),
+                L.Conv2D(4, 2, activation="relu"),
+                L.Flatten(),
+                L.Dense(1),
+            ),
+            X2,
+        ),
+        (
+            net(
+                (20, 3),
+                L.Conv1D(5, 3, padding="causal", dilation_rate=2, activation="relu"),
+                L.SeparableConv1D(4, 3, strides=2, padding="same"),
+                L.MaxPooling1D(2, padding="same"),
+                L.Dense(3, activation="relu"),
+                L.GlobalAveragePooling1D(),
+                L.Dense(2),
+            ),
+            X1,
+        ),
+    ]
+    return [("keras classify", classify, KERAS_METHODS), ("keras regress", regress, KERAS_METHODS)]
 
 
 def _mlp(kind: type, act: str, X: Any, y: Any) -> Any:
@@ -127,13 +245,36 @@ def link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
             ir = microlearn.convert(est, method=method).ir
             (link,) = links(ir, proba=True)
             out.append((link, method, ir, ir, X, True))
+    return out + keras_link_bases()
+
+
+def keras_link_bases() -> list[tuple[str, str, Any, Any, Any, bool]]:
+    """Keras networks with relu hidden units and the same with logistic / tanh ones (float and int8)."""
+    keras, L, seeded = _keras()
+    X = np.random.default_rng(2).normal(size=(24, 16)).astype(np.float32)
+    out: list[tuple[str, str, Any, Any, Any, bool]] = []
+    for units, out_act in ((5, "softmax"), (1, None)):  # a classifier, a regressor
+        relu, *others = (
+            seeded(
+                keras.Sequential(
+                    [keras.Input((16,)), L.Dense(8, activation=act), L.Dense(units, activation=out_act)]
+                )
+            )
+            for act in ("relu", "sigmoid", "tanh")
+        )
+        for other, link in zip(others, ("sigmoid", "tanh"), strict=True):
+            for method in KERAS_METHODS:
+                base, with_ = (convert(m, method, X).ir for m in (relu, other))
+                out.append((link, method, base, with_, X, False))
     return out
 
 
-def link_rows(cpus: tuple[str, ...]) -> dict[tuple[str, str, str, str, str], int]:
-    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases."""
+def link_rows(cpus: tuple[str, ...], only: tuple[str, ...] = ()) -> dict[tuple[str, str, str, str, str], int]:
+    """(cpu, IR type, task, method, link) -> the largest code increase one link gives over its bases
+    (``only``: of these IR types)."""
     rows: dict[tuple[str, str, str, str, str], int] = {}
-    jobs = [(cpu, b) for cpu in cpus for b in link_bases()]
+    bases = keras_link_bases() if only == ("KerasNetwork",) else link_bases()
+    jobs = [(cpu, b) for cpu in cpus for b in bases if not only or type(b[2]).__name__ in only]
     for cpu, (link, method, without, with_, X, proba) in tqdm(jobs, desc="links", unit="pair"):
         f0, _, c0, _ = measure_ir(without, method, X, cpu)
         f1, _, c1, _ = measure_ir(with_, method, X, cpu, proba=proba)
@@ -206,22 +347,34 @@ def calibration_models() -> list[tuple[str, list[tuple[Any, Any]], tuple[str, ..
     return out
 
 
+Row = tuple[int, float, int, int, str]  # fixed code, per size unit, stack, stack per output, unit
+
+
 def fit_rows(
-    cpus: tuple[str, ...], link_table: dict[tuple[str, str, str, str, str], int]
-) -> dict[tuple[str, str, str, str], tuple[int, float, int, int]]:
-    """The COSTS rows; the code of the calibration models' own links (``link_table``) is taken off."""
-    rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]] = {}
-    jobs = [(c, label, models, m) for c in cpus for label, models, ms in calibration_models() for m in ms]
+    cpus: tuple[str, ...],
+    link_table: dict[tuple[str, str, str, str, str], int],
+    only: tuple[str, ...] = (),
+) -> dict[tuple[str, str, str, str], Row]:
+    """The COSTS rows (``only``: of these IR types); the code of the calibration models' own links
+    (``link_table``) is taken off. The size feature is a tree model's internal nodes, a network's
+    layers."""
+    rows: dict[tuple[str, str, str, str], Row] = {}
+    families = calibration_models() + keras_calibration()
+    jobs = [(c, label, models, m) for c in cpus for label, models, ms in families for m in ms]
     for cpu, _label, models, method in tqdm(jobs, desc="calibrating", unit="fit"):
+        ir = convert(models[0][0], method, models[0][1]).ir
+        key = (cpu, type(ir).__name__, ir.task.value, method)
+        if only and key[1] not in only:
+            continue
+        unit = "layer" if n_layers(ir) else "node"
         pts = []
         for est, X in models:
-            model = microlearn.convert(est, method=method)
+            model = convert(est, method, X)
             flash, ram, const, nodes = measure(model, X, cpu)
             own = link_cost(cpu, model.ir, method, links(model.ir), link_table)
             arena = model.c_source("calib").arena_bytes or 0  # counted apart by the estimate
-            pts.append((flash - const - own, nodes, ram - arena, model.ir.n_outputs))
-        ir = microlearn.convert(models[0][0], method=method).ir
-        key = (cpu, type(ir).__name__, ir.task.value, method)
+            size = n_layers(model.ir) if unit == "layer" else nodes
+            pts.append((flash - const - own, size, ram - arena, model.ir.n_outputs))
         code = np.array([p[0] for p in pts], dtype=np.float64)
         nodes_a = np.array([p[1] for p in pts], dtype=np.float64)
         if len(pts) > 1 and nodes_a.max() > nodes_a.min():
@@ -235,24 +388,27 @@ def fit_rows(
         if len(rams) > 1 and rams[1][1] != rams[0][1]:  # same size, more classes: stack per class
             per_out = max(0, int(np.ceil((rams[1][0] - rams[0][0]) / (rams[1][1] - rams[0][1]))))
         stack = max(r - per_out * max(o - 2, 0) for r, o in rams)
-        rows[key] = (fixed, round(per_node, 2), int(stack), per_out)
+        rows[key] = (fixed, round(per_node, 2), int(stack), per_out, unit)
     return rows
 
 
 def print_table(
-    rows: dict[tuple[str, str, str, str], tuple[int, float, int, int]],
+    rows: dict[tuple[str, str, str, str], Row],
     link_table: dict[tuple[str, str, str, str, str], int],
+    *,
+    generic: bool = True,
 ) -> None:
     print("COSTS = {")
-    for (cpu, fam, task, method), (fixed, per_node, stack, per_out) in sorted(rows.items()):
-        node = f", per_node={per_node}" if per_node else ""
+    for (cpu, fam, task, method), (fixed, per_unit, stack, per_out, unit) in sorted(rows.items()):
+        node = f", per_{unit}={per_unit}" if per_unit else ""
         out = f", stack_per_output={per_out}" if per_out else ""
         print(f'    ("{cpu}", "{fam}", "{task}", "{method}"): Cost(code={fixed}{node}, stack={stack}{out}),')
-    print("}\nGENERIC = {")
-    for cpu in sorted({k[0] for k in rows}):
-        fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
-        stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
-        print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
+    if generic:  # (not from some rows only)
+        print("}\nGENERIC = {")
+        for cpu in sorted({k[0] for k in rows}):
+            fixed = max(v[0] for k, v in rows.items() if k[0] == cpu)
+            stack = max(v[2] for k, v in rows.items() if k[0] == cpu)
+            print(f'    "{cpu}": Cost(code={fixed}, stack={stack}),')
     print("}\nLINKS = {")
     for (cpu, fam, task, method, link), extra in sorted(link_table.items()):
         print(f'    ("{cpu}", "{fam}", "{task}", "{method}", "{link}"): {extra},')
@@ -312,6 +468,95 @@ def check(cpus: tuple[str, ...]) -> None:
                 print(
                     f"| {label} | {method} | {cpu} | {e.flash_bytes:,} | {flash:,} | {err:+.1f}% "
                     f"| {e.ram_bytes:,} | {ram:,} |",
+                    flush=True,
+                )
+
+
+def _example_cnn(keras: Any) -> Any:
+    """The CNN of examples/keras_digits_cnn.py (its ``build``)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "keras_digits_cnn.py"
+    spec = importlib.util.spec_from_file_location("keras_digits_cnn", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(keras)
+
+
+def keras_check_models() -> list[tuple[str, Any, Any]]:
+    """Keras networks not used in the fit: (label, model, X)."""
+    keras, L, seeded = _keras()
+    rng = np.random.default_rng(1)
+    X12, X2, X1 = (rng.normal(size=(24, *s)).astype(np.float32) for s in ((12,), (8, 8, 1), (32, 2)))
+
+    def net(shape: tuple[int, ...], *layers: Any) -> Any:
+        return seeded(keras.Sequential([keras.Input(shape), *layers]))
+
+    return [
+        (
+            "dense (12-16-3)",
+            net((12,), L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")),
+            X12,
+        ),
+        (
+            "dense tanh (12-16-3)",
+            net((12,), L.Dense(16, activation="tanh"), L.Dense(3, activation="softmax")),
+            X12,
+        ),
+        ("digits CNN of examples/keras_digits_cnn.py (untrained)", seeded(_example_cnn(keras)), X2),
+        (
+            "small CNN (conv, pool, dense)",
+            net(
+                (8, 8, 1),
+                L.Conv2D(4, 3, padding="same", activation="relu"),
+                L.MaxPooling2D(2),
+                L.Flatten(),
+                L.Dense(5, activation="softmax"),
+            ),
+            X2,
+        ),
+        (
+            "1-D conv classifier",
+            net(
+                (32, 2),
+                L.Conv1D(6, 5, strides=2, activation="relu"),
+                L.MaxPooling1D(2),
+                L.Conv1D(8, 3, activation="relu"),
+                L.GlobalMaxPooling1D(),
+                L.Dense(3, activation="softmax"),
+            ),
+            X1,
+        ),
+        (
+            "1-D conv regressor",
+            net((32, 2), L.Conv1D(4, 3, activation="relu"), L.GlobalAveragePooling1D(), L.Dense(1)),
+            X1,
+        ),
+    ]
+
+
+def check_keras(cpus: tuple[str, ...]) -> None:
+    """Estimate vs measured on Keras networks; "generic" is the CPU's generic figure, what networks
+    without a measured row were estimated at."""
+    print(
+        "| model | method | CPU | layers | links | estimated flash B | generic | measured | error "
+        "| error generic | estimated RAM B | measured |"
+    )
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, net, X in keras_check_models():
+        for method in KERAS_METHODS:
+            model = convert(net, method, X)
+            for cpu in cpus:
+                e = estimate(model.ir, method, cpu)
+                flash, ram, _, _ = measure(model, X, cpu)
+                generic = e.const_bytes + GENERIC[cpu].code  # Keras links were not counted then
+                err, err0 = (100.0 * (v - flash) / flash for v in (e.flash_bytes, generic))
+                print(
+                    f"| {label} | {method} | {cpu} | {n_layers(model.ir)} | {'/'.join(e.links) or '-'} "
+                    f"| {e.flash_bytes:,} | {generic:,} "
+                    f"| {flash:,} | {err:+.1f}% | {err0:+.1f}% | {e.ram_bytes:,} | {ram:,} |",
                     flush=True,
                 )
 
@@ -439,12 +684,21 @@ def main() -> None:
     ap.add_argument("--table", action="store_true", help="measure and print the COSTS rows")
     ap.add_argument("--example", action="store_true", help="print the command-line example of the docs")
     ap.add_argument("--links", action="store_true", help="estimate vs measured on models with output links")
+    ap.add_argument("--keras", action="store_true", help="estimate vs measured on Keras networks")
+    ap.add_argument("--only", nargs="+", default=[], help="with --table: the rows of these IR types only")
     args = ap.parse_args()
     cpus = tuple(args.cpus)
     if args.example:
         example()
     elif args.links:
         check_links(cpus)
+    elif args.keras:
+        check_keras(cpus)
+    elif args.table and args.only:  # the links of these types and the recorded ones are taken off
+        from microlearn.estimate import LINKS
+
+        link_table = link_rows(cpus, tuple(args.only))
+        print_table(fit_rows(cpus, {**LINKS, **link_table}, tuple(args.only)), link_table, generic=False)
     elif args.table:
         link_table = link_rows(cpus)
         print_table(fit_rows(cpus, link_table), link_table)

@@ -695,3 +695,34 @@ def test_cli_int8_keras_with_calibration(
     assert "host" in capsys.readouterr().out
     with pytest.raises(InvalidInputError, match="calibration"):
         microlearn.convert(cnn, "int8").to_bytes()
+
+
+@pytest.mark.parametrize("method", ["float", "int8"])
+def test_a_keras_estimate_uses_the_measured_keras_row(
+    cnn: Any, images: np.ndarray, seq_file: Any, method: str
+) -> None:
+    """A Keras network's flash/RAM estimate comes from its own measured row of estimate.COSTS (fixed code
+    + bytes per layer, the method's stack + the arena) and its tanh / logistic units from its own LINKS
+    rows, not from the CPU's generic figure; no compile."""
+    from microlearn.estimate import COSTS, GENERIC, LINKS, estimate, n_layers
+
+    _, seq, X_seq = seq_file
+    for model, X, units in ((cnn, images, ("tanh",)), (seq, X_seq, ("tanh", "sigmoid"))):
+        conv = microlearn.convert(model, method, **({"calibration": X} if method == "int8" else {}))
+        src = conv.c_source("m")
+        computed = [layer for layer in conv.ir.layers if layer.kind != "reshape"]  # a reshape is no code
+        assert n_layers(conv.ir) == len(computed) >= 5
+        for cpu in ("cortex-m4f", "cortex-m0plus", "rv32imc"):
+            e = estimate(conv.ir, method, cpu)
+            row = COSTS[(cpu, "KerasNetwork", conv.ir.task.value, method)]  # KeyError: no row
+            assert e.basis == "measured" and row.per_layer > 0
+            measured = {u: LINKS[(cpu, "KerasNetwork", conv.ir.task.value, method, u)] for u in units}
+            assert e.links == tuple(u for u in units if measured[u])  # 0 B: not linked by this method
+            assert e.link_bytes == sum(measured.values())
+            assert e.link_bytes > 0 or method == "int8"
+            code = row.code + round(row.per_layer * len(computed)) + e.link_bytes
+            assert (e.code_bytes, e.const_bytes) == (code, src.const_bytes)
+            assert e.flash_bytes == code + src.const_bytes
+            assert e.ram_bytes == row.stack + src.arena_bytes
+            # the generic figure was several kB above every Keras network measured (docs/targets.md)
+            assert e.flash_bytes < src.const_bytes + GENERIC[cpu].code - 4000

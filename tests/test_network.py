@@ -375,6 +375,29 @@ def test_float32_method_keeps_only_float32_tables(models: dict[str, Any]) -> Non
     assert all(r.agreement == 1.0 for r in report.values())  # the bound decides every ordinary row
 
 
+def test_save_c_directory_is_self_contained(models: dict[str, Any], tmp_path: Any) -> None:
+    """save_c copies the runtime headers the generated C includes and those they include (ml_network.h
+    takes its argmax from ml_scores.h): that directory alone builds a program with the model's classes."""
+    import subprocess
+
+    est = models["relu"]
+    X = rows("relu", 20, seed=5).astype(np.float32)
+    path = microlearn.convert(est, method="float32").save_c(tmp_path / "out" / "digit.h")
+    assert sorted(f.name for f in path.parent.iterdir()) == ["digit.h", "ml_network.h", "ml_scores.h"]
+    vals = ", ".join(f"{v!r}f" for v in X.ravel().tolist())
+    (path.parent / "main.c").write_text(
+        '#include <stdio.h>\n#include "digit.h"\n'
+        f"static const float X[{X.size}] = {{{vals}}};\n"
+        f"int main(void) {{ int r; for (r = 0; r < {len(X)}; r++) "
+        f'printf("%d ", (int)digit_predict(X + r * {X.shape[1]})); return 0; }}\n'
+    )
+    exe = tmp_path / "prog"
+    subprocess.run(["cc", "-std=c99", "-o", str(exe), "main.c", "-lm"], check=True, cwd=path.parent)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    want = microlearn.convert(est, method="float32").predict(X)
+    assert [int(c) for c in out.split()] == [int(c) for c in want]
+
+
 def test_pipeline_with_scaler_float_and_int8() -> None:
     from sklearn.datasets import load_breast_cancer
     from sklearn.pipeline import make_pipeline

@@ -48,6 +48,42 @@ def test_keys_order_like_floats() -> None:
     assert lib.key_low(float("nan")) == -(2**31)
 
 
+def test_argmax_f32_first_largest_shared_by_boosting_and_networks() -> None:
+    """ml_scores.h's ml_argmax_f32, and the boosted trees' and networks' argmax that call it: the first
+    largest value (numpy's argmax where no value is NaN); a NaN never replaces the best, so it is chosen
+    only as the first value. Ties and NaN placements drawn at random."""
+
+    def rule(v: np.ndarray) -> int:
+        best = 0
+        for c in range(1, len(v)):
+            if v[c] > v[best]:
+                best = c
+        return best
+
+    code = (
+        '#include "ml_boost.h"\n#include "ml_network.h"\n'
+        "int32_t shared(const float *v, int32_t k);\nint32_t boost(const float *v, int32_t k);\n"
+        "int32_t nn(const float *v, int32_t k);\n"
+        "int32_t shared(const float *v, int32_t k) { return ml_argmax_f32(v, k); }\n"
+        "int32_t boost(const float *v, int32_t k) { return ml_boost_argmax_f32(v, k); }\n"
+        "int32_t nn(const float *v, int32_t k) { return ml_nn_argmax_f32(v, k); }\n"
+    )
+    lib = host.build({"a.c": code})
+    fns = (lib.shared, lib.boost, lib.nn)
+    for f in fns:
+        f.argtypes, f.restype = [ctypes.POINTER(ctypes.c_float), ctypes.c_int32], ctypes.c_int32
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        k = int(rng.integers(1, 8))
+        v = rng.choice(np.array([-1.0, -0.0, 0.0, 0.5, 2.0, np.inf, -np.inf], np.float32), k)
+        if i % 3 == 0:
+            v[rng.integers(0, k)] = np.nan
+        got = [f(v.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), k) for f in fns]
+        assert got == [rule(v)] * 3, (v, got)
+        if not np.isnan(v).any():
+            assert got[0] == int(np.argmax(v))
+
+
 @pytest.mark.parametrize("method", ["table", "inline"])
 def test_int_compare_build_matches_sklearn(method: str) -> None:
     X, y = load_wine(return_X_y=True)

@@ -130,22 +130,6 @@ def _name_for(args: argparse.Namespace) -> str:
     return name
 
 
-def _runtime_headers(names: Sequence[str]) -> list[str]:
-    """``names`` with every runtime header they include, in a stable order."""
-    import re
-
-    from microlearn.host import RUNTIME_C_DIR
-
-    todo, seen = list(names), []
-    while todo:
-        h = todo.pop(0)
-        if h in seen or not (RUNTIME_C_DIR / h).exists():
-            continue
-        seen.append(h)
-        todo += re.findall(r'^#include "(ml_[a-z0-9_]+\.h)"', (RUNTIME_C_DIR / h).read_text(), re.MULTILINE)
-    return sorted(seen)
-
-
 def _write(path: Path, data: str | bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,11 +144,11 @@ def _write(path: Path, data: str | bytes) -> None:
 def export_runtime(directory: str | Path, headers: Sequence[str] | None = None) -> list[Path]:
     """Copy the C runtime headers (``headers`` and what they include; all of them when None) into
     ``directory``: what a firmware build needs beside a generated header or to read model files."""
-    from microlearn.host import RUNTIME_C_DIR
+    from microlearn.host import RUNTIME_C_DIR, runtime_closure
 
     names = sorted(h.name for h in RUNTIME_C_DIR.glob("ml_*.h")) if headers is None else headers
     out = []
-    for h in _runtime_headers(names):
+    for h in runtime_closure(names):
         dst = Path(directory) / h
         _write(dst, (RUNTIME_C_DIR / h).read_text())
         out.append(dst)

@@ -37,8 +37,10 @@ __all__ = [
     "Cost",
     "Estimate",
     "estimate",
+    "internal_nodes",
     "link_cost",
     "links",
+    "n_layers",
     "parse_size",
 ]
 
@@ -51,6 +53,7 @@ class Cost:
     per_node: float = 0.0  # code bytes per internal tree node (methods writing trees as code)
     stack: int = 0  # peak stack bytes of one call on the calibration model
     stack_per_output: int = 0  # further stack bytes per output (class sums)
+    per_layer: float = 0.0  # code bytes per layer of a network (its call and kernel share)
 
 
 # (cpu, IR type, task, method) -> Cost. Measured by `python benchmarks/estimates.py --table`; regenerate
@@ -76,6 +79,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m0plus", "GaussianNB", "classify", "float32"): Cost(code=1686, stack=120),
     ("cortex-m0plus", "Impute", "transform", "exact"): Cost(code=590, stack=64),
     ("cortex-m0plus", "KMeans", "cluster", "float"): Cost(code=6030, stack=128),
+    ("cortex-m0plus", "KerasNetwork", "classify", "float"): Cost(code=1766, per_layer=336.33, stack=240),
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8"): Cost(code=883, per_layer=237.52, stack=276),
+    ("cortex-m0plus", "KerasNetwork", "regress", "float"): Cost(code=1460, per_layer=497.0, stack=216),
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8"): Cost(code=968, per_layer=244.86, stack=224),
     ("cortex-m0plus", "Linear", "classify", "float"): Cost(code=3738, stack=504),
     ("cortex-m0plus", "Linear", "regress", "float"): Cost(code=1514, stack=64),
     ("cortex-m0plus", "Mahalanobis", "score", "float"): Cost(code=5346, stack=200),
@@ -133,6 +140,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("cortex-m4f", "GaussianNB", "classify", "float32"): Cost(code=146, stack=64),
     ("cortex-m4f", "Impute", "transform", "exact"): Cost(code=62, stack=16),
     ("cortex-m4f", "KMeans", "cluster", "float"): Cost(code=1918, stack=84),
+    ("cortex-m4f", "KerasNetwork", "classify", "float"): Cost(code=0, per_layer=166.48, stack=160),
+    ("cortex-m4f", "KerasNetwork", "classify", "int8"): Cost(code=248, per_layer=183.78, stack=236),
+    ("cortex-m4f", "KerasNetwork", "regress", "float"): Cost(code=65, per_layer=136.29, stack=132),
+    ("cortex-m4f", "KerasNetwork", "regress", "int8"): Cost(code=459, per_layer=129.14, stack=200),
     ("cortex-m4f", "Linear", "classify", "float"): Cost(code=2150, stack=172),
     ("cortex-m4f", "Linear", "regress", "float"): Cost(code=34, stack=0),
     ("cortex-m4f", "Mahalanobis", "score", "float"): Cost(code=2018, stack=148),
@@ -188,6 +199,10 @@ COSTS: dict[tuple[str, str, str, str], Cost] = {
     ("rv32imc", "GaussianNB", "classify", "float32"): Cost(code=2576, stack=140),
     ("rv32imc", "Impute", "transform", "exact"): Cost(code=222, stack=32),
     ("rv32imc", "KMeans", "cluster", "float"): Cost(code=6842, stack=116),
+    ("rv32imc", "KerasNetwork", "classify", "float"): Cost(code=2237, per_layer=448.66, stack=268),
+    ("rv32imc", "KerasNetwork", "classify", "int8"): Cost(code=2004, per_layer=136.7, stack=244),
+    ("rv32imc", "KerasNetwork", "regress", "float"): Cost(code=2051, per_layer=667.86, stack=236),
+    ("rv32imc", "KerasNetwork", "regress", "int8"): Cost(code=2078, per_layer=155.0, stack=236),
     ("rv32imc", "Linear", "classify", "float"): Cost(code=4344, stack=516),
     ("rv32imc", "Linear", "regress", "float"): Cost(code=2378, stack=60),
     ("rv32imc", "Mahalanobis", "score", "float"): Cost(code=6866, stack=204),
@@ -256,6 +271,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m0plus", "BoostedTrees", "regress", "table", "softplus"): 4169,
     ("cortex-m0plus", "GaussianNB", "classify", "float", "exp64"): 5566,
     ("cortex-m0plus", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m0plus", "KerasNetwork", "classify", "float", "sigmoid"): 2557,
+    ("cortex-m0plus", "KerasNetwork", "classify", "float", "tanh"): 2980,
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8", "sigmoid"): 16,
+    ("cortex-m0plus", "KerasNetwork", "classify", "int8", "tanh"): 16,
+    ("cortex-m0plus", "KerasNetwork", "regress", "float", "sigmoid"): 2561,
+    ("cortex-m0plus", "KerasNetwork", "regress", "float", "tanh"): 2984,
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8", "sigmoid"): 16,
+    ("cortex-m0plus", "KerasNetwork", "regress", "int8", "tanh"): 16,
     ("cortex-m0plus", "Linear", "classify", "float", "sigmoid"): 4817,
     ("cortex-m0plus", "Linear", "classify", "float", "softmax"): 7229,
     ("cortex-m0plus", "Network", "classify", "float", "sigmoid"): 6773,
@@ -279,6 +302,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("cortex-m4f", "BoostedTrees", "regress", "table", "softplus"): 1501,
     ("cortex-m4f", "GaussianNB", "classify", "float", "exp64"): 3242,
     ("cortex-m4f", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("cortex-m4f", "KerasNetwork", "classify", "float", "sigmoid"): 761,
+    ("cortex-m4f", "KerasNetwork", "classify", "float", "tanh"): 1040,
+    ("cortex-m4f", "KerasNetwork", "classify", "int8", "sigmoid"): 0,
+    ("cortex-m4f", "KerasNetwork", "classify", "int8", "tanh"): 0,
+    ("cortex-m4f", "KerasNetwork", "regress", "float", "sigmoid"): 765,
+    ("cortex-m4f", "KerasNetwork", "regress", "float", "tanh"): 1044,
+    ("cortex-m4f", "KerasNetwork", "regress", "int8", "sigmoid"): 0,
+    ("cortex-m4f", "KerasNetwork", "regress", "int8", "tanh"): 0,
     ("cortex-m4f", "Linear", "classify", "float", "sigmoid"): 829,
     ("cortex-m4f", "Linear", "classify", "float", "softmax"): 905,
     ("cortex-m4f", "Network", "classify", "float", "sigmoid"): 2517,
@@ -302,6 +333,14 @@ LINKS: dict[tuple[str, str, str, str, str], int] = {
     ("rv32imc", "BoostedTrees", "regress", "table", "softplus"): 6092,
     ("rv32imc", "GaussianNB", "classify", "float", "exp64"): 6900,
     ("rv32imc", "GaussianNB", "classify", "float32", "exp64"): 0,
+    ("rv32imc", "KerasNetwork", "classify", "float", "sigmoid"): 3532,
+    ("rv32imc", "KerasNetwork", "classify", "float", "tanh"): 4346,
+    ("rv32imc", "KerasNetwork", "classify", "int8", "sigmoid"): 2,
+    ("rv32imc", "KerasNetwork", "classify", "int8", "tanh"): 2,
+    ("rv32imc", "KerasNetwork", "regress", "float", "sigmoid"): 3530,
+    ("rv32imc", "KerasNetwork", "regress", "float", "tanh"): 4122,
+    ("rv32imc", "KerasNetwork", "regress", "int8", "sigmoid"): 4,
+    ("rv32imc", "KerasNetwork", "regress", "int8", "tanh"): 4,
     ("rv32imc", "Linear", "classify", "float", "sigmoid"): 6070,
     ("rv32imc", "Linear", "classify", "float", "softmax"): 8514,
     ("rv32imc", "Network", "classify", "float", "sigmoid"): 8380,
@@ -390,11 +429,11 @@ def links(ir: IR, *, proba: bool = False) -> tuple[str, ...]:
         how = getattr(ir, "proba", "none")
         if proba and ir.task is Task.CLASSIFY and how in ("logistic", "softmax"):
             found.append("softmax" if how == "softmax" else "sigmoid")
-    elif name == "Network":
+    elif name in ("Network", "KerasNetwork"):
         acts = [getattr(layer, "activation", None) for layer in getattr(ir, "layers", ())]
-        # hidden units run in predict; the output transform only for probabilities (classes and
-        # values are taken from the logits)
-        used = acts[:-1] + (acts[-1:] if proba and ir.task is Task.CLASSIFY else [])
+        # hidden units run in predict; a classifier's output transform only for probabilities
+        # (classes are taken from the logits), a regressor's in predict
+        used = acts[:-1] + (acts[-1:] if proba or ir.task is Task.REGRESS else [])
         found.extend(_NETWORK_LINKS[a] for a in used if a in _NETWORK_LINKS)
     elif name == "GaussianNB" and proba:
         found.append("exp64")  # float64 exp of the normalised log-likelihoods
@@ -425,11 +464,22 @@ def link_cost(
     return total
 
 
-def _internal_nodes(ir: Any) -> int:
+def internal_nodes(ir: Any) -> int:
+    """Internal nodes of a tree model (0 for any other): the size feature of :attr:`Cost.per_node`."""
     feature = getattr(ir, "feature", None)
     if feature is None or not hasattr(ir, "roots"):
         return 0
     return int(np.count_nonzero(np.asarray(feature) >= 0))
+
+
+def n_layers(ir: Any) -> int:
+    """Layers of a network that its C computes (a reshape is the same values: no code), 0 for any other
+    model: the size feature of :attr:`Cost.per_layer`."""
+    from microlearn.ir.network import Network
+
+    if not isinstance(ir, Network):
+        return 0
+    return sum(getattr(layer, "kind", "") != "reshape" for layer in ir.layers)
 
 
 def estimate(
@@ -457,7 +507,8 @@ def estimate(
     # a link measured at 0 B is not linked by this method (e.g. no predict_proba in its C)
     used = tuple(n for n in links(final, proba=proba) if link_cost(cpu, final, method, (n,)))
     link_bytes = link_cost(cpu, final, method, used)
-    code = cost.code + round(cost.per_node * _internal_nodes(final)) + link_bytes
+    size = cost.per_node * internal_nodes(final) + cost.per_layer * n_layers(final)
+    code = cost.code + round(size) + link_bytes
     stack = cost.stack + cost.stack_per_output * max(final.n_outputs - 2, 0) + (arena_bytes or 0)
     if isinstance(ir, Pipeline):
         from microlearn.backends.c.registry import default_method

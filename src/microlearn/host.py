@@ -22,6 +22,21 @@ from microlearn.errors import CompileError, ToolchainError
 
 RUNTIME_C_DIR = Path(__file__).parent / "runtime" / "c"
 
+
+def runtime_closure(names: Sequence[str]) -> list[str]:
+    """The runtime headers ``names`` with every runtime header they include, sorted."""
+    import re
+
+    todo, seen = list(names), []
+    while todo:
+        h = todo.pop(0)
+        if h in seen or not (RUNTIME_C_DIR / h).exists():
+            continue
+        seen.append(h)
+        todo += re.findall(r'^#include "(ml_[a-z0-9_]+\.h)"', (RUNTIME_C_DIR / h).read_text(), re.MULTILINE)
+    return sorted(seen)
+
+
 DEFAULT_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-fPIC", "-shared")
 # Sources larger than this are compiled at -O0: gcc's optimiser is super-linear in the size of one
 # function (a 1.4 MB "fast" forest: 130 s at -O2, 16 s at -O0) and a host check needs the C's semantics,

@@ -90,14 +90,15 @@ class Model:
 
     def save_c(self, path: str | Path, name: str | None = None, *, runtime: bool = True) -> Path:
         """Write the header to ``path``; with ``runtime`` (default) also copy the runtime headers it
-        includes into the same directory, so that directory is all a firmware build needs."""
+        includes (and those they include) into the same directory, so that directory is all a firmware
+        build needs."""
         p = Path(path)
         nm = name or p.stem
         src = self.c_source(nm)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(src.header)
         if runtime:
-            for h in src.runtime_headers:
+            for h in host.runtime_closure(src.runtime_headers):
                 shutil.copyfile(host.RUNTIME_C_DIR / h, p.parent / h)
         return p
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ml_scores.h"
 #include "ml_trees.h"
 
 #ifdef __cplusplus
@@ -183,12 +184,8 @@ static inline void ml_boost_raw_f64(const ml_boost *m, const float *x, double *r
 /* First index of the largest value when it leads every other by more than `margin`, else -1. */
 static inline int32_t ml_boost_argmax_margin(const float *v, int32_t n, float margin)
 {
-    int32_t best = 0, i;
-    for (i = 1; i < n; i++) {
-        if (v[i] > v[best]) {
-            best = i;
-        }
-    }
+    const int32_t best = ml_argmax_f32(v, n);
+    int32_t i;
     for (i = 0; i < n; i++) {
         if (i != best && !(v[best] - v[i] > margin)) {
             return -1;
@@ -197,16 +194,11 @@ static inline int32_t ml_boost_argmax_margin(const float *v, int32_t n, float ma
     return best;
 }
 
-/* First index of the largest float32 value (numpy's argmax). */
+/* First index of the largest float32 value (numpy's argmax on sums that are never NaN): ml_scores.h's
+ * ml_argmax_f32. */
 static inline int32_t ml_boost_argmax_f32(const float *v, int32_t n)
 {
-    int32_t best = 0, i;
-    for (i = 1; i < n; i++) {
-        if (v[i] > v[best]) {
-            best = i;
-        }
-    }
-    return best;
+    return ml_argmax_f32(v, n);
 }
 
 /* Cores without an FPU (as ml_trees.h's ML_TREES_INT_COMPARE) take class decisions of the packed method

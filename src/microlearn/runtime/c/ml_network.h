@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ml_scores.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -219,16 +221,10 @@ static inline int32_t ml_nn_decide_f32(const float *z, int32_t k, float e)
     return best;
 }
 
-/* The first largest of k floats. */
+/* The first largest of k floats (a NaN never wins unless first): ml_scores.h's ml_argmax_f32. */
 static inline int32_t ml_nn_argmax_f32(const float *z, int32_t k)
 {
-    int32_t c, best = 0;
-    for (c = 1; c < k; c++) {
-        if (z[c] > z[best]) {
-            best = c;
-        }
-    }
-    return best;
+    return ml_argmax_f32(z, k);
 }
 
 /* The first largest of k doubles (NaN wins, as numpy's argmax); k == 1: class 1 if z > 0. */

@@ -1,6 +1,7 @@
 /*
  * ml_scores.h - choosing among per-class (per-component) scores, shared by the probabilistic families
- * (ml_naive_bayes.h, ml_mixture.h, ml_mahalanobis.h) and float keys shared with the trees (ml_trees.h).
+ * (ml_naive_bayes.h, ml_mixture.h, ml_mahalanobis.h), the boosted trees' and networks' class choice
+ * (ml_boost.h, ml_network.h) and float keys shared with the trees (ml_trees.h).
  *
  * Part of the microlearn runtime. C99, no malloc, no mutable globals, every function static inline.
  *
@@ -12,6 +13,9 @@
  *                        (ML_SOFT_F32 / ML_SOFT_F64, from the compiler's predefined macros), else the
  *                        CPU's compare;
  *   ml_argmax_f64        the first largest of k doubles (numpy's argmax: a NaN wins, as there);
+ *   ml_argmax_f32        the first largest of k floats by the CPU's `>` (a NaN is never larger: only a
+ *                        NaN first value is returned), for scores that are not NaN (boosted sums,
+ *                        network logits);
  *   ml_argmin_f32        the first smallest of k floats (none NaN);
  *   ml_log_softmax_f64   v - log(sum exp(v)) in place, returning log(sum exp(v)) (exp, log: link -lm).
  */
@@ -129,6 +133,19 @@ static inline int32_t ml_argmax_f64(const double *v, int32_t k)
             return c;
         }
         if (ml_f64_lt(v[best], v[c])) {
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* The first largest of k floats: v[c] replaces the best so far when v[c] > best (so a NaN never does,
+ * and a NaN v[0] stays the answer). Ties go to the first. */
+static inline int32_t ml_argmax_f32(const float *v, int32_t k)
+{
+    int32_t c, best = 0;
+    for (c = 1; c < k; c++) {
+        if (v[c] > v[best]) {
             best = c;
         }
     }
