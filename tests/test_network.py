@@ -579,7 +579,7 @@ def test_int8_dot_product_on_the_mcu_equals_numpy(cpu: str) -> None:
     from microlearn.targets import mcu
 
     rng = np.random.default_rng(5)
-    lengths = list(range(20)) + [64, 67]
+    lengths = [*range(20), 64, 67]
     inputs, want = [], []
     for n in lengths:
         x = rng.integers(-128, 128, n).astype(np.int8)
