@@ -4,8 +4,6 @@ layouts, integer-key builds and strict compilers (agreement on every model and t
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import microlearn
 from microlearn import host
 from microlearn.backends.c import boosting_packed
 from microlearn.backends.c.boosting_packed import split_f64
+from strict_c import compile_strict, need
 
 REBUILD = """#include "ml_boost.h"
 void rebuild(const float *h, const int64_t *d, int32_t n, double *out);
@@ -158,13 +157,10 @@ void run(const float *X, int32_t n, int32_t *out)
 }}
 """
 
-STRICT = ["-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion", "-Werror"]
-
 
 @pytest.mark.parametrize("compiler,std", [("gcc", "-std=c99"), ("g++", "-std=c++11")])
 def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed")
+    need(compiler)
     for key, (est, _) in MODELS.items():
         microlearn.convert(est, method="packed").save_c(tmp_path / f"{key.replace('-', '_')}.h", name="m")
         for flag in ("-DML_TREES_INT_COMPARE=0", "-DML_TREES_INT_COMPARE=1"):
@@ -173,20 +169,7 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
                 f'#include "{key.replace("-", "_")}.h"\nint call(const float *x);\n'
                 "int call(const float *x) { return (int)m_predict(x); }\n"
             )
-            cmd = [
-                compiler,
-                std,
-                *STRICT,
-                flag,
-                "-I",
-                str(tmp_path),
-                "-c",
-                "-o",
-                str(tmp_path / "o.o"),
-                str(src),
-            ]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            assert res.returncode == 0 and res.stderr == "", res.stderr
+            compile_strict(compiler, std, [flag], tmp_path, src)
 
 
 def test_method_is_listed_and_output_is_stable() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from microlearn.backends.c.packed import INPUTS, int_threshold
 from microlearn.ir import TreeEnsemble
 from microlearn.passes.counts import row_counts
 from microlearn.verify import regression_bound
+from strict_c import compile_strict, need
 
 FLOAT_METHODS = ["packed", "fast"]
 INT_METHODS = ["packed_u8", "packed_i8", "packed_i16", "fast_u8", "fast_i8", "fast_i16"]
@@ -376,9 +375,6 @@ def test_methods_are_listed_and_output_is_stable() -> None:
         assert microlearn.convert(est, method=m).to_c("m") == microlearn.convert(est, method=m).to_c("m")
 
 
-STRICT = ["-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow", "-Wdouble-promotion", "-Werror"]
-
-
 def _small_models() -> dict[str, object]:
     X, y = datasets.load_wine(return_X_y=True)
     Xn = X.copy()
@@ -396,8 +392,7 @@ def _small_models() -> dict[str, object]:
     [("gcc", "-std=c99"), ("clang", "-std=c99"), ("g++", "-std=c++11"), ("clang++", "-std=c++11")],
 )
 def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} is not installed")
+    need(compiler)
     for key, est in _small_models().items():
         for method in ("packed", "packed_u8", "packed_i16", "fast", "fast_i8"):
             name = f"{key}_{method}"
@@ -408,20 +403,7 @@ def test_strict_warnings(tmp_path: Path, compiler: str, std: str) -> None:
                     f'#include "{name}.h"\nint call(const float *x);\nint call(const float *x) '
                     f"{{ return (int){name}_predict(x); }}\n"
                 )
-                cmd = [
-                    compiler,
-                    std,
-                    *STRICT,
-                    *flag.split(),
-                    "-I",
-                    str(tmp_path),
-                    "-c",
-                    "-o",
-                    str(tmp_path / "o.o"),
-                    str(src),
-                ]
-                res = subprocess.run(cmd, capture_output=True, text=True)
-                assert res.returncode == 0 and res.stderr == "", res.stderr
+                compile_strict(compiler, std, flag.split(), tmp_path, src)
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4f", "cortex-m0plus"])
