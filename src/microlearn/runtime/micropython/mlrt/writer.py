@@ -78,6 +78,25 @@ def _text_list(items):
     return json.dumps(list(items)).encode("utf-8")
 
 
+def _flat_rows(rows, what):
+    """(n_features, the rows' values as floats in row order): rows of one length, 1..65535."""
+    n = len(rows[0])
+    if not 1 <= n <= 65535:
+        raise ValueError("n_features must be 1..65535")
+    flat = []
+    for row in rows:
+        if len(row) != n:
+            raise ValueError("%s rows differ in length" % what)
+        flat.extend(float(v) for v in row)
+    return n, flat
+
+
+def _finite(values, what):
+    for v in values:
+        if v - v != 0:
+            raise ValueError("%s is NaN or infinite" % what)
+
+
 def _text_sections(labels, n_classes, feature_names, n_features, source):
     """The optional LABL / FNAM / SRCE sections (checked against the class and feature counts)."""
     secs = []
@@ -233,17 +252,8 @@ def linear_file(
     k = len(coef)
     if k < 2 or len(intercept) != k:
         raise ValueError("a linear classifier here has one row of coefficients and one intercept per class")
-    n = len(coef[0])
-    if not 1 <= n <= 65535:
-        raise ValueError("n_features must be 1..65535")
-    flat = []
-    for row in coef:
-        if len(row) != n:
-            raise ValueError("coefficient rows differ in length")
-        flat.extend(float(v) for v in row)
-    for v in flat + [float(b) for b in intercept]:
-        if v - v != 0:
-            raise ValueError("a coefficient or intercept is NaN or infinite")
+    n, flat = _flat_rows(coef, "coefficient")
+    _finite(flat + [float(b) for b in intercept], "a coefficient or intercept")
     secs = [
         (b"COEF", F64, True, _le(F64, flat)),
         (b"INTC", F64, True, _le(F64, [float(b) for b in intercept])),
@@ -260,10 +270,6 @@ _OP_SUB_F64 = 1 | 16  # microlearn.backends.modelfile.transform: sub, in float64
 _OP_DIV_F64 = 4 | 16
 
 
-def _finite(values, what):
-    for v in values:
-        if v - v != 0:
-            raise ValueError("%s holds NaN or an infinity" % what)
 
 
 def scaler_file(mean, scale, source="microlearn.studio.StandardScaler"):
@@ -299,14 +305,7 @@ def neighbors_file(
         raise ValueError("k must be 1..%d (the number of examples)" % m)
     if not 2 <= n_classes <= 65535:
         raise ValueError("a classifier has 2..65535 classes")
-    n = len(examples[0])
-    if not 1 <= n <= 65535:
-        raise ValueError("n_features must be 1..65535")
-    flat = []
-    for row in examples:
-        if len(row) != n:
-            raise ValueError("example rows differ in length")
-        flat.extend(float(v) for v in row)
+    n, flat = _flat_rows(examples, "example")
     _finite(flat, "an example")
     for c in classes:
         if not 0 <= c < n_classes:
