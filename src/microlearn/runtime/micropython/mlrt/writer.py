@@ -270,8 +270,6 @@ _OP_SUB_F64 = 1 | 16  # microlearn.backends.modelfile.transform: sub, in float64
 _OP_DIV_F64 = 4 | 16
 
 
-
-
 def scaler_file(mean, scale, source="microlearn.studio.StandardScaler"):
     """A standardising stage file (family 33, per-feature operations): (x - mean) / scale per feature in
     float64, rounded to float32 (as scikit-learn's StandardScaler on float32 input)."""
