@@ -395,10 +395,15 @@ def is_mcu(target: str) -> bool:
     return True
 
 
+def _variants(method: str) -> tuple[str, ...]:
+    """``method``, then the method it is a variant of (its name without a suffix of _VARIANT_SUFFIXES)."""
+    return (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s)))
+
+
 def _lookup(cpu: str, ir: IR, method: str) -> tuple[Cost, bool]:
     task = ir.task.value
     name = type(ir).__name__
-    for m in (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s))):
+    for m in _variants(method):
         c = COSTS.get((cpu, name, task, m))
         if c is not None:
             return c, True
@@ -453,7 +458,7 @@ def link_cost(
     CPU's largest link figure."""
     table = LINKS if table is None else table
     family, task = type(ir).__name__, ir.task.value
-    variants = (method, *(method[: -len(s)] for s in _VARIANT_SUFFIXES if method.endswith(s)))
+    variants = _variants(method)
     total = 0
     for n in names:
         exact = [table[k] for m in variants if (k := (cpu, family, task, m, n)) in table]
